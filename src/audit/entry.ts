@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Who acted, and how they proved it. */
+export const actorSchema = z.strictObject({
+  principalId: z.string().min(1),
+  kind: z.enum(['human', 'service', 'agent', 'system']),
+  authenticatedBy: z.enum(['api_token', 'oidc', 'local_bootstrap', 'system']),
+});
+
+/** What was acted on. */
+export const resourceSchema = z.strictObject({
+  type: z.string().min(1),
+  id: z.string().min(1),
+});
+
+/** Whether the action was allowed, and by which policies. */
+export const decisionSchema = z.strictObject({
+  effect: z.enum(['allowed', 'denied']),
+  policyIds: z.array(z.string()).default([]),
+});
+
+/** A SHA-256 reference to a payload kept apart from the entry. */
+export const payloadRefSchema = z.strictObject({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** An audit entry as the caller describes a state change. */
+export const auditEntryInputSchema = z.strictObject({
+  actor: actorSchema,
+  /** Dotted verb, e.g. `principal.create`, `dataset.promote`. */
+  action: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be a dotted lower-case action name'),
+  resource: resourceSchema,
+  decision: decisionSchema,
+  outcome: z.enum(['succeeded', 'failed']),
+  /** Reason or business purpose stated by the actor. */
+  reason: z.string().max(2000).optional(),
+  requestId: z.string().optional(),
+  payloadRefs: z.array(payloadRefSchema).default([]),
+});
+
+export type Actor = z.infer<typeof actorSchema>;
+export type AuditEntryInput = z.input<typeof auditEntryInputSchema>;
+
+/** A recorded entry. */
+export interface AuditEntry extends z.output<typeof auditEntryInputSchema> {
+  id: string;
+  recordedAt: string;
+}

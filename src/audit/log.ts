@@ -1,0 +1,80 @@
+import { newId, ValidationFailed } from '../core/index.js';
+import type { Queryable, Tx } from '../store/index.js';
+import { auditEntryInputSchema, type AuditEntry, type AuditEntryInput } from './entry.js';
+
+/**
+ * Records an audit entry inside the caller's transaction. If this throws, the caller's
+ * transaction rolls back with it: no change without its evidence (fail closed).
+ */
+export async function appendAuditEntry(tx: Tx, input: AuditEntryInput): Promise<AuditEntry> {
+  const parsed = auditEntryInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationFailed(
+      'invalid audit entry',
+      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const id = newId('aud');
+  const r = await tx.query<{ recorded_at: string }>(
+    `INSERT INTO audit_entries (id, actor, action, resource, decision, outcome, reason, request_id, payload_refs)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING recorded_at`,
+    [
+      id,
+      JSON.stringify(e.actor),
+      e.action,
+      JSON.stringify(e.resource),
+      JSON.stringify(e.decision),
+      e.outcome,
+      e.reason ?? null,
+      e.requestId ?? null,
+      JSON.stringify(e.payloadRefs),
+    ],
+  );
+  return { ...e, id, recordedAt: r.rows[0]?.recorded_at ?? '' };
+}
+
+/** Filters for `listAuditEntries`. */
+export interface AuditQuery {
+  action?: string;
+  resourceId?: string;
+  principalId?: string;
+  limit?: number;
+}
+
+interface AuditRow {
+  id: string;
+  recorded_at: string;
+  actor: AuditEntry['actor'];
+  action: string;
+  resource: AuditEntry['resource'];
+  decision: AuditEntry['decision'];
+  outcome: AuditEntry['outcome'];
+  reason: string | null;
+  request_id: string | null;
+  payload_refs: AuditEntry['payloadRefs'];
+}
+
+/** Entries matching every given filter, oldest first. */
+export async function listAuditEntries(db: Queryable, q: AuditQuery = {}): Promise<AuditEntry[]> {
+  const r = await db.query<AuditRow>(
+    `SELECT * FROM audit_entries
+      WHERE ($1::text IS NULL OR action = $1)
+        AND ($2::text IS NULL OR resource->>'id' = $2)
+        AND ($3::text IS NULL OR actor->>'principalId' = $3)
+      ORDER BY recorded_at, id LIMIT $4`,
+    [q.action ?? null, q.resourceId ?? null, q.principalId ?? null, q.limit ?? 1000],
+  );
+  return r.rows.map((row) => ({
+    id: row.id,
+    recordedAt: row.recorded_at,
+    actor: row.actor,
+    action: row.action,
+    resource: row.resource,
+    decision: row.decision,
+    outcome: row.outcome,
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.request_id === null ? {} : { requestId: row.request_id }),
+    payloadRefs: row.payload_refs,
+  }));
+}

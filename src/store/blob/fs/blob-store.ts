@@ -1,0 +1,127 @@
+import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { NotFound } from '../../../core/errors.js';
+import { DIR_MODE, discard, ensureDir, spoolToFile } from '../spool.js';
+import type { BlobRef, BlobSource, BlobStore } from '../types.js';
+import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
+
+/** Where the filesystem blob store keeps its files. */
+export interface FsBlobStoreOptions {
+  /** Holds `sha256/ab/cd/<hash>` (published blobs) and `tmp/` (uploads in progress). */
+  root: string;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Size of the file at `path`, or undefined when there is none. */
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info.size : undefined;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Makes directory entries (a rename, a new subdirectory) durable, not just the file data. */
+async function syncDirs(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } catch (err) {
+      // Some platforms cannot fsync a directory; the rename is still atomic there, only less durable.
+      if (!['EINVAL', 'EPERM', 'EISDIR'].includes(errnoCode(err) ?? '')) throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Entry names in `dir`, or none if it vanished (a concurrent writer may be reshaping the tree). */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/**
+ * A blob store on the local filesystem. Uploads are written and fsynced under `root/tmp`,
+ * then renamed into `root/sha256/ab/cd/<hash>`, so a blob is either absent or complete.
+ */
+export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<BlobStore> {
+  const objects = join(root, 'sha256');
+  const tmp = join(root, 'tmp');
+  await ensureDir(objects);
+  await ensureDir(tmp);
+
+  // Callers validate first: the hash is the only user input that reaches a path.
+  const pathOf = (hash: string): string => join(objects, hash.slice(0, 2), hash.slice(2, 4), hash);
+
+  async function put(source: BlobSource): Promise<BlobRef> {
+    const spooled = await spoolToFile(source, tmp, { fsync: true });
+    const ref = { hash: spooled.hash, size: spooled.size };
+    const target = pathOf(spooled.hash);
+    try {
+      // Same content, same address: a stored blob of the right size is kept and the copy dropped.
+      // A wrong-sized one (truncated by a disk fault) is replaced by the good bytes just received.
+      if ((await fileSize(target)) === spooled.size) return ref;
+      const leaf = dirname(target);
+      const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
+      // rename(2) within one filesystem is atomic: readers see the old state or the whole blob.
+      await rename(spooled.path, target);
+      await syncDirs(created === undefined ? [leaf] : [leaf, dirname(leaf), objects]);
+      return ref;
+    } finally {
+      // After a successful rename the temp path no longer exists and this does nothing.
+      await discard(spooled);
+    }
+  }
+
+  async function get(hash: string): Promise<Readable> {
+    assertBlobHash(hash);
+    let handle;
+    try {
+      // Opened eagerly so absence is reported by get itself rather than as a stream error.
+      handle = await open(pathOf(hash), 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new NotFound('blob', hash);
+      throw err;
+    }
+    return verifiedStream(handle.createReadStream({ highWaterMark: 1024 * 1024 }), hash);
+  }
+
+  async function has(hash: string): Promise<boolean> {
+    assertBlobHash(hash);
+    return (await fileSize(pathOf(hash))) !== undefined;
+  }
+
+  async function* list(): AsyncGenerator<string> {
+    for (const a of await namesIn(objects)) {
+      for (const b of await namesIn(join(objects, a))) {
+        for (const name of await namesIn(join(objects, a, b))) {
+          // Only names that sit where their own hash says they should count as blobs.
+          if (isBlobHash(name) && name.startsWith(a + b)) yield name;
+        }
+      }
+    }
+  }
+
+  return {
+    kind: 'fs',
+    put,
+    get,
+    getBytes: async (hash) => readAll(await get(hash)),
+    has,
+    list,
+    // Every file handle is scoped to a single call or stream, so there is nothing to release.
+    close: async () => undefined,
+  };
+}

@@ -1,0 +1,34 @@
+import type { Readable } from 'node:stream';
+
+/** Where a blob lives: its SHA-256 (lowercase hex) and its length in bytes. */
+export interface BlobRef {
+  hash: string;
+  size: number;
+}
+
+/** Bytes a blob can be written from: a Node stream, any async iterable of chunks, or a buffer. */
+export type BlobSource = Readable | AsyncIterable<Uint8Array> | Uint8Array;
+
+/**
+ * Content-addressed blob store. Every backend (filesystem, S3) passes the same contract suite.
+ * A blob's address is the SHA-256 of its bytes; content is verified on every read.
+ */
+export interface BlobStore {
+  readonly kind: 'fs' | 's3';
+  /** Streams `source` in, hashing while writing, and publishes it atomically under its hash. Idempotent. */
+  put(source: BlobSource): Promise<BlobRef>;
+  /**
+   * A stream of the blob's bytes that verifies the hash while reading: if the stored bytes
+   * do not match, the stream fails with `BlobCorrupt` naming the hash before it ends.
+   * Throws `NotFound` when absent.
+   */
+  get(hash: string): Promise<Readable>;
+  /** The whole blob, verified before it is returned (for small blobs). */
+  getBytes(hash: string): Promise<Buffer>;
+  /** True when a blob with this hash is stored. */
+  has(hash: string): Promise<boolean>;
+  /** Every stored hash (order unspecified). */
+  list(): AsyncIterable<string>;
+  /** Releases clients and handles. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { sharedParsers } from '../parsers.js';
+import { withRetries } from '../retry.js';
+import type { Db, QueryResult, TransactionOptions, Tx } from '../types.js';
+
+/** Options of the embedded driver. */
+export interface PgliteDbOptions {
+  /** Directory of the database; omitted = in memory (tests). */
+  dataDir?: string;
+}
+
+/**
+ * The embedded database: PostgreSQL compiled to WebAssembly, in this process. It is
+ * single-connection, so PGlite queues every statement; a transaction holds the queue for
+ * its whole callback, which is why `fn` must use its `tx`, never the `Db`, inside.
+ */
+export async function createPgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const pg = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers: sharedParsers });
+  await pg.exec(`SET TIME ZONE 'UTC'`);
+
+  const wrap = (q: PGlite | Transaction): Tx => ({
+    async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+      const r = await q.query<T>(sql, params as unknown[]);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await q.exec(sql);
+    },
+  });
+  const root = wrap(pg);
+
+  return {
+    kind: 'pglite',
+    query: root.query,
+    exec: root.exec,
+    async transaction<T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+      return withRetries(opts, () =>
+        pg.transaction(async (t) => {
+          if (opts.isolation && opts.isolation !== 'read committed') {
+            await t.query(`SET TRANSACTION ISOLATION LEVEL ${opts.isolation.toUpperCase()}`);
+          }
+          return fn(wrap(t));
+        }),
+      );
+    },
+    async close(): Promise<void> {
+      if (!pg.closed) await pg.close();
+    },
+  };
+}

@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BlobCorrupt, NotFound, ValidationFailed } from '../../src/core/errors.js';
+import { createBlobStore, type BlobStore } from '../../src/store/blob/index.js';
+
+// s3rver ships no type declarations; this is the slice of its API the suite uses.
+interface S3rverOptions {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  configureBuckets: { name: string }[];
+}
+interface S3rverServer {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+const S3rver = createRequire(import.meta.url)('s3rver') as new (options: S3rverOptions) => S3rverServer;
+
+const MiB = 1024 * 1024;
+const BUCKET = 'assay-blobs';
+// s3rver checks SigV4 signatures against its single built-in account.
+const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** One store under test plus the backend-specific knobs the contract needs to observe it. */
+interface Harness {
+  store: BlobStore;
+  /** Where in-progress uploads are staged; must be empty whenever no put is running. */
+  stagingDir: string;
+  /** Overwrites the stored bytes of `hash` with `bytes`, behind the store's back. */
+  tamper(hash: string, bytes: Buffer): Promise<void>;
+}
+
+interface Backend {
+  name: 'fs' | 's3';
+  start(): Promise<void>;
+  open(): Promise<Harness>;
+  stop(): Promise<void>;
+}
+
+const scratch: string[] = [];
+async function scratchDir(label: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `assay-blob-${label}-`));
+  scratch.push(dir);
+  return dir;
+}
+
+const fsBackend: Backend = {
+  name: 'fs',
+  start: async () => undefined,
+  async open() {
+    const root = await scratchDir('fs');
+    const store = await createBlobStore({ kind: 'fs', root });
+    return {
+      store,
+      stagingDir: join(root, 'tmp'),
+      async tamper(hash, bytes) {
+        await writeFile(join(root, 'sha256', hash.slice(0, 2), hash.slice(2, 4), hash), bytes);
+      },
+    };
+  },
+  stop: async () => undefined,
+};
+
+function s3Backend(): Backend {
+  let server: S3rverServer | undefined;
+  let endpoint = '';
+  let raw: S3Client | undefined;
+  let stores = 0;
+  return {
+    name: 's3',
+    async start() {
+      server = new S3rver({
+        address: '127.0.0.1',
+        port: 0,
+        directory: await scratchDir('s3rver'),
+        silent: true,
+        configureBuckets: [{ name: BUCKET }],
+      });
+      const { port } = await server.run();
+      endpoint = `http://127.0.0.1:${port}`;
+      // The tampering client needs the same checksum settings as the store (see s3/blob-store.ts).
+      raw = new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+    },
+    async open() {
+      // A fresh prefix per store isolates tests that share the one server and bucket.
+      const prefix = `t${++stores}/`;
+      const spoolDir = await scratchDir('spool');
+      const store = await createBlobStore({
+        kind: 's3',
+        endpoint,
+        region: 'us-east-1',
+        bucket: BUCKET,
+        prefix,
+        forcePathStyle: true,
+        ...S3RVER_CREDENTIALS,
+        spoolDir,
+      });
+      return {
+        store,
+        stagingDir: spoolDir,
+        async tamper(hash, bytes) {
+          await raw?.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}sha256/${hash}`, Body: bytes }));
+        },
+      };
+    },
+    async stop() {
+      raw?.destroy();
+      await server?.close();
+    },
+  };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Deterministic pseudo-random bytes, generated a chunk at a time so no test holds them all. */
+async function* generated(totalBytes: number, seed: number): AsyncGenerator<Uint8Array> {
+  let state = seed | 1; // xorshift32 must not start at 0
+  for (let offset = 0; offset < totalBytes; offset += MiB) {
+    const words = new Uint32Array(MiB / 4);
+    for (let i = 0; i < words.length; i++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      words[i] = state >>> 0;
+    }
+    yield new Uint8Array(words.buffer, 0, Math.min(MiB, totalBytes - offset));
+  }
+}
+
+/** SHA-256 and length of a stream, read to the end without buffering it. */
+async function digestOf(stream: AsyncIterable<Uint8Array>): Promise<{ hash: string; size: number }> {
+  const digest = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    digest.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { hash: digest.digest('hex'), size };
+}
+
+async function listed(store: BlobStore): Promise<string[]> {
+  const hashes: string[] = [];
+  for await (const hash of store.list()) hashes.push(hash);
+  return hashes.sort();
+}
+
+/** A source that yields `goodBytes` and then fails, like an upload cut off mid-way. */
+async function* failingAfter(goodBytes: number, error: Error): AsyncGenerator<Uint8Array> {
+  yield* generated(goodBytes, 0xc07);
+  throw error;
+}
+
+const MALFORMED = [
+  '../etc/passwd',
+  '../../../../etc/passwd',
+  'a'.repeat(63),
+  'a'.repeat(65),
+  'A'.repeat(64),
+  'abc',
+  '',
+  `${'a'.repeat(62)}/x`,
+  `${'a'.repeat(63)}\n`,
+  `sha256:${'a'.repeat(64)}`,
+];
+
+/** The contract every backend must honour; called once per backend. */
+function contract(backend: Backend): void {
+  describe(`blob store contract [${backend.name}]`, () => {
+    let h: Harness | undefined;
+
+    beforeAll(() => backend.start());
+    afterAll(async () => {
+      await backend.stop();
+      await Promise.all(scratch.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    });
+    // Each test gets its own empty store, so `list` can be compared exactly.
+    const fresh = async (): Promise<Harness> => {
+      h = await backend.open();
+      return h;
+    };
+    afterEach(async () => {
+      await h?.store.close();
+      h = undefined;
+    });
+
+    it('round-trips an empty blob under the SHA-256 of no bytes', async () => {
+      const { store } = await fresh();
+      const ref = await store.put(new Uint8Array(0));
+      expect(ref).toEqual({ hash: sha256(new Uint8Array(0)), size: 0 });
+      expect((await store.getBytes(ref.hash)).length).toBe(0);
+      expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
+    });
+
+    it('round-trips a small blob from a buffer and from a Readable', async () => {
+      const { store } = await fresh();
+      const bytes = Buffer.from('governed data, certified models\n');
+      const fromBuffer = await store.put(bytes);
+      expect(fromBuffer).toEqual({ hash: sha256(bytes), size: bytes.length });
+      expect(await store.getBytes(fromBuffer.hash)).toEqual(bytes);
+      const fromStream = await store.put(Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]));
+      expect(fromStream).toEqual(fromBuffer);
+    });
+
+    it('round-trips a 20 MB streamed blob without buffering it', async () => {
+      const { store } = await fresh();
+      const size = 20 * MiB + 12_345; // not a multiple of any part or chunk size
+      const expected = await digestOf(generated(size, 0xb16));
+      const ref = await store.put(Readable.from(generated(size, 0xb16)));
+      expect(ref).toEqual(expected);
+      expect(await digestOf(await store.get(ref.hash))).toEqual(expected);
+      expect(await listed(store)).toEqual([ref.hash]);
+    });
+
+    it('accepts a plain async iterable as the source', async () => {
+      const { store } = await fresh();
+      const expected = await digestOf(generated(3 * MiB, 0x17e));
+      expect(await store.put(generated(3 * MiB, 0x17e))).toEqual(expected);
+      expect(await store.has(expected.hash)).toBe(true);
+    });
+
+    it('is idempotent: the same bytes put again, even concurrently, give one blob', async () => {
+      const { store, stagingDir } = await fresh();
+      const bytes = Buffer.from('same bytes, same address');
+      const first = await store.put(bytes);
+      const again = await Promise.all([store.put(bytes), store.put(Buffer.from(bytes)), store.put(Readable.from([bytes]))]);
+      for (const ref of again) expect(ref).toEqual(first);
+      expect(await listed(store)).toEqual([first.hash]);
+      expect(await store.getBytes(first.hash)).toEqual(bytes);
+      expect(await readdir(stagingDir)).toEqual([]);
+    });
+
+    it('has reports stored and absent blobs', async () => {
+      const { store } = await fresh();
+      const ref = await store.put(Buffer.from('present'));
+      expect(await store.has(ref.hash)).toBe(true);
+      expect(await store.has(sha256(Buffer.from('absent')))).toBe(false);
+    });
+
+    it('lists exactly what was put', async () => {
+      const { store } = await fresh();
+      expect(await listed(store)).toEqual([]);
+      const refs = await Promise.all(['one', 'two', 'three', ''].map((s) => store.put(Buffer.from(s))));
+      expect(await listed(store)).toEqual(refs.map((r) => r.hash).sort());
+    });
+
+    it('reports an absent blob as NotFound', async () => {
+      const { store } = await fresh();
+      const missing = sha256(Buffer.from('never stored'));
+      await expect(store.get(missing)).rejects.toBeInstanceOf(NotFound);
+      await expect(store.getBytes(missing)).rejects.toThrow(NotFound);
+      await expect(store.get(missing)).rejects.toMatchObject({ resourceType: 'blob', resourceId: missing });
+    });
+
+    it.each(MALFORMED)('rejects the malformed hash %j with ValidationFailed', async (bad) => {
+      const { store } = await fresh();
+      await expect(store.get(bad)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(store.getBytes(bad)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(store.has(bad)).rejects.toBeInstanceOf(ValidationFailed);
+    });
+
+    it.each([
+      ['an async iterable that throws', () => failingAfter(3 * MiB, new Error('connection reset'))],
+      ['a Readable that errors', () => Readable.from(failingAfter(3 * MiB, new Error('connection reset')))],
+    ])('leaves nothing behind when the source fails halfway (%s)', async (_label, source) => {
+      const { store, stagingDir } = await fresh();
+      const kept = await store.put(Buffer.from('stored before the failed upload'));
+      await expect(store.put(source())).rejects.toThrow('connection reset');
+      expect(await readdir(stagingDir)).toEqual([]);
+      expect(await listed(store)).toEqual([kept.hash]);
+      const partial = await digestOf(generated(3 * MiB, 0xc07));
+      expect(await store.has(partial.hash)).toBe(false);
+    });
+
+    it('detects a corrupted blob on get (stream fails, never ends cleanly) and on getBytes', async () => {
+      const { store, tamper } = await fresh();
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of generated(2 * MiB + 7, 0x71c)) chunks.push(chunk);
+      const bytes = Buffer.concat(chunks);
+      const ref = await store.put(bytes);
+      const flipped = Buffer.from(bytes);
+      flipped[1_000_000] = flipped[1_000_000]! ^ 0x01;
+      await tamper(ref.hash, flipped);
+
+      const stream = await store.get(ref.hash);
+      let ended = false;
+      stream.on('end', () => (ended = true));
+      const failure = await digestOf(stream).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(BlobCorrupt);
+      expect(failure).toMatchObject({ hash: ref.hash, actualHash: sha256(flipped), code: 'integrity_violation' });
+      expect(ended).toBe(false);
+
+      const bytesFailure = await store.getBytes(ref.hash).catch((err: unknown) => err);
+      expect(bytesFailure).toBeInstanceOf(BlobCorrupt);
+      expect((bytesFailure as BlobCorrupt).message).toContain(ref.hash);
+    });
+  });
+}
+
+contract(fsBackend);
+contract(s3Backend());
+
+describe('fs blob store layout', () => {
+  it('publishes blobs at root/sha256/ab/cd/<hash>, owner-only, with an empty tmp/', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'assay-blob-layout-'));
+    try {
+      const store = await createBlobStore({ kind: 'fs', root });
+      const bytes = Buffer.from('layout');
+      const { hash } = await store.put(bytes);
+      const path = join(root, 'sha256', hash.slice(0, 2), hash.slice(2, 4), hash);
+      expect(await readFile(path)).toEqual(bytes);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect((await stat(join(root, 'sha256', hash.slice(0, 2)))).mode & 0o777).toBe(0o700);
+      expect(await readdir(join(root, 'tmp'))).toEqual([]);
+      await store.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
