@@ -6,3 +6,4 @@ export * from './canonical-json.js';
 export * from './hash.js';
 export * from './keyring.js';
 export * from './dsse.js';
+export * from './version.js';

@@ -23,7 +23,8 @@ export async function createPgliteDb(options: PgliteDbOptions = {}): Promise<Db>
   const wrap = (q: PGlite | Transaction): Tx => ({
     async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
       const r = await q.query<T>(sql, params as unknown[]);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT; count returned rows then, as pg does.
+      return { rows: r.rows, rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
     },
     async exec(sql: string): Promise<void> {
       await q.exec(sql);

@@ -1,0 +1,163 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { AssayError, isAssayError, MalformedRequest, newId, ValidationFailed, type ErrorCode, type FieldIssue } from '../core/index.js';
+import { authenticateBearer, type AuthenticatedPrincipal } from '../identity/index.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
+import type { AppDeps, RouteReply, RouteSpec } from './route.js';
+import { routeTable } from './routes/index.js';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const API_PREFIX = '/api/v1/';
+
+/** Options of `buildApp`. */
+export interface BuildAppOptions {
+  deps: AppDeps;
+  logger: Logger;
+  /** @default routeTable() */
+  routes?: RouteSpec[];
+}
+
+/**
+ * The HTTP application: every route from the route table, bearer authentication before
+ * any body is read, zod validation, and one error mapping to RFC 9457 problem+json.
+ */
+export function buildApp(options: BuildAppOptions): FastifyInstance {
+  const { deps } = options;
+  const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.maxJsonBodyBytes,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : newId('req');
+    },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+
+  // Our own JSON parser: strict UTF-8 and an error that names where the JSON broke.
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(/^application\/([a-z0-9.+-]+\+)?json$/i, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    try {
+      done(null, parseJsonBody(body));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    principals.set(req, await authenticateBearer(deps.db, req.headers.authorization));
+  };
+
+  for (const route of options.routes ?? routeTable()) {
+    app.route({
+      method: route.method,
+      url: route.path,
+      ...(route.auth === 'token' ? { onRequest: authenticate } : {}),
+      handler: async (req, reply) => {
+        const ctx = {
+          params: parsePart(route.request.params, req.params, 'params'),
+          query: parsePart(route.request.query, req.query, 'query'),
+          body: parsePart(route.request.body, req.body, 'body'),
+          principal: principals.get(req),
+          requestId: req.id,
+          deps,
+          request: req,
+          reply,
+        };
+        return send(reply, await route.handler(ctx as never));
+      },
+    });
+  }
+
+  app.setNotFoundHandler(async (req, reply) => {
+    // Under /api/v1 an unauthenticated caller learns nothing, not even which routes exist.
+    if (req.url.startsWith(API_PREFIX)) await authenticate(req);
+    return sendProblem(req, reply, new AssayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  app.setErrorHandler(async (err: FastifyError | AssayError | Error, req, reply) => sendProblem(req, reply, err));
+  return app;
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) throw new MalformedRequest('request body is empty; send a JSON document', [{ field: 'body', message: 'empty' }]);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch (cause) {
+    throw new MalformedRequest('request body is not valid UTF-8', [{ field: 'body', message: 'invalid UTF-8' }], cause);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new MalformedRequest(`request body is not valid JSON: ${(cause as Error).message}`, [
+      { field: 'body', message: 'invalid JSON' },
+    ], cause);
+  }
+}
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, part: 'params' | 'query' | 'body'): unknown {
+  if (!schema) return undefined;
+  const r = schema.safeParse(value ?? (part === 'body' ? undefined : {}));
+  if (r.success) return r.data;
+  const issues: FieldIssue[] = r.error.issues.flatMap((i) => {
+    const base = [part, ...i.path.map(String)].join('.');
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${base}.${k}`, message: 'unknown field' }));
+    return [{ field: base, message: i.message }];
+  });
+  throw new ValidationFailed(`invalid ${part}: ${issues.map((i) => i.field).join(', ')}`, issues);
+}
+
+function send(reply: FastifyReply, r: RouteReply): FastifyReply {
+  void reply.code(r.status ?? 200);
+  if ('text' in r) return reply.type(r.contentType).send(r.text);
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(r.json));
+}
+
+/** Fastify's own 4xx errors (bad content type, body too large…) mapped to our codes. */
+function codeForFrameworkStatus(status: number): ErrorCode {
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 404) return 'not_found';
+  return 'malformed_request';
+}
+
+function sendProblem(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const instance = req.url.split('?')[0] ?? req.url;
+  let problem;
+  if (isAssayError(err) && err.code !== 'internal') {
+    problem = problemOf({ code: err.code, detail: err.message, instance, requestId: req.id, errors: err.errors });
+    if (problem.status >= 500) req.log.error({ err }, 'request failed');
+  } else {
+    const status = (err as FastifyError).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      problem = problemOf({
+        code: codeForFrameworkStatus(status),
+        status,
+        detail: (err as Error).message,
+        instance,
+        requestId: req.id,
+      });
+    } else {
+      // Unexpected: log everything under a correlation id, tell the client only the id.
+      const correlationId = newId('err');
+      req.log.error({ err, correlationId }, 'unexpected error');
+      problem = {
+        ...problemOf({
+          code: 'internal',
+          detail: `unexpected error; quote correlation id ${correlationId} to your administrator`,
+          instance,
+          requestId: req.id,
+        }),
+        correlationId,
+      };
+    }
+  }
+  if (problem.status === 401) void reply.header('www-authenticate', 'Bearer realm="assay"');
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}

@@ -1,0 +1,7 @@
+/** The HTTP adapter: routes, OpenAPI, problem+json, and the server process. */
+export { buildApp, type BuildAppOptions } from './app.js';
+export { startServer, type RunningServer, type ServerInfo, type StartServerOptions } from './server.js';
+export { routeTable } from './routes/index.js';
+export { buildOpenApi } from './openapi.js';
+export { STATUS_OF, PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
+export type { AppDeps, RouteSpec } from './route.js';

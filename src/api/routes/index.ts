@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { buildOpenApi } from '../openapi.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+import { healthRoutes } from './health.js';
+import { identityRoutes } from './identity.js';
+
+/** Every route the server exposes, the OpenAPI document's own route included. */
+export function routeTable(): RouteSpec[] {
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes];
+  const openapi: RouteSpec = defineRoute({
+    method: 'GET',
+    path: '/api/v1/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This API described as OpenAPI 3.1, generated from the schemas that validate requests.',
+    tags: ['meta'],
+    auth: 'token',
+    request: {},
+    responses: { 200: { description: 'OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
+    handler: async ({ deps }) => ({ json: buildOpenApi(all, { version: deps.version }) }),
+  });
+  const all: RouteSpec[] = [...routes, openapi];
+  return all;
+}

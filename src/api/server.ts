@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
+import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
+import { buildApp } from './app.js';
+
+/** What `server.json` records, so other `assay` commands can find the running server. */
+export interface ServerInfo {
+  pid: number;
+  url: string;
+  startedAt: string;
+  version: string;
+  database: 'pglite' | 'postgres';
+}
+
+/** A running server. */
+export interface RunningServer {
+  url: string;
+  info: ServerInfo;
+  /** Stops accepting requests, finishes in-flight ones, closes the database, releases the lock. */
+  close(): Promise<void>;
+}
+
+/** Options of `startServer`. */
+export interface StartServerOptions {
+  config: AssayConfig;
+  /** @default a JSON logger on stdout at `config.logLevel` */
+  logger?: Logger;
+}
+
+/**
+ * Starts the HTTP server over the configured home: takes the embedded database's lock
+ * (PGlite is single-process), applies migrations (refusing edited ones), opens the blob
+ * store and keyring, listens, and records its address in `$ASSAY_HOME/server.json`.
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'assay' } });
+  if (!existsSync(join(config.paths.keys, KEYRING_FILE))) {
+    throw new AssayError('config_invalid', `${config.home} is not initialised: run "assay init" first`, {
+      errors: [{ field: 'home', message: 'not initialised' }],
+    });
+  }
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const runCleanups = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn();
+    cleanups.length = 0;
+  };
+  try {
+    let lock: HomeLock | undefined;
+    if (!config.databaseUrl) {
+      lock = acquireHomeLock(config.paths.lock);
+      cleanups.push(() => lock?.release());
+    }
+    const db = await openDatabase(config);
+    cleanups.push(() => db.close());
+    const report = await migrate(db);
+    if (report.applied.length > 0) logger.info({ applied: report.applied.map((m) => m.name) }, 'migrations applied');
+    const blobs = await createBlobStore(config.blobStore);
+    cleanups.push(() => blobs.close());
+    const keyring = await openKeyring(config.paths.keys);
+
+    const app = buildApp({ deps: { config, db, blobs, keyring, version: ASSAY_VERSION }, logger });
+    await app.listen({ host: config.host, port: config.port });
+    cleanups.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const info: ServerInfo = {
+      pid: process.pid,
+      url: `http://${host}:${port}`,
+      startedAt: new Date().toISOString(),
+      version: ASSAY_VERSION,
+      database: db.kind,
+    };
+    await writeFile(config.paths.serverInfo, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    cleanups.push(() => unlink(config.paths.serverInfo).catch(() => undefined));
+    logger.info({ url: info.url, home: config.home, database: db.kind, blobStore: blobs.kind }, 'assay server listening');
+    return { url: info.url, info, close: runCleanups };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+import { isAssayError } from '../core/index.js';
+
+/** Where a command writes; injectable so tests capture output in process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** Options every command receives from the global flags. */
+export interface GlobalOptions {
+  home?: string;
+  json?: boolean;
+}
+
+/** Exit codes: 0 success, 1 failure, 2 usage error. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Prints `value` as one JSON document on stdout. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Reports a failure on stderr (as JSON with --json) and returns exit code 1. */
+export function reportError(io: CliIo, err: unknown, json: boolean): number {
+  const payload = isAssayError(err)
+    ? { code: err.code, message: err.message, errors: err.errors }
+    : { code: 'internal', message: err instanceof Error ? err.message : String(err), errors: [] };
+  if (json) io.stderr(JSON.stringify({ error: payload }) + '\n');
+  else {
+    io.stderr(`error: ${payload.message}\n`);
+    for (const e of payload.errors) io.stderr(`  - ${e.field}: ${e.message}\n`);
+  }
+  return EXIT.failure;
+}
