@@ -54,8 +54,10 @@ const IMPURE_PACKAGES = [
   { name: '@electric-sql/pglite', why: 'embedded PostgreSQL' },
   { name: 'undici', why: 'HTTP client' },
 ];
-const PURE_MESSAGE = 'is I/O; pure modules (canonical JSON, DSSE, audit Merkle, policy) must stay deterministic and offline.';
-const impureSourceRegex = `^(?:${IMPURE_PACKAGES.map((p) => p.name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?:/.*)?$`;
+const PURE_REASON = 'pure modules (canonical JSON, DSSE, audit Merkle, policy) must stay deterministic and offline';
+const impureAlternation = IMPURE_PACKAGES.map((p) => p.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+// esquery (no-restricted-syntax) regex literals end at the first `/`: write slashes as \x2F.
+const impureImportExpressionRegex = `^(?:${impureAlternation})(?:/.*)?$`.replaceAll('/', '\\x2F');
 
 // Minimal Node globals for the plain-JS files (scripts, this config, the local plugin).
 // The `globals` package is not installed; TypeScript files do not need this (no-undef is off there).
@@ -136,11 +138,11 @@ export default defineConfig([
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: IMPURE_PACKAGES.map((p) => ({ name: p.name, message: `${p.why}: ${p.name} ${PURE_MESSAGE}` })),
+          paths: IMPURE_PACKAGES.map((p) => ({ name: p.name, message: `${p.name} (${p.why}) is I/O; ${PURE_REASON}.` })),
           patterns: [
             {
-              regex: `^(?:net|http|pg|@electric-sql/pglite|undici)/`,
-              message: `Subpath of an I/O package; ${PURE_MESSAGE}`,
+              regex: `^(?:${impureAlternation})/`,
+              message: `Subpath of an I/O package; ${PURE_REASON}.`,
             },
           ],
         },
@@ -149,8 +151,8 @@ export default defineConfig([
       'no-restricted-syntax': [
         'error',
         {
-          selector: `ImportExpression[source.value=/${impureSourceRegex}/]`,
-          message: `Dynamic import of an I/O package; ${PURE_MESSAGE}`,
+          selector: `ImportExpression[source.value=/${impureImportExpressionRegex}/]`,
+          message: `Dynamic import of an I/O package; ${PURE_REASON}.`,
         },
       ],
     },

@@ -21,7 +21,7 @@
 // packages live in eslint.config.js. Files outside the source root (test/, bench/,
 // scripts/) and files directly in it (no module folder) are not checked.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
@@ -63,7 +63,7 @@ function relativeSpecifiers(file) {
   }
   const hit = fileCache.get(file);
   if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.specifiers;
-  let text = '';
+  let text;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
@@ -102,11 +102,14 @@ function walk(dir, out) {
 }
 
 /**
- * Module-level dependency graph of everything under `root`.
+ * Module-level dependency graph of everything under `root`, keeping only edges the layer
+ * table allows: a disallowed edge is already reported as a layer error where it is, and
+ * blaming the legitimate edge that closes the loop with it would point at the wrong file.
  * @param {string} root
+ * @param {Record<string, string[]>} allow
  * @returns {Map<string, Map<string, string>>} module -> (imported module -> one file that does it)
  */
-function moduleGraph(root) {
+function moduleGraph(root, allow) {
   /** @type {Map<string, Map<string, string>>} */
   const graph = new Map();
   for (const file of walk(root, [])) {
@@ -115,6 +118,7 @@ function moduleGraph(root) {
     for (const spec of relativeSpecifiers(file)) {
       const to = locate(root, path.resolve(path.dirname(file), spec));
       if (!to || to.module === from.module) continue;
+      if (!(allow[from.module] ?? []).includes(to.module)) continue;
       let edges = graph.get(from.module);
       if (!edges) graph.set(from.module, (edges = new Map()));
       if (!edges.has(to.module)) edges.set(to.module, toPosix(path.relative(root, file)));
@@ -151,6 +155,17 @@ function findPath(graph, start, goal) {
 }
 
 // ---------------------------------------------------------------------------
+
+/**
+ * cwd-relative path of an import target, naming the .ts source when a NodeNext `.js`
+ * specifier points at one.
+ * @param {string} cwd
+ * @param {string} resolved
+ */
+function displayPath(cwd, resolved) {
+  const source = resolved.replace(/\.([cm]?)js$/, '.$1ts');
+  return toPosix(path.relative(cwd, source !== resolved && existsSync(source) ? source : resolved));
+}
 
 /**
  * The string literal a module-reference node carries, if any.
@@ -240,7 +255,7 @@ export const moduleBoundaries = {
         context.report({
           node: source,
           messageId: 'deepImport',
-          data: { from, to, specifier, target: toPosix(path.relative(context.cwd, resolved)), facade },
+          data: { from, to, specifier, target: displayPath(context.cwd, resolved), facade },
         });
       }
 
@@ -263,7 +278,7 @@ export const moduleBoundaries = {
       }
 
       if (checkCycles) {
-        graph ??= moduleGraph(root);
+        graph ??= moduleGraph(root, allow);
         const route = findPath(graph, to, from);
         if (route) {
           const last = route[route.length - 2] ?? to;

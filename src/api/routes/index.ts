@@ -4,9 +4,12 @@ import { defineRoute, type RouteSpec } from '../route.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 
-/** Every route the server exposes, the OpenAPI document's own route included. */
-export function routeTable(): RouteSpec[] {
-  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes];
+/**
+ * Every route the server exposes, the OpenAPI document's own route included; `extra`
+ * routes (tests, extensions) are served and documented alike.
+ */
+export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...extra];
   const openapi: RouteSpec = defineRoute({
     method: 'GET',
     path: '/api/v1/openapi.json',

@@ -1,0 +1,101 @@
+// `npm run demo`: the product's main job on the embedded default, end to end, with the real
+// modules. For now (platform foundation) it initialises a fresh home, starts the server,
+// checks readiness and authentication, and stops it cleanly. Later lifecycle stages add here.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const assay = join(root, 'bin', 'assay.js');
+const home = mkdtempSync(join(tmpdir(), 'assay-demo-'));
+const keep = process.argv.includes('--keep');
+let server;
+
+function step(text) {
+  process.stdout.write(`\n▶ ${text}\n`);
+}
+function fail(message) {
+  process.stderr.write(`demo failed: ${message}\n`);
+  process.exitCode = 1;
+}
+function cli(...args) {
+  const r = spawnSync(process.execPath, [assay, '--home', home, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`assay ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+async function waitFor(predicate, what, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const value = await predicate();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+async function get(url, token) {
+  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  return { status: res.status, body: await res.json() };
+}
+
+try {
+  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
+    step('building (dist/ missing)');
+    const b = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error('build failed');
+  }
+
+  step(`assay init   (ASSAY_HOME=${home})`);
+  const init = JSON.parse(cli('init', '--json'));
+  console.log(`  created admin ${init.adminPrincipalId}; signing key ${init.signingKeyId.slice(0, 16)}…; token in ${init.adminTokenFile}`);
+  const again = JSON.parse(cli('init', '--json'));
+  if (again.created) throw new Error('a second init created another administrator');
+  console.log('  second init is a no-op (idempotent)');
+  const token = readFileSync(init.adminTokenFile, 'utf8').trim();
+
+  step('assay server --port 0');
+  server = spawn(process.execPath, [assay, '--home', home, 'server', '--port', '0'], {
+    env: { ...process.env, ASSAY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
+  const info = await waitFor(() => {
+    try {
+      return JSON.parse(readFileSync(join(home, 'server.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }, 'server.json');
+  console.log(`  listening on ${info.url} (pid ${info.pid}, ${info.database})`);
+
+  step('GET /readyz');
+  const ready = await waitFor(async () => {
+    const r = await get(`${info.url}/readyz`).catch(() => undefined);
+    return r?.status === 200 ? r : undefined;
+  }, '/readyz 200');
+  console.log(`  ${ready.status} ${JSON.stringify(ready.body.checks)}`);
+
+  step('GET /api/v1/whoami without, then with, the admin token');
+  const anon = await get(`${info.url}/api/v1/whoami`);
+  if (anon.status !== 401) throw new Error(`expected 401 without a token, got ${anon.status}`);
+  console.log(`  no token → ${anon.status} ${anon.body.title}: ${anon.body.detail}`);
+  const me = await get(`${info.url}/api/v1/whoami`, token);
+  if (me.status !== 200) throw new Error(`expected 200 with the admin token, got ${me.status}`);
+  console.log(`  admin token → ${me.status} ${me.body.name} ${JSON.stringify(me.body.roles)}`);
+
+  step('stopping the server (SIGTERM)');
+  server.kill('SIGTERM');
+  const end = await exited;
+  server = undefined;
+  if (end.code !== 0) throw new Error(`server exited with ${end.code ?? end.signal}`);
+  if (existsSync(join(home, 'server.json'))) throw new Error('server.json left behind');
+  console.log('  stopped cleanly; lock and server.json removed');
+  console.log('\nDemo complete.');
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+} finally {
+  if (server) server.kill('SIGKILL');
+  if (!keep) rmSync(home, { recursive: true, force: true });
+  else console.log(`home kept at ${home}`);
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigInvalid, loadConfig } from '../../src/core/index.js';
+
+function failure(fn: () => unknown): ConfigInvalid {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigInvalid) return err;
+    throw err;
+  }
+  throw new Error('expected ConfigInvalid');
+}
+
+describe('configuration', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'assay-config-'));
+
+  it('applies defaults and derives paths from the home', () => {
+    const c = loadConfig({ env: {}, cwd });
+    expect(c.home).toBe(join(cwd, '.assay'));
+    expect(c.port).toBe(7600);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.blobStore).toEqual({ kind: 'fs', root: join(cwd, '.assay', 'blobs') });
+    expect(c.paths.adminToken).toBe(join(cwd, '.assay', 'admin.token'));
+  });
+
+  it('reads the environment, and flags win over it', () => {
+    const c = loadConfig({
+      env: { ASSAY_HOME: 'h', ASSAY_PORT: '8123', DATABASE_URL: 'postgres://x@127.0.0.1/db' },
+      cwd,
+      overrides: { port: 9000 },
+    });
+    expect(c.home).toBe(join(cwd, 'h'));
+    expect(c.port).toBe(9000);
+    expect(c.databaseUrl).toBe('postgres://x@127.0.0.1/db');
+  });
+
+  it('names a bad environment value', () => {
+    const err = failure(() => loadConfig({ env: { ASSAY_PORT: 'eighty' }, cwd }));
+    expect(err.errors.map((e) => e.field)).toEqual(['port']);
+    expect(err.message).toContain('ASSAY_PORT');
+  });
+
+  it('names an unknown ASSAY_ environment variable (a typo never falls back to a default)', () => {
+    const err = failure(() => loadConfig({ env: { ASSAY_PROT: '1' }, cwd }));
+    expect(err.errors).toEqual([{ field: 'ASSAY_PROT', message: 'unknown environment variable' }]);
+  });
+
+  it('names unknown and bad keys in the config file', () => {
+    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 70000, colour: 'blue', blobStore: { kind: 'tape' } }));
+    const err = failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd }));
+    const fields = err.errors.map((e) => e.field).sort();
+    expect(fields).toEqual(['blobStore.kind', 'colour', 'port']);
+    expect(err.message).toContain(join(home, 'config.json'));
+  });
+
+  it('rejects a config file that is not JSON, naming the file', () => {
+    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    writeFileSync(join(home, 'config.json'), '{ port: 1 ');
+    const err = failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd }));
+    expect(err.errors[0]?.field).toBe(join(home, 'config.json'));
+  });
+
+  it('rejects a database URL that is not PostgreSQL', () => {
+    const err = failure(() => loadConfig({ env: { DATABASE_URL: 'mysql://root@localhost/x' }, cwd }));
+    expect(err.errors[0]?.field).toBe('databaseUrl');
+    expect(err.message).toContain('DATABASE_URL');
+  });
+
+  it('builds an S3 blob store config from the environment', () => {
+    const c = loadConfig({ env: { ASSAY_BLOB_STORE: 's3', ASSAY_S3_BUCKET: 'evidence', ASSAY_S3_ENDPOINT: 'http://127.0.0.1:9000' }, cwd });
+    expect(c.blobStore).toMatchObject({ kind: 's3', bucket: 'evidence', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+    const err = failure(() => loadConfig({ env: { ASSAY_BLOB_STORE: 's3' }, cwd }));
+    expect(err.errors.map((e) => e.field)).toContain('blobStore.bucket');
+  });
+});

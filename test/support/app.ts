@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApp, type RouteSpec } from '../../src/api/index.js';
+import { ASSAY_VERSION, loadConfig, openKeyring } from '../../src/core/index.js';
+import { bootstrapAdmin } from '../../src/identity/index.js';
+import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
+import type { TestBackend } from './databases.js';
+
+/** An in-process app over a fresh, migrated database of `backend`, with an admin token. */
+export interface TestApp {
+  app: FastifyInstance;
+  db: Db;
+  adminToken: string;
+  adminId: string;
+  close(): Promise<void>;
+}
+
+/** Builds the real app (real database, real blob store, real keyring) for `app.inject` tests. */
+export async function createTestApp(backend: TestBackend, options: { routes?: RouteSpec[] } = {}): Promise<TestApp> {
+  const home = mkdtempSync(join(tmpdir(), 'assay-app-'));
+  const config = loadConfig({ env: { ASSAY_HOME: home, ASSAY_LOG_LEVEL: 'silent' }, cwd: home });
+  const { db, cleanup } = await backend.open();
+  await migrate(db);
+  const blobs = await createFsBlobStore({ root: config.paths.blobs });
+  const keyring = await openKeyring(config.paths.keys, { create: true });
+  await keyring.generate();
+  const boot = await bootstrapAdmin(db);
+  if (!boot.created) throw new Error('fresh database already had an administrator');
+  const app = buildApp({
+    deps: { config, db, blobs, keyring, version: ASSAY_VERSION },
+    logger: pino({ level: 'silent' }),
+    ...(options.routes ? { routes: options.routes } : {}),
+  });
+  await app.ready();
+  return {
+    app,
+    db,
+    adminToken: boot.token.token,
+    adminId: boot.principal.id,
+    async close() {
+      await app.close();
+      await blobs.close();
+      await cleanup();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
