@@ -97,6 +97,9 @@ export default defineConfig([
     extends: [js.configs.recommended, tseslint.configs.recommended],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
+      // `const { dropped: _x, ...rest } = obj` is the idiomatic way to omit a property;
+      // the named sibling of a rest element is intentionally unused.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
     },
   },
 

@@ -239,7 +239,7 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
       ] as const)('runs with isolation %s as %s', async (isolation, expected) => {
         const options: TransactionOptions = isolation ? { isolation } : {};
         const level = await db().transaction(
-          async (tx) => (await tx.query<{ level: string }>('SHOW transaction_isolation')).rows[0]?.level,
+          async (tx) => (await tx.query<{ level: string }>(`SELECT current_setting('transaction_isolation') AS level`)).rows[0]?.level,
           options,
         );
         expect(level).toBe(expected);

@@ -1,0 +1,53 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+/** Runs the CLI from source through tsx, as a separate process like a user would. */
+const NODE_ARGS = ['--import', 'tsx', MAIN];
+
+/** Environment for a CLI child: the test's own, minus anything that would point it elsewhere. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ASSAY_LOG_LEVEL: 'warn', ...extra };
+  for (const k of ['ASSAY_HOME', 'DATABASE_URL', 'ASSAY_URL', 'ASSAY_TOKEN']) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+/** Runs `assay …args` to completion. */
+export function runAssay(args: string[], env: NodeJS.ProcessEnv = cliEnv()): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `assay …args` in the background. */
+export function spawnAssay(args: string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess & { output(): string } {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
+
+/** Polls until `fn` returns a value (no wall-clock assertion: the test's own timeout bounds it). */
+export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, intervalMs = 100): Promise<T> {
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The running server's `server.json` in `home`, once it exists. */
+export function readServerInfo(home: string): { pid: number; url: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')) as { pid: number; url: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves with the exit code (or signal) of `child`. */
+export function exitOf(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+}
