@@ -23,7 +23,7 @@ import { ValidationFailed, type FieldIssue } from './errors.js';
 /** Canonical RFC 8785 text of `value`; throws `ValidationFailed` when `value` is not plain JSON data. */
 export function canonicalJson(value: unknown): string {
   const issues: FieldIssue[] = [];
-  const plain = normalise(value, '(root)', new Set<object>(), issues);
+  const plain = normalise(value, '(root)', { ancestors: new Set<object>(), issues });
   if (issues.length > 0) {
     throw new ValidationFailed('value cannot be canonicalised as JSON (RFC 8785)', issues);
   }
@@ -67,11 +67,18 @@ function hasToJson(value: object): value is { toJSON: (key?: string) => unknown 
   return typeof (value as { toJSON?: unknown }).toJSON === 'function';
 }
 
+/** State of one walk: objects on the current path (cycle detection) and the problems found. */
+interface Walk {
+  ancestors: Set<object>;
+  issues: FieldIssue[];
+}
+
 /**
  * A copy of `value` holding only JSON data (`toJSON` applied, `undefined` properties dropped),
  * recording in `issues` every reason `value` is not plain JSON data.
  */
-function normalise(value: unknown, path: string, ancestors: Set<object>, issues: FieldIssue[]): unknown {
+function normalise(value: unknown, path: string, walk: Walk): unknown {
+  const { ancestors, issues } = walk;
   switch (typeof value) {
     case 'string':
       if (hasLoneSurrogate(value)) issues.push({ field: path, message: 'contains a lone UTF-16 surrogate' });
@@ -111,11 +118,11 @@ function normalise(value: unknown, path: string, ancestors: Set<object>, issues:
   }
   ancestors.add(obj);
   try {
-    if (hasToJson(obj)) return normalise(obj.toJSON(), path, ancestors, issues);
+    if (hasToJson(obj)) return normalise(obj.toJSON(), path, walk);
     if (Array.isArray(obj)) {
       // Array holes and `undefined` elements would otherwise silently become `null`.
       const items: unknown[] = [];
-      for (let i = 0; i < obj.length; i++) items.push(normalise(obj[i] as unknown, childPath(path, i), ancestors, issues));
+      for (let i = 0; i < obj.length; i++) items.push(normalise(obj[i] as unknown, childPath(path, i), walk));
       return items;
     }
     const proto: unknown = Object.getPrototypeOf(obj);
@@ -134,7 +141,7 @@ function normalise(value: unknown, path: string, ancestors: Set<object>, issues:
       if (child === undefined) continue;
       // defineProperty, not assignment, so a key named `__proto__` stays an ordinary member.
       Object.defineProperty(out, key, {
-        value: normalise(child, childPath(path, key), ancestors, issues),
+        value: normalise(child, childPath(path, key), walk),
         enumerable: true,
         writable: true,
         configurable: true,

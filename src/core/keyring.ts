@@ -193,7 +193,7 @@ export async function openKeyring(dir: string, opts: OpenKeyringOptions = {}): P
   let activePrivate: { keyid: string; key: KeyObject } | undefined;
   for (const record of records) {
     const raw = Buffer.from(record.publicKey, 'base64');
-    const privateKey = await loadPrivateKey(dir, record, raw, indexPath);
+    const privateKey = await loadPrivateKey(dir, record, indexPath);
     keys.set(record.keyid, { record, raw, publicKey: ed25519PublicKeyFromRaw(raw) });
     if (record.active) activePrivate = { keyid: record.keyid, key: privateKey };
   }
@@ -342,7 +342,8 @@ function parseIndex(indexPath: string, text: string): KeyRecord[] {
 }
 
 /** Loads `<keyid>.pem`, refusing loose permissions or a key that does not match its record. */
-async function loadPrivateKey(dir: string, record: KeyRecord, raw: Buffer, indexPath: string): Promise<KeyObject> {
+async function loadPrivateKey(dir: string, record: KeyRecord, indexPath: string): Promise<KeyObject> {
+  const raw = Buffer.from(record.publicKey, 'base64');
   const file = join(dir, `${record.keyid}.pem`);
   let fileStat;
   try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
-import { BlobCorrupt, ValidationFailed } from '../../core/errors.js';
+import { BlobCorrupt, ValidationFailed } from '../../core/index.js';
 
 /** A blob address: exactly 64 lowercase hex characters, so it can never name a path outside the store. */
 const HASH_PATTERN = /^[0-9a-f]{64}$/;

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { NotFound } from '../../../core/errors.js';
+import { NotFound } from '../../../core/index.js';
 import { DIR_MODE, discard, ensureDir, spoolToFile } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
