@@ -1,23 +1,35 @@
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+function count(tests: Iterable<TestCase>): { passed: number; failed: number; skipped: number } {
+  const c = { passed: 0, failed: 0, skipped: 0 };
+  for (const t of tests) {
+    const state = t.result().state;
+    if (state === 'passed') c.passed++;
+    else if (state === 'failed') c.failed++;
+    else c.skipped++;
+  }
+  return c;
+}
 
 /**
- * Prints one plain closing line, `Tests: N passed, N failed, N skipped`, so CI logs that
- * read the last line of a run see the counts without knowing vitest's own format.
+ * Prints one line per top-level suite (so CI output names each backend a contract suite ran
+ * on, e.g. `store contract [postgres]`), then one plain closing line,
+ * `Tests: N passed, N failed, N skipped`, that log readers recognise without knowing vitest.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
-    let passed = 0;
-    let failed = 0;
-    let skipped = 0;
+    const lines: string[] = [];
+    let failedModules = 0;
     for (const mod of testModules) {
-      for (const test of mod.children.allTests()) {
-        const state = test.result().state;
-        if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
-        else skipped++;
+      for (const suite of mod.children.suites()) {
+        const c = count(suite.children.allTests());
+        lines.push(`  ${c.failed ? '✗' : '✓'} ${suite.name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
       }
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
+      // A file that failed to load has no tests but must still count as a failure.
+      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failedModules++;
     }
-    process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const total = count(testModules.flatMap((m) => [...m.children.allTests()]));
+    process.stdout.write(`\nSuites:\n${lines.join('\n')}\n`);
+    process.stdout.write(`\nTests: ${total.passed} passed, ${total.failed + failedModules} failed, ${total.skipped} skipped\n`);
   }
 }
