@@ -4,7 +4,6 @@
 
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
-import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 import assay from './eslint/module-boundaries.js';
 
@@ -106,23 +105,11 @@ export default defineConfig([
   {
     name: 'assay/src',
     files: ['src/**/*.ts'],
-    plugins: { 'import-x': importX, assay },
-    settings: {
-      // Built-in unrs-based resolver; extensionAlias maps the NodeNext `./x.js` specifiers
-      // to the `./x.ts` sources, so no eslint-import-resolver-typescript is needed.
-      'import-x/resolver-next': [
-        createNodeResolver({
-          extensions: ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json', '.node'],
-          extensionAlias: { '.js': ['.ts', '.js'], '.mjs': ['.mts', '.mjs'], '.cjs': ['.cts', '.cjs'] },
-        }),
-      ],
-      'import-x/extensions': ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'],
-      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.mts', '.cts'] },
-    },
+    plugins: { assay },
     rules: {
-      // File-level runtime cycles (type-only imports are ignored by this rule);
-      // module-level cycles are reported by assay/module-boundaries.
-      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      // File-level cycles are checked by dependency-cruiser (`npm run lint`, .dependency-cruiser.json):
+      // eslint-plugin-import-x pulls in unrs-resolver, whose per-platform optional packages npm 11
+      // leaves out of package-lock.json, which breaks `npm ci`. Module-level cycles: assay/module-boundaries.
       'assay/module-boundaries': ['error', { root: 'src', allow: LAYERS }],
       // Options objects over long parameter lists. The typescript-eslint variant of
       // `max-params` is used so a TypeScript `this: T` pseudo-parameter is not counted.

@@ -12,7 +12,7 @@
 //                depends (transitively, through any relative import, including type-only
 //                ones) on the importing module, so the two would form a module cycle.
 //                Only needed where the table allows both directions (domain ↔ domain);
-//                file-level `import-x/no-cycle` misses cycles that pass through facades
+//                file-level cycle checks (dependency-cruiser) miss cycles that pass through facades
 //                without closing a file loop, and ignores type-only imports;
 //   unknownModule the importing or imported folder is not in the table at all, so a
 //                new module cannot slip in without someone deciding its layer.

@@ -4,6 +4,10 @@ import { sharedParsers } from '../parsers.js';
 import { withRetries } from '../retry.js';
 import type { Db, QueryResult, TransactionOptions, Tx } from '../types.js';
 
+/** PGlite's own bytea parser yields Uint8Array; the Db contract (and node-postgres) give Buffer. */
+const BYTEA_OID = 17;
+const parsers = { ...sharedParsers, [BYTEA_OID]: (hex: string) => Buffer.from(hex.slice(2), 'hex') };
+
 /** Options of the embedded driver. */
 export interface PgliteDbOptions {
   /** Directory of the database; omitted = in memory (tests). */
@@ -17,7 +21,7 @@ export interface PgliteDbOptions {
  */
 export async function createPgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const pg = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers: sharedParsers });
+  const pg = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
   await pg.exec(`SET TIME ZONE 'UTC'`);
 
   const wrap = (q: PGlite | Transaction): Tx => ({

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sharedParsers } from '../parsers.js';
+import { PG_TYPE, sharedParsers } from '../parsers.js';
 import { beginStatement, withRetries } from '../retry.js';
 import type { Db, QueryResult, TransactionOptions, Tx } from '../types.js';
 
@@ -11,6 +11,34 @@ export interface PostgresDbOptions {
   maxConnections?: number;
 }
 
+/**
+ * Arrays of the shared types, by array OID → element OID. PGlite parses array elements with
+ * the element type's parser; node-postgres would use its own (int8[] → strings, numeric[] →
+ * floats, timestamptz[] → Dates), so these are parsed as text arrays and mapped here.
+ */
+const ARRAY_ELEMENT: Record<number, number> = {
+  1016: PG_TYPE.int8,
+  1231: PG_TYPE.numeric,
+  1115: PG_TYPE.timestamp,
+  1185: PG_TYPE.timestamptz,
+};
+const defaultParser = pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => unknown;
+const TEXT_ARRAY_OID = 1009;
+const parseTextArray = defaultParser(TEXT_ARRAY_OID, 'text') as (value: string) => unknown;
+
+function mapElements(value: unknown, parse: (value: string) => unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => mapElements(v, parse));
+  return value === null ? null : parse(value as string);
+}
+
+function typeParser(oid: number, format?: string): unknown {
+  const shared = sharedParsers[oid];
+  if (shared) return shared;
+  const element = sharedParsers[ARRAY_ELEMENT[oid] ?? -1];
+  if (element) return (value: string) => mapElements(parseTextArray(value), element);
+  return defaultParser(oid, format as 'text');
+}
+
 /** A pooled PostgreSQL database; many Assay processes may share one. */
 export async function createPostgresDb(options: PostgresDbOptions): Promise<Db> {
   const pool = new pg.Pool({
@@ -19,8 +47,7 @@ export async function createPostgresDb(options: PostgresDbOptions): Promise<Db> 
     // Sessions in UTC so timestamps print the same on every server.
     options: '-c TimeZone=UTC',
     types: {
-      getTypeParser: ((oid: number, format?: string) =>
-        sharedParsers[oid] ?? pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      getTypeParser: typeParser as typeof pg.types.getTypeParser,
     },
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
