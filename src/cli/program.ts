@@ -1,7 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ASSAY_VERSION } from '../core/index.js';
 import { runInit } from './commands/init.js';
-import { runServer } from './commands/server.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
 
 function parsePort(value: string): number {
@@ -41,7 +40,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description('run the HTTP API server (owns the embedded database while it runs)')
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort)
     .option('--host <host>', 'address to listen on')
-    .action((opts: { port?: number; host?: string }) => run(() => runServer(io, { ...globals(), ...opts }))());
+    .action((opts: { port?: number; host?: string }) =>
+      run(async () => {
+        // The HTTP stack loads only for the command that serves.
+        const { runServer } = await import('./commands/server.js');
+        return runServer(io, { ...globals(), ...opts });
+      })(),
+    );
   program
     .command('version')
     .description('print the Assay version')

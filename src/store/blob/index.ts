@@ -1,11 +1,11 @@
 /** The content-addressed blob store: one contract, a filesystem backend and an S3 backend. */
 import { createFsBlobStore, type FsBlobStoreOptions } from './fs/blob-store.js';
-import { createS3BlobStore, type S3BlobStoreOptions } from './s3/blob-store.js';
+import type { S3BlobStoreOptions } from './s3/blob-store.js';
 import type { BlobStore } from './types.js';
 
 export type { BlobRef, BlobSource, BlobStore } from './types.js';
 export { createFsBlobStore, type FsBlobStoreOptions } from './fs/blob-store.js';
-export { createS3BlobStore, type S3BlobStoreOptions } from './s3/blob-store.js';
+export type { S3BlobStoreOptions } from './s3/blob-store.js';
 export { assertBlobHash, isBlobHash, verifyingStream } from './verify.js';
 
 /** Settings for either backend, told apart by `kind` (core's `BlobStoreConfig` is assignable to it). */
@@ -16,8 +16,11 @@ export async function createBlobStore(options: BlobStoreOptions): Promise<BlobSt
   switch (options.kind) {
     case 'fs':
       return createFsBlobStore(options);
-    case 's3':
+    case 's3': {
+      // Loaded on demand: the AWS SDK costs ~0.35 s at start and the embedded default never needs it.
+      const { createS3BlobStore } = await import('./s3/blob-store.js');
       return createS3BlobStore(options);
+    }
     default: {
       // A new backend kind fails to compile here until it is handled.
       const unhandled: never = options;
