@@ -125,11 +125,13 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
           payload bytea,
           counts int8[],
           amounts numeric[],
-          ats timestamptz[]
+          ats timestamptz[],
+          blobs bytea[],
+          grid int8[][]
         )`);
         const doc = { a: 1, nested: { list: [1, 'two', null, true] }, text: 'é ✓' };
         const payload = Buffer.from([0, 1, 2, 0x5c, 0xff]);
-        await db().query('INSERT INTO typed VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+        await db().query('INSERT INTO typed VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
           Number.MAX_SAFE_INTEGER,
           '12345678901234567890.123456789',
           '2026-11-23T15:28:15.123+02:00',
@@ -139,6 +141,11 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
           [1, 2],
           ['1.50'],
           ['2026-01-01T00:00:00Z'],
+          [payload],
+          [
+            [1, 2],
+            [3, null],
+          ],
         ]);
         await db().query('INSERT INTO typed (id) VALUES ($1)', [2]);
 
@@ -154,6 +161,11 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
             counts: [1, 2],
             amounts: ['1.50'],
             ats: ['2026-01-01T00:00:00.000Z'],
+            blobs: [payload],
+            grid: [
+              [1, 2],
+              [3, null],
+            ],
           },
           {
             id: 2,
@@ -165,10 +177,13 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
             counts: null,
             amounts: null,
             ats: null,
+            blobs: null,
+            grid: null,
           },
         ]);
         // toEqual treats Uint8Array and Buffer with equal bytes as equal; the contract says Buffer.
         expect(Buffer.isBuffer(rows[0]?.payload)).toBe(true);
+        expect((rows[0]?.blobs as unknown[]).every((b) => Buffer.isBuffer(b))).toBe(true);
 
         const { rows: computed } = await db().query<{ now: string; sum: number; plain: string }>(
           `SELECT now() AS now, sum(x)::int8 AS sum, '2026-11-23 15:28:15'::timestamp AS plain FROM (VALUES (1), (2)) AS v (x)`,
@@ -233,10 +248,10 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
       });
 
       it.each([
-        [undefined, 'read committed'],
-        ['repeatable read', 'repeatable read'],
-        ['serializable', 'serializable'],
-      ] as const)('runs with isolation %s as %s', async (isolation, expected) => {
+        ['(default)', 'read committed', undefined],
+        ['repeatable read', 'repeatable read', 'repeatable read'],
+        ['serializable', 'serializable', 'serializable'],
+      ] as const)('runs isolation %s as %s', async (_label, expected, isolation) => {
         const options: TransactionOptions = isolation ? { isolation } : {};
         const level = await db().transaction(
           async (tx) => (await tx.query<{ level: string }>(`SELECT current_setting('transaction_isolation') AS level`)).rows[0]?.level,
@@ -387,6 +402,24 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
         expect(report.applied.map((m) => m.name)).toEqual(['0002_half.sql']);
         expect(report.alreadyApplied).toBe(1);
         expect(await tableExists(db(), 'half_done')).toBe(true);
+      });
+
+      it('records a migration and its ledger row atomically: a failed ledger insert undoes the migration', async () => {
+        // The migration itself succeeds, but installs a trigger that makes its own ledger insert fail.
+        const dir = await migrationsDir({
+          '0001_sabotage.sql': `CREATE TABLE sabotage_done (id int);
+CREATE FUNCTION refuse_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger refused' USING ERRCODE = 'check_violation';
+END;
+$$;
+CREATE TRIGGER refuse_ledger BEFORE INSERT ON assay_migrations FOR EACH ROW EXECUTE FUNCTION refuse_ledger();
+`,
+        });
+        await expect(migrate(db(), loadMigrations(dir))).rejects.toMatchObject({ code: '23514' });
+        expect(await tableExists(db(), 'sabotage_done')).toBe(false);
+        expect(await ledger(db())).toEqual([]);
+        expect(await migrationStatus(db(), loadMigrations(dir))).toMatchObject({ ok: false, pending: 1 });
       });
     });
 
