@@ -24,7 +24,7 @@ const exploding: RouteSpec = defineRoute({
   },
 });
 
-describe.each(eachBackend())('HTTP API in process [$name]', (backend) => {
+describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in process [%s]', (_name, backend) => {
   let t: TestApp;
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${t.adminToken}` });
 
