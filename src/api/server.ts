@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
 import { buildApp } from './app.js';
@@ -61,6 +62,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const blobs = await createBlobStore(config.blobStore);
     cleanups.push(() => blobs.close());
     const keyring = await openKeyring(config.paths.keys);
+    // Every server runs a sequencer; an advisory lock lets exactly one of them work at a time.
+    const sequencer = startSequencer(db, {
+      key: keyring.active(),
+      onError: (err) => logger.error({ err }, 'audit sequencer round failed'),
+    });
+    cleanups.push(() => sequencer.stop());
 
     const app = buildApp({ deps: { config, db, blobs, keyring, version: ASSAY_VERSION }, logger });
     await app.listen({ host: config.host, port: config.port });

@@ -1,3 +1,16 @@
-/** The audit log: every state change records itself here, in its own transaction. */
+/**
+ * The audit log: every state change records itself here in its own transaction; a sequencer
+ * turns committed entries into an RFC 9162 Merkle tree with signed C2SP checkpoints.
+ */
 export { appendAuditEntry, listAuditEntries, type AuditQuery } from './log.js';
 export type { Actor, AuditEntry, AuditEntryInput } from './entry.js';
+export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type SequencerHandle, type SequencerOptions } from './sequencer.js';
+export {
+  latestCheckpoint,
+  logSize,
+  logVerifierKey,
+  proveConsistency,
+  proveInclusion,
+  readLeaves,
+  MAX_LEAVES_PER_CALL,
+} from './tree-store.js';

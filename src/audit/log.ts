@@ -1,6 +1,7 @@
 import { newId, ValidationFailed } from '../core/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import { auditEntryInputSchema, type AuditEntry, type AuditEntryInput } from './entry.js';
+import { entryFromRow, type AuditRow } from './leaf.js';
 
 /**
  * Records an audit entry inside the caller's transaction. If this throws, the caller's
@@ -16,9 +17,13 @@ export async function appendAuditEntry(tx: Tx, input: AuditEntryInput): Promise<
   }
   const e = parsed.data;
   const id = newId('aud');
+  // One round trip: the entry and its place in the sequencing queue.
   const r = await tx.query<{ recorded_at: string }>(
-    `INSERT INTO audit_entries (id, actor, action, resource, decision, outcome, reason, request_id, payload_refs)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING recorded_at`,
+    `WITH e AS (
+       INSERT INTO audit_entries (id, actor, action, resource, decision, outcome, reason, request_id, payload_refs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, recorded_at
+     ), q AS (INSERT INTO audit_pending (entry_id) SELECT id FROM e)
+     SELECT recorded_at FROM e`,
     [
       id,
       JSON.stringify(e.actor),
@@ -42,19 +47,6 @@ export interface AuditQuery {
   limit?: number;
 }
 
-interface AuditRow {
-  id: string;
-  recorded_at: string;
-  actor: AuditEntry['actor'];
-  action: string;
-  resource: AuditEntry['resource'];
-  decision: AuditEntry['decision'];
-  outcome: AuditEntry['outcome'];
-  reason: string | null;
-  request_id: string | null;
-  payload_refs: AuditEntry['payloadRefs'];
-}
-
 /** Entries matching every given filter, oldest first. */
 export async function listAuditEntries(db: Queryable, q: AuditQuery = {}): Promise<AuditEntry[]> {
   const r = await db.query<AuditRow>(
@@ -65,16 +57,5 @@ export async function listAuditEntries(db: Queryable, q: AuditQuery = {}): Promi
       ORDER BY recorded_at, id LIMIT $4`,
     [q.action ?? null, q.resourceId ?? null, q.principalId ?? null, q.limit ?? 1000],
   );
-  return r.rows.map((row) => ({
-    id: row.id,
-    recordedAt: row.recorded_at,
-    actor: row.actor,
-    action: row.action,
-    resource: row.resource,
-    decision: row.decision,
-    outcome: row.outcome,
-    ...(row.reason === null ? {} : { reason: row.reason }),
-    ...(row.request_id === null ? {} : { requestId: row.request_id }),
-    payloadRefs: row.payload_refs,
-  }));
+  return r.rows.map(entryFromRow);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp, type RouteSpec } from '../../src/api/index.js';
-import { ASSAY_VERSION, loadConfig, openKeyring } from '../../src/core/index.js';
+import { ASSAY_VERSION, loadConfig, openKeyring, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin } from '../../src/identity/index.js';
 import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
@@ -13,6 +13,7 @@ import type { TestBackend } from './databases.js';
 export interface TestApp {
   app: FastifyInstance;
   db: Db;
+  keyring: Keyring;
   adminToken: string;
   adminId: string;
   close(): Promise<void>;
@@ -38,6 +39,7 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
   return {
     app,
     db,
+    keyring,
     adminToken: boot.token.token,
     adminId: boot.principal.id,
     async close() {

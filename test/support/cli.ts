@@ -48,6 +48,8 @@ export function readServerInfo(home: string): { pid: number; url: string } | und
 
 /** Resolves with the exit code (or signal) of `child`. */
 export function exitOf(child: ChildProcess): Promise<number | string> {
+  // Already gone (the 'exit' event may have fired before anyone listened).
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.signalCode !== null) return Promise.resolve(child.signalCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
 }

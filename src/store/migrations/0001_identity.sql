@@ -40,7 +40,7 @@ CREATE INDEX audit_entries_action ON audit_entries (action, recorded_at);
 -- Entries are never updated or deleted: enforced in the database, not only in code.
 CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_entries is append-only' USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 CREATE TRIGGER audit_entries_no_update BEFORE UPDATE OR DELETE ON audit_entries

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import {
+  latestCheckpoint,
+  logVerifierKey,
+  MAX_LEAVES_PER_CALL,
+  proveConsistency,
+  proveInclusion,
+  readLeaves,
+} from '../../audit/index.js';
+import { NotFound } from '../../core/index.js';
+import { defineRoute } from '../route.js';
+
+// These shapes are a public contract: independent verifiers are written against them.
+const count = z.coerce.number().int().min(0);
+const proofSchema = z.object({ proof: z.array(z.string().describe('base64 of a 32-byte hash')) });
+const b64 = (hashes: Buffer[]): string[] => hashes.map((h) => h.toString('base64'));
+
+export const auditRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/public-key',
+    operationId: 'getAuditPublicKey',
+    summary: 'The log\'s C2SP note verifier key: name+hexkeyid+base64(0x01‖pubkey).',
+    tags: ['audit'],
+    auth: 'token',
+    request: {},
+    responses: { 200: { description: 'verifier key', contentType: 'text/plain' } },
+    handler: async ({ deps }) => ({
+      text: (await logVerifierKey(deps.db, deps.keyring.active())) + '\n',
+      contentType: 'text/plain; charset=utf-8',
+    }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/checkpoint',
+    operationId: 'getAuditCheckpoint',
+    summary: 'The latest signed checkpoint (C2SP tlog-checkpoint in a signed note).',
+    tags: ['audit'],
+    auth: 'token',
+    request: {},
+    responses: { 200: { description: 'checkpoint note', contentType: 'text/plain' } },
+    handler: async ({ deps }) => {
+      const cp = await latestCheckpoint(deps.db);
+      if (!cp) throw new NotFound('checkpoint', 'latest (the log is still empty)');
+      return { text: cp.note, contentType: 'text/plain; charset=utf-8' };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/leaves',
+    operationId: 'getAuditLeaves',
+    summary: `Exact leaf bytes of [start, end), at most ${MAX_LEAVES_PER_CALL} per call.`,
+    tags: ['audit'],
+    auth: 'token',
+    request: { query: z.object({ start: count, end: count }) },
+    responses: { 200: { description: 'leaves', schema: z.object({ leaves: z.array(z.string().describe('base64 of the leaf bytes')) }) } },
+    handler: async ({ deps, query }) => ({ json: { leaves: b64(await readLeaves(deps.db, query)) } }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/proof/inclusion',
+    operationId: 'getAuditInclusionProof',
+    summary: 'RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.',
+    tags: ['audit'],
+    auth: 'token',
+    request: { query: z.object({ index: count, size: count }) },
+    responses: { 200: { description: 'proof', schema: proofSchema } },
+    handler: async ({ deps, query }) => ({ json: { proof: b64(await proveInclusion(deps.db, query)) } }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/proof/consistency',
+    operationId: 'getAuditConsistencyProof',
+    summary: 'RFC 9162 consistency proof between tree sizes `from` and `to`.',
+    tags: ['audit'],
+    auth: 'token',
+    request: { query: z.object({ from: count, to: count }) },
+    responses: { 200: { description: 'proof', schema: proofSchema } },
+    handler: async ({ deps, query }) => ({ json: { proof: b64(await proveConsistency(deps.db, query)) } }),
+  }),
+];

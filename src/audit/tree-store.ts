@@ -1,0 +1,95 @@
+import { NotFound, ValidationFailed, type ActiveKey } from '../core/index.js';
+import type { Queryable } from '../store/index.js';
+import { verifierKey } from './checkpoint.js';
+import { consistencyProof, inclusionProof, type HashSource } from './merkle.js';
+import { logOrigin } from './sequencer.js';
+
+/** Most leaves one `readLeaves` call returns. */
+export const MAX_LEAVES_PER_CALL = 1000;
+
+/** Reads aligned perfect subtree hashes from the database (leaves at level 0, interior nodes above). */
+export class DbHashSource implements HashSource {
+  constructor(private readonly db: Queryable) {}
+
+  /** MTH of the aligned perfect range [start, end). */
+  async subtreeHash(start: number, end: number): Promise<Buffer> {
+    const width = end - start;
+    const level = Math.log2(width);
+    const r =
+      level === 0
+        ? await this.db.query<{ h: Buffer }>('SELECT leaf_hash AS h FROM audit_leaves WHERE idx = $1', [start])
+        : await this.db.query<{ h: Buffer }>('SELECT hash AS h FROM audit_tree WHERE level = $1 AND idx = $2', [
+            level,
+            start / width,
+          ]);
+    const h = r.rows[0]?.h;
+    if (!h) throw new NotFound('audit subtree', `[${start}, ${end})`);
+    return Buffer.from(h);
+  }
+}
+
+/** Number of sequenced leaves. */
+export async function logSize(db: Queryable): Promise<number> {
+  const r = await db.query<{ size: number }>('SELECT size FROM audit_log_state');
+  return r.rows[0]?.size ?? 0;
+}
+
+/** The newest signed checkpoint note, or undefined before the first entry is sequenced. */
+export async function latestCheckpoint(db: Queryable): Promise<{ size: number; note: string } | undefined> {
+  const r = await db.query<{ size: number; note: string }>('SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
+  return r.rows[0];
+}
+
+function requireCount(value: number, field: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new ValidationFailed(`${field} must be a non-negative integer`, [{ field, message: 'must be a non-negative integer' }]);
+}
+
+async function requireWithinLog(db: Queryable, size: number, field: string): Promise<void> {
+  const current = await logSize(db);
+  if (size > current) {
+    throw new ValidationFailed(`${field} ${size} is beyond the log size ${current}`, [
+      { field, message: `must be at most the log size ${current}` },
+    ]);
+  }
+}
+
+/** The exact leaf bytes of [start, end), at most MAX_LEAVES_PER_CALL. */
+export async function readLeaves(db: Queryable, range: { start: number; end: number }): Promise<Buffer[]> {
+  requireCount(range.start, 'start');
+  requireCount(range.end, 'end');
+  if (range.end <= range.start) throw new ValidationFailed('end must be greater than start', [{ field: 'end', message: 'must be greater than start' }]);
+  if (range.end - range.start > MAX_LEAVES_PER_CALL) {
+    throw new ValidationFailed(`at most ${MAX_LEAVES_PER_CALL} leaves per call`, [
+      { field: 'end', message: `end - start must be at most ${MAX_LEAVES_PER_CALL}` },
+    ]);
+  }
+  await requireWithinLog(db, range.end, 'end');
+  const r = await db.query<{ leaf: Buffer }>('SELECT leaf FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx', [
+    range.start,
+    range.end,
+  ]);
+  return r.rows.map((row) => Buffer.from(row.leaf));
+}
+
+/** RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
+export async function proveInclusion(db: Queryable, q: { index: number; size: number }): Promise<Buffer[]> {
+  requireCount(q.index, 'index');
+  requireCount(q.size, 'size');
+  if (q.index >= q.size) throw new ValidationFailed('index must be less than size', [{ field: 'index', message: 'must be less than size' }]);
+  await requireWithinLog(db, q.size, 'size');
+  return inclusionProof(new DbHashSource(db), q.index, q.size);
+}
+
+/** RFC 9162 consistency proof between tree sizes `from` and `to`. */
+export async function proveConsistency(db: Queryable, q: { from: number; to: number }): Promise<Buffer[]> {
+  requireCount(q.from, 'from');
+  requireCount(q.to, 'to');
+  if (q.from < 1 || q.from > q.to) throw new ValidationFailed('need 1 <= from <= to', [{ field: 'from', message: 'must be between 1 and to' }]);
+  await requireWithinLog(db, q.to, 'to');
+  return consistencyProof(new DbHashSource(db), q.from, q.to);
+}
+
+/** The C2SP note verifier key of this log: `name+hexkeyid+base64(0x01‖pubkey)`, named after the origin. */
+export async function logVerifierKey(db: Queryable, key: Pick<ActiveKey, 'publicKey'>): Promise<string> {
+  return verifierKey(await logOrigin(db), key.publicKey);
+}

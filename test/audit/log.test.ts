@@ -1,0 +1,136 @@
+import { createHash, randomInt } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendAuditEntry, sequenceBatch, type AuditEntryInput } from '../../src/audit/index.js';
+import { canonicalJson } from '../../src/core/index.js';
+import { verifyCheckpointNote } from '../support/c2sp-note-verifier.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { rfcLeafHash, rfcVerifyConsistency, rfcVerifyInclusion } from '../support/rfc9162-verifier.js';
+
+const ACTIONS = ['dataset.ingest', 'dataset.promote', 'model.approve', 'deployment.create', 'token.issue'];
+
+function randomEntry(i: number): AuditEntryInput {
+  return {
+    actor: { principalId: `prn_${randomInt(5)}`, kind: 'human', authenticatedBy: 'api_token' },
+    action: ACTIONS[i % ACTIONS.length]!,
+    resource: { type: 'thing', id: `thing_${i}` },
+    decision: { effect: i % 7 === 0 ? 'denied' : 'allowed', policyIds: [`policy${i % 3}`] },
+    outcome: i % 7 === 0 ? 'failed' : 'succeeded',
+    ...(i % 2 ? { reason: `because ${i} — ünïcode ✓` } : {}),
+    requestId: `req_${i}`,
+  };
+}
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('audit log [%s]', (_name, backend) => {
+  let t: TestApp;
+  const get = async (url: string): Promise<{ status: number; text: string }> => {
+    const r = await t.app.inject({ url, headers: { authorization: `Bearer ${t.adminToken}` } });
+    return { status: r.statusCode, text: r.body };
+  };
+  const getJson = async <T>(url: string): Promise<T> => JSON.parse((await get(url)).text) as T;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+  });
+  afterAll(async () => t?.close());
+
+  it('sequences 1000 audited actions into a gap-free tree whose checkpoints and proofs an outsider can verify', async () => {
+    const key = t.keyring.active();
+    const total = 1000;
+    const checkpoints: string[] = [];
+    // Commit in uneven transactions and sequence in uneven batches, interleaved.
+    let i = 0;
+    while (i < total) {
+      const n = Math.min(total - i, 1 + randomInt(120));
+      const start = i;
+      await t.db.transaction(async (tx) => {
+        for (let k = start; k < start + n; k++) await appendAuditEntry(tx, randomEntry(k));
+      });
+      i += n;
+      const r = await sequenceBatch(t.db, { key, maxBatch: 1 + randomInt(200) });
+      expect(r.leader).toBe(true);
+      checkpoints.push((await get('/api/v1/audit/checkpoint')).text);
+    }
+    for (;;) {
+      const r = await sequenceBatch(t.db, { key });
+      if (r.sequenced === 0) break;
+      checkpoints.push((await get('/api/v1/audit/checkpoint')).text);
+    }
+
+    const vkey = (await get('/api/v1/audit/public-key')).text;
+    const cps = checkpoints.map((note) => verifyCheckpointNote(note, vkey));
+    const last = cps[cps.length - 1]!;
+    // 1 entry from the bootstrap (admin + token = 2) precedes ours.
+    const bootstrapEntries = 2;
+    expect(last.size).toBe(total + bootstrapEntries);
+    expect(last.origin).toMatch(/^assay\/[0-9a-f]{16}$/);
+
+    // Leaves: exact bytes, consecutive, each the canonical JSON of its entry with its index.
+    const leaves: Buffer[] = [];
+    for (let s = 0; s < last.size; s += 1000) {
+      const page = await getJson<{ leaves: string[] }>(`/api/v1/audit/leaves?start=${s}&end=${Math.min(s + 1000, last.size)}`);
+      leaves.push(...page.leaves.map((l) => Buffer.from(l, 'base64')));
+    }
+    expect(leaves).toHaveLength(last.size);
+    leaves.forEach((leaf, index) => {
+      const parsed = JSON.parse(leaf.toString('utf8')) as { index: number };
+      expect(parsed.index).toBe(index);
+      expect(canonicalJson(parsed)).toBe(leaf.toString('utf8'));
+    });
+    const ours = leaves.slice(bootstrapEntries).map((l) => JSON.parse(l.toString('utf8')) as { requestId: string });
+    expect(ours.map((e) => e.requestId)).toEqual(Array.from({ length: total }, (_, k) => `req_${k}`));
+
+    // Inclusion of a sample of leaves in the latest checkpoint, checked by the independent verifier.
+    for (const index of [0, 1, 2, 511, 512, 777, last.size - 1]) {
+      const { proof } = await getJson<{ proof: string[] }>(`/api/v1/audit/proof/inclusion?index=${index}&size=${last.size}`);
+      const ok = rfcVerifyInclusion({
+        leafIndex: index,
+        treeSize: last.size,
+        leafHash: rfcLeafHash(leaves[index]!),
+        inclusionPath: proof.map((p) => Buffer.from(p, 'base64')),
+        rootHash: last.root,
+      });
+      expect(ok, `leaf ${index}`).toBe(true);
+      const wrong = rfcVerifyInclusion({
+        leafIndex: index,
+        treeSize: last.size,
+        leafHash: createHash('sha256').update('forged').digest(),
+        inclusionPath: proof.map((p) => Buffer.from(p, 'base64')),
+        rootHash: last.root,
+      });
+      expect(wrong).toBe(false);
+    }
+
+    // Every consecutive pair of checkpoints is consistent.
+    for (let k = 1; k < cps.length; k++) {
+      const a = cps[k - 1]!;
+      const b = cps[k]!;
+      if (a.size === b.size) continue;
+      const { proof } = await getJson<{ proof: string[] }>(`/api/v1/audit/proof/consistency?from=${a.size}&to=${b.size}`);
+      const ok = rfcVerifyConsistency({
+        first: a.size,
+        second: b.size,
+        firstHash: a.root,
+        secondHash: b.root,
+        consistencyPath: proof.map((p) => Buffer.from(p, 'base64')),
+      });
+      expect(ok, `${a.size} → ${b.size}`).toBe(true);
+    }
+  });
+
+  it('rejects proof requests outside the log with 400 naming the parameter', async () => {
+    const size = (await getJson<{ leaves: string[] }>('/api/v1/audit/leaves?start=0&end=1')).leaves.length;
+    expect(size).toBe(1);
+    for (const [url, field] of [
+      ['/api/v1/audit/proof/inclusion?index=5&size=99999999', 'size'],
+      ['/api/v1/audit/proof/inclusion?index=7&size=7', 'index'],
+      ['/api/v1/audit/proof/consistency?from=0&to=3', 'from'],
+      ['/api/v1/audit/leaves?start=0&end=1001', 'end'],
+      ['/api/v1/audit/leaves?start=a&end=2', 'query.start'],
+    ] as const) {
+      const r = await get(url);
+      expect(r.status, url).toBe(400);
+      expect(JSON.parse(r.text).errors[0].field).toBe(field);
+    }
+  });
+});
