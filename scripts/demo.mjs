@@ -1,6 +1,7 @@
 // `npm run demo`: the product's main job on the embedded default, end to end, with the real
-// modules. For now (platform foundation) it initialises a fresh home, starts the server,
-// checks readiness and authentication, and stops it cleanly. Later lifecycle stages add here.
+// modules. So far: initialise a fresh home, start the server, check readiness and
+// authentication, verify the audit log's signed checkpoint and an inclusion proof client-side,
+// and stop cleanly. Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,31 @@ try {
   const me = await get(`${info.url}/api/v1/whoami`, token);
   if (me.status !== 200) throw new Error(`expected 200 with the admin token, got ${me.status}`);
   console.log(`  admin token → ${me.status} ${me.body.name} ${JSON.stringify(me.body.roles)}`);
+
+  step('audit evidence: signed checkpoint and inclusion proof, checked on this side');
+  // The real verification code (dist/audit), run here as an outside auditor would.
+  const audit = await import(new URL('../dist/audit/index.js', import.meta.url).href);
+  const text = async (path) => (await fetch(`${info.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const note = await waitFor(async () => {
+    const res = await fetch(`${info.url}/api/v1/audit/checkpoint`, { headers: { authorization: `Bearer ${token}` } });
+    return res.status === 200 ? res.text() : undefined;
+  }, 'first checkpoint');
+  const vkey = (await text('/api/v1/audit/public-key')).trim();
+  const cp = audit.openCheckpoint(note, audit.parseVerifierKey(vkey));
+  console.log(`  checkpoint ${cp.origin} size ${cp.size} root ${cp.rootHash.toString('base64').slice(0, 16)}… signature verified (${vkey.split('+')[0]})`);
+  const last = cp.size - 1;
+  const { leaves } = JSON.parse(await text(`/api/v1/audit/leaves?start=${last}&end=${cp.size}`));
+  const leaf = Buffer.from(leaves[0], 'base64');
+  const { proof } = JSON.parse(await text(`/api/v1/audit/proof/inclusion?index=${last}&size=${cp.size}`));
+  const included = audit.verifyInclusion({
+    index: last,
+    size: cp.size,
+    leafHash: audit.leafHash(leaf),
+    proof: proof.map((p) => Buffer.from(p, 'base64')),
+    root: cp.rootHash,
+  });
+  if (!included) throw new Error(`leaf ${last} is not included in the signed checkpoint`);
+  console.log(`  leaf ${last} (${JSON.parse(leaf).action}) is included: ${proof.length}-hash proof verified`);
 
   step('stopping the server (SIGTERM)');
   server.kill('SIGTERM');
