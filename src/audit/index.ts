@@ -4,6 +4,8 @@
  */
 export { appendAuditEntry, listAuditEntries, type AuditQuery } from './log.js';
 export type { Actor, AuditEntry, AuditEntryInput } from './entry.js';
+export { openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type Checkpoint, type NoteVerifier } from './checkpoint.js';
+export { verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type SequencerHandle, type SequencerOptions } from './sequencer.js';
 export {
   latestCheckpoint,
