@@ -1,0 +1,334 @@
+// Full verification of the stored audit log: re-derives every leaf from its entry, re-hashes
+// the whole tree in index order and checks every signed checkpoint against the recomputed
+// root at its size. The log is streamed in batches; only a CompactRange (O(log n) hashes), the
+// current batch and the checkpoints due within it are ever held in memory.
+//
+// Run it over one snapshot: pass a `repeatable read` transaction when the sequencer may be
+// writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
+// reads did not, and the report may name a problem that is only a race.
+
+import type { Queryable } from '../store/index.js';
+import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
+import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
+import { CompactRange, leafHash, type Subtree } from './merkle.js';
+
+/** What kind of tampering (or damage) a problem shows. */
+export type AuditProblemKind = 'missing' | 'changed' | 'reordered' | 'forged' | 'bad_checkpoint' | 'forked_checkpoint';
+
+/** The first problem found, located by leaf index and/or checkpoint size. */
+export interface AuditProblem {
+  kind: AuditProblemKind;
+  /** The first leaf index concerned, when the problem is at a leaf (or an interior node: its first leaf). */
+  index?: number;
+  /** The size of the checkpoint concerned, when the problem is in a checkpoint. */
+  checkpointSize?: number;
+  detail: string;
+}
+
+/** Outcome of `verifyAuditLog`. */
+export type AuditVerifyReport = { ok: true; size: number; checkpoints: number } | { ok: false; problem: AuditProblem };
+
+/** Options of `verifyAuditLog`. */
+export interface AuditVerifyOptions {
+  /** Raw 32-byte Ed25519 public keys trusted to sign checkpoints (every key of the keyring, retired ones too). */
+  publicKeys: readonly Uint8Array[];
+  /** Leaves read per query. @default 1000 */
+  batchSize?: number;
+}
+
+interface LeafRow extends Omit<AuditRow, 'id'> {
+  idx: number | string;
+  entry_id: string;
+  leaf: Uint8Array;
+  leaf_hash: Uint8Array;
+  /** Null when the entry row is gone. */
+  id: string | null;
+}
+
+interface CheckpointRow {
+  size: number | string;
+  root_hash: Uint8Array;
+  note: string;
+}
+
+interface StateRow {
+  origin: string;
+  size: number | string;
+  frontier: { size: number; hashes: string[] };
+}
+
+/** A checkpoint whose signed root differs from the recomputed one; named only once a witness says who is wrong. */
+interface Suspect {
+  size: number;
+  detail: string;
+}
+
+class Found extends Error {
+  constructor(readonly problem: AuditProblem) {
+    super(problem.detail);
+  }
+}
+
+function fail(problem: AuditProblem): never {
+  throw new Found(problem);
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+/** The `index` embedded in leaf bytes, or undefined when they are not a JSON object with a numeric index. */
+function embeddedIndex(leaf: Uint8Array): number | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(leaf).toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || !('index' in parsed)) return undefined;
+    const index = (parsed as { index: unknown }).index;
+    return typeof index === 'number' ? index : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Interior nodes (level ≥ 1) that appending leaf `i` completes: every L with 2^L dividing i + 1. */
+function nodesCompletedBy(i: number): Array<{ level: number; index: number }> {
+  const out: Array<{ level: number; index: number }> = [];
+  let width = 2;
+  for (let level = 1; (i + 1) % width === 0; level++, width *= 2) out.push({ level, index: (i + 1) / width - 1 });
+  return out;
+}
+
+class LogVerifier {
+  readonly #range = new CompactRange();
+  #verifiers: NoteVerifier[] = [];
+  #origin = '';
+  #lastCheckpointSize = -1;
+  #checkpointsFetchedTo = -1;
+  #due: CheckpointRow[] = [];
+  #checked = 0;
+  #suspect: Suspect | undefined;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: AuditVerifyOptions,
+  ) {}
+
+  async run(): Promise<{ size: number; checkpoints: number }> {
+    const state = (await this.db.query<StateRow>('SELECT origin, size, frontier FROM audit_log_state')).rows[0];
+    if (!state) throw new Error('audit_log_state is missing: migrations not applied');
+    this.#origin = state.origin;
+    this.#verifiers = this.options.publicKeys.map((publicKey) => ({
+      name: state.origin,
+      keyId: noteKeyId(state.origin, publicKey),
+      publicKey,
+    }));
+    const last = await this.db.query<{ size: number | string | null }>('SELECT max(size) AS size FROM audit_checkpoints');
+    const lastSize = last.rows[0]?.size;
+    this.#lastCheckpointSize = lastSize === null || lastSize === undefined ? -1 : Number(lastSize);
+
+    await this.#fetchCheckpoints(0);
+    this.#checkDue();
+    await this.#streamLeaves();
+    await this.#checkEnd(state);
+    return { size: this.#range.size, checkpoints: this.#checked };
+  }
+
+  async #streamLeaves(): Promise<void> {
+    const batchSize = Math.max(1, this.options.batchSize ?? 1000);
+    for (;;) {
+      const start = this.#range.size;
+      const r = await this.db.query<LeafRow>(
+        `SELECT l.idx, l.entry_id, l.leaf, l.leaf_hash, e.*
+           FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
+          WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2`,
+        [start, batchSize],
+      );
+      if (r.rows.length === 0) return;
+      const nodes = await this.#fetchNodes(start, start + r.rows.length);
+      await this.#fetchCheckpoints(start + r.rows.length);
+      for (const row of r.rows) {
+        const hash = this.#checkLeaf(row);
+        this.#checkNodes(this.#range.append(hash), nodes);
+        this.#checkDue();
+      }
+      if (r.rows.length < batchSize) return;
+    }
+  }
+
+  /** Checks one leaf at the next expected index; returns its (verified) leaf hash. */
+  #checkLeaf(row: LeafRow): Buffer {
+    const expected = this.#range.size;
+    const idx = Number(row.idx);
+    if (idx !== expected) fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (next stored leaf is ${idx})` });
+    if (idx >= this.#lastCheckpointSize) {
+      this.#resolveSuspectFirst();
+      const covered = this.#lastCheckpointSize < 0 ? 'there is no checkpoint' : `the last checkpoint has size ${this.#lastCheckpointSize}`;
+      fail({ kind: 'forged', index: idx, detail: `leaf ${idx} (entry ${row.entry_id}) is covered by no signed checkpoint: ${covered}` });
+    }
+    const leaf = Buffer.from(row.leaf);
+    const embedded = embeddedIndex(leaf);
+    if (embedded !== undefined && embedded !== idx) {
+      fail({ kind: 'reordered', index: idx, detail: `leaf ${idx} holds the bytes of leaf ${embedded}` });
+    }
+    const hash = leafHash(leaf);
+    if (!same(hash, row.leaf_hash)) {
+      fail({ kind: 'changed', index: idx, detail: `leaf ${idx}: stored leaf bytes do not hash to the stored leaf hash` });
+    }
+    if (row.id === null) fail({ kind: 'missing', index: idx, detail: `leaf ${idx}: entry ${row.entry_id} is gone from audit_entries` });
+    if (embedded === undefined) fail({ kind: 'changed', index: idx, detail: `leaf ${idx}: leaf bytes are not an entry with its index` });
+    const recomputed = leafBytes(entryFromRow({ ...row, id: row.id }), idx);
+    if (!same(recomputed, leaf)) {
+      fail({ kind: 'changed', index: idx, detail: `leaf ${idx}: entry ${row.id} no longer produces the sequenced leaf bytes` });
+    }
+    return hash;
+  }
+
+  async #fetchNodes(start: number, end: number): Promise<Map<string, Buffer>> {
+    const keys = [];
+    for (let i = start; i < end; i++) keys.push(...nodesCompletedBy(i));
+    const found = new Map<string, Buffer>();
+    if (keys.length === 0) return found;
+    const r = await this.db.query<{ level: number; idx: number | string; hash: Uint8Array }>(
+      `SELECT t.level, t.idx, t.hash FROM unnest($1::smallint[], $2::bigint[]) AS k(lv, i)
+         JOIN audit_tree t ON t.level = k.lv AND t.idx = k.i`,
+      [keys.map((k) => k.level), keys.map((k) => k.index)],
+    );
+    for (const row of r.rows) found.set(`${row.level}:${Number(row.idx)}`, Buffer.from(row.hash));
+    return found;
+  }
+
+  #checkNodes(completed: Subtree[], stored: Map<string, Buffer>): void {
+    for (const node of completed) {
+      if (node.level === 0) continue;
+      const first = node.index * 2 ** node.level;
+      const where = `interior node (level ${node.level}, index ${node.index}) over leaves [${first}, ${first + 2 ** node.level})`;
+      const hash = stored.get(`${node.level}:${node.index}`);
+      if (!hash) fail({ kind: 'missing', index: first, detail: `${where} is absent from audit_tree` });
+      if (!same(hash, node.hash)) fail({ kind: 'changed', index: first, detail: `${where}: stored hash differs from the recomputed one` });
+    }
+  }
+
+  /** Loads the checkpoints with size in (fetched so far, upTo], in size order. */
+  async #fetchCheckpoints(upTo: number): Promise<void> {
+    if (upTo <= this.#checkpointsFetchedTo) return;
+    const r = await this.db.query<CheckpointRow>(
+      'SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 AND size <= $2 ORDER BY size',
+      [this.#checkpointsFetchedTo, upTo],
+    );
+    this.#due.push(...r.rows);
+    this.#checkpointsFetchedTo = upTo;
+  }
+
+  /** Checks every loaded checkpoint whose size the stream has reached. */
+  #checkDue(): void {
+    while (this.#due.length > 0 && Number(this.#due[0]?.size) === this.#range.size) {
+      const cp = this.#due.shift();
+      if (cp) this.#checkCheckpoint(cp);
+    }
+  }
+
+  #checkCheckpoint(cp: CheckpointRow): void {
+    const size = Number(cp.size);
+    let parsed;
+    try {
+      parsed = openCheckpoint(cp.note, this.#verifiers, { origin: this.#origin });
+    } catch (err) {
+      this.#resolveSuspectFirst();
+      const why = err instanceof Error ? err.message : String(err);
+      fail({ kind: 'bad_checkpoint', checkpointSize: size, detail: `checkpoint ${size} does not verify: ${why}` });
+    }
+    if (parsed.size !== size || !same(parsed.rootHash, cp.root_hash)) {
+      this.#resolveSuspectFirst();
+      fail({ kind: 'bad_checkpoint', checkpointSize: size, detail: `checkpoint ${size}: its row disagrees with its signed note (size ${parsed.size})` });
+    }
+    this.#checked++;
+    const root = this.#range.root();
+    const matches = same(parsed.rootHash, root);
+    const suspect = this.#suspect;
+    if (suspect) {
+      // The next signed checkpoint is the witness: if it agrees with the recomputed tree, the
+      // suspect alone disagrees with its neighbours (a fork); if not, the leaves were rewritten.
+      if (matches) fail({ kind: 'forked_checkpoint', checkpointSize: suspect.size, detail: suspect.detail });
+      fail({
+        kind: 'changed',
+        checkpointSize: suspect.size,
+        detail: `the leaves before size ${suspect.size} were rewritten consistently: the signed roots at ${suspect.size} and ${size} both differ from the recomputed tree`,
+      });
+    }
+    if (!matches) {
+      this.#suspect = {
+        size,
+        detail: `checkpoint ${size} is validly signed but its root ${hex(parsed.rootHash)} is not the root ${hex(root)} of the log at that size, which the other checkpoints agree with`,
+      };
+    }
+  }
+
+  /** A pending suspect checkpoint comes before any later problem: report it as a fork. */
+  #resolveSuspectFirst(): void {
+    if (this.#suspect) fail({ kind: 'forked_checkpoint', checkpointSize: this.#suspect.size, detail: this.#suspect.detail });
+  }
+
+  async #checkEnd(state: StateRow): Promise<void> {
+    const size = this.#range.size;
+    const stateSize = Number(state.size);
+    const frontierMatches =
+      state.frontier.size === size &&
+      JSON.stringify(state.frontier.hashes) === JSON.stringify(this.#range.toJSON().hashes);
+    if (this.#suspect) {
+      // No later checkpoint: the sequencer's own frontier is the witness.
+      if (frontierMatches && stateSize === size) fail({ kind: 'forked_checkpoint', checkpointSize: this.#suspect.size, detail: this.#suspect.detail });
+      fail({ kind: 'changed', checkpointSize: this.#suspect.size, detail: `${this.#suspect.detail}; the stored frontier disagrees too, so the leaves were rewritten` });
+    }
+    const next = this.#due[0] ?? (await this.db.query<CheckpointRow>('SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1', [size])).rows[0];
+    if (next) fail({ kind: 'missing', index: size, checkpointSize: Number(next.size), detail: `checkpoint ${Number(next.size)} covers leaves from ${size} that are gone` });
+    if (stateSize > size) fail({ kind: 'missing', index: size, detail: `the log state has ${stateSize} leaves but only ${size} are stored` });
+    if (stateSize < size) fail({ kind: 'forged', index: stateSize, detail: `${size} leaves are stored but the log state records ${stateSize}` });
+    await this.#checkUnsequenced();
+    if (!frontierMatches) fail({ kind: 'changed', index: size, detail: 'audit_log_state.frontier differs from the recomputed compact range' });
+  }
+
+  /** Every entry must be either sequenced (a leaf) or waiting to be (pending); anything else bypassed `appendAuditEntry`. */
+  async #checkUnsequenced(): Promise<void> {
+    const r = await this.db.query<{ id: string }>(
+      `SELECT e.id FROM audit_entries e
+        WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)
+          AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.entry_id = e.id)
+        ORDER BY e.recorded_at, e.id LIMIT 1`,
+    );
+    const id = r.rows[0]?.id;
+    if (id !== undefined) fail({ kind: 'forged', detail: `entry ${id} was neither sequenced nor queued for sequencing: it bypassed appendAuditEntry` });
+  }
+}
+
+/**
+ * Verifies the whole stored audit log and reports the first problem, in log order:
+ *
+ * - `missing`: a leaf index is absent, fewer leaves are stored than the log state or a checkpoint
+ *   records, the entry a leaf references is gone, or an interior node of the tree is absent;
+ * - `reordered`: a leaf's bytes embed another index than its position (checked first);
+ * - `changed`: leaf bytes do not hash to the stored leaf hash, the entry row no longer produces
+ *   the leaf bytes, a stored interior hash or the stored frontier differs from the recomputed
+ *   tree, or two signed checkpoints in a row disagree with the recomputed tree (leaves rewritten
+ *   together with their hashes; `checkpointSize` names the first);
+ * - `forged`: a leaf at or beyond the largest checkpoint size (every sequencing transaction
+ *   signs a checkpoint covering what it writes, so an uncovered leaf was not written by the
+ *   sequencer), more leaves than the log state records, or an entry that is neither sequenced
+ *   nor pending (inserted bypassing `appendAuditEntry`; no `index`);
+ * - `bad_checkpoint`: a checkpoint not signed by a trusted key for this log's origin, malformed,
+ *   or whose row (size, root_hash) disagrees with its note;
+ * - `forked_checkpoint`: a validly signed checkpoint whose root is not the recomputed root at
+ *   its size while the next checkpoint (or, for the last one, the stored frontier) agrees with
+ *   the recomputed tree: the key signed a tree inconsistent with its neighbours.
+ */
+export async function verifyAuditLog(db: Queryable, options: AuditVerifyOptions): Promise<AuditVerifyReport> {
+  try {
+    const { size, checkpoints } = await new LogVerifier(db, options).run();
+    return { ok: true, size, checkpoints };
+  } catch (err) {
+    if (err instanceof Found) return { ok: false, problem: err.problem };
+    throw err;
+  }
+}
