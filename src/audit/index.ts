@@ -16,4 +16,4 @@ export {
   readLeaves,
   MAX_LEAVES_PER_CALL,
 } from './tree-store.js';
-export { verifyAuditLog, type AuditProblem, type AuditProblemKind, type AuditVerifyOptions, type AuditVerifyReport } from './verify.js';
+export { verifyAuditLog, verifyAuditLogSnapshot, type AuditProblem, type AuditProblemKind, type AuditVerifyOptions, type AuditVerifyReport } from './verify.js';

@@ -7,7 +7,7 @@
 // writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
 // reads did not, and the report may name a problem that is only a race.
 
-import type { Queryable } from '../store/index.js';
+import type { Db, Queryable } from '../store/index.js';
 import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
 import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
 import { CompactRange, leafHash, type Subtree } from './merkle.js';
@@ -331,4 +331,15 @@ export async function verifyAuditLog(db: Queryable, options: AuditVerifyOptions)
     if (err instanceof Found) return { ok: false, problem: err.problem };
     throw err;
   }
+}
+
+/** Options of `verifyAuditLogSnapshot`. */
+export interface AuditSnapshotOptions extends AuditVerifyOptions {
+  db: Db;
+}
+
+/** Verifies the whole log in one repeatable-read snapshot, so a running sequencer cannot race the check. */
+export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
+  const { db, ...rest } = options;
+  return db.transaction((tx) => verifyAuditLog(tx, rest), { isolation: 'repeatable read' });
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ASSAY_VERSION } from '../core/index.js';
+import { runAuditVerify } from './commands/audit.js';
 import { runInit } from './commands/init.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
 
@@ -47,6 +48,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return runServer(io, { ...globals(), ...opts });
       })(),
     );
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('recompute the Merkle tree, check every checkpoint signature and consistency; exit 1 naming the first bad index')
+    .option('--url <url>', 'server to ask (default: the running server of $ASSAY_HOME, else the database directly)')
+    .action((opts: { url?: string }) => run(() => runAuditVerify(io, { ...globals(), ...opts }))());
   program
     .command('version')
     .description('print the Assay version')

@@ -88,12 +88,45 @@ describe('assay init and server on the embedded database', () => {
       const init = runAssay(['--home', home, 'init']);
       expect(init.status).toBe(0);
       expect(init.stdout).toContain(`server (pid ${server.pid}) is running`);
+
+      // Through the running server: the bootstrap entries are sequenced and verify.
+      const verified = await eventually(() => {
+        const r = runAssay(['--home', home, '--json', 'audit', 'verify']);
+        const report = JSON.parse(r.stdout) as { ok: boolean; size: number };
+        return report.size >= 2 ? { r, report } : undefined;
+      }, 200);
+      expect(verified.r.status).toBe(0);
+      expect(verified.report.ok).toBe(true);
     } finally {
       server.kill('SIGTERM');
     }
     expect(await exitOf(server)).toBe(0);
     expect(existsSync(join(home, 'server.json'))).toBe(false);
     expect(existsSync(join(home, 'db.lock'))).toBe(false);
+  });
+
+  it('audit verify without a server reads the database itself, and names the first damaged entry', async () => {
+    const ok = runAssay(['--home', home, 'audit', 'verify']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/audit log OK: \d+ entries, \d+ signed checkpoints verified/);
+
+    const db = await createPgliteDb({ dataDir: join(home, 'db') });
+    await db.exec('ALTER TABLE audit_entries DISABLE TRIGGER USER');
+    const victim = (await db.query<{ entry_id: string }>('SELECT entry_id FROM audit_leaves WHERE idx = 1')).rows[0]!.entry_id;
+    const before = (await db.query<{ request_id: string | null }>('SELECT request_id FROM audit_entries WHERE id = $1', [victim])).rows[0]!;
+    await db.query(`UPDATE audit_entries SET request_id = 'tampered' WHERE id = $1`, [victim]);
+    await db.close();
+    try {
+      const bad = runAssay(['--home', home, 'audit', 'verify']);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('first bad index 1: changed');
+    } finally {
+      const again = await createPgliteDb({ dataDir: join(home, 'db') });
+      await again.query('UPDATE audit_entries SET request_id = $1 WHERE id = $2', [before.request_id, victim]);
+      await again.exec('ALTER TABLE audit_entries ENABLE TRIGGER USER');
+      await again.close();
+    }
+    expect(runAssay(['--home', home, 'audit', 'verify']).status).toBe(0);
   });
 
   it('server refuses to start when an applied migration was edited', async () => {

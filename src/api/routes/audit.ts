@@ -6,6 +6,7 @@ import {
   proveConsistency,
   proveInclusion,
   readLeaves,
+  verifyAuditLogSnapshot,
 } from '../../audit/index.js';
 import { NotFound } from '../../core/index.js';
 import { defineRoute } from '../route.js';
@@ -77,5 +78,30 @@ export const auditRoutes = [
     request: { query: z.object({ from: count, to: count }) },
     responses: { 200: { description: 'proof', schema: proofSchema } },
     handler: async ({ deps, query }) => ({ json: { proof: b64(await proveConsistency(deps.db, query)) } }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/verify',
+    operationId: 'verifyAuditLog',
+    summary: 'Recomputes the whole tree from the stored leaves and entries and checks every checkpoint; names the first problem.',
+    tags: ['audit'],
+    auth: 'token',
+    request: {},
+    responses: {
+      200: {
+        description: 'verification report (ok false names the first bad index and the kind of damage)',
+        schema: z.union([
+          z.object({ ok: z.literal(true), size: z.number(), checkpoints: z.number() }),
+          z.object({
+            ok: z.literal(false),
+            problem: z.object({ kind: z.string(), index: z.number().optional(), checkpointSize: z.number().optional(), detail: z.string() }),
+          }),
+        ]),
+      },
+    },
+    handler: async ({ deps }) => {
+      const publicKeys = deps.keyring.list().map((k) => Buffer.from(k.publicKey, 'base64'));
+      return { json: await verifyAuditLogSnapshot({ db: deps.db, publicKeys }) };
+    },
   }),
 ];
