@@ -8,6 +8,8 @@ export { openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type Che
 export { verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type SequencerHandle, type SequencerOptions } from './sequencer.js';
 export {
+  auditStatus,
+  type AuditStatus,
   latestCheckpoint,
   logSize,
   logVerifierKey,

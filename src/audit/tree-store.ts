@@ -93,3 +93,43 @@ export async function proveConsistency(db: Queryable, q: { from: number; to: num
 export async function logVerifierKey(db: Queryable, key: Pick<ActiveKey, 'publicKey'>): Promise<string> {
   return verifierKey(await logOrigin(db), key.publicKey);
 }
+
+/** Health of the log for monitoring: how far the sequencer lags and how old the newest checkpoint is. */
+export interface AuditStatus {
+  size: number;
+  pending: number;
+  /** Age of the oldest committed entry not yet sequenced (0 when none). */
+  sequencerLagSeconds: number;
+  latestCheckpointSize: number | null;
+  /** Null before the first checkpoint. */
+  checkpointAgeSeconds: number | null;
+}
+
+/** Sequencer lag and checkpoint age, read in one statement. */
+export async function auditStatus(db: Queryable): Promise<AuditStatus> {
+  const r = await db.query<{
+    size: number;
+    pending: number;
+    lag: string | null;
+    cp_size: number | null;
+    cp_age: string | null;
+  }>(
+    `SELECT s.size,
+            (SELECT count(*) FROM audit_pending)::int AS pending,
+            (SELECT extract(epoch FROM clock_timestamp() - min(e.recorded_at))::text
+               FROM audit_pending p JOIN audit_entries e ON e.id = p.entry_id) AS lag,
+            c.size AS cp_size,
+            extract(epoch FROM clock_timestamp() - c.created_at)::text AS cp_age
+       FROM audit_log_state s
+       LEFT JOIN LATERAL (SELECT size, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1) c ON true`,
+  );
+  const row = r.rows[0];
+  if (!row) throw new Error('audit_log_state is missing: migrations not applied');
+  return {
+    size: row.size,
+    pending: row.pending,
+    sequencerLagSeconds: row.lag === null ? 0 : Math.max(0, Number(row.lag)),
+    latestCheckpointSize: row.cp_size,
+    checkpointAgeSeconds: row.cp_age === null ? null : Math.max(0, Number(row.cp_age)),
+  };
+}

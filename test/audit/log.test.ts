@@ -133,4 +133,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit log [%s]', 
       expect(JSON.parse(r.text).errors[0].field).toBe(field);
     }
   });
+
+  it('reports sequencer lag and checkpoint age for monitoring', async () => {
+    await t.db.transaction(async (tx) => {
+      for (let k = 0; k < 3; k++) await appendAuditEntry(tx, randomEntry(5000 + k));
+    });
+    const waiting = await getJson<{ size: number; pending: number; sequencerLagSeconds: number; latestCheckpointSize: number }>('/api/v1/audit/status');
+    expect(waiting.pending).toBe(3);
+    expect(waiting.sequencerLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(waiting.latestCheckpointSize).toBe(waiting.size);
+    await sequenceBatch(t.db, { key: t.keyring.active() });
+    const done = await getJson<{ size: number; pending: number; sequencerLagSeconds: number; latestCheckpointSize: number; checkpointAgeSeconds: number }>('/api/v1/audit/status');
+    expect(done).toMatchObject({ size: waiting.size + 3, pending: 0, sequencerLagSeconds: 0, latestCheckpointSize: waiting.size + 3 });
+    expect(done.checkpointAgeSeconds).toBeGreaterThanOrEqual(0);
+  });
 });

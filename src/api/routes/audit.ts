@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  auditStatus,
   latestCheckpoint,
   logVerifierKey,
   MAX_LEAVES_PER_CALL,
@@ -103,5 +104,27 @@ export const auditRoutes = [
       const publicKeys = deps.keyring.list().map((k) => Buffer.from(k.publicKey, 'base64'));
       return { json: await verifyAuditLogSnapshot({ db: deps.db, publicKeys }) };
     },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/status',
+    operationId: 'getAuditStatus',
+    summary: 'Monitoring: log size, entries waiting to be sequenced, sequencer lag and checkpoint age.',
+    tags: ['audit'],
+    auth: 'token',
+    request: {},
+    responses: {
+      200: {
+        description: 'status',
+        schema: z.object({
+          size: z.number(),
+          pending: z.number(),
+          sequencerLagSeconds: z.number(),
+          latestCheckpointSize: z.number().nullable(),
+          checkpointAgeSeconds: z.number().nullable(),
+        }),
+      },
+    },
+    handler: async ({ deps }) => ({ json: await auditStatus(deps.db) }),
   }),
 ];
