@@ -2,7 +2,7 @@
  * The audit log: every state change records itself here in its own transaction; a sequencer
  * turns committed entries into an RFC 9162 Merkle tree with signed C2SP checkpoints.
  */
-export { appendAuditEntry, listAuditEntries, type AuditQuery } from './log.js';
+export { appendAuditEntry, listAuditEntries, type AuditQuery, type IndexedAuditEntry } from './log.js';
 export type { Actor, AuditEntry, AuditEntryInput } from './entry.js';
 export { openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type Checkpoint, type NoteVerifier } from './checkpoint.js';
 export { verifyInclusion, verifyConsistency, leafHash } from './merkle.js';

@@ -39,23 +39,36 @@ export async function appendAuditEntry(tx: Tx, input: AuditEntryInput): Promise<
   return { ...e, id, recordedAt: r.rows[0]?.recorded_at ?? '' };
 }
 
-/** Filters for `listAuditEntries`. */
+/** Filters for `listAuditEntries`; all optional, combined with AND. */
 export interface AuditQuery {
   action?: string;
   resourceId?: string;
   principalId?: string;
+  /** Inclusive lower bound on the server time the entry was recorded (ISO-8601). */
+  from?: string;
+  /** Exclusive upper bound (ISO-8601). */
+  to?: string;
+  /** Return entries after this entry id (the previous page's last id). */
+  after?: string;
+  /** @default 1000 */
   limit?: number;
 }
 
-/** Entries matching every given filter, oldest first. */
-export async function listAuditEntries(db: Queryable, q: AuditQuery = {}): Promise<AuditEntry[]> {
-  const r = await db.query<AuditRow>(
-    `SELECT * FROM audit_entries
-      WHERE ($1::text IS NULL OR action = $1)
-        AND ($2::text IS NULL OR resource->>'id' = $2)
-        AND ($3::text IS NULL OR actor->>'principalId' = $3)
-      ORDER BY recorded_at, id LIMIT $4`,
-    [q.action ?? null, q.resourceId ?? null, q.principalId ?? null, q.limit ?? 1000],
+/** A found entry with its place in the log (`index` null while not yet sequenced). */
+export type IndexedAuditEntry = AuditEntry & { index: number | null };
+
+/** Entries matching every given filter, in id (creation) order; page with `after`. */
+export async function listAuditEntries(db: Queryable, q: AuditQuery = {}): Promise<IndexedAuditEntry[]> {
+  const r = await db.query<AuditRow & { idx: number | null }>(
+    `SELECT e.*, l.idx FROM audit_entries e LEFT JOIN audit_leaves l ON l.entry_id = e.id
+      WHERE ($1::text IS NULL OR e.action = $1)
+        AND ($2::text IS NULL OR e.resource->>'id' = $2)
+        AND ($3::text IS NULL OR e.actor->>'principalId' = $3)
+        AND ($4::timestamptz IS NULL OR e.recorded_at >= $4)
+        AND ($5::timestamptz IS NULL OR e.recorded_at < $5)
+        AND ($6::text IS NULL OR e.id > $6)
+      ORDER BY e.id LIMIT $7`,
+    [q.action ?? null, q.resourceId ?? null, q.principalId ?? null, q.from ?? null, q.to ?? null, q.after ?? null, q.limit ?? 1000],
   );
-  return r.rows.map(entryFromRow);
+  return r.rows.map((row) => ({ ...entryFromRow(row), index: row.idx }));
 }

@@ -147,4 +147,40 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit log [%s]', 
     expect(done).toMatchObject({ size: waiting.size + 3, pending: 0, sequencerLagSeconds: 0, latestCheckpointSize: waiting.size + 3 });
     expect(done.checkpointAgeSeconds).toBeGreaterThanOrEqual(0);
   });
+
+  it('searches entries by action and actor, page by page, with each entry\'s log index', async () => {
+    const expected = (await t.db.query<{ id: string }>(`SELECT id FROM audit_entries WHERE action = 'model.approve' ORDER BY id`)).rows.map((r) => r.id);
+    expect(expected.length).toBeGreaterThan(100);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { entries: Array<{ id: string; action: string; index: number | null }>; nextCursor: string | null } = await getJson(
+        `/api/v1/audit/entries?action=model.approve&limit=37${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      for (const e of page.entries) {
+        expect(e.action).toBe('model.approve');
+        expect(e.index).toEqual(expect.any(Number));
+      }
+      seen.push(...page.entries.map((e) => e.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(expected);
+
+    const byActor = await getJson<{ entries: Array<{ actor: { principalId: string } }> }>(`/api/v1/audit/entries?actor=prn_1&limit=1000`);
+    expect(byActor.entries.length).toBeGreaterThan(0);
+    expect(byActor.entries.every((e) => e.actor.principalId === 'prn_1')).toBe(true);
+    const none = await getJson<{ entries: unknown[] }>(`/api/v1/audit/entries?from=2999-01-01T00:00:00Z`);
+    expect(none.entries).toEqual([]);
+
+    for (const [url, field] of [
+      ['/api/v1/audit/entries?from=yesterday', 'query.from'],
+      ['/api/v1/audit/entries?limit=5000', 'query.limit'],
+      ['/api/v1/audit/entries?cursor=../../x', 'query.cursor'],
+      ['/api/v1/audit/entries?colour=red', 'query.colour'],
+    ] as const) {
+      const r = await get(url);
+      expect(r.status, url).toBe(400);
+      expect(JSON.parse(r.text).errors[0].field).toBe(field);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   auditStatus,
+  listAuditEntries,
   latestCheckpoint,
   logVerifierKey,
   MAX_LEAVES_PER_CALL,
@@ -126,5 +127,43 @@ export const auditRoutes = [
       },
     },
     handler: async ({ deps }) => ({ json: await auditStatus(deps.db) }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/entries',
+    operationId: 'searchAuditEntries',
+    summary: 'Searches entries by actor, action, resource and time; pages with `cursor` (the previous page\'s `nextCursor`).',
+    tags: ['audit'],
+    auth: 'token',
+    request: {
+      query: z.strictObject({
+        actor: z.string().min(1).optional().describe('principal id'),
+        action: z.string().min(1).optional(),
+        resource: z.string().min(1).optional().describe('resource id'),
+        from: z.iso.datetime({ offset: true }).optional().describe('inclusive, ISO-8601'),
+        to: z.iso.datetime({ offset: true }).optional().describe('exclusive, ISO-8601'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        cursor: z.string().regex(/^aud_[0-9A-Z]{26}$/, 'must be a nextCursor from a previous page').optional(),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'a page of entries, oldest first',
+        schema: z.object({ entries: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() }),
+      },
+    },
+    handler: async ({ deps, query }) => {
+      const entries = await listAuditEntries(deps.db, {
+        ...(query.actor ? { principalId: query.actor } : {}),
+        ...(query.action ? { action: query.action } : {}),
+        ...(query.resource ? { resourceId: query.resource } : {}),
+        ...(query.from ? { from: query.from } : {}),
+        ...(query.to ? { to: query.to } : {}),
+        ...(query.cursor ? { after: query.cursor } : {}),
+        limit: query.limit,
+      });
+      const last = entries[entries.length - 1];
+      return { json: { entries, nextCursor: entries.length === query.limit && last ? last.id : null } };
+    },
   }),
 ];
