@@ -1,19 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { AssayError, Unavailable, type AssayConfig } from '../core/index.js';
+import { AssayError, isProcessAlive, Unavailable, type AssayConfig } from '../core/index.js';
 
 /** How to reach a running server. */
 export interface ServerTarget {
   url: string;
   token: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -25,7 +16,7 @@ export function findServer(config: AssayConfig, env: Record<string, string | und
   let target = url ?? env.ASSAY_URL;
   if (!target && existsSync(config.paths.serverInfo)) {
     const info = JSON.parse(readFileSync(config.paths.serverInfo, 'utf8')) as { url: string; pid: number };
-    if (isAlive(info.pid)) target = info.url;
+    if (isProcessAlive(info.pid)) target = info.url;
   }
   if (!target) return undefined;
   const token = env.ASSAY_TOKEN ?? (existsSync(config.paths.adminToken) ? readFileSync(config.paths.adminToken, 'utf8').trim() : undefined);

@@ -7,3 +7,4 @@ export * from './hash.js';
 export * from './keyring.js';
 export * from './dsse.js';
 export * from './version.js';
+export * from './process.js';

@@ -1,25 +1,14 @@
 import { createHash, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEntry, sequenceBatch, type AuditEntryInput } from '../../src/audit/index.js';
+import { appendAuditEntry, sequenceBatch } from '../../src/audit/index.js';
 import { canonicalJson } from '../../src/core/index.js';
 import { verifyCheckpointNote } from '../support/c2sp-note-verifier.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { randomEntry } from '../support/audit-entries.js';
 import { eachBackend } from '../support/databases.js';
 import { rfcLeafHash, rfcVerifyConsistency, rfcVerifyInclusion } from '../support/rfc9162-verifier.js';
 
-const ACTIONS = ['dataset.ingest', 'dataset.promote', 'model.approve', 'deployment.create', 'token.issue'];
 
-function randomEntry(i: number): AuditEntryInput {
-  return {
-    actor: { principalId: `prn_${randomInt(5)}`, kind: 'human', authenticatedBy: 'api_token' },
-    action: ACTIONS[i % ACTIONS.length]!,
-    resource: { type: 'thing', id: `thing_${i}` },
-    decision: { effect: i % 7 === 0 ? 'denied' : 'allowed', policyIds: [`policy${i % 3}`] },
-    outcome: i % 7 === 0 ? 'failed' : 'succeeded',
-    ...(i % 2 ? { reason: `because ${i} — ünïcode ✓` } : {}),
-    requestId: `req_${i}`,
-  };
-}
 
 describe.each(eachBackend().map((b) => [b.name, b] as const))('audit log [%s]', (_name, backend) => {
   let t: TestApp;

@@ -1,30 +1,19 @@
 import { createHash, generateKeyPairSync, randomInt, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEntry, sequenceBatch, verifyAuditLog, type AuditEntryInput, type AuditVerifyReport } from '../../src/audit/index.js';
+import { appendAuditEntry, sequenceBatch, verifyAuditLog, type AuditVerifyReport } from '../../src/audit/index.js';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { entryFromRow, leafBytes, type AuditRow } from '../../src/audit/leaf.js';
 import { CompactRange, leafHash } from '../../src/audit/merkle.js';
 import { ed25519RawPublicKey } from '../../src/core/index.js';
 import type { Queryable, Tx } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { randomEntry } from '../support/audit-entries.js';
 import { eachBackend } from '../support/databases.js';
 
-const ACTIONS = ['dataset.ingest', 'dataset.promote', 'model.approve', 'deployment.create', 'token.issue'];
 const PROTECTED = ['audit_entries', 'audit_leaves', 'audit_tree', 'audit_checkpoints'];
 const TOTAL = 1000;
 const BOOTSTRAP_ENTRIES = 2;
 
-function randomEntry(i: number): AuditEntryInput {
-  return {
-    actor: { principalId: `prn_${randomInt(5)}`, kind: 'human', authenticatedBy: 'api_token' },
-    action: ACTIONS[i % ACTIONS.length]!,
-    resource: { type: 'thing', id: `thing_${i}` },
-    decision: { effect: i % 7 === 0 ? 'denied' : 'allowed', policyIds: [`policy${i % 3}`] },
-    outcome: i % 7 === 0 ? 'failed' : 'succeeded',
-    ...(i % 2 ? { reason: `because ${i} — ünïcode ✓` } : {}),
-    requestId: `req_${i}`,
-  };
-}
 
 /** Thrown to roll a tampering transaction back once the log has been verified inside it. */
 class Rollback extends Error {

@@ -1,20 +1,11 @@
 import { linkSync, readFileSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseLocked } from '../../core/index.js';
+import { DatabaseLocked, isProcessAlive } from '../../core/index.js';
 
 /** A held exclusive lock on the embedded database; `release` is idempotent. */
 export interface HomeLock {
   readonly path: string;
   release(): void;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid recorded in a lock file, or undefined when there is none. */
@@ -52,7 +43,7 @@ export function acquireHomeLock(path: string): HomeLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const holder = readLockHolder(path);
-        if (holder !== undefined && holder !== process.pid && isAlive(holder)) throw new DatabaseLocked(path, holder);
+        if (holder !== undefined && holder !== process.pid && isProcessAlive(holder)) throw new DatabaseLocked(path, holder);
         if (holder === process.pid) throw new DatabaseLocked(path, holder);
         unlinkSync(path); // stale: its process is gone
       }
