@@ -20,6 +20,7 @@
  *      `GET /api/v1/audit/proof/inclusion` of random leaves with the admin token; p50/p99.
  * Prints a table and writes bench/results/audit.json.
  */
+import { seconds, serverSettings, type ServerSettings } from './support.js';
 import { randomInt } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
@@ -28,9 +29,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appendAuditEntry, sequenceBatch, verifyAuditLogSnapshot, type AuditEntryInput } from '../src/audit/index.js';
 import { newId } from '../src/core/index.js';
-import { createPgliteDb, createPostgresDb, type Db } from '../src/store/index.js';
+import { createPgliteDb, type Db } from '../src/store/index.js';
 import { createTestApp, type TestApp } from '../test/support/app.js';
-import { createTestPostgres, type TestBackend } from '../test/support/databases.js';
+import { openTestPostgresDb, type TestBackend } from '../test/support/databases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -53,12 +54,6 @@ interface Rate {
   ops: number;
   seconds: number;
   perSecond: number;
-}
-
-interface ServerSettings {
-  version: string;
-  fsync: string;
-  synchronousCommit: string;
 }
 
 interface BackendResult {
@@ -88,10 +83,6 @@ function optionsFromArgs(): Options {
   if (!Number.isInteger(entries) || entries <= 0) throw new Error('--entries must be a positive integer');
   if (!Number.isInteger(verifyEntries) || verifyEntries <= 0) throw new Error('--verify-entries must be a positive integer');
   return { entries, verifyEntries };
-}
-
-function seconds(since: bigint): number {
-  return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
 function rate(ops: number, elapsed: number): Rate {
@@ -273,14 +264,6 @@ async function measureProofs(t: TestApp, size: number): Promise<BackendResult['i
   return { requests: ms.length, treeSize: size, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), meanMs: mean };
 }
 
-async function serverSettings(db: Db): Promise<ServerSettings> {
-  const { rows } = await db.query<ServerSettings>(`SELECT current_setting('server_version') AS version,
-    current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS "synchronousCommit"`);
-  const settings = rows[0];
-  if (!settings) throw new Error('could not read server settings');
-  return settings;
-}
-
 async function measureBackend(name: string, t: TestApp, options: Options, verifyTarget: number): Promise<BackendResult> {
   const settings = await serverSettings(t.db);
   console.log(`  ${name}: appends …`);
@@ -370,22 +353,7 @@ function backendFor(name: 'pglite' | 'postgres', adminUrl: string): TestBackend 
   return {
     name,
     available: true,
-    async open() {
-      const database = await createTestPostgres(adminUrl);
-      try {
-        const db = await createPostgresDb({ connectionString: database.url });
-        return {
-          db,
-          async cleanup() {
-            await db.close();
-            await database.drop();
-          },
-        };
-      } catch (err) {
-        await database.drop();
-        throw err;
-      }
-    },
+    open: () => openTestPostgresDb(adminUrl),
   };
 }
 

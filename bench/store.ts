@@ -12,6 +12,7 @@
  * Each measurement is time-boxed, so slow backends report a rate over fewer than N operations.
  * Prints a table and writes bench/results/store.json.
  */
+import { seconds, serverSettings, type ServerSettings } from './support.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release, totalmem } from 'node:os';
@@ -19,9 +20,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPgliteDb } from '../src/store/db/pglite/driver.js';
-import { createPostgresDb } from '../src/store/db/postgres/driver.js';
 import type { Db } from '../src/store/db/types.js';
-import { createTestPostgres, type TestPostgres } from '../test/support/databases.js';
+import { openTestPostgresDb } from '../test/support/databases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -34,12 +34,6 @@ interface Measurement {
   ops: number;
   seconds: number;
   opsPerSecond: number;
-}
-
-interface ServerSettings {
-  version: string;
-  fsync: string;
-  synchronousCommit: string;
 }
 
 interface BackendResult {
@@ -58,10 +52,6 @@ function rowsFromArgs(): number {
   const rows = Number(values.rows);
   if (!Number.isInteger(rows) || rows <= 0) throw new Error('--rows must be a positive integer');
   return rows;
-}
-
-function seconds(since: bigint): number {
-  return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
 function measurement(name: string, ops: number, elapsed: number): Measurement {
@@ -157,15 +147,6 @@ async function measureBackend(db: Db, rows: number): Promise<Measurement[]> {
   return out;
 }
 
-/** The server settings that decide what a commit costs. */
-async function serverSettings(db: Db): Promise<ServerSettings> {
-  const { rows } = await db.query<ServerSettings>(`SELECT current_setting('server_version') AS version,
-    current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS "synchronousCommit"`);
-  const settings = rows[0];
-  if (!settings) throw new Error('could not read server settings');
-  return settings;
-}
-
 function printTable(rows: number, results: BackendResult[], notes: string[]): void {
   const names = results[0]?.measurements.map((m) => m.name) ?? [];
   const header = ['ops/s', ...results.map((r) => r.backend)];
@@ -212,22 +193,7 @@ async function main(): Promise<void> {
     },
     {
       name: 'postgres',
-      async open() {
-        const database: TestPostgres = await createTestPostgres(adminUrl);
-        try {
-          const db = await createPostgresDb({ connectionString: database.url });
-          return {
-            db,
-            async cleanup() {
-              await db.close();
-              await database.drop();
-            },
-          };
-        } catch (err) {
-          await database.drop();
-          throw err;
-        }
-      },
+      open: () => openTestPostgresDb(adminUrl),
     },
   ];
 

@@ -83,30 +83,33 @@ const pgliteBackend: TestBackend = {
   },
 };
 
+/** A fresh PostgreSQL database on the server of `adminUrl`, opened through our driver; cleanup drops it. */
+export async function openTestPostgresDb(adminUrl?: string): Promise<OpenedDb> {
+  const database = await createTestPostgres(adminUrl);
+  try {
+    const db = await createPostgresDb({ connectionString: database.url });
+    return {
+      db,
+      async cleanup() {
+        try {
+          await db.close();
+        } finally {
+          await database.drop();
+        }
+      },
+    };
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+}
+
 const postgresBackend: TestBackend = {
   name: 'postgres',
   get available() {
     return postgresAvailable();
   },
-  async open() {
-    const database = await createTestPostgres();
-    try {
-      const db = await createPostgresDb({ connectionString: database.url });
-      return {
-        db,
-        async cleanup() {
-          try {
-            await db.close();
-          } finally {
-            await database.drop();
-          }
-        },
-      };
-    } catch (err) {
-      await database.drop();
-      throw err;
-    }
-  },
+  open: () => openTestPostgresDb(),
 };
 
 /**
