@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AssayError, isAssayError, MalformedRequest, newId, ValidationFailed, type ErrorCode, type FieldIssue } from '../core/index.js';
 import { authenticateBearer, type AuthenticatedPrincipal } from '../identity/index.js';
+import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 import type { AppDeps, RouteReply, RouteSpec } from './route.js';
 import { routeTable } from './routes/index.js';
@@ -57,7 +58,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     app.route({
       method: route.method,
       url: route.path,
-      ...(route.auth === 'token' ? { onRequest: authenticate } : {}),
+      ...(route.auth === 'token'
+        ? {
+            onRequest: async (req: FastifyRequest) => {
+              await authenticate(req);
+              await authorizeRoute({ db: deps.db, route, principal: principals.get(req)!, requestId: req.id });
+            },
+          }
+        : {}),
       handler: async (req, reply) => {
         const ctx = {
           params: parsePart(route.request.params, req.params, 'params'),

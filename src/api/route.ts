@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AssayConfig, Keyring } from '../core/index.js';
-import type { AuthenticatedPrincipal } from '../identity/index.js';
+import type { AuthenticatedPrincipal, Role } from '../identity/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 
 /** What every route handler may use. */
@@ -52,6 +52,11 @@ export interface RouteSpec<S extends Schemas = Schemas> {
   tags: string[];
   /** `token`: a valid bearer token is required before anything else happens. */
   auth: 'none' | 'token';
+  /**
+   * With `auth: 'token'`: the principal must hold one of these roles, checked before the body
+   * is read; a refusal is audited. Absent: any authenticated principal.
+   */
+  roles?: readonly Role[];
   request: S;
   responses: Record<number, ResponseSpec>;
   handler(ctx: RouteContext<S>): Promise<RouteReply>;

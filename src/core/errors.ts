@@ -61,6 +61,13 @@ export class Unauthenticated extends AssayError {
   }
 }
 
+/** The caller is authenticated but not permitted to do this. `reason` is safe to show. */
+export class Forbidden extends AssayError {
+  constructor(readonly reason: string) {
+    super('forbidden', reason);
+  }
+}
+
 /** The named resource does not exist. */
 export class NotFound extends AssayError {
   constructor(

@@ -1,10 +1,11 @@
-/** Identity: principals, API tokens, authentication. Roles and policy arrive with the policy module. */
+/** Identity: principals, API tokens, authentication. built-in roles. Policy (Cedar) arrives with the policy module. */
 export {
   authenticateBearer,
   bootstrapAdmin,
   issueToken,
   actorOf,
-  PLATFORM_ADMIN_ROLE,
+  createPrincipal,
+  type CreatePrincipalInput,
   type AuthenticatedPrincipal,
   type BootstrapResult,
   type ChangeContext,
@@ -14,3 +15,4 @@ export {
   type PrincipalKind,
 } from './principals.js';
 export { TOKEN_PREFIX } from './tokens.js';
+export { BUILT_IN_ROLES, holdsAnyRole, isRole, PLATFORM_ADMIN_ROLE, type Role } from './roles.js';

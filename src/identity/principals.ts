@@ -1,6 +1,7 @@
 import { appendAuditEntry, type Actor } from '../audit/index.js';
-import { Conflict, newId, NotFound, Unauthenticated } from '../core/index.js';
+import { Conflict, newId, NotFound, Unauthenticated, ValidationFailed } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
+import { BUILT_IN_ROLES, isRole, PLATFORM_ADMIN_ROLE } from './roles.js';
 import { generateTokenSecret, hashTokenSecret, looksLikeToken } from './tokens.js';
 
 /** Kinds of principal. */
@@ -28,8 +29,6 @@ export interface ChangeContext {
   reason?: string;
 }
 
-/** The role of the bootstrap administrator. */
-export const PLATFORM_ADMIN_ROLE = 'platform-admin';
 
 interface PrincipalRow {
   id: string;
@@ -67,6 +66,25 @@ async function insertPrincipal(
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
   });
   return toPrincipal(row);
+}
+
+/** What `createPrincipal` needs. */
+export interface CreatePrincipalInput {
+  name: string;
+  kind: PrincipalKind;
+  roles: readonly string[];
+}
+
+/** Creates a principal with built-in roles, audited in the same transaction; a taken name is a Conflict. */
+export async function createPrincipal(db: Db, input: CreatePrincipalInput, ctx: ChangeContext): Promise<Principal> {
+  const unknown = input.roles.filter((r) => !isRole(r));
+  if (unknown.length > 0) {
+    throw new ValidationFailed(
+      `unknown role ${unknown.join(', ')}; built-in roles are ${BUILT_IN_ROLES.join(', ')}`,
+      unknown.map(() => ({ field: 'roles', message: `must be one of ${BUILT_IN_ROLES.join(', ')}` })),
+    );
+  }
+  return db.transaction((tx) => insertPrincipal(tx, { ...input, roles: [...new Set(input.roles)] }, ctx));
 }
 
 /** Options of `issueToken`. */

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp, type RouteSpec } from '../../src/api/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Keyring } from '../../src/core/index.js';
-import { bootstrapAdmin } from '../../src/identity/index.js';
+import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
 import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
 
@@ -49,4 +49,15 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates a principal holding `roles` (created by the system, audited) and returns its id and a fresh token. */
+export async function createPrincipalWithToken(
+  db: Db,
+  input: { name: string; roles: Role[]; kind?: 'human' | 'service' | 'agent' },
+): Promise<{ id: string; token: string }> {
+  const ctx = { actor: { principalId: 'system', kind: 'system', authenticatedBy: 'system' } as const };
+  const p = await createPrincipal(db, { name: input.name, kind: input.kind ?? 'human', roles: input.roles }, ctx);
+  const issued = await issueToken(db, { principalId: p.id, name: 'test' }, ctx);
+  return { id: p.id, token: issued.token };
 }
