@@ -1,7 +1,10 @@
 // `npm run demo`: the product's main job on the embedded default, end to end, with the real
 // modules. So far: initialise a fresh home, start the server, check readiness and
-// authentication, verify the audit log's signed checkpoint and an inclusion proof client-side,
-// and stop cleanly. Later lifecycle stages add their steps here.
+// authentication, create the people and services of the factory (each with its built-in role),
+// show a role refused, verify the audit log's signed checkpoint and an inclusion proof
+// client-side as the auditor, place a legal hold as the compliance officer, export an audit
+// bundle and verify it offline, stop cleanly and verify the whole log on the database.
+// Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +25,11 @@ function fail(message) {
   process.exitCode = 1;
 }
 function cli(...args) {
-  const r = spawnSync(process.execPath, [assay, '--home', home, ...args], { encoding: 'utf8' });
+  return cliAs(undefined, ...args);
+}
+function cliAs(token, ...args) {
+  const env = { ...process.env, ...(token ? { ASSAY_TOKEN: token } : {}) };
+  const r = spawnSync(process.execPath, [assay, '--home', home, ...args], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`assay ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -85,12 +92,31 @@ try {
   if (me.status !== 200) throw new Error(`expected 200 with the admin token, got ${me.status}`);
   console.log(`  admin token → ${me.status} ${me.body.name} ${JSON.stringify(me.body.roles)}`);
 
-  step('audit evidence: signed checkpoint and inclusion proof, checked on this side');
+  step('principals: the people and services of the factory, each with a built-in role');
+  const people = {};
+  for (const [name, role, kind] of [
+    ['steward', 'data-steward', 'human'],
+    ['scientist', 'data-scientist', 'human'],
+    ['validator', 'model-validator', 'human'],
+    ['risk-officer', 'risk-officer', 'human'],
+    ['auditor', 'auditor', 'human'],
+    ['compliance', 'compliance-officer', 'human'],
+    ['credit-app', 'app-client', 'service'],
+  ]) {
+    people[name] = JSON.parse(cli('principal', 'create', name, '--role', role, '--kind', kind, '--json'));
+    console.log(`  ${name.padEnd(13)} ${role.padEnd(19)} ${people[name].id}`);
+  }
+  const refused = await get(`${info.url}/api/v1/audit/entries?limit=1`, people.scientist.token);
+  if (refused.status !== 403) throw new Error(`expected 403 for the scientist on the audit log, got ${refused.status}`);
+  console.log(`  scientist → audit log: ${refused.status} ${refused.body.detail} (the refusal itself is audited)`);
+
+  step('audit evidence: signed checkpoint and inclusion proof, checked on this side by the auditor');
   // The real verification code (dist/audit), run here as an outside auditor would.
   const audit = await import(new URL('../dist/audit/index.js', import.meta.url).href);
-  const text = async (path) => (await fetch(`${info.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const auditorAuth = { authorization: `Bearer ${people.auditor.token}` };
+  const text = async (path) => (await fetch(`${info.url}${path}`, { headers: auditorAuth })).text();
   const note = await waitFor(async () => {
-    const res = await fetch(`${info.url}/api/v1/audit/checkpoint`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${info.url}/api/v1/audit/checkpoint`, { headers: auditorAuth });
     return res.status === 200 ? res.text() : undefined;
   }, 'first checkpoint');
   const vkey = (await text('/api/v1/audit/public-key')).trim();
@@ -110,6 +136,23 @@ try {
   if (!included) throw new Error(`leaf ${last} is not included in the signed checkpoint`);
   console.log(`  leaf ${last} (${JSON.parse(leaf).action}) is included: ${proof.length}-hash proof verified`);
 
+  step('legal hold: the compliance officer preserves evidence for a case');
+  const hold = JSON.parse(
+    cliAs(people.compliance.token, 'audit', 'hold', 'place', '--case', 'CASE-2026-001', '--reason', 'supervisory review of credit decisions', '--class', 'inference', '--json'),
+  );
+  console.log(`  hold ${hold.id ?? hold.hold?.id} on case CASE-2026-001: inference payloads cannot be erased or purged while it stands`);
+  const purge = JSON.parse(cliAs(people.compliance.token, 'audit', 'purge', '--dry-run', '--json'));
+  console.log(`  retention purge (dry run): ${purge.purged.length} payloads past their maximum, ${purge.held.length} kept by a hold`);
+
+  step('audit bundle: the auditor exports the log and verifies it offline against the published key');
+  const bundle = join(home, 'audit-bundle.tgz');
+  cliAs(people.auditor.token, 'audit', 'export', '--out', bundle);
+  const verified = JSON.parse(cli('audit', 'verify', '--bundle', bundle, '--public-key', vkey, '--json'));
+  if (!verified.ok) throw new Error(`bundle did not verify: ${JSON.stringify(verified)}`);
+  console.log(
+    `  ${bundle.split('/').pop()}: leaves [${verified.span.start}, ${verified.span.end}) under signed checkpoint ${verified.checkpoint.size}, key ${verified.keyTrusted === 'given' ? 'pinned' : 'from the bundle'}: verified with no server and no database`,
+  );
+
   step('stopping the server (SIGTERM)');
   server.kill('SIGTERM');
   const end = await exited;
@@ -117,6 +160,9 @@ try {
   if (end.code !== 0) throw new Error(`server exited with ${end.code ?? end.signal}`);
   if (existsSync(join(home, 'server.json'))) throw new Error('server.json left behind');
   console.log('  stopped cleanly; lock and server.json removed');
+
+  step('assay audit verify on the database: every leaf, interior hash and signed checkpoint');
+  console.log(`  ${cli('audit', 'verify').trim()}`);
   console.log('\nDemo complete.');
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err));

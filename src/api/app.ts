@@ -1,8 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { AssayError, isAssayError, MalformedRequest, newId, ValidationFailed, type ErrorCode, type FieldIssue } from '../core/index.js';
-import { authenticateBearer, type AuthenticatedPrincipal } from '../identity/index.js';
+import { AssayError, isAssayError, MalformedRequest, newId, ValidationFailed, type Clock, type ErrorCode, type FieldIssue } from '../core/index.js';
+import { createAuthenticator, type AuthenticatedPrincipal } from '../identity/index.js';
 import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 import type { AppDeps, RouteReply, RouteSpec } from './route.js';
@@ -17,6 +17,8 @@ export interface BuildAppOptions {
   logger: Logger;
   /** @default routeTable() */
   routes?: RouteSpec[];
+  /** Decides expiry of tokens and break-glass elevations. @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -50,8 +52,12 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     }
   });
 
-  const authenticate = async (req: FastifyRequest): Promise<void> => {
-    principals.set(req, await authenticateBearer(deps.db, req.headers.authorization));
+  // API tokens and OIDC JWTs; built once, so each issuer's key set is fetched once and cached.
+  const authenticator = createAuthenticator({ db: deps.db, oidc: deps.config.oidc, ...(options.clock ? { clock: options.clock } : {}) });
+  const authenticate = async (req: FastifyRequest): Promise<AuthenticatedPrincipal> => {
+    const principal = await authenticator.authenticateBearer(req.headers.authorization, { requestId: req.id });
+    principals.set(req, principal);
+    return principal;
   };
 
   for (const route of options.routes ?? routeTable()) {
@@ -61,8 +67,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       ...(route.auth === 'token'
         ? {
             onRequest: async (req: FastifyRequest) => {
-              await authenticate(req);
-              await authorizeRoute({ db: deps.db, route, principal: principals.get(req)!, requestId: req.id });
+              const principal = await authenticate(req);
+              await authenticator.authorizeScope(principal, { operationId: route.operationId, method: route.method }, { requestId: req.id });
+              await authorizeRoute({ db: deps.db, route, principal, requestId: req.id });
             },
           }
         : {}),

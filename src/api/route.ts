@@ -9,6 +9,8 @@ export interface AppDeps {
   config: AssayConfig;
   db: Db;
   blobs: BlobStore;
+  /** Audit payloads: a store of their own, so erasing one never deletes a shared blob. */
+  auditPayloads: BlobStore;
   keyring: Keyring;
   version: string;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { startSequencer } from '../audit/index.js';
+import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
 import { buildApp } from './app.js';
@@ -34,7 +34,8 @@ export interface StartServerOptions {
 /**
  * Starts the HTTP server over the configured home: takes the embedded database's lock
  * (PGlite is single-process), applies migrations (refusing edited ones), opens the blob
- * store and keyring, listens, and records its address in `$ASSAY_HOME/server.json`.
+ * stores and keyring, starts the audit sequencer and the payload retention purge, listens,
+ * and records its address in `$ASSAY_HOME/server.json`.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
@@ -61,6 +62,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (report.applied.length > 0) logger.info({ applied: report.applied.map((m) => m.name) }, 'migrations applied');
     const blobs = await createBlobStore(config.blobStore);
     cleanups.push(() => blobs.close());
+    const auditPayloads = await openAuditPayloadStore(config);
+    cleanups.push(() => auditPayloads.close());
     const keyring = await openKeyring(config.paths.keys);
     // Every server runs a sequencer; an advisory lock lets exactly one of them work at a time.
     const sequencer = startSequencer(db, {
@@ -68,8 +71,23 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       onError: (err) => logger.error({ err }, 'audit sequencer round failed'),
     });
     cleanups.push(() => sequencer.stop());
+    if (config.audit.purgeIntervalSeconds > 0) {
+      // Every server runs the schedule; row locks (SKIP LOCKED) keep replicas off each other's payloads.
+      const purge = startRetentionPurge({
+        db,
+        blobs: auditPayloads,
+        intervalMs: config.audit.purgeIntervalSeconds * 1000,
+        onReport: (r) => {
+          if (r.purged.length > 0 || r.held.length > 0) {
+            logger.info({ purged: r.purged.length, heldByLegalHold: r.held.length, more: r.more }, 'audit payload retention purge');
+          }
+        },
+        onError: (err) => logger.error({ err }, 'audit payload retention purge failed'),
+      });
+      cleanups.push(() => purge.stop());
+    }
 
-    const app = buildApp({ deps: { config, db, blobs, keyring, version: ASSAY_VERSION }, logger });
+    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, version: ASSAY_VERSION }, logger });
     await app.listen({ host: config.host, port: config.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

@@ -5,6 +5,10 @@ export const actorSchema = z.strictObject({
   principalId: z.string().min(1),
   kind: z.enum(['human', 'service', 'agent', 'system']),
   authenticatedBy: z.enum(['api_token', 'oidc', 'local_bootstrap', 'system']),
+  /** Present when the actor acted under a break-glass elevation: the entry is flagged for review. */
+  elevation: z
+    .strictObject({ id: z.string().min(1), reason: z.string().min(1).max(2000), expiresAt: z.string().min(1) })
+    .optional(),
 });
 
 /** What was acted on. */

@@ -8,7 +8,7 @@
 // Sizes and indices are JavaScript numbers (safe integers, < 2^53). Bitwise operators are
 // avoided on purpose: they truncate to 32 bits, and a log may outgrow 2^31 entries.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** Size in bytes of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;
@@ -16,22 +16,47 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
+// crypto.hash (Node ≥ 20.12) hashes in one call, about a third cheaper than a Hash object for
+// inputs this small; the tree computes one or two per leaf, so it shows in full verification.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array | string, encoding: 'buffer') => Buffer }).hash;
+// One reusable input buffer for node hashes: hashing is synchronous, so no call can interleave.
+const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
+
 /** RFC 9162 leaf hash: SHA-256(0x00 ‖ bytes). */
 export function leafHash(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(bytes).digest();
+  if (oneShot) return oneShot('sha256', Buffer.concat([LEAF_PREFIX, bytes]), 'buffer');
+  return crypto.createHash('sha256').update(LEAF_PREFIX).update(bytes).digest();
+}
+
+/** RFC 9162 leaf hash of the UTF-8 bytes of `text`: SHA-256(0x00 ‖ UTF-8(text)), without copying them first. */
+export function leafHashOfText(text: string): Buffer {
+  if (oneShot) return oneShot('sha256', `\u0000${text}`, 'buffer');
+  return crypto.createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest();
 }
 
 /** RFC 9162 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  if (oneShot && left.length === HASH_SIZE && right.length === HASH_SIZE) {
+    nodeInput.set(left, 1);
+    nodeInput.set(right, 1 + HASH_SIZE);
+    return oneShot('sha256', nodeInput, 'buffer');
+  }
+  return crypto.createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
 }
 
 // Private copy: the exported Buffer is mutable, and a caller writing into it must not change
 // what this module computes for the empty tree.
-const EMPTY = createHash('sha256').digest();
+const EMPTY = crypto.createHash('sha256').digest();
 
 /** MTH({}) = SHA-256 of the empty string, the root of the empty tree (a copy; this module never reads it). */
 export const EMPTY_ROOT: Buffer = Buffer.from(EMPTY);
+
+/** An aligned perfect subtree by position: leaves [index·2^level, (index+1)·2^level). */
+export interface SubtreeId {
+  level: number;
+  index: number;
+}
 
 /**
  * Read access to a tree's aligned perfect subtrees: `subtreeHash(start, end)` is the RFC 9162
@@ -39,6 +64,11 @@ export const EMPTY_ROOT: Buffer = Buffer.from(EMPTY);
  */
 export interface HashSource {
   subtreeHash(start: number, end: number): Promise<Buffer>;
+  /**
+   * Optional batch form: the hashes of `subtrees`, in the same order. When present, proofs ask
+   * for everything they need in this one call (a database answers it in one query).
+   */
+  subtreeHashes?(subtrees: readonly SubtreeId[]): Promise<Buffer[]>;
 }
 
 // ---------------------------------------------------------------------------
@@ -104,17 +134,8 @@ export async function rangeHash(source: HashSource, start: number, end: number):
   if (!isCount(start) || !isCount(end) || start > end) {
     throw new RangeError(`invalid leaf range ${describeRange(start, end)}`);
   }
-  const n = end - start;
-  if (n === 0) return Buffer.from(EMPTY);
-  if (isPowerOfTwo(n) && start % n === 0) {
-    const hash = await source.subtreeHash(start, end);
-    // A short or missing hash from storage would otherwise surface as a proof that never verifies.
-    if (!isHash(hash)) throw new Error(`HashSource returned a malformed hash for ${describeRange(start, end)}`);
-    return Buffer.from(hash);
-  }
-  const k = splitPoint(n);
-  const [left, right] = await Promise.all([rangeHash(source, start, start + k), rangeHash(source, start + k, end)]);
-  return nodeHash(left, right);
+  const [hash] = await resolveRanges(source, [{ start, end }]);
+  return hash ?? Buffer.from(EMPTY); // unreachable: one range in, one hash out
 }
 
 /** Root hash MTH(D[0:size]) of the tree of the first `size` leaves (EMPTY_ROOT for size 0). */
@@ -128,10 +149,63 @@ interface LeafRange {
   end: number;
 }
 
-// The proof is planned as a list of ranges first (pure arithmetic), then every range's MTH is
-// fetched concurrently: a database-backed source can serve the lookups in parallel.
+function isAlignedPerfect(start: number, end: number): boolean {
+  const n = end - start;
+  return isPowerOfTwo(n) && start % n === 0;
+}
+
+/** The aligned perfect subtrees MTH(D[start:end]) folds, by the split rule, in the order `foldRange` reads them. */
+function rangeSubtrees(range: LeafRange, out: LeafRange[]): void {
+  const { start, end } = range;
+  if (end - start === 0) return;
+  if (isAlignedPerfect(start, end)) {
+    out.push(range);
+    return;
+  }
+  const k = splitPoint(end - start);
+  rangeSubtrees({ start, end: start + k }, out);
+  rangeSubtrees({ start: start + k, end }, out);
+}
+
+/** MTH(D[start:end]) from the hashes of its aligned perfect subtrees (pure; `rangeSubtrees` lists them). */
+function foldRange(range: LeafRange, known: ReadonlyMap<string, Buffer>): Buffer {
+  const { start, end } = range;
+  if (end - start === 0) return Buffer.from(EMPTY);
+  if (isAlignedPerfect(start, end)) {
+    const hash = known.get(rangeKey(range));
+    if (!hash) throw new Error(`subtree ${describeRange(start, end)} was not fetched`); // unreachable: planned first
+    return Buffer.from(hash);
+  }
+  const k = splitPoint(end - start);
+  return nodeHash(foldRange({ start, end: start + k }, known), foldRange({ start: start + k, end }, known));
+}
+
+function rangeKey(range: LeafRange): string {
+  return `${String(range.start)}:${String(range.end)}`;
+}
+
+function subtreeIdOf(range: LeafRange): SubtreeId {
+  const width = range.end - range.start;
+  return { level: Math.round(Math.log2(width)), index: range.start / width };
+}
+
+// A proof is planned as a list of ranges first (pure arithmetic); the aligned subtrees they
+// need are then fetched together (one batch call when the source has one) and folded.
 async function resolveRanges(source: HashSource, ranges: readonly LeafRange[]): Promise<Buffer[]> {
-  return Promise.all(ranges.map((r) => rangeHash(source, r.start, r.end)));
+  const planned: LeafRange[] = [];
+  for (const r of ranges) rangeSubtrees(r, planned);
+  const unique = [...new Map(planned.map((r) => [rangeKey(r), r])).values()];
+  const hashes = source.subtreeHashes
+    ? await source.subtreeHashes(unique.map(subtreeIdOf))
+    : await Promise.all(unique.map((r) => source.subtreeHash(r.start, r.end)));
+  const known = new Map<string, Buffer>();
+  unique.forEach((r, i) => {
+    const hash = hashes[i];
+    // A short or missing hash from storage would otherwise surface as a proof that never verifies.
+    if (!isHash(hash)) throw new Error(`HashSource returned a malformed hash for ${describeRange(r.start, r.end)}`);
+    known.set(rangeKey(r), Buffer.from(hash));
+  });
+  return ranges.map((r) => foldRange(r, known));
 }
 
 /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]) as ranges, leaf level first. */

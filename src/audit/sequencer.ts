@@ -1,8 +1,9 @@
 import type { ActiveKey } from '../core/index.js';
 import type { Db, Tx } from '../store/index.js';
 import { signCheckpoint } from './checkpoint.js';
-import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
-import { CompactRange, leafHash, type CompactRangeState, type Subtree } from './merkle.js';
+import type { AuditEntry } from './entry.js';
+import { auditTextColumns, entryFromRow, entryFromTextRow, leafText, type AuditRow, type AuditTextRow } from './leaf.js';
+import { CompactRange, leafHashOfText, type CompactRangeState, type Subtree } from './merkle.js';
 
 /** Only one sequencer writes the tree at a time, across every process sharing the database. */
 const SEQUENCER_LOCK_KEY = 0x617564697473; // "audits"
@@ -54,31 +55,32 @@ export async function sequenceBatch(db: Db, options: SequenceOptions): Promise<S
     const state = (await tx.query<StateRow>('SELECT origin, size, frontier FROM audit_log_state FOR UPDATE')).rows[0];
     if (!state) throw new Error('audit_log_state is missing: migrations not applied');
 
-    const batch = await tx.query<AuditRow & { seq: number }>(
+    // The queue's head by index (ANY of an array), not by a semi-join that scans the whole queue.
+    const batch = await tx.query<AuditTextRow>(
       `WITH b AS (
-         DELETE FROM audit_pending WHERE seq IN (SELECT seq FROM audit_pending ORDER BY seq LIMIT $1)
+         DELETE FROM audit_pending WHERE seq = ANY (ARRAY(SELECT seq FROM audit_pending ORDER BY seq LIMIT $1))
          RETURNING seq, entry_id
        )
-       SELECT e.*, b.seq FROM b JOIN audit_entries e ON e.id = b.entry_id ORDER BY b.seq`,
+       SELECT ${auditTextColumns('e')} FROM b JOIN audit_entries e ON e.id = b.entry_id ORDER BY b.seq`,
       [maxBatch],
     );
     if (batch.rows.length === 0) return { leader: true, sequenced: 0, size: state.size };
+    const entries = await entriesOf(tx, batch.rows);
 
     const range = CompactRange.fromJSON(state.frontier);
     if (range.size !== state.size) throw new Error(`audit log state is inconsistent: size ${state.size}, frontier ${range.size}`);
-    const leaves = { idx: [] as number[], entryId: [] as string[], leaf: [] as string[], hash: [] as string[] };
+    const first = range.size;
+    const texts: string[] = [];
+    const hashes: Buffer[] = [];
     const nodes: Subtree[] = [];
-    for (const row of batch.rows) {
-      const index = range.size;
-      const bytes = leafBytes(entryFromRow(row), index);
-      const hash = leafHash(bytes);
+    for (const entry of entries) {
+      const text = leafText(entry, range.size);
+      const hash = leafHashOfText(text);
       for (const s of range.append(hash)) if (s.level > 0) nodes.push(s);
-      leaves.idx.push(index);
-      leaves.entryId.push(row.id);
-      leaves.leaf.push(Buffer.from(bytes).toString('hex'));
-      leaves.hash.push(hash.toString('hex'));
+      texts.push(text);
+      hashes.push(hash);
     }
-    await insertLeaves(tx, leaves);
+    await insertLeaves(tx, { first, entryIds: entries.map((e) => e.id), texts, hashes });
     await insertNodes(tx, nodes);
     const root = range.root();
     await tx.query(`UPDATE audit_log_state SET size = $1, frontier = $2, updated_at = now()`, [
@@ -99,22 +101,55 @@ export async function sequenceBatch(db: Db, options: SequenceOptions): Promise<S
   });
 }
 
-// Bulk inserts through unnest: one statement per batch. Bytes travel as hex text so both
-// drivers bind them the same way.
-async function insertLeaves(tx: Tx, l: { idx: number[]; entryId: string[]; leaf: string[]; hash: string[] }): Promise<void> {
+/** The entries of `rows`, in order; the few whose timestamp form entryFromTextRow does not know are read again through the driver. */
+async function entriesOf(tx: Tx, rows: AuditTextRow[]): Promise<AuditEntry[]> {
+  const entries = rows.map(entryFromTextRow);
+  const unusual = rows.filter((_, i) => entries[i] === undefined).map((r) => r.id);
+  const byId = new Map<string, AuditEntry>();
+  if (unusual.length > 0) {
+    const r = await tx.query<AuditRow>('SELECT * FROM audit_entries WHERE id = ANY($1::text[])', [unusual]);
+    for (const row of r.rows) byId.set(row.id, entryFromRow(row));
+  }
+  return rows.map((row, i) => {
+    const entry = entries[i] ?? byId.get(row.id);
+    if (!entry) throw new Error(`audit entry ${row.id} vanished while it was being sequenced`); // unreachable: read in this transaction
+    return entry;
+  });
+}
+
+interface NewLeaves {
+  /** Index of the first leaf; the others follow consecutively. */
+  first: number;
+  entryIds: string[];
+  /** Leaf texts (canonical JSON): stored as their UTF-8 bytes. */
+  texts: string[];
+  hashes: Buffer[];
+}
+
+// One statement per batch, with every value in one parameter of its kind: the leaves as a
+// JSON array, whose elements PostgreSQL hands back verbatim (json keeps its input text), the
+// ids as a JSON array, the hashes as one hex string cut into 32-byte pieces. Nothing is
+// escaped element by element on either side, and both drivers bind them the same way.
+async function insertLeaves(tx: Tx, l: NewLeaves): Promise<void> {
   await tx.query(
-    `INSERT INTO audit_leaves (idx, entry_id, leaf, leaf_hash)
-     SELECT i, e, decode(l, 'hex'), decode(h, 'hex') FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS t(i, e, l, h)`,
-    [l.idx, l.entryId, l.leaf, l.hash],
+    `WITH h AS (SELECT decode($4, 'hex') AS hashes)
+     INSERT INTO audit_leaves (idx, entry_id, leaf, leaf_hash)
+     SELECT $1::bigint + t.n - 1, e.id, convert_to(t.leaf::text, 'UTF8'), substring(h.hashes FROM (t.n::int - 1) * 32 + 1 FOR 32)
+       FROM json_array_elements($2::json) WITH ORDINALITY AS t(leaf, n)
+       JOIN json_array_elements_text($3::json) WITH ORDINALITY AS e(id, n) USING (n)
+       CROSS JOIN h`,
+    [l.first, `[${l.texts.join(',')}]`, JSON.stringify(l.entryIds), Buffer.concat(l.hashes).toString('hex')],
   );
 }
 
 async function insertNodes(tx: Tx, nodes: Subtree[]): Promise<void> {
   if (nodes.length === 0) return;
   await tx.query(
-    `INSERT INTO audit_tree (level, idx, hash)
-     SELECT lv, i, decode(h, 'hex') FROM unnest($1::smallint[], $2::bigint[], $3::text[]) AS t(lv, i, h)`,
-    [nodes.map((n) => n.level), nodes.map((n) => n.index), nodes.map((n) => n.hash.toString('hex'))],
+    `WITH h AS (SELECT decode($3, 'hex') AS hashes)
+     INSERT INTO audit_tree (level, idx, hash)
+     SELECT t.lv, t.i, substring(h.hashes FROM (t.n::int - 1) * 32 + 1 FOR 32)
+       FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS t(lv, i, n) CROSS JOIN h`,
+    [nodes.map((n) => n.level), nodes.map((n) => n.index), Buffer.concat(nodes.map((n) => n.hash)).toString('hex')],
   );
 }
 

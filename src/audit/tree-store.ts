@@ -1,30 +1,57 @@
 import { NotFound, ValidationFailed, type ActiveKey } from '../core/index.js';
 import type { Queryable } from '../store/index.js';
 import { verifierKey } from './checkpoint.js';
-import { consistencyProof, inclusionProof, type HashSource } from './merkle.js';
+import { consistencyProof, inclusionProof, type HashSource, type SubtreeId } from './merkle.js';
 import { logOrigin } from './sequencer.js';
 
 /** Most leaves one `readLeaves` call returns. */
 export const MAX_LEAVES_PER_CALL = 1000;
 
+/** A tree size the log must have reached, checked in the same statement as the hashes; `field` names it in the error. */
+export interface RequiredSize {
+  size: number;
+  field: string;
+}
+
 /** Reads aligned perfect subtree hashes from the database (leaves at level 0, interior nodes above). */
 export class DbHashSource implements HashSource {
-  constructor(private readonly db: Queryable) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly required?: RequiredSize,
+  ) {}
 
   /** MTH of the aligned perfect range [start, end). */
   async subtreeHash(start: number, end: number): Promise<Buffer> {
     const width = end - start;
-    const level = Math.log2(width);
-    const r =
-      level === 0
-        ? await this.db.query<{ h: Buffer }>('SELECT leaf_hash AS h FROM audit_leaves WHERE idx = $1', [start])
-        : await this.db.query<{ h: Buffer }>('SELECT hash AS h FROM audit_tree WHERE level = $1 AND idx = $2', [
-            level,
-            start / width,
-          ]);
-    const h = r.rows[0]?.h;
-    if (!h) throw new NotFound('audit subtree', `[${start}, ${end})`);
-    return Buffer.from(h);
+    const [hash] = await this.subtreeHashes([{ level: Math.round(Math.log2(width)), index: start / width }]);
+    if (!hash) throw new NotFound('audit subtree', `[${start}, ${end})`); // unreachable: subtreeHashes throws first
+    return hash;
+  }
+
+  /**
+   * The hashes of `subtrees`, in order, read in one statement together with the log size;
+   * ValidationFailed when the log is smaller than the required size, else NotFound naming the
+   * first subtree absent.
+   */
+  async subtreeHashes(subtrees: readonly SubtreeId[]): Promise<Buffer[]> {
+    if (subtrees.length === 0 && !this.required) return [];
+    const r = await this.db.query<{ log_size: number; n: number | null; h: Buffer | null }>(
+      `SELECT s.size AS log_size, k.n, CASE WHEN k.lv = 0 THEN l.leaf_hash ELSE t.hash END AS h
+         FROM audit_log_state s
+         LEFT JOIN unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS k(lv, i, n) ON true
+         LEFT JOIN audit_leaves l ON k.lv = 0 AND l.idx = k.i
+         LEFT JOIN audit_tree t ON k.lv > 0 AND t.level = k.lv AND t.idx = k.i`,
+      [subtrees.map((s) => s.level), subtrees.map((s) => s.index)],
+    );
+    if (this.required) requireWithin(this.required, r.rows[0]?.log_size ?? 0);
+    const hashes: Array<Buffer | undefined> = [];
+    for (const row of r.rows) if (row.n !== null && row.h) hashes[Number(row.n) - 1] = Buffer.from(row.h);
+    return subtrees.map((s, i) => {
+      const hash = hashes[i];
+      if (hash) return hash;
+      const width = 2 ** s.level;
+      throw new NotFound('audit subtree', `[${s.index * width}, ${(s.index + 1) * width})`);
+    });
   }
 }
 
@@ -45,7 +72,11 @@ function requireCount(value: number, field: string): void {
 }
 
 async function requireWithinLog(db: Queryable, size: number, field: string): Promise<void> {
-  const current = await logSize(db);
+  requireWithin({ size, field }, await logSize(db));
+}
+
+function requireWithin(required: RequiredSize, current: number): void {
+  const { size, field } = required;
   if (size > current) {
     throw new ValidationFailed(`${field} ${size} is beyond the log size ${current}`, [
       { field, message: `must be at most the log size ${current}` },
@@ -76,8 +107,8 @@ export async function proveInclusion(db: Queryable, q: { index: number; size: nu
   requireCount(q.index, 'index');
   requireCount(q.size, 'size');
   if (q.index >= q.size) throw new ValidationFailed('index must be less than size', [{ field: 'index', message: 'must be less than size' }]);
-  await requireWithinLog(db, q.size, 'size');
-  return inclusionProof(new DbHashSource(db), q.index, q.size);
+  // One statement: the size check and every subtree the proof needs.
+  return inclusionProof(new DbHashSource(db, { size: q.size, field: 'size' }), q.index, q.size);
 }
 
 /** RFC 9162 consistency proof between tree sizes `from` and `to`. */
@@ -85,8 +116,7 @@ export async function proveConsistency(db: Queryable, q: { from: number; to: num
   requireCount(q.from, 'from');
   requireCount(q.to, 'to');
   if (q.from < 1 || q.from > q.to) throw new ValidationFailed('need 1 <= from <= to', [{ field: 'from', message: 'must be between 1 and to' }]);
-  await requireWithinLog(db, q.to, 'to');
-  return consistencyProof(new DbHashSource(db), q.from, q.to);
+  return consistencyProof(new DbHashSource(db, { size: q.to, field: 'to' }), q.from, q.to);
 }
 
 /** The C2SP note verifier key of this log: `name+hexkeyid+base64(0x01‖pubkey)`, named after the origin. */

@@ -7,10 +7,10 @@
 // writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
 // reads did not, and the report may name a problem that is only a race.
 
-import type { Db, Queryable } from '../store/index.js';
+import type { Db, Queryable, QueryResult } from '../store/index.js';
 import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
-import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
-import { CompactRange, leafHash, type Subtree } from './merkle.js';
+import { auditTextColumns, entryFromRow, entryFromTextRow, leafBytes, leafText, type AuditRow, type AuditTextRow } from './leaf.js';
+import { CompactRange, HASH_SIZE, leafHash, leafHashOfText, type Subtree } from './merkle.js';
 
 /** What kind of tampering (or damage) a problem shows. */
 export type AuditProblemKind = 'missing' | 'changed' | 'reordered' | 'forged' | 'bad_checkpoint' | 'forked_checkpoint';
@@ -32,7 +32,7 @@ export type AuditVerifyReport = { ok: true; size: number; checkpoints: number } 
 export interface AuditVerifyOptions {
   /** Raw 32-byte Ed25519 public keys trusted to sign checkpoints (every key of the keyring, retired ones too). */
   publicKeys: readonly Uint8Array[];
-  /** Leaves read per query. @default 1000 */
+  /** Leaves read per query. @default 5000 */
   batchSize?: number;
 }
 
@@ -44,6 +44,28 @@ interface LeafRow extends Omit<AuditRow, 'id'> {
   /** Null when the entry row is gone. */
   id: string | null;
 }
+
+/** A leaf as the fast path reads it: its entry's columns, but not its bytes (the database hashes those). */
+interface StreamRow extends Omit<AuditRow, 'id' | 'recorded_at'> {
+  idx: number | string;
+  leaf_hash: Uint8Array;
+  /** Whether SHA-256(0x00 ‖ stored leaf bytes) is the stored leaf hash. */
+  leaf_ok: boolean;
+  /** Null when the entry row is gone. */
+  id: string | null;
+  /** recorded_at as PostgreSQL's text (see entryFromTextRow); null when the entry row is gone. */
+  recorded_at: string | null;
+}
+
+interface Batch {
+  start: number;
+  rows: StreamRow[];
+  nodes: Promise<StoredNodes>;
+  checkpoints: Promise<CheckpointRow[]>;
+}
+
+/** Interior hashes read for one batch: per level, the hashes of nodes lo..hi back to back (or a map, when some are absent). */
+type StoredNodes = Map<number, { lo: number; hashes: Buffer } | { lo: number; byIndex: Map<number, Buffer> }>;
 
 interface CheckpointRow {
   size: number | string;
@@ -74,7 +96,7 @@ function fail(problem: AuditProblem): never {
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 function hex(b: Uint8Array): string {
@@ -93,12 +115,34 @@ function embeddedIndex(leaf: Uint8Array): number | undefined {
   }
 }
 
-/** Interior nodes (level ≥ 1) that appending leaf `i` completes: every L with 2^L dividing i + 1. */
-function nodesCompletedBy(i: number): Array<{ level: number; index: number }> {
-  const out: Array<{ level: number; index: number }> = [];
-  let width = 2;
-  for (let level = 1; (i + 1) % width === 0; level++, width *= 2) out.push({ level, index: (i + 1) / width - 1 });
+/** Per level L ≥ 1, the nodes that appending leaves [start, end) completes: indexes lo..hi. */
+function nodeRangesCompletedBy(start: number, end: number): Array<{ level: number; lo: number; hi: number }> {
+  const out: Array<{ level: number; lo: number; hi: number }> = [];
+  for (let level = 1, width = 2; width <= end; level++, width *= 2) {
+    // Node (L, i) is complete once leaf (i + 1)·2^L − 1 is appended.
+    const lo = Math.floor(start / width);
+    const hi = Math.floor(end / width) - 1;
+    if (lo <= hi) out.push({ level, lo, hi });
+  }
   return out;
+}
+
+/** Leaves checked between two turns of the event loop. */
+const YIELD_EVERY = 1000;
+
+function hasEntry(row: StreamRow): row is StreamRow & AuditTextRow {
+  return row.id !== null && row.recorded_at !== null;
+}
+
+/** The leaf text a fast-path row's entry produces at its index, or undefined when only the row-by-row path can tell. */
+function expectedLeafText(row: StreamRow, idx: number): string | undefined {
+  const entry = hasEntry(row) ? entryFromTextRow(row) : undefined;
+  if (!entry) return undefined;
+  try {
+    return leafText(entry, idx);
+  } catch {
+    return undefined; // not canonicalisable: the row-by-row path reports it as before
+  }
 }
 
 class LogVerifier {
@@ -111,13 +155,26 @@ class LogVerifier {
   #checked = 0;
   #suspect: Suspect | undefined;
 
+  /** The last statement sent: the next one waits for it (see #query). */
+  #lastQuery: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly db: Queryable,
     private readonly options: AuditVerifyOptions,
   ) {}
 
+  /**
+   * Runs statements one after another even when they are requested ahead: a transaction is one
+   * connection, and node-postgres deprecates queueing a statement on a busy one.
+   */
+  #query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    const result = this.#lastQuery.then(() => this.db.query<T>(sql, params));
+    this.#lastQuery = result.catch(() => undefined);
+    return result;
+  }
+
   async run(): Promise<{ size: number; checkpoints: number }> {
-    const state = (await this.db.query<StateRow>('SELECT origin, size, frontier FROM audit_log_state')).rows[0];
+    const state = (await this.#query<StateRow>('SELECT origin, size, frontier FROM audit_log_state')).rows[0];
     if (!state) throw new Error('audit_log_state is missing: migrations not applied');
     this.#origin = state.origin;
     this.#verifiers = this.options.publicKeys.map((publicKey) => ({
@@ -125,37 +182,102 @@ class LogVerifier {
       keyId: noteKeyId(state.origin, publicKey),
       publicKey,
     }));
-    const last = await this.db.query<{ size: number | string | null }>('SELECT max(size) AS size FROM audit_checkpoints');
+    const last = await this.#query<{ size: number | string | null }>('SELECT max(size) AS size FROM audit_checkpoints');
     const lastSize = last.rows[0]?.size;
     this.#lastCheckpointSize = lastSize === null || lastSize === undefined ? -1 : Number(lastSize);
 
-    await this.#fetchCheckpoints(0);
+    this.#due.push(...(await this.#fetchCheckpoints(0)));
     this.#checkDue();
     await this.#streamLeaves();
     await this.#checkEnd(state);
     return { size: this.#range.size, checkpoints: this.#checked };
   }
 
+  // Each batch's leaves, interior nodes and checkpoints are requested before the previous batch
+  // is checked, so the database reads while this process hashes. A leaf is checked on the fast
+  // path when its entry, canonicalised here, hashes to the stored leaf hash and the database
+  // confirms the stored leaf bytes hash to it too: then the bytes are that entry with its index
+  // and every check of #checkLeaf holds. Any other leaf is read whole and checked by #checkLeaf.
   async #streamLeaves(): Promise<void> {
-    const batchSize = Math.max(1, this.options.batchSize ?? 1000);
-    for (;;) {
-      const start = this.#range.size;
-      const r = await this.db.query<LeafRow>(
-        `SELECT l.idx, l.entry_id, l.leaf, l.leaf_hash, e.*
-           FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
-          WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2`,
-        [start, batchSize],
-      );
-      if (r.rows.length === 0) return;
-      const nodes = await this.#fetchNodes(start, start + r.rows.length);
-      await this.#fetchCheckpoints(start + r.rows.length);
-      for (const row of r.rows) {
-        const hash = this.#checkLeaf(row);
-        this.#checkNodes(this.#range.append(hash), nodes);
-        this.#checkDue();
-      }
-      if (r.rows.length < batchSize) return;
+    const batchSize = Math.max(1, this.options.batchSize ?? 5000);
+    let next: Promise<Batch> | undefined = this.#requestBatch(0, batchSize);
+    while (next) {
+      const batch: Batch = await next;
+      if (batch.rows.length === 0) return;
+      const full = batch.rows.length === batchSize;
+      next = full ? this.#requestBatch(batch.start + batch.rows.length, batchSize) : undefined;
+      // Settle the prefetch if this batch fails, so its rejection is never left unhandled.
+      next?.catch(() => undefined);
+      await this.#checkBatch(batch);
     }
+  }
+
+  async #requestBatch(start: number, batchSize: number): Promise<Batch> {
+    // The leaves first: they are what the database takes longest over while #checkBatch runs.
+    const rows = this.#query<StreamRow>(
+      `SELECT l.idx, l.leaf_hash, sha256('\\x00'::bytea || l.leaf) = l.leaf_hash AS leaf_ok, ${auditTextColumns('e')}
+         FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
+        WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2`,
+      [start, batchSize],
+    );
+    // Sized for a full batch: nodes and checkpoints past the last leaf are simply not reached.
+    const nodes = this.#fetchNodes(start, start + batchSize);
+    const checkpoints = this.#fetchCheckpoints(start + batchSize);
+    nodes.catch(() => undefined);
+    checkpoints.catch(() => undefined);
+    return { start, rows: (await rows).rows, nodes, checkpoints };
+  }
+
+  async #checkBatch(batch: Batch): Promise<void> {
+    // Pass 1: hash each entry's expected leaf; collect the leaves the fast path cannot vouch for.
+    const hashes: Array<Buffer | undefined> = [];
+    const slow: number[] = [];
+    for (let i = 0; i < batch.rows.length; i++) {
+      // Let the requests for the next batch go out as the ones before them complete.
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      const row = batch.rows[i] as StreamRow;
+      const idx = Number(row.idx);
+      const text = row.leaf_ok && idx < this.#lastCheckpointSize ? expectedLeafText(row, idx) : undefined;
+      const hash = text === undefined ? undefined : leafHashOfText(text);
+      if (hash && same(hash, row.leaf_hash)) hashes.push(hash);
+      else {
+        hashes.push(undefined);
+        slow.push(idx);
+      }
+    }
+    const slowRows = await this.#fetchLeafRows(slow);
+    const nodes = await batch.nodes;
+    this.#due.push(...(await batch.checkpoints));
+    // Pass 2, in log order: the first problem is the one reported.
+    batch.rows.forEach((row, i) => {
+      const idx = Number(row.idx);
+      const expected = this.#range.size;
+      if (idx !== expected) fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (next stored leaf is ${idx})` });
+      const fast = hashes[i];
+      const slowRow = slowRows.get(idx);
+      const hash = fast ?? (slowRow ? this.#checkLeaf(slowRow) : this.#vanished(idx));
+      this.#checkNodes(this.#range.append(hash), nodes);
+      this.#checkDue();
+    });
+  }
+
+  /** Whole rows (leaf bytes and entry) of the given leaves, for #checkLeaf. */
+  async #fetchLeafRows(indexes: number[]): Promise<Map<number, LeafRow>> {
+    const out = new Map<number, LeafRow>();
+    if (indexes.length === 0) return out;
+    const r = await this.#query<LeafRow>(
+      `SELECT l.idx, l.entry_id, l.leaf, l.leaf_hash, e.*
+         FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
+        WHERE l.idx = ANY($1::bigint[])`,
+      [indexes],
+    );
+    for (const row of r.rows) out.set(Number(row.idx), row);
+    return out;
+  }
+
+  /** A leaf read a moment ago is gone on the second read: only a concurrent writer does that (see the module comment). */
+  #vanished(idx: number): never {
+    fail({ kind: 'missing', index: idx, detail: `leaf ${idx} disappeared while it was being verified` });
   }
 
   /** Checks one leaf at the next expected index; returns its (verified) leaf hash. */
@@ -186,40 +308,68 @@ class LogVerifier {
     return hash;
   }
 
-  async #fetchNodes(start: number, end: number): Promise<Map<string, Buffer>> {
-    const keys = [];
-    for (let i = start; i < end; i++) keys.push(...nodesCompletedBy(i));
-    const found = new Map<string, Buffer>();
-    if (keys.length === 0) return found;
-    const r = await this.db.query<{ level: number; idx: number | string; hash: Uint8Array }>(
-      `SELECT t.level, t.idx, t.hash FROM unnest($1::smallint[], $2::bigint[]) AS k(lv, i)
-         JOIN audit_tree t ON t.level = k.lv AND t.idx = k.i`,
-      [keys.map((k) => k.level), keys.map((k) => k.index)],
+  /** The stored interior nodes that appending leaves [start, end) completes, one row per level. */
+  async #fetchNodes(start: number, end: number): Promise<StoredNodes> {
+    const ranges = nodeRangesCompletedBy(start, end);
+    const found: StoredNodes = new Map();
+    if (ranges.length === 0) return found;
+    const r = await this.#query<{ level: number; n: number; bytes: number | string | null; hashes: Uint8Array | null }>(
+      // LATERAL keeps each level an index range scan; a plain join lets the planner hash the whole table.
+      `SELECT k.lv AS level, s.n, s.bytes, s.hashes
+         FROM unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS k(lv, lo, hi)
+         CROSS JOIN LATERAL (
+           SELECT count(*)::int AS n, sum(length(t.hash)) AS bytes, string_agg(t.hash, ''::bytea ORDER BY t.idx) AS hashes
+             FROM audit_tree t WHERE t.level = k.lv AND t.idx BETWEEN k.lo AND k.hi
+         ) s`,
+      [ranges.map((k) => k.level), ranges.map((k) => k.lo), ranges.map((k) => k.hi)],
     );
-    for (const row of r.rows) found.set(`${row.level}:${Number(row.idx)}`, Buffer.from(row.hash));
+    const byLevel = new Map(r.rows.map((row) => [row.level, row]));
+    for (const { level, lo, hi } of ranges) {
+      const row = byLevel.get(level);
+      const count = hi - lo + 1;
+      if (row?.hashes && row.n === count && Number(row.bytes) === count * HASH_SIZE) {
+        found.set(level, { lo, hashes: Buffer.from(row.hashes) });
+      } else {
+        // Some node of this level is absent or malformed: read them one by one to name it.
+        const each = await this.#query<{ idx: number | string; hash: Uint8Array }>(
+          'SELECT idx, hash FROM audit_tree WHERE level = $1 AND idx BETWEEN $2 AND $3',
+          [level, lo, hi],
+        );
+        found.set(level, { lo, byIndex: new Map(each.rows.map((n) => [Number(n.idx), Buffer.from(n.hash)])) });
+      }
+    }
     return found;
   }
 
-  #checkNodes(completed: Subtree[], stored: Map<string, Buffer>): void {
+  #checkNodes(completed: Subtree[], stored: StoredNodes): void {
     for (const node of completed) {
       if (node.level === 0) continue;
+      const level = stored.get(node.level);
+      let hash: Buffer | undefined;
+      if (level && 'hashes' in level) {
+        const at = (node.index - level.lo) * HASH_SIZE;
+        if (at >= 0 && at + HASH_SIZE <= level.hashes.length) hash = level.hashes.subarray(at, at + HASH_SIZE);
+      } else {
+        hash = level?.byIndex.get(node.index);
+      }
+      if (hash && same(hash, node.hash)) continue;
       const first = node.index * 2 ** node.level;
       const where = `interior node (level ${node.level}, index ${node.index}) over leaves [${first}, ${first + 2 ** node.level})`;
-      const hash = stored.get(`${node.level}:${node.index}`);
       if (!hash) fail({ kind: 'missing', index: first, detail: `${where} is absent from audit_tree` });
-      if (!same(hash, node.hash)) fail({ kind: 'changed', index: first, detail: `${where}: stored hash differs from the recomputed one` });
+      fail({ kind: 'changed', index: first, detail: `${where}: stored hash differs from the recomputed one` });
     }
   }
 
-  /** Loads the checkpoints with size in (fetched so far, upTo], in size order. */
-  async #fetchCheckpoints(upTo: number): Promise<void> {
-    if (upTo <= this.#checkpointsFetchedTo) return;
-    const r = await this.db.query<CheckpointRow>(
-      'SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 AND size <= $2 ORDER BY size',
-      [this.#checkpointsFetchedTo, upTo],
-    );
-    this.#due.push(...r.rows);
+  /** The checkpoints with size in (fetched so far, upTo], in size order. */
+  async #fetchCheckpoints(upTo: number): Promise<CheckpointRow[]> {
+    if (upTo <= this.#checkpointsFetchedTo) return [];
+    const from = this.#checkpointsFetchedTo;
     this.#checkpointsFetchedTo = upTo;
+    const r = await this.#query<CheckpointRow>(
+      'SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 AND size <= $2 ORDER BY size',
+      [from, upTo],
+    );
+    return r.rows;
   }
 
   /** Checks every loaded checkpoint whose size the stream has reached. */
@@ -282,7 +432,7 @@ class LogVerifier {
       if (frontierMatches && stateSize === size) fail({ kind: 'forked_checkpoint', checkpointSize: this.#suspect.size, detail: this.#suspect.detail });
       fail({ kind: 'changed', checkpointSize: this.#suspect.size, detail: `${this.#suspect.detail}; the stored frontier disagrees too, so the leaves were rewritten` });
     }
-    const next = this.#due[0] ?? (await this.db.query<CheckpointRow>('SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1', [size])).rows[0];
+    const next = this.#due[0] ?? (await this.#query<CheckpointRow>('SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1', [size])).rows[0];
     if (next) fail({ kind: 'missing', index: size, checkpointSize: Number(next.size), detail: `checkpoint ${Number(next.size)} covers leaves from ${size} that are gone` });
     if (stateSize > size) fail({ kind: 'missing', index: size, detail: `the log state has ${stateSize} leaves but only ${size} are stored` });
     if (stateSize < size) fail({ kind: 'forged', index: stateSize, detail: `${size} leaves are stored but the log state records ${stateSize}` });
@@ -292,7 +442,7 @@ class LogVerifier {
 
   /** Every entry must be either sequenced (a leaf) or waiting to be (pending); anything else bypassed `appendAuditEntry`. */
   async #checkUnsequenced(): Promise<void> {
-    const r = await this.db.query<{ id: string }>(
+    const r = await this.#query<{ id: string }>(
       `SELECT e.id FROM audit_entries e
         WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)
           AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.entry_id = e.id)

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { AssayError, isProcessAlive, Unavailable, type AssayConfig } from '../core/index.js';
+import { AssayError, isProcessAlive, Unavailable, type AssayConfig, type ErrorCode } from '../core/index.js';
 
 /** How to reach a running server. */
 export interface ServerTarget {
@@ -26,15 +26,82 @@ export function findServer(config: AssayConfig, env: Record<string, string | und
   return { url: target.replace(/\/$/, ''), token };
 }
 
-/** GETs `path` from the server as JSON; a problem+json answer becomes an AssayError carrying its detail. */
-export async function getJson<T>(target: ServerTarget, path: string): Promise<T> {
+// Every code the server may answer with; a Record so a new ErrorCode fails to compile until listed.
+const KNOWN_CODES: Record<ErrorCode, true> = {
+  validation_failed: true,
+  malformed_request: true,
+  unauthenticated: true,
+  forbidden: true,
+  not_found: true,
+  conflict: true,
+  payload_too_large: true,
+  unsupported_media_type: true,
+  config_invalid: true,
+  migration_edited: true,
+  integrity_violation: true,
+  database_locked: true,
+  unavailable: true,
+  internal: true,
+};
+
+interface ProblemBody {
+  code?: string;
+  detail?: string;
+  errors?: Array<{ field: string; detail: string }>;
+}
+
+/** What `requestJson` sends. */
+export interface JsonRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  /** Sent as JSON (POST). */
+  body?: unknown;
+}
+
+/**
+ * Sends a request to the server and resolves to its JSON answer. A problem+json answer becomes
+ * an AssayError with the server's code, detail and field errors, so the CLI reports (and
+ * `--json` prints) what the server said.
+ */
+export async function requestJson<T>(target: ServerTarget, request: JsonRequest): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${target.url}${path}`, { headers: { authorization: `Bearer ${target.token}` } });
+    res = await fetch(`${target.url}${request.path}`, {
+      method: request.method,
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+    });
   } catch (cause) {
     throw new Unavailable(`cannot reach the Assay server at ${target.url}`, cause);
   }
-  const body = (await res.json()) as T & { code?: string; detail?: string };
-  if (!res.ok) throw new AssayError('unavailable', `server answered ${res.status}: ${body.detail ?? res.statusText}`);
+  const body = (await res.json()) as T & ProblemBody;
+  if (!res.ok) {
+    const code: ErrorCode = body.code !== undefined && Object.hasOwn(KNOWN_CODES, body.code) ? (body.code as ErrorCode) : 'unavailable';
+    throw new AssayError(code, `server answered ${res.status}: ${body.detail ?? res.statusText}`, {
+      errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
+    });
+  }
   return body;
+}
+
+/** GETs `path` from the server as JSON; a problem+json answer becomes an AssayError carrying its detail. */
+export function getJson<T>(target: ServerTarget, path: string): Promise<T> {
+  return requestJson<T>(target, { method: 'GET', path });
+}
+
+/** POSTs `body` to `path` as JSON and resolves to the JSON answer. */
+export function postJson<T>(target: ServerTarget, path: string, body: unknown): Promise<T> {
+  return requestJson<T>(target, { method: 'POST', path, body });
+}
+
+/** The running server, or an error saying that this command needs one. */
+export function requireServer(config: AssayConfig, env: Record<string, string | undefined>, url?: string): ServerTarget {
+  const target = findServer(config, env, url);
+  if (!target) {
+    throw new Unavailable(`no running Assay server for ${config.home}: start one with "assay server", or pass --url or ASSAY_URL`);
+  }
+  return target;
 }

@@ -1,13 +1,32 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseBundleTime } from '../audit/index.js';
 import { ASSAY_VERSION } from '../core/index.js';
-import { runAuditVerify } from './commands/audit.js';
+import { readPublicKeyOption, runAuditExport, runAuditVerify } from './commands/audit.js';
+import { registerAuditPayloadCommands } from './commands/audit-payloads.js';
 import { runInit } from './commands/init.js';
+import { registerPrincipalCommands } from './commands/principal.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535');
   return n;
+}
+
+function parseTimeOption(value: string): string {
+  try {
+    return parseBundleTime(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function parseKeyOption(value: string): string {
+  try {
+    return readPublicKeyOption(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /**
@@ -53,7 +72,33 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command('verify')
     .description('recompute the Merkle tree, check every checkpoint signature and consistency; exit 1 naming the first bad index')
     .option('--url <url>', 'server to ask (default: the running server of $ASSAY_HOME, else the database directly)')
-    .action((opts: { url?: string }) => run(() => runAuditVerify(io, { ...globals(), ...opts }))());
+    .addOption(
+      new Option('--bundle <file>', 'verify an exported bundle (or the folder it was extracted into) offline: no server, database or home').conflicts('url'),
+    )
+    .option('--public-key <key>', 'with --bundle: the log key you trust (name+keyid+base64key, or a file holding it)', parseKeyOption)
+    .action((opts: { url?: string; bundle?: string; publicKey?: string }) => run(() => runAuditVerify(io, { ...globals(), ...opts }))());
+  audit
+    .command('export')
+    .description('write the entries recorded in [--from, --to) as a self-contained bundle an examiner verifies offline')
+    .requiredOption('--out <file>', 'bundle to write: a POSIX tar, gzipped when the name ends in .gz or .tgz')
+    .option('--from <time>', 'first time included, ISO-8601 date or date-time, UTC unless an offset is given (default: the beginning)', parseTimeOption)
+    .option('--to <time>', 'first time excluded (default: no bound)', parseTimeOption)
+    .option('--url <url>', 'server to read from (default: the running server of $ASSAY_HOME, else the database directly)')
+    .action((opts: { out: string; from?: string; to?: string; url?: string }) => run(() => runAuditExport(io, { ...globals(), ...opts }))());
+  registerAuditPayloadCommands(audit, { io, globals, run });
+  program
+    .command('policy')
+    .description('Cedar policies, placement and bounded autonomy')
+    .command('test <file>')
+    .description('run YAML policy tests against the default pack plus site policies; exit 0 all pass, 1 any fails, 2 bad file')
+    .option('--policies <dir>', 'site policy directory (default: $ASSAY_HOME/policies)')
+    .action((file: string, opts: { policies?: string }) =>
+      run(async () => {
+        const { runPolicyTest } = await import('./commands/policy.js');
+        return runPolicyTest(io, { ...globals(), ...opts, file });
+      })(),
+    );
+  registerPrincipalCommands(program, { io, globals, run });
   program
     .command('version')
     .description('print the Assay version')

@@ -30,6 +30,148 @@ const s3BlobStore = z.strictObject({
   secretAccessKey: z.string().min(1).optional(),
 });
 
+/**
+ * A calendar duration, written in ISO 8601 (`P12M`, `P10Y`, `P90D`, `P1Y6M`): whole months (a
+ * year counts 12) and days (a week 7), added on the UTC calendar.
+ */
+export interface CalendarDuration {
+  iso: string;
+  months: number;
+  days: number;
+}
+
+const ISO_DURATION = /^P(?=\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$/;
+
+const calendarDuration = z
+  .string()
+  .regex(ISO_DURATION, 'must be an ISO 8601 duration in years, months, weeks or days, e.g. P12M, P10Y, P90D')
+  .transform((iso): CalendarDuration => {
+    const [, y, m, w, d] = ISO_DURATION.exec(iso) ?? [];
+    return { iso, months: Number(y ?? 0) * 12 + Number(m ?? 0), days: Number(w ?? 0) * 7 + Number(d ?? 0) };
+  });
+
+/**
+ * True when `a` is at least `b` from every start date. Months last 28 to 31 days, so `P30D` is
+ * not at least `P1M` (January), while `P1Y` is at least `P12M` and `P60D` at least `P1M`.
+ */
+export function durationAtLeast(a: CalendarDuration, b: CalendarDuration): boolean {
+  return (a.months >= b.months && a.days >= b.days) || a.months * 28 + a.days >= b.months * 31 + b.days;
+}
+
+/** One payload class's retention: kept at least `minimum`, immediately available for `hot`, purged after `maximum`. */
+export interface RetentionClassConfig {
+  minimum: CalendarDuration;
+  hot: CalendarDuration;
+  maximum: CalendarDuration;
+}
+
+/** Retention per payload class name. */
+export type RetentionConfig = Record<string, RetentionClassConfig>;
+
+/** Payload class names: lower-case words joined by underscores, e.g. `lifecycle_evidence`. */
+export const PAYLOAD_CLASS_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+
+const retentionClass = z
+  .strictObject({
+    /** Kept at least this long; erasing earlier needs an explicit override (GDPR Art. 17(3)(b)). */
+    minimum: calendarDuration,
+    /** Immediately available this long (PCI DSS 10.5.1: the last 3 months). @default the minimum */
+    hot: calendarDuration.optional(),
+    /** Purged once this has passed (GDPR Art. 5(1)(e), storage limitation). */
+    maximum: calendarDuration,
+  })
+  .transform((c): RetentionClassConfig => ({ minimum: c.minimum, hot: c.hot ?? c.minimum, maximum: c.maximum }))
+  .superRefine((c, ctx) => {
+    if (!durationAtLeast(c.maximum, c.minimum)) {
+      ctx.addIssue({ code: 'custom', path: ['maximum'], message: `must not be shorter than the minimum (${c.minimum.iso}) on any date` });
+    }
+    if (!durationAtLeast(c.minimum, c.hot)) {
+      ctx.addIssue({ code: 'custom', path: ['hot'], message: `must not be longer than the minimum (${c.minimum.iso}) on any date` });
+    }
+  });
+
+const duration = (iso: string): CalendarDuration => calendarDuration.parse(iso);
+
+/**
+ * Retention of the built-in payload classes: inference payloads 12 months, the last 3 hot
+ * (PCI DSS 10.5.1); lifecycle evidence 10 years (EU AI Act Art. 18). Each has a maximum as well
+ * as a minimum (GDPR Art. 5(1)(e)). `audit.retention` in the config file overrides a class
+ * or adds new ones.
+ */
+export const DEFAULT_RETENTION: RetentionConfig = {
+  inference: { minimum: duration('P12M'), hot: duration('P3M'), maximum: duration('P12M') },
+  lifecycle_evidence: { minimum: duration('P10Y'), hot: duration('P10Y'), maximum: duration('P10Y') },
+};
+
+const auditSettings = z.strictObject({
+  /** Per payload class, `{minimum, hot?, maximum}`; merged over DEFAULT_RETENTION class by class. */
+  retention: z
+    .record(z.string(), retentionClass)
+    .superRefine((classes, ctx) => {
+      for (const name of Object.keys(classes)) {
+        if (!PAYLOAD_CLASS_PATTERN.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'class names are lower-case words joined by "_"' });
+      }
+    })
+    .default({}),
+  /** How often the server purges payloads past their maximum; 0 turns the schedule off. @default 3600 */
+  purgeIntervalSeconds: z.coerce.number().int().min(0).default(3600),
+});
+
+/** JWS algorithms an OIDC issuer may sign with: asymmetric only, so `none` and shared-secret HMAC can never verify. */
+export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+const oidcIssuer = z.strictObject({
+  /** The exact `iss` value of the issuer's tokens. */
+  issuer: z.url(),
+  /** Short label naming the issuer's principals `<name>:<subject>`. @default the issuer URL's hostname */
+  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be a lower-case label (a-z, 0-9, ".", "-")').optional(),
+  /** Accepted `aud` value(s). */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Where the issuer publishes its signing keys; https, or http on a loopback host only. */
+  jwksUri: z.url().refine((u) => {
+    const url = new URL(u);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  }, 'must be an https:// URL (http:// only on a loopback host)'),
+  /** Claim naming the principal at the issuer. @default sub */
+  subjectClaim: z.string().min(1).default('sub'),
+  /** Claim (dotted path, e.g. `realm_access.roles`) holding the IdP groups. @default groups */
+  rolesClaim: z.string().min(1).default('groups'),
+  /** IdP group → built-in role; unmapped groups grant nothing. Roles are checked against the built-in list at start. */
+  roleMapping: z.record(z.string().min(1), z.string().min(1)).default({}),
+  /** @default ['RS256', 'ES256'] */
+  algorithms: z.array(z.enum(OIDC_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+  /** Tolerance on `exp` and `nbf`. @default 60 */
+  clockSkewSeconds: z.number().int().min(0).max(300).default(60),
+  /** How long fetched keys are trusted before the JWKS is fetched again. @default 600 */
+  jwksCacheSeconds: z.number().int().min(0).max(86_400).default(600),
+  /** After a fetch, how long an unknown `kid` waits before it may trigger another fetch (key rotation). @default 30 */
+  jwksCooldownSeconds: z.number().int().min(0).max(3600).default(30),
+});
+
+const oidcSettings = z
+  .strictObject({
+    /** Trusted issuers; empty means bearer JWTs are refused. File only (there is no environment variable). */
+    issuers: z.array(oidcIssuer).default([]),
+  })
+  .superRefine((o, ctx) => {
+    const seen = new Map<string, number>();
+    o.issuers.forEach((i, n) => {
+      const label = i.name ?? new URL(i.issuer).hostname;
+      for (const key of [`iss ${i.issuer}`, `name ${label}`]) {
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['issuers', n, key.startsWith('iss') ? 'issuer' : 'name'], message: `duplicates issuers.${seen.get(key)}` });
+        else seen.set(key, n);
+      }
+    });
+  });
+
+/** The `oidc` section with defaults applied. */
+export type OidcConfig = z.output<typeof oidcSettings>;
+
+/** One trusted OIDC issuer with defaults applied. */
+export type OidcIssuerConfig = OidcConfig['issuers'][number];
+
 /** The shape of `config.json` and of the merged raw configuration. */
 const rawConfigSchema = z.strictObject({
   /** Where the embedded database, blobs, keys and tokens live. @default `./.assay` */
@@ -49,6 +191,10 @@ const rawConfigSchema = z.strictObject({
   maxJsonBodyBytes: z.coerce.number().int().positive().default(1024 * 1024),
   /** @default { kind: 'fs' } */
   blobStore: z.discriminatedUnion('kind', [fsBlobStore, s3BlobStore]).default({ kind: 'fs' }),
+  /** Trusted OpenID Connect issuers for bearer JWTs. */
+  oidc: oidcSettings.prefault({}),
+  /** Audit payload retention and the purge schedule. */
+  audit: auditSettings.prefault({}),
 });
 
 type RawConfig = z.input<typeof rawConfigSchema>;
@@ -65,10 +211,19 @@ export interface AssayConfig {
   logLevel: z.output<typeof logLevel>;
   maxJsonBodyBytes: number;
   blobStore: BlobStoreConfig;
+  /** Trusted OpenID Connect issuers. */
+  oidc: OidcConfig;
+  /** Audit payload retention per class (defaults merged in) and the purge schedule. */
+  audit: {
+    retention: RetentionConfig;
+    purgeIntervalSeconds: number;
+  };
   /** Paths derived from `home`. */
   paths: {
     db: string;
     blobs: string;
+    /** Audit payloads on the filesystem: a blob store of their own, so erasing one never touches another blob. */
+    auditPayloads: string;
     keys: string;
     adminToken: string;
     serverInfo: string;
@@ -176,6 +331,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
   const paths = {
     db: join(finalHome, 'db'),
     blobs: join(finalHome, 'blobs'),
+    auditPayloads: join(finalHome, 'audit-payloads'),
     keys: join(finalHome, 'keys'),
     adminToken: join(finalHome, 'admin.token'),
     serverInfo: join(finalHome, 'server.json'),
@@ -194,6 +350,8 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
     logLevel: c.logLevel,
     maxJsonBodyBytes: c.maxJsonBodyBytes,
     blobStore,
+    oidc: c.oidc,
+    audit: { retention: { ...DEFAULT_RETENTION, ...c.audit.retention }, purgeIntervalSeconds: c.audit.purgeIntervalSeconds },
     paths,
     configFile: existsSync(configFile) ? configFile : undefined,
   };

@@ -1,18 +1,45 @@
-/** Identity: principals, API tokens, authentication. built-in roles. Policy (Cedar) arrives with the policy module. */
+/**
+ * Identity: principals (humans, service accounts, agents) with built-in roles and attributes,
+ * scoped API tokens, OIDC JWTs, and break-glass elevation. Authorisation by Cedar policy
+ * arrives with the policy module; until then routes name the roles they admit.
+ */
+export type { AlertLogger, AuthenticatedPrincipal, ChangeContext, Elevation, Principal, PrincipalKind } from './types.js';
+export { PRINCIPAL_KINDS } from './types.js';
+export { actorOf, changeContextOf } from './actor.js';
 export {
-  authenticateBearer,
   bootstrapAdmin,
-  issueToken,
-  actorOf,
   createPrincipal,
-  type CreatePrincipalInput,
-  type AuthenticatedPrincipal,
+  enrolPrincipal,
+  getPrincipal,
+  listPrincipals,
+  updatePrincipal,
+  PRINCIPAL_NAME_PATTERN,
   type BootstrapResult,
-  type ChangeContext,
+  type CreatePrincipalInput,
+  type EnrolPrincipalInput,
+  type PrincipalQuery,
+  type UpdatePrincipalInput,
+} from './principals.js';
+export {
+  issueToken,
+  listTokens,
+  revokeToken,
   type IssuedToken,
   type IssueTokenInput,
-  type Principal,
-  type PrincipalKind,
-} from './principals.js';
-export { TOKEN_PREFIX } from './tokens.js';
+  type RevokeTokenInput,
+  type TokenInfo,
+} from './api-tokens.js';
+export { FULL_ACCESS_SCOPES, TOKEN_PREFIX } from './tokens.js';
+export { CLEARANCES, principalAttributesSchema, type Clearance, type PrincipalAttributes } from './attributes.js';
+export { createAuthenticator, type Authenticator, type AuthenticatorOptions, type CredentialRequest } from './authenticate.js';
+export {
+  BREAK_GLASS_ALERT_EVENT,
+  BREAK_GLASS_ROLE,
+  DEFAULT_BREAK_GLASS_MAX_MINUTES,
+  MIN_BREAK_GLASS_REASON_LENGTH,
+  endElevation,
+  startElevation,
+  type ElevationRecord,
+  type StartElevationInput,
+} from './break-glass.js';
 export { BUILT_IN_ROLES, holdsAnyRole, isRole, PLATFORM_ADMIN_ROLE, type Role } from './roles.js';

@@ -1,69 +1,52 @@
-import { appendAuditEntry, type Actor } from '../audit/index.js';
-import { Conflict, newId, NotFound, Unauthenticated, ValidationFailed } from '../core/index.js';
+import { Conflict, newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
+import { insertToken, type IssuedToken } from './api-tokens.js';
+import { principalAttributesSchema, type PrincipalAttributes } from './attributes.js';
+import { changeTime, recordChange } from './evidence.js';
 import { BUILT_IN_ROLES, isRole, PLATFORM_ADMIN_ROLE } from './roles.js';
-import { generateTokenSecret, hashTokenSecret, looksLikeToken } from './tokens.js';
+import { principalColumns, toPrincipal, type PrincipalRow } from './rows.js';
+import { PRINCIPAL_KINDS, type ChangeContext, type Principal, type PrincipalKind } from './types.js';
 
-/** Kinds of principal. */
-export type PrincipalKind = 'human' | 'service' | 'agent';
+/** Names of principals created through the API: OIDC principals are named `<issuer>:<subject>`, so they never collide. */
+export const PRINCIPAL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
-/** A principal as other modules see it. */
-export interface Principal {
-  id: string;
+/** Serialises changes that could leave no platform administrator (and concurrent bootstraps). */
+const ADMIN_LOCK_KEY = 0x61646d696e;
+
+/** What `insertPrincipal` writes. */
+export interface PrincipalRecord {
   name: string;
   kind: PrincipalKind;
   roles: string[];
-  createdAt: string;
+  attributes: PrincipalAttributes;
+  oidc?: { issuer: string; subject: string };
 }
 
-/** A principal proven by a credential on this request. */
-export interface AuthenticatedPrincipal extends Principal {
-  authenticatedBy: Actor['authenticatedBy'];
-  tokenId: string;
-}
-
-/** Who is asking for a change, for the audit entry it writes. */
-export interface ChangeContext {
-  actor: Actor;
-  requestId?: string;
-  reason?: string;
-}
-
-
-interface PrincipalRow {
-  id: string;
-  name: string;
-  kind: PrincipalKind;
-  roles: string[];
-  created_at: string;
-}
-
-function toPrincipal(r: PrincipalRow): Principal {
-  return { id: r.id, name: r.name, kind: r.kind, roles: r.roles, createdAt: r.created_at };
-}
-
-async function insertPrincipal(
-  tx: Tx,
-  input: { name: string; kind: PrincipalKind; roles: string[] },
-  ctx: ChangeContext,
-): Promise<Principal> {
-  const id = newId('prn');
-  const createdBy = ctx.actor.kind === 'system' ? null : ctx.actor.principalId;
+/** Inserts a principal inside the caller's transaction, with its audit entry; a taken name is a Conflict. */
+export async function insertPrincipal(tx: Tx, input: PrincipalRecord & { id: string }, ctx: ChangeContext): Promise<Principal> {
+  const createdBy = ctx.actor.kind === 'system' || ctx.actor.principalId === input.id ? null : ctx.actor.principalId;
   const r = await tx.query<PrincipalRow>(
-    `INSERT INTO principals (id, name, kind, roles, created_by) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (name) DO NOTHING RETURNING id, name, kind, roles, created_at`,
-    [id, input.name, input.kind, input.roles, createdBy],
+    `INSERT INTO principals (id, name, kind, roles, attributes, created_by, created_at, oidc_issuer, oidc_subject)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT DO NOTHING RETURNING ${principalColumns('principals')}`,
+    [
+      input.id,
+      input.name,
+      input.kind,
+      input.roles,
+      JSON.stringify(input.attributes),
+      createdBy,
+      changeTime(ctx).toISOString(),
+      input.oidc?.issuer ?? null,
+      input.oidc?.subject ?? null,
+    ],
   );
   const row = r.rows[0];
   if (!row) throw new Conflict(`a principal named ${input.name} already exists`, [{ field: 'name', message: 'already exists' }]);
-  await appendAuditEntry(tx, {
-    actor: ctx.actor,
+  await recordChange(tx, ctx, {
     action: 'principal.create',
-    resource: { type: 'principal', id },
-    decision: { effect: 'allowed', policyIds: [] },
-    outcome: 'succeeded',
-    ...(ctx.reason ? { reason: ctx.reason } : {}),
-    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    resource: { type: 'principal', id: input.id },
+    reason: ctx.reason ?? `${input.kind} ${input.name} with roles ${input.roles.join(', ') || 'none'}`,
   });
   return toPrincipal(row);
 }
@@ -73,70 +56,188 @@ export interface CreatePrincipalInput {
   name: string;
   kind: PrincipalKind;
   roles: readonly string[];
+  /** Validated with `principalAttributesSchema`. @default {} */
+  attributes?: unknown;
 }
 
-/** Creates a principal with built-in roles, audited in the same transaction; a taken name is a Conflict. */
-export async function createPrincipal(db: Db, input: CreatePrincipalInput, ctx: ChangeContext): Promise<Principal> {
-  const unknown = input.roles.filter((r) => !isRole(r));
-  if (unknown.length > 0) {
-    throw new ValidationFailed(
-      `unknown role ${unknown.join(', ')}; built-in roles are ${BUILT_IN_ROLES.join(', ')}`,
-      unknown.map(() => ({ field: 'roles', message: `must be one of ${BUILT_IN_ROLES.join(', ')}` })),
-    );
-  }
-  return db.transaction((tx) => insertPrincipal(tx, { ...input, roles: [...new Set(input.roles)] }, ctx));
+function checkRoles(roles: readonly string[], field: string): FieldIssue[] {
+  return roles.flatMap((r, i) => (isRole(r) ? [] : [{ field: `${field}.${i}`, message: `must be one of ${BUILT_IN_ROLES.join(', ')}` }]));
 }
 
-/** Options of `issueToken`. */
-export interface IssueTokenInput {
-  principalId: string;
-  name: string;
-  /** Absent = never expires. */
-  expiresAt?: string;
-}
-
-/** A freshly issued token: `token` is the secret, returned this once and never again. */
-export interface IssuedToken {
-  id: string;
-  name: string;
-  principalId: string;
-  token: string;
-  createdAt: string;
-  expiresAt: string | null;
-}
-
-async function insertToken(tx: Tx, input: IssueTokenInput, ctx: ChangeContext): Promise<IssuedToken> {
-  const exists = await tx.query('SELECT 1 FROM principals WHERE id = $1 AND disabled_at IS NULL', [input.principalId]);
-  if (exists.rowCount === 0) throw new NotFound('principal', input.principalId);
-  const id = newId('tok');
-  const token = generateTokenSecret();
-  const r = await tx.query<{ created_at: string; expires_at: string | null }>(
-    `INSERT INTO api_tokens (id, principal_id, name, token_sha256, expires_at) VALUES ($1, $2, $3, $4, $5)
-     RETURNING created_at, expires_at`,
-    [id, input.principalId, input.name, hashTokenSecret(token), input.expiresAt ?? null],
-  );
-  await appendAuditEntry(tx, {
-    actor: ctx.actor,
-    action: 'token.issue',
-    resource: { type: 'api_token', id },
-    decision: { effect: 'allowed', policyIds: [] },
-    outcome: 'succeeded',
-    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+function parseAttributes(value: unknown, field: string): { attributes: PrincipalAttributes; issues: FieldIssue[] } {
+  const r = principalAttributesSchema.safeParse(value ?? {});
+  if (r.success) return { attributes: r.data, issues: [] };
+  const issues = r.error.issues.flatMap((i) => {
+    const base = [field, ...i.path.map(String)].join('.');
+    return i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ field: `${base}.${k}`, message: 'unknown attribute' })) : [{ field: base, message: i.message }];
   });
-  const row = r.rows[0];
-  return {
-    id,
-    name: input.name,
-    principalId: input.principalId,
-    token,
-    createdAt: row?.created_at ?? '',
-    expiresAt: row?.expires_at ?? null,
-  };
+  return { attributes: {}, issues };
 }
 
-/** Issues a new API token for a principal, audited in the same transaction. */
-export async function issueToken(db: Db, input: IssueTokenInput, ctx: ChangeContext): Promise<IssuedToken> {
-  return db.transaction((tx) => insertToken(tx, input, ctx));
+function validateNew(input: CreatePrincipalInput): PrincipalRecord {
+  const issues: FieldIssue[] = [];
+  if (!PRINCIPAL_NAME_PATTERN.test(input.name)) {
+    issues.push({ field: 'name', message: 'must start with a letter or digit and use only letters, digits, ".", "_", "@", "-" (at most 128)' });
+  }
+  if (!(PRINCIPAL_KINDS as readonly string[]).includes(input.kind)) issues.push({ field: 'kind', message: `must be one of ${PRINCIPAL_KINDS.join(', ')}` });
+  issues.push(...checkRoles(input.roles, 'roles'));
+  const attrs = parseAttributes(input.attributes, 'attributes');
+  issues.push(...attrs.issues);
+  if (issues.length > 0) throw new ValidationFailed(`invalid principal: ${issues.map((i) => i.field).join(', ')}`, issues);
+  return { name: input.name, kind: input.kind, roles: [...new Set(input.roles)].sort(), attributes: attrs.attributes };
+}
+
+/** Creates a principal with built-in roles and validated attributes, audited in the same transaction; a taken name is a Conflict. */
+export async function createPrincipal(db: Db, input: CreatePrincipalInput, ctx: ChangeContext): Promise<Principal> {
+  const record = validateNew(input);
+  return db.transaction((tx) => insertPrincipal(tx, { ...record, id: newPrincipalId() }, ctx));
+}
+
+/** What `enrolPrincipal` needs: a principal, and optionally its first token. */
+export interface EnrolPrincipalInput extends CreatePrincipalInput {
+  token?: { name: string; expiresAt?: string; scopes?: readonly string[] };
+}
+
+/** Creates a principal and, when asked, its first token, in one transaction: both or neither. */
+export async function enrolPrincipal(
+  db: Db,
+  input: EnrolPrincipalInput,
+  ctx: ChangeContext,
+): Promise<{ principal: Principal; token?: IssuedToken }> {
+  const record = validateNew(input);
+  return db.transaction(async (tx) => {
+    const principal = await insertPrincipal(tx, { ...record, id: newPrincipalId() }, ctx);
+    if (!input.token) return { principal };
+    const token = await insertToken(tx, { principalId: principal.id, ...input.token }, ctx);
+    return { principal, token };
+  });
+}
+
+/** Filters of `listPrincipals`. */
+export interface PrincipalQuery {
+  name?: string;
+  kind?: PrincipalKind;
+  /** true: only disabled; false: only enabled; absent: both. */
+  disabled?: boolean;
+  /** Principals after this id (the previous page's `nextCursor`). */
+  after?: string;
+  /** @default 100 */
+  limit?: number;
+}
+
+/** Principals matching the filters in id (creation) order, with the cursor of the next page (null on the last). */
+export async function listPrincipals(db: Queryable, q: PrincipalQuery = {}): Promise<{ principals: Principal[]; nextCursor: string | null }> {
+  const limit = q.limit ?? 100;
+  const r = await db.query<PrincipalRow>(
+    `SELECT ${principalColumns('p')} FROM principals p
+      WHERE ($1::text IS NULL OR p.name = $1)
+        AND ($2::text IS NULL OR p.kind = $2)
+        AND ($3::boolean IS NULL OR (p.disabled_at IS NOT NULL) = $3)
+        AND ($4::text IS NULL OR p.id > $4)
+      ORDER BY p.id LIMIT $5`,
+    [q.name ?? null, q.kind ?? null, q.disabled ?? null, q.after ?? null, limit + 1],
+  );
+  const page = r.rows.slice(0, limit).map(toPrincipal);
+  return { principals: page, nextCursor: r.rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+}
+
+/** The principal with this id, or NotFound. */
+export async function getPrincipal(db: Queryable, id: string): Promise<Principal> {
+  const r = await db.query<PrincipalRow>(`SELECT ${principalColumns('p')} FROM principals p WHERE p.id = $1`, [id]);
+  const row = r.rows[0];
+  if (!row) throw new NotFound('principal', id);
+  return toPrincipal(row);
+}
+
+/** What `updatePrincipal` may change; absent fields stay as they are. */
+export interface UpdatePrincipalInput {
+  id: string;
+  /** Replaces the roles (built-in only). Refused for OIDC principals: their roles come from the identity provider. */
+  roles?: readonly string[];
+  /** Replaces the attributes. */
+  attributes?: unknown;
+  /** true disables the principal (its credentials stop working at once); false enables it again. */
+  disabled?: boolean;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+async function enabledAdminsBesides(tx: Tx, id: string): Promise<number> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_LOCK_KEY]);
+  const r = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM principals WHERE $1 = ANY(roles) AND disabled_at IS NULL AND id <> $2`,
+    [PLATFORM_ADMIN_ROLE, id],
+  );
+  return r.rows[0]?.n ?? 0;
+}
+
+/**
+ * Changes roles, attributes or the disabled flag, with one audit entry per kind of change, all
+ * in one transaction. Refuses (Conflict) to leave no enabled platform administrator.
+ */
+export async function updatePrincipal(db: Db, input: UpdatePrincipalInput, ctx: ChangeContext): Promise<Principal> {
+  const issues = input.roles ? checkRoles(input.roles, 'roles') : [];
+  const attrs = input.attributes === undefined ? undefined : parseAttributes(input.attributes, 'attributes');
+  issues.push(...(attrs?.issues ?? []));
+  if (issues.length > 0) throw new ValidationFailed(`invalid change: ${issues.map((i) => i.field).join(', ')}`, issues);
+  return db.transaction(async (tx) => {
+    const found = await tx.query<PrincipalRow>(`SELECT ${principalColumns('p')} FROM principals p WHERE p.id = $1 FOR UPDATE`, [input.id]);
+    const row = found.rows[0];
+    if (!row) throw new NotFound('principal', input.id);
+    const before = toPrincipal(row);
+    const roles = input.roles ? [...new Set(input.roles)].sort() : before.roles;
+    const rolesChanged = !sameSet(roles, before.roles);
+    if (rolesChanged && before.oidc) {
+      throw new Conflict(`the roles of ${before.name} come from its OIDC issuer; change its groups there`, [
+        { field: 'roles', message: 'managed by the identity provider' },
+      ]);
+    }
+    const attributes = attrs ? attrs.attributes : before.attributes;
+    const attributesChanged = JSON.stringify(sortKeys(attributes)) !== JSON.stringify(sortKeys(before.attributes));
+    const disable = input.disabled === true && !before.disabledAt;
+    const enable = input.disabled === false && Boolean(before.disabledAt);
+    const losesAdmin = before.roles.includes(PLATFORM_ADMIN_ROLE) && !before.disabledAt && (disable || !roles.includes(PLATFORM_ADMIN_ROLE));
+    if (losesAdmin && (await enabledAdminsBesides(tx, input.id)) === 0) {
+      throw new Conflict('this change would leave no enabled platform-admin', [
+        { field: disable ? 'disabled' : 'roles', message: 'the last enabled platform-admin must stay' },
+      ]);
+    }
+    if (!rolesChanged && !attributesChanged && !disable && !enable) return before;
+    const now = changeTime(ctx).toISOString();
+    const updated = await tx.query<PrincipalRow>(
+      `UPDATE principals SET roles = $2, attributes = $3,
+              disabled_at = CASE WHEN $4::boolean THEN $6::timestamptz WHEN $5::boolean THEN NULL ELSE disabled_at END
+        WHERE id = $1 RETURNING ${principalColumns('principals')}`,
+      [input.id, roles, JSON.stringify(attributes), disable, enable, now],
+    );
+    const resource = { type: 'principal', id: input.id };
+    const why = ctx.reason ? `: ${ctx.reason}` : '';
+    if (rolesChanged) {
+      await recordChange(tx, ctx, {
+        action: 'principal.roles.set',
+        resource,
+        reason: `roles ${before.roles.join(', ') || 'none'} → ${roles.join(', ') || 'none'}${why}`,
+      });
+    }
+    if (attributesChanged) {
+      await recordChange(tx, ctx, {
+        action: 'principal.attributes.set',
+        resource,
+        reason: `attributes ${JSON.stringify(sortKeys(before.attributes))} → ${JSON.stringify(sortKeys(attributes))}${why}`,
+      });
+    }
+    if (disable) await recordChange(tx, ctx, { action: 'principal.disable', resource, reason: `disabled ${before.name}${why}` });
+    if (enable) await recordChange(tx, ctx, { action: 'principal.enable', resource, reason: `enabled ${before.name}${why}` });
+    const after = updated.rows[0];
+    if (!after) throw new NotFound('principal', input.id);
+    return toPrincipal(after);
+  });
+}
+
+function sortKeys(o: PrincipalAttributes): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** What `bootstrapAdmin` did. */
@@ -149,9 +250,9 @@ export type BootstrapResult = { created: true; principal: Principal; token: Issu
 export async function bootstrapAdmin(db: Db, input: { name?: string } = {}): Promise<BootstrapResult> {
   return db.transaction(async (tx) => {
     // Serialise concurrent bootstraps so exactly one administrator is created.
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [0x61646d696e]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_LOCK_KEY]);
     const existing = await tx.query<PrincipalRow>(
-      `SELECT id, name, kind, roles, created_at FROM principals WHERE $1 = ANY(roles) ORDER BY created_at LIMIT 1`,
+      `SELECT ${principalColumns('p')} FROM principals p WHERE $1 = ANY(p.roles) ORDER BY p.created_at LIMIT 1`,
       [PLATFORM_ADMIN_ROLE],
     );
     const row = existing.rows[0];
@@ -160,44 +261,16 @@ export async function bootstrapAdmin(db: Db, input: { name?: string } = {}): Pro
       actor: { principalId: 'system', kind: 'system', authenticatedBy: 'local_bootstrap' },
       reason: 'assay init: first platform administrator',
     };
-    const principal = await insertPrincipal(tx, { name: input.name ?? 'admin', kind: 'human', roles: [PLATFORM_ADMIN_ROLE] }, ctx);
+    const principal = await insertPrincipal(
+      tx,
+      { id: newPrincipalId(), name: input.name ?? 'admin', kind: 'human', roles: [PLATFORM_ADMIN_ROLE], attributes: {} },
+      ctx,
+    );
     const token = await insertToken(tx, { principalId: principal.id, name: 'bootstrap' }, ctx);
     return { created: true, principal, token };
   });
 }
 
-interface AuthRow extends PrincipalRow {
-  token_id: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  disabled_at: string | null;
-}
-
-/**
- * Resolves an `Authorization` header to the principal holding the bearer token, or throws
- * Unauthenticated with a reason safe to show (missing, malformed, unknown, expired, revoked).
- */
-export async function authenticateBearer(db: Queryable, header: string | undefined): Promise<AuthenticatedPrincipal> {
-  if (!header) throw new Unauthenticated('missing Authorization header');
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m?.[1]) throw new Unauthenticated('Authorization header must be "Bearer <token>"');
-  const secret = m[1];
-  if (!looksLikeToken(secret)) throw new Unauthenticated('malformed bearer token');
-  const r = await db.query<AuthRow>(
-    `SELECT p.id, p.name, p.kind, p.roles, p.created_at, p.disabled_at, t.id AS token_id, t.expires_at, t.revoked_at
-       FROM api_tokens t JOIN principals p ON p.id = t.principal_id
-      WHERE t.token_sha256 = $1`,
-    [hashTokenSecret(secret)],
-  );
-  const row = r.rows[0];
-  if (!row) throw new Unauthenticated('unknown bearer token');
-  if (row.revoked_at) throw new Unauthenticated('bearer token revoked');
-  if (row.expires_at && Date.parse(row.expires_at) <= Date.now()) throw new Unauthenticated('bearer token expired');
-  if (row.disabled_at) throw new Unauthenticated('principal disabled');
-  return { ...toPrincipal(row), authenticatedBy: 'api_token', tokenId: row.token_id };
-}
-
-/** The audit actor for an authenticated principal. */
-export function actorOf(p: AuthenticatedPrincipal): Actor {
-  return { principalId: p.id, kind: p.kind, authenticatedBy: p.authenticatedBy };
+function newPrincipalId(): string {
+  return newId('prn');
 }

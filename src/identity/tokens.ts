@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '../core/index.js';
+import { sha256Hex, type FieldIssue } from '../core/index.js';
+import { isRole, type Role } from './roles.js';
 
 /** Every API token starts with this, so leaked tokens are recognisable by secret scanners. */
 export const TOKEN_PREFIX = 'assay_';
@@ -17,4 +18,51 @@ export function hashTokenSecret(secret: string): string {
 /** True when `value` has the shape of a token secret (checked before any database lookup). */
 export function looksLikeToken(value: string): boolean {
   return /^assay_[A-Za-z0-9_-]{43}$/.test(value);
+}
+
+/** Scopes a token gets when none are asked for: everything its principal's roles allow. */
+export const FULL_ACCESS_SCOPES: readonly string[] = ['read', 'write'];
+
+const ROLE_SCOPE_PREFIX = 'role:';
+const OPERATION_ID = /^[a-z][A-Za-z0-9]{0,99}$/;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Validates and normalises requested scopes: `read` (GET operations), `write` (every other
+ * method), an operation id (that operation only), `role:<role>` (act with that role only).
+ * When no access scope (read, write, operation id) is named, `read` and `write` are added, so
+ * `["role:auditor"]` means "everything, as an auditor". Sorted and deduplicated.
+ */
+export function normaliseScopes(requested: readonly string[] | undefined): { scopes: string[]; issues: FieldIssue[] } {
+  const issues: FieldIssue[] = [];
+  const out = new Set<string>();
+  for (const [i, s] of (requested ?? []).entries()) {
+    if (s.startsWith(ROLE_SCOPE_PREFIX) ? isRole(s.slice(ROLE_SCOPE_PREFIX.length)) : OPERATION_ID.test(s)) out.add(s);
+    else issues.push({ field: `scopes.${i}`, message: 'must be "read", "write", an operation id, or "role:<built-in role>"' });
+  }
+  if (![...out].some((s) => !s.startsWith(ROLE_SCOPE_PREFIX))) for (const s of FULL_ACCESS_SCOPES) out.add(s);
+  return { scopes: [...out].sort(), issues };
+}
+
+/** The roles named by `role:` scopes; empty when the token is not narrowed to roles. */
+export function roleScopes(scopes: readonly string[]): Role[] {
+  return scopes.flatMap((s) => {
+    const role = s.startsWith(ROLE_SCOPE_PREFIX) ? s.slice(ROLE_SCOPE_PREFIX.length) : '';
+    return isRole(role) ? [role] : [];
+  });
+}
+
+/** True when the scopes admit the operation: by its id, or by `read`/`write` for its method. */
+export function scopesAdmit(scopes: readonly string[], operation: { operationId: string; method: string }): boolean {
+  if (scopes.includes(operation.operationId)) return true;
+  return scopes.includes(SAFE_METHODS.has(operation.method.toUpperCase()) ? 'read' : 'write');
+}
+
+/** True when every scope of `wanted` is already granted by `held` (a token cannot mint a broader one). */
+export function scopesWithin(wanted: readonly string[], held: readonly string[]): boolean {
+  const heldRoles = roleScopes(held);
+  const wantedRoles = roleScopes(wanted);
+  if (heldRoles.length > 0 && (wantedRoles.length === 0 || wantedRoles.some((r) => !heldRoles.includes(r)))) return false;
+  const full = FULL_ACCESS_SCOPES.every((s) => held.includes(s));
+  return wanted.every((s) => s.startsWith(ROLE_SCOPE_PREFIX) || full || held.includes(s));
 }

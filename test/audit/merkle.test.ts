@@ -452,6 +452,29 @@ describe('proof generation cost', () => {
     }
   });
 
+  it('asks a batch-capable source once per proof, for each needed subtree once', async () => {
+    const single = countingSource(SIZE);
+    const batches: number[][] = [];
+    const batched: HashSource = {
+      subtreeHash: (start, end) => Promise.reject(new Error(`single lookup [${String(start)}, ${String(end)})`)),
+      subtreeHashes(subtrees) {
+        batches.push(subtrees.map((s) => s.index * 2 ** s.level));
+        return Promise.all(subtrees.map((s) => single.subtreeHash(s.index * 2 ** s.level, (s.index + 1) * 2 ** s.level)));
+      },
+    };
+    for (const index of [0, 1, 2 ** 39, SIZE - 2, SIZE - 1]) {
+      batches.length = 0;
+      expect(hexes(await inclusionProof(batched, index, SIZE))).toEqual(hexes(await inclusionProof(countingSource(SIZE), index, SIZE)));
+      expect(batches).toHaveLength(1);
+      expect(new Set(batches[0]).size, `index ${String(index)}`).toBe(batches[0]!.length);
+    }
+    for (const from of [1, 3, 2 ** 40, SIZE - 1]) {
+      batches.length = 0;
+      expect(hexes(await consistencyProof(batched, from, SIZE))).toEqual(hexes(await consistencyProof(countingSource(SIZE), from, SIZE)));
+      expect(batches).toHaveLength(1);
+    }
+  });
+
   it('needs O(log n) aligned-subtree lookups per consistency proof and root', async () => {
     for (const from of [1, 2, 3, 2 ** 39 + 1, 2 ** 40, 2 ** 40 + 1, SIZE - 1, SIZE]) {
       const source = countingSource(SIZE);

@@ -140,6 +140,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit verify [%s]
     expect(report).toEqual({ ok: false, problem: { kind: 'changed', index: k, detail: expect.stringContaining('hash') } });
   });
 
+  it('locates a leaf rewritten to bytes that are not UTF-8, with a matching leaf hash', async () => {
+    const k = anyIndex();
+    const report = await tampered(async (tx) => {
+      const leaf = Buffer.from((await leafAt(tx, k)).leaf);
+      leaf[leaf.indexOf('"action":"') + '"action":"'.length] = 0xff;
+      await tx.query(`UPDATE audit_leaves SET leaf = decode($1, 'hex'), leaf_hash = decode($2, 'hex') WHERE idx = $3`, [
+        hexOf(leaf),
+        hexOf(leafHash(leaf)),
+        k,
+      ]);
+    });
+    expect(report).toEqual({ ok: false, problem: { kind: 'changed', index: k, detail: expect.stringContaining('no longer produces') } });
+  });
+
   it('locates a changed or deleted interior hash of the tree at its first leaf', async () => {
     const report = await tampered(async (tx) => {
       await tx.query(`UPDATE audit_tree SET hash = decode($1, 'hex') WHERE level = 3 AND idx = 5`, [hexOf(createHash('sha256').update('x').digest())]);

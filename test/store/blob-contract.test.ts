@@ -273,6 +273,7 @@ function contract(backend: Backend): void {
       await expect(store.get(bad)).rejects.toBeInstanceOf(ValidationFailed);
       await expect(store.getBytes(bad)).rejects.toBeInstanceOf(ValidationFailed);
       await expect(store.has(bad)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(store.delete(bad)).rejects.toBeInstanceOf(ValidationFailed);
     });
 
     it.each([
@@ -286,6 +287,38 @@ function contract(backend: Backend): void {
       expect(await listed(store)).toEqual([kept.hash]);
       const partial = await digestOf(generated(3 * MiB, 0xc07));
       expect(await store.has(partial.hash)).toBe(false);
+    });
+
+    it('deletes one blob for good, leaves the others, and reports whether it was there', async () => {
+      const { store } = await fresh();
+      const gone = await store.put(Buffer.from('erase me'));
+      const kept = await store.put(Buffer.from('keep me'));
+      expect(await store.delete(gone.hash)).toBe(true);
+      expect(await store.has(gone.hash)).toBe(false);
+      await expect(store.get(gone.hash)).rejects.toBeInstanceOf(NotFound);
+      await expect(store.getBytes(gone.hash)).rejects.toBeInstanceOf(NotFound);
+      expect(await listed(store)).toEqual([kept.hash]);
+      expect(await store.getBytes(kept.hash)).toEqual(Buffer.from('keep me'));
+    });
+
+    it('is idempotent on delete: an absent or already deleted blob resolves false', async () => {
+      const { store } = await fresh();
+      expect(await store.delete(sha256(Buffer.from('never stored')))).toBe(false);
+      const ref = await store.put(Buffer.from('twice'));
+      const [a, b] = await Promise.all([store.delete(ref.hash), store.delete(ref.hash)]);
+      // Concurrent deletes may both see the blob, but at least one did and it is gone afterwards.
+      expect(a || b).toBe(true);
+      expect(await store.delete(ref.hash)).toBe(false);
+      expect(await listed(store)).toEqual([]);
+    });
+
+    it('stores the same bytes again after a delete', async () => {
+      const { store } = await fresh();
+      const bytes = Buffer.from('collected again later');
+      const ref = await store.put(bytes);
+      await store.delete(ref.hash);
+      expect(await store.put(bytes)).toEqual(ref);
+      expect(await store.getBytes(ref.hash)).toEqual(bytes);
     });
 
     it('detects a corrupted blob on get (stream fails, never ends cleanly) and on getBytes', async () => {

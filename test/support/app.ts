@@ -6,13 +6,15 @@ import { pino } from 'pino';
 import { buildApp, type RouteSpec } from '../../src/api/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
-import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
+import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
 
 /** An in-process app over a fresh, migrated database of `backend`, with an admin token. */
 export interface TestApp {
   app: FastifyInstance;
   db: Db;
+  /** The app's audit payload store (apart from the shared blob store). */
+  auditPayloads: BlobStore;
   keyring: Keyring;
   adminToken: string;
   adminId: string;
@@ -26,12 +28,13 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
   const { db, cleanup } = await backend.open();
   await migrate(db);
   const blobs = await createFsBlobStore({ root: config.paths.blobs });
+  const auditPayloads = await createFsBlobStore({ root: config.paths.auditPayloads });
   const keyring = await openKeyring(config.paths.keys, { create: true });
   await keyring.generate();
   const boot = await bootstrapAdmin(db);
   if (!boot.created) throw new Error('fresh database already had an administrator');
   const app = buildApp({
-    deps: { config, db, blobs, keyring, version: ASSAY_VERSION },
+    deps: { config, db, blobs, auditPayloads, keyring, version: ASSAY_VERSION },
     logger: pino({ level: 'silent' }),
     ...(options.routes ? { routes: options.routes } : {}),
   });
@@ -39,12 +42,14 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
   return {
     app,
     db,
+    auditPayloads,
     keyring,
     adminToken: boot.token.token,
     adminId: boot.principal.id,
     async close() {
       await app.close();
       await blobs.close();
+      await auditPayloads.close();
       await cleanup();
       rmSync(home, { recursive: true, force: true });
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { buildOpenApi } from '../openapi.js';
 import { defineRoute, type RouteSpec } from '../route.js';
+import { auditPayloadRoutes } from './audit-payloads.js';
 import { auditRoutes } from './audit.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
@@ -10,7 +11,7 @@ import { identityRoutes } from './identity.js';
  * routes (tests, extensions) are served and documented alike.
  */
 export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
-  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...extra];
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...extra];
   const openapi: RouteSpec = defineRoute({
     method: 'GET',
     path: '/api/v1/openapi.json',

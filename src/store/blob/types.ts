@@ -29,6 +29,13 @@ export interface BlobStore {
   has(hash: string): Promise<boolean>;
   /** Every stored hash (order unspecified). */
   list(): AsyncIterable<string>;
+  /**
+   * Removes the blob for good (erasure, retention purge) and resolves true when it was stored.
+   * Idempotent: an absent blob resolves false, so an interrupted purge can simply run again.
+   * Content addressing means every reference to these bytes loses them: callers delete only
+   * from a store whose blobs they alone own.
+   */
+  delete(hash: string): Promise<boolean>;
   /** Releases clients and handles. */
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFound } from '../../../core/index.js';
@@ -103,6 +103,20 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     return (await fileSize(pathOf(hash))) !== undefined;
   }
 
+  async function remove(hash: string): Promise<boolean> {
+    assertBlobHash(hash);
+    const path = pathOf(hash);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+    // An erasure must survive a crash like a write does: make the unlink durable.
+    await syncDirs([dirname(path)]);
+    return true;
+  }
+
   async function* list(): AsyncGenerator<string> {
     for (const a of await namesIn(objects)) {
       for (const b of await namesIn(join(objects, a))) {
@@ -121,6 +135,7 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     getBytes: async (hash) => readAll(await get(hash)),
     has,
     list,
+    delete: remove,
     // Every file handle is scoped to a single call or stream, so there is nothing to release.
     close: async () => undefined,
   };

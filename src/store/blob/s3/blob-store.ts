@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   S3Client,
@@ -131,6 +132,15 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     return (await storedSize(hash)) !== undefined;
   }
 
+  async function remove(hash: string): Promise<boolean> {
+    assertBlobHash(hash);
+    // DeleteObject answers 204 whether or not the key existed; the HEAD tells the caller which.
+    // In a versioned bucket this only adds a delete marker: payload prefixes must not be versioned.
+    const existed = (await storedSize(hash)) !== undefined;
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(hash) }));
+    return existed;
+  }
+
   async function* list(): AsyncGenerator<string> {
     for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: keyPrefix })) {
       for (const object of page.Contents ?? []) {
@@ -148,6 +158,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     getBytes: async (hash) => readAll(await get(hash)),
     has,
     list,
+    delete: remove,
     close: async () => client.destroy(),
   };
 }

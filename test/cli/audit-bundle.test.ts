@@ -1,0 +1,187 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendAuditEntry, sequenceBatch, verifierKey } from '../../src/audit/index.js';
+import { ed25519RawPublicKey, openKeyring } from '../../src/core/index.js';
+import { createPgliteDb, type Db } from '../../src/store/index.js';
+import { randomEntry } from '../support/audit-entries.js';
+import { cliEnv, eventually, exitOf, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'assay-cli-bundle-'));
+const home = join(dir, 'home');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const BEFORE = 50;
+const DURING = 120;
+const AFTER = 30;
+const BOOTSTRAP = 2; // init records the administrator and its token first
+let from = '';
+let to = '';
+
+async function appendEntries(db: Db, first: number, n: number): Promise<void> {
+  const key = (await openKeyring(join(home, 'keys'))).active();
+  await db.transaction(async (tx) => {
+    for (let i = first; i < first + n; i++) await appendAuditEntry(tx, randomEntry(i));
+  });
+  while ((await sequenceBatch(db, { key, maxBatch: 40 })).sequenced > 0);
+}
+
+/** Waits until the database clock has entered a later millisecond and returns that millisecond (ISO). */
+async function nextMillisecond(db: Db): Promise<string> {
+  const now = async (): Promise<number> => Date.parse((await db.query<{ t: string }>('SELECT clock_timestamp() AS t')).rows[0]!.t);
+  const boundary = (await now()) + 1;
+  while ((await now()) < boundary);
+  return new Date(boundary).toISOString();
+}
+
+/** The home's verifier key, as `GET /api/v1/audit/public-key` serves it. */
+function keyOf(bundle: string): string {
+  const r = runAssay(['--json', 'audit', 'verify', '--bundle', bundle]);
+  return (JSON.parse(r.stdout) as { key: string }).key;
+}
+
+beforeAll(async () => {
+  const init = runAssay(['--home', home, 'init']);
+  expect(init.status, init.stderr).toBe(0);
+  const db = await createPgliteDb({ dataDir: join(home, 'db') });
+  try {
+    await appendEntries(db, 0, BEFORE);
+    from = await nextMillisecond(db);
+    await appendEntries(db, BEFORE, DURING);
+    to = await nextMillisecond(db);
+    await appendEntries(db, BEFORE + DURING, AFTER);
+  } finally {
+    await db.close();
+  }
+}, 120_000);
+
+describe('assay audit export / verify --bundle (no server: on the database)', () => {
+  const bundle = join(dir, 'window.tar');
+  const first = BOOTSTRAP + BEFORE;
+  const last = first + DURING - 1;
+
+  it('exports the window and verifies it with no home, no configuration and no server', () => {
+    const r = runAssay(['--home', home, 'audit', 'export', '--from', from, '--to', to, '--out', bundle]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`wrote ${bundle}: leaves ${first}..${last} (${DURING})`);
+    expect(r.stdout).toContain(`${DURING} recorded in the window`);
+
+    // A broken ASSAY_PORT would stop any command that reads configuration: this one must not.
+    const v = runAssay(['audit', 'verify', '--bundle', bundle], cliEnv({ ASSAY_PORT: 'eighty' }));
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(new RegExp(`^audit bundle OK: leaves ${first}\\.\\.${last} \\(${DURING}\\) of \\S+ match checkpoint ${BOOTSTRAP + BEFORE + DURING + AFTER}`));
+    expect(v.stdout).toContain('consistent with checkpoint');
+    expect(v.stderr).toContain('warning: no --public-key given');
+    expect(v.stderr).toContain('/api/v1/audit/public-key');
+  });
+
+  it('with --public-key (a key or a file): no warning; another key fails as wrong_key', () => {
+    const key = keyOf(bundle);
+    const given = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', key]);
+    expect(given.status, given.stderr).toBe(0);
+    expect(given.stderr).toBe('');
+    const keyFile = join(dir, 'log.pub');
+    writeFileSync(keyFile, key + '\n');
+    expect(runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', keyFile]).status).toBe(0);
+
+    const [name] = key.split('+');
+    const foreignKey = verifierKey(name!, ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey));
+    const foreign = runAssay(['--json', 'audit', 'verify', '--bundle', bundle, '--public-key', foreignKey]);
+    expect(foreign.status).toBe(1);
+    expect(JSON.parse(foreign.stdout)).toMatchObject({ ok: false, problem: { kind: 'wrong_key', file: 'public-key.txt' } });
+    const plain = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', foreignKey]);
+    expect(plain.stderr).toContain('audit bundle DAMAGED: public-key.txt: wrong_key');
+  });
+
+  it('--json prints the report', () => {
+    const r = runAssay(['--json', 'audit', 'verify', '--bundle', bundle]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      keyTrusted: 'bundle',
+      span: { start: first, end: last + 1 },
+      leaves: DURING,
+      window: { from, to, entries: DURING },
+    });
+  });
+
+  it('names the first bad index of a tampered bundle, and a broken file without a stack trace', () => {
+    const bytes = readFileSync(bundle);
+    const victim = BEFORE + 10; // randomEntry(i) carries requestId req_i; leaf index = BOOTSTRAP + i
+    const at = bytes.indexOf(`"requestId":"req_${victim}"`);
+    expect(at).toBeGreaterThan(0);
+    const changed = Buffer.from(bytes);
+    changed[at + 14] = 'X'.charCodeAt(0);
+    const file = join(dir, 'changed.tar');
+    writeFileSync(file, changed);
+    const r = runAssay(['audit', 'verify', '--bundle', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`audit bundle DAMAGED: first bad index ${BOOTSTRAP + victim}: changed`);
+
+    const notTar = join(dir, 'not.tar');
+    writeFileSync(notTar, 'this is not a bundle\n'.repeat(50));
+    for (const target of [notTar, join(dir, 'missing.tar')]) {
+      const m = runAssay(['audit', 'verify', '--bundle', target]);
+      expect(m.status).toBe(1);
+      expect(m.stderr).toMatch(/^audit bundle DAMAGED: bundle: malformed — (not a readable tar archive|no such file)/);
+      expect(m.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('an empty window fails with a clear message and writes nothing', () => {
+    const out = join(dir, 'empty.tar');
+    const r = runAssay(['--home', home, 'audit', 'export', '--from', '2001-01-01', '--to', '2001-01-02', '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no sequenced audit entries were recorded from 2001-01-01T00:00:00.000Z to 2001-01-02T00:00:00.000Z');
+    expect(() => readFileSync(out)).toThrow();
+  });
+
+  it.each([
+    ['a bad --from', ['audit', 'export', '--from', 'yesterday', '--out', 'x.tar']],
+    ['--from not before --to', ['audit', 'export', '--from', '2026-01-02', '--to', '2026-01-01', '--out', 'x.tar']],
+    ['no --out', ['audit', 'export']],
+    ['a bad --public-key', ['audit', 'verify', '--bundle', 'x.tar', '--public-key', 'not-a-key']],
+    ['a --public-key whose key id does not match', ['audit', 'verify', '--bundle', 'x.tar', '--public-key', 'assay+00000000+AcJc1Q5gk8sVlOf0yl8xNy3zEy3p4cC5JoX0+n0rO3Ho']],
+    ['--public-key without --bundle', ['audit', 'verify', '--public-key', 'x+00000000+AAAA']],
+    ['--bundle with --url', ['audit', 'verify', '--bundle', 'x.tar', '--url', 'http://127.0.0.1:1']],
+  ])('%s → exit 2', (_label, args) => {
+    const r = runAssay(['--home', home, ...args]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error/);
+  });
+});
+
+describe('assay audit export through the running server', () => {
+  it('reads the public audit API, and the bundle verifies with the key the server publishes', async () => {
+    const server = spawnAssay(['--home', home, 'server', '--port', '0']);
+    try {
+      const info = await eventually(() => readServerInfo(home));
+      const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
+      const res = await eventually(async () => {
+        const r = await fetch(`${info.url}/api/v1/audit/public-key`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      });
+      const key = (await res.text()).trim();
+
+      const out = join(dir, 'served.tgz');
+      const r = runAssay(['--home', home, '--json', 'audit', 'export', '--from', from, '--to', to, '--out', out]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        out,
+        exportedVia: 'server',
+        span: { start: BOOTSTRAP + BEFORE, end: BOOTSTRAP + BEFORE + DURING },
+        key,
+        earliestCheckpoint: null,
+      });
+      expect(readFileSync(out).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+      const v = runAssay(['audit', 'verify', '--bundle', out, '--public-key', key]);
+      expect(v.status, v.stderr).toBe(0);
+      expect(v.stdout).toContain(`audit bundle OK: leaves ${BOOTSTRAP + BEFORE}..${BOOTSTRAP + BEFORE + DURING - 1}`);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exitOf(server)).toBe(0);
+  });
+});
