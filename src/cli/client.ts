@@ -52,7 +52,7 @@ interface ProblemBody {
 
 /** What `requestJson` sends. */
 export interface JsonRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   /** Sent as JSON (POST). */
   body?: unknown;

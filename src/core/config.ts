@@ -229,6 +229,8 @@ export interface AssayConfig {
     serverInfo: string;
     lock: string;
     tmp: string;
+    /** Site Cedar policies (`*.cedar`), loaded beside the default pack. */
+    policies: string;
   };
   /** Where each explicitly set value came from, for error messages and `assay config`. */
   configFile: string | undefined;
@@ -337,6 +339,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
     serverInfo: join(finalHome, 'server.json'),
     lock: join(finalHome, 'db.lock'),
     tmp: join(finalHome, 'tmp'),
+    policies: join(finalHome, 'policies'),
   };
   const blobStore: BlobStoreConfig =
     c.blobStore.kind === 'fs'

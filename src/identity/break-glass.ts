@@ -1,5 +1,4 @@
-import { monotonicFactory } from 'ulid';
-import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { Conflict, Forbidden, newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { Db } from '../store/index.js';
 import { actorOf } from './actor.js';
 import { changeTime, recordChange, recordRefusal } from './evidence.js';
@@ -53,9 +52,6 @@ function toElevation(r: ElevationRow): ElevationRecord {
   };
 }
 
-// core's IdPrefix has no elevation prefix yet; same ULID scheme, minted here.
-const nextUlid = monotonicFactory();
-
 /** Options of `startElevation`. */
 export interface StartElevationInput {
   principal: AuthenticatedPrincipal;
@@ -97,7 +93,7 @@ export async function startElevation(db: Db, input: StartElevationInput, ctx: Ch
     throw new Forbidden(`break-glass requires the ${BREAK_GLASS_ROLE} role`);
   }
   const now = changeTime(ctx);
-  const id = `elv_${nextUlid()}`;
+  const id = newId('elv');
   const expiresAt = new Date(now.getTime() + input.durationMinutes * 60_000).toISOString();
   const record = await db.transaction(async (tx) => {
     // Locking the principal serialises concurrent elevations of the same principal.

@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { loadConfig } from '../../core/index.js';
 import { PolicyTestFileInvalid, runPolicyTestFile, type PolicyTestReport } from '../../policy/index.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from '../io.js';
@@ -29,7 +29,7 @@ export async function runPolicyTest(io: CliIo, opts: PolicyTestOptions): Promise
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
   const siteDir = opts.policies
     ? abs(opts.policies)
-    : join(loadConfig({ env: io.env, cwd: io.cwd, overrides: { ...(opts.home ? { home: opts.home } : {}) } }).home, 'policies');
+    : loadConfig({ env: io.env, cwd: io.cwd, overrides: { ...(opts.home ? { home: opts.home } : {}) } }).paths.policies;
   let report: PolicyTestReport;
   try {
     report = await runPolicyTestFile({ file: abs(opts.file), siteDir });

@@ -205,8 +205,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
     .action((tokenId: string, opts: UrlOption) =>
       run(async () => {
-        // client.ts's JsonRequest lists GET and POST only so far; requestJson itself sends any method.
-        const request = { method: 'DELETE', path: `/api/v1/tokens/${encodeURIComponent(tokenId)}` } as unknown as JsonRequest;
+        const request: JsonRequest = { method: 'DELETE', path: `/api/v1/tokens/${encodeURIComponent(tokenId)}` };
         const revoked = await requestJson<TokenInfo>(server(ctx, opts), request);
         if (globals().json) printJson(io, revoked);
         else io.stdout(`revoked ${revoked.id} ("${revoked.name}") at ${revoked.revokedAt ?? ''}\n`);
