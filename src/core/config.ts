@@ -103,6 +103,11 @@ export const DEFAULT_RETENTION: RetentionConfig = {
   lifecycle_evidence: { minimum: duration('P10Y'), hot: duration('P10Y'), maximum: duration('P10Y') },
 };
 
+const breakGlassSettings = z.strictObject({
+  /** Longest elevation a break-glass principal may ask for, in minutes (at most a day). @default 60 */
+  maxMinutes: z.coerce.number().int().min(1).max(24 * 60).default(60),
+});
+
 const auditSettings = z.strictObject({
   /** Per payload class, `{minimum, hot?, maximum}`; merged over DEFAULT_RETENTION class by class. */
   retention: z
@@ -195,6 +200,8 @@ const rawConfigSchema = z.strictObject({
   oidc: oidcSettings.prefault({}),
   /** Audit payload retention and the purge schedule. */
   audit: auditSettings.prefault({}),
+  /** Emergency elevation limits. */
+  breakGlass: breakGlassSettings.prefault({}),
 });
 
 type RawConfig = z.input<typeof rawConfigSchema>;
@@ -218,6 +225,8 @@ export interface AssayConfig {
     retention: RetentionConfig;
     purgeIntervalSeconds: number;
   };
+  /** Emergency elevation limits. */
+  breakGlass: { maxMinutes: number };
   /** Paths derived from `home`. */
   paths: {
     db: string;
@@ -355,6 +364,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
     blobStore,
     oidc: c.oidc,
     audit: { retention: { ...DEFAULT_RETENTION, ...c.audit.retention }, purgeIntervalSeconds: c.audit.purgeIntervalSeconds },
+    breakGlass: c.breakGlass,
     paths,
     configFile: existsSync(configFile) ? configFile : undefined,
   };

@@ -58,6 +58,16 @@ describe('configuration', () => {
     expect(err.message).toContain(join(home, 'config.json'));
   });
 
+  it('bounds break-glass elevation: one hour by default, configurable up to a day, named when wrong', () => {
+    expect(loadConfig({ env: {}, cwd }).breakGlass.maxMinutes).toBe(60);
+    expect(loadConfig({ env: {}, cwd }).paths.policies).toBe(join(cwd, '.assay', 'policies'));
+    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ breakGlass: { maxMinutes: 30 } }));
+    expect(loadConfig({ env: { ASSAY_HOME: home }, cwd }).breakGlass.maxMinutes).toBe(30);
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ breakGlass: { maxMinutes: 0 } }));
+    expect(failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd })).errors.map((e) => e.field)).toEqual(['breakGlass.maxMinutes']);
+  });
+
   it('rejects a config file that is not JSON, naming the file', () => {
     const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');
