@@ -4,4 +4,5 @@ export { startServer, type RunningServer, type ServerInfo, type StartServerOptio
 export { routeTable } from './routes/index.js';
 export { buildOpenApi } from './openapi.js';
 export { STATUS_OF, PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
-export type { AppDeps, RouteSpec } from './route.js';
+export { AUTHZ_DECIDE_ACTION } from './authorize.js';
+export type { AppDeps, AuthorizeInput, RouteAuthorization, RouteSpec } from './route.js';

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AssayConfig, Keyring } from '../core/index.js';
-import type { AuthenticatedPrincipal, Role } from '../identity/index.js';
+import type { AuthenticatedPrincipal } from '../identity/index.js';
+import type { PolicyEngine, ResourceInput } from '../policy/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 
 /** What every route handler may use. */
@@ -12,6 +13,8 @@ export interface AppDeps {
   /** Audit payloads: a store of their own, so erasing one never deletes a shared blob. */
   auditPayloads: BlobStore;
   keyring: Keyring;
+  /** Decides every token route (the route's operationId is the Cedar action), loaded once at start. */
+  policy: PolicyEngine;
   version: string;
 }
 
@@ -42,27 +45,50 @@ export interface ResponseSpec {
 }
 
 /**
- * One HTTP operation. The same zod schemas validate requests and generate the OpenAPI
- * document, so the two cannot drift apart.
+ * What the authorisation step sees: the request before its body is read. Params and query are
+ * Fastify's raw strings, not yet validated, so resource builders treat them as untrusted text.
  */
-export interface RouteSpec<S extends Schemas = Schemas> {
+export interface AuthorizeInput {
+  params: Readonly<Record<string, string | undefined>>;
+  query: Readonly<Record<string, unknown>>;
+  principal: AuthenticatedPrincipal;
+  deps: AppDeps;
+}
+
+/**
+ * How a token route is authorised: the Cedar action is the route's operationId; this builds
+ * the resource it acts on (a lookup, such as a token's owner, may make it async).
+ */
+export interface RouteAuthorization {
+  resource(input: AuthorizeInput): ResourceInput | Promise<ResourceInput>;
+}
+
+interface RouteBase<S extends Schemas> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Fastify path syntax, e.g. `/api/v1/tokens/:id`. */
   path: string;
   operationId: string;
   summary: string;
   tags: string[];
-  /** `token`: a valid bearer token is required before anything else happens. */
-  auth: 'none' | 'token';
-  /**
-   * With `auth: 'token'`: the principal must hold one of these roles, checked before the body
-   * is read; a refusal is audited. Absent: any authenticated principal.
-   */
-  roles?: readonly Role[];
   request: S;
   responses: Record<number, ResponseSpec>;
   handler(ctx: RouteContext<S>): Promise<RouteReply>;
 }
+
+/**
+ * One HTTP operation. The same zod schemas validate requests and generate the OpenAPI
+ * document, so the two cannot drift apart. A token route cannot be declared without saying
+ * how the policy engine decides it.
+ */
+export type RouteSpec<S extends Schemas = Schemas> = RouteBase<S> &
+  (
+    | { auth: 'none' }
+    | {
+        /** A valid bearer token is required, then the policy engine decides, before the body is read. */
+        auth: 'token';
+        authorize: RouteAuthorization;
+      }
+  );
 
 /** Declares a route with its handler's context typed from its schemas. */
 export function defineRoute<S extends Schemas>(spec: RouteSpec<S>): RouteSpec {

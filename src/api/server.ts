@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
+import { loadPolicyEngine } from '../policy/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
 import { buildApp } from './app.js';
 
@@ -32,7 +33,9 @@ export interface StartServerOptions {
 }
 
 /**
- * Starts the HTTP server over the configured home: takes the embedded database's lock
+ * Starts the HTTP server over the configured home: loads and validates the Cedar policies
+ * (default pack plus `$ASSAY_HOME/policies`; an invalid file refuses the start, naming file and
+ * line, before anything is opened), takes the embedded database's lock
  * (PGlite is single-process), applies migrations (refusing edited ones), opens the blob
  * stores and keyring, starts the audit sequencer and the payload retention purge, listens,
  * and records its address in `$ASSAY_HOME/server.json`.
@@ -45,6 +48,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       errors: [{ field: 'home', message: 'not initialised' }],
     });
   }
+  // First, so a bad site policy stops the start before any lock is taken or database opened.
+  const policy = await loadPolicyEngine({ siteDir: config.paths.policies });
+  logger.info({ digest: policy.digest, policies: policy.policies.length, siteDir: config.paths.policies }, 'policies loaded');
   const cleanups: Array<() => Promise<void> | void> = [];
   const runCleanups = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn();
@@ -87,7 +93,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanups.push(() => purge.stop());
     }
 
-    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, version: ASSAY_VERSION }, logger });
+    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION }, logger });
     await app.listen({ host: config.host, port: config.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

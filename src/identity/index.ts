@@ -1,7 +1,7 @@
 /**
  * Identity: principals (humans, service accounts, agents) with built-in roles and attributes,
- * scoped API tokens, OIDC JWTs, and break-glass elevation. Authorisation by Cedar policy
- * arrives with the policy module; until then routes name the roles they admit.
+ * scoped API tokens, OIDC JWTs, and break-glass elevation. Who may do what is decided by the
+ * policy module (Cedar), which the API consults on every request.
  */
 export type { AlertLogger, AuthenticatedPrincipal, ChangeContext, Elevation, Principal, PrincipalKind } from './types.js';
 export { PRINCIPAL_KINDS } from './types.js';
@@ -24,6 +24,7 @@ export {
   issueToken,
   listTokens,
   revokeToken,
+  tokenOwner,
   type IssuedToken,
   type IssueTokenInput,
   type RevokeTokenInput,

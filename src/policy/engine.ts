@@ -63,6 +63,8 @@ export interface PolicyEngine {
   readonly autonomyFile: string;
   /** Decides a request; throws `PolicyRequestInvalid` when the schema does not allow it. */
   authorize(request: AuthorizationRequest): PolicyDecision;
+  /** The policies whose scope can match `action`, in pack order; empty for an unknown action. */
+  policiesFor(action: string): readonly LoadedPolicy[];
   /** Decides whether data may be processed in a zone, naming the rule. */
   decidePlacement(request: PlacementRequest): PlacementDecision;
   /** Sorts an autonomous action into a tier by the autonomy document. */
@@ -159,6 +161,11 @@ class CedarPolicyEngine implements PolicyEngine {
       context: contextRecord(request.context),
       entities: sameEntity ? [principal] : [principal, resource],
     });
+  }
+
+  policiesFor(action: string): readonly LoadedPolicy[] {
+    const ids = new Set(this.compiled.slices[action]?.policyIds ?? []);
+    return this.policies.filter((p) => ids.has(p.id));
   }
 
   decidePlacement(request: PlacementRequest): PlacementDecision {

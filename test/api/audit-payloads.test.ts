@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAuditEntry, listAuditEntries, sequenceBatch, storeAuditPayload, type AuditPayload, type LegalHold, type PurgeReport } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION, type Clock } from '../../src/core/index.js';
-import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 
 const PROBLEM = 'application/problem+json';
@@ -66,7 +66,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
       expect(res.headers['content-type']).toContain(PROBLEM);
       expect(res.body).not.toContain('rash');
     }
-    const denials = await listAuditEntries(t.db, { action: 'access.deny', principalId: auditor.id });
+    const denials = await decisionsOf(t.db, auditor.id, 'denied');
     expect(denials.map((e) => e.resource.id)).toContain('readAuditPayload');
     expect(await listAuditEntries(t.db, { action: 'audit.payload.read', resourceId: payload.sha256 })).toEqual([]);
 
@@ -200,12 +200,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
   it('purges on request (administrators, compliance): a dry run changes nothing, a real run is audited', async () => {
     const { payload } = await seed('2001-01-01T00:00:00.000Z');
     expect((await call('POST', '/api/v1/audit/purge', auditor, { dryRun: true })).statusCode).toBe(403);
-    const entries = (await t.db.query('SELECT id FROM audit_entries')).rowCount;
+    const entries = await changeEntryCount(t.db);
     const dry = await call('POST', '/api/v1/audit/purge', admin, { dryRun: true });
     expect(dry.statusCode).toBe(200);
     expect(dry.json<PurgeReport>().purged.map((p) => p.sha256)).toContain(payload.sha256);
     expect(await t.auditPayloads.has(payload.sha256)).toBe(true);
-    expect((await t.db.query('SELECT id FROM audit_entries')).rowCount).toBe(entries);
+    // A dry run records only the decision that let it run.
+    expect(await changeEntryCount(t.db)).toBe(entries);
+    expect((await decisionsOf(t.db, admin.id, 'allowed')).at(-1)).toMatchObject({
+      resource: { id: 'purgeAuditPayloads' },
+      decision: { policyIds: ['audit.purge-payloads'] },
+      requestId: dry.headers['x-request-id'],
+    });
 
     const real = await call('POST', '/api/v1/audit/purge', compliance, {});
     expect(real.statusCode).toBe(200);

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { z } from 'zod';
 import { defineRoute } from '../../src/api/route.js';
-import { routeTable, type RouteSpec } from '../../src/api/index.js';
+import { buildApp, routeTable, type RouteSpec } from '../../src/api/index.js';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { issueToken } from '../../src/identity/index.js';
+import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { eachBackend } from '../support/databases.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -17,6 +19,7 @@ const exploding: RouteSpec = defineRoute({
   summary: 'test only',
   tags: ['test'],
   auth: 'token',
+  authorize: { resource: () => ({ type: 'Platform' }) },
   request: { query: z.object({ n: z.coerce.number().int().optional() }) },
   responses: { 200: { description: 'never' } },
   handler: async () => {
@@ -24,12 +27,30 @@ const exploding: RouteSpec = defineRoute({
   },
 });
 
+/**
+ * The real engine, plus one action for the test route that it allows: the Cedar schema has no
+ * action for a route that exists only in tests, and the app refuses to serve an undecidable route.
+ */
+function withTestAction(engine: PolicyEngine, action: string): PolicyEngine {
+  return {
+    digest: engine.digest,
+    policies: engine.policies,
+    actions: [...engine.actions, action],
+    autonomy: engine.autonomy,
+    autonomyFile: engine.autonomyFile,
+    authorize: (r) => (r.action === action ? { decision: 'allow', policyIds: ['test.allow'], reason: 'test route', errors: [] } : engine.authorize(r)),
+    policiesFor: (a) => engine.policiesFor(a),
+    decidePlacement: (r) => engine.decidePlacement(r),
+    classifyAutonomy: (r) => engine.classifyAutonomy(r),
+  };
+}
+
 describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in process [%s]', (_name, backend) => {
   let t: TestApp;
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${t.adminToken}` });
 
   beforeAll(async () => {
-    t = await createTestApp(backend, { routes: routeTable([exploding]) });
+    t = await createTestApp(backend, { routes: routeTable([exploding]), policy: withTestAction(await loadPolicyEngine(), 'explode') });
   });
   afterAll(async () => t?.close());
 
@@ -200,5 +221,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
     expect(body.properties.expiresInDays).toMatchObject({ type: 'integer', minimum: 1, maximum: 3650 });
     expect(body.additionalProperties).toBe(false);
     expect(doc.paths['/api/v1/test/explode'].get.parameters[0]).toMatchObject({ name: 'n', in: 'query', required: false });
+  });
+
+  it('refuses to build an app with a token route the policy schema has no action for', async () => {
+    const policy = await loadPolicyEngine();
+    const build = () => buildApp({ deps: { ...t.deps, policy }, logger: pino({ level: 'silent' }), routes: routeTable([exploding]) });
+    expect(build).toThrow(/no Cedar action for the token routes explode/);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { bearer, createIdentityApp, entries, type IdentityApp } from '../identity/harness.js';
 
@@ -68,7 +68,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
   });
 
   it('400 naming every bad field, and nothing written', async () => {
-    const before = [await count('principals'), await count('api_tokens'), await count('audit_entries')];
+    const before = [await count('principals'), await count('api_tokens'), await changeEntryCount(t.db)];
     const res = await call('POST', '/api/v1/principals', t.adminToken, {
       name: 'has space',
       kind: 'robot',
@@ -81,7 +81,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
     expect(fieldsOf(res.json())).toEqual(
       expect.arrayContaining(['body.name', 'body.kind', 'body.roles.0', 'body.attributes.colour', 'body.attributes.team', 'body.attributes.clearance.0']),
     );
-    expect([await count('principals'), await count('api_tokens'), await count('audit_entries')]).toEqual(before);
+    expect([await count('principals'), await count('api_tokens'), await changeEntryCount(t.db)]).toEqual(before);
   });
 
   it('refuses a taken name (409) and a token scope the principal cannot hold (400), writing nothing', async () => {
@@ -130,8 +130,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
   ] as const)('%s %s is for platform-admins: 403 for others, audited', async (method, path, operationId) => {
     const res = await call(method, path.replace(':self', auditor.id), auditor.token, method === 'GET' ? undefined : { roles: ['platform-admin'] });
     expect(res.statusCode).toBe(403);
-    const denials = await listAuditEntries(t.db, { action: 'access.deny', principalId: auditor.id, resourceId: operationId });
-    expect(denials.at(-1)).toMatchObject({ requestId: res.headers['x-request-id'], decision: { effect: 'denied' } });
+    const denials = (await decisionsOf(t.db, auditor.id, 'denied')).filter((e) => e.resource.id === operationId);
+    expect(denials.at(-1)).toMatchObject({ requestId: res.headers['x-request-id'], decision: { effect: 'denied' }, outcome: 'failed' });
     expect((await call('GET', `/api/v1/principals/${auditor.id}`, t.adminToken)).json().roles).toEqual(['auditor']);
   });
 
@@ -167,12 +167,22 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
   });
 
   it('refuses to leave no enabled platform-admin, and an empty or unknown change', async () => {
-    const demote = await call('PATCH', `/api/v1/principals/${t.adminId}`, t.adminToken, { roles: ['auditor'] });
+    // The sole administrator cannot demote itself: separation of duties refuses it first.
+    const self = await call('PATCH', `/api/v1/principals/${t.adminId}`, t.adminToken, { roles: ['auditor'] });
+    expect(self.statusCode).toBe(403);
+    expect(self.json().detail).toContain('sod.no-self-privilege-change');
+    // A break-glass operator acts as platform-admin without holding the role, so it reaches the
+    // last-administrator guard: that guard still holds.
+    const oncall = await createPrincipalWithToken(t.db, { name: 'olly-oncall', roles: ['break-glass'] });
+    const elevated = await call('POST', '/api/v1/break-glass', oncall.token, { reason: 'restore access after an outage', durationMinutes: 5 });
+    expect(elevated.statusCode, elevated.body).toBe(201);
+    const demote = await call('PATCH', `/api/v1/principals/${t.adminId}`, oncall.token, { roles: ['auditor'] });
     expect(demote.statusCode).toBe(409);
     expect(fieldsOf(demote.json())).toEqual(['roles']);
-    const disable = await call('PATCH', `/api/v1/principals/${t.adminId}`, t.adminToken, { disabled: true });
+    const disable = await call('PATCH', `/api/v1/principals/${t.adminId}`, oncall.token, { disabled: true });
     expect(disable.statusCode).toBe(409);
     expect(fieldsOf(disable.json())).toEqual(['disabled']);
+    expect((await call('DELETE', '/api/v1/break-glass', oncall.token)).statusCode).toBe(200);
     expect((await call('GET', '/api/v1/whoami', t.adminToken)).json().roles).toEqual(['platform-admin']);
 
     expect((await call('PATCH', `/api/v1/principals/${auditor.id}`, t.adminToken, {})).statusCode).toBe(400);
@@ -234,7 +244,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
 
     const foreign = await call('DELETE', `/api/v1/tokens/${second.id}`, other.token);
     expect(foreign.statusCode).toBe(403);
-    expect(await listAuditEntries(t.db, { action: 'access.deny', principalId: other.id, resourceId: second.id })).toHaveLength(1);
+    const [refusal] = (await decisionsOf(t.db, other.id, 'denied')).filter((e) => e.requestId === foreign.headers['x-request-id']);
+    expect(refusal).toMatchObject({ resource: { type: 'operation', id: 'revokeToken' }, decision: { policyIds: [] } });
+    expect(refusal?.reason).toContain(`Token ${second.id}`);
     expect((await call('GET', '/api/v1/whoami', second.token)).statusCode).toBe(200);
 
     const revoked = await call('DELETE', `/api/v1/tokens/${second.id}`, owner.token);

@@ -7,6 +7,7 @@ import { buildApp } from '../../src/api/index.js';
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Clock } from '../../src/core/index.js';
 import { bootstrapAdmin } from '../../src/identity/index.js';
+import { loadPolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
 import type { TestBackend } from '../support/databases.js';
 
@@ -68,7 +69,8 @@ export async function createIdentityApp(
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = options.clock ?? new ManualClock();
-  const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, version: ASSAY_VERSION }, logger, clock });
+  const policy = await loadPolicyEngine({ siteDir: config.paths.policies });
+  const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION }, logger, clock });
   await app.ready();
   return {
     app,

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp, type RouteSpec } from '../../src/api/index.js';
+import { AUTHZ_DECIDE_ACTION, buildApp, type AppDeps, type RouteSpec } from '../../src/api/index.js';
+import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
+import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
 
@@ -16,13 +18,20 @@ export interface TestApp {
   /** The app's audit payload store (apart from the shared blob store). */
   auditPayloads: BlobStore;
   keyring: Keyring;
+  /** What the app was built with. */
+  deps: AppDeps;
+  /** The policy engine deciding the app's requests. */
+  policy: PolicyEngine;
   adminToken: string;
   adminId: string;
   close(): Promise<void>;
 }
 
-/** Builds the real app (real database, real blob store, real keyring) for `app.inject` tests. */
-export async function createTestApp(backend: TestBackend, options: { routes?: RouteSpec[] } = {}): Promise<TestApp> {
+/**
+ * Builds the real app (real database, real blob store, real keyring, the real policy engine
+ * over the home's site policies) for `app.inject` tests; `policy` replaces the engine.
+ */
+export async function createTestApp(backend: TestBackend, options: { routes?: RouteSpec[]; policy?: PolicyEngine } = {}): Promise<TestApp> {
   const home = mkdtempSync(join(tmpdir(), 'assay-app-'));
   const config = loadConfig({ env: { ASSAY_HOME: home, ASSAY_LOG_LEVEL: 'silent' }, cwd: home });
   const { db, cleanup } = await backend.open();
@@ -33,8 +42,10 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
   await keyring.generate();
   const boot = await bootstrapAdmin(db);
   if (!boot.created) throw new Error('fresh database already had an administrator');
+  const policy = options.policy ?? (await loadPolicyEngine({ siteDir: config.paths.policies }));
+  const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION };
   const app = buildApp({
-    deps: { config, db, blobs, auditPayloads, keyring, version: ASSAY_VERSION },
+    deps,
     logger: pino({ level: 'silent' }),
     ...(options.routes ? { routes: options.routes } : {}),
   });
@@ -44,6 +55,8 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
     db,
     auditPayloads,
     keyring,
+    deps,
+    policy,
     adminToken: boot.token.token,
     adminId: boot.principal.id,
     async close() {
@@ -65,4 +78,18 @@ export async function createPrincipalWithToken(
   const p = await createPrincipal(db, { name: input.name, kind: input.kind ?? 'human', roles: input.roles }, ctx);
   const issued = await issueToken(db, { principalId: p.id, name: 'test' }, ctx);
   return { id: p.id, token: issued.token };
+}
+
+/**
+ * Audit entries that record changes and refusals, leaving out the authorisation decision every
+ * authenticated request writes: "nothing written" means this count stays put.
+ */
+export async function changeEntryCount(db: Db): Promise<number> {
+  return (await db.query('SELECT 1 FROM audit_entries WHERE action <> $1', [AUTHZ_DECIDE_ACTION])).rowCount;
+}
+
+/** The authorisation decisions recorded for `principalId`, oldest first, optionally only one effect. */
+export async function decisionsOf(db: Db, principalId: string, effect?: 'allowed' | 'denied'): Promise<IndexedAuditEntry[]> {
+  const all = await listAuditEntries(db, { action: AUTHZ_DECIDE_ACTION, principalId });
+  return effect ? all.filter((e) => e.decision.effect === effect) : all;
 }

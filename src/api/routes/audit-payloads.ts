@@ -14,28 +14,13 @@ import {
   describeRetention,
   type AuditContext,
 } from '../../audit/index.js';
-import { actorOf, type AuthenticatedPrincipal, type Role } from '../../identity/index.js';
+import { actorOf, type AuthenticatedPrincipal } from '../../identity/index.js';
+import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
 
-// Who may do what (issue 3; Cedar policy takes over with the policy module):
-// - Payload bytes may hold PHI or card data: only the officers who answer for it read them.
-//   Not auditors (they need the evidence trail, not the content), not administrators (an
-//   administrator must not read PHI: HIPAA minimum necessary, PCI DSS 7.2).
-const PAYLOAD_READERS: readonly Role[] = ['compliance-officer', 'security-officer'];
-// - Records (hash, class, deadlines, subject ids, what became of the bytes): auditors too.
-const PAYLOAD_RECORD_READERS: readonly Role[] = ['compliance-officer', 'security-officer', 'auditor'];
-// - Erasure answers a data subject's request: the compliance officer (DPO function) decides.
-const ERASERS: readonly Role[] = ['compliance-officer'];
-// - Placing a hold only preserves, so security (incident response) and administrators may do
-//   it too, at any hour. Releasing one lets evidence be destroyed: compliance alone, so an
-//   administrator cannot release a hold and then purge.
-const HOLD_PLACERS: readonly Role[] = ['compliance-officer', 'security-officer', 'platform-admin'];
-const HOLD_RELEASERS: readonly Role[] = ['compliance-officer'];
-const HOLD_READERS: readonly Role[] = [...HOLD_PLACERS, 'auditor'];
-// - A purge removes only what is past its maximum and unheld, as the schedule would: operators
-//   may run it early.
-const PURGERS: readonly Role[] = ['compliance-officer', 'platform-admin'];
-const RETENTION_READERS: readonly Role[] = ['platform-admin', 'auditor', 'compliance-officer', 'security-officer', 'risk-officer'];
+// Who may do what is Cedar policy: src/policy/packs/default/audit.cedar (payload bytes only for
+// compliance and security officers, records for auditors too, erasure and hold release for
+// compliance alone).
 
 const sha256Param = z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hexadecimal characters') });
 const holdIdParam = z.strictObject({ id: z.string().regex(/^hold_[0-9A-Z]{26}$/, 'must be a legal hold id (hold_…)') });
@@ -97,7 +82,7 @@ export const auditPayloadRoutes = [
     summary: 'Payload records (never their bytes) by data subject, class or state, in hash order; pages with `cursor`.',
     tags: ['audit'],
     auth: 'token',
-    roles: PAYLOAD_RECORD_READERS,
+    authorize: on.auditLog,
     request: {
       query: z.strictObject({
         subject: z.string().min(1).max(200).optional().describe('data subject id'),
@@ -127,7 +112,7 @@ export const auditPayloadRoutes = [
     summary: 'A payload record: class, deadlines, subjects, what became of the bytes, and the active legal holds covering it.',
     tags: ['audit'],
     auth: 'token',
-    roles: PAYLOAD_RECORD_READERS,
+    authorize: on.payloadParam,
     request: { params: sha256Param },
     responses: {
       200: {
@@ -148,7 +133,7 @@ export const auditPayloadRoutes = [
     summary: 'The payload bytes (base64), verified against the hash. Every read is recorded as an audit.payload.read entry first.',
     tags: ['audit'],
     auth: 'token',
-    roles: PAYLOAD_READERS,
+    authorize: on.payloadParam,
     request: {
       params: sha256Param,
       query: z.strictObject({ reason: z.string().trim().min(1).max(2000).optional().describe('why you read it (recorded)') }),
@@ -179,7 +164,7 @@ export const auditPayloadRoutes = [
       'Erases the payload bytes (GDPR Art. 17), keeping hash and record and appending an audit.payload.erase entry. 409 while a legal hold covers it, or before the class minimum without overrideMinimum.',
     tags: ['audit'],
     auth: 'token',
-    roles: ERASERS,
+    authorize: on.payloadParam,
     request: {
       params: sha256Param,
       body: z.strictObject({
@@ -208,7 +193,7 @@ export const auditPayloadRoutes = [
     summary: 'Legal holds in the order placed; `active=true` for those in force only.',
     tags: ['audit'],
     auth: 'token',
-    roles: HOLD_READERS,
+    authorize: on.auditLog,
     request: { query: z.strictObject({ active: z.enum(['true', 'false']).optional() }) },
     responses: { 200: { description: 'holds', schema: z.object({ holds: z.array(holdSchema) }) } },
     handler: async ({ deps, query }) => ({
@@ -222,7 +207,7 @@ export const auditPayloadRoutes = [
     summary: 'Places a legal hold: nothing in its scope is erased or purged until it is released. An empty scope covers every payload.',
     tags: ['audit'],
     auth: 'token',
-    roles: HOLD_PLACERS,
+    authorize: on.auditLog,
     request: { body: placeLegalHoldSchema },
     responses: { 201: { description: 'the hold', schema: holdSchema } },
     handler: async (ctx) => {
@@ -237,7 +222,7 @@ export const auditPayloadRoutes = [
     summary: 'One legal hold.',
     tags: ['audit'],
     auth: 'token',
-    roles: HOLD_READERS,
+    authorize: on.holdParam,
     request: { params: holdIdParam },
     responses: { 200: { description: 'the hold', schema: holdSchema }, 404: problem('no such hold') },
     handler: async ({ deps, params }) => ({ json: await getLegalHold(deps.db, params.id) }),
@@ -249,7 +234,7 @@ export const auditPayloadRoutes = [
     summary: 'Releases a legal hold (once); what it covered may then be erased or purged.',
     tags: ['audit'],
     auth: 'token',
-    roles: HOLD_RELEASERS,
+    authorize: on.holdParam,
     request: { params: holdIdParam, body: z.strictObject({ reason }) },
     responses: { 200: { description: 'the released hold', schema: holdSchema }, 404: problem('no such hold'), 409: problem('already released') },
     handler: async (ctx) => ({
@@ -263,7 +248,7 @@ export const auditPayloadRoutes = [
     summary: 'Retention per payload class (ISO 8601 durations: minimum, hot, maximum) and the purge schedule.',
     tags: ['audit'],
     auth: 'token',
-    roles: RETENTION_READERS,
+    authorize: on.auditLog,
     request: {},
     responses: {
       200: {
@@ -285,7 +270,7 @@ export const auditPayloadRoutes = [
     summary: 'Purges now the bytes of payloads past their maximum that no legal hold covers (one audit entry each); dryRun only reports.',
     tags: ['audit'],
     auth: 'token',
-    roles: PURGERS,
+    authorize: on.auditLog,
     request: {
       body: z.strictObject({
         dryRun: z.boolean().default(false),

@@ -11,11 +11,10 @@ import {
   verifyAuditLogSnapshot,
 } from '../../audit/index.js';
 import { NotFound } from '../../core/index.js';
-import type { Role } from '../../identity/index.js';
+import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
 
-/** The audit API is for administrators and auditors (issue 3); Cedar policy takes over with the policy module. */
-const AUDIT_READERS: readonly Role[] = ['platform-admin', 'auditor'];
+// Who reads the log is Cedar policy (audit.read-log: administrators and auditors).
 
 // These shapes are a public contract: independent verifiers are written against them.
 const count = z.coerce.number().int().min(0);
@@ -30,7 +29,7 @@ export const auditRoutes = [
     summary: 'The log\'s C2SP note verifier key: name+hexkeyid+base64(0x01‖pubkey).',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: {},
     responses: { 200: { description: 'verifier key', contentType: 'text/plain' } },
     handler: async ({ deps }) => ({
@@ -45,7 +44,7 @@ export const auditRoutes = [
     summary: 'The latest signed checkpoint (C2SP tlog-checkpoint in a signed note).',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: {},
     responses: { 200: { description: 'checkpoint note', contentType: 'text/plain' } },
     handler: async ({ deps }) => {
@@ -61,7 +60,7 @@ export const auditRoutes = [
     summary: `Exact leaf bytes of [start, end), at most ${MAX_LEAVES_PER_CALL} per call.`,
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: { query: z.object({ start: count, end: count }) },
     responses: { 200: { description: 'leaves', schema: z.object({ leaves: z.array(z.string().describe('base64 of the leaf bytes')) }) } },
     handler: async ({ deps, query }) => ({ json: { leaves: b64(await readLeaves(deps.db, query)) } }),
@@ -73,7 +72,7 @@ export const auditRoutes = [
     summary: 'RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: { query: z.object({ index: count, size: count }) },
     responses: { 200: { description: 'proof', schema: proofSchema } },
     handler: async ({ deps, query }) => ({ json: { proof: b64(await proveInclusion(deps.db, query)) } }),
@@ -85,7 +84,7 @@ export const auditRoutes = [
     summary: 'RFC 9162 consistency proof between tree sizes `from` and `to`.',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: { query: z.object({ from: count, to: count }) },
     responses: { 200: { description: 'proof', schema: proofSchema } },
     handler: async ({ deps, query }) => ({ json: { proof: b64(await proveConsistency(deps.db, query)) } }),
@@ -97,7 +96,7 @@ export const auditRoutes = [
     summary: 'Recomputes the whole tree from the stored leaves and entries and checks every checkpoint; names the first problem.',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: {},
     responses: {
       200: {
@@ -123,7 +122,7 @@ export const auditRoutes = [
     summary: 'Monitoring: log size, entries waiting to be sequenced, sequencer lag and checkpoint age.',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: {},
     responses: {
       200: {
@@ -146,7 +145,7 @@ export const auditRoutes = [
     summary: 'Searches entries by actor, action, resource and time; pages with `cursor` (the previous page\'s `nextCursor`).',
     tags: ['audit'],
     auth: 'token',
-    roles: AUDIT_READERS,
+    authorize: on.auditLog,
     request: {
       query: z.strictObject({
         actor: z.string().min(1).optional().describe('principal id'),

@@ -6,6 +6,7 @@ const checkSchema = z.object({ status: z.enum(['ok', 'failed']), detail: z.strin
 const readySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.object({ database: checkSchema, migrations: checkSchema, blobStore: checkSchema }),
+  policyDigest: z.string().describe('SHA-256 of the Cedar schema and policies that decide requests: which policy set is in force'),
 });
 
 type Check = z.infer<typeof checkSchema>;
@@ -35,7 +36,7 @@ async function readiness(deps: AppDeps): Promise<z.infer<typeof readySchema>> {
     return undefined;
   });
   const ok = [database, migrations, blobStore].every((c) => c.status === 'ok');
-  return { status: ok ? 'ready' : 'not_ready', checks: { database, migrations, blobStore } };
+  return { status: ok ? 'ready' : 'not_ready', checks: { database, migrations, blobStore }, policyDigest: deps.policy.digest };
 }
 
 export const healthRoutes = [
@@ -54,7 +55,7 @@ export const healthRoutes = [
     method: 'GET',
     path: '/readyz',
     operationId: 'getReadiness',
-    summary: 'Readiness: database reachable, migrations applied and unedited, blob store reachable.',
+    summary: 'Readiness: database reachable, migrations applied and unedited, blob store reachable; names the policy set in force.',
     tags: ['health'],
     auth: 'none',
     request: {},

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationFailed } from '../../core/index.js';
 import {
   BREAK_GLASS_ROLE,
   changeContextOf,
@@ -10,6 +11,7 @@ import {
   revokeToken,
   startElevation,
 } from '../../identity/index.js';
+import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
 import { expiryOf, issuedTokenSchema, principalRoutes, principalSchema, tokenInfoSchema, tokenRequestSchema } from './principals.js';
 
@@ -40,9 +42,9 @@ const breakGlassBody = z.strictObject({
     .number()
     .int()
     .min(1)
-    .max(DEFAULT_BREAK_GLASS_MAX_MINUTES)
-    .default(DEFAULT_BREAK_GLASS_MAX_MINUTES)
-    .describe(`At most ${DEFAULT_BREAK_GLASS_MAX_MINUTES} minutes.`),
+    .max(24 * 60)
+    .optional()
+    .describe(`At most the configured breakGlass.maxMinutes (default ${DEFAULT_BREAK_GLASS_MAX_MINUTES}); omitted: that maximum.`),
 });
 
 /** Self-service identity (any authenticated principal), break-glass, and principal administration. */
@@ -54,6 +56,7 @@ export const identityRoutes = [
     summary: 'The principal the credential belongs to, with the roles and scopes this request acts with.',
     tags: ['identity'],
     auth: 'token',
+    authorize: on.caller,
     request: {},
     responses: { 200: { description: 'the calling principal', schema: whoamiSchema } },
     handler: async ({ principal }) => {
@@ -68,6 +71,7 @@ export const identityRoutes = [
     summary: 'Issues a new API token for the calling principal (for rotation); never broader than the calling credential. The secret is returned once.',
     tags: ['identity'],
     auth: 'token',
+    authorize: on.caller,
     request: { body: tokenRequestSchema },
     responses: { 201: { description: 'issued', schema: issuedTokenSchema } },
     handler: async ({ body, principal, deps, requestId }) => {
@@ -87,6 +91,7 @@ export const identityRoutes = [
     summary: 'The calling principal\'s tokens, newest first, without secrets.',
     tags: ['identity'],
     auth: 'token',
+    authorize: on.caller,
     request: {},
     responses: { 200: { description: 'tokens', schema: z.object({ tokens: z.array(tokenInfoSchema) }) } },
     handler: async ({ principal, deps }) => ({ json: { tokens: await listTokens(deps.db, principal!.id) } }),
@@ -98,10 +103,11 @@ export const identityRoutes = [
     summary: 'Revokes a token at once; by its own principal or a platform-admin. Revoking twice changes nothing.',
     tags: ['identity'],
     auth: 'token',
+    authorize: on.tokenParam,
     request: { params: z.strictObject({ id: z.string().regex(/^tok_[0-9A-Z]{26}$/, 'must be a token id (tok_…)') }) },
     responses: { 200: { description: 'the revoked token', schema: tokenInfoSchema } },
     handler: async ({ params, principal, deps, requestId }) => ({
-      json: await revokeToken(deps.db, { tokenId: params.id, by: principal! }, changeContextOf(principal!, requestId)),
+      json: await revokeToken(deps.db, { tokenId: params.id }, changeContextOf(principal!, requestId)),
     }),
   }),
   defineRoute({
@@ -111,14 +117,26 @@ export const identityRoutes = [
     summary: `Elevates the caller (role ${BREAK_GLASS_ROLE}) to platform-admin until expiry; every action meanwhile is flagged in the audit log, and an alert fires.`,
     tags: ['identity'],
     auth: 'token',
-    roles: [BREAK_GLASS_ROLE],
+    authorize: on.caller,
     request: { body: breakGlassBody },
     responses: { 201: { description: 'elevated', schema: elevationSchema } },
     handler: async ({ body, principal, deps, requestId, request }) => {
       const p = principal!;
+      const max = deps.config.breakGlass.maxMinutes;
+      if (body.durationMinutes !== undefined && body.durationMinutes > max) {
+        throw new ValidationFailed(`durationMinutes must be at most the configured ${max}`, [
+          { field: 'body.durationMinutes', message: `must be at most ${max} (breakGlass.maxMinutes)` },
+        ]);
+      }
       const elevation = await startElevation(
         deps.db,
-        { principal: p, reason: body.reason, durationMinutes: body.durationMinutes, alerts: request.log },
+        {
+          principal: p,
+          reason: body.reason,
+          durationMinutes: body.durationMinutes ?? max,
+          maxMinutes: max,
+          alerts: request.log,
+        },
         changeContextOf(p, requestId),
       );
       return { status: 201, json: elevation };
@@ -131,7 +149,7 @@ export const identityRoutes = [
     summary: 'Ends the caller\'s elevation before its expiry.',
     tags: ['identity'],
     auth: 'token',
-    roles: [BREAK_GLASS_ROLE],
+    authorize: on.caller,
     request: {},
     responses: { 200: { description: 'the ended elevation', schema: elevationSchema } },
     handler: async ({ principal, deps, requestId }) => ({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { buildOpenApi } from '../openapi.js';
+import { on } from '../authorize.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { auditPayloadRoutes } from './audit-payloads.js';
 import { auditRoutes } from './audit.js';
@@ -19,6 +20,7 @@ export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
     summary: 'This API described as OpenAPI 3.1, generated from the schemas that validate requests.',
     tags: ['meta'],
     auth: 'token',
+    authorize: on.platform,
     request: {},
     responses: { 200: { description: 'OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
     handler: async ({ deps }) => ({ json: buildOpenApi(all, { version: deps.version }) }),

@@ -12,12 +12,9 @@ import {
   PRINCIPAL_NAME_PATTERN,
   updatePrincipal,
   type AuthenticatedPrincipal,
-  type Role,
 } from '../../identity/index.js';
+import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
-
-/** Managing other principals is for platform administrators (Cedar policy takes over with the policy module). */
-const ADMINS: readonly Role[] = ['platform-admin'];
 
 const roleSchema = z.enum(BUILT_IN_ROLES);
 const kindSchema = z.enum(PRINCIPAL_KINDS);
@@ -114,7 +111,7 @@ export const principalRoutes = [
     summary: 'Creates a principal (human, service or agent) with built-in roles and attributes, optionally with its first token.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.platform,
     request: { body: createBody },
     responses: {
       201: {
@@ -140,7 +137,7 @@ export const principalRoutes = [
     summary: 'Principals in creation order, filtered by name, kind or disabled state; page with `after`.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.platform,
     request: { query: listQuery },
     responses: { 200: { description: 'a page', schema: z.object({ principals: z.array(principalSchema), nextCursor: z.string().nullable() }) } },
     handler: async ({ query, deps }) => ({ json: await listPrincipals(deps.db, query) }),
@@ -152,7 +149,7 @@ export const principalRoutes = [
     summary: 'One principal.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.principalParam,
     request: { params: principalId },
     responses: { 200: { description: 'the principal', schema: principalSchema } },
     handler: async ({ params, deps }) => ({ json: await getPrincipal(deps.db, params.id) }),
@@ -164,7 +161,7 @@ export const principalRoutes = [
     summary: 'Replaces roles or attributes, or disables / enables a principal; each kind of change is audited.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.principalParam,
     request: { params: principalId, body: patchBody },
     responses: { 200: { description: 'the principal after the change', schema: principalSchema } },
     handler: async ({ params, body, principal, deps, requestId }) => {
@@ -180,7 +177,7 @@ export const principalRoutes = [
     summary: 'Issues an API token for a principal; scopes may narrow its roles, never widen them. The secret is returned once.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.principalParam,
     request: { params: principalId, body: tokenRequestSchema },
     responses: { 201: { description: 'issued', schema: issuedTokenSchema } },
     handler: async ({ params, body, principal, deps, requestId }) => {
@@ -200,7 +197,7 @@ export const principalRoutes = [
     summary: 'The tokens of a principal, newest first, without secrets.',
     tags: ['identity'],
     auth: 'token',
-    roles: ADMINS,
+    authorize: on.principalParam,
     request: { params: principalId },
     responses: { 200: { description: 'tokens', schema: z.object({ tokens: z.array(tokenInfoSchema) }) } },
     handler: async ({ params, deps }) => ({ json: { tokens: await listTokens(deps.db, params.id) } }),
