@@ -78,8 +78,9 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
+/** True for 1, 2, 4, … (no bitwise operators: sizes may exceed 2^31). */
 function isPowerOfTwo(n: number): boolean {
-  if (n < 1) return false;
+  if (!Number.isSafeInteger(n) || n < 1) return false;
   let p = 1;
   while (p < n) p *= 2;
   return p === n;
@@ -144,7 +145,8 @@ export async function rootHash(source: HashSource, size: number): Promise<Buffer
   return rangeHash(source, 0, size);
 }
 
-interface LeafRange {
+/** A leaf range [start, end). */
+export interface LeafRange {
   start: number;
   end: number;
 }
@@ -208,8 +210,8 @@ async function resolveRanges(source: HashSource, ranges: readonly LeafRange[]): 
   return ranges.map((r) => foldRange(r, known));
 }
 
-/** RFC 9162 §2.1.3.1 PATH(index, D[0:size]) as ranges, leaf level first. */
-function pathRanges(index: number, size: number): LeafRange[] {
+/** RFC 9162 §2.1.3.1 PATH(index, D[0:size]) as ranges: what each proof element covers, leaf level first. */
+export function inclusionPathRanges(index: number, size: number): LeafRange[] {
   // Walk down from the root. The RFC's recursion appends each sibling after the deeper part of
   // the path, so siblings are collected top-down and reversed.
   const siblings: LeafRange[] = [];
@@ -261,7 +263,7 @@ export async function inclusionProof(source: HashSource, index: number, size: nu
   if (!isCount(index) || !isCount(size) || index >= size) {
     throw new RangeError(`no inclusion proof for leaf ${String(index)} in a tree of size ${String(size)}`);
   }
-  return resolveRanges(source, pathRanges(index, size));
+  return resolveRanges(source, inclusionPathRanges(index, size));
 }
 
 /** RFC 9162 §2.1.4.1 consistency proof PROOF(from, D[0:to]); empty when from = to. Requires 0 < from ≤ to. */

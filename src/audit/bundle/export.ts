@@ -13,10 +13,9 @@ import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { AssayError, ASSAY_VERSION, sha256Hasher, ValidationFailed } from '../../core/index.js';
 import { openCheckpoint, parseVerifierKey, type NoteVerifier, type OpenedCheckpoint } from '../checkpoint.js';
-import { leafHash, nodeHash, verifyConsistency, verifyInclusion } from '../merkle.js';
+import { inclusionPathRanges, leafHash, nodeHash, verifyConsistency, verifyInclusion, type LeafRange } from '../merkle.js';
 import {
   BUNDLE_FORMAT,
-  inclusionPathRanges,
   inWindow,
   leafChunks,
   log2,
@@ -26,7 +25,6 @@ import {
   TileFold,
   type BundleManifest,
   type BundleWindow,
-  type LeafRange,
   type RangeProof,
 } from './format.js';
 import { bundleReadme } from './readme.js';

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { ValidationFailed } from '../../core/index.js';
-import { nodeHash } from '../merkle.js';
+import { nodeHash, type LeafRange } from '../merkle.js';
 
 /** The `format` of every v1 manifest. */
 export const BUNDLE_FORMAT = 'assay-audit-bundle/v1';
@@ -92,49 +92,11 @@ export const inclusionLineSchema = z.strictObject({ index: count, proof: z.array
 /** `consistency-proof.json`: RFC 9162 consistency proof from the earliest checkpoint to the anchor. */
 export const consistencyFileSchema = z.strictObject({ from: count, to: count, proof: z.array(b64Hash) });
 
-/** A leaf range [start, end). */
-export interface LeafRange {
-  start: number;
-  end: number;
-}
-
-function splitPoint(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
-/** True for 1, 2, 4, … (no bitwise operators: sizes may exceed 2^31). */
-export function isPowerOfTwo(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n < 1) return false;
-  let p = 1;
-  while (p < n) p *= 2;
-  return p === n;
-}
-
 /** log2 of a power of two. */
 export function log2(n: number): number {
   let k = 0;
   for (let p = 1; p < n; p *= 2) k++;
   return k;
-}
-
-/** The range each element of the RFC 9162 inclusion proof of leaf `index` in a tree of `size` covers, leaf level first. */
-export function inclusionPathRanges(index: number, size: number): LeafRange[] {
-  const siblings: LeafRange[] = [];
-  let start = 0;
-  let end = size;
-  while (end - start > 1) {
-    const mid = start + splitPoint(end - start);
-    if (index < mid) {
-      siblings.push({ start: mid, end });
-      end = mid;
-    } else {
-      siblings.push({ start, end: mid });
-      start = mid;
-    }
-  }
-  return siblings.reverse();
 }
 
 /**
