@@ -18,6 +18,7 @@ import {
   type RetentionConfig,
 } from '../core/index.js';
 import type { BlobStore, Db, Queryable, Tx } from '../store/index.js';
+import { startBackgroundLoop } from './background-loop.js';
 import type { Actor } from './entry.js';
 import { appendAuditEntry } from './log.js';
 
@@ -470,36 +471,15 @@ export interface RetentionPurgeHandle {
 
 /** Purges expired payloads now and then every `intervalMs`, until stopped. */
 export function startRetentionPurge(options: RetentionPurgeOptions): RetentionPurgeHandle {
-  let running = true;
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (running) {
-      try {
-        let report: PurgeReport;
-        do {
-          report = await purgeExpiredPayloads({ db: options.db, blobs: options.blobs });
-          options.onReport?.(report);
-          // Rows another transaction holds are skipped and still count as due: go round again only on progress.
-        } while (report.more && report.purged.length > 0 && running);
-      } catch (err) {
-        options.onError?.(err);
-      }
-      if (!running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.intervalMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
+  const loop = startBackgroundLoop({
+    round: async () => {
+      const report = await purgeExpiredPayloads({ db: options.db, blobs: options.blobs });
+      options.onReport?.(report);
+      // Rows another transaction holds are skipped and still count as due: go round again only on progress.
+      return report.more && report.purged.length > 0;
     },
-  };
+    idleMs: options.intervalMs,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  return { stop: () => loop.stop() };
 }

@@ -1,5 +1,6 @@
 import type { ActiveKey } from '../core/index.js';
 import type { Db, Tx } from '../store/index.js';
+import { startBackgroundLoop } from './background-loop.js';
 import { signCheckpoint } from './checkpoint.js';
 import type { AuditEntry } from './entry.js';
 import { auditTextColumns, entryFromRow, entryFromTextRow, leafText, type AuditRow, type AuditTextRow } from './leaf.js';
@@ -173,53 +174,17 @@ export interface SequencerOptions extends SequenceOptions {
  * otherwise, so committed entries are sequenced and checkpointed well within a second.
  */
 export function startSequencer(db: Db, options: SequencerOptions): SequencerHandle {
-  const idleMs = options.idleMs ?? 100;
-  let running = true;
-  let waiters: Array<() => void> = [];
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (running) {
-      let busy = false;
-      try {
-        const r = await sequenceBatch(db, options);
-        busy = r.leader && r.sequenced > 0;
-      } catch (err) {
-        options.onError?.(err);
-      }
-      const done = waiters;
-      waiters = [];
-      for (const w of done) w();
-      if (!busy && running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, idleMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
-    }
-  })();
+  const loop = startBackgroundLoop({
+    round: async () => {
+      const r = await sequenceBatch(db, options);
+      return r.leader && r.sequenced > 0;
+    },
+    idleMs: options.idleMs ?? 100,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
   return {
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-    },
-    flush() {
-      if (!running) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        // Two rounds: the one in progress may have started before the caller's commit.
-        let rounds = 0;
-        const onRound = (): void => {
-          rounds++;
-          if (rounds >= 2 || !running) resolve();
-          else waiters.push(onRound);
-        };
-        waiters.push(onRound);
-        wake?.();
-      });
-    },
+    stop: () => loop.stop(),
+    // Two rounds: the one in progress may have started before the caller's commit.
+    flush: () => loop.afterRounds(2),
   };
 }
