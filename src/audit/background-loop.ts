@@ -35,7 +35,8 @@ export function startBackgroundLoop(options: BackgroundLoopOptions): BackgroundL
       const done = waiters;
       waiters = [];
       for (const w of done) w();
-      if (!busy && running) {
+      // A caller still waiting for another round counts as work to do.
+      if (!busy && running && waiters.length === 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, options.idleMs);
           wake = () => {
