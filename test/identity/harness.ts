@@ -1,14 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp } from '../../src/api/index.js';
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
-import { ASSAY_VERSION, loadConfig, openKeyring, type Clock } from '../../src/core/index.js';
-import { bootstrapAdmin } from '../../src/identity/index.js';
-import { loadPolicyEngine } from '../../src/policy/index.js';
-import { createFsBlobStore, migrate, type Db } from '../../src/store/index.js';
+import type { Clock } from '../../src/core/index.js';
+import type { Db } from '../../src/store/index.js';
+import { createTestApp } from '../support/app.js';
 import type { TestBackend } from '../support/databases.js';
 
 /** A clock the test moves by hand, so expiry is tested without waiting and without wall-clock asserts. */
@@ -46,47 +41,16 @@ export interface IdentityApp {
   close(): Promise<void>;
 }
 
-/**
- * Like test/support/app.ts createTestApp, plus what identity tests need: `config` written to the
- * home's config.json (so it goes through loadConfig), the injectable clock, and the log lines.
- */
+/** createTestApp with what identity tests need: a site config file, the hand-moved clock, and the log lines. */
 export async function createIdentityApp(
   backend: TestBackend,
   options: { config?: Record<string, unknown>; clock?: ManualClock } = {},
 ): Promise<IdentityApp> {
-  const home = mkdtempSync(join(tmpdir(), 'assay-identity-'));
-  mkdirSync(home, { recursive: true });
-  if (options.config) writeFileSync(join(home, 'config.json'), JSON.stringify(options.config));
-  const config = loadConfig({ env: { ASSAY_HOME: home, ASSAY_LOG_LEVEL: 'silent' }, cwd: home });
-  const { db, cleanup } = await backend.open();
-  await migrate(db);
-  const blobs = await createFsBlobStore({ root: config.paths.blobs });
-  const auditPayloads = await createFsBlobStore({ root: config.paths.auditPayloads });
-  const keyring = await openKeyring(config.paths.keys, { create: true });
-  await keyring.generate();
-  const boot = await bootstrapAdmin(db);
-  if (!boot.created) throw new Error('fresh database already had an administrator');
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = options.clock ?? new ManualClock();
-  const policy = await loadPolicyEngine({ siteDir: config.paths.policies });
-  const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION }, logger, clock });
-  await app.ready();
-  return {
-    app,
-    db,
-    clock,
-    adminToken: boot.token.token,
-    adminId: boot.principal.id,
-    logs,
-    async close() {
-      await app.close();
-      await blobs.close();
-      await auditPayloads.close();
-      await cleanup();
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
+  const t = await createTestApp(backend, { ...(options.config ? { config: options.config } : {}), clock, logger });
+  return { app: t.app, db: t.db, clock, adminToken: t.adminToken, adminId: t.adminId, logs, close: () => t.close() };
 }
 
 /** Authorization header for a bearer credential. */

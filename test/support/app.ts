@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { AUTHZ_DECIDE_ACTION, buildApp, type AppDeps, type RouteSpec } from '../../src/api/index.js';
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
-import { ASSAY_VERSION, loadConfig, openKeyring, type Keyring } from '../../src/core/index.js';
+import { ASSAY_VERSION, loadConfig, openKeyring, type Clock, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
 import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
@@ -27,12 +27,25 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Options of `createTestApp`; all optional. */
+export interface TestAppOptions {
+  routes?: RouteSpec[];
+  /** Replaces the engine loaded from the home's site policies. */
+  policy?: PolicyEngine;
+  /** Written to the home's config.json, so it goes through loadConfig like a site's file. */
+  config?: Record<string, unknown>;
+  clock?: Clock;
+  /** @default a silent logger */
+  logger?: Logger;
+}
+
 /**
  * Builds the real app (real database, real blob store, real keyring, the real policy engine
- * over the home's site policies) for `app.inject` tests; `policy` replaces the engine.
+ * over the home's site policies) for `app.inject` tests.
  */
-export async function createTestApp(backend: TestBackend, options: { routes?: RouteSpec[]; policy?: PolicyEngine } = {}): Promise<TestApp> {
+export async function createTestApp(backend: TestBackend, options: TestAppOptions = {}): Promise<TestApp> {
   const home = mkdtempSync(join(tmpdir(), 'assay-app-'));
+  if (options.config) writeFileSync(join(home, 'config.json'), JSON.stringify(options.config));
   const config = loadConfig({ env: { ASSAY_HOME: home, ASSAY_LOG_LEVEL: 'silent' }, cwd: home });
   const { db, cleanup } = await backend.open();
   await migrate(db);
@@ -46,8 +59,9 @@ export async function createTestApp(backend: TestBackend, options: { routes?: Ro
   const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION };
   const app = buildApp({
     deps,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.routes ? { routes: options.routes } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   await app.ready();
   return {
