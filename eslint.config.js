@@ -14,12 +14,12 @@ const JS_FILES = ['**/*.js', '**/*.mjs', '**/*.cjs'];
 // Architecture: the layer table for assay/module-boundaries.
 //
 // Modules are the folders under src/. Dependencies point one way:
-//   adapters (api, cli, web) → domain (data, lineage, jobs, registry, serving, monitor)
+//   adapters (api, cli, web) → domain (data, lineage, jobs, registry, serving, monitor, autonomy)
 //   → middle (policy → identity → audit) → store → core
 // A layer may import any layer below it (skipping is fine), never one above it. Each
 // entry lists every module the key may import, always through `../<module>/index.js`.
 const KERNEL = ['store', 'core'];
-const DOMAIN = ['data', 'lineage', 'jobs', 'registry', 'serving', 'monitor'];
+const DOMAIN = ['data', 'lineage', 'jobs', 'registry', 'serving', 'monitor', 'autonomy'];
 const BELOW_DOMAIN = ['policy', 'identity', 'audit', ...KERNEL];
 
 /** @type {Record<string, string[]>} */

@@ -1,4 +1,5 @@
 import { appendAuditEntry } from '../audit/index.js';
+import { approvalRequester } from '../autonomy/index.js';
 import { actorOf, tokenOwner, type AuthenticatedPrincipal } from '../identity/index.js';
 import { PolicyDenied, type PolicyDecision, type PolicyEngine } from '../policy/index.js';
 import type { AppDeps, AuthorizeInput, RouteAuthorization } from './route.js';
@@ -83,7 +84,7 @@ function denialDetail(engine: PolicyEngine, action: string, d: PolicyDecision): 
 
 /** Resource builders shared by the routes: each names what its operation acts on. */
 export const on: Record<
-  'auditLog' | 'platform' | 'caller' | 'principalParam' | 'tokenParam' | 'payloadParam' | 'holdParam',
+  'auditLog' | 'platform' | 'caller' | 'principalParam' | 'tokenParam' | 'payloadParam' | 'holdParam' | 'approvalParam',
   RouteAuthorization
 > = {
   /** The audit log, its checkpoints, proofs, payload listings, holds and retention. */
@@ -112,4 +113,15 @@ export const on: Record<
   payloadParam: { resource: ({ params }) => ({ type: 'AuditPayload', id: params.sha256 ?? '' }) },
   /** A legal hold, named by the `:id` path parameter. */
   holdParam: { resource: ({ params }) => ({ type: 'LegalHold', id: params.id ?? '' }) },
+  /**
+   * The approval request named by `:id`, with its requester looked up: separation of duties
+   * is decided on it. An unknown request has no requester, so the decision is made on roles
+   * alone (then a 404).
+   */
+  approvalParam: {
+    resource: async ({ params, deps }) => {
+      const id = params.id ?? '';
+      return { type: 'Approval', id, author: (await approvalRequester(deps.db, id)) ?? '' };
+    },
+  },
 };

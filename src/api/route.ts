@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AssayConfig, Keyring } from '../core/index.js';
 import type { AuthenticatedPrincipal } from '../identity/index.js';
+import type { AssayMetrics } from '../monitor/index.js';
 import type { PolicyEngine, ResourceInput } from '../policy/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 
@@ -15,6 +16,8 @@ export interface AppDeps {
   keyring: Keyring;
   /** Decides every token route (the route's operationId is the Cedar action), loaded once at start. */
   policy: PolicyEngine;
+  /** This process's Prometheus registry and the instruments the domain updates. */
+  metrics: AssayMetrics;
   version: string;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
+import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
 import { buildApp } from './app.js';
@@ -93,7 +94,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanups.push(() => purge.stop());
     }
 
-    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION }, logger });
+    const metrics = createMetrics({ db });
+    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, metrics, version: ASSAY_VERSION }, logger });
     await app.listen({ host: config.host, port: config.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

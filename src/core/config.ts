@@ -108,6 +108,15 @@ const breakGlassSettings = z.strictObject({
   maxMinutes: z.coerce.number().int().min(1).max(24 * 60).default(60),
 });
 
+const autonomySettings = z.strictObject({
+  /**
+   * How long an approval request opened by bounded autonomy stays answerable, and then usable
+   * by its requester once approved, in minutes (at most 30 days). A request may ask for less.
+   * @default 1440 (one day)
+   */
+  approvalExpiryMinutes: z.coerce.number().int().min(1).max(30 * 24 * 60).default(24 * 60),
+});
+
 const auditSettings = z.strictObject({
   /** Per payload class, `{minimum, hot?, maximum}`; merged over DEFAULT_RETENTION class by class. */
   retention: z
@@ -202,6 +211,8 @@ const rawConfigSchema = z.strictObject({
   audit: auditSettings.prefault({}),
   /** Emergency elevation limits. */
   breakGlass: breakGlassSettings.prefault({}),
+  /** Bounded autonomy: approval requests. */
+  autonomy: autonomySettings.prefault({}),
 });
 
 type RawConfig = z.input<typeof rawConfigSchema>;
@@ -227,6 +238,8 @@ export interface AssayConfig {
   };
   /** Emergency elevation limits. */
   breakGlass: { maxMinutes: number };
+  /** Bounded autonomy: how long approval requests live. */
+  autonomy: { approvalExpiryMinutes: number };
   /** Paths derived from `home`. */
   paths: {
     db: string;
@@ -365,6 +378,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
     oidc: c.oidc,
     audit: { retention: { ...DEFAULT_RETENTION, ...c.audit.retention }, purgeIntervalSeconds: c.audit.purgeIntervalSeconds },
     breakGlass: c.breakGlass,
+    autonomy: c.autonomy,
     paths,
     configFile: existsSync(configFile) ? configFile : undefined,
   };

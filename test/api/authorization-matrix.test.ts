@@ -16,7 +16,7 @@ import { eachBackend } from '../support/databases.js';
  *
  * The resource of each cell is built by the route's own `authorize` descriptor, from a
  * representative request: path parameters name another principal, a token owned by another
- * principal, a legal hold, a payload. Own-principal routes act on the caller.
+ * principal, a legal hold, a payload, someone else's approval request. Own-principal routes act on the caller.
  */
 const COLUMNS = 'adm stw sci mle val rsk cmp sec aud app brk';
 const ROLE_OF: Record<string, Role> = {
@@ -67,12 +67,19 @@ const MATRIX: Record<string, string> = {
   releaseLegalHold:         ' -   -   -   -   -   -   A   -   -   -   - ',
   getAuditRetention:        ' A   -   -   -   -   A   A   A   A   -   - ',
   purgeAuditPayloads:       ' A   -   -   -   -   -   A   -   -   -   - ',
+  decideAutonomy:           ' A   A   A   A   A   A   A   A   A   A   A ',
+  listApprovalRequests:     ' A   -   -   -   -   A   A   -   A   -   - ',
+  getApprovalRequest:       ' A   -   -   -   -   A   A   -   A   -   - ',
+  approveApprovalRequest:   ' A   -   -   -   -   A   -   -   -   -   - ',
+  rejectApprovalRequest:    ' A   -   -   -   -   A   -   -   -   -   - ',
+  getMetrics:               ' A   -   -   -   -   -   -   A   -   -   - ',
 };
 
 const CALLER = 'prn_01J00000000000000000CALLER';
 const OTHER = 'prn_01J000000000000000000OTHER';
 const TOKEN = 'tok_01J000000000000000000TOKEN';
 const HOLD = 'hold_01J0000000000000000000HOLD';
+const APPROVAL = 'apr_01J00000000000000APPROVAL';
 const SHA256 = 'a'.repeat(64);
 
 type TokenRoute = Extract<RouteSpec, { auth: 'token' }>;
@@ -107,12 +114,13 @@ function paramsFor(path: string): Record<string, string> {
     else if (path.includes('/principals/')) params[name!] = OTHER;
     else if (path.includes('/holds/')) params[name!] = HOLD;
     else if (path.includes('/tokens/')) params[name!] = TOKEN;
+    else if (path.includes('/approvals/')) params[name!] = APPROVAL;
   }
   return params;
 }
 
-/** The only lookup a resource builder makes is a token's owner: here always someone else. */
-const lookupDb = { query: async () => ({ rows: [{ principal_id: OTHER }], rowCount: 1 }) };
+/** The lookups resource builders make — a token's owner, an approval request's requester — find someone else. */
+const lookupDb = { query: async () => ({ rows: [{ principal_id: OTHER, requester_id: OTHER }], rowCount: 1 }) };
 
 /** The engine's decision for one cell, with the resource the route's own descriptor builds. */
 async function decide(engine: PolicyEngine, route: TokenRoute, principal: AuthenticatedPrincipal): Promise<'A' | '-'> {

@@ -134,6 +134,23 @@ const CASES: Record<string, { request: AuthorizationRequest; decision: 'allow' |
   },
   'audit.read-retention': { request: { principal: holder('prn_ro', 'risk-officer'), action: 'getAuditRetention', resource: auditLog }, decision: 'allow' },
   'audit.purge-payloads': { request: { principal: holder('prn_a', 'platform-admin'), action: 'purgeAuditPayloads', resource: auditLog }, decision: 'allow' },
+  'autonomy.ask-before-acting': { request: { principal: holder('prn_c', 'app-client'), action: 'decideAutonomy', resource: { type: 'Platform' } }, decision: 'allow' },
+  'autonomy.resolve-requests': {
+    request: { principal: holder('prn_ro', 'risk-officer'), action: 'approveApprovalRequest', resource: { type: 'Approval', id: 'apr_1', author: other } },
+    decision: 'allow',
+  },
+  'autonomy.read-requests': {
+    request: { principal: holder('prn_au', 'auditor'), action: 'listApprovalRequests', resource: { type: 'Platform' } },
+    decision: 'allow',
+  },
+  'autonomy.read-own-request': {
+    request: { principal: holder('prn_c', 'app-client'), action: 'getApprovalRequest', resource: { type: 'Approval', id: 'apr_1', author: 'prn_c' } },
+    decision: 'allow',
+  },
+  'monitoring.read-metrics': {
+    request: { principal: holder('prn_so', 'security-officer'), action: 'getMetrics', resource: { type: 'Platform' } },
+    decision: 'allow',
+  },
   'approve.data-stewards-approve-datasets': {
     request: { principal: holder('prn_ds', 'data-steward'), action: 'approveDataset', resource: dataset(other) },
     decision: 'allow',

@@ -55,6 +55,7 @@ describe('per-action policy slices', () => {
       Principal: { type: 'Principal', id: 'prn_x', roles: [] },
       Dataset: { type: 'Dataset', id: 'd', classification: 'PII', author: 'prn_y' },
       ModelVersion: { type: 'ModelVersion', id: 'm', classification: 'internal', riskTier: 'high', author: 'prn_y' },
+      Approval: { type: 'Approval', id: 'apr', author: 'prn_y' },
     };
     const parsed = cedar.schemaToJson(compiled.schemaText);
     if (parsed.type !== 'success') throw new Error('schema');

@@ -7,6 +7,7 @@ import { AUTHZ_DECIDE_ACTION, buildApp, type AppDeps, type RouteSpec } from '../
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Clock, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
+import { createMetrics } from '../../src/monitor/index.js';
 import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
@@ -56,7 +57,9 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
   const boot = await bootstrapAdmin(db);
   if (!boot.created) throw new Error('fresh database already had an administrator');
   const policy = options.policy ?? (await loadPolicyEngine({ siteDir: config.paths.policies }));
-  const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, version: ASSAY_VERSION };
+  // Process metrics off: a test process builds many apps, and Node's collectors are per registry.
+  const metrics = createMetrics({ db, processMetrics: false });
+  const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, metrics, version: ASSAY_VERSION };
   const app = buildApp({
     deps,
     logger: options.logger ?? pino({ level: 'silent' }),

@@ -4,15 +4,17 @@ import { on } from '../authorize.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { auditPayloadRoutes } from './audit-payloads.js';
 import { auditRoutes } from './audit.js';
+import { autonomyRoutes } from './autonomy.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { metricsRoutes } from './metrics.js';
 
 /**
  * Every route the server exposes, the OpenAPI document's own route included; `extra`
  * routes (tests, extensions) are served and documented alike.
  */
 export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
-  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...extra];
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...autonomyRoutes, ...metricsRoutes, ...extra];
   const openapi: RouteSpec = defineRoute({
     method: 'GET',
     path: '/api/v1/openapi.json',

@@ -1,0 +1,67 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { auditStatus } from '../audit/index.js';
+import type { Queryable } from '../store/index.js';
+
+/**
+ * Prometheus metrics of one server process. Each process has its own registry (never
+ * prom-client's global one), so several apps in one process — tests, embedded use — never
+ * share or double-register series. Gauges that describe shared state (the audit log) are read
+ * from the database at scrape time, so every replica reports the same truth.
+ */
+
+/** The metrics a process exposes at `/metrics`, and the instruments the domain updates. */
+export interface AssayMetrics {
+  readonly registry: Registry;
+  /** `assay_autonomy_boundary_violations_total{kind}`: kinds are autonomy's `BoundaryViolationKind`. */
+  readonly autonomyBoundaryViolations: Counter<'kind'>;
+  /** The Prometheus text exposition of every metric. */
+  exposition(): Promise<string>;
+}
+
+/** Options of `createMetrics`. */
+export interface MetricsOptions {
+  /** Where the audit log's gauges are read at scrape time. */
+  db: Queryable;
+  /** Adds Node's process metrics (CPU, memory, event loop lag) under `assay_process_…`. @default true */
+  processMetrics?: boolean;
+}
+
+/** A fresh registry with Assay's metrics. */
+export function createMetrics(options: MetricsOptions): AssayMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'assay_' });
+  const autonomyBoundaryViolations = new Counter({
+    name: 'assay_autonomy_boundary_violations_total',
+    help: 'Actions an agent or application attempted outside its autonomy bounds (an approval missing, rejected, expired, reused or for something else).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  registerAuditGauges(registry, options.db);
+  return { registry, autonomyBoundaryViolations, exposition: () => registry.metrics() };
+}
+
+/** Sequencer lag, checkpoint age, log size and queue length, read in one statement per scrape. */
+function registerAuditGauges(registry: Registry, db: Queryable): void {
+  // One read per scrape shared by the four gauges: prom-client collects them one after another.
+  let inFlight: ReturnType<typeof auditStatus> | undefined;
+  const status = (): ReturnType<typeof auditStatus> => {
+    inFlight ??= auditStatus(db).finally(() => setImmediate(() => (inFlight = undefined)));
+    return inFlight;
+  };
+  const gauge = (name: string, help: string, read: (s: Awaited<ReturnType<typeof auditStatus>>) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        // An absent value (no checkpoint yet) is NaN rather than a made-up zero: an alert on
+        // `> threshold` stays quiet, and nobody reads a fresh checkpoint into it.
+        this.set(read(await status()) ?? Number.NaN);
+      },
+    });
+  };
+  gauge('assay_audit_log_size', 'Entries sequenced into the audit log Merkle tree.', (s) => s.size);
+  gauge('assay_audit_pending_entries', 'Committed audit entries waiting to be sequenced.', (s) => s.pending);
+  gauge('assay_audit_sequencer_lag_seconds', 'Age of the oldest committed audit entry not yet sequenced (0 when none).', (s) => s.sequencerLagSeconds);
+  gauge('assay_audit_checkpoint_age_seconds', 'Age of the newest signed checkpoint; NaN before the first.', (s) => s.checkpointAgeSeconds);
+}
