@@ -2,8 +2,10 @@
 // modules. So far: initialise a fresh home, start the server, check readiness and
 // authentication, create the people and services of the factory (each with its built-in role),
 // show a role refused, verify the audit log's signed checkpoint and an inclusion proof
-// client-side as the auditor, place a legal hold as the compliance officer, export an audit
-// bundle and verify it offline, stop cleanly and verify the whole log on the database.
+// client-side as the auditor, place a legal hold as the compliance officer, let the credit app
+// ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
+// read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
+// whole log on the database.
 // Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -143,6 +145,32 @@ try {
   console.log(`  hold ${hold.id ?? hold.hold?.id} on case CASE-2026-001: inference payloads cannot be erased or purged while it stands`);
   const purge = JSON.parse(cliAs(people.compliance.token, 'audit', 'purge', '--dry-run', '--json'));
   console.log(`  retention purge (dry run): ${purge.purged.length} payloads past their maximum, ${purge.held.length} kept by a hold`);
+
+  step('bounded autonomy: the credit app asks before acting; a risk officer decides what it may not do alone');
+  const refund = (amount, ...extra) =>
+    JSON.parse(
+      cliAs(people['credit-app'].token, '--json', 'policy', 'decide', '--action', 'payment.refund', '--risk', 'low', '--amount', String(amount), '--purpose', 'refund a duplicate loan fee', ...extra),
+    );
+  for (const amount of [30, 200]) {
+    const a = refund(amount);
+    console.log(`  refund ${String(amount).padStart(4)} → ${a.decision} (${a.rule})`);
+  }
+  const asked = refund(2000);
+  console.log(`  refund 2000 → ${asked.decision}: approval request ${asked.approval.id} open until ${asked.approval.expiresAt}`);
+  const early = await fetch(`${info.url}/api/v1/policy/decide`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${people['credit-app'].token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'payment.refund', risk: 'low', amount: 2000, purpose: 'refund a duplicate loan fee', approvalId: asked.approval.id }),
+  });
+  if (early.status !== 409) throw new Error(`acting before approval should be refused with 409, got ${early.status}`);
+  console.log(`  acting before a human decided → ${early.status} ${(await early.json()).errors[0].detail.split(':')[0]} (a boundary violation: audited and counted)`);
+  cliAs(people['risk-officer'].token, 'approval', 'approve', asked.approval.id, '--comment', 'customer complaint C-1182 verified');
+  console.log(`  risk-officer approved ${asked.approval.id} with a comment`);
+  const go = refund(2000, '--approval', asked.approval.id);
+  console.log(`  credit-app acts on it → ${go.decision}; the approval is now ${go.approval.status}`);
+  const metrics = await (await fetch(`${info.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const sample = (name) => metrics.split('\n').find((l) => l.startsWith(name)) ?? `${name} (absent)`;
+  console.log(`  /metrics: ${sample('assay_autonomy_boundary_violations_total')}; ${sample('assay_audit_log_size')}; ${sample('assay_audit_sequencer_lag_seconds')}`);
 
   step('audit bundle: the auditor exports the log and verifies it offline against the published key');
   const bundle = join(home, 'audit-bundle.tgz');

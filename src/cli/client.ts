@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { AssayError, isProcessAlive, Unavailable, type AssayConfig, type ErrorCode } from '../core/index.js';
+import { AssayError, isProcessAlive, loadConfig, Unavailable, type AssayConfig, type ErrorCode } from '../core/index.js';
+import type { CliIo, GlobalOptions } from './io.js';
 
 /** How to reach a running server. */
 export interface ServerTarget {
@@ -104,4 +105,13 @@ export function requireServer(config: AssayConfig, env: Record<string, string | 
     throw new Unavailable(`no running Assay server for ${config.home}: start one with "assay server", or pass --url or ASSAY_URL`);
   }
   return target;
+}
+
+/**
+ * The running server of the command's home (or `url`), for commands that change state: those
+ * changes are audited, so only the server makes them.
+ */
+export function serverFor(io: CliIo, globals: GlobalOptions, url?: string): ServerTarget {
+  const config = loadConfig({ env: io.env, cwd: io.cwd, overrides: globals.home ? { home: globals.home } : {} });
+  return requireServer(config, io.env, url);
 }

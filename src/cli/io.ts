@@ -14,6 +14,14 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
+/** What a group of commands needs from the program. */
+export interface CommandContext {
+  io: CliIo;
+  globals: () => GlobalOptions;
+  /** Wraps an action: its resolved value is the exit code, a throw is reported. */
+  run: (fn: () => Promise<number>) => () => Promise<void>;
+}
+
 /** Exit codes: 0 success, 1 failure, 2 usage error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 

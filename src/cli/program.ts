@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parseBundleTime } from '../audit/index.js';
 import { ASSAY_VERSION } from '../core/index.js';
 import { readPublicKeyOption, runAuditExport, runAuditVerify } from './commands/audit.js';
+import { registerApprovalCommands } from './commands/approval.js';
 import { registerAuditPayloadCommands } from './commands/audit-payloads.js';
 import { runInit } from './commands/init.js';
 import { registerPrincipalCommands } from './commands/principal.js';
@@ -86,9 +87,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--url <url>', 'server to read from (default: the running server of $ASSAY_HOME, else the database directly)')
     .action((opts: { out: string; from?: string; to?: string; url?: string }) => run(() => runAuditExport(io, { ...globals(), ...opts }))());
   registerAuditPayloadCommands(audit, { io, globals, run });
-  program
-    .command('policy')
-    .description('Cedar policies, placement and bounded autonomy')
+  const policy = program.command('policy').description('Cedar policies, placement and bounded autonomy');
+  policy
     .command('test <file>')
     .description('run YAML policy tests against the default pack plus site policies; exit 0 all pass, 1 any fails, 2 bad file')
     .option('--policies <dir>', 'site policy directory (default: $ASSAY_HOME/policies)')
@@ -98,6 +98,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return runPolicyTest(io, { ...globals(), ...opts, file });
       })(),
     );
+  registerApprovalCommands(program, policy, { io, globals, run });
   registerPrincipalCommands(program, { io, globals, run });
   program
     .command('version')

@@ -6,14 +6,14 @@ import { appendAuditEntry, storeAuditPayload } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION } from '../../src/core/index.js';
 import { createFsBlobStore, createPgliteDb } from '../../src/store/index.js';
 import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, eventually, exitOf, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
+import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-payloads-'));
 const home = join(root, 'home');
 const blobPath = (sha256: string) => join(home, 'audit-payloads', 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
 
 describe('assay audit hold / purge / erase against a running server', () => {
-  let server: ReturnType<typeof spawnAssay> | undefined;
+  let server: RunningServer | undefined;
   let complianceToken = '';
   let expired = '';
   let held = '';
@@ -51,16 +51,11 @@ describe('assay audit hold / purge / erase against a running server', () => {
       await blobs.close();
       await db.close();
     }
-    server = spawnAssay(['--home', home, 'server', '--port', '0']);
-    const info = await eventually(() => readServerInfo(home));
-    await eventually(async () => ((await fetch(`${info.url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
+    server = await startAssayServer(home);
   });
 
   afterAll(async () => {
-    if (server) {
-      server.kill('SIGTERM');
-      await exitOf(server);
-    }
+    await server?.stop();
     rmSync(root, { recursive: true, force: true });
   });
 

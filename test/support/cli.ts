@@ -53,3 +53,26 @@ export function exitOf(child: ChildProcess): Promise<number | string> {
   if (child.signalCode !== null) return Promise.resolve(child.signalCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
 }
+
+/** A CLI server running on a free loopback port, ready (`/readyz` 200). */
+export interface RunningServer {
+  child: ReturnType<typeof spawnAssay>;
+  url: string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `assay server --port 0` for `home` and waits until it is ready. */
+export async function startAssayServer(home: string, env: NodeJS.ProcessEnv = cliEnv()): Promise<RunningServer> {
+  const child = spawnAssay(['--home', home, 'server', '--port', '0'], env);
+  const { url } = await eventually(() => readServerInfo(home));
+  await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
+  return {
+    child,
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    },
+  };
+}

@@ -1,24 +1,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AuditPayload, LegalHold, LegalHoldScope, PurgeReport } from '../../audit/index.js';
-import { loadConfig } from '../../core/index.js';
-import { postJson, getJson, requireServer, type ServerTarget } from '../client.js';
-import { EXIT, printJson, type CliIo, type GlobalOptions } from '../io.js';
+import { postJson, getJson, serverFor, type ServerTarget } from '../client.js';
+import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
-/** What the `assay audit` payload commands need from the program. */
-export interface AuditPayloadCommandContext {
-  io: CliIo;
-  globals: () => GlobalOptions;
-  /** Wraps an action: its resolved value is the exit code, a throw is reported. */
-  run: (fn: () => Promise<number>) => () => Promise<void>;
-}
+/** What these commands need from the program. */
+export type AuditPayloadCommandContext = CommandContext;
 
 type UrlOption = { url?: string };
 
 function server(ctx: AuditPayloadCommandContext, opts: UrlOption): ServerTarget {
-  const home = ctx.globals().home;
-  const config = loadConfig({ env: ctx.io.env, cwd: ctx.io.cwd, overrides: home ? { home } : {} });
-  // Holds, erasure and purge are audited state changes: only the server makes them.
-  return requireServer(config, ctx.io.env, opts.url);
+  return serverFor(ctx.io, ctx.globals(), opts.url);
 }
 
 function parseResource(value: string): { type: string; id: string } {

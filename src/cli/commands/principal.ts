@@ -1,16 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AssayError, loadConfig } from '../../core/index.js';
+import { AssayError } from '../../core/index.js';
 import { BUILT_IN_ROLES, isRole, PRINCIPAL_KINDS, type IssuedToken, type Principal, type Role, type TokenInfo } from '../../identity/index.js';
-import { getJson, postJson, requestJson, requireServer, type JsonRequest, type ServerTarget } from '../client.js';
-import { EXIT, printJson, type CliIo, type GlobalOptions } from '../io.js';
+import { getJson, postJson, requestJson, serverFor, type JsonRequest, type ServerTarget } from '../client.js';
+import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
-/** What the `assay principal` and `assay token` commands need from the program. */
-export interface PrincipalCommandContext {
-  io: CliIo;
-  globals: () => GlobalOptions;
-  /** Wraps an action: its resolved value is the exit code, a throw is reported. */
-  run: (fn: () => Promise<number>) => () => Promise<void>;
-}
+/** What these commands need from the program. */
+export type PrincipalCommandContext = CommandContext;
 
 type UrlOption = { url?: string };
 
@@ -20,10 +15,7 @@ interface TokenOptions extends UrlOption {
 }
 
 function server(ctx: PrincipalCommandContext, opts: UrlOption): ServerTarget {
-  const home = ctx.globals().home;
-  const config = loadConfig({ env: ctx.io.env, cwd: ctx.io.cwd, overrides: home ? { home } : {} });
-  // Principals and tokens are audited state changes: only the server makes them.
-  return requireServer(config, ctx.io.env, opts.url);
+  return serverFor(ctx.io, ctx.globals(), opts.url);
 }
 
 function collectRole(value: string, previous: Role[] | undefined): Role[] {
