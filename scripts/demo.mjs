@@ -2,7 +2,9 @@
 // modules. So far: initialise a fresh home, start the server, check readiness and
 // authentication, create the people and services of the factory (each with its built-in role),
 // show a role refused, verify the audit log's signed checkpoint and an inclusion proof
-// client-side as the auditor, place a legal hold as the compliance officer, let the credit app
+// client-side as the auditor, place a legal hold as the compliance officer, ingest German credit
+// into quarantine (checks, profile) and have a steward certify it (signed manifest, lineage),
+// let the credit app
 // ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
 // read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
 // whole log on the database.
@@ -145,6 +147,41 @@ try {
   console.log(`  hold ${hold.id ?? hold.hold?.id} on case CASE-2026-001: inference payloads cannot be erased or purged while it stands`);
   const purge = JSON.parse(cliAs(people.compliance.token, 'audit', 'purge', '--dry-run', '--json'));
   console.log(`  retention purge (dry run): ${purge.purged.length} payloads past their maximum, ${purge.held.length} kept by a hold`);
+
+  step('governed data: the scientist ingests German credit into quarantine; checks and profile run');
+  const creditCsv = join(root, 'examples', 'data', 'german_credit.csv');
+  const ingested = JSON.parse(
+    cliAs(
+      people.scientist.token,
+      '--json', 'dataset', 'ingest', creditCsv,
+      '--name', 'german-credit', '--source-system', 'loan-origination', '--classification', 'confidential',
+      '--owner', people.steward.id, '--purpose', 'credit scoring', '--residency', 'EU',
+    ),
+  );
+  console.log(`  ${ingested.datasetName} v${ingested.version} (${ingested.state}): ${ingested.rowCount} rows, snapshot sha256:${ingested.snapshot.sha256.slice(0, 16)}…`);
+  const shown = JSON.parse(cliAs(people.steward.token, '--json', 'dataset', 'show', 'german-credit', '--version', String(ingested.version)));
+  const checks = shown.checks ?? shown.version?.checks ?? [];
+  console.log(`  checks: ${checks.map((c) => `${c.check ?? c.name}=${c.status}`).join(' ')}`);
+
+  step('promotion: the steward (not the ingester) certifies it; the signed manifest verifies; lineage raw → certified');
+  const selfPromote = await fetch(`${info.url}/api/v1/datasets/german-credit/versions/${ingested.version}/promote`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${people.scientist.token}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  console.log(`  scientist promoting its own ingest → ${selfPromote.status} (separation of duties)`);
+  const promoted = JSON.parse(cliAs(people.steward.token, '--json', 'dataset', 'promote', 'german-credit', String(ingested.version)));
+  const cert = promoted.version.certified;
+  console.log(`  certified by the steward: ${cert.rows} rows as Parquet sha256:${cert.parquetSha256.slice(0, 16)}…, manifest sha256:${cert.manifestSha256.slice(0, 16)}…`);
+  const core = await import(new URL('../dist/core/index.js', import.meta.url).href);
+  const data = await import(new URL('../dist/data/index.js', import.meta.url).href);
+  const logKey = audit.parseVerifierKey((await text('/api/v1/audit/public-key')).trim()).publicKey;
+  const manifest = await (await fetch(`${info.url}/api/v1/datasets/german-credit/versions/${ingested.version}/manifest`, { headers: { authorization: `Bearer ${people.steward.token}` } })).json();
+  const statement = data.verifyDatasetManifest(manifest, (keyid) => (keyid === core.keyIdForPublicKey(logKey) ? logKey : undefined));
+  console.log(`  manifest: DSSE signature verified with the published key; ${statement.predicate.checks.length} checks, exclusions ${JSON.stringify(statement.predicate.exclusions)}`);
+  const graph = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${ingested.id}&depth=3&direction=up`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
+  for (const e of graph.edges) console.log(`  lineage: ${e.from.slice(0, 20)}… —${e.type}→ ${e.to}`);
+  if (!graph.edges.some((e) => e.type === 'promoted' && e.to === ingested.id)) throw new Error('no lineage edge raw snapshot → certified version');
 
   step('bounded autonomy: the credit app asks before acting; a risk officer decides what it may not do alone');
   const refund = (amount, ...extra) =>

@@ -7,6 +7,7 @@ import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 import type { AppDeps, RouteReply, RouteSpec } from './route.js';
 import { routeTable } from './routes/index.js';
+import { UPLOAD_MEDIA_TYPES } from '../data/index.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const API_PREFIX = '/api/v1/';
@@ -52,6 +53,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       done(err as Error, undefined);
     }
   });
+
+  // Dataset uploads (CSV, JSON Lines, Parquet) are streamed, never buffered: the body is passed
+  // through untouched and the ingest route reads request.raw itself (src/api/routes/data.ts), so a
+  // multi-GB file costs one chunk of memory and only data.maxUploadBytes bounds it.
+  app.addContentTypeParser(Object.keys(UPLOAD_MEDIA_TYPES), (_req, payload, done) => done(null, payload));
 
   // API tokens and OIDC JWTs; built once, so each issuer's key set is fetched once and cached.
   const authenticator = createAuthenticator({ db: deps.db, oidc: deps.config.oidc, ...(options.clock ? { clock: options.clock } : {}) });

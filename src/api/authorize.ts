@@ -1,8 +1,9 @@
 import { appendAuditEntry } from '../audit/index.js';
 import { approvalRequester } from '../autonomy/index.js';
 import { actorOf, tokenOwner, type AuthenticatedPrincipal } from '../identity/index.js';
-import { PolicyDenied, type PolicyDecision, type PolicyEngine } from '../policy/index.js';
+import { PolicyDenied, type PolicyDecision, type PolicyEngine, type ResourceInput } from '../policy/index.js';
 import type { AppDeps, AuthorizeInput, RouteAuthorization } from './route.js';
+import { datasetResources } from './routes/data-resources.js';
 
 /** The audit action of every authorisation decision, allow and deny alike. */
 export const AUTHZ_DECIDE_ACTION = 'authz.decide';
@@ -47,6 +48,21 @@ export async function authorizeRoute(access: RouteAccess): Promise<PolicyDecisio
   return decision;
 }
 
+/**
+ * A further decision inside a route that is already authorised (e.g. each exception a
+ * promotion records is `overrideDatasetCheck`): decided, recorded and enforced exactly as a
+ * route's own decision.
+ */
+export async function authorizeAction(input: AuthorizeInput, access: { action: string; resource: ResourceInput; requestId: string }): Promise<PolicyDecision> {
+  const { principal, deps } = input;
+  const decision = deps.policy.authorize({ principal, action: access.action, resource: access.resource, context: { elevated: principal.elevation !== undefined } });
+  await recordDecision(deps, { principal, operationId: access.action, decision, requestId: access.requestId });
+  if (decision.decision !== 'allow') {
+    throw new PolicyDenied({ action: access.action, principalId: principal.id, policyIds: decision.policyIds, reason: denialDetail(deps.policy, access.action, decision) });
+  }
+  return decision;
+}
+
 async function recordDecision(
   deps: AppDeps,
   d: { principal: AuthenticatedPrincipal; operationId: string; decision: PolicyDecision; requestId: string },
@@ -84,7 +100,7 @@ function denialDetail(engine: PolicyEngine, action: string, d: PolicyDecision): 
 
 /** Resource builders shared by the routes: each names what its operation acts on. */
 export const on: Record<
-  'auditLog' | 'platform' | 'caller' | 'principalParam' | 'tokenParam' | 'payloadParam' | 'holdParam' | 'approvalParam',
+  'auditLog' | 'platform' | 'caller' | 'principalParam' | 'tokenParam' | 'payloadParam' | 'holdParam' | 'approvalParam' | 'datasetParam' | 'datasetIngest',
   RouteAuthorization
 > = {
   /** The audit log, its checkpoints, proofs, payload listings, holds and retention. */
@@ -124,4 +140,6 @@ export const on: Record<
       return { type: 'Approval', id, author: (await approvalRequester(deps.db, id)) ?? '' };
     },
   },
+  /** A dataset (or one of its versions) by `:name`, `:version`; ingest declares a new one's classification (src/api/routes/data-resources.ts). */
+  ...datasetResources,
 };

@@ -4,6 +4,7 @@ import { ASSAY_VERSION } from '../core/index.js';
 import { readPublicKeyOption, runAuditExport, runAuditVerify } from './commands/audit.js';
 import { registerApprovalCommands } from './commands/approval.js';
 import { registerAuditPayloadCommands } from './commands/audit-payloads.js';
+import { registerDataCommands } from './commands/data.js';
 import { runInit } from './commands/init.js';
 import { registerPrincipalCommands } from './commands/principal.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
@@ -100,6 +101,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     );
   registerApprovalCommands(program, policy, { io, globals, run });
   registerPrincipalCommands(program, { io, globals, run });
+  registerDataCommands(program, { io, globals, run });
   program
     .command('version')
     .description('print the Assay version')

@@ -117,6 +117,35 @@ const autonomySettings = z.strictObject({
   approvalExpiryMinutes: z.coerce.number().int().min(1).max(30 * 24 * 60).default(24 * 60),
 });
 
+const lineageSettings = z.strictObject({
+  /**
+   * Where Assay sends OpenLineage events about its own jobs: a consumer's lineage endpoint, e.g.
+   * Marquez's `http://marquez:5000/api/v1/lineage`. Unset: Assay emits nothing.
+   */
+  emitUrl: z
+    .url()
+    .refine((u) => ['http:', 'https:'].includes(new URL(u).protocol), 'must be an http:// or https:// URL')
+    .optional(),
+  /** Sent as `Authorization: Bearer …` when the consumer asks for a key. */
+  emitApiKey: z.string().min(1).optional(),
+  /** Time allowed for one attempt, in milliseconds. @default 5000 */
+  emitTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Attempts after the first, for network errors, 429 and 5xx. @default 3 */
+  emitMaxRetries: z.coerce.number().int().min(0).max(10).default(3),
+  /** OpenLineage namespace of Assay's own jobs. @default assay */
+  namespace: z.string().min(1).max(200).default('assay'),
+});
+
+/** The `lineage` section with defaults applied. */
+export type LineageConfig = z.output<typeof lineageSettings>;
+
+const dataSettings = z.strictObject({
+  /** Largest dataset upload in bytes; larger ones are refused with 413 as soon as that is known. @default 64 GiB */
+  maxUploadBytes: z.coerce.number().int().positive().default(64 * 1024 ** 3),
+  /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
+  duckdbMemoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB or 4GB').default('2GB'),
+});
+
 const auditSettings = z.strictObject({
   /** Per payload class, `{minimum, hot?, maximum}`; merged over DEFAULT_RETENTION class by class. */
   retention: z
@@ -213,6 +242,10 @@ const rawConfigSchema = z.strictObject({
   breakGlass: breakGlassSettings.prefault({}),
   /** Bounded autonomy: approval requests. */
   autonomy: autonomySettings.prefault({}),
+  /** Governed data: upload limit and DuckDB's memory per ingest. */
+  data: dataSettings.prefault({}),
+  /** OpenLineage out: where Assay reports its own jobs. */
+  lineage: lineageSettings.prefault({}),
 });
 
 type RawConfig = z.input<typeof rawConfigSchema>;
@@ -240,6 +273,10 @@ export interface AssayConfig {
   breakGlass: { maxMinutes: number };
   /** Bounded autonomy: how long approval requests live. */
   autonomy: { approvalExpiryMinutes: number };
+  /** Governed data: upload limit and DuckDB's memory per ingest. */
+  data: { maxUploadBytes: number; duckdbMemoryLimit: string };
+  /** OpenLineage out: the consumer Assay reports its own jobs to, if any. */
+  lineage: LineageConfig;
   /** Paths derived from `home`. */
   paths: {
     db: string;
@@ -379,6 +416,8 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
     audit: { retention: { ...DEFAULT_RETENTION, ...c.audit.retention }, purgeIntervalSeconds: c.audit.purgeIntervalSeconds },
     breakGlass: c.breakGlass,
     autonomy: c.autonomy,
+    data: c.data,
+    lineage: c.lineage,
     paths,
     configFile: existsSync(configFile) ? configFile : undefined,
   };

@@ -73,6 +73,19 @@ const MATRIX: Record<string, string> = {
   approveApprovalRequest:   ' A   -   -   -   -   A   -   -   -   -   - ',
   rejectApprovalRequest:    ' A   -   -   -   -   A   -   -   -   -   - ',
   getMetrics:               ' A   -   -   -   -   -   -   A   -   -   - ',
+  ingestLineageEvents:      ' A   A   -   A   -   -   -   -   -   -   - ',
+  ingestLineageEventBatch:  ' A   A   -   A   -   -   -   -   -   -   - ',
+  getLineageGraph:          ' A   A   A   A   A   A   A   A   A   -   - ',
+  ingestDatasetVersion:     ' -   A   A   A   -   -   -   -   -   -   - ',
+  listDatasets:             ' A   A   A   A   A   A   A   -   A   -   - ',
+  getDataset:               ' A   A   A   A   A   A   A   -   A   -   - ',
+  listDatasetVersions:      ' A   A   A   A   A   A   A   -   A   -   - ',
+  getDatasetVersion:        ' A   A   A   A   A   A   A   -   A   -   - ',
+  getDatasetVersionChecks:  ' A   A   A   A   A   A   A   -   A   -   - ',
+  getDatasetVersionProfile: ' A   A   A   A   A   A   A   -   A   -   - ',
+  getDatasetVersionManifest:' A   A   A   A   A   A   A   -   A   -   - ',
+  approveDataset:           ' -   A   -   -   -   -   -   -   -   -   - ',
+  overrideDatasetCheck:     ' -   A   -   -   -   -   A   -   -   -   - ',
 };
 
 const CALLER = 'prn_01J00000000000000000CALLER';

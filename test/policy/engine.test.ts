@@ -147,8 +147,25 @@ const CASES: Record<string, { request: AuthorizationRequest; decision: 'allow' |
     request: { principal: holder('prn_c', 'app-client'), action: 'getApprovalRequest', resource: { type: 'Approval', id: 'apr_1', author: 'prn_c' } },
     decision: 'allow',
   },
+  'lineage.ingest-events': {
+    request: { principal: { ...holder('prn_af', 'data-steward'), kind: 'service' }, action: 'ingestLineageEventBatch', resource: { type: 'Platform' } },
+    decision: 'allow',
+  },
+  'lineage.read-graph': { request: { principal: holder('prn_au', 'auditor'), action: 'getLineageGraph', resource: { type: 'Platform' } }, decision: 'allow' },
   'monitoring.read-metrics': {
     request: { principal: holder('prn_so', 'security-officer'), action: 'getMetrics', resource: { type: 'Platform' } },
+    decision: 'allow',
+  },
+  'data.ingest': {
+    request: { principal: holder('prn_sci', 'data-scientist'), action: 'ingestDatasetVersion', resource: dataset('prn_sci') },
+    decision: 'allow',
+  },
+  'data.read-datasets': {
+    request: { principal: holder('prn_val', 'model-validator'), action: 'getDatasetVersionChecks', resource: dataset(other) },
+    decision: 'allow',
+  },
+  'data.override-blocking-checks': {
+    request: { principal: holder('prn_cmp', 'compliance-officer'), action: 'overrideDatasetCheck', resource: dataset(other) },
     decision: 'allow',
   },
   'approve.data-stewards-approve-datasets': {

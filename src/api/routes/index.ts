@@ -5,8 +5,10 @@ import { defineRoute, type RouteSpec } from '../route.js';
 import { auditPayloadRoutes } from './audit-payloads.js';
 import { auditRoutes } from './audit.js';
 import { autonomyRoutes } from './autonomy.js';
+import { dataRoutes } from './data.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { lineageRoutes } from './lineage.js';
 import { metricsRoutes } from './metrics.js';
 
 /**
@@ -14,7 +16,7 @@ import { metricsRoutes } from './metrics.js';
  * routes (tests, extensions) are served and documented alike.
  */
 export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
-  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...autonomyRoutes, ...metricsRoutes, ...extra];
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...autonomyRoutes, ...dataRoutes, ...lineageRoutes, ...metricsRoutes, ...extra];
   const openapi: RouteSpec = defineRoute({
     method: 'GET',
     path: '/api/v1/openapi.json',

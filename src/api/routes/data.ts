@@ -1,0 +1,329 @@
+import { z } from 'zod';
+import { ValidationFailed } from '../../core/index.js';
+import {
+  CSV_DELIMITERS,
+  DATASET_FORMATS,
+  getDataset,
+  getDatasetManifest,
+  getDatasetVersion,
+  getDatasetVersionChecks,
+  getDatasetVersionProfile,
+  ingestDataset,
+  listDatasets,
+  listDatasetVersions,
+  overrideDatasetCheck,
+  promoteDatasetVersion,
+  type DataEnv,
+} from '../../data/index.js';
+import { changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrincipal } from '../../identity/index.js';
+import { CLASSIFICATIONS } from '../../policy/index.js';
+import type { Queryable } from '../../store/index.js';
+import { authorizeAction, on } from '../authorize.js';
+import { defineRoute, type AppDeps } from '../route.js';
+
+// Who may do what is Cedar policy: src/policy/packs/default/data.cedar. Reads of a dataset
+// are decided on its classification, so data.clearance-for-sensitive applies to them.
+
+const datasetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'lower-case letters, digits, ".", "_" and "-", at most 128, starting with a letter or digit');
+const columnName = z.string().min(1).max(300);
+const nameParams = z.strictObject({ name: datasetName });
+const versionParams = z.strictObject({ name: datasetName, version: z.coerce.number().int().min(1) });
+
+const checkName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a check name, e.g. pii');
+const exceptionReason = z.string().trim().min(3).max(2000).describe('Why the check may be waived: kept with the exception, in the manifest and in the audit log.');
+const overrideSchema = z.strictObject({ check: checkName, reason: exceptionReason });
+const promoteBody = z
+  .strictObject({
+    overrides: z.array(overrideSchema).max(32).optional().describe('Exceptions to failing blocking checks, each decided as overrideDatasetCheck and recorded with who and why.'),
+  })
+  .optional();
+const checkParams = z.strictObject({ name: datasetName, version: z.coerce.number().int().min(1), check: checkName });
+
+const ingestQuery = z.strictObject({
+  sourceSystem: z.string().trim().min(1).max(200).describe('The system the file was exported from (recorded with the version).'),
+  classification: z.enum(CLASSIFICATIONS).optional().describe("Required for a new dataset; must equal an existing dataset's."),
+  owner: z.string().min(1).max(200).optional().describe('Accountable owner, a principal id or name; required for a new dataset.'),
+  purpose: z.string().trim().min(1).max(2000).optional().describe('The purpose the data was originally collected for.'),
+  consentColumn: columnName.optional().describe('Column whose value must grant consent; other rows are excluded (consent_withdrawn, consent_missing, consent_unrecognised).'),
+  subjectIdColumn: columnName.optional().describe('Column identifying the data subject; indexed as salted hashes for erasure requests.'),
+  residency: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{1,31}$/, 'a region or country code, e.g. EU, DE').optional().describe('Where the data must stay.'),
+  residencyColumn: columnName.optional().describe('Column holding each row\'s country or region; rows outside the residency are excluded (residency).'),
+  format: z.enum(DATASET_FORMATS).optional().describe('Required with application/octet-stream; otherwise implied by the content type.'),
+  delimiter: z.enum(CSV_DELIMITERS).optional().describe('CSV field delimiter (default ","); a file that is plainly separated by another one is refused.'),
+});
+
+const exclusionSchema = z.object({ reason: z.string(), rule: z.string(), rowCount: z.number(), rowNumbers: z.array(z.number()) });
+const columnSchema = z.object({ name: z.string(), type: z.string(), nullable: z.boolean() });
+const datasetSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  classification: z.enum(CLASSIFICATIONS),
+  ownerId: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  latestVersion: z.number().nullable(),
+});
+const versionSchema = z.object({
+  id: z.string(),
+  datasetId: z.string(),
+  datasetName: z.string(),
+  version: z.number(),
+  state: z.enum(['quarantine', 'certified']),
+  format: z.enum(DATASET_FORMATS),
+  delimiter: z.string().nullable(),
+  snapshot: z.object({ sha256: z.string(), size: z.number() }).describe('The raw snapshot in the blob store, by SHA-256.'),
+  sourceSystem: z.string(),
+  purpose: z.string().nullable(),
+  classification: z.enum(CLASSIFICATIONS),
+  residency: z.string().nullable(),
+  residencyColumn: z.string().nullable(),
+  consentColumn: z.string().nullable(),
+  subjectIdColumn: z.string().nullable(),
+  ingestedBy: z.string(),
+  ingestedAt: z.string(),
+  rowCount: z.number(),
+  schema: z.object({ columns: z.array(columnSchema) }),
+  blockingFailures: z.array(z.string()).describe('Failing blocking checks without a recorded exception: promotion waits on these.'),
+  exclusions: z.array(exclusionSchema),
+  certified: z.object({ by: z.string(), at: z.string(), manifestSha256: z.string(), parquetSha256: z.string(), rows: z.number() }).nullable(),
+});
+const checkSchema = z.object({
+  name: z.string(),
+  version: z.number(),
+  status: z.enum(['pass', 'warn', 'fail']),
+  blocking: z.boolean(),
+  result: z.string(),
+  evidence: z.record(z.string(), z.unknown()).describe('Counts, columns and row numbers; never values.'),
+  override: z.object({ by: z.string(), at: z.string(), reason: z.string() }).nullable(),
+});
+
+const envelopeSchema = z
+  .object({ payloadType: z.string(), payload: z.string(), signatures: z.array(z.object({ keyid: z.string(), sig: z.string() })) })
+  .describe('A DSSE v1 envelope; its payload is an in-toto Statement v1 with predicateType https://assay.dev/dataset-manifest/v1.');
+
+const problem = (description: string) => ({ description, contentType: 'application/problem+json' });
+
+/** The data module's surroundings, from the app's dependencies. */
+function dataEnv(deps: AppDeps): DataEnv {
+  return { db: deps.db, blobs: deps.blobs, tmpDir: deps.config.paths.tmp, maxUploadBytes: deps.config.data.maxUploadBytes, duckdbMemoryLimit: deps.config.data.duckdbMemoryLimit };
+}
+
+/** The id of the principal named by id or name in `query.owner`, or a 400 naming the field. */
+async function ownerId(db: Queryable, owner: string): Promise<string> {
+  if (/^prn_[0-9A-Z]{26}$/.test(owner)) {
+    const found = await getPrincipal(db, owner).catch(() => undefined);
+    if (found) return found.id;
+  }
+  const { principals } = await listPrincipals(db, { name: owner, limit: 1 });
+  if (principals[0]) return principals[0].id;
+  throw new ValidationFailed(`no principal ${owner}`, [{ field: 'query.owner', message: 'names no principal' }]);
+}
+
+const contentLength = (raw: string | undefined): number | undefined => (raw && /^\d+$/.test(raw) ? Number(raw) : undefined);
+
+/** Streams the request body: the upload is never buffered, so its size is bounded by data.maxUploadBytes alone. */
+const ingestRoute = defineRoute({
+  method: 'POST',
+  path: '/api/v1/datasets/:name/versions',
+  operationId: 'ingestDatasetVersion',
+  summary:
+    'Ingests the request body (CSV, JSON Lines or Parquet, streamed) as a new version of the dataset, created on first ingest: the raw snapshot is stored by SHA-256, every quarantine check runs, and the version starts in quarantine. Bad input (empty, wrong delimiter, ragged rows, invalid UTF-8, cut off, too large, unsupported) is refused with 4xx and leaves nothing behind.',
+  tags: ['data'],
+  auth: 'token',
+  authorize: on.datasetIngest,
+  request: { params: nameParams, query: ingestQuery },
+  responses: {
+    201: { description: 'the new version, in quarantine', schema: versionSchema },
+    400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, …)'),
+    409: problem('the declaration contradicts the existing dataset (classification, owner)'),
+    413: problem('larger than data.maxUploadBytes'),
+    415: problem('unsupported content type, or content that contradicts it'),
+  },
+  handler: async ({ params, query, principal, deps, requestId, request, reply }) => {
+    try {
+      const version = await ingestDataset(
+        dataEnv(deps),
+        {
+          name: params.name,
+          source: request.raw,
+          mediaType: request.headers['content-type'] ?? '',
+          format: query.format,
+          delimiter: query.delimiter,
+          declaredSize: contentLength(request.headers['content-length']),
+          sourceSystem: query.sourceSystem,
+          classification: query.classification,
+          ownerId: query.owner ? await ownerId(deps.db, query.owner) : undefined,
+          purpose: query.purpose,
+          consentColumn: query.consentColumn,
+          subjectIdColumn: query.subjectIdColumn,
+          residency: query.residency,
+          residencyColumn: query.residencyColumn,
+        },
+        changeContextOf(principal as AuthenticatedPrincipal, requestId),
+      );
+      return { status: 201, json: version };
+    } catch (err) {
+      // Refused before the whole body arrived: close rather than read (and discard) the rest.
+      if (!request.raw.readableEnded) void reply.header('connection', 'close');
+      throw err;
+    }
+  },
+});
+
+/** Promotion: Cedar decides approveDataset on the version (its ingester is the author), then each exception as overrideDatasetCheck. */
+const promoteRoute = defineRoute({
+  method: 'POST',
+  path: '/api/v1/datasets/:name/versions/:version/promote',
+  operationId: 'approveDataset',
+  summary:
+    "Certifies a quarantined version (never by its ingester): every failing blocking check needs an exception, recorded earlier or given here; the certified rows (snapshot minus exclusions) are stored as an immutable Parquet blob and a signed manifest (DSSE, in-toto) records what the certification rests on.",
+  tags: ['data'],
+  auth: 'token',
+  authorize: on.datasetParam,
+  request: { params: versionParams, body: promoteBody },
+  responses: {
+    200: { description: 'the certified version and its signed manifest', schema: z.object({ version: versionSchema, manifest: envelopeSchema }) },
+    400: problem('an exception names no failing blocking check of the version; `errors` names the field (body.overrides.N.check)'),
+    403: problem('policy denies it: the ingester (sod.no-self-approval), a service or agent (sod.humans-approve), or an exception by a role that may not record one'),
+    404: problem('no such dataset or version'),
+    409: problem('already certified, or failing blocking checks without an exception (named in `errors`)'),
+  },
+  handler: async ({ params, body, principal, deps, requestId }) => {
+    const caller = principal as AuthenticatedPrincipal;
+    const overrides = body?.overrides ?? [];
+    if (overrides.length > 0) {
+      const input = { params: { name: params.name, version: String(params.version) }, query: {}, principal: caller, deps };
+      await authorizeAction(input, { action: 'overrideDatasetCheck', resource: await on.datasetParam.resource(input), requestId });
+    }
+    const promotion = await promoteDatasetVersion({ ...dataEnv(deps), signer: deps.keyring.active() }, { name: params.name, version: params.version, overrides }, changeContextOf(caller, requestId));
+    return { json: promotion };
+  },
+});
+
+export const dataRoutes = [
+  ingestRoute,
+  promoteRoute,
+  defineRoute({
+    method: 'POST',
+    path: '/api/v1/datasets/:name/versions/:version/checks/:check/override',
+    operationId: 'overrideDatasetCheck',
+    summary: 'Records an exception to a failing blocking check of a quarantined version, with why (never by its ingester), so one principal may waive a check and another certify the version.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: checkParams, body: z.strictObject({ reason: exceptionReason }) },
+    responses: {
+      201: { description: 'the check with its exception', schema: checkSchema },
+      400: problem('the check does not fail and block, or already has an exception; `errors` names the field'),
+      403: problem('policy denies it (data.override-blocking-checks, sod.no-self-approval, sod.humans-approve)'),
+      404: problem('no such dataset or version'),
+      409: problem('the version is already certified'),
+    },
+    handler: async ({ params, body, principal, deps, requestId }) => ({
+      status: 201,
+      json: await overrideDatasetCheck(dataEnv(deps), { name: params.name, version: params.version, override: { check: params.check, reason: body.reason } }, changeContextOf(principal as AuthenticatedPrincipal, requestId)),
+    }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name/versions/:version/manifest',
+    operationId: 'getDatasetVersionManifest',
+    summary: "A certified version's signed manifest: a DSSE envelope over an in-toto Statement v1 whose subjects are the certified Parquet blob and the raw snapshot; verify it with the audit public key.",
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: versionParams },
+    responses: { 200: { description: 'the DSSE envelope', schema: envelopeSchema }, 404: problem('no such dataset or version, or it is not certified') },
+    handler: async ({ params, deps }) => ({ json: await getDatasetManifest(deps, params) }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets',
+    operationId: 'listDatasets',
+    summary: 'Datasets in name order, only those whose classification the caller is cleared for; pages with `after`.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.platform,
+    request: {
+      query: z.strictObject({
+        after: datasetName.optional().describe('nextCursor of the previous page'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: { 200: { description: 'a page of datasets', schema: z.object({ datasets: z.array(datasetSchema), nextCursor: z.string().nullable() }) } },
+    handler: async ({ query, principal, deps }) => {
+      const page = await listDatasets(deps.db, { ...(query.after ? { after: query.after } : {}), limit: query.limit });
+      // Listing reveals no more than reading one would: each dataset is decided as getDataset.
+      const visible = page.filter(
+        (d) =>
+          deps.policy.authorize({
+            principal: principal!,
+            action: 'getDataset',
+            resource: { type: 'Dataset', id: d.id, classification: d.classification, author: d.createdBy, owner: d.ownerId },
+            context: { elevated: principal!.elevation !== undefined },
+          }).decision === 'allow',
+      );
+      return { json: { datasets: visible, nextCursor: page.length === query.limit ? (page.at(-1)?.name ?? null) : null } };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name',
+    operationId: 'getDataset',
+    summary: 'One dataset: classification, owner, creator and its latest version number.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: nameParams },
+    responses: { 200: { description: 'the dataset', schema: datasetSchema }, 404: problem('no such dataset') },
+    handler: async ({ params, deps }) => ({ json: await getDataset(deps.db, params.name) }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name/versions',
+    operationId: 'listDatasetVersions',
+    summary: 'Every version of the dataset, oldest first, with its state, snapshot, schema, blocking failures and exclusions.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: nameParams },
+    responses: { 200: { description: 'the versions', schema: z.object({ versions: z.array(versionSchema) }) }, 404: problem('no such dataset') },
+    handler: async ({ params, deps }) => ({ json: { versions: await listDatasetVersions(deps.db, params.name) } }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name/versions/:version',
+    operationId: 'getDatasetVersion',
+    summary: 'One version of the dataset.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: versionParams },
+    responses: { 200: { description: 'the version', schema: versionSchema }, 404: problem('no such dataset or version') },
+    handler: async ({ params, deps }) => ({ json: await getDatasetVersion(deps.db, params) }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name/versions/:version/checks',
+    operationId: 'getDatasetVersionChecks',
+    summary: 'The quarantine checks of a version, in the order they ran: name, version, status, whether it blocks, result, evidence (never values), and any recorded exception.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: versionParams },
+    responses: { 200: { description: 'the check results', schema: z.object({ checks: z.array(checkSchema) }) }, 404: problem('no such dataset or version') },
+    handler: async ({ params, deps }) => ({ json: { checks: await getDatasetVersionChecks(deps.db, params) } }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/datasets/:name/versions/:version/profile',
+    operationId: 'getDatasetVersionProfile',
+    summary: "A version's per-column profile (types, nulls, distinct counts, quantiles and histograms, top-k): the drift monitor's reference.",
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.datasetParam,
+    request: { params: versionParams },
+    responses: { 200: { description: 'the profile', schema: z.record(z.string(), z.unknown()) }, 404: problem('no such dataset or version') },
+    handler: async ({ params, deps }) => ({ json: await getDatasetVersionProfile(deps.db, params) }),
+  }),
+];

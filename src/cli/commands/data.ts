@@ -1,0 +1,167 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CSV_DELIMITERS, DATASET_FORMATS, mediaTypeForFile, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
+import { CLASSIFICATIONS } from '../../policy/index.js';
+import { getJson, postJson, serverFor } from '../client.js';
+import { EXIT, printJson, type CommandContext } from '../io.js';
+import { progressBar, uploadFile } from '../upload.js';
+
+type UrlOption = { url?: string };
+const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
+
+interface IngestOptions extends UrlOption {
+  name: string;
+  sourceSystem: string;
+  classification: string;
+  owner: string;
+  purpose?: string;
+  consentColumn?: string;
+  subjectIdColumn?: string;
+  residency?: string;
+  residencyColumn?: string;
+  delimiter?: string;
+  format?: string;
+}
+
+function parseDelimiter(value: string): string {
+  const d = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
+  if (!(CSV_DELIMITERS as readonly string[]).includes(d)) throw new InvalidArgumentError('must be one of , ; | or tab');
+  return d;
+}
+
+function versionLine(v: DatasetVersionRecord): string {
+  const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
+  const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
+  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}\n`;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+interface PromoteOptions extends UrlOption {
+  override: string[];
+  reason: string[];
+}
+
+/** Adds `assay dataset ingest|list|show|promote`: governed data through the running server (every change is audited there). */
+export function registerDataCommands(program: Command, ctx: CommandContext): void {
+  const { io } = ctx;
+  const json = (): boolean => ctx.globals().json === true;
+  const dataset = program.command('dataset').description('governed datasets: ingest into quarantine, checks, profiles');
+
+  dataset
+    .command('ingest')
+    .description('stream FILE (CSV, JSON Lines or Parquet) to the server as a new version of a dataset, in quarantine')
+    .argument('<file>', 'the file to ingest (.csv, .jsonl/.ndjson, .parquet; or pass --format)')
+    .requiredOption('--name <name>', 'dataset name (created on first ingest)')
+    .requiredOption('--source-system <system>', 'the system the file comes from')
+    .addOption(new Option('--classification <class>', 'data classification').choices([...CLASSIFICATIONS]).makeOptionMandatory())
+    .requiredOption('--owner <principal>', 'accountable owner (principal id or name)')
+    .option('--purpose <text>', 'the purpose the data was collected for')
+    .option('--consent-column <column>', 'rows whose consent is not given here are excluded')
+    .option('--subject-id-column <column>', 'data subject id, indexed as salted hashes for erasure requests')
+    .option('--residency <region>', 'where the data must stay, e.g. EU or DE')
+    .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
+    .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
+    .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
+    .option('--url <url>', URL_HELP)
+    .action((file: string, opts: IngestOptions) =>
+      ctx.run(async () => {
+        const query = new URLSearchParams({ sourceSystem: opts.sourceSystem, classification: opts.classification, owner: opts.owner });
+        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter, format: opts.format })) {
+          if (value !== undefined) query.set(key, value);
+        }
+        const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
+        const version = await uploadFile<DatasetVersionRecord>(serverFor(io, ctx.globals(), opts.url), {
+          file,
+          path: `/api/v1/datasets/${encodeURIComponent(opts.name)}/versions?${query.toString()}`,
+          contentType: opts.format ? 'application/octet-stream' : (mediaTypeForFile(file) ?? 'application/octet-stream'),
+          ...(bar ? { onProgress: bar.update } : {}),
+        }).finally(() => bar?.done());
+        if (json()) printJson(io, version);
+        else io.stdout(versionLine(version));
+        return EXIT.ok;
+      })(),
+    );
+
+  dataset
+    .command('list')
+    .description('datasets you are cleared to see')
+    .option('--url <url>', URL_HELP)
+    .action((opts: UrlOption) =>
+      ctx.run(async () => {
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const all: DatasetRecord[] = [];
+        let after: string | null = null;
+        do {
+          const page: { datasets: DatasetRecord[]; nextCursor: string | null } = await getJson(target, `/api/v1/datasets?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+          all.push(...page.datasets);
+          after = page.nextCursor;
+        } while (after);
+        if (json()) printJson(io, { datasets: all });
+        else if (all.length === 0) io.stdout('no datasets\n');
+        else for (const d of all) io.stdout(`${d.name}  ${d.classification}  owner ${d.ownerId}  latest v${d.latestVersion ?? '-'}\n`);
+        return EXIT.ok;
+      })(),
+    );
+
+  dataset
+    .command('show')
+    .description('a dataset and its versions; with --version, that version and its checks')
+    .argument('<name>', 'the dataset')
+    .option('--version <n>', 'one version, with its quarantine checks')
+    .option('--url <url>', URL_HELP)
+    .action((name: string, opts: UrlOption & { version?: string }) =>
+      ctx.run(async () => {
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const base = `/api/v1/datasets/${encodeURIComponent(name)}`;
+        if (opts.version) {
+          const v = await getJson<DatasetVersionRecord>(target, `${base}/versions/${encodeURIComponent(opts.version)}`);
+          const { checks } = await getJson<{ checks: Array<{ name: string; version: number; status: string; blocking: boolean; result: string }> }>(target, `${base}/versions/${encodeURIComponent(opts.version)}/checks`);
+          if (json()) printJson(io, { ...v, checks });
+          else {
+            io.stdout(versionLine(v));
+            for (const c of checks) io.stdout(`  ${c.status.padEnd(4)} ${`${c.name}@${c.version}`.padEnd(14)} ${c.blocking ? 'blocking' : '        '}  ${c.result}\n`);
+          }
+          return EXIT.ok;
+        }
+        const d = await getJson<DatasetRecord>(target, base);
+        const { versions } = await getJson<{ versions: DatasetVersionRecord[] }>(target, `${base}/versions`);
+        if (json()) printJson(io, { ...d, versions });
+        else {
+          io.stdout(`${d.name}  ${d.classification}  owner ${d.ownerId}  created by ${d.createdBy} at ${d.createdAt}\n`);
+          for (const v of versions) io.stdout(`  ${versionLine(v)}`);
+        }
+        return EXIT.ok;
+      })(),
+    );
+
+  dataset
+    .command('promote')
+    .description('certify a quarantined version (never your own ingest): certified rows as Parquet and a signed manifest')
+    .argument('<name>', 'the dataset')
+    .argument('<version>', 'the version to certify')
+    .option('--override <check>', 'record an exception to this failing blocking check (repeatable; each needs a --reason)', collect, [])
+    .option('--reason <text>', 'why the preceding --override may be waived (kept in the manifest and the audit log)', collect, [])
+    .option('--url <url>', URL_HELP)
+    .action((name: string, version: string, opts: PromoteOptions) =>
+      ctx.run(async () => {
+        if (opts.override.length !== opts.reason.length) {
+          io.stderr(`each --override needs its --reason (${opts.override.length} overrides, ${opts.reason.length} reasons)\n`);
+          return EXIT.usage;
+        }
+        const overrides = opts.override.map((check, i) => ({ check, reason: opts.reason[i]! }));
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const result = await postJson<{ version: DatasetVersionRecord; manifest: unknown }>(
+          target,
+          `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/promote`,
+          overrides.length > 0 ? { overrides } : {},
+        );
+        if (json()) printJson(io, result);
+        else {
+          const c = result.version.certified!;
+          io.stdout(versionLine(result.version));
+          io.stdout(`  certified by ${c.by} at ${c.at}: ${c.rows} rows, parquet sha256:${c.parquetSha256}, manifest sha256:${c.manifestSha256}\n`);
+        }
+        return EXIT.ok;
+      })(),
+    );
+}

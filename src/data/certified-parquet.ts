@@ -1,0 +1,121 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AssayError, sha256Hasher } from '../core/index.js';
+import type { BlobStore } from '../store/index.js';
+import { consentRules, residencyRules } from './checks/index.js';
+import { readCsvHeader } from './csv-dialect.js';
+import { literal, openDuckSession, type DuckSession } from './duck.js';
+import { loadSnapshot } from './load.js';
+import type { DatasetVersionRecord, Exclusion } from './types.js';
+
+/** A blob this promotion stored, and whether it created it (only then may it delete it again). */
+export interface StoredBlob {
+  hash: string;
+  size: number;
+  created: boolean;
+}
+
+/** The certified rows as a Parquet blob. */
+export interface CertifiedParquet extends StoredBlob {
+  rows: number;
+}
+
+/** Where materialising reads from and spills to. */
+export interface MaterialiseEnv {
+  blobs: BlobStore;
+  tmpDir: string;
+  duckdbMemoryLimit: string;
+}
+
+/** The CSV header sniffing reads as much of the file as ingest's spool keeps for it. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * The SQL predicate (over table `raw`) of each recorded exclusion, rebuilt from the rule that
+ * recorded it (`consent@1`, `residency@1`) and the version's declaration, so the certified
+ * rows are exactly the snapshot minus what the quarantine excluded. An exclusion whose rule
+ * this code does not know is an internal error: certifying without it would let rows through.
+ */
+export function exclusionPredicates(v: DatasetVersionRecord): Array<{ exclusion: Exclusion; predicate: string }> {
+  return v.exclusions.map((exclusion) => {
+    const rules =
+      exclusion.rule === 'consent@1' && v.consentColumn
+        ? consentRules(v.consentColumn)
+        : exclusion.rule === 'residency@1' && v.residencyColumn && v.residency
+          ? residencyRules({ column: v.residencyColumn, residency: v.residency })
+          : [];
+    const rule = rules.find((r) => r.reason === exclusion.reason);
+    if (!rule) throw new AssayError('internal', `exclusion ${exclusion.reason} (${exclusion.rule}) of ${v.datasetName} v${v.version} has no rule to rebuild it`);
+    return { exclusion, predicate: `coalesce((${rule.predicate}), false)` };
+  });
+}
+
+/**
+ * Writes the certified rows of version `v` (its raw snapshot, in file order, minus every
+ * recorded exclusion) as Parquet with DuckDB and streams the file into the blob store: the
+ * snapshot is streamed from the blob store to a private scratch file, never held in memory.
+ * Values are kept as the snapshot had them (CSV columns as text); the manifest carries the
+ * inferred schema. Refuses (internal) when the snapshot no longer reproduces the recorded
+ * exclusion counts.
+ */
+export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord): Promise<CertifiedParquet> {
+  const dir = await mkdtemp(join(env.tmpDir, 'promote-'));
+  let duck: DuckSession | undefined;
+  try {
+    const rawPath = join(dir, 'snapshot');
+    await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
+    duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
+    const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
+    await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
+    const predicates = exclusionPredicates(v);
+    await assertExclusionsReproduce(duck, predicates);
+    const keep = predicates.length > 0 ? `WHERE NOT (${predicates.map((p) => p.predicate).join(' OR ')})` : '';
+    const outPath = join(dir, 'certified.parquet');
+    await duck.run(`COPY (SELECT * FROM raw ${keep} ORDER BY rowid) TO ${literal(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [{ n }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(outPath)})`)) as [{ n: number }];
+    return { ...(await storeFile(env.blobs, outPath)), rows: n };
+  } finally {
+    duck?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function csvHeader(path: string, input: { delimiter: string; size: number }): Promise<string[]> {
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(HEAD_BYTES, input.size));
+    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+    return readCsvHeader(buf.subarray(0, bytesRead), { delimiter: input.delimiter, complete: bytesRead === input.size });
+  } finally {
+    await file.close();
+  }
+}
+
+async function assertExclusionsReproduce(duck: DuckSession, predicates: Array<{ exclusion: Exclusion; predicate: string }>): Promise<void> {
+  if (predicates.length === 0) return;
+  const [counts] = await duck.rows<Record<string, number>>(`SELECT ${predicates.map((p, i) => `count(*) FILTER (WHERE ${p.predicate}) AS e${i}`).join(', ')} FROM raw`);
+  for (const [i, p] of predicates.entries()) {
+    const found = counts?.[`e${i}`] ?? 0;
+    if (found !== p.exclusion.rowCount) throw new AssayError('internal', `exclusion ${p.exclusion.reason}: the snapshot yields ${found} rows, the quarantine recorded ${p.exclusion.rowCount}`);
+  }
+}
+
+/** Streams a file into the blob store, noting whether these bytes were new there. */
+export async function storeFile(blobs: BlobStore, path: string): Promise<StoredBlob> {
+  const hasher = sha256Hasher();
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    hasher.update(chunk);
+    size += chunk.byteLength;
+  }
+  const hash = hasher.digest('hex');
+  if (await blobs.has(hash)) return { hash, size, created: false };
+  const ref = await blobs.put(createReadStream(path, { highWaterMark: 1024 * 1024 }));
+  if (ref.hash !== hash) {
+    await blobs.delete(ref.hash);
+    throw new AssayError('internal', `${path} changed while it was stored (${hash} then ${ref.hash})`);
+  }
+  return { hash, size: ref.size, created: true };
+}

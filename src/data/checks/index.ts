@@ -1,0 +1,28 @@
+import type { QuarantineCheck } from './check.js';
+import { consentCheck } from './consent.js';
+import { duplicatesCheck } from './duplicates.js';
+import { nullRatesCheck } from './null-rates.js';
+import { piiCheck } from './pii.js';
+import { residencyCheck } from './residency.js';
+import { rowCountCheck } from './row-count.js';
+import { schemaCheck } from './schema.js';
+import { typesCheck } from './types.js';
+
+/** Every quarantine check, in the order they run and are listed. */
+export const QUARANTINE_CHECKS: readonly QuarantineCheck[] = [
+  schemaCheck,
+  rowCountCheck,
+  nullRatesCheck,
+  duplicatesCheck,
+  typesCheck,
+  piiCheck,
+  consentCheck,
+  residencyCheck,
+];
+
+export { checkRef, ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type Contract, type DeclaredVersion, type ExclusionFinding, type QuarantineCheck } from './check.js';
+export { consentRules, CONSENT_GIVEN, CONSENT_WITHDRAWN } from './consent.js';
+export { residencyRules, REGIONS } from './residency.js';
+export { schemaOf } from './schema.js';
+export { PII_DETECTORS, type PiiDetector } from './pii-detectors.js';
+export type { PiiFinding } from './pii.js';

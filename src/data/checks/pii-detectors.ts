@@ -1,0 +1,74 @@
+import type { DuckSession } from '../duck.js';
+
+/**
+ * Pattern detectors for personal and payment data, as DuckDB SQL over a cell's text `v`:
+ * conditions that must all hold, cheapest first (a character, a length), so the regular
+ * expressions and checksums run only on candidates (see `allOf`). Cells are matched as they
+ * are, untrimmed. Emails are found anywhere in a cell (free text too); the
+ * others must be the whole (trimmed) cell, which keeps amounts and ids from matching.
+ *
+ * | detector    | finds | rule |
+ * |---|---|---|
+ * | `email`     | e-mail addresses | local@domain.tld anywhere in the text |
+ * | `phone`     | phone numbers | `+`/`00` international form with 8–15 digits, or NANP `(555) 123-4567` with separators; bare digit strings are not phones |
+ * | `iban`      | IBANs | 2 letters, 2 check digits, 11–30 alphanumerics (spaces allowed), valid ISO 7064 mod-97 checksum |
+ * | `pan`       | payment card numbers | 13–19 digits (spaces or dashes allowed) starting 2–6, valid Luhn checksum |
+ * | `us_ssn`    | US social security numbers | `AAA-GG-SSSS` with dashes, area not 000, 666 or 9xx, group not 00, serial not 0000 |
+ * | `de_tax_id` | German tax identification numbers (Steuer-IdNr) | 11 digits, first not 0, 8 or 9 distinct digits among the first 10, valid ISO 7064 MOD 11,10 check digit |
+ */
+export const PII_DETECTORS = {
+  email: [`contains(v, '@')`, `regexp_matches(v, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}')`],
+  phone: [
+    `length(v) BETWEEN 8 AND 24 AND (ascii(v) IN (40, 43) OR ascii(v) BETWEEN 48 AND 57)`,
+    `regexp_full_match(v, '(\\+|00)[1-9][0-9 ().-]{6,20}[0-9]') OR regexp_full_match(v, '\\(?[2-9][0-9]{2}\\)?[ .-][0-9]{3}[ .-][0-9]{4}')`,
+    `length(regexp_replace(v, '[^0-9]', '', 'g')) BETWEEN 8 AND 15`,
+  ],
+  iban: [
+    `length(v) BETWEEN 15 AND 42 AND ascii(upper(v)) BETWEEN 65 AND 90 AND ascii(substr(v, 3, 1)) BETWEEN 48 AND 57`,
+    `regexp_full_match(replace(upper(v), ' ', ''), '[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}')`,
+    `assay_iban_mod97(replace(upper(v), ' ', '')) = 1`,
+  ],
+  pan: [
+    `length(v) BETWEEN 13 AND 23 AND ascii(v) BETWEEN 50 AND 54`,
+    `regexp_full_match(v, '[2-6][0-9 -]{11,21}[0-9]')`,
+    `length(regexp_replace(v, '[ -]', '', 'g')) BETWEEN 13 AND 19`,
+    `assay_luhn_ok(regexp_replace(v, '[ -]', '', 'g'))`,
+  ],
+  us_ssn: [`length(v) = 11 AND ascii(v) BETWEEN 48 AND 56`, `regexp_full_match(v, '[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}')`, `substr(v, 1, 3) NOT IN ('000', '666') AND substr(v, 5, 2) <> '00' AND substr(v, 8, 4) <> '0000'`],
+  de_tax_id: [`length(v) BETWEEN 11 AND 14 AND ascii(v) BETWEEN 49 AND 57`, `regexp_full_match(replace(v, ' ', ''), '[1-9][0-9]{10}')`, `assay_de_tax_id_ok(replace(v, ' ', ''))`],
+} as const;
+
+/**
+ * Conditions joined so each runs only where the previous held. DuckDB evaluates every operand
+ * of an AND inside an aggregate FILTER over the whole vector, but a CASE branch only on the rows
+ * that reach it, so the checksums and rewrites cost nothing on non-candidates.
+ */
+export function allOf(conditions: readonly string[]): string {
+  return conditions.reduceRight((inner, c) => `CASE WHEN ${c} THEN ${inner} ELSE false END`, 'true');
+}
+
+/** A detector's name. */
+export type PiiDetector = keyof typeof PII_DETECTORS;
+
+/** Detectors that find data about a person (anything but a card number). */
+export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id'];
+
+/** The detector applied to a column (quoted identifier), as a boolean SQL expression. */
+export function detectorOn(detector: PiiDetector, column: string): string {
+  return `assay_pii_${detector}(CAST(${column} AS VARCHAR))`;
+}
+
+/** Registers the detectors as macros, and the checksums they call (ISO 7064 mod-97, Luhn, ISO 7064 MOD 11,10). */
+export async function registerPiiMacros(duck: DuckSession): Promise<void> {
+  const digit = (ch: string): string => `(ascii(${ch}) - 48)`;
+  await duck.run(`CREATE OR REPLACE MACRO assay_iban_mod97(s) AS list_reduce(
+      list_transform(str_split(substr(s, 5) || substr(s, 1, 4), ''), ch -> CASE WHEN ch BETWEEN '0' AND '9' THEN ${digit('ch')} ELSE ascii(ch) - 55 END),
+      (acc, d) -> (acc * CASE WHEN d >= 10 THEN 100 ELSE 10 END + d) % 97, 0)`);
+  await duck.run(`CREATE OR REPLACE MACRO assay_luhn_ok(d) AS list_sum(list_transform(list_reverse(str_split(d, '')),
+      (ch, i) -> CASE WHEN i % 2 = 0 THEN CASE WHEN ${digit('ch')} * 2 > 9 THEN ${digit('ch')} * 2 - 9 ELSE ${digit('ch')} * 2 END ELSE ${digit('ch')} END)) % 10 = 0`);
+  await duck.run(`CREATE OR REPLACE MACRO assay_de_tax_id_ok(d) AS
+      length(list_distinct(str_split(substr(d, 1, 10), ''))) IN (8, 9) AND
+      (11 - list_reduce(list_transform(str_split(substr(d, 1, 10), ''), ch -> ${digit('ch')}),
+        (p, x) -> (CASE WHEN (x + p) % 10 = 0 THEN 10 ELSE (x + p) % 10 END) * 2 % 11, 10)) % 10 = ${digit('substr(d, 11, 1)')}`);
+  for (const [name, rule] of Object.entries(PII_DETECTORS)) await duck.run(`CREATE OR REPLACE MACRO assay_pii_${name}(v) AS ${allOf(rule)}`);
+}

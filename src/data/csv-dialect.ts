@@ -1,0 +1,80 @@
+import { ValidationFailed } from '../core/index.js';
+
+/** Delimiters a CSV upload may use; anything else is refused. */
+export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const;
+
+/** Splits the first `maxRecords` records of `text` by `delimiter`, honouring double quotes ("" escapes a quote). */
+export function splitRecords(text: string, delimiter: string, maxRecords: number): string[][] {
+  const records: string[][] = [];
+  let fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length && records.length < maxRecords; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"' && field === '') quoted = true;
+    else if (ch === delimiter) {
+      fields.push(field);
+      field = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      fields.push(field);
+      records.push(fields);
+      fields = [];
+      field = '';
+    } else field += ch;
+  }
+  // A last record without a newline counts only when the text is complete (no more bytes follow).
+  return records;
+}
+
+const describe = (d: string): string => (d === '\t' ? 'tab' : `"${d}"`);
+
+/**
+ * The header of a CSV upload, checked against its declared delimiter. A file whose records
+ * parse as a single column under the declared delimiter but as the same number (≥ 2) of
+ * columns under another is refused: it is almost certainly, say, `;`-separated data declared
+ * as comma-separated. Blank and duplicate column names are refused too: governed data needs
+ * stable names.
+ */
+export function readCsvHeader(head: Buffer, input: { delimiter: string; complete: boolean }): string[] {
+  // The head may end mid-character; the spool already proved the whole file is UTF-8.
+  let text = head.toString('utf8');
+  if (input.complete && !/[\r\n]$/.test(text)) text += '\n';
+  else if (!input.complete) text = text.slice(0, Math.max(0, Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'))) + 1);
+  const records = splitRecords(text.replace(/^\uFEFF/, ''), input.delimiter, 20);
+  const header = records[0];
+  if (!header || (header.length === 1 && header[0] === '')) {
+    throw new ValidationFailed('the CSV file has no header line', [{ field: 'body', message: 'no header' }]);
+  }
+  if (header.length === 1) {
+    for (const other of CSV_DELIMITERS.filter((d) => d !== input.delimiter)) {
+      const alt = splitRecords(text, other, 20);
+      const width = alt[0]?.length ?? 0;
+      if (width >= 2 && alt.every((r) => r.length === width)) {
+        throw new ValidationFailed(
+          `wrong delimiter: declared ${describe(input.delimiter)}, but every line splits into ${width} columns on ${describe(other)}; pass delimiter=${other === '\t' ? '%09 (tab)' : other}`,
+          [{ field: 'query.delimiter', message: `the file looks ${describe(other)}-separated (${width} columns), not ${describe(input.delimiter)}-separated` }],
+        );
+      }
+    }
+  }
+  const seen = new Map<string, number>();
+  header.forEach((raw, i) => {
+    const name = raw.trim();
+    if (name === '') throw new ValidationFailed(`CSV header column ${i + 1} has no name`, [{ field: `body.header[${i + 1}]`, message: 'blank column name' }]);
+    const earlier = seen.get(name);
+    if (earlier !== undefined) {
+      throw new ValidationFailed(`CSV header names column "${name}" twice (columns ${earlier + 1} and ${i + 1})`, [
+        { field: `body.header[${i + 1}]`, message: `duplicate column name "${name}"` },
+      ]);
+    }
+    seen.set(name, i);
+  });
+  return header.map((h) => h.trim());
+}

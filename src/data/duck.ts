@@ -1,0 +1,57 @@
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+/** A private in-process DuckDB for one ingest: the raw snapshot loaded as table `raw`, its rowid = record number − 1. */
+export interface DuckSession {
+  /** Runs `sql` and returns its rows as plain JavaScript (BIGINT as number, lists as arrays). */
+  rows<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]>;
+  /** Runs statements that return nothing worth reading. */
+  run(sql: string, params?: DuckDBValue[]): Promise<void>;
+  close(): void;
+}
+
+/** Settings of a DuckDB session. */
+export interface DuckOptions {
+  /** Where DuckDB spills when a table outgrows its memory limit. */
+  tempDir: string;
+  /** e.g. `2GB`. */
+  memoryLimit: string;
+}
+
+/** A DuckDB identifier, double-quoted. */
+export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+/** A DuckDB string literal, single-quoted. */
+export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`;
+
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+/** Opens an in-memory DuckDB that spills to `tempDir` (one per ingest, so nothing outlives the request). */
+export async function openDuckSession(options: DuckOptions): Promise<DuckSession> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: options.memoryLimit,
+    temp_directory: options.tempDir,
+    // The server reads files it was handed, nothing else: no extension downloads, no remote files.
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const conn: DuckDBConnection = await instance.connect();
+  return {
+    async rows<T>(sql: string, params?: DuckDBValue[]) {
+      const reader = await conn.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS().map((r) => plain(r) as T);
+    },
+    async run(sql: string, params?: DuckDBValue[]) {
+      await conn.run(sql, params);
+    },
+    close() {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}

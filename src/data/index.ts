@@ -1,0 +1,52 @@
+/**
+ * Data: governed datasets. Ingest streams a file (CSV, JSON Lines, Parquet) into an
+ * immutable, content-addressed raw snapshot and a dataset version in quarantine; named,
+ * versioned quarantine checks (schema, row count, nulls, duplicates, types, PII, consent,
+ * residency) run in DuckDB and record evidence (counts and row numbers, never values); every
+ * version keeps a per-column profile, the drift monitor's reference, and a salted subject
+ * index for erasure requests. Promotion by another principal certifies a version: the certified
+ * rows as an immutable Parquet blob and a signed manifest (in-toto in DSSE) of what it rests on.
+ */
+export { ingestDataset, DATASET_CREATE_ACTION, DATASET_INGEST_ACTION, type DataEnv, type IngestInput } from './ingest.js';
+export {
+  datasetAccessFacts,
+  getDataset,
+  getDatasetVersion,
+  getDatasetVersionChecks,
+  getDatasetVersionProfile,
+  listDatasets,
+  listDatasetVersions,
+} from './records.js';
+export { mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
+export { CSV_DELIMITERS } from './csv-dialect.js';
+export { subjectHash, subjectSalt } from './subject-index.js';
+export { QUARANTINE_CHECKS, PII_DETECTORS, ROW_NUMBER_LIMIT, type PiiDetector } from './checks/index.js';
+export type { ColumnProfile, DatasetProfile } from './profile.js';
+export {
+  COLUMN_TYPES,
+  DATASET_FORMATS,
+  DATASET_VERSION_STATES,
+  type CheckResult,
+  type CheckStatus,
+  type ColumnSchema,
+  type ColumnType,
+  type DatasetFormat,
+  type DatasetRecord,
+  type DatasetSchema,
+  type DatasetVersionRecord,
+  type DatasetVersionState,
+  type Exclusion,
+} from './types.js';
+export {
+  DATASET_OVERRIDE_ACTION,
+  DATASET_PROMOTE_ACTION,
+  getDatasetManifest,
+  rawSnapshotNodeId,
+  overrideDatasetCheck,
+  promoteDatasetVersion,
+  type CheckOverrideInput,
+  type PromoteEnv,
+  type PromoteInput,
+  type Promotion,
+} from './promote.js';
+export { DATASET_MANIFEST_PREDICATE_TYPE, DATASET_RETENTION_RULE, verifyDatasetManifest, type DatasetManifest, type ManifestOverride } from './manifest.js';

@@ -1,0 +1,283 @@
+import { createReadStream } from 'node:fs';
+import { appendAuditEntry } from '../audit/index.js';
+import { AssayError, Conflict, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
+import type { ChangeContext } from '../identity/index.js';
+import type { Classification } from '../policy/index.js';
+import type { BlobStore, Db, Tx } from '../store/index.js';
+import type { Contract, DeclaredVersion } from './checks/index.js';
+import { readCsvHeader } from './csv-dialect.js';
+import { openDuckSession } from './duck.js';
+import { assertMagic, resolveFormat } from './formats.js';
+import { loadSnapshot, type LoadedColumn } from './load.js';
+import { runQuarantine, type QuarantineReport } from './quarantine.js';
+import { findDataset, getDatasetVersion } from './records.js';
+import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from './spool.js';
+import { indexSubjects, subjectHashes, subjectSalt } from './subject-index.js';
+import type { DatasetFormat, DatasetRecord, DatasetVersionRecord } from './types.js';
+
+/** What the data module needs from its surroundings. */
+export interface DataEnv {
+  db: Db;
+  blobs: BlobStore;
+  /** Private scratch space: spooled uploads and DuckDB spill files. */
+  tmpDir: string;
+  /** Larger uploads are refused with 413. */
+  maxUploadBytes: number;
+  /** DuckDB's memory limit per ingest, e.g. `2GB`; beyond it DuckDB spills to `tmpDir`. */
+  duckdbMemoryLimit: string;
+}
+
+/** One upload and what the ingester declares about it. */
+export interface IngestInput {
+  name: string;
+  /** The file's bytes, streamed (an HTTP request body, a file stream). */
+  source: AsyncIterable<Uint8Array>;
+  mediaType: string;
+  format?: DatasetFormat | undefined;
+  /** CSV field delimiter. @default ',' */
+  delimiter?: string | undefined;
+  /** Declared length (Content-Length), checked against the limit before reading. */
+  declaredSize?: number | undefined;
+  sourceSystem: string;
+  /** Required for a new dataset; must match an existing one's. */
+  classification?: Classification | undefined;
+  /** Principal id of the accountable owner; required for a new dataset, must match an existing one's. */
+  ownerId?: string | undefined;
+  purpose?: string | undefined;
+  consentColumn?: string | undefined;
+  subjectIdColumn?: string | undefined;
+  residency?: string | undefined;
+  residencyColumn?: string | undefined;
+}
+
+/** The audit action of an ingest, and of the dataset's creation by its first ingest. */
+export const DATASET_INGEST_ACTION = 'dataset.ingest';
+export const DATASET_CREATE_ACTION = 'dataset.create';
+
+/**
+ * Ingests one file as a new version of dataset `name` (created on first ingest), in state
+ * `quarantine`: streams the upload to a private temporary file, refuses bad input with a 4xx
+ * naming the problem, stores the raw snapshot immutably by SHA-256 in the blob store while
+ * DuckDB runs every quarantine check and the profile, then records the version, its checks,
+ * exclusions and subject index with the audit entry in one transaction. On any failure,
+ * nothing is left behind: no version row, and no blob that this ingest created and nothing
+ * references.
+ */
+export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
+  const format = resolveFormat({ mediaType: input.mediaType, format: input.format });
+  if (input.declaredSize !== undefined && input.declaredSize > env.maxUploadBytes) throw uploadTooLarge(env.maxUploadBytes);
+  const existing = await findDataset(env.db, input.name);
+  const declared = declare(input, existing);
+  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet' });
+  try {
+    assertMagic(format, upload.head);
+    const delimiter = format === 'csv' ? (input.delimiter ?? ',') : undefined;
+    const quarantined = await quarantine(env, { upload, format, delimiter, declared, contract: existing ? await contractOf(env.db, existing) : undefined });
+    return await storeVersion(env, { input, format, delimiter, declared, quarantined }, ctx);
+  } finally {
+    await discardUpload(upload);
+  }
+}
+
+/** The declaration the checks hold the file to; refuses contradictions before a byte is read. */
+function declare(input: IngestInput, existing: DatasetRecord | undefined): DeclaredVersion & { ownerId: string } {
+  const issues: FieldIssue[] = [];
+  if (existing && input.classification && input.classification !== existing.classification) {
+    throw new Conflict(`dataset ${existing.name} is classified ${existing.classification}; a new version cannot reclassify it`, [
+      { field: 'query.classification', message: `must be ${existing.classification} (the dataset's classification)` },
+    ]);
+  }
+  if (existing && input.ownerId && input.ownerId !== existing.ownerId) {
+    throw new Conflict(`dataset ${existing.name} is owned by ${existing.ownerId}; a new version cannot change its owner`, [
+      { field: 'query.owner', message: `must be ${existing.ownerId} (the dataset's owner)` },
+    ]);
+  }
+  const classification = existing?.classification ?? input.classification;
+  const ownerId = existing?.ownerId ?? input.ownerId;
+  if (!classification) issues.push({ field: 'query.classification', message: 'required for a new dataset' });
+  if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
+  if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
+  if (issues.length > 0) throw new ValidationFailed(`invalid ingest of ${input.name}: ${issues.map((i) => i.field).join(', ')}`, issues);
+  return {
+    classification: classification!,
+    ownerId: ownerId!,
+    residency: input.residency,
+    residencyColumn: input.residencyColumn,
+    consentColumn: input.consentColumn,
+    subjectIdColumn: input.subjectIdColumn,
+  };
+}
+
+/** The latest certified version's schema and size: what a new version is held to. */
+async function contractOf(db: Db, dataset: DatasetRecord): Promise<Contract | undefined> {
+  const r = await db.query<{ version: number }>(`SELECT max(version) AS version FROM dataset_versions WHERE dataset_id = $1 AND state = 'certified'`, [dataset.id]);
+  const version = r.rows[0]?.version;
+  if (!version) return undefined;
+  const v = await getDatasetVersion(db, { name: dataset.name, version });
+  return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount };
+}
+
+/** A snapshot in the blob store, and whether this ingest put it there. */
+interface StoredSnapshot {
+  hash: string;
+  size: number;
+  created: boolean;
+}
+
+interface Quarantined {
+  report: QuarantineReport;
+  subjects: string[];
+  snapshot: StoredSnapshot;
+}
+
+/** Loads the spooled file into DuckDB and runs the quarantine, while the blob store takes the snapshot. */
+async function quarantine(
+  env: DataEnv,
+  s: { upload: SpooledUpload; format: DatasetFormat; delimiter: string | undefined; declared: DeclaredVersion; contract: Contract | undefined },
+): Promise<Quarantined> {
+  const header = s.format === 'csv' ? readCsvHeader(s.upload.head, { delimiter: s.delimiter!, complete: s.upload.head.length === s.upload.size }) : undefined;
+  const duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
+  try {
+    const columns = await loadSnapshot(duck, { path: s.upload.path, format: s.format, ...(header ? { csv: { delimiter: s.delimiter!, header } } : {}) });
+    assertDeclaredColumns(columns, s.declared);
+    // The blob store hashes and stores the snapshot while DuckDB checks it.
+    const storing = storeSnapshot(env.blobs, s.upload);
+    try {
+      const report = await runQuarantine(duck, { columns, declared: s.declared, contract: s.contract });
+      const subjects = s.declared.subjectIdColumn ? await subjectHashes(duck, { column: s.declared.subjectIdColumn, salt: await subjectSalt(env.db) }) : [];
+      return { report, subjects, snapshot: await storing };
+    } catch (err) {
+      const stored = await storing.catch(() => undefined);
+      if (stored) await releaseSnapshot(env, stored);
+      throw err;
+    }
+  } finally {
+    duck.close();
+  }
+}
+
+/** Refuses columns the declaration names but the file lacks. */
+function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersion): void {
+  const names = new Set(columns.map((c) => c.name));
+  const issues: FieldIssue[] = [];
+  for (const [field, column] of [['consentColumn', declared.consentColumn], ['subjectIdColumn', declared.subjectIdColumn], ['residencyColumn', declared.residencyColumn]] as const) {
+    if (column && !names.has(column)) issues.push({ field: `query.${field}`, message: `the file has no column "${column}"` });
+  }
+  if (issues.length > 0) throw new ValidationFailed(`declared columns missing from the file: ${issues.map((i) => i.message).join('; ')}`, issues);
+}
+
+/**
+ * Puts the snapshot in the blob store unless those exact bytes are already there. Only a
+ * snapshot this call created may be deleted again when the ingest fails: bytes that were
+ * already stored may belong to anything else that is content-addressed alike.
+ */
+async function storeSnapshot(blobs: BlobStore, upload: SpooledUpload): Promise<StoredSnapshot> {
+  if (await blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false };
+  const ref = await blobs.put(createReadStream(upload.path, { highWaterMark: 1024 * 1024 }));
+  // The store hashed what it read back from the spool file: a mismatch means the file changed under us.
+  if (ref.hash !== upload.hash) {
+    await blobs.delete(ref.hash);
+    throw new AssayError('internal', `snapshot hash changed between upload (${upload.hash}) and storage (${ref.hash})`);
+  }
+  return { ...ref, created: true };
+}
+
+/**
+ * Deletes a snapshot this ingest created once no dataset version references it. Two
+ * concurrent ingests of the same new bytes where one fails could race here; the window is
+ * between this check and the other's commit.
+ */
+async function releaseSnapshot(env: DataEnv, snapshot: StoredSnapshot): Promise<void> {
+  if (!snapshot.created) return;
+  const r = await env.db.query('SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 LIMIT 1', [snapshot.hash]);
+  if (r.rowCount === 0) await env.blobs.delete(snapshot.hash);
+}
+
+interface StoreInput {
+  input: IngestInput;
+  format: DatasetFormat;
+  delimiter: string | undefined;
+  declared: DeclaredVersion & { ownerId: string };
+  quarantined: Quarantined;
+}
+
+/** Records the version; when that fails, releases the snapshot this ingest stored. */
+async function storeVersion(env: DataEnv, s: StoreInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
+  let versionNumber: number;
+  try {
+    versionNumber = await env.db.transaction((tx) => insertVersion(tx, s, ctx), { isolation: 'serializable' });
+  } catch (err) {
+    await releaseSnapshot(env, s.quarantined.snapshot);
+    throw err;
+  }
+  return getDatasetVersion(env.db, { name: s.input.name, version: versionNumber });
+}
+
+/** Inserts the dataset (on first ingest), the version, its checks, exclusions and subjects, and the audit entries. */
+async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise<number> {
+  const { input, declared } = s;
+  const { report, snapshot, subjects } = s.quarantined;
+  const now = (ctx.now ?? new Date()).toISOString();
+  const datasetId = await ensureDataset(tx, { name: input.name, classification: declared.classification, ownerId: declared.ownerId, now }, ctx);
+  const next = await tx.query<{ n: number }>('SELECT coalesce(max(version), 0) + 1 AS n FROM dataset_versions WHERE dataset_id = $1', [datasetId]);
+  const version = next.rows[0]!.n;
+  const versionId = newId('dsv');
+  await tx.query(
+    `INSERT INTO dataset_versions (id, dataset_id, version, state, format, delimiter, snapshot_sha256, snapshot_size, source_system, purpose,
+       classification, residency, residency_column, consent_column, subject_id_column, ingested_by, ingested_at, row_count, schema, profile)
+     VALUES ($1, $2, $3, 'quarantine', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+    [
+      versionId, datasetId, version, s.format, s.delimiter ?? null, snapshot.hash, snapshot.size, input.sourceSystem, input.purpose ?? null,
+      declared.classification, declared.residency ?? null, declared.residencyColumn ?? null, declared.consentColumn ?? null, declared.subjectIdColumn ?? null,
+      ctx.actor.principalId, now, report.rows, JSON.stringify({ columns: report.schema }), JSON.stringify(report.profile),
+    ],
+  );
+  await tx.query(
+    `INSERT INTO dataset_checks (version_id, name, check_version, position, status, blocking, result, evidence)
+     SELECT $1, c->>'name', (c->>'version')::int, ord::int, c->>'status', (c->>'blocking')::boolean, c->>'result', c->'evidence'
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(c, ord)`,
+    [versionId, JSON.stringify(report.checks.map(({ exclusions: _e, ...c }) => ({ ...c, result: c.result.slice(0, 2000) })))],
+  );
+  for (const e of report.exclusions) {
+    await tx.query('INSERT INTO dataset_exclusions (version_id, reason, row_count, row_numbers, rule) VALUES ($1, $2, $3, $4, $5)', [
+      versionId, e.reason, e.rowCount, JSON.stringify(e.rowNumbers), e.rule,
+    ]);
+  }
+  await indexSubjects(tx, { versionId, hashes: subjects });
+  const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}@${c.version}`);
+  await appendAuditEntry(tx, {
+    actor: ctx.actor,
+    action: DATASET_INGEST_ACTION,
+    resource: { type: 'dataset_version', id: versionId },
+    decision: { effect: 'allowed', policyIds: [] },
+    outcome: 'succeeded',
+    reason: `${input.name} v${version} from ${input.sourceSystem}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`.slice(0, 2000),
+    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+  });
+  return version;
+}
+
+/** The dataset's id, creating it (audited) on its first ingest. */
+async function ensureDataset(tx: Tx, d: { name: string; classification: Classification; ownerId: string; now: string }, ctx: ChangeContext): Promise<string> {
+  const found = await tx.query<{ id: string; classification: string; owner_id: string }>('SELECT id, classification, owner_id FROM datasets WHERE name = $1 FOR UPDATE', [d.name]);
+  const row = found.rows[0];
+  if (row) {
+    // Another ingest may have created it since this one looked: its declaration must still agree.
+    if (row.classification !== d.classification || row.owner_id !== d.ownerId) throw new Conflict(`dataset ${d.name} was created concurrently with another classification or owner`);
+    return row.id;
+  }
+  const id = newId('ds');
+  await tx.query('INSERT INTO datasets (id, name, classification, owner_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    id, d.name, d.classification, d.ownerId, ctx.actor.principalId, d.now,
+  ]);
+  await appendAuditEntry(tx, {
+    actor: ctx.actor,
+    action: DATASET_CREATE_ACTION,
+    resource: { type: 'dataset', id },
+    decision: { effect: 'allowed', policyIds: [] },
+    outcome: 'succeeded',
+    reason: `${d.name}: classification ${d.classification}, owner ${d.ownerId}`,
+    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+  });
+  return id;
+}

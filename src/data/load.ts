@@ -1,0 +1,95 @@
+import { ValidationFailed } from '../core/index.js';
+import { literal, type DuckSession } from './duck.js';
+import type { ColumnType, DatasetFormat } from './types.js';
+
+/** A column as loaded: its name and DuckDB's type for it (CSV columns load as VARCHAR). */
+export interface LoadedColumn {
+  name: string;
+  duckType: string;
+}
+
+/** What `loadSnapshot` reads. */
+export interface LoadInput {
+  path: string;
+  format: DatasetFormat;
+  /** CSV only: the delimiter and the header names already checked by `readCsvHeader`. */
+  csv?: { delimiter: string; header: string[] };
+}
+
+/**
+ * Loads the raw snapshot into DuckDB table `raw`, in file order, so `rowid + 1` is the record
+ * number every check reports. CSV loads strictly (every record must have the header's number
+ * of fields, quotes must close) with every column as text: typing is the quarantine's job, not
+ * the reader's guess. A file that cannot be read is refused with a 400 naming the line, never
+ * echoing its content.
+ */
+export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise<LoadedColumn[]> {
+  try {
+    await duck.run(`CREATE TABLE raw AS SELECT * FROM ${readerOf(input)}`);
+  } catch (err) {
+    throw unreadable(input.format, err as Error);
+  }
+  const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');
+  const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
+  if (n === 0) throw new ValidationFailed('the file has no records', [{ field: 'body', message: 'no records (header only)' }]);
+  return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+}
+
+function readerOf(input: LoadInput): string {
+  const path = literal(input.path);
+  switch (input.format) {
+    case 'csv': {
+      const { delimiter, header } = input.csv!;
+      const columns = `{${header.map((h) => `${literal(h)}: 'VARCHAR'`).join(', ')}}`;
+      return `read_csv(${path}, auto_detect = false, header = true, delim = ${literal(delimiter)}, quote = '"', escape = '"', strict_mode = true, null_padding = false, columns = ${columns})`;
+    }
+    case 'jsonl':
+      // sample_size = -1: types are decided from every record, so a late record cannot fail the load.
+      return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1)`;
+    case 'parquet':
+      return `read_parquet(${path})`;
+  }
+}
+
+/** A 400 that says what is wrong and where, without the offending content (it may hold personal data). */
+function unreadable(format: DatasetFormat, err: Error): ValidationFailed {
+  const message = err.message;
+  const csvLine = /CSV Error on Line: (\d+)/.exec(message)?.[1];
+  // DuckDB 1.5's JSON reader counts one line ahead ("in line 2" for a bad first record).
+  const jsonLine = /in line (\d+)/.exec(message)?.[1];
+  const line = csvLine ?? (jsonLine ? String(Math.max(1, Number(jsonLine) - 1)) : undefined);
+  const where = line ? ` on line ${line}` : '';
+  const fields = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
+  if (fields) {
+    return new ValidationFailed(`ragged rows: line ${line ?? '?'} has ${fields[2]} fields, the header has ${fields[1]}`, [
+      { field: 'body', message: `ragged row at line ${line ?? '?'}: ${fields[2]} fields, expected ${fields[1]}` },
+    ]);
+  }
+  if (/unicode|utf-8/i.test(message)) {
+    return new ValidationFailed(`the file is not valid UTF-8${where}`, [{ field: 'body', message: `invalid UTF-8${where}` }]);
+  }
+  if (/unterminated quote|quote/i.test(message) && format === 'csv') {
+    return new ValidationFailed(`malformed CSV${where}: a quoted field is not closed`, [{ field: 'body', message: `unterminated quote${where}` }]);
+  }
+  if (format === 'jsonl') {
+    const why = /: ([^:\n]+?)\.?\s*$/m.exec(message.split('\n')[0] ?? '')?.[1] ?? 'not a JSON object per line';
+    return new ValidationFailed(`malformed JSON Lines${where}: ${why}`, [{ field: 'body', message: `malformed JSON${where}` }]);
+  }
+  if (format === 'parquet') {
+    return new ValidationFailed('not a readable Parquet file', [{ field: 'body', message: 'invalid Parquet' }]);
+  }
+  return new ValidationFailed(`malformed CSV${where}`, [{ field: 'body', message: `unreadable${where}` }]);
+}
+
+const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
+
+/** The logical type of a column DuckDB typed itself (JSON Lines, Parquet). */
+export function logicalTypeOf(duckType: string): ColumnType {
+  if (INTEGER_TYPES.test(duckType)) return 'BIGINT';
+  if (/^(DOUBLE|FLOAT|REAL|DECIMAL.*)$/.test(duckType)) return 'DOUBLE';
+  if (duckType === 'BOOLEAN') return 'BOOLEAN';
+  if (duckType === 'DATE') return 'DATE';
+  if (duckType.startsWith('TIMESTAMP')) return 'TIMESTAMP';
+  if (duckType === 'VARCHAR') return 'VARCHAR';
+  return 'OTHER';
+}

@@ -1,0 +1,104 @@
+import { AssayError, makeStatement, signStatement, verifyEnvelope, type DsseEnvelope, type DsseSigner, type InTotoStatement, type PublicKeyResolver } from '../core/index.js';
+import type { CheckResult, DatasetSchema, DatasetVersionRecord, Exclusion } from './types.js';
+
+/** predicateType of a certified dataset version's manifest. */
+export const DATASET_MANIFEST_PREDICATE_TYPE = 'https://assay.dev/dataset-manifest/v1';
+
+/**
+ * How long a dataset version is kept: versions are evidence of what models were trained on
+ * and are never deleted (migration 0007); a data subject's erasure request acts through the
+ * subject index instead (issue 5, item 8).
+ */
+export const DATASET_RETENTION_RULE = {
+  rule: 'assay.dataset-version-evidence@1',
+  summary: 'kept while any model trained on it is in service, at least as long as the audit log; never edited; erasure requests act through the subject index',
+};
+
+/** An exception to a failing blocking check. */
+export interface ManifestOverride {
+  check: string;
+  by: string;
+  at: string;
+  reason: string;
+}
+
+/** The predicate of a dataset manifest: everything a certification rests on. */
+export interface DatasetManifest {
+  dataset: { id: string; name: string; version: number; versionId: string };
+  snapshot: { sha256: string; size: number; format: string; rows: number };
+  certified: { sha256: string; format: 'parquet'; rows: number };
+  schema: DatasetSchema;
+  checks: Array<{ check: string; status: CheckResult['status']; blocking: boolean; result: string }>;
+  exclusions: Array<{ reason: string; rule: string; rows: number }>;
+  overrides: ManifestOverride[];
+  classification: string;
+  residency: { region: string | null; column: string | null };
+  retention: typeof DATASET_RETENTION_RULE;
+  consent: { purpose: string | null; column: string | null };
+  sourceSystem: string;
+  ingestedBy: string;
+  ingestedAt: string;
+  certifiedBy: string;
+  certifiedAt: string;
+}
+
+/** What a manifest is built from. */
+export interface ManifestInput {
+  version: DatasetVersionRecord;
+  checks: CheckResult[];
+  overrides: ManifestOverride[];
+  certified: { sha256: string; rows: number };
+  certifiedBy: string;
+  certifiedAt: string;
+}
+
+const iso = (t: string | Date): string => new Date(t).toISOString();
+
+/** The in-toto Statement v1 of a certification: subjects are the certified Parquet blob and the raw snapshot. */
+export function datasetManifestStatement(m: ManifestInput): InTotoStatement<DatasetManifest> {
+  const v = m.version;
+  const exclusions: Exclusion[] = v.exclusions;
+  return makeStatement({
+    subject: [
+      { name: `${v.datasetName}@${v.version}.parquet`, digest: { sha256: m.certified.sha256 } },
+      { name: `${v.datasetName}@${v.version}.raw.${v.format}`, digest: { sha256: v.snapshot.sha256 } },
+    ],
+    predicateType: DATASET_MANIFEST_PREDICATE_TYPE,
+    predicate: {
+      dataset: { id: v.datasetId, name: v.datasetName, version: v.version, versionId: v.id },
+      snapshot: { sha256: v.snapshot.sha256, size: Number(v.snapshot.size), format: v.format, rows: Number(v.rowCount) },
+      certified: { sha256: m.certified.sha256, format: 'parquet', rows: m.certified.rows },
+      schema: v.schema,
+      checks: m.checks.map((c) => ({ check: `${c.name}@${c.version}`, status: c.status, blocking: c.blocking, result: c.result })),
+      exclusions: exclusions.map((e) => ({ reason: e.reason, rule: e.rule, rows: e.rowCount })),
+      overrides: m.overrides.map((o) => ({ ...o, at: iso(o.at) })),
+      classification: v.classification,
+      residency: { region: v.residency, column: v.residencyColumn },
+      retention: DATASET_RETENTION_RULE,
+      consent: { purpose: v.purpose, column: v.consentColumn },
+      sourceSystem: v.sourceSystem,
+      ingestedBy: v.ingestedBy,
+      ingestedAt: iso(v.ingestedAt),
+      certifiedBy: m.certifiedBy,
+      certifiedAt: iso(m.certifiedAt),
+    },
+  });
+}
+
+/** The manifest signed as a DSSE envelope by `signer` (the server keyring's active key). */
+export function signDatasetManifest(m: ManifestInput, signer: DsseSigner): DsseEnvelope {
+  return signStatement(datasetManifestStatement(m), signer);
+}
+
+/**
+ * The manifest statement inside `envelope`, returned only when a signature verifies under a
+ * key `resolveKey` knows and the statement is a dataset manifest. Throws SignatureInvalid
+ * (tampered bytes, unknown key) or ValidationFailed (malformed envelope), as verifyEnvelope.
+ */
+export function verifyDatasetManifest(envelope: unknown, resolveKey: PublicKeyResolver): InTotoStatement<DatasetManifest> {
+  const statement = verifyEnvelope(envelope, resolveKey);
+  if (statement.predicateType !== DATASET_MANIFEST_PREDICATE_TYPE) {
+    throw new AssayError('integrity_violation', `not a dataset manifest: predicateType ${statement.predicateType}`);
+  }
+  return statement as InTotoStatement<DatasetManifest>;
+}

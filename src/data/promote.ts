@@ -1,0 +1,250 @@
+import { appendAuditEntry } from '../audit/index.js';
+import { canonicalBytes, Conflict, NotFound, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
+import type { ChangeContext } from '../identity/index.js';
+import { recordLineage } from '../lineage/index.js';
+import type { Queryable, Tx } from '../store/index.js';
+import { checkRef } from './checks/index.js';
+import { materialiseCertified, type CertifiedParquet, type StoredBlob } from './certified-parquet.js';
+import type { DataEnv } from './ingest.js';
+import { signDatasetManifest, type ManifestOverride } from './manifest.js';
+import { getDatasetVersion, getDatasetVersionChecks } from './records.js';
+import type { CheckResult, DatasetVersionRecord } from './types.js';
+
+/** Audit actions of promotion and of an exception to a failing blocking check. */
+export const DATASET_PROMOTE_ACTION = 'dataset.promote';
+export const DATASET_OVERRIDE_ACTION = 'dataset.override';
+
+/** An exception to one failing blocking check, with why. */
+export interface CheckOverrideInput {
+  check: string;
+  reason: string;
+}
+
+/** What promotion needs besides the data module's surroundings: the key that signs manifests. */
+export interface PromoteEnv extends DataEnv {
+  signer: DsseSigner;
+}
+
+/** Which version to promote, and exceptions recorded with it (the caller's policy already allowed them). */
+export interface PromoteInput {
+  name: string;
+  version: number;
+  overrides?: CheckOverrideInput[] | undefined;
+}
+
+type VersionCheck = CheckResult & { override: { by: string; at: string; reason: string } | null };
+
+/**
+ * Refuses exceptions that are not exceptions: to a check the version does not have, to one
+ * that does not fail and block, to one already excepted, or twice to the same check. Each
+ * issue names the field (`body.overrides.N.check`).
+ */
+function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], path: string): void {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  for (const [i, o] of overrides.entries()) {
+    const field = `${path}.${i}.check`;
+    const c = checks.find((x) => x.name === o.check);
+    if (!c) issues.push({ field, message: `the version has no check "${o.check}" (it has ${checks.map((x) => x.name).join(', ')})` });
+    else if (c.status !== 'fail' || !c.blocking) issues.push({ field, message: `${checkRef(c)} is ${c.status}${c.blocking ? '' : ', not blocking'}: only a failing blocking check takes an exception` });
+    else if (c.override) issues.push({ field, message: `${checkRef(c)} already has an exception, recorded by ${c.override.by}` });
+    else if (seen.has(o.check)) issues.push({ field, message: `${o.check} is named twice` });
+    seen.add(o.check);
+  }
+  if (issues.length > 0) throw new ValidationFailed(`invalid exceptions: ${issues.map((x) => x.message).join('; ')}`, issues);
+}
+
+/** 409 unless the version is still in quarantine. */
+function assertQuarantined(v: { state: string; datasetName: string; version: number }): void {
+  if (v.state !== 'quarantine') throw new Conflict(`${v.datasetName} v${v.version} is already ${v.state}; a version is promoted once`);
+}
+
+/** Records exceptions and their audit entries inside `tx`. */
+async function insertOverrides(tx: Tx, o: { versionId: string; overrides: CheckOverrideInput[]; at: string }, ctx: ChangeContext): Promise<void> {
+  for (const x of o.overrides) {
+    await tx.query('INSERT INTO dataset_check_overrides (version_id, check_name, overridden_by, overridden_at, reason) VALUES ($1, $2, $3, $4, $5)', [
+      o.versionId, x.check, ctx.actor.principalId, o.at, x.reason,
+    ]);
+    await appendAuditEntry(tx, {
+      actor: ctx.actor,
+      action: DATASET_OVERRIDE_ACTION,
+      resource: { type: 'dataset_version', id: o.versionId },
+      decision: { effect: 'allowed', policyIds: [] },
+      outcome: 'succeeded',
+      reason: `exception to failing blocking check ${x.check}: ${x.reason}`.slice(0, 2000),
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    });
+  }
+}
+
+/** Locks the version row and proves it is still in quarantine. */
+async function lockQuarantined(tx: Tx, v: DatasetVersionRecord): Promise<void> {
+  const r = await tx.query<{ state: string }>('SELECT state FROM dataset_versions WHERE id = $1 FOR UPDATE', [v.id]);
+  assertQuarantined({ state: r.rows[0]?.state ?? 'missing', datasetName: v.datasetName, version: v.version });
+}
+
+/**
+ * Records an exception to a failing blocking check of a quarantined version, on its own (so
+ * one principal may waive a check and another certify). The caller's policy decided the
+ * principal may (`overrideDatasetCheck`); the exception and its audit entry commit together.
+ */
+export async function overrideDatasetCheck(env: DataEnv, input: { name: string; version: number; override: CheckOverrideInput }, ctx: ChangeContext): Promise<VersionCheck> {
+  const v = await getDatasetVersion(env.db, input);
+  assertQuarantined(v);
+  assertOverrides([input.override], await getDatasetVersionChecks(env.db, input), 'body');
+  const at = (ctx.now ?? new Date()).toISOString();
+  await env.db.transaction(async (tx) => {
+    await lockQuarantined(tx, v);
+    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at }, ctx);
+  });
+  const checks = await getDatasetVersionChecks(env.db, input);
+  return checks.find((c) => c.name === input.override.check)!;
+}
+
+/** What a promotion produced. */
+export interface Promotion {
+  version: DatasetVersionRecord;
+  manifest: DsseEnvelope;
+}
+
+/**
+ * Promotes a quarantined version to certified: every failing blocking check must carry an
+ * exception (recorded earlier or given here; otherwise 409 naming the checks); the certified
+ * rows (the snapshot minus every recorded exclusion) are materialised as an immutable Parquet
+ * blob; the manifest (snapshot, schema, checks, exclusions, exceptions, classification,
+ * residency, retention, consent basis, ingester, promoter, times) is signed as a DSSE envelope
+ * and stored as a blob; then the exceptions, the certified fields and the audit entries commit
+ * in one transaction. The database refuses certification by the ingester as well. On any
+ * failure, the blobs this promotion created and nothing references are removed again.
+ */
+export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput, ctx: ChangeContext): Promise<Promotion> {
+  const overrides = input.overrides ?? [];
+  const v = await getDatasetVersion(env.db, input);
+  assertQuarantined(v);
+  const checks = await getDatasetVersionChecks(env.db, input);
+  assertOverrides(overrides, checks, 'body.overrides');
+  assertNothingBlocks(v, overrides);
+  const at = (ctx.now ?? new Date()).toISOString();
+  const created: StoredBlob[] = [];
+  try {
+    const parquet = await materialiseCertified(env, v);
+    created.push(parquet);
+    const manifest = signDatasetManifest(
+      { version: v, checks, overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }), certified: { sha256: parquet.hash, rows: parquet.rows }, certifiedBy: ctx.actor.principalId, certifiedAt: at },
+      env.signer,
+    );
+    const manifestBlob = await storeManifest(env, manifest);
+    created.push(manifestBlob);
+    await env.db.transaction((tx) => certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at }, ctx), { isolation: 'serializable' });
+    return { version: await getDatasetVersion(env.db, input), manifest };
+  } catch (err) {
+    await releaseBlobs(env, created);
+    throw err;
+  }
+}
+
+/** 409 naming every failing blocking check that has no exception, recorded or given now. */
+function assertNothingBlocks(v: DatasetVersionRecord, overrides: CheckOverrideInput[]): void {
+  const remaining = v.blockingFailures.filter((name) => !overrides.some((o) => o.check === name));
+  if (remaining.length > 0) {
+    throw new Conflict(
+      `${v.datasetName} v${v.version} has failing blocking checks without an exception: ${remaining.join(', ')}`,
+      remaining.map((name) => ({ field: `checks.${name}`, message: 'fails and blocks promotion; record an exception (override) with a reason, or ingest a corrected version' })),
+    );
+  }
+}
+
+function manifestOverrides(checks: VersionCheck[], given: { overrides: CheckOverrideInput[]; by: string; at: string }): ManifestOverride[] {
+  const recorded = checks.flatMap((c) => (c.override ? [{ check: checkRef(c), by: c.override.by, at: c.override.at, reason: c.override.reason }] : []));
+  const now = given.overrides.map((o) => {
+    const c = checks.find((x) => x.name === o.check)!;
+    return { check: checkRef(c), by: given.by, at: given.at, reason: o.reason };
+  });
+  return [...recorded, ...now];
+}
+
+async function storeManifest(env: PromoteEnv, manifest: DsseEnvelope): Promise<StoredBlob> {
+  const bytes = canonicalBytes(manifest);
+  const ref = await env.blobs.put(bytes);
+  // A signature over a fresh timestamp is new bytes; were they stored already, another version references them.
+  return { hash: ref.hash, size: ref.size, created: !(await isReferenced(env.db, ref.hash)) };
+}
+
+interface Certification {
+  v: DatasetVersionRecord;
+  overrides: CheckOverrideInput[];
+  parquet: CertifiedParquet;
+  manifestSha256: string;
+  at: string;
+}
+
+async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
+  const { v } = c;
+  await lockQuarantined(tx, v);
+  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at }, ctx);
+  // Another principal may have recorded or waived nothing since: re-check inside the lock.
+  const blocking = await tx.query<{ name: string }>(
+    `SELECT c.name FROM dataset_checks c WHERE c.version_id = $1 AND c.status = 'fail' AND c.blocking
+       AND NOT EXISTS (SELECT 1 FROM dataset_check_overrides o WHERE o.version_id = c.version_id AND o.check_name = c.name) ORDER BY c.name`,
+    [v.id],
+  );
+  if (blocking.rows.length > 0) assertNothingBlocks({ ...v, blockingFailures: blocking.rows.map((r) => r.name) }, []);
+  await tx.query(
+    `UPDATE dataset_versions SET state = 'certified', certified_by = $2, certified_at = $3, manifest_sha256 = $4, certified_sha256 = $5, certified_rows = $6 WHERE id = $1`,
+    [v.id, ctx.actor.principalId, c.at, c.manifestSha256, c.parquet.hash, c.parquet.rows],
+  );
+  await recordPromotionLineage(tx, c);
+  const excluded = v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ');
+  await appendAuditEntry(tx, {
+    actor: ctx.actor,
+    action: DATASET_PROMOTE_ACTION,
+    resource: { type: 'dataset_version', id: v.id },
+    decision: { effect: 'allowed', policyIds: [] },
+    outcome: 'succeeded',
+    reason: `${v.datasetName} v${v.version} certified: ${c.parquet.rows} of ${v.rowCount} rows, parquet sha256:${c.parquet.hash}, manifest sha256:${c.manifestSha256}${excluded ? `; excluded ${excluded}` : ''}${c.overrides.length ? `; exceptions to ${c.overrides.map((o) => o.check).join(', ')}` : ''}`.slice(0, 2000),
+    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+  });
+}
+
+/** The raw snapshot node id in the lineage graph: one node per distinct bytes, whichever versions came from them. */
+export function rawSnapshotNodeId(sha256: string): string {
+  return `raw_${sha256}`;
+}
+
+/** Lineage raw snapshot → certified version, in the promotion's transaction (the `dataset.promote` entry is its evidence). */
+async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
+  const { v } = c;
+  const raw = rawSnapshotNodeId(v.snapshot.sha256);
+  await recordLineage(tx, {
+    nodes: [
+      { id: raw, type: 'raw_snapshot', classification: v.classification, name: `${v.datasetName} raw snapshot`, attributes: { sha256: v.snapshot.sha256, size: v.snapshot.size } },
+      {
+        id: v.id,
+        type: 'dataset_version',
+        classification: v.classification,
+        name: `${v.datasetName} v${v.version}`,
+        attributes: { state: 'certified', parquetSha256: c.parquet.hash, rows: c.parquet.rows, manifestSha256: c.manifestSha256 },
+      },
+    ],
+    edges: [{ from: raw, to: v.id, type: 'promoted' }],
+  });
+}
+
+async function isReferenced(db: Queryable, hash: string): Promise<boolean> {
+  const r = await db.query('SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 OR manifest_sha256 = $1 LIMIT 1', [hash]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Deletes blobs this promotion created once nothing references them (as ingest releases its snapshot). */
+async function releaseBlobs(env: DataEnv, blobs: StoredBlob[]): Promise<void> {
+  for (const b of blobs) {
+    if (b.created && !(await isReferenced(env.db, b.hash))) await env.blobs.delete(b.hash);
+  }
+}
+
+/** The signed manifest of a certified version, as stored (404 while the version is in quarantine). */
+export async function getDatasetManifest(env: Pick<DataEnv, 'db' | 'blobs'>, ref: { name: string; version: number }): Promise<DsseEnvelope> {
+  const v = await getDatasetVersion(env.db, ref);
+  if (!v.certified) throw new NotFound('dataset manifest', `${ref.name}@${ref.version}`);
+  return JSON.parse((await env.blobs.getBytes(v.certified.manifestSha256)).toString('utf8')) as DsseEnvelope;
+}

@@ -1,0 +1,99 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AssayError, MalformedRequest, ValidationFailed } from '../core/index.js';
+import { utf8Validator } from './utf8.js';
+
+/** How much of the upload's beginning is kept in memory for dialect and format sniffing. */
+const HEAD_BYTES = 64 * 1024;
+
+/** An upload written to a private temporary file. */
+export interface SpooledUpload {
+  path: string;
+  size: number;
+  /** SHA-256 (lowercase hex) of the bytes, computed while they streamed in. */
+  hash: string;
+  /** The first bytes (up to 64 KiB), for sniffing the format and the CSV header. */
+  head: Buffer;
+}
+
+/** What `spoolUpload` needs. */
+export interface SpoolOptions {
+  dir: string;
+  /** Larger uploads are refused with 413 as soon as the limit is passed. */
+  maxBytes: number;
+  /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte. */
+  text: boolean;
+}
+
+/** 413 for an upload over the configured limit. */
+export function uploadTooLarge(maxBytes: number): AssayError {
+  return new AssayError('payload_too_large', `upload exceeds data.maxUploadBytes (${maxBytes} bytes)`, {
+    errors: [{ field: 'body', message: `larger than ${maxBytes} bytes` }],
+  });
+}
+
+/**
+ * Streams `source` into a new 0600 file under `dir`, never holding more than one chunk (plus
+ * the 64 KiB head) in memory. Refuses, and removes the partial file, when the source fails
+ * (a client that aborts mid-body), grows past `maxBytes`, holds invalid UTF-8 or is empty.
+ */
+export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: SpoolOptions): Promise<SpooledUpload> {
+  await mkdir(options.dir, { recursive: true, mode: 0o700 });
+  const path = join(options.dir, `upload-${randomUUID()}.part`);
+  const handle = await open(path, 'wx', 0o600);
+  const validator = options.text ? utf8Validator() : undefined;
+  const digest = createHash('sha256');
+  const headParts: Buffer[] = [];
+  let headSize = 0;
+  let size = 0;
+  try {
+    try {
+      for await (const chunk of source) {
+        size += chunk.byteLength;
+        if (size > options.maxBytes) throw uploadTooLarge(options.maxBytes);
+        const bad = validator?.push(chunk) ?? -1;
+        if (bad >= 0) throw invalidUtf8(bad);
+        if (headSize < HEAD_BYTES) {
+          headParts.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - headSize)));
+          headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
+        }
+        // Hash while the write is in flight on the threadpool.
+        const written = writeFully(handle, chunk);
+        digest.update(chunk);
+        await written;
+      }
+    } catch (err) {
+      if (err instanceof AssayError) throw err;
+      // The request stream failed: the client went away or the connection broke mid-body.
+      throw new MalformedRequest(`upload cut off after ${size} bytes: the request body did not arrive completely`, [
+        { field: 'body', message: 'incomplete upload' },
+      ], err);
+    }
+    const tail = validator?.end() ?? -1;
+    if (tail >= 0) throw invalidUtf8(tail);
+    if (size === 0) throw new ValidationFailed('the file is empty', [{ field: 'body', message: 'empty' }]);
+    await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true });
+    throw err;
+  }
+  return { path, size, hash: digest.digest('hex'), head: Buffer.concat(headParts) };
+}
+
+function invalidUtf8(offset: number): ValidationFailed {
+  return new ValidationFailed(`the file is not valid UTF-8: invalid byte sequence at byte offset ${offset}`, [
+    { field: 'body', message: `invalid UTF-8 at byte ${offset}` },
+  ]);
+}
+
+async function writeFully(handle: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) offset += (await handle.write(chunk, offset, chunk.byteLength - offset)).bytesWritten;
+}
+
+/** Removes a spooled upload; already gone is fine. */
+export async function discardUpload(upload: { path: string }): Promise<void> {
+  await rm(upload.path, { force: true });
+}

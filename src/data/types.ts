@@ -1,0 +1,94 @@
+import type { Classification } from '../policy/index.js';
+
+/** File formats a raw snapshot may have. */
+export const DATASET_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
+/** A raw snapshot's file format. */
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+
+/** Lifecycle of a dataset version: quarantined at ingest, certified by promotion. */
+export const DATASET_VERSION_STATES = ['quarantine', 'certified'] as const;
+/** Where a dataset version stands. */
+export type DatasetVersionState = (typeof DATASET_VERSION_STATES)[number];
+
+/** The logical column types the quarantine infers and contracts name. */
+export const COLUMN_TYPES = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'DATE', 'TIMESTAMP', 'VARCHAR', 'OTHER'] as const;
+/** A column's logical type. */
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** One column of a schema. */
+export interface ColumnSchema {
+  name: string;
+  type: ColumnType;
+  nullable: boolean;
+}
+
+/** A dataset's schema: its columns in file order. */
+export interface DatasetSchema {
+  columns: ColumnSchema[];
+}
+
+/** Outcome of one quarantine check. */
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+
+/** What a quarantine check found, with evidence that names columns, counts and row numbers, never values. */
+export interface CheckResult {
+  /** e.g. `schema`, `pii`. */
+  name: string;
+  /** Bumped whenever the check's rule changes, so old evidence stays interpretable. */
+  version: number;
+  status: CheckStatus;
+  /** A failing blocking check stops promotion unless an exception is recorded. */
+  blocking: boolean;
+  /** One sentence for humans. */
+  result: string;
+  evidence: Record<string, unknown>;
+}
+
+/** Rows left out of the certified data for one reason. */
+export interface Exclusion {
+  /** `consent_withdrawn`, `consent_missing`, `consent_unrecognised`, `residency`. */
+  reason: string;
+  /** The rule that excluded them, e.g. `consent@1`. */
+  rule: string;
+  rowCount: number;
+  /** The first row numbers (1-based record numbers after any header). */
+  rowNumbers: number[];
+}
+
+/** A dataset as the API shows it. */
+export interface DatasetRecord {
+  id: string;
+  name: string;
+  classification: Classification;
+  ownerId: string;
+  createdBy: string;
+  createdAt: string;
+  latestVersion: number | null;
+}
+
+/** A dataset version as the API shows it (checks and profile are read separately). */
+export interface DatasetVersionRecord {
+  id: string;
+  datasetId: string;
+  datasetName: string;
+  version: number;
+  state: DatasetVersionState;
+  format: DatasetFormat;
+  delimiter: string | null;
+  snapshot: { sha256: string; size: number };
+  sourceSystem: string;
+  purpose: string | null;
+  classification: Classification;
+  residency: string | null;
+  residencyColumn: string | null;
+  consentColumn: string | null;
+  subjectIdColumn: string | null;
+  ingestedBy: string;
+  ingestedAt: string;
+  rowCount: number;
+  schema: DatasetSchema;
+  /** Failing blocking checks without a recorded exception: promotion waits on these. */
+  blockingFailures: string[];
+  exclusions: Exclusion[];
+  certified: { by: string; at: string; manifestSha256: string; parquetSha256: string; rows: number } | null;
+}

@@ -1,0 +1,142 @@
+import type { LineageConfig } from '../core/index.js';
+import { checkOpenLineageEvent } from './openlineage-validation.js';
+
+/**
+ * OpenLineage out, best effort: events about Assay's own jobs go to a configured consumer
+ * (`lineage.emitUrl`) in the background. `emit` only queues, so the business transaction that
+ * produced the event never waits for, or fails because of, the consumer. Each event is checked
+ * against the bundled official schemas before it is queued; it is then POSTed with Node's
+ * built-in fetch (undici), one at a time and in order (a run's START before its COMPLETE),
+ * retried a bounded number of times on network errors, timeouts, 429 and 5xx.
+ */
+
+/** Anything that logs; pino fits. */
+export interface EmitterLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/** Options of `createLineageEmitter`. */
+export interface LineageEmitterOptions {
+  /** The consumer's lineage endpoint, e.g. `http://marquez:5000/api/v1/lineage`. */
+  url: string;
+  /** Sent as a bearer token. */
+  apiKey?: string;
+  /** One attempt's time limit. @default 5000 */
+  timeoutMs?: number;
+  /** Attempts after the first. @default 3 */
+  maxRetries?: number;
+  /** Wait before retry n is `retryDelayMs · 2^(n-1)`. @default 250 */
+  retryDelayMs?: number;
+  /** Events waiting to be sent; past it new events are dropped (and logged). @default 1000 */
+  maxQueue?: number;
+  logger?: EmitterLogger;
+}
+
+/** What `emit` did with an event. */
+export type EmitOutcome = 'queued' | 'invalid' | 'dropped';
+
+/** Counters since the emitter was created. */
+export interface EmitterStats {
+  sent: number;
+  /** Given up on: refused by the consumer (4xx) or still failing after every retry. */
+  failed: number;
+  /** Refused before queueing: not valid against the schemas. */
+  invalid: number;
+  /** Refused before queueing: the queue was full. */
+  dropped: number;
+}
+
+/** A background sender of OpenLineage events. */
+export interface LineageEmitter {
+  /** Queues `event` and returns at once; never throws. */
+  emit(event: unknown): EmitOutcome;
+  /** Resolves once every event queued so far has been sent or given up on. */
+  flush(): Promise<void>;
+  readonly stats: Readonly<EmitterStats>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const retryable = (status: number): boolean => status === 429 || status >= 500;
+
+/** Creates an emitter for one consumer. */
+export function createLineageEmitter(options: LineageEmitterOptions): LineageEmitter {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const maxRetries = options.maxRetries ?? 3;
+  const retryDelayMs = options.retryDelayMs ?? 250;
+  const maxQueue = options.maxQueue ?? 1000;
+  const log = options.logger;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+
+  const stats: EmitterStats = { sent: 0, failed: 0, invalid: 0, dropped: 0 };
+  const queue: string[] = [];
+  let draining: Promise<void> | undefined;
+
+  /** One event, with retries; resolves whatever happens. */
+  async function deliver(body: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let problem: string;
+      let again: boolean;
+      try {
+        const res = await fetch(options.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        if (res.ok) {
+          await res.body?.cancel();
+          stats.sent++;
+          return;
+        }
+        problem = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;
+        again = retryable(res.status);
+      } catch (err) {
+        problem = (err as Error).message;
+        again = true;
+      }
+      if (!again || attempt >= maxRetries) {
+        stats.failed++;
+        log?.error({ event: 'lineage.emit.failed', url: options.url, attempts: attempt + 1, problem }, 'OpenLineage event not delivered');
+        return;
+      }
+      await sleep(retryDelayMs * 2 ** attempt);
+    }
+  }
+
+  async function drain(): Promise<void> {
+    for (let body = queue.shift(); body !== undefined; body = queue.shift()) await deliver(body);
+    draining = undefined;
+  }
+
+  return {
+    stats,
+    emit(event) {
+      const check = checkOpenLineageEvent(event, 'event');
+      if (!check.ok) {
+        stats.invalid++;
+        log?.error({ event: 'lineage.emit.invalid', issues: check.issues }, 'OpenLineage event refused: not valid against the schema');
+        return 'invalid';
+      }
+      if (queue.length >= maxQueue) {
+        stats.dropped++;
+        log?.warn({ event: 'lineage.emit.dropped', queued: queue.length }, 'OpenLineage event dropped: the send queue is full');
+        return 'dropped';
+      }
+      queue.push(JSON.stringify(event));
+      draining ??= drain();
+      return 'queued';
+    },
+    async flush() {
+      while (draining) await draining;
+    },
+  };
+}
+
+/** The emitter `config.lineage` asks for, or undefined when no `emitUrl` is set. */
+export function lineageEmitterFromConfig(config: LineageConfig, logger?: EmitterLogger): LineageEmitter | undefined {
+  if (!config.emitUrl) return undefined;
+  return createLineageEmitter({
+    url: config.emitUrl,
+    timeoutMs: config.emitTimeoutMs,
+    maxRetries: config.emitMaxRetries,
+    ...(config.emitApiKey ? { apiKey: config.emitApiKey } : {}),
+    ...(logger ? { logger } : {}),
+  });
+}

@@ -1,0 +1,134 @@
+import { newId } from '../core/index.js';
+import type { Classification } from '../policy/index.js';
+import type { Queryable, Tx } from '../store/index.js';
+import type { Facets } from './openlineage-event.js';
+import type { AssayNodeType, EdgeType, ExternalNodeType, NodeType } from './vocabulary.js';
+import { DEFAULT_EXTERNAL_CLASSIFICATION, keptClassificationSql } from './vocabulary.js';
+
+/**
+ * Writes to the lineage tables, always inside the caller's transaction and always set-based:
+ * one statement per kind of row however many rows a change holds (rows travel as one jsonb
+ * array through `jsonb_to_recordset`). Rows are written in a fixed order so two concurrent
+ * changes lock shared nodes in the same order.
+ */
+
+/** A stored node as the writers need it back. */
+export interface StoredNode {
+  key: number;
+  id: string;
+  type: NodeType;
+}
+
+/** An Assay object to record as a node. */
+export interface AssayNodeRow {
+  id: string;
+  type: AssayNodeType;
+  classification: Classification;
+  name: string | null;
+  attributes: Record<string, unknown>;
+}
+
+/** An external node to create or update (see `ExternalNodeChange`). */
+export interface ExternalNodeRow {
+  type: ExternalNodeType;
+  namespace: string;
+  name: string;
+  classification: Classification | undefined;
+  facets: Facets;
+  deleted: string[];
+  attributes: Record<string, unknown>;
+}
+
+/** An edge between stored nodes. */
+export interface EdgeRow {
+  src: number;
+  dst: number;
+  type: EdgeType;
+  facets: Facets;
+}
+
+const KEPT_CLASS = keptClassificationSql('n.classification', 'r.classification');
+
+/**
+ * Creates the external nodes that do not exist yet, then merges every row into its node:
+ * facets by name (deleted ones removed), the classification only ever rising, a run's state
+ * only when the event is newer than the one stored. Returns each node by `type/namespace/name`.
+ */
+export async function upsertExternalNodes(tx: Tx, rows: readonly ExternalNodeRow[]): Promise<Map<string, StoredNode>> {
+  if (rows.length === 0) return new Map();
+  const records = JSON.stringify(
+    rows.map((r) => ({ ...r, id: newId('lnd'), classification: r.classification ?? null })),
+  );
+  const recordset = `jsonb_to_recordset($1::jsonb) AS r(id text, type text, namespace text, name text, classification text, facets jsonb, deleted text[], attributes jsonb)`;
+  await tx.query(
+    `INSERT INTO lineage_nodes (id, type, namespace, name, classification)
+     SELECT r.id, r.type, r.namespace, r.name, COALESCE(r.classification, '${DEFAULT_EXTERNAL_CLASSIFICATION}')
+       FROM ${recordset} ORDER BY r.type, r.namespace, r.name
+     ON CONFLICT (type, namespace, name) WHERE namespace IS NOT NULL DO NOTHING`,
+    [records],
+  );
+  const updated = await tx.query<StoredNode & { namespace: string; name: string }>(
+    `UPDATE lineage_nodes n SET
+        facets = (n.facets || r.facets) - r.deleted,
+        classification = ${KEPT_CLASS},
+        attributes = CASE WHEN NOT r.attributes ? 'stateAt' OR (n.attributes ->> 'stateAt') IS NULL
+                            OR (r.attributes ->> 'stateAt') >= (n.attributes ->> 'stateAt')
+                          THEN n.attributes || r.attributes ELSE n.attributes END,
+        updated_at = now()
+       FROM ${recordset}
+      WHERE n.type = r.type AND n.namespace = r.namespace AND n.name = r.name AND n.namespace IS NOT NULL
+      RETURNING n.key, n.id, n.type, n.namespace, n.name`,
+    [records],
+  );
+  return new Map(updated.rows.map((n) => [`${n.type}\u0000${n.namespace}\u0000${n.name}`, { key: n.key, id: n.id, type: n.type }]));
+}
+
+/**
+ * Creates or updates Assay object nodes by id: the classification only rises, a given name
+ * replaces the label, attributes merge. Returns the stored nodes by id; a node whose id is
+ * already recorded with another type is left out (the caller reports it).
+ */
+export async function upsertAssayNodes(tx: Tx, rows: readonly AssayNodeRow[]): Promise<Map<string, StoredNode>> {
+  if (rows.length === 0) return new Map();
+  const records = JSON.stringify(rows);
+  const recordset = `jsonb_to_recordset($1::jsonb) AS r(id text, type text, classification text, name text, attributes jsonb)`;
+  await tx.query(
+    `INSERT INTO lineage_nodes (id, type, name, classification, attributes)
+     SELECT r.id, r.type, r.name, r.classification, r.attributes FROM ${recordset} ORDER BY r.id
+     ON CONFLICT (id) DO NOTHING`,
+    [records],
+  );
+  const updated = await tx.query<StoredNode>(
+    `UPDATE lineage_nodes n SET
+        classification = ${KEPT_CLASS},
+        name = COALESCE(r.name, n.name),
+        attributes = n.attributes || r.attributes,
+        updated_at = now()
+       FROM ${recordset}
+      WHERE n.id = r.id AND n.type = r.type
+      RETURNING n.key, n.id, n.type`,
+    [records],
+  );
+  return new Map(updated.rows.map((n) => [n.id, n]));
+}
+
+/** The stored nodes with these ids (absent ids are simply missing from the answer). */
+export async function nodesById(db: Queryable, ids: readonly string[]): Promise<Map<string, StoredNode>> {
+  if (ids.length === 0) return new Map();
+  const r = await db.query<StoredNode>('SELECT key, id, type FROM lineage_nodes WHERE id = ANY($1::text[])', [ids]);
+  return new Map(r.rows.map((n) => [n.id, n]));
+}
+
+/** Adds edges; an edge already there keeps its place and gains any new facets. */
+export async function insertEdges(tx: Tx, rows: readonly EdgeRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO lineage_edges AS e (src, dst, type, facets)
+     SELECT r.src, r.dst, r.type, r.facets
+       FROM jsonb_to_recordset($1::jsonb) AS r(src bigint, dst bigint, type text, facets jsonb)
+      ORDER BY r.src, r.dst, r.type
+     ON CONFLICT (src, dst, type) DO UPDATE SET facets = e.facets || EXCLUDED.facets
+      WHERE EXCLUDED.facets <> '{}'::jsonb`,
+    [JSON.stringify(rows)],
+  );
+}

@@ -1,0 +1,141 @@
+import { appendAuditEntry } from '../audit/index.js';
+import { hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
+import type { ChangeContext } from '../identity/index.js';
+import type { Db, Tx } from '../store/index.js';
+import { insertEdges, upsertExternalNodes, type StoredNode } from './graph-store.js';
+import type { OpenLineageEvent } from './openlineage-event.js';
+import { graphChangeOf, normalRunId } from './openlineage-merge.js';
+import type { EventKind } from './openlineage-schemas.js';
+import { checkOpenLineageEvent } from './openlineage-validation.js';
+
+/**
+ * OpenLineage in: `POST /api/v1/lineage` like Marquez. A request holds one event or an array;
+ * every event is checked against the official schemas first, and only when all pass does one
+ * transaction merge them into the lineage graph, store each as sent, and record the audit
+ * entry. A batch is therefore all or nothing.
+ */
+
+/** Most events one request may carry, so one transaction stays short. */
+export const MAX_EVENTS_PER_REQUEST = 1000;
+/** Bad fields reported per request. */
+const MAX_ISSUES = 20;
+/** Re-runs of the transaction after a deadlock with a concurrent ingest touching the same nodes. */
+const DEADLOCK_RETRIES = 3;
+
+/** What was accepted. */
+export interface IngestReceipt {
+  received: number;
+  /** The stored events' ids, in the order sent. */
+  eventIds: string[];
+  /** The `lineage.events.ingest` audit entry. */
+  auditEntryId: string;
+}
+
+interface CheckedEvent {
+  kind: EventKind;
+  event: OpenLineageEvent;
+  sha256: string;
+}
+
+/**
+ * Checks every event; throws ValidationFailed naming each bad field as `body.<path>` (one
+ * event) or `body.<index>.<path>` (an array).
+ */
+function checkAll(body: unknown): CheckedEvent[] {
+  const many = Array.isArray(body);
+  const list: unknown[] = many ? body : [body];
+  if (list.length === 0) throw new ValidationFailed('no events: send one event or a non-empty array', [{ field: 'body', message: 'must hold at least one event' }]);
+  if (list.length > MAX_EVENTS_PER_REQUEST) {
+    throw new ValidationFailed(`too many events in one request`, [{ field: 'body', message: `must hold at most ${MAX_EVENTS_PER_REQUEST} events` }]);
+  }
+  const issues: FieldIssue[] = [];
+  const checked: CheckedEvent[] = [];
+  list.forEach((value, i) => {
+    const r = checkOpenLineageEvent(value, many ? `body.${i}` : 'body');
+    if (r.ok) checked.push({ kind: r.kind, event: r.event, sha256: hashCanonical(value) });
+    else issues.push(...r.issues);
+  });
+  if (issues.length > 0) {
+    const shown = issues.slice(0, MAX_ISSUES);
+    throw new ValidationFailed(`invalid OpenLineage event: ${shown.map((i) => i.field).join(', ')}`, shown);
+  }
+  return checked;
+}
+
+const nodeRef = (m: Map<string, StoredNode>, key: string): StoredNode => {
+  const n = m.get(key);
+  if (!n) throw new Error(`lineage node ${key.replaceAll('\u0000', ' ')} was not written`);
+  return n;
+};
+
+async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[]): Promise<void> {
+  const change = graphChangeOf(checked);
+  const nodes = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
+  const stored = await upsertExternalNodes(tx, nodes);
+  const edges = [...change.edges.values()].map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
+  await insertEdges(tx, edges);
+}
+
+/** One line per event for the audit reason: kind, state and what it is about. */
+function describe(c: CheckedEvent): string {
+  const e = c.event;
+  const subject = e.job ? `${e.job.namespace} ${e.job.name}` : e.dataset ? `${e.dataset.namespace} ${e.dataset.name}` : '';
+  return [c.kind, e.eventType, subject].filter(Boolean).join(' ');
+}
+
+async function storeEvents(tx: Tx, input: { checked: readonly CheckedEvent[]; ids: readonly string[]; auditEntryId: string; ctx: ChangeContext; receivedAt: string }): Promise<void> {
+  const rows = input.checked.map((c, i) => ({
+    id: input.ids[i],
+    kind: c.kind,
+    event_type: c.event.eventType ?? null,
+    event_time: new Date(c.event.eventTime).toISOString(),
+    producer: c.event.producer,
+    run_id: c.event.run ? normalRunId(c.event.run.runId) : null,
+    job_namespace: c.event.job?.namespace ?? null,
+    job_name: c.event.job?.name ?? null,
+    dataset_namespace: c.event.dataset?.namespace ?? null,
+    dataset_name: c.event.dataset?.name ?? null,
+    sha256: c.sha256,
+    event: c.event,
+  }));
+  await tx.query(
+    `INSERT INTO lineage_events (id, received_at, kind, event_type, event_time, producer, run_id, job_namespace, job_name,
+                                 dataset_namespace, dataset_name, sha256, event, principal_id, audit_entry_id, request_id)
+     SELECT r.id, $2::timestamptz, r.kind, r.event_type, r.event_time, r.producer, r.run_id, r.job_namespace, r.job_name,
+            r.dataset_namespace, r.dataset_name, r.sha256, r.event, $3, $4, $5
+       FROM jsonb_to_recordset($1::jsonb) AS r(id text, kind text, event_type text, event_time timestamptz, producer text, run_id text,
+            job_namespace text, job_name text, dataset_namespace text, dataset_name text, sha256 text, event jsonb)`,
+    [JSON.stringify(rows), input.receivedAt, input.ctx.actor.principalId, input.auditEntryId, input.ctx.requestId ?? null],
+  );
+}
+
+/**
+ * Accepts one OpenLineage event or an array of them (the request body as sent): validates
+ * every event against the official schemas, then in one transaction merges them into the
+ * lineage graph, appends the `lineage.events.ingest` audit entry (its reason names each event
+ * and the SHA-256 of each event's canonical JSON) and stores every event as sent, pointing at
+ * that entry. Throws ValidationFailed (nothing written) when any event is invalid.
+ */
+export async function ingestOpenLineage(db: Db, body: unknown, ctx: ChangeContext): Promise<IngestReceipt> {
+  const checked = checkAll(body);
+  const receivedAt = (ctx.now ?? new Date()).toISOString();
+  return db.transaction(
+    async (tx) => {
+      const ids = checked.map(() => newId('lev'));
+      await mergeIntoGraph(tx, checked);
+      const summary = checked.map((c) => `${describe(c)} sha256:${c.sha256}`).join('; ');
+      const entry = await appendAuditEntry(tx, {
+        actor: ctx.actor,
+        action: 'lineage.events.ingest',
+        resource: { type: 'lineage_events', id: ids[0]! },
+        decision: { effect: 'allowed', policyIds: [] },
+        outcome: 'succeeded',
+        reason: `${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}: ${summary}`.slice(0, 2000),
+        ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+      });
+      await storeEvents(tx, { checked, ids, auditEntryId: entry.id, ctx, receivedAt });
+      return { received: checked.length, eventIds: ids, auditEntryId: entry.id };
+    },
+    { retries: DEADLOCK_RETRIES },
+  );
+}

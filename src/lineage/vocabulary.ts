@@ -1,0 +1,87 @@
+import { CLASSIFICATIONS, type Classification } from '../policy/index.js';
+
+/**
+ * The lineage graph's closed vocabularies: what a node can be, how two nodes can be linked,
+ * and how lineage domains (classifications) compare. The database repeats each list as a CHECK.
+ */
+
+/** Assay's own objects, known by their Assay id. */
+export const ASSAY_NODE_TYPES = ['raw_snapshot', 'dataset_version', 'job', 'run', 'model_version', 'deployment', 'inference'] as const;
+/** An Assay object's node type. */
+export type AssayNodeType = (typeof ASSAY_NODE_TYPES)[number];
+
+/** OpenLineage datasets, jobs and runs reported from outside, known by namespace and name. */
+export const EXTERNAL_NODE_TYPES = ['external_dataset', 'external_job', 'external_run'] as const;
+/** An external node's type. */
+export type ExternalNodeType = (typeof EXTERNAL_NODE_TYPES)[number];
+
+/** Every node type. */
+export const NODE_TYPES = [...ASSAY_NODE_TYPES, ...EXTERNAL_NODE_TYPES] as const;
+/** A node type. */
+export type NodeType = (typeof NODE_TYPES)[number];
+
+/** What `GET /lineage/graph?kind=` names: an OpenLineage dataset or job. */
+export const EXTERNAL_KINDS = { dataset: 'external_dataset', job: 'external_job' } as const;
+/** An OpenLineage kind a caller can look up by namespace and name. */
+export type ExternalKind = keyof typeof EXTERNAL_KINDS;
+
+/** Edge types. Every edge points downstream: from where data (or control) comes, to where it goes. */
+export const EDGE_TYPES = ['promoted', 'derived', 'input', 'output', 'run_of', 'parent', 'deployed', 'served'] as const;
+/** An edge type. */
+export type EdgeType = (typeof EDGE_TYPES)[number];
+
+const DATA: readonly NodeType[] = ['raw_snapshot', 'dataset_version', 'external_dataset'];
+const PROCESS: readonly NodeType[] = ['job', 'run', 'external_job', 'external_run'];
+const RUNS: readonly NodeType[] = ['run', 'external_run'];
+
+/**
+ * Which node types each edge type may join (from → to). A lineage graph that says a deployment
+ * was promoted into a raw snapshot would mislead whoever traces it, so nonsense is refused.
+ */
+export const EDGE_RULES: Record<EdgeType, { from: readonly NodeType[]; to: readonly NodeType[]; meaning: string }> = {
+  promoted: { from: ['raw_snapshot'], to: ['dataset_version'], meaning: 'a raw snapshot became (part of) a dataset version' },
+  derived: { from: DATA, to: ['dataset_version', 'external_dataset'], meaning: 'a dataset was derived from another without a recorded run' },
+  input: { from: [...DATA, 'model_version'], to: PROCESS, meaning: 'a job or run read this' },
+  output: { from: PROCESS, to: ['dataset_version', 'external_dataset', 'model_version'], meaning: 'a job or run wrote this' },
+  run_of: { from: ['job', 'external_job'], to: RUNS, meaning: 'a job executed as this run' },
+  parent: { from: RUNS, to: RUNS, meaning: 'a run started this run (OpenLineage ParentRunFacet)' },
+  deployed: { from: ['model_version'], to: ['deployment'], meaning: 'a model version is served by this deployment' },
+  served: { from: ['deployment'], to: ['inference'], meaning: 'a deployment answered this inference' },
+};
+
+/** Whether an edge of `type` may go from a node of type `from` to one of type `to`. */
+export function edgeAllowed(type: EdgeType, from: NodeType, to: NodeType): boolean {
+  const rule = EDGE_RULES[type];
+  return rule.from.includes(from) && rule.to.includes(to);
+}
+
+/** Classifications that need a matching clearance (policy `data.clearance-for-sensitive`). */
+export const REGULATED: readonly Classification[] = ['PII', 'PHI', 'PCI'];
+
+/** public < internal < confidential < the regulated ones, which are not ordered among themselves. */
+const RANK: Record<Classification, number> = { public: 0, internal: 1, confidential: 2, PII: 3, PHI: 3, PCI: 3 };
+
+/**
+ * The classification a node keeps when it is reported again as `next`: the more restrictive of
+ * the two, and the first one on a tie. A later report can therefore never move a node out of
+ * a lineage domain (PHI → public, or PHI → PII) and show it to someone not cleared for it.
+ */
+export function keptClassification(current: Classification, next: Classification | undefined): Classification {
+  return next !== undefined && RANK[next] > RANK[current] ? next : current;
+}
+
+/** The same rule in SQL, for upserts: `$current` and `$next` are column expressions. */
+export function keptClassificationSql(current: string, next: string): string {
+  const rank = (c: string): string => `(CASE ${c} WHEN 'public' THEN 0 WHEN 'internal' THEN 1 WHEN 'confidential' THEN 2 ELSE 3 END)`;
+  return `(CASE WHEN ${next} IS NOT NULL AND ${rank(next)} > ${rank(current)} THEN ${next} ELSE ${current} END)`;
+}
+
+const BY_LOWER = new Map<string, Classification>(CLASSIFICATIONS.map((c) => [c.toLowerCase(), c]));
+
+/** A classification named in any letter case (`phi`, `PHI`), or undefined. */
+export function classificationNamed(value: string): Classification | undefined {
+  return BY_LOWER.get(value.trim().toLowerCase());
+}
+
+/** The node classification given to external nodes nobody classified. */
+export const DEFAULT_EXTERNAL_CLASSIFICATION: Classification = 'internal';

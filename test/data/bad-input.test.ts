@@ -1,0 +1,141 @@
+import { connect } from 'node:net';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eventually } from '../support/cli.js';
+import { eachBackend } from '../support/databases.js';
+import { leftovers, upload } from './support.js';
+
+const GOOD = 'id,name,amount\n1,a,10\n2,b,20\n';
+
+/**
+ * Bad input gets a clear 4xx problem naming the problem, and leaves nothing behind: no dataset
+ * or version row, no blob, no spooled upload (DESIGN invariant 6).
+ */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploads [%s]', (_name, backend) => {
+  let t: TestApp;
+  let steward: { id: string; token: string };
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, { config: { data: { maxUploadBytes: 4096 } } });
+    steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'] });
+  });
+  afterAll(async () => t?.close());
+
+  const declared = { classification: 'internal', owner: 'steward' };
+  const nothingLeft = async () => expect(await leftovers(t)).toEqual({ versions: 0, datasets: 0, blobs: 0, spooled: [] });
+
+  it.each([
+    ['an empty file', '', 400, 'body', /empty/],
+    ['a header without records', 'id,name\n', 400, 'body', /no records/],
+    ['a ;-separated file declared comma-separated', 'id;name;amount\n1;a;10\n2;b;20\n', 400, 'query.delimiter', /wrong delimiter: declared ",", but every line splits into 3 columns on ";"/],
+    ['ragged rows', 'id,name,amount\n1,a,10\n2,b\n3,c,30\n', 400, 'body', /ragged rows: line 3 has 2 fields, the header has 3/],
+    ['a record with too many fields', 'id,name,amount\n1,a,10,extra\n', 400, 'body', /ragged rows: line 2 has 4 fields/],
+    ['duplicate column names', 'id,id\n1,2\n', 400, 'body.header[2]', /twice/],
+    ['an unterminated quote', 'id,name\n1,"abc\n2,x\n', 400, 'body', /malformed CSV|ragged/],
+  ])('%s → %s naming %s', async (_what, body, status, field, detail) => {
+    const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });
+    expect(res.statusCode, res.body).toBe(status);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    const problem = res.json<{ detail: string; errors: Array<{ field: string }> }>();
+    expect(problem.detail).toMatch(detail);
+    expect(problem.errors.map((e) => e.field)).toContain(field);
+    await nothingLeft();
+  });
+
+  it('invalid UTF-8 → 400 naming the byte offset, and the bad bytes are not echoed', async () => {
+    const body = Buffer.concat([Buffer.from('id,name\n1,caf'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
+    const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail: 'invalid UTF-8 at byte 13' }] });
+    await nothingLeft();
+  });
+
+  it('the same file with the delimiter declared is accepted', async () => {
+    const res = await upload(t, { name: 'semi', body: 'id;name;amount\n1;a;10\n', token: steward.token, query: { ...declared, delimiter: ';' } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ delimiter: ';', schema: { columns: [{ name: 'id' }, { name: 'name' }, { name: 'amount' }] } });
+  });
+
+  it.each([
+    ['an unsupported media type', 'application/xml', {}, 415, 'headers.content-type'],
+    ['Parquet declared, CSV sent', 'application/vnd.apache.parquet', {}, 415, 'body'],
+    ['octet-stream without a format', 'application/octet-stream', {}, 415, 'query.format'],
+    ['a content type contradicting format', 'text/csv', { format: 'jsonl' }, 415, 'query.format'],
+    ['an unknown format', 'application/octet-stream', { format: 'xlsx' }, 400, 'query.format'],
+    ['an unknown delimiter', 'text/csv', { delimiter: ':' }, 400, 'query.delimiter'],
+    ['a residency column without a residency', 'text/csv', { residencyColumn: 'name' }, 400, 'query.residency'],
+    ['a consent column the file lacks', 'text/csv', { consentColumn: 'consent' }, 400, 'query.consentColumn'],
+    ['an owner who does not exist', 'text/csv', { owner: 'nobody' }, 400, 'query.owner'],
+  ])('%s (%s, %o) → %s naming %s', async (_what, contentType, extra, status, field) => {
+    const res = await upload(t, { name: 'other', body: GOOD, token: steward.token, contentType, query: { ...declared, ...extra } });
+    expect(res.statusCode, res.body).toBe(status);
+    if (field !== 'headers.content-type' || status !== 415) expect(res.json<{ errors: Array<{ field: string }> }>().errors.map((e) => e.field)).toContain(field);
+    expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'other'`)).rowCount).toBe(0);
+  });
+
+  it('an upload declared larger than data.maxUploadBytes → 413 before a byte is read', async () => {
+    const res = await upload(t, { name: 'big', body: 'x'.repeat(5000), token: steward.token, query: declared });
+    expect(res.statusCode, res.body).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'payload_too_large', errors: [{ field: 'body' }] });
+    expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'big'`)).rowCount).toBe(0);
+  });
+});
+
+/** A client that goes away mid-body: the server notices, removes the partial upload and records nothing. */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload cut off halfway [%s]', (_name, backend) => {
+  let t: TestApp;
+  let steward: { id: string; token: string };
+  let port: number;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, { config: { data: { maxUploadBytes: 1_000_000 } } });
+    steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'] });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (t.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => t?.close());
+
+  it('leaves no version, no dataset, no blob and no spooled file', async () => {
+    const body = Buffer.from('id,text\n' + Array.from({ length: 20_000 }, (_, i) => `${i},row ${i}\n`).join(''));
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /api/v1/datasets/cut/versions?sourceSystem=s&classification=internal&owner=steward HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${steward.token}\r\nContent-Type: text/csv\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body.subarray(0, body.length / 2));
+    // Wait until the server is spooling the upload, so the cut happens mid-body, not before it.
+    await eventually(async () => ((await leftovers(t)).spooled.length > 0 ? true : undefined), 20);
+    socket.destroy();
+    await eventually(async () => ((await leftovers(t)).spooled.length === 0 ? true : undefined), 20);
+    expect(await leftovers(t)).toEqual({ versions: 0, datasets: 0, blobs: 0, spooled: [] });
+    // The server is still healthy and takes the next upload.
+    const ok = await fetch(`http://127.0.0.1:${port}/api/v1/datasets/cut/versions?sourceSystem=s&classification=internal&owner=steward`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'text/csv' },
+      body,
+    });
+    expect(ok.status).toBe(201);
+  });
+
+  it('a streamed upload (chunked, no length) that grows past data.maxUploadBytes → 413, and the partial spool is removed', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/datasets/big/versions?sourceSystem=s&classification=internal&owner=steward',
+          headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'text/csv', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write('id,text\n');
+      for (let i = 0; i < 120; i++) req.write(`${i},${'y'.repeat(10_000)}\n`);
+      req.end();
+    });
+    expect(status).toBe(413);
+    await eventually(async () => ((await leftovers(t)).spooled.length === 0 ? true : undefined), 20);
+    expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'big'`)).rowCount).toBe(0);
+  });
+});

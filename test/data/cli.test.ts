@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPgliteDb } from '../../src/store/index.js';
+import { createPrincipalWithToken } from '../support/app.js';
+import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { GERMAN_CREDIT } from './support.js';
+
+const root = mkdtempSync(join(tmpdir(), 'assay-cli-data-'));
+const home = join(root, 'home');
+
+describe('assay dataset ingest / list / show against a running server', () => {
+  let server: RunningServer | undefined;
+  let stewardToken = '';
+  const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
+
+  beforeAll(async () => {
+    expect(runAssay(['--home', home, 'init']).status).toBe(0);
+    const db = await createPgliteDb({ dataDir: join(home, 'db') });
+    try {
+      stewardToken = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
+    } finally {
+      await db.close();
+    }
+    server = await startAssayServer(home);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('streams German credit to the server into quarantine', () => {
+    const r = as(stewardToken, ['--json', 'dataset', 'ingest', GERMAN_CREDIT, '--name', 'german-credit', '--source-system', 'uci', '--classification', 'confidential', '--owner', 'stella', '--purpose', 'credit scoring']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ datasetName: 'german-credit', version: 1, state: 'quarantine', rowCount: 1000, sourceSystem: 'uci' });
+  });
+
+  it('lists and shows datasets, versions and checks', () => {
+    const list = as(stewardToken, ['dataset', 'list']);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^german-credit {2}confidential {2}owner prn_\w+ {2}latest v1\n$/);
+    const show = as(stewardToken, ['dataset', 'show', 'german-credit', '--version', '1']);
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toContain('german-credit v1  quarantine  csv  1000 rows');
+    expect(show.stdout).toMatch(/pass +schema@1 +blocking/);
+    expect(show.stdout).toMatch(/pass +pii@1/);
+  });
+
+  it('bad input: exit 1 with the server\'s problem, naming the field', () => {
+    const file = join(root, 'semi.csv');
+    writeFileSync(file, 'a;b;c\n1;2;3\n');
+    const r = as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.delimiter' }] } });
+    const ok = as(stewardToken, ['dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';']);
+    expect(ok.status, ok.stderr).toBe(0);
+  });
+
+  it('the administrator runs the platform but does not ingest data (data.ingest)', () => {
+    const r = runAssay(['--home', home, '--json', 'dataset', 'ingest', GERMAN_CREDIT, '--name', 'x', '--source-system', 's', '--classification', 'internal', '--owner', 'stella'], cliEnv());
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'forbidden' } });
+  });
+});

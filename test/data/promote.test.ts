@@ -1,0 +1,240 @@
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries } from '../../src/audit/index.js';
+import type { DsseEnvelope } from '../../src/core/index.js';
+import { DATASET_MANIFEST_PREDICATE_TYPE, rawSnapshotNodeId, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { GERMAN_CREDIT, upload } from './support.js';
+
+const CUSTOMERS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'data', 'customers.csv'));
+
+/** German credit with a consent column: every 10th applicant withdrew consent (100 of 1000). */
+function germanCreditWithConsent(): string {
+  const [header, ...rows] = readFileSync(GERMAN_CREDIT, 'utf8').trimEnd().split('\n');
+  return [`${header},consent`, ...rows.map((r, i) => `${r},${(i + 1) % 10 === 0 ? 'false' : 'true'}`)].join('\n') + '\n';
+}
+
+type Principal = { id: string; token: string };
+type Promotion = { version: DatasetVersionRecord; manifest: DsseEnvelope };
+
+/** Reads a Parquet blob back with DuckDB: its rows, as plain objects. */
+async function parquetRows(t: TestApp, hash: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const dir = await mkdtemp(join(tmpdir(), 'assay-parquet-'));
+  try {
+    const path = join(dir, 'certified.parquet');
+    await pipeline(await t.deps.blobs.get(hash), createWriteStream(path));
+    const duck = await DuckDBInstance.create(':memory:');
+    const conn = await duck.connect();
+    try {
+      const reader = await conn.runAndReadAll(sql.replace('$file', `read_parquet('${path}')`));
+      return reader.getRowObjectsJS() as Array<Record<string, unknown>>;
+    } finally {
+      conn.closeSync();
+      duck.closeSync();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function blobCount(t: TestApp): Promise<number> {
+  let n = 0;
+  for await (const hash of t.deps.blobs.list()) if (hash) n++;
+  return n;
+}
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  let ingester: Principal;
+  let promoter: Principal;
+  let compliance: Principal;
+  let risk: Principal;
+
+  const promote = (who: Principal, path: string, body?: unknown) =>
+    fetch(`${base}/api/v1/datasets/${path}/promote`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${who.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const state = async (name: string) =>
+    (await t.db.query<{ state: string; overrides: number }>(
+      `SELECT v.state, (SELECT count(*)::int FROM dataset_check_overrides o WHERE o.version_id = v.id) AS overrides
+         FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1 AND v.version = 1`,
+      [name],
+    )).rows[0];
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    promoter = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+    compliance = await createPrincipalWithToken(t.db, { name: 'compliance', roles: ['compliance-officer'] });
+    risk = await createPrincipalWithToken(t.db, { name: 'risk', roles: ['risk-officer'] });
+    for (const p of [ingester, promoter, compliance, risk]) await t.db.query(`UPDATE principals SET attributes = '{"clearance": ["PII", "pii", "pci"]}' WHERE id = $1`, [p.id]);
+    const credit = await upload(t, {
+      name: 'german-credit',
+      body: germanCreditWithConsent(),
+      token: ingester.token,
+      query: { classification: 'confidential', owner: 'ingester', consentColumn: 'consent', purpose: 'credit scoring', residency: 'EU' },
+    });
+    expect(credit.statusCode, credit.body).toBe(201);
+    const customers = await upload(t, {
+      name: 'customers',
+      body: CUSTOMERS,
+      token: ingester.token,
+      query: { classification: 'PII', owner: 'ingester', consentColumn: 'consent', residency: 'EU', residencyColumn: 'country', subjectIdColumn: 'customer_id' },
+    });
+    expect(customers.statusCode, customers.body).toBe(201);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => t?.close());
+
+  it('refuses bad input with 400 naming the field, and changes nothing', async () => {
+    const before = { changes: await changeEntryCount(t.db), blobs: await blobCount(t) };
+    const unknown = await promote(promoter, 'german-credit/versions/1', { overrides: [{ check: 'nope', reason: 'because' }] });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.overrides.0.check']);
+    const passing = await promote(promoter, 'german-credit/versions/1', { overrides: [{ check: 'schema', reason: 'because' }] });
+    expect(passing.status).toBe(400);
+    expect(JSON.stringify(await passing.json())).toMatch(/body\.overrides\.0\.check.*only a failing blocking check/);
+    const shortReason = await promote(promoter, 'german-credit/versions/1', { overrides: [{ check: 'pii', reason: 'x' }] });
+    expect(shortReason.status).toBe(400);
+    expect(JSON.stringify(await shortReason.json())).toContain('body.overrides.0.reason');
+    const extra = await promote(promoter, 'german-credit/versions/1', { force: true });
+    expect(extra.status).toBe(400);
+    expect(await state('german-credit')).toEqual({ state: 'quarantine', overrides: 0 });
+    expect({ changes: await changeEntryCount(t.db), blobs: await blobCount(t) }).toEqual(before);
+  });
+
+  it('refuses self-promotion by the ingester (sod.no-self-approval), and the database refuses it too', async () => {
+    const res = await promote(ingester, 'german-credit/versions/1');
+    expect(res.status).toBe(403);
+    expect(JSON.stringify(await res.json())).toContain('sod.no-self-approval');
+    expect(await state('german-credit')).toEqual({ state: 'quarantine', overrides: 0 });
+    await expect(
+      t.db.query(
+        `UPDATE dataset_versions SET state = 'certified', certified_by = ingested_by, certified_at = now(), manifest_sha256 = repeat('a', 64), certified_sha256 = repeat('b', 64), certified_rows = 1
+          WHERE id = (SELECT v.id FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = 'german-credit')`,
+      ),
+    ).rejects.toThrow(/check/i);
+  });
+
+  it('promotes German credit: certified Parquet holds exactly the consented rows, the signed manifest verifies, tampering fails', async () => {
+    const res = await promote(promoter, 'german-credit/versions/1');
+    const body = (await res.json()) as Promotion;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    const v = body.version;
+    expect(v).toMatchObject({ state: 'certified', rowCount: 1000, certified: { by: promoter.id, rows: 900 } });
+    expect(v.exclusions).toEqual([expect.objectContaining({ reason: 'consent_withdrawn', rowCount: 100 })]);
+
+    const [{ n, withdrawn, distinctCredit }] = (await parquetRows(
+      t,
+      v.certified!.parquetSha256,
+      `SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE consent <> 'true')::INTEGER AS withdrawn, count(DISTINCT credit_amount)::INTEGER AS "distinctCredit" FROM $file`,
+    )) as [{ n: number; withdrawn: number; distinctCredit: number }];
+    expect({ n, withdrawn }).toEqual({ n: 900, withdrawn: 0 });
+    expect(distinctCredit).toBeGreaterThan(500);
+
+    const envelope = (await (await fetch(`${base}/api/v1/datasets/german-credit/versions/1/manifest`, { headers: { authorization: `Bearer ${promoter.token}` } })).json()) as DsseEnvelope;
+    expect(envelope).toEqual(body.manifest);
+    const key = (keyid: string) => t.keyring.publicKey(keyid);
+    const statement = verifyDatasetManifest(envelope, key);
+    expect(statement.predicateType).toBe(DATASET_MANIFEST_PREDICATE_TYPE);
+    expect(statement.subject.map((s) => s.digest.sha256)).toEqual([v.certified!.parquetSha256, v.snapshot.sha256]);
+    expect(statement.predicate).toMatchObject({
+      snapshot: { sha256: v.snapshot.sha256, rows: 1000 },
+      certified: { sha256: v.certified!.parquetSha256, rows: 900 },
+      classification: 'confidential',
+      residency: { region: 'EU', column: null },
+      consent: { purpose: 'credit scoring', column: 'consent' },
+      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@1', rows: 100 }],
+      overrides: [],
+      ingestedBy: ingester.id,
+      certifiedBy: promoter.id,
+    });
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@1', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@1', 'pii@1', 'consent@1', 'residency@1']);
+    expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
+    // The manifest blob is what the version references.
+    const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);
+    expect(JSON.parse(stored.toString('utf8'))).toEqual(envelope);
+
+    // One byte changed in the signed payload: the signature no longer verifies.
+    const payload = Buffer.from(envelope.payload, 'base64');
+    payload[payload.length - 2] = (payload[payload.length - 2] ?? 0) ^ 1;
+    expect(() => verifyDatasetManifest({ ...envelope, payload: payload.toString('base64') }, key)).toThrow(/does not verify/);
+
+    const [promoted] = await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: v.id });
+    expect(promoted).toMatchObject({ actor: { principalId: promoter.id }, outcome: 'succeeded' });
+    expect(promoted?.reason).toContain(`parquet sha256:${v.certified!.parquetSha256}`);
+
+    // Lineage raw snapshot → certified version, recorded in the promotion's transaction.
+    const graph = (await (
+      await fetch(`${base}/api/v1/lineage/graph?node=${v.id}&depth=2&direction=up`, { headers: { authorization: `Bearer ${promoter.token}` } })
+    ).json()) as { nodes: Array<{ id: string; type: string }>; edges: Array<{ from: string; to: string; type: string }> };
+    const raw = rawSnapshotNodeId(v.snapshot.sha256);
+    expect(graph.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ id: raw, type: 'raw_snapshot' }), expect.objectContaining({ id: v.id, type: 'dataset_version' })]));
+    expect(graph.edges).toEqual([{ from: raw, to: v.id, type: 'promoted' }]);
+  });
+
+  it('a second promotion is refused with 409', async () => {
+    const changes = await changeEntryCount(t.db);
+    const res = await promote(promoter, 'german-credit/versions/1');
+    expect(res.status).toBe(409);
+    expect(await changeEntryCount(t.db)).toBe(changes);
+  });
+
+  it('a failing blocking check blocks promotion (409 naming it) until an allowed role records an exception', async () => {
+    const blobs = await blobCount(t);
+    const blocked = await promote(promoter, 'customers/versions/1');
+    expect(blocked.status).toBe(409);
+    expect(JSON.stringify(await blocked.json())).toMatch(/checks\.pii/);
+    expect(await state('customers')).toEqual({ state: 'quarantine', overrides: 0 });
+    expect(await blobCount(t)).toBe(blobs);
+
+    const override = (who: Principal) =>
+      fetch(`${base}/api/v1/datasets/customers/versions/1/checks/pii/override`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${who.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'test card numbers from the issuer sandbox, not real PANs' }),
+      });
+    // Risk officers judge models, not data: no policy lets them waive a data check.
+    const byRisk = await override(risk);
+    expect(byRisk.status).toBe(403);
+    expect(JSON.stringify(await byRisk.json())).toContain('data.override-blocking-checks');
+    // The ingester may not waive checks on their own upload, nor inline with a promotion.
+    const byIngester = await override(ingester);
+    expect(byIngester.status).toBe(403);
+    expect(JSON.stringify(await byIngester.json())).toContain('sod.no-self-approval');
+    expect(await state('customers')).toEqual({ state: 'quarantine', overrides: 0 });
+
+    const reason = 'sandbox card numbers, confirmed with the issuer';
+    const res = await promote(promoter, 'customers/versions/1', { overrides: [{ check: 'pii', reason }] });
+    const body = (await res.json()) as Promotion;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    // C1 (DE, true) stays; C2 and C3 withdrew, the second C1 gave none, C5's is unrecognised; C3 and C5 are outside the EU.
+    expect(body.version.certified).toMatchObject({ by: promoter.id, rows: 1 });
+    const rows = await parquetRows(t, body.version.certified!.parquetSha256, 'SELECT customer_id, country, consent FROM $file');
+    expect(rows).toEqual([{ customer_id: 'C1', country: 'DE', consent: 'true' }]);
+
+    const overrides = await t.db.query<{ check_name: string; overridden_by: string; reason: string }>(
+      'SELECT check_name, overridden_by, reason FROM dataset_check_overrides WHERE version_id = $1',
+      [body.version.id],
+    );
+    expect(overrides.rows).toEqual([{ check_name: 'pii', overridden_by: promoter.id, reason }]);
+    const statement = verifyDatasetManifest(body.manifest, (k) => t.keyring.publicKey(k));
+    expect(statement.predicate.overrides).toEqual([{ check: 'pii@1', by: promoter.id, at: expect.any(String), reason }]);
+    expect(statement.predicate.exclusions.map((e) => `${e.reason}:${e.rows}`).sort()).toEqual(['consent_missing:1', 'consent_unrecognised:1', 'consent_withdrawn:2', 'residency:2']);
+    const [entry] = await listAuditEntries(t.db, { action: 'dataset.override', resourceId: body.version.id });
+    expect(entry).toMatchObject({ actor: { principalId: promoter.id }, outcome: 'succeeded' });
+    expect(entry?.reason).toContain(reason);
+    expect(await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: body.version.id })).toHaveLength(1);
+  });
+});

@@ -1,0 +1,36 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestApp } from '../support/app.js';
+
+/** German credit, as the tests may read it from ../shared (the product ships its own copy). */
+export const GERMAN_CREDIT = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'german_credit.csv');
+
+/** What one upload sends. */
+export interface Upload {
+  name: string;
+  body: string | Buffer;
+  token: string;
+  contentType?: string;
+  query?: Record<string, string>;
+}
+
+/** POSTs `body` as a new version of dataset `name` through the app (in process). */
+export function upload(t: TestApp, u: Upload) {
+  const query = new URLSearchParams({ sourceSystem: 'core-banking', ...(u.query ?? {}) });
+  return t.app.inject({
+    method: 'POST',
+    url: `/api/v1/datasets/${u.name}/versions?${query.toString()}`,
+    headers: { authorization: `Bearer ${u.token}`, 'content-type': u.contentType ?? 'text/csv' },
+    payload: u.body,
+  });
+}
+
+/** What an ingest may leave behind: version rows, dataset rows, blobs, spooled uploads. */
+export async function leftovers(t: TestApp): Promise<{ versions: number; datasets: number; blobs: number; spooled: string[] }> {
+  const versions = (await t.db.query('SELECT 1 FROM dataset_versions')).rowCount;
+  const datasets = (await t.db.query('SELECT 1 FROM datasets')).rowCount;
+  let blobs = 0;
+  for await (const hash of t.deps.blobs.list()) if (hash) blobs++;
+  const spooled = existsSync(t.deps.config.paths.tmp) ? readdirSync(t.deps.config.paths.tmp).filter((f) => f.startsWith('upload-')) : [];
+  return { versions, datasets, blobs, spooled };
+}

@@ -1,0 +1,226 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type ConfigInvalid } from '../../src/core/index.js';
+import {
+  assayRunEvent,
+  checkOpenLineageEvent,
+  createLineageEmitter,
+  lineageEmitterFromConfig,
+  openLineageRunId,
+  type EmitterLogger,
+  type LineageGraph,
+} from '../../src/lineage/index.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+
+/**
+ * OpenLineage out: the emitter against a real HTTP receiver on a loopback port (standing in
+ * for Marquez, which cannot run here), and against Assay's own ingestion endpoint.
+ */
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
+
+/** A receiver that answers each request with the next status of `script` (the last one repeats), or never answers (`'hang'`). */
+async function receiver(script: Array<number | 'hang'>): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const hanging: ServerResponse[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      const step = script[Math.min(received.length - 1, script.length - 1)]!;
+      if (step === 'hang') hanging.push(res);
+      else res.writeHead(step, { 'content-type': 'application/json' }).end(step < 300 ? '' : '{"error":"nope"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/api/v1/lineage`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function capturingLogger(): EmitterLogger & { lines: Array<{ level: string; details: Record<string, unknown> }> } {
+  const lines: Array<{ level: string; details: Record<string, unknown> }> = [];
+  return { lines, warn: (details) => lines.push({ level: 'warn', details }), error: (details) => lines.push({ level: 'error', details }) };
+}
+
+const event = (assayRunId = 'run_01J00000000000000000000001', eventType: 'START' | 'COMPLETE' = 'COMPLETE') =>
+  assayRunEvent({
+    namespace: 'assay',
+    job: 'dataset.ingest',
+    assayRunId,
+    eventType,
+    eventTime: new Date('2030-05-06T07:08:09.000Z'),
+    inputs: [{ namespace: 'file', name: '/data/german_credit.csv' }],
+    outputs: [{ namespace: 'assay', name: 'dsv_01J000000000000000000000GC' }],
+  });
+
+describe('assayRunEvent', () => {
+  it('is valid against the official schema, with a stable UUID run id per Assay run', () => {
+    expect(checkOpenLineageEvent(event(), 'event')).toMatchObject({ ok: true, kind: 'RunEvent' });
+    const id = openLineageRunId('run_01J00000000000000000000001');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(openLineageRunId('run_01J00000000000000000000001')).toBe(id);
+    expect(openLineageRunId('run_01J00000000000000000000002')).not.toBe(id);
+    expect(event().run).toMatchObject({ runId: id, facets: { assay: { runId: 'run_01J00000000000000000000001' } } });
+  });
+});
+
+describe('lineage emitter', () => {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const r of open.splice(0)) await r.close();
+  });
+  const start = async (script: Array<number | 'hang'>) => {
+    const r = await receiver(script);
+    open.push(r);
+    return r;
+  };
+
+  it('sends each event once, in order, as JSON with the API key', async () => {
+    const r = await start([200]);
+    const emitter = createLineageEmitter({ url: r.url, apiKey: 'k-123' });
+    expect(emitter.emit(event('run_A', 'START'))).toBe('queued');
+    expect(emitter.emit(event('run_A', 'COMPLETE'))).toBe('queued');
+    await emitter.flush();
+    expect(r.received.map((x) => (x.body as { eventType: string }).eventType)).toEqual(['START', 'COMPLETE']);
+    expect(r.received[0]!.body).toEqual(JSON.parse(JSON.stringify(event('run_A', 'START'))));
+    expect(r.received[0]!.headers).toMatchObject({ authorization: 'Bearer k-123', 'content-type': 'application/json' });
+    expect(emitter.stats).toEqual({ sent: 2, failed: 0, invalid: 0, dropped: 0 });
+  });
+
+  it('returns at once, whatever the consumer does: the caller never waits for delivery', async () => {
+    const r = await start(['hang']);
+    const emitter = createLineageEmitter({ url: r.url, timeoutMs: 200, maxRetries: 0 });
+    let settled = false;
+    const outcome = emitter.emit(event());
+    void emitter.flush().then(() => (settled = true));
+    expect(outcome).toBe('queued');
+    // emit has returned while the request is still unanswered.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    await emitter.flush();
+    expect(emitter.stats.failed).toBe(1);
+  });
+
+  it('retries network trouble, timeouts, 429 and 5xx a bounded number of times', async () => {
+    const r = await start([503, 429, 200]);
+    const emitter = createLineageEmitter({ url: r.url, maxRetries: 3, retryDelayMs: 5 });
+    emitter.emit(event());
+    await emitter.flush();
+    expect(r.received).toHaveLength(3);
+    expect(emitter.stats).toMatchObject({ sent: 1, failed: 0 });
+
+    const down = await start([500]);
+    const log = capturingLogger();
+    const stubborn = createLineageEmitter({ url: down.url, maxRetries: 2, retryDelayMs: 5, logger: log });
+    stubborn.emit(event());
+    await stubborn.flush();
+    expect(down.received).toHaveLength(3);
+    expect(stubborn.stats).toMatchObject({ sent: 0, failed: 1 });
+    expect(log.lines).toEqual([{ level: 'error', details: expect.objectContaining({ event: 'lineage.emit.failed', attempts: 3 }) }]);
+
+    const slow = await start(['hang', 200]);
+    const patient = createLineageEmitter({ url: slow.url, timeoutMs: 150, maxRetries: 1, retryDelayMs: 5 });
+    patient.emit(event());
+    await patient.flush();
+    expect(slow.received).toHaveLength(2);
+    expect(patient.stats).toMatchObject({ sent: 1, failed: 0 });
+  });
+
+  it('does not retry what the consumer refuses (4xx other than 429)', async () => {
+    const r = await start([400]);
+    const emitter = createLineageEmitter({ url: r.url, maxRetries: 3, retryDelayMs: 5 });
+    emitter.emit(event());
+    await emitter.flush();
+    expect(r.received).toHaveLength(1);
+    expect(emitter.stats.failed).toBe(1);
+  });
+
+  it('gives up quietly on an unreachable consumer', async () => {
+    const r = await receiver([200]);
+    await r.close();
+    const emitter = createLineageEmitter({ url: r.url, maxRetries: 1, retryDelayMs: 5, timeoutMs: 500 });
+    expect(emitter.emit(event())).toBe('queued');
+    await emitter.flush();
+    expect(emitter.stats).toMatchObject({ sent: 0, failed: 1 });
+  });
+
+  it('refuses an event the schema refuses, and drops events past the queue bound, without throwing', async () => {
+    const r = await start(['hang', 200]);
+    const log = capturingLogger();
+    const emitter = createLineageEmitter({ url: r.url, maxQueue: 1, timeoutMs: 200, maxRetries: 0, logger: log });
+    const bad = { ...event(), run: { runId: 'not-a-uuid' } };
+    expect(emitter.emit(bad)).toBe('invalid');
+    expect(log.lines[0]).toMatchObject({ level: 'error', details: { event: 'lineage.emit.invalid', issues: [{ field: 'event.run.runId' }] } });
+    expect(emitter.emit(event('run_1'))).toBe('queued'); // taken by the sender at once
+    expect(emitter.emit(event('run_2'))).toBe('queued'); // waits
+    expect(emitter.emit(event('run_3'))).toBe('dropped');
+    await emitter.flush();
+    expect(r.received).toHaveLength(2);
+    expect(emitter.stats).toEqual({ sent: 1, failed: 1, invalid: 1, dropped: 1 });
+  });
+
+  it('is built from config.lineage only when emitUrl is set', () => {
+    const none = loadConfig({ env: {}, cwd: '/tmp' });
+    expect(none.lineage).toEqual({ emitTimeoutMs: 5000, emitMaxRetries: 3, namespace: 'assay' });
+    expect(lineageEmitterFromConfig(none.lineage)).toBeUndefined();
+    expect(lineageEmitterFromConfig({ ...none.lineage, emitUrl: 'http://127.0.0.1:9/api/v1/lineage' })).toBeDefined();
+    const home = mkdtempSync(join(tmpdir(), 'assay-lineage-config-'));
+    try {
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ lineage: { emitUrl: 'ftp://marquez/api/v1/lineage', emitMaxRetries: 99 } }));
+      const err = (() => {
+        try {
+          loadConfig({ env: { ASSAY_HOME: home }, cwd: home });
+        } catch (e) {
+          return e as ConfigInvalid;
+        }
+        throw new Error('a bad lineage section was accepted');
+      })();
+      expect(err.errors.map((e) => e.field).sort()).toEqual(['lineage.emitMaxRetries', 'lineage.emitUrl']);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('Assay to Assay: the emitter into the lineage endpoint [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => t?.close());
+
+  it("an Assay job's events, sent by the emitter, land in the graph", async () => {
+    const engineer = await createPrincipalWithToken(t.db, { name: 'pipeline', roles: ['ml-engineer'], kind: 'service' });
+    const emitter = createLineageEmitter({ url: `${base}/api/v1/lineage`, apiKey: engineer.token, retryDelayMs: 5 });
+    emitter.emit(event('run_X', 'START'));
+    emitter.emit(event('run_X', 'COMPLETE'));
+    await emitter.flush();
+    expect(emitter.stats).toMatchObject({ sent: 2, failed: 0 });
+    const res = await fetch(`${base}/api/v1/lineage/graph?namespace=assay&name=dataset.ingest&kind=job&direction=down&depth=2&facets=true`, {
+      headers: { authorization: `Bearer ${engineer.token}` },
+    });
+    const g = (await res.json()) as LineageGraph;
+    expect(g.nodes.find((n) => n.type === 'external_run')).toMatchObject({ name: openLineageRunId('run_X'), attributes: { state: 'COMPLETE' }, facets: { assay: { runId: 'run_X' } } });
+    expect(g.nodes.find((n) => n.type === 'external_dataset')).toMatchObject({ namespace: 'assay', name: 'dsv_01J000000000000000000000GC' });
+  });
+});

@@ -1,0 +1,239 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries } from '../../src/audit/index.js';
+import { createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
+import type { FacetPosition, LineageGraph } from '../../src/lineage/index.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { exampleFullEvent, facetExamples, positionOf, runEvent, withFacet, without } from './fixtures.js';
+
+/**
+ * OpenLineage in and the graph out, over the real HTTP server on a loopback port, on both
+ * backends: Marquez-compatible ingestion validated against the official schemas, all or
+ * nothing, audited in the same transaction; graph queries by Assay id and by OpenLineage
+ * namespace and name, with lineage domains and problem+json for every bad request.
+ */
+
+interface Problem {
+  type: string;
+  status: number;
+  code: string;
+  detail: string;
+  errors?: Array<{ field: string; detail: string }>;
+}
+
+type Json = Record<string, unknown>;
+
+const SYSTEM = { actor: { principalId: 'system', kind: 'system', authenticatedBy: 'system' } as const };
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  let steward: { id: string; token: string };
+  let auditor: { id: string; token: string };
+  let phiAuditor: { id: string; token: string };
+
+  async function withClearance(name: string, roles: Role[], clearance: string[]): Promise<{ id: string; token: string }> {
+    const p = await createPrincipal(t.db, { name, kind: 'human', roles, attributes: { clearance } }, SYSTEM);
+    return { id: p.id, token: (await issueToken(t.db, { principalId: p.id, name: 'test' }, SYSTEM)).token };
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    steward = await createPrincipalWithToken(t.db, { name: 'airflow', roles: ['data-steward'], kind: 'service' });
+    auditor = await createPrincipalWithToken(t.db, { name: 'ann-auditor', roles: ['auditor'] });
+    phiAuditor = await withClearance('phil-auditor', ['auditor'], ['phi']);
+  });
+  afterAll(async () => t?.close());
+
+  async function call<T>(method: 'GET' | 'POST', path: string, options: { token?: string; body?: unknown; raw?: string } = {}): Promise<{ status: number; type: string; json: T }> {
+    const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${options.token ?? steward.token}`, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type') ?? '', json: (text ? JSON.parse(text) : undefined) as T };
+  }
+  const post = (body: unknown, path = '/api/v1/lineage') => call<Json & Problem>('POST', path, { body });
+  const graph = (query: string, token = auditor.token) => call<LineageGraph & Problem>('GET', `/api/v1/lineage/graph?${query}`, { token });
+  const q = (params: Record<string, string | number>): string => new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
+  const counts = async (): Promise<{ nodes: number; events: number; changes: number }> => ({
+    nodes: Number((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM lineage_nodes')).rows[0]!.n),
+    events: Number((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM lineage_events')).rows[0]!.n),
+    changes: await changeEntryCount(t.db),
+  });
+
+  it("accepts the OpenLineage project's full example event: graph, raw event and audit entry, together", async () => {
+    const event = exampleFullEvent();
+    const res = await post(event);
+    expect(res.status, JSON.stringify(res.json)).toBe(201);
+    const receipt = res.json as unknown as { received: number; eventIds: string[]; auditEntryId: string };
+    expect(receipt.received).toBe(1);
+
+    const g = await graph(q({ namespace: 'food_delivery', name: 'dbt', kind: 'job', facets: 'true' }));
+    expect(g.status).toBe(200);
+    const job = g.json.nodes[0]!;
+    expect(job).toMatchObject({ type: 'external_job', namespace: 'food_delivery', name: 'dbt', distance: 0, facets: { sql: { query: 'SELECT 1' } } });
+    const run = g.json.nodes.find((n) => n.type === 'external_run')!;
+    expect(run).toMatchObject({ name: 'f69a6e9b-9bac-3c9a-9cf6-eacb70ecc9a9', attributes: { state: 'COMPLETE' } });
+    expect(g.json.edges).toEqual([{ from: job.id, to: run.id, type: 'run_of', facets: {} }]);
+
+    const stored = await t.db.query<{ event: Json; audit_entry_id: string; principal_id: string; kind: string; sha256: string }>(
+      'SELECT event, audit_entry_id, principal_id, kind, sha256 FROM lineage_events WHERE id = $1',
+      [receipt.eventIds[0]],
+    );
+    expect(stored.rows[0]).toMatchObject({ event, audit_entry_id: receipt.auditEntryId, principal_id: steward.id, kind: 'RunEvent' });
+    const [entry] = await listAuditEntries(t.db, { action: 'lineage.events.ingest', resourceId: receipt.eventIds[0] });
+    expect(entry).toMatchObject({ id: receipt.auditEntryId, actor: { principalId: steward.id, kind: 'service' }, outcome: 'succeeded' });
+    expect(entry!.reason).toContain(`sha256:${stored.rows[0]!.sha256}`);
+  });
+
+  // Where each position's facet is read back from: the job node (walking down from the job), or
+  // the run node, the output dataset and the two edges (walking down from the input dataset:
+  // the job is upstream of its run, so it is not on that walk).
+  async function readBack(position: FacetPosition, names: { job: string; input: string; output: string }): Promise<Record<string, unknown> | undefined> {
+    const from = position === 'job' ? { namespace: 'tests', name: names.job, kind: 'job' } : { namespace: 'warehouse', name: names.input, kind: 'dataset' };
+    const g = (await graph(q({ ...from, direction: 'down', depth: 2, facets: 'true' }))).json;
+    const node = (type: string, name?: string) => g.nodes.find((n) => n.type === type && (name === undefined || n.name === name));
+    if (position === 'job') return node('external_job')?.facets;
+    if (position === 'run') return node('external_run')?.facets;
+    if (position === 'dataset') return node('external_dataset', names.output)?.facets;
+    return g.edges.find((e) => e.type === position)?.facets;
+  }
+
+  it.each(facetExamples().map((e) => [e.label, e] as const))('accepts and keeps the facet example %s in a run event', async (label, example) => {
+    const position = positionOf(example);
+    const names = { job: `job.${label}`, input: `in.${label}`, output: `out.${label}` };
+    const event = withFacet(runEvent({ job: names.job, input: names.input, output: names.output }), { position, key: example.key, facet: example.facet });
+    const res = await post(event);
+    expect(res.status, JSON.stringify(res.json)).toBe(201);
+    expect((await readBack(position, names))?.[example.key]).toEqual(example.facet);
+  });
+
+  it('merges column-level lineage and later facets into the same dataset node, and deletes a facet on request', async () => {
+    const producer = { _producer: 'https://example.com/p', _schemaURL: 'https://example.com/s' };
+    const first = withFacet(runEvent({ job: 'merge.job', output: 'merge.out' }), { position: 'dataset', key: 'documentation', facet: { ...producer, description: 'v1' } });
+    const second = withFacet(runEvent({ job: 'merge.job', output: 'merge.out' }), { position: 'dataset', key: 'columnLineage', facet: { ...producer, fields: { a: { inputFields: [{ namespace: 'warehouse', name: 'in.table', field: 'a' }] } } } });
+    expect((await post([first, second])).status).toBe(201);
+    const read = async () => (await graph(q({ namespace: 'warehouse', name: 'merge.out', kind: 'dataset', depth: 0, facets: 'true' }))).json.nodes[0]!.facets!;
+    expect(Object.keys(await read()).sort()).toEqual(['columnLineage', 'documentation']);
+    const deletion = withFacet(runEvent({ job: 'merge.job', output: 'merge.out' }), { position: 'dataset', key: 'documentation', facet: { ...producer, _deleted: true } });
+    expect((await post(deletion)).status).toBe(201);
+    expect(Object.keys(await read())).toEqual(['columnLineage']);
+    // Two runs of one job: one job node, two run nodes, one output dataset.
+    const g = await graph(q({ namespace: 'tests', name: 'merge.job', kind: 'job', direction: 'down', depth: 2 }));
+    expect(g.json.nodes.filter((n) => n.type === 'external_run')).toHaveLength(3);
+    expect(g.json.nodes.filter((n) => n.type === 'external_dataset')).toHaveLength(1);
+  });
+
+  it('links a run to its parent run (ParentRunFacet) and accepts the batch endpoint', async () => {
+    const parent = runEvent({ job: 'dag.parent', namespace: 'airflow' });
+    const child = withFacet(runEvent({ job: 'dag.child', namespace: 'airflow' }), {
+      position: 'run',
+      key: 'parent',
+      facet: { _producer: 'https://p', _schemaURL: 'https://s', run: { runId: (parent.run as Json).runId }, job: { namespace: 'airflow', name: 'dag.parent' } },
+    });
+    const res = await post([parent, child], '/api/v1/lineage/batch');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ status: 'success', summary: { received: 2, successful: 2, failed: 0 } });
+    const g = await graph(q({ namespace: 'airflow', name: 'dag.parent', kind: 'job', direction: 'down', depth: 3 }));
+    // parent job → parent run → child run (the child's job is upstream of the child run, not on this walk).
+    const childRunId = (child.run as Json).runId as string;
+    const childRun = g.json.nodes.find((n) => n.name === childRunId);
+    expect(childRun).toMatchObject({ type: 'external_run', namespace: 'airflow', distance: 2 });
+    expect(g.json.edges.find((e) => e.type === 'parent')?.to).toBe(childRun!.id);
+  });
+
+  describe('bad input: 400 problem+json naming the field, nothing written', () => {
+    it.each<[string, () => unknown, string]>([
+      ['a RunEvent without run.runId', () => without(runEvent(), ['run', 'runId']), 'body.run.runId'],
+      ['a RunEvent without job.namespace', () => without(runEvent(), ['job', 'namespace']), 'body.job.namespace'],
+      ['a RunEvent without eventTime', () => without(runEvent(), ['eventTime']), 'body.eventTime'],
+      ['an input without its name', () => without(runEvent(), ['inputs', 0, 'name']), 'body.inputs.0.name'],
+      ['a facet without _producer', () => withFacet(runEvent(), { position: 'run', key: 'nominalTime', facet: { _schemaURL: 'https://s', nominalStartTime: '2030-01-01T00:00:00Z' } }), 'body.run.facets.nominalTime._producer'],
+      ['a standard facet missing its own required field', () => withFacet(runEvent(), { position: 'job', key: 'sql', facet: { _producer: 'https://p', _schemaURL: 'https://s' } }), 'body.job.facets.sql.query'],
+      ['a batch whose second event is invalid', () => [runEvent({ job: 'never.stored' }), without(runEvent(), ['producer'])], 'body.1.producer'],
+      ['an empty array', () => [], 'body'],
+      ['a JSON string', () => 'START', 'body'],
+    ])('%s', async (_what, make, field) => {
+      const before = await counts();
+      const res = await post(make());
+      expect(res.status).toBe(400);
+      expect(res.type).toContain('application/problem+json');
+      expect(res.json.errors?.map((e) => e.field)).toContain(field);
+      expect(await counts()).toEqual(before);
+    });
+
+    it('a batch is all or nothing: the valid event of a refused batch is nowhere', async () => {
+      await post([runEvent({ job: 'never.stored' }), without(runEvent(), ['run', 'runId'])], '/api/v1/lineage/batch');
+      expect((await graph(q({ namespace: 'tests', name: 'never.stored', kind: 'job' }))).status).toBe(404);
+    });
+
+    it('malformed JSON is refused before any validation', async () => {
+      const res = await call<Problem>('POST', '/api/v1/lineage', { raw: '{"eventTime": ' });
+      expect(res.status).toBe(400);
+      expect(res.json.errors?.[0]?.field).toBe('body');
+    });
+  });
+
+  describe('graph queries', () => {
+    it.each([
+      [q({ node: 'lnd_x', namespace: 'a', name: 'b', kind: 'job' }), 'query.node'],
+      [q({ namespace: 'a', name: 'b' }), 'query.kind'],
+      [q({ name: 'b', kind: 'dataset' }), 'query.namespace'],
+      [q({ node: 'x', depth: 21 }), 'query.depth'],
+      [q({ node: 'x', depth: -1 }), 'query.depth'],
+      [q({ node: 'x', direction: 'sideways' }), 'query.direction'],
+      [q({ node: 'x', limit: 0 }), 'query.limit'],
+      [q({ node: 'x', kind: 'model' }), 'query.kind'],
+      [q({ node: 'x', colour: 'red' }), 'query.colour'],
+      ['', 'query.namespace'],
+    ])('?%s → 400 naming %s', async (query, field) => {
+      const res = await graph(query);
+      expect(res.status).toBe(400);
+      expect(res.type).toContain('application/problem+json');
+      expect(res.json.errors?.map((e) => e.field)).toContain(field);
+    });
+
+    it('an unknown node → 404 problem+json', async () => {
+      for (const query of [q({ node: 'dsv_01J0000000000000000000NONE' }), q({ namespace: 'nowhere', name: 'nothing', kind: 'dataset' })]) {
+        const res = await graph(query);
+        expect(res.status).toBe(404);
+        expect(res.json).toMatchObject({ code: 'not_found', type: 'urn:assay:problem:not_found' });
+      }
+    });
+
+    it('a PHI dataset is withheld from an auditor without PHI clearance, counted but not named, and shown to one with it', async () => {
+      const phi = { _producer: 'https://p', _schemaURL: 'https://s', tags: [{ key: 'classification', value: 'PHI', source: 'USER' }] };
+      const event = runEvent({ job: 'claims.etl', input: 'patients.visits', output: 'claims.summary' });
+      (event.inputs as Json[])[0]!.facets = { tags: phi };
+      expect((await post(event)).status).toBe(201);
+
+      const query = q({ namespace: 'warehouse', name: 'claims.summary', kind: 'dataset', direction: 'up', depth: 5 });
+      const hidden = await graph(query, auditor.token);
+      expect(hidden.status).toBe(200);
+      expect(hidden.json.withheld).toBe(1);
+      expect(hidden.json.nodes.map((n) => n.name)).not.toContain('patients.visits');
+      expect(JSON.stringify(hidden.json)).not.toContain('patients');
+      const shown = await graph(query, phiAuditor.token);
+      expect(shown.json.withheld).toBe(0);
+      expect(shown.json.nodes.find((n) => n.name === 'patients.visits')).toMatchObject({ classification: 'PHI', type: 'external_dataset' });
+      expect(shown.json.edges).toHaveLength(hidden.json.edges.length + 1);
+
+      // The PHI dataset itself, asked for directly: not found for the one, found for the other.
+      const direct = q({ namespace: 'warehouse', name: 'patients.visits', kind: 'dataset' });
+      expect((await graph(direct, auditor.token)).status).toBe(404);
+      expect((await graph(direct, phiAuditor.token)).status).toBe(200);
+    });
+
+    it('who may send events and read the graph is policy: an app client may do neither', async () => {
+      const app = await createPrincipalWithToken(t.db, { name: 'scoring-app', roles: ['app-client'], kind: 'service' });
+      const sent = await call<Problem>('POST', '/api/v1/lineage', { token: app.token, body: runEvent() });
+      expect(sent.status).toBe(403);
+      expect(sent.json.detail).toContain('lineage.ingest-events');
+      expect((await graph(q({ node: 'x' }), app.token)).status).toBe(403);
+    });
+  });
+});
