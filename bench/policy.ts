@@ -1,23 +1,30 @@
 /**
  * Cedar decisions in process, with the default pack over realistic entities.
  *
- *   node --import tsx bench/policy.ts [--decisions N]
+ *   node --import tsx bench/policy.ts [--decisions N] [--baseline-decisions M]
  *
  * One mix of requests (audit reads allowed and denied, dataset approvals including a
  * self-approval, a high-risk release with its approval summary, whoami, a PII approval
- * without clearance) is decided N times (default 20000) five ways, in the same run:
- *   0. `engine.authorize` with its decision cache (the default): the mix repeats, as a
- *      gateway's requests do (same client, same deployment), so this is the cache-hit path;
- *   1. `engine.authorize` with the cache off: typed request → Cedar entities →
- *      `statefulIsAuthorized` over the preparsed schema and the action's preparsed slice;
- *   2. `statefulIsAuthorized` with the Cedar JSON built beforehand, on the action's slice
- *      (the engine's floor: what building entities costs is 1 minus 2);
- *   3. the same on the whole preparsed policy set (what slicing saves is 3 minus 2);
- *   4. the baseline: stateless `isAuthorized`, which parses the schema and every policy on
- *      each call, with the same prebuilt JSON.
- * Every Cedar path validates the request against the schema. Each decision is timed alone;
- * prints decisions/s, p50 and p99 per decision (target p99 < 200 µs, so the gateway can afford
- * one per request) and the ratios to the stateless baseline; writes bench/results/policy.json.
+ * without clearance) is decided N times per path (default 20000), in the same run:
+ *   hit       `engine.authorize`, default engine, the mix repeating (same clients, same
+ *             resources, as a gateway sees them): answered by the decision cache;
+ *   miss      `engine.authorize`, default engine, every request new (every principal and
+ *             resource id fresh, decisions unchanged): a cache miss, so Cedar evaluates it.
+ *             Its request shapes (the request without those ids) passed the schema check
+ *             during warm-up, as a running gateway's have;
+ *   off       `engine.authorize` with the decision cache off, the mix repeating: evaluated;
+ *   new shape `engine.authorize` with both caches off: every request checked against the
+ *             schema in full, then evaluated. What a request of a never-seen shape costs once;
+ *   stateful  the engine's previous path, as its floor: `statefulIsAuthorized` with the
+ *             preparsed schema and `validateRequest` on the action's preparsed slice, Cedar
+ *             JSON built beforehand; and the same on the whole preparsed policy set;
+ *   baseline  stateless `isAuthorized`, which parses the schema and every policy on each call,
+ *             same prebuilt JSON (M decisions, default 1000: each takes milliseconds).
+ * Every decision is timed alone and checked against the expected answer. Prints decisions/s,
+ * p50, p99 and max per decision (target p99 < 200 µs for evaluated decisions, so the gateway
+ * can afford one per request), the CPU time per decision (which, unlike the wall-clock figures,
+ * other work on a shared machine does not inflate), the ratios to the baseline and, for the
+ * evaluated path, each request of the mix on its own; writes bench/results/policy.json.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -39,6 +46,7 @@ import { seconds } from './support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TARGET_P99_US = 200;
+/** Warm-up calls before each timed path: a tenth of its decisions, at most this many. */
 const WARMUP = 2000;
 
 const steward = { id: 'prn_01JSTEWARD', kind: 'human', roles: ['data-steward'], attributes: { team: 'claims-data', clearance: ['pii'], region: 'eu-west' } } as const;
@@ -55,7 +63,7 @@ const approvals = summarizeApprovals([
   { principalId: 'prn_01JVALIDATOR', role: 'risk-officer' },
 ]);
 
-/** The request mix, with the decision each must get (checked before timing). */
+/** The request mix, with the decision each must get (checked for every timed decision). */
 const MIX: { name: string; request: AuthorizationRequest; expect: 'allow' | 'deny' }[] = [
   { name: 'audit search, auditor', request: { principal: auditor, action: 'searchAuditEntries', resource: { type: 'AuditLog' } }, expect: 'allow' },
   { name: 'audit search, scientist', request: { principal: scientist, action: 'searchAuditEntries', resource: { type: 'AuditLog' } }, expect: 'deny' },
@@ -66,33 +74,76 @@ const MIX: { name: string; request: AuthorizationRequest; expect: 'allow' | 'den
   { name: 'PII without clearance', request: { principal: { ...steward, attributes: { team: 'claims-data' } }, action: 'approveDataset', resource: claims }, expect: 'deny' },
 ];
 
+/** The same request with every principal and resource id suffixed by `#n`: equal ids stay equal, so the decision stays. */
+function fresh<T>(value: T, n: number): T {
+  if (typeof value === 'string') return (/^(prn|ds|mv)_/.test(value) ? `${value}#${n}` : value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => fresh(v, n)) as T;
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fresh(v, n)])) as T;
+  return value;
+}
+
 interface Variant {
   name: string;
   decisions: number;
   perSecond: number;
   p50Us: number;
   p99Us: number;
+  maxUs: number;
   meanUs: number;
+  /** Process CPU time (user + system, all threads: GC included) of the timed loop per decision: unlike the others, not inflated by waiting for a shared CPU. */
+  cpuUsPerDecision: number;
+}
+
+interface Timing {
+  variant: Variant;
+  /** Each decision's time, in the order taken. */
+  us: Float64Array;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/** Times `decide` n times, cycling through the mix; each call alone, plus the loop's wall time. */
-function measure(name: string, n: number, decide: (i: number) => string): Variant {
-  for (let i = 0; i < WARMUP; i++) decide(i);
+function summary(name: string, us: Float64Array, spent: { wall: number; cpuUs: number }): Variant {
+  const sorted = Float64Array.from(us).sort();
+  const n = us.length;
+  const mean = us.reduce((a, b) => a + b, 0) / n;
+  const [p50Us, p99Us, maxUs] = [percentile(sorted, 50), percentile(sorted, 99), sorted[n - 1] ?? NaN];
+  return { name, decisions: n, perSecond: n / spent.wall, p50Us, p99Us, maxUs, meanUs: mean, cpuUsPerDecision: spent.cpuUs / n };
+}
+
+/**
+ * Times `decide(i)` for i in [0, n) after warm-up calls of `decide(n + i)`; each call alone, plus
+ * the loop's wall time. Each answer must be the mix's expectation for i.
+ */
+function measure(name: string, n: number, decide: (i: number) => string): Timing {
+  const warmup = Math.min(WARMUP, Math.ceil(n / 10));
+  for (let i = 0; i < warmup; i++) decide(n + i);
   const us = new Float64Array(n);
+  const got: string[] = new Array<string>(n);
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
-    decide(i);
+    got[i] = decide(i);
     us[i] = Number(process.hrtime.bigint() - t) / 1e3;
   }
   const wall = seconds(start);
-  const mean = us.reduce((a, b) => a + b, 0) / n;
-  us.sort();
-  return { name, decisions: n, perSecond: n / wall, p50Us: percentile(us, 50), p99Us: percentile(us, 99), meanUs: mean };
+  const { user, system } = process.cpuUsage(cpu);
+  got.forEach((d, i) => {
+    const m = MIX[i % MIX.length]!;
+    if (d !== m.expect) throw new Error(`${name}: ${m.name} (#${i}) expected ${m.expect}, got ${d}`);
+  });
+  return { variant: summary(name, us, { wall, cpuUs: user + system }), us };
+}
+
+/** p50, p99 and max of one request of the mix within a timing. */
+function perRequest(t: Timing): { name: string; action: string; p50Us: number; p99Us: number; maxUs: number }[] {
+  return MIX.map((m, k) => {
+    const mine = t.us.filter((_, i) => i % MIX.length === k);
+    const v = summary(m.name, mine, { wall: 1, cpuUs: NaN });
+    return { name: m.name, action: m.request.action, p50Us: v.p50Us, p99Us: v.p99Us, maxUs: v.maxUs };
+  });
 }
 
 async function packSources(): Promise<{ file: string; text: string }[]> {
@@ -121,57 +172,87 @@ const decisionOf = (a: cedar.AuthorizationAnswer): string => {
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { decisions: { type: 'string', default: '20000' } } });
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (c: string[]): string => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+function counts(): { n: number; baselineN: number } {
+  const { values } = parseArgs({ options: { decisions: { type: 'string', default: '20000' }, 'baseline-decisions': { type: 'string', default: '1000' } } });
   const n = Number(values.decisions);
+  const baselineN = Number(values['baseline-decisions']);
   if (!Number.isInteger(n) || n <= 0) throw new Error('--decisions must be a positive integer');
+  if (!Number.isInteger(baselineN) || baselineN <= 0) throw new Error('--baseline-decisions must be a positive integer');
+  return { n, baselineN };
+}
+
+async function main(): Promise<void> {
+  const { n, baselineN } = counts();
   const loadAtStart = loadavg()[0] ?? 0;
 
-  const engine: PolicyEngine = await loadPolicyEngine({ decisionCacheSize: 0 });
   const cached: PolicyEngine = await loadPolicyEngine();
+  const missing: PolicyEngine = await loadPolicyEngine();
+  const uncached: PolicyEngine = await loadPolicyEngine({ decisionCacheSize: 0 });
+  const unchecked: PolicyEngine = await loadPolicyEngine({ decisionCacheSize: 0, schemaCheckCacheSize: 0 });
   const compiled = compilePolicySet({ schema: { file: SCHEMA_FILE, text: await readFile(SCHEMA_FILE, 'utf8') }, files: await packSources() });
-  if (compiled.digest !== engine.digest) throw new Error('bench compiled a different policy set than the engine loaded');
+  if (compiled.digest !== cached.digest) throw new Error('bench compiled a different policy set than the engine loaded');
   const calls = MIX.map((m) => cedarCall(m.request));
   const policies = { staticPolicies: compiled.policyTexts };
   const stateful = (call: (typeof calls)[number], policySetId: string): string =>
     decisionOf(cedar.statefulIsAuthorized({ ...call, preparsedSchemaName: compiled.schemaName, preparsedPolicySetId: policySetId }));
   const sliceOf = (i: number): string => compiled.slices[MIX[i % MIX.length]!.request.action]!.policySetId;
-
-  // Every path must reach the expected decision before any of them is timed.
-  MIX.forEach((m, i) => {
-    const call = calls[i]!;
-    const got = [
-      engine.authorize(m.request).decision,
-      cached.authorize(m.request).decision,
-      stateful(call, sliceOf(i)),
-      stateful(call, compiled.policySetId),
-      decisionOf(cedar.isAuthorized({ ...call, schema: compiled.schemaText, policies })),
-    ];
-    if (got.some((d) => d !== m.expect)) throw new Error(`${m.name}: expected ${m.expect}, got ${got.join('/')}`);
-  });
-
-  console.log(`deciding ${fmt(n)} requests per path (mix of ${MIX.length}) …`);
   const pick = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
-  const hits = measure('engine.authorize, decision cache hit', n, (i) => cached.authorize(pick(MIX, i).request).decision);
-  const typed = measure('engine.authorize, cache off (typed, sliced)', n, (i) => engine.authorize(pick(MIX, i).request).decision);
-  const sliced = measure('statefulIsAuthorized, slice, prebuilt JSON', n, (i) => stateful(pick(calls, i), sliceOf(i)));
-  const whole = measure('statefulIsAuthorized, whole set, prebuilt JSON', n, (i) => stateful(pick(calls, i), compiled.policySetId));
-  const stateless = measure('isAuthorized, stateless (baseline)', n, (i) => decisionOf(cedar.isAuthorized({ ...pick(calls, i), schema: compiled.schemaText, policies })));
-  const variants = [hits, typed, sliced, whole, stateless];
+  // Fresh requests for the miss path, built before timing: n timed plus the warm-up.
+  const novel = Array.from({ length: n + WARMUP }, (_, i) => fresh(pick(MIX, i).request, i));
 
-  const header = ['path', 'decisions/s', 'p50 µs', 'p99 µs', 'mean µs', 'baseline p50 / p50', 'throughput / baseline'];
-  const ratio = (v: Variant): string[] => [`${fmt(stateless.p50Us / v.p50Us, 1)}×`, `${fmt(v.perSecond / stateless.perSecond, 1)}×`];
-  const rows = variants.map((v) => [v.name, fmt(v.perSecond), fmt(v.p50Us, 1), fmt(v.p99Us, 1), fmt(v.meanUs, 1), ...ratio(v)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: string[]): string => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log(`deciding ${fmt(n)} requests per path (mix of ${MIX.length}; baseline ${fmt(baselineN)}) …`);
+  const hits = measure('engine.authorize, decision cache hit', n, (i) => cached.authorize(pick(MIX, i).request).decision);
+  const misses = measure('engine.authorize, cache miss (evaluated)', n, (i) => missing.authorize(novel[i]!).decision);
+  const off = measure('engine.authorize, cache off (evaluated)', n, (i) => uncached.authorize(pick(MIX, i).request).decision);
+  const newShape = measure('engine.authorize, new shape (schema check + evaluated)', n, (i) => unchecked.authorize(pick(MIX, i).request).decision);
+  const sliced = measure('before: statefulIsAuthorized + schema, slice, prebuilt JSON', n, (i) => stateful(pick(calls, i), sliceOf(i)));
+  const whole = measure('before: statefulIsAuthorized + schema, whole set, prebuilt', n, (i) => stateful(pick(calls, i), compiled.policySetId));
+  const stateless = measure('isAuthorized, stateless (baseline)', baselineN, (i) =>
+    decisionOf(cedar.isAuthorized({ ...pick(calls, i), schema: compiled.schemaText, policies })),
+  ).variant;
+  const variants = [hits.variant, misses.variant, off.variant, newShape.variant, sliced.variant, whole.variant, stateless];
+  const loadAtEnd = loadavg()[0] ?? 0;
+
+  const x = (a: number, b: number): string => `${fmt(a / b, 1)}×`;
   console.log(`\npolicy benchmark: default pack (${compiled.policies.length} policies), cedar ${cedar.getCedarVersion()}, ${fmt(n)} decisions per path\n`);
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-  const met = { cacheHit: hits.p99Us < TARGET_P99_US, cacheOff: typed.p99Us < TARGET_P99_US };
+  printTable(
+    ['path', 'decisions/s', 'p50 µs', 'p99 µs', 'max µs', 'CPU µs each (all threads)', 'baseline p50 / p50', 'baseline p99 / p99', 'throughput / baseline'],
+    variants.map((v) => [
+      v.name,
+      fmt(v.perSecond),
+      fmt(v.p50Us, 1),
+      fmt(v.p99Us, 1),
+      fmt(v.maxUs, 1),
+      fmt(v.cpuUsPerDecision, 1),
+      x(stateless.p50Us, v.p50Us),
+      x(stateless.p99Us, v.p99Us),
+      x(v.perSecond, stateless.perSecond),
+    ]),
+  );
+  const byRequest = perRequest(misses);
+  console.log(`\ncache miss (evaluated), each request of the mix (${fmt(n / MIX.length)} decisions each):\n`);
+  printTable(
+    ['request', 'action', 'p50 µs', 'p99 µs', 'max µs'],
+    byRequest.map((r) => [r.name, r.action, fmt(r.p50Us, 1), fmt(r.p99Us, 1), fmt(r.maxUs, 1)]),
+  );
+  const met = { cacheHit: hits.variant.p99Us < TARGET_P99_US, cacheMiss: misses.variant.p99Us < TARGET_P99_US, cacheOff: off.variant.p99Us < TARGET_P99_US };
   const verdict = (ok: boolean, v: Variant): string => `${ok ? 'met' : 'NOT met'} (${fmt(v.p99Us, 1)} µs)`;
-  console.log(`\ntarget p99 < ${TARGET_P99_US} µs: repeated requests (cache hit) ${verdict(met.cacheHit, hits)}; every decision evaluated ${verdict(met.cacheOff, typed)}`);
-  if (loadAtStart > 1) console.log(`note: 1-minute load average was ${fmt(loadAtStart, 2)} at start: other work shared the machine`);
+  console.log(
+    `\ntarget p99 < ${TARGET_P99_US} µs: evaluated (cache miss) ${verdict(met.cacheMiss, misses.variant)}; evaluated (cache off) ${verdict(met.cacheOff, off.variant)}; ` +
+      `repeated requests (cache hit) ${verdict(met.cacheHit, hits.variant)}`,
+  );
+  console.log(`before → after, evaluated p50: ${fmt(sliced.variant.p50Us, 1)} → ${fmt(misses.variant.p50Us, 1)} µs; p99: ${fmt(sliced.variant.p99Us, 1)} → ${fmt(misses.variant.p99Us, 1)} µs`);
+  if (Math.max(loadAtStart, loadAtEnd) > 1) {
+    console.log(`note: 1-minute load average was ${fmt(loadAtStart, 2)} at start and ${fmt(loadAtEnd, 2)} at end: other work shared the machine`);
+  }
 
   const cpuList = cpus();
   const result = {
@@ -182,6 +263,7 @@ async function main(): Promise<void> {
     policySetDigest: compiled.digest,
     mix: MIX.map((m) => ({ name: m.name, action: m.request.action, expect: m.expect })),
     decisionsPerPath: n,
+    baselineDecisions: baselineN,
     targets: { p99Us: TARGET_P99_US },
     machine: {
       node: process.version,
@@ -190,14 +272,18 @@ async function main(): Promise<void> {
       cpu: cpuList[0]?.model ?? 'unknown',
       memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
       loadAverage1mAtStart: Math.round(loadAtStart * 100) / 100,
+      loadAverage1mAtEnd: Math.round(loadAtEnd * 100) / 100,
     },
     results: variants,
+    cacheMissByRequest: byRequest,
     ratios: {
-      statelessP50OverCacheHitP50: stateless.p50Us / hits.p50Us,
-      statelessP50OverTypedP50: stateless.p50Us / typed.p50Us,
-      typedThroughputOverStateless: typed.perSecond / stateless.perSecond,
-      statelessP50OverSlicedP50: stateless.p50Us / sliced.p50Us,
-      wholeSetP50OverSlicedP50: whole.p50Us / sliced.p50Us,
+      statelessP50OverCacheHitP50: stateless.p50Us / hits.variant.p50Us,
+      statelessP50OverCacheMissP50: stateless.p50Us / misses.variant.p50Us,
+      statelessP99OverCacheMissP99: stateless.p99Us / misses.variant.p99Us,
+      cacheMissThroughputOverStateless: misses.variant.perSecond / stateless.perSecond,
+      previousSliceP50OverCacheMissP50: sliced.variant.p50Us / misses.variant.p50Us,
+      previousSliceP99OverCacheMissP99: sliced.variant.p99Us / misses.variant.p99Us,
+      wholeSetP50OverSlicedP50: whole.variant.p50Us / sliced.variant.p50Us,
     },
     targetMet: met,
   };

@@ -7,6 +7,7 @@ import { ConfigInvalid } from '../core/index.js';
 import { classifyAutonomy, parseAutonomyPolicy, type AutonomyDecision, type AutonomyPolicy, type AutonomyRequest } from './autonomy.js';
 import { contextRecord, principalEntity, resourceEntity, uid, type ContextInput, type PrincipalInput, type ResourceInput } from './entities.js';
 import { PolicyRequestInvalid } from './errors.js';
+import { evaluationEntities, evaluationPlan, LruMap, shapeKey, type CedarCall, type EvaluationPlan } from './evaluation.js';
 import { DEFAULT_DENY_RULE, type PlacementDecision, type PlacementRequest } from './placement.js';
 import { compilePolicySet, type CompiledPolicySet, type LoadedPolicy, type PolicySource } from './policy-set.js';
 
@@ -29,6 +30,13 @@ export interface PolicyEngineOptions {
    * decision for byte-identical input is the decision. @default 4096
    */
   decisionCacheSize?: number;
+  /**
+   * Request shapes remembered as fitting the schema, least recently used dropped first; 0 checks
+   * every request against the schema. A shape is a request with the ids of entities whose type
+   * accepts any id left out: whether a request fits the schema does not depend on them. A
+   * request of a new shape is checked in full (once), then evaluated like any other. @default 4096
+   */
+  schemaCheckCacheSize?: number;
 }
 
 /** One authorization question, in Assay's types. */
@@ -91,8 +99,13 @@ async function autonomyFile(packDir: string, siteDir: string | undefined): Promi
 export async function loadPolicyEngine(options: PolicyEngineOptions = {}): Promise<PolicyEngine> {
   const packDir = options.packDir ?? DEFAULT_PACK_DIR;
   const cacheSize = options.decisionCacheSize ?? DEFAULT_CACHE_SIZE;
-  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
-    throw new ConfigInvalid([{ field: 'decisionCacheSize', message: 'must be a whole number, 0 or more' }], 'policy engine options');
+  const shapeCacheSize = options.schemaCheckCacheSize ?? DEFAULT_CACHE_SIZE;
+  const badSizes = Object.entries({ decisionCacheSize: cacheSize, schemaCheckCacheSize: shapeCacheSize }).filter(([, n]) => !Number.isInteger(n) || n < 0);
+  if (badSizes.length > 0) {
+    throw new ConfigInvalid(
+      badSizes.map(([field]) => ({ field, message: 'must be a whole number, 0 or more' })),
+      'policy engine options',
+    );
   }
   const files = [...(await cedarFiles(packDir))];
   if (options.siteDir && existsSync(options.siteDir)) {
@@ -105,21 +118,12 @@ export async function loadPolicyEngine(options: PolicyEngineOptions = {}): Promi
   const compiled = compilePolicySet({ schema, files });
   const autonomyPath = await autonomyFile(packDir, options.siteDir);
   const autonomy = parseAutonomyPolicy(await readFile(autonomyPath, 'utf8'), autonomyPath);
-  return new CedarPolicyEngine(compiled, { autonomy, autonomyFile: autonomyPath, cacheSize });
+  return new CedarPolicyEngine(compiled, { autonomy, autonomyFile: autonomyPath, cacheSize, shapeCacheSize });
 }
 
 const DEFAULT_CACHE_SIZE = 4096;
 const PLACE_ACTION = 'placeWorkload';
 const WORKLOAD_ID = 'workload';
-
-/** One Cedar question, as the entity builders produce it. */
-interface CedarCall {
-  action: string;
-  principal: cedar.EntityUidJson;
-  resource: cedar.EntityUidJson;
-  context: cedar.Context;
-  entities: cedar.EntityJson[];
-}
 
 class CedarPolicyEngine implements PolicyEngine {
   readonly digest: string;
@@ -127,24 +131,29 @@ class CedarPolicyEngine implements PolicyEngine {
   readonly actions: readonly string[];
   readonly autonomy: AutonomyPolicy;
   readonly autonomyFile: string;
-  readonly #slices: ReadonlyMap<string, string>;
+  readonly #plans: ReadonlyMap<string, EvaluationPlan>;
   readonly #order: ReadonlyMap<string, number>;
+  readonly #freeIdTypes: ReadonlySet<string>;
 
-  readonly #cache = new Map<string, PolicyDecision>();
-  readonly #cacheSize: number;
+  readonly #cache: LruMap<PolicyDecision>;
+  /** Shapes of requests that passed the schema check (see `evaluation.ts`). */
+  readonly #fitShapes: LruMap<true>;
 
   constructor(
     private readonly compiled: CompiledPolicySet,
-    settings: { autonomy: AutonomyPolicy; autonomyFile: string; cacheSize: number },
+    settings: { autonomy: AutonomyPolicy; autonomyFile: string; cacheSize: number; shapeCacheSize: number },
   ) {
     this.digest = compiled.digest;
     this.policies = compiled.policies;
     this.actions = compiled.actions;
     this.autonomy = settings.autonomy;
     this.autonomyFile = settings.autonomyFile;
-    this.#cacheSize = settings.cacheSize;
-    this.#slices = new Map(Object.entries(compiled.slices).map(([action, slice]) => [action, slice.policySetId]));
+    this.#cache = new LruMap(settings.cacheSize);
+    this.#fitShapes = new LruMap(settings.shapeCacheSize);
+    const actions = { type: compiled.actionType, groups: compiled.actionGroups };
+    this.#plans = new Map(Object.entries(compiled.slices).map(([action, slice]) => [action, evaluationPlan(action, slice, actions)]));
     this.#order = new Map(compiled.policies.map((p, i) => [p.id, i]));
+    this.#freeIdTypes = new Set(compiled.freeIdTypes);
   }
 
   authorize(request: AuthorizationRequest): PolicyDecision {
@@ -198,28 +207,28 @@ class CedarPolicyEngine implements PolicyEngine {
   }
 
   #decide(call: CedarCall): PolicyDecision {
-    if (this.#cacheSize === 0) return this.#evaluate(call);
-    // The key is the whole input; entity builders emit keys in a fixed order, so equal input
-    // serialises equally (and a different order would only miss, never mislead).
-    const key = JSON.stringify(call);
-    let d = this.#cache.get(key);
-    if (d) {
-      this.#cache.delete(key); // re-inserted below: Map order is recency
-    } else {
-      d = this.#evaluate(call);
-      if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
-    }
-    this.#cache.set(key, d);
-    return { ...d, policyIds: [...d.policyIds], errors: [...d.errors] };
-  }
-
-  #evaluate(call: CedarCall): PolicyDecision {
-    const slice = this.#slices.get(call.action);
-    if (slice === undefined) {
+    const plan = this.#plans.get(call.action);
+    if (plan === undefined) {
       throw new PolicyRequestInvalid(`unknown action ${call.action}: not declared in the Cedar schema`, [
         { field: 'action', message: `must be one of ${this.actions.join(', ')}` },
       ]);
     }
+    // The key is the whole input; entity builders emit keys in a fixed order, so equal input
+    // serialises equally (and a different order would only miss, never mislead).
+    const key = this.#cache.capacity > 0 || this.#fitShapes.capacity > 0 ? JSON.stringify(call) : '';
+    if (this.#cache.capacity === 0) return this.#evaluate(call, plan, key);
+    let d = this.#cache.get(key);
+    if (!d) {
+      d = this.#evaluate(call, plan, key);
+      this.#cache.set(key, d);
+    }
+    return { ...d, policyIds: [...d.policyIds], errors: [...d.errors] };
+  }
+
+  /** Throws `PolicyRequestInvalid` unless the request fits the schema; asks Cedar once per shape of `serialised`. */
+  #checkSchema(call: CedarCall, serialised: string): void {
+    const shape = this.#fitShapes.capacity === 0 ? undefined : shapeKey(serialised, this.#freeIdTypes);
+    if (shape !== undefined && this.#fitShapes.get(shape)) return;
     const answer = cedar.statefulIsAuthorized({
       principal: call.principal,
       action: uid('Action', call.action),
@@ -227,13 +236,26 @@ class CedarPolicyEngine implements PolicyEngine {
       context: call.context,
       entities: call.entities,
       preparsedSchemaName: this.compiled.schemaName,
-      preparsedPolicySetId: slice,
+      preparsedPolicySetId: this.compiled.emptyPolicySetId,
       validateRequest: true,
     });
-    if (answer.type === 'failure') {
-      const errors = answer.errors.map((e) => ({ field: 'request', message: e.message }));
-      throw new PolicyRequestInvalid(`request for ${call.action} does not fit the Cedar schema: ${errors.map((e) => e.message).join('; ')}`, errors);
-    }
+    if (answer.type === 'failure') throw unfit(call.action, answer.errors);
+    if (shape !== undefined) this.#fitShapes.set(shape, true);
+  }
+
+  /** `serialised` is `JSON.stringify(call)`, or '' when no cache wants it. */
+  #evaluate(call: CedarCall, plan: EvaluationPlan, serialised: string): PolicyDecision {
+    this.#checkSchema(call, serialised);
+    // Checked against the schema above; evaluated without it, on what the slice can observe.
+    const answer = cedar.statefulIsAuthorized({
+      principal: call.principal,
+      action: uid('Action', call.action),
+      resource: call.resource,
+      context: call.context,
+      entities: evaluationEntities(call, plan),
+      preparsedPolicySetId: plan.policySetId,
+    });
+    if (answer.type === 'failure') throw unfit(call.action, answer.errors);
     const { decision, diagnostics } = answer.response;
     const byOrder = (a: string, b: string): number => (this.#order.get(a) ?? 0) - (this.#order.get(b) ?? 0);
     if (diagnostics.errors.length > 0) {
@@ -252,6 +274,11 @@ class CedarPolicyEngine implements PolicyEngine {
           : `${subject} denied: no policy permits it`;
     return { decision, policyIds, reason, errors: [] };
   }
+}
+
+function unfit(action: string, failures: readonly cedar.DetailedError[]): PolicyRequestInvalid {
+  const errors = failures.map((e) => ({ field: 'request', message: e.message }));
+  return new PolicyRequestInvalid(`request for ${action} does not fit the Cedar schema: ${errors.map((e) => e.message).join('; ')}`, errors);
 }
 
 function describe(u: cedar.EntityUidJson): string {
