@@ -2,8 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestApp } from '../support/app.js';
 
-/** German credit, as the tests may read it from ../shared (the product ships its own copy). */
-export const GERMAN_CREDIT = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'german_credit.csv');
+/** German credit: the copy the product ships (with its attribution), so a bare checkout tests the same bytes the demo uses. */
+export const GERMAN_CREDIT = join(import.meta.dirname, '..', '..', 'examples', 'data', 'german_credit.csv');
 
 /** What one upload sends. */
 export interface Upload {
