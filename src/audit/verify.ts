@@ -1,7 +1,12 @@
 // Full verification of the stored audit log: re-derives every leaf from its entry, re-hashes
 // the whole tree in index order and checks every signed checkpoint against the recomputed
-// root at its size. The log is streamed in batches; only a CompactRange (O(log n) hashes), the
-// current batch and the checkpoints due within it are ever held in memory.
+// root at its size. The log is streamed in batches; only a compact range (O(log n) hashes, see
+// verify-tree.ts), the current batch and the checkpoints due within it are ever held in memory.
+//
+// At a million leaves what costs is the per-leaf work, in this process and in the database:
+// verify-rows.ts has the database print each leaf's entry as one line of text and rewrites it
+// into the leaf text without parsing it; only the leaves that way cannot vouch for are read
+// whole and re-derived the long way (#checkLeaf), which also names what is wrong with them.
 //
 // Run it over one snapshot: pass a `repeatable read` transaction when the sequencer may be
 // writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
@@ -9,8 +14,10 @@
 
 import type { Db, Queryable, QueryResult } from '../store/index.js';
 import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
-import { auditTextColumns, entryFromRow, entryFromTextRow, leafBytes, leafText, type AuditRow, type AuditTextRow } from './leaf.js';
-import { CompactRange, HASH_SIZE, leafHash, leafHashOfText, type Subtree } from './merkle.js';
+import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
+import { HASH_SIZE, leafHash } from './merkle.js';
+import { lineIndex, STREAMED_LEAF_SQL, verifiedLeafHash } from './verify-rows.js';
+import { HexCompactRange, HEX_HASH_LENGTH, type CompletedNode } from './verify-tree.js';
 
 /** What kind of tampering (or damage) a problem shows. */
 export type AuditProblemKind = 'missing' | 'changed' | 'reordered' | 'forged' | 'bad_checkpoint' | 'forked_checkpoint';
@@ -45,27 +52,18 @@ interface LeafRow extends Omit<AuditRow, 'id'> {
   id: string | null;
 }
 
-/** A leaf as the fast path reads it: its entry's columns, but not its bytes (the database hashes those). */
-interface StreamRow extends Omit<AuditRow, 'id' | 'recorded_at'> {
-  idx: number | string;
-  leaf_hash: Uint8Array;
-  /** Whether SHA-256(0x00 ‖ stored leaf bytes) is the stored leaf hash. */
-  leaf_ok: boolean;
-  /** Null when the entry row is gone. */
-  id: string | null;
-  /** recorded_at as PostgreSQL's text (see entryFromTextRow); null when the entry row is gone. */
-  recorded_at: string | null;
-}
-
 interface Batch {
   start: number;
-  rows: StreamRow[];
+  /** Leaves [start, end) were asked for; the ones stored come back, in index order. */
+  end: number;
+  /** One line per stored leaf (see verify-rows.ts). */
+  lines: string[];
   nodes: Promise<StoredNodes>;
   checkpoints: Promise<CheckpointRow[]>;
 }
 
-/** Interior hashes read for one batch: per level, the hashes of nodes lo..hi back to back (or a map, when some are absent). */
-type StoredNodes = Map<number, { lo: number; hashes: Buffer } | { lo: number; byIndex: Map<number, Buffer> }>;
+/** Interior hashes read for one batch, in hex: per level, the hashes of nodes lo..hi back to back (or a map, when some are absent). */
+type StoredNodes = Map<number, { lo: number; hashes: string } | { lo: number; byIndex: Map<number, string> }>;
 
 interface CheckpointRow {
   size: number | string;
@@ -128,25 +126,10 @@ function nodeRangesCompletedBy(start: number, end: number): Array<{ level: numbe
 }
 
 /** Leaves checked between two turns of the event loop. */
-const YIELD_EVERY = 1000;
-
-function hasEntry(row: StreamRow): row is StreamRow & AuditTextRow {
-  return row.id !== null && row.recorded_at !== null;
-}
-
-/** The leaf text a fast-path row's entry produces at its index, or undefined when only the row-by-row path can tell. */
-function expectedLeafText(row: StreamRow, idx: number): string | undefined {
-  const entry = hasEntry(row) ? entryFromTextRow(row) : undefined;
-  if (!entry) return undefined;
-  try {
-    return leafText(entry, idx);
-  } catch {
-    return undefined; // not canonicalisable: the row-by-row path reports it as before
-  }
-}
+const YIELD_EVERY = 500;
 
 class LogVerifier {
-  readonly #range = new CompactRange();
+  readonly #range = new HexCompactRange();
   #verifiers: NoteVerifier[] = [];
   #origin = '';
   #lastCheckpointSize = -1;
@@ -195,70 +178,80 @@ class LogVerifier {
 
   // Each batch's leaves, interior nodes and checkpoints are requested before the previous batch
   // is checked, so the database reads while this process hashes. A leaf is checked on the fast
-  // path when its entry, canonicalised here, hashes to the stored leaf hash and the database
-  // confirms the stored leaf bytes hash to it too: then the bytes are that entry with its index
-  // and every check of #checkLeaf holds. Any other leaf is read whole and checked by #checkLeaf.
+  // path when the database confirms its stored bytes hash to the stored leaf hash and the leaf
+  // text its entry row produces (see verify-rows.ts) hashes to it too: then the bytes are that
+  // entry with its index and every check of #checkLeaf holds. Any other leaf is read whole and
+  // checked by #checkLeaf.
+  //
+  // Batches are ranges of indexes, not "the next n rows": the planner then expects exactly a
+  // batch's rows and reads them with one index range scan, where an open range with a LIMIT
+  // can make it plan a parallel scan of the whole table for every batch.
   async #streamLeaves(): Promise<void> {
     const batchSize = Math.max(1, this.options.batchSize ?? 5000);
-    let next: Promise<Batch> | undefined = this.#requestBatch(0, batchSize);
+    const last = await this.#query<{ idx: number | string | null }>('SELECT max(idx) AS idx FROM audit_leaves');
+    const end = last.rows[0]?.idx === null || last.rows[0]?.idx === undefined ? 0 : Number(last.rows[0].idx) + 1;
+    let next: Promise<Batch> | undefined = end > 0 ? this.#requestBatch(0, Math.min(end, batchSize)) : undefined;
     while (next) {
       const batch: Batch = await next;
-      if (batch.rows.length === 0) return;
-      const full = batch.rows.length === batchSize;
-      next = full ? this.#requestBatch(batch.start + batch.rows.length, batchSize) : undefined;
+      next = batch.end < end ? this.#requestBatch(batch.end, Math.min(end, batch.end + batchSize)) : undefined;
       // Settle the prefetch if this batch fails, so its rejection is never left unhandled.
       next?.catch(() => undefined);
       await this.#checkBatch(batch);
+      // A leaf is stored past this batch, so a shortfall in it is a gap.
+      const expected = this.#range.size;
+      if (expected < batch.end && batch.end < end) {
+        fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (a later leaf is stored)` });
+      }
     }
   }
 
-  async #requestBatch(start: number, batchSize: number): Promise<Batch> {
+  async #requestBatch(start: number, end: number): Promise<Batch> {
     // The leaves first: they are what the database takes longest over while #checkBatch runs.
-    const rows = this.#query<StreamRow>(
-      `SELECT l.idx, l.leaf_hash, sha256('\\x00'::bytea || l.leaf) = l.leaf_hash AS leaf_ok, ${auditTextColumns('e')}
-         FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
-        WHERE l.idx >= $1 ORDER BY l.idx LIMIT $2`,
-      [start, batchSize],
+    // The LATERAL subquery's LIMIT keeps it from being flattened into a join, which the
+    // planner would run as a hash join over the whole audit_entries table for every batch:
+    // this way each entry is one primary-key lookup (id is unique, so LIMIT 1 changes nothing).
+    const lines = this.#query<{ line: string }>(
+      `SELECT ${STREAMED_LEAF_SQL} AS line
+         FROM audit_leaves l LEFT JOIN LATERAL (SELECT * FROM audit_entries x WHERE x.id = l.entry_id LIMIT 1) e ON true
+        WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx`,
+      [start, end],
     );
-    // Sized for a full batch: nodes and checkpoints past the last leaf are simply not reached.
-    const nodes = this.#fetchNodes(start, start + batchSize);
-    const checkpoints = this.#fetchCheckpoints(start + batchSize);
+    const nodes = this.#fetchNodes(start, end);
+    const checkpoints = this.#fetchCheckpoints(end);
     nodes.catch(() => undefined);
     checkpoints.catch(() => undefined);
-    return { start, rows: (await rows).rows, nodes, checkpoints };
+    return { start, end, lines: (await lines).rows.map((r) => r.line), nodes, checkpoints };
   }
 
   async #checkBatch(batch: Batch): Promise<void> {
-    // Pass 1: hash each entry's expected leaf; collect the leaves the fast path cannot vouch for.
-    const hashes: Array<Buffer | undefined> = [];
+    // Pass 1: the leaves the fast path vouches for, with their hashes; the rest are read whole.
+    const idxs: number[] = [];
+    const hashes: Array<string | undefined> = [];
     const slow: number[] = [];
-    for (let i = 0; i < batch.rows.length; i++) {
+    for (let i = 0; i < batch.lines.length; i++) {
       // Let the requests for the next batch go out as the ones before them complete.
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((resolve) => setImmediate(resolve));
-      const row = batch.rows[i] as StreamRow;
-      const idx = Number(row.idx);
-      const text = row.leaf_ok && idx < this.#lastCheckpointSize ? expectedLeafText(row, idx) : undefined;
-      const hash = text === undefined ? undefined : leafHashOfText(text);
-      if (hash && same(hash, row.leaf_hash)) hashes.push(hash);
-      else {
-        hashes.push(undefined);
-        slow.push(idx);
-      }
+      const line = batch.lines[i] as string;
+      const idx = lineIndex(line);
+      const hash = verifiedLeafHash(line, this.#lastCheckpointSize);
+      idxs.push(idx);
+      hashes.push(hash);
+      if (hash === undefined) slow.push(idx);
     }
     const slowRows = await this.#fetchLeafRows(slow);
     const nodes = await batch.nodes;
     this.#due.push(...(await batch.checkpoints));
+    const checkNode: CompletedNode = (level, index, hash) => this.#checkNode(nodes, { level, index, hash });
     // Pass 2, in log order: the first problem is the one reported.
-    batch.rows.forEach((row, i) => {
-      const idx = Number(row.idx);
+    for (let i = 0; i < idxs.length; i++) {
+      const idx = idxs[i] as number;
       const expected = this.#range.size;
       if (idx !== expected) fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (next stored leaf is ${idx})` });
-      const fast = hashes[i];
       const slowRow = slowRows.get(idx);
-      const hash = fast ?? (slowRow ? this.#checkLeaf(slowRow) : this.#vanished(idx));
-      this.#checkNodes(this.#range.append(hash), nodes);
+      const hash = hashes[i] ?? (slowRow ? this.#checkLeaf(slowRow).toString('hex') : this.#vanished(idx));
+      this.#range.append(hash, checkNode);
       this.#checkDue();
-    });
+    }
   }
 
   /** Whole rows (leaf bytes and entry) of the given leaves, for #checkLeaf. */
@@ -328,36 +321,38 @@ class LogVerifier {
       const row = byLevel.get(level);
       const count = hi - lo + 1;
       if (row?.hashes && row.n === count && Number(row.bytes) === count * HASH_SIZE) {
-        found.set(level, { lo, hashes: Buffer.from(row.hashes) });
+        found.set(level, { lo, hashes: Buffer.from(row.hashes).toString('hex') });
       } else {
         // Some node of this level is absent or malformed: read them one by one to name it.
         const each = await this.#query<{ idx: number | string; hash: Uint8Array }>(
           'SELECT idx, hash FROM audit_tree WHERE level = $1 AND idx BETWEEN $2 AND $3',
           [level, lo, hi],
         );
-        found.set(level, { lo, byIndex: new Map(each.rows.map((n) => [Number(n.idx), Buffer.from(n.hash)])) });
+        found.set(level, { lo, byIndex: new Map(each.rows.map((n) => [Number(n.idx), Buffer.from(n.hash).toString('hex')])) });
       }
     }
     return found;
   }
 
-  #checkNodes(completed: Subtree[], stored: StoredNodes): void {
-    for (const node of completed) {
-      if (node.level === 0) continue;
-      const level = stored.get(node.level);
-      let hash: Buffer | undefined;
-      if (level && 'hashes' in level) {
-        const at = (node.index - level.lo) * HASH_SIZE;
-        if (at >= 0 && at + HASH_SIZE <= level.hashes.length) hash = level.hashes.subarray(at, at + HASH_SIZE);
-      } else {
-        hash = level?.byIndex.get(node.index);
-      }
-      if (hash && same(hash, node.hash)) continue;
-      const first = node.index * 2 ** node.level;
-      const where = `interior node (level ${node.level}, index ${node.index}) over leaves [${first}, ${first + 2 ** node.level})`;
-      if (!hash) fail({ kind: 'missing', index: first, detail: `${where} is absent from audit_tree` });
-      fail({ kind: 'changed', index: first, detail: `${where}: stored hash differs from the recomputed one` });
+  /** Checks a node the recomputed tree completed against the stored one. */
+  #checkNode(stored: StoredNodes, node: { level: number; index: number; hash: string }): void {
+    const level = stored.get(node.level);
+    let found: boolean;
+    let matches: boolean;
+    if (level && 'hashes' in level) {
+      const at = (node.index - level.lo) * HEX_HASH_LENGTH;
+      found = at >= 0 && at + HEX_HASH_LENGTH <= level.hashes.length;
+      matches = found && level.hashes.startsWith(node.hash, at);
+    } else {
+      const hash = level?.byIndex.get(node.index);
+      found = hash !== undefined;
+      matches = hash === node.hash;
     }
+    if (matches) return;
+    const first = node.index * 2 ** node.level;
+    const where = `interior node (level ${node.level}, index ${node.index}) over leaves [${first}, ${first + 2 ** node.level})`;
+    if (!found) fail({ kind: 'missing', index: first, detail: `${where} is absent from audit_tree` });
+    fail({ kind: 'changed', index: first, detail: `${where}: stored hash differs from the recomputed one` });
   }
 
   /** The checkpoints with size in (fetched so far, upTo], in size order. */
@@ -424,9 +419,7 @@ class LogVerifier {
   async #checkEnd(state: StateRow): Promise<void> {
     const size = this.#range.size;
     const stateSize = Number(state.size);
-    const frontierMatches =
-      state.frontier.size === size &&
-      JSON.stringify(state.frontier.hashes) === JSON.stringify(this.#range.toJSON().hashes);
+    const frontierMatches = state.frontier.size === size && JSON.stringify(state.frontier.hashes) === JSON.stringify(this.#range.frontierBase64());
     if (this.#suspect) {
       // No later checkpoint: the sequencer's own frontier is the witness.
       if (frontierMatches && stateSize === size) fail({ kind: 'forked_checkpoint', checkpointSize: this.#suspect.size, detail: this.#suspect.detail });
@@ -442,6 +435,18 @@ class LogVerifier {
 
   /** Every entry must be either sequenced (a leaf) or waiting to be (pending); anything else bypassed `appendAuditEntry`. */
   async #checkUnsequenced(): Promise<void> {
+    // By now each of the `size` leaves has been shown to hold its own entry row (a leaf whose
+    // entry is gone or that holds another entry's bytes was reported), so `size` entries are
+    // sequenced, each once. Counting the entries and the pending ones that are not sequenced
+    // is cheap; the anti-join over the whole table that names a stray entry is not (it costs
+    // about a second per million entries), so it runs only when the counts leave one over.
+    const counts = await this.#query<{ entries: number | string; pending: number | string }>(
+      `SELECT (SELECT count(*) FROM audit_entries) AS entries,
+              (SELECT count(DISTINCT p.entry_id) FROM audit_pending p JOIN audit_entries e ON e.id = p.entry_id
+                WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = p.entry_id)) AS pending`,
+    );
+    const row = counts.rows[0];
+    if (row && Number(row.entries) === this.#range.size + Number(row.pending)) return;
     const r = await this.#query<{ id: string }>(
       `SELECT e.id FROM audit_entries e
         WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)

@@ -327,4 +327,121 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit verify [%s]
     });
     expect(report).toEqual({ ok: false, problem: { kind: 'changed', checkpointSize: expected, detail: expect.stringContaining('rewritten') } });
   });
+
+  it('locates a change to any column of an entry at its leaf', async () => {
+    const refs = JSON.stringify([{ name: 'added', sha256: 'cd'.repeat(32) }]);
+    const changes: Array<[string, string]> = [
+      ['recorded_at', `recorded_at = recorded_at + interval '1 millisecond'`],
+      ['actor: a value', `actor = jsonb_set(actor, '{kind}', '"service"')`],
+      ['actor: a member added', `actor = actor || '{"elevation": null}'`],
+      ['actor: a string made an array', `actor = jsonb_set(actor, '{principalId}', jsonb_build_array(actor->'principalId'))`],
+      ['action', `action = action || 'x'`],
+      ['resource: a member removed', `resource = resource - 'type'`],
+      ['resource: a number for a string', `resource = jsonb_set(resource, '{id}', '12')`],
+      ['decision', `decision = jsonb_set(decision, '{policyIds}', (decision->'policyIds') || '"extra"')`],
+      ['outcome', `outcome = CASE outcome WHEN 'failed' THEN 'succeeded' ELSE 'failed' END`],
+      ['reason: set or cleared', `reason = CASE WHEN reason IS NULL THEN 'why' ELSE NULL END`],
+      ['reason: one character more', `reason = coalesce(reason, '') || '.'`],
+      ['request_id: cleared', `request_id = NULL`],
+      ['payload_refs', `payload_refs = payload_refs || '${refs}'::jsonb`],
+    ];
+    for (const [column, set] of changes) {
+      const k = anyIndex();
+      const report = await tampered(async (tx) => {
+        const { entry_id } = await leafAt(tx, k);
+        await tx.query(`UPDATE audit_entries SET ${set} WHERE id = $1`, [entry_id]);
+      });
+      expect(report, column).toEqual({ ok: false, problem: { kind: 'changed', index: k, detail: expect.stringContaining('no longer produces') } });
+    }
+
+    // The id, renamed in the entry and in the leaf that references it alike.
+    const k = anyIndex();
+    const renamed = await tampered(async (tx) => {
+      const { entry_id } = await leafAt(tx, k);
+      await tx.query('ALTER TABLE audit_entries DISABLE TRIGGER ALL');
+      await tx.query(`UPDATE audit_entries SET id = id || 'x' WHERE id = $1`, [entry_id]);
+      await tx.query(`UPDATE audit_leaves SET entry_id = entry_id || 'x' WHERE idx = $1`, [k]);
+      await tx.query('ALTER TABLE audit_entries ENABLE TRIGGER ALL');
+    });
+    expect(renamed, 'id').toEqual({ ok: false, problem: { kind: 'changed', index: k, detail: expect.stringContaining('no longer produces') } });
+  });
+
+  /** A view of `db` that records the leaves read whole (the long way), batch by batch. */
+  const recordingSlowReads = (db: Queryable, into: number[][]): Queryable => ({
+    query: <T,>(sql: string, params?: readonly unknown[]) => {
+      if (sql.includes('= ANY($1::bigint[])')) into.push([...(params?.[0] as number[])].sort((a, b) => a - b));
+      return db.query<T>(sql, params);
+    },
+  });
+
+  it('vouches for every leaf of an untampered log without reading it whole, and reads only a changed one whole', async () => {
+    const reads: number[][] = [];
+    expect(await verify(recordingSlowReads(t.db, reads))).toEqual({ ok: true, size, checkpoints: checkpointSizes.length });
+    expect(reads).toEqual([]);
+
+    const k = anyIndex();
+    const report = await tampered(async (tx) => {
+      const { entry_id } = await leafAt(tx, k);
+      await tx.query(`UPDATE audit_entries SET action = action || 'x' WHERE id = $1`, [entry_id]);
+      reads.length = 0;
+      throw new Rollback(await verify(recordingSlowReads(tx, reads)));
+    });
+    expect(report).toMatchObject({ ok: false, problem: { kind: 'changed', index: k } });
+    expect(reads).toEqual([[k]]);
+  });
+
+  it('verifies the long way, and as well, when timestamps are printed in another time zone', async () => {
+    const reads: number[][] = [];
+    const report = await t.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL TimeZone = 'Etc/GMT-1'`);
+      return verify(recordingSlowReads(tx, reads), 997);
+    });
+    expect(report).toEqual({ ok: true, size, checkpoints: checkpointSizes.length });
+    expect(reads.flat()).toHaveLength(size);
+  });
+
+  it('accepts entries waiting to be sequenced, and sees a bypassing entry however many are queued', async () => {
+    const insertEntry = async (tx: Queryable, id: string): Promise<void> => {
+      await tx.query(
+        `INSERT INTO audit_entries (id, actor, action, resource, decision, outcome)
+         VALUES ($1, '{"principalId":"prn_0","kind":"human","authenticatedBy":"api_token"}', 'model.approve',
+                 '{"type":"thing","id":"x"}', '{"effect":"allowed","policyIds":[]}', 'succeeded')`,
+        [id],
+      );
+    };
+    const queued = await tampered(async (tx) => {
+      for (const id of ['aud_queued_1', 'aud_queued_2']) {
+        await insertEntry(tx, id);
+        await tx.query('INSERT INTO audit_pending (entry_id) VALUES ($1)', [id]);
+      }
+    });
+    expect(queued).toEqual({ ok: true, size, checkpoints: checkpointSizes.length });
+
+    // A queue row for an entry already sequenced, or for no entry at all, must not make up for one that bypassed the queue.
+    const bogusQueueRows: Array<(tx: Queryable) => Promise<unknown>> = [
+      async (tx) => tx.query('INSERT INTO audit_pending (entry_id) VALUES ($1)', [(await leafAt(tx, anyIndex())).entry_id]),
+      async (tx) => {
+        await tx.query('ALTER TABLE audit_pending DISABLE TRIGGER ALL');
+        await tx.query(`INSERT INTO audit_pending (entry_id) VALUES ('aud_nowhere')`);
+        await tx.query('ALTER TABLE audit_pending ENABLE TRIGGER ALL');
+      },
+    ];
+    for (const [i, bogus] of bogusQueueRows.entries()) {
+      const hidden = await tampered(async (tx) => {
+        await bogus(tx);
+        await insertEntry(tx, `aud_bypass_${i}`);
+      });
+      expect(hidden, `case ${i}`).toEqual({ ok: false, problem: { kind: 'forged', detail: expect.stringContaining(`aud_bypass_${i}`) } });
+    }
+  });
+
+  it('finds the gap before a leaf stored far past the end at once', async () => {
+    const report = await tampered(async (tx) => {
+      const last = await leafAt(tx, size - 1);
+      await tx.query(`INSERT INTO audit_entries SELECT 'aud_far', recorded_at, actor, action, resource, decision, outcome, reason, request_id, payload_refs
+                        FROM audit_entries WHERE id = $1`, [last.entry_id]);
+      await insertLeaf(tx, { ...last, idx: size + 1_000_000_000, entry_id: 'aud_far' });
+    });
+    expect(report).toEqual({ ok: false, problem: { kind: 'missing', index: size, detail: expect.any(String) } });
+  }, 20_000);
 });
