@@ -87,7 +87,7 @@ export function canonicalFromPgJson(text: string): string | undefined {
 }
 
 /** Appends the UTF-8 of `text` (which holds no lone surrogate) to the output. */
-export function writeText(text: string): void {
+function writeText(text: string): void {
   writeChars(text, 0, text.length);
 }
 

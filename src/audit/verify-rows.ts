@@ -8,7 +8,7 @@
 // here allocates per leaf but the hash: at a million leaves, garbage is what costs most.
 
 import { charAt, scanText, stringMembersAt, writeByte, writeBytes, writeJsonAt, writeRawAt, writeStringAt, written } from './pg-json.js';
-import { HEX_HASH_LENGTH, leafHashHexOfText, sha256Hex } from './verify-tree.js';
+import { HEX_HASH_LENGTH, sha256Hex } from './verify-tree.js';
 
 /**
  * SQL for one streamed line per leaf, from `audit_leaves` aliased `l` LEFT JOINed with
@@ -114,7 +114,7 @@ export function verifiedLeafHash(line: string, coveredSize: number): string | un
   if (lineIndex(line) >= coveredSize) return undefined;
   const common = COMMON_LINE.exec(line);
   if (common) {
-    const hash = leafHashHexOfText(commonLeafText(common));
+    const hash = sha256Hex(commonLeafText(common, '\u0000'));
     return hash === common[HASH_GROUP] ? hash : undefined;
   }
   if (!splitFields(line)) return undefined;
@@ -134,7 +134,7 @@ export function verifiedLeafHash(line: string, coveredSize: number): string | un
 export function streamedLeafText(line: string, path: 'any' | 'common' | 'general' = 'any'): string | undefined {
   lineIndex(line);
   const common = path === 'general' ? null : COMMON_LINE.exec(line);
-  if (common || path === 'common') return common ? commonLeafText(common) : undefined;
+  if (common || path === 'common') return common ? commonLeafText(common, '') : undefined;
   return splitFields(line) && writeLeaf(line) ? written().toString('utf8', 1) : undefined;
 }
 
@@ -165,11 +165,11 @@ const COMMON_LINE = new RegExp(
 );
 const HASH_GROUP = 2;
 
-/** The leaf text of a line COMMON_LINE matched. */
-function commonLeafText(m: RegExpExecArray): string {
+/** The leaf text of a line COMMON_LINE matched, after `prefix` (0x00 for the leaf hash: one string, one copy). */
+function commonLeafText(m: RegExpExecArray, prefix: string): string {
   const [, index, , date, time, ms1, ms2, ms3, kind, principalId, authenticatedBy, resourceId, resourceType, effect, policyIds, id, action, outcome, reason, requestId] = m;
   return (
-    `{"action":${action},"actor":{"authenticatedBy":${authenticatedBy},"kind":${kind},"principalId":${principalId}}` +
+    `${prefix}{"action":${action},"actor":{"authenticatedBy":${authenticatedBy},"kind":${kind},"principalId":${principalId}}` +
     `,"decision":{"effect":${effect},"policyIds":[${(policyIds as string).replaceAll('", "', '","')}]},"id":${id},"index":${index}` +
     `,"outcome":${outcome},"payloadRefs":[]${reason === 'null' ? '' : `,"reason":${reason}`}` +
     `,"recordedAt":"${date}T${time}.${ms1 ?? '0'}${ms2 ?? '0'}${ms3 ?? '0'}Z"${requestId === 'null' ? '' : `,"requestId":${requestId}`}` +

@@ -125,8 +125,13 @@ function nodeRangesCompletedBy(start: number, end: number): Array<{ level: numbe
   return out;
 }
 
+/** Leaves read per query, unless the options say otherwise. */
+const BATCH_SIZE = 5000;
+/** Batches requested ahead of the one being checked. */
+const PREFETCH = 1;
+
 /** Leaves checked between two turns of the event loop. */
-const YIELD_EVERY = 500;
+const YIELD_EVERY = 50;
 
 class LogVerifier {
   readonly #range = new HexCompactRange();
@@ -187,15 +192,23 @@ class LogVerifier {
   // batch's rows and reads them with one index range scan, where an open range with a LIMIT
   // can make it plan a parallel scan of the whole table for every batch.
   async #streamLeaves(): Promise<void> {
-    const batchSize = Math.max(1, this.options.batchSize ?? 5000);
+    const batchSize = Math.max(1, this.options.batchSize ?? BATCH_SIZE);
     const last = await this.#query<{ idx: number | string | null }>('SELECT max(idx) AS idx FROM audit_leaves');
     const end = last.rows[0]?.idx === null || last.rows[0]?.idx === undefined ? 0 : Number(last.rows[0].idx) + 1;
-    let next: Promise<Batch> | undefined = end > 0 ? this.#requestBatch(0, Math.min(end, batchSize)) : undefined;
-    while (next) {
-      const batch: Batch = await next;
-      next = batch.end < end ? this.#requestBatch(batch.end, Math.min(end, batch.end + batchSize)) : undefined;
-      // Settle the prefetch if this batch fails, so its rejection is never left unhandled.
-      next?.catch(() => undefined);
+    const requested: Array<Promise<Batch>> = [];
+    let next = 0;
+    const request = (): void => {
+      if (next >= end) return;
+      const batch = this.#requestBatch(next, Math.min(end, next + batchSize));
+      // Settle a prefetch left behind when an earlier batch fails, so its rejection is never unhandled.
+      batch.catch(() => undefined);
+      requested.push(batch);
+      next = Math.min(end, next + batchSize);
+    };
+    for (let i = 0; i < PREFETCH; i++) request();
+    for (let pending = requested.shift(); pending; pending = requested.shift()) {
+      const batch = await pending;
+      request();
       await this.#checkBatch(batch);
       // A leaf is stored past this batch, so a shortfall in it is a gap.
       const expected = this.#range.size;
@@ -206,52 +219,78 @@ class LogVerifier {
   }
 
   async #requestBatch(start: number, end: number): Promise<Batch> {
-    // The leaves first: they are what the database takes longest over while #checkBatch runs.
-    // The LATERAL subquery's LIMIT keeps it from being flattened into a join, which the
-    // planner would run as a hash join over the whole audit_entries table for every batch:
-    // this way each entry is one primary-key lookup (id is unique, so LIMIT 1 changes nothing).
-    const lines = this.#query<{ line: string }>(
-      `SELECT ${STREAMED_LEAF_SQL} AS line
-         FROM audit_leaves l LEFT JOIN LATERAL (SELECT * FROM audit_entries x WHERE x.id = l.entry_id LIMIT 1) e ON true
-        WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx`,
-      [start, end],
-    );
+    // The interior nodes and checkpoints first, the leaves last: statements run one after
+    // another, and once the leaves are in, all the batch needs is.
     const nodes = this.#fetchNodes(start, end);
     const checkpoints = this.#fetchCheckpoints(end);
     nodes.catch(() => undefined);
     checkpoints.catch(() => undefined);
-    return { start, end, lines: (await lines).rows.map((r) => r.line), nodes, checkpoints };
+    // The LATERAL subquery's LIMIT keeps it from being flattened into a join, which the
+    // planner would run as a hash join over the whole audit_entries table for every batch:
+    // this way each entry is one primary-key lookup (id is unique, so LIMIT 1 changes nothing).
+    // The outer LIMIT (the range holds no more rows) keeps the leaves an ordered index scan even
+    // before the tables have statistics, as right after a bulk load, rather than a bitmap scan
+    // and a sort.
+    const lines = await this.#query<{ line: string }>(
+      `SELECT ${STREAMED_LEAF_SQL} AS line
+         FROM audit_leaves l LEFT JOIN LATERAL (SELECT * FROM audit_entries x WHERE x.id = l.entry_id LIMIT 1) e ON true
+        WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx LIMIT $3`,
+      [start, end, end - start],
+    );
+    return { start, end, lines: lines.rows.map((r) => r.line), nodes, checkpoints };
   }
 
+  // One pass over the batch appends each leaf to the tree as soon as the fast path vouches for
+  // it, turning to the event loop now and then so the next batch's statements go out as the ones
+  // before them complete. From the first leaf it cannot vouch for on, the pass only collects:
+  // those leaves are read whole, then the rest of the batch is appended in order. Either way the
+  // checks run in log order, so the first problem is the one reported.
   async #checkBatch(batch: Batch): Promise<void> {
-    // Pass 1: the leaves the fast path vouches for, with their hashes; the rest are read whole.
-    const idxs: number[] = [];
-    const hashes: Array<string | undefined> = [];
-    const slow: number[] = [];
-    for (let i = 0; i < batch.lines.length; i++) {
-      // Let the requests for the next batch go out as the ones before them complete.
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((resolve) => setImmediate(resolve));
-      const line = batch.lines[i] as string;
-      const idx = lineIndex(line);
-      const hash = verifiedLeafHash(line, this.#lastCheckpointSize);
-      idxs.push(idx);
-      hashes.push(hash);
-      if (hash === undefined) slow.push(idx);
-    }
-    const slowRows = await this.#fetchLeafRows(slow);
     const nodes = await batch.nodes;
     this.#due.push(...(await batch.checkpoints));
     const checkNode: CompletedNode = (level, index, hash) => this.#checkNode(nodes, { level, index, hash });
-    // Pass 2, in log order: the first problem is the one reported.
-    for (let i = 0; i < idxs.length; i++) {
-      const idx = idxs[i] as number;
-      const expected = this.#range.size;
-      if (idx !== expected) fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (next stored leaf is ${idx})` });
-      const slowRow = slowRows.get(idx);
-      const hash = hashes[i] ?? (slowRow ? this.#checkLeaf(slowRow).toString('hex') : this.#vanished(idx));
-      this.#range.append(hash, checkNode);
-      this.#checkDue();
+    const idxs: number[] = [];
+    const hashes: Array<string | undefined> = [];
+    const slow: number[] = [];
+    let appended = 0;
+    for (let i = 0; i < batch.lines.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      const line = batch.lines[i] as string;
+      // Drop the line once read: the collector then need not keep copying it while the rest of
+      // the batch is checked (at a million leaves, that copying costs as much as the checking).
+      batch.lines[i] = '';
+      const idx = lineIndex(line);
+      const hash = verifiedLeafHash(line, this.#lastCheckpointSize);
+      if (hash !== undefined && appended === i) {
+        this.#expectNext(idx);
+        this.#append(hash, checkNode);
+        appended++;
+        continue;
+      }
+      idxs[i] = idx;
+      hashes[i] = hash;
+      if (hash === undefined) slow.push(idx);
     }
+    if (appended === batch.lines.length) return;
+    const slowRows = await this.#fetchLeafRows(slow);
+    for (let i = appended; i < batch.lines.length; i++) {
+      const idx = idxs[i] as number;
+      this.#expectNext(idx);
+      const slowRow = slowRows.get(idx);
+      this.#append(hashes[i] ?? (slowRow ? this.#checkLeaf(slowRow).toString('hex') : this.#vanished(idx)), checkNode);
+    }
+  }
+
+  /** Fails unless leaf `idx` is the next one of the log. */
+  #expectNext(idx: number): void {
+    const expected = this.#range.size;
+    if (idx !== expected) fail({ kind: 'missing', index: expected, detail: `leaf ${expected} is absent (next stored leaf is ${idx})` });
+  }
+
+  /** Appends the next leaf's hash to the recomputed tree, checks the nodes it completes and the checkpoints it reaches. */
+  #append(hash: string, checkNode: CompletedNode): void {
+    this.#range.append(hash, checkNode);
+    this.#checkDue();
   }
 
   /** Whole rows (leaf bytes and entry) of the given leaves, for #checkLeaf. */
@@ -496,5 +535,13 @@ export interface AuditSnapshotOptions extends AuditVerifyOptions {
 /** Verifies the whole log in one repeatable-read snapshot, so a running sequencer cannot race the check. */
 export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
   const { db, ...rest } = options;
-  return db.transaction((tx) => verifyAuditLog(tx, rest), { isolation: 'repeatable read' });
+  return db.transaction(
+    async (tx) => {
+      // Each batch is a few milliseconds of work; compiling it first (the planner's estimate
+      // can pass jit_above_cost, as on tables with no statistics yet) costs more than running it.
+      await tx.query('SET LOCAL jit = off');
+      return verifyAuditLog(tx, rest);
+    },
+    { isolation: 'repeatable read' },
+  );
 }
