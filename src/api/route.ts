@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AssayConfig, Keyring } from '../core/index.js';
 import type { AuthenticatedPrincipal } from '../identity/index.js';
+import type { LineageEmitter } from '../lineage/index.js';
 import type { AssayMetrics } from '../monitor/index.js';
 import type { PolicyEngine, ResourceInput } from '../policy/index.js';
 import type { BlobStore, Db } from '../store/index.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   policy: PolicyEngine;
   /** This process's Prometheus registry and the instruments the domain updates. */
   metrics: AssayMetrics;
+  /** OpenLineage out (`lineage.emitUrl`); absent when no consumer is configured. */
+  lineageEmitter?: LineageEmitter | undefined;
   version: string;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
+import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
@@ -95,7 +96,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
 
     const metrics = createMetrics({ db });
-    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, metrics, version: ASSAY_VERSION }, logger });
+    const lineageEmitter = lineageEmitterFromConfig(config.lineage, logger);
+    // Closed before the app (cleanups run in reverse): what the last requests queued still goes out.
+    if (lineageEmitter) cleanups.push(() => flushWithin(lineageEmitter, config.lineage.emitTimeoutMs));
+    const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, metrics, lineageEmitter, version: ASSAY_VERSION }, logger });
     await app.listen({ host: config.host, port: config.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -116,4 +120,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await runCleanups();
     throw err;
   }
+}
+
+/** Waits for the emitter's queue to drain, at most `ms`: a shutdown never hangs on a dead consumer. */
+async function flushWithin(emitter: LineageEmitter, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([emitter.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

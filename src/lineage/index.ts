@@ -47,6 +47,7 @@ export {
   type LineageEmitterOptions,
 } from './emitter.js';
 export { ASSAY_PRODUCER, assayRunEvent, openLineageRunId, type AssayRunEventInput } from './assay-events.js';
+export { assayDataJobEvents, type AssayDataJobInput, type AssayDatasetRef } from './dataset-events.js';
 export {
   ASSAY_NODE_TYPES,
   EDGE_RULES,

@@ -13,9 +13,11 @@ import {
   openLineageRunId,
   type EmitterLogger,
   type LineageGraph,
+  type OpenLineageEvent,
 } from '../../src/lineage/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
+import { upload } from '../data/support.js';
 
 /**
  * OpenLineage out: the emitter against a real HTTP receiver on a loopback port (standing in
@@ -222,5 +224,64 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('Assay to Assay: t
     const g = (await res.json()) as LineageGraph;
     expect(g.nodes.find((n) => n.type === 'external_run')).toMatchObject({ name: openLineageRunId('run_X'), attributes: { state: 'COMPLETE' }, facets: { assay: { runId: 'run_X' } } });
     expect(g.nodes.find((n) => n.type === 'external_dataset')).toMatchObject({ namespace: 'assay', name: 'dsv_01J000000000000000000000GC' });
+  });
+});
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out of the data jobs [%s]', (_name, backend) => {
+  let t: TestApp;
+  let consumer: Awaited<ReturnType<typeof receiver>>;
+  beforeAll(async () => {
+    // The consumer (Marquez in production) is a loopback receiver: it cannot run here.
+    consumer = await receiver([200]);
+    t = await createTestApp(backend, { config: { lineage: { emitUrl: consumer.url, namespace: 'bank-assay' } } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await consumer?.close();
+  });
+
+  it('an ingest and a promotion each reach the consumer as START and COMPLETE, quarantine → certified', async () => {
+    const scientist = await createPrincipalWithToken(t.db, { name: 'scientist', roles: ['data-scientist'] });
+    const steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'] });
+    const ingested = await upload(t, {
+      name: 'loans',
+      token: scientist.token,
+      body: 'id,amount,segment\n1,100.5,retail\n2,250,sme\n3,75.25,retail\n',
+      query: { classification: 'internal', owner: steward.id },
+    });
+    expect(ingested.statusCode).toBe(201);
+    const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/loans/versions/1/promote', headers: { authorization: `Bearer ${steward.token}` } });
+    expect(promoted.statusCode).toBe(200);
+    await t.deps.lineageEmitter!.flush();
+    expect(t.deps.lineageEmitter!.stats).toMatchObject({ sent: 4, failed: 0, invalid: 0 });
+
+    const events = consumer.received.map((r) => r.body as OpenLineageEvent);
+    for (const e of events) expect(checkOpenLineageEvent(e, 'event')).toMatchObject({ ok: true, kind: 'RunEvent' });
+    expect(events.map((e) => `${e.job?.name} ${e.eventType}`)).toEqual(['dataset.ingest START', 'dataset.ingest COMPLETE', 'dataset.promote START', 'dataset.promote COMPLETE']);
+    const [, ingestDone, promoteStart, promoteDone] = events as [OpenLineageEvent, OpenLineageEvent, OpenLineageEvent, OpenLineageEvent];
+    expect(ingestDone.job?.namespace).toBe('bank-assay');
+    expect(ingestDone.outputs?.[0]).toMatchObject({
+      namespace: 'bank-assay',
+      name: 'loans/quarantine',
+      facets: {
+        version: { datasetVersion: '1' },
+        schema: { fields: [{ name: 'id', type: 'BIGINT' }, { name: 'amount', type: 'DOUBLE' }, { name: 'segment', type: 'VARCHAR' }] },
+        tags: { tags: [{ key: 'classification', value: 'internal' }] },
+      },
+      outputFacets: { outputStatistics: { rowCount: 3 } },
+    });
+    expect(promoteStart.run?.runId).toBe(promoteDone.run?.runId);
+    expect(promoteStart.run?.runId).not.toBe(ingestDone.run?.runId);
+    expect(promoteDone.inputs?.map((d) => d.name)).toEqual(['loans/quarantine']);
+    expect(promoteDone.outputs?.[0]).toMatchObject({ name: 'loans', facets: { version: { datasetVersion: '1' } }, outputFacets: { outputStatistics: { rowCount: 3 } } });
+  });
+
+  it('a refused ingest emits nothing', async () => {
+    const before = consumer.received.length;
+    const scientist = await createPrincipalWithToken(t.db, { name: 'scientist-2', roles: ['data-scientist'] });
+    const refused = await upload(t, { name: 'empty', token: scientist.token, body: '', query: { classification: 'internal', owner: scientist.id } });
+    expect(refused.statusCode).toBe(400);
+    await t.deps.lineageEmitter!.flush();
+    expect(consumer.received.length).toBe(before);
   });
 });

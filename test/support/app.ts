@@ -7,6 +7,7 @@ import { AUTHZ_DECIDE_ACTION, buildApp, type AppDeps, type RouteSpec } from '../
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Clock, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
+import { lineageEmitterFromConfig } from '../../src/lineage/index.js';
 import { createMetrics } from '../../src/monitor/index.js';
 import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
@@ -59,7 +60,8 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
   const policy = options.policy ?? (await loadPolicyEngine({ siteDir: config.paths.policies }));
   // Process metrics off: a test process builds many apps, and Node's collectors are per registry.
   const metrics = createMetrics({ db, processMetrics: false });
-  const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, metrics, version: ASSAY_VERSION };
+  const lineageEmitter = lineageEmitterFromConfig(config.lineage);
+  const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, metrics, lineageEmitter, version: ASSAY_VERSION };
   const app = buildApp({
     deps,
     logger: options.logger ?? pino({ level: 'silent' }),

@@ -19,6 +19,7 @@ import { changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrinci
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
+import { emitIngest, emitPromotion } from '../lineage-out.js';
 import { defineRoute, type AppDeps } from '../route.js';
 
 // Who may do what is Cedar policy: src/policy/packs/default/data.cedar. Reads of a dataset
@@ -161,6 +162,7 @@ const ingestRoute = defineRoute({
         },
         changeContextOf(principal as AuthenticatedPrincipal, requestId),
       );
+      emitIngest(deps, version, reply);
       return { status: 201, json: version };
     } catch (err) {
       // Refused before the whole body arrived: close rather than read (and discard) the rest.
@@ -188,7 +190,7 @@ const promoteRoute = defineRoute({
     404: problem('no such dataset or version'),
     409: problem('already certified, or failing blocking checks without an exception (named in `errors`)'),
   },
-  handler: async ({ params, body, principal, deps, requestId }) => {
+  handler: async ({ params, body, principal, deps, requestId, reply }) => {
     const caller = principal as AuthenticatedPrincipal;
     const overrides = body?.overrides ?? [];
     if (overrides.length > 0) {
@@ -196,6 +198,7 @@ const promoteRoute = defineRoute({
       await authorizeAction(input, { action: 'overrideDatasetCheck', resource: await on.datasetParam.resource(input), requestId });
     }
     const promotion = await promoteDatasetVersion({ ...dataEnv(deps), signer: deps.keyring.active() }, { name: params.name, version: params.version, overrides }, changeContextOf(caller, requestId));
+    emitPromotion(deps, promotion.version, reply);
     return { json: promotion };
   },
 });

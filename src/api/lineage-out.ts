@@ -1,0 +1,54 @@
+import type { FastifyReply } from 'fastify';
+import type { DatasetVersionRecord } from '../data/index.js';
+import { assayDataJobEvents, type AssayDatasetRef } from '../lineage/index.js';
+import type { AppDeps } from './route.js';
+
+/**
+ * OpenLineage out for the data jobs the API runs. The quarantine and the certified data are
+ * two OpenLineage datasets, `<name>/quarantine` and `<name>`, both versioned by the Assay
+ * version number: an ingest writes the first, a promotion reads it and writes the second, so
+ * a consumer draws the same raw → certified path Assay's own graph holds. Emitting only
+ * queues (see lineage/emitter.ts): the request never waits for the consumer.
+ */
+
+/** The quarantine zone's OpenLineage dataset name of a dataset. */
+export const quarantineDatasetName = (name: string): string => `${name}/quarantine`;
+
+function refOf(v: DatasetVersionRecord, zone: 'quarantine' | 'certified'): AssayDatasetRef {
+  const certified = zone === 'certified' ? v.certified : null;
+  return {
+    name: zone === 'quarantine' ? quarantineDatasetName(v.datasetName) : v.datasetName,
+    version: v.version,
+    classification: v.classification,
+    columns: v.schema.columns.map((c) => ({ name: c.name, type: c.type })),
+    rows: certified ? certified.rows : v.rowCount,
+    ...(zone === 'quarantine' ? { size: v.snapshot.size } : {}),
+  };
+}
+
+/** When the request being answered started. */
+const startedAt = (reply: FastifyReply): Date => new Date(Date.now() - reply.elapsedTime);
+
+/** A finished data job: its name, the Assay id its run is named after, what it read and wrote. */
+interface DataJob {
+  job: string;
+  assayRunId: string;
+  inputs: AssayDatasetRef[];
+  outputs: AssayDatasetRef[];
+}
+
+function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
+  if (!deps.lineageEmitter) return;
+  const events = assayDataJobEvents({ namespace: deps.config.lineage.namespace, startedAt: startedAt(reply), completedAt: new Date(), ...job });
+  for (const e of events) deps.lineageEmitter.emit(e);
+}
+
+/** Tells the configured consumer (if any) that an ingest wrote version `v` into quarantine. */
+export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
+  emitDataJob(deps, reply, { job: 'dataset.ingest', assayRunId: `${v.id}/ingest`, inputs: [], outputs: [refOf(v, 'quarantine')] });
+}
+
+/** Tells the configured consumer (if any) that a promotion certified version `v`. */
+export function emitPromotion(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
+  emitDataJob(deps, reply, { job: 'dataset.promote', assayRunId: `${v.id}/promote`, inputs: [refOf(v, 'quarantine')], outputs: [refOf(v, 'certified')] });
+}

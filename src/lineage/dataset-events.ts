@@ -1,0 +1,65 @@
+import type { Classification } from '../policy/index.js';
+import { ASSAY_PRODUCER, assayRunEvent } from './assay-events.js';
+import type { Facets, OpenLineageDataset, OpenLineageEvent } from './openlineage-event.js';
+
+/**
+ * OpenLineage out for Assay's data jobs (ingest, promotion, derivation): each finished job is
+ * told as a START and a COMPLETE RunEvent whose datasets carry the standard version, schema
+ * and tags facets, so a consumer sees which version of which dataset a job read and wrote, its
+ * columns, and the lineage domain (`classification` tag, the key Assay itself reads back).
+ */
+
+const FACET = 'https://openlineage.io/spec/facets';
+const VERSION_FACET = `${FACET}/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet`;
+const SCHEMA_FACET = `${FACET}/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet`;
+const TAGS_FACET = `${FACET}/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet`;
+const OUTPUT_STATS_FACET = `${FACET}/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet`;
+
+/** One version of an Assay dataset as an OpenLineage dataset. */
+export interface AssayDatasetRef {
+  name: string;
+  version: number;
+  classification: Classification;
+  columns: Array<{ name: string; type: string }>;
+  /** Rows written, for an output. */
+  rows?: number;
+  /** Bytes written, for an output. */
+  size?: number;
+}
+
+/** A finished Assay data job. */
+export interface AssayDataJobInput {
+  namespace: string;
+  /** e.g. `dataset.ingest`, `dataset.promote`. */
+  job: string;
+  /** The Assay id the run is named after (the version the job created or certified). */
+  assayRunId: string;
+  startedAt: Date;
+  completedAt: Date;
+  inputs: AssayDatasetRef[];
+  outputs: AssayDatasetRef[];
+}
+
+function datasetOf(namespace: string, d: AssayDatasetRef, output: boolean): OpenLineageDataset {
+  const facets: Facets = {
+    version: { _producer: ASSAY_PRODUCER, _schemaURL: VERSION_FACET, datasetVersion: String(d.version) },
+    schema: { _producer: ASSAY_PRODUCER, _schemaURL: SCHEMA_FACET, fields: d.columns.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 })) },
+    tags: { _producer: ASSAY_PRODUCER, _schemaURL: TAGS_FACET, tags: [{ key: 'classification', value: d.classification, source: 'ASSAY' }] },
+  };
+  const stats = output && d.rows !== undefined ? { outputStatistics: { _producer: ASSAY_PRODUCER, _schemaURL: OUTPUT_STATS_FACET, rowCount: d.rows, ...(d.size !== undefined ? { size: d.size } : {}) } } : undefined;
+  return { namespace, name: d.name, facets, ...(stats ? { outputFacets: stats } : {}) };
+}
+
+/** The START and COMPLETE RunEvents of a finished data job, valid against the bundled schemas. */
+export function assayDataJobEvents(input: AssayDataJobInput): OpenLineageEvent[] {
+  const common = {
+    namespace: input.namespace,
+    job: input.job,
+    assayRunId: input.assayRunId,
+    inputs: input.inputs.map((d) => datasetOf(input.namespace, d, false)),
+  };
+  return [
+    assayRunEvent({ ...common, eventType: 'START', eventTime: input.startedAt }),
+    assayRunEvent({ ...common, eventType: 'COMPLETE', eventTime: input.completedAt, outputs: input.outputs.map((d) => datasetOf(input.namespace, d, true)) }),
+  ];
+}
