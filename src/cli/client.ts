@@ -98,6 +98,24 @@ export function postJson<T>(target: ServerTarget, path: string, body: unknown): 
   return requestJson<T>(target, { method: 'POST', path, body });
 }
 
+/**
+ * Every item of a paged list (`{[key]: T[], nextCursor}`): GETs `path` with `query`, 1000 a
+ * page, following `after=nextCursor` until the last page.
+ */
+export async function getAllPages<T>(target: ServerTarget, list: { path: string; query: Record<string, string | undefined>; key: string }): Promise<T[]> {
+  const all: T[] = [];
+  let after: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: '1000' });
+    for (const [k, v] of Object.entries(list.query)) if (v !== undefined) query.set(k, v);
+    if (after) query.set('after', after);
+    const page: Record<string, unknown> & { nextCursor: string | null } = await getJson(target, `${list.path}?${query.toString()}`);
+    all.push(...((page[list.key] ?? []) as T[]));
+    after = page.nextCursor;
+  } while (after);
+  return all;
+}
+
 /** The running server, or an error saying that this command needs one. */
 export function requireServer(config: AssayConfig, env: Record<string, string | undefined>, url?: string): ServerTarget {
   const target = findServer(config, env, url);

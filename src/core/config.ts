@@ -144,6 +144,8 @@ const dataSettings = z.strictObject({
   maxUploadBytes: z.coerce.number().int().positive().default(64 * 1024 ** 3),
   /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
   duckdbMemoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB or 4GB').default('2GB'),
+  /** Whether an erasure request (GDPR Art. 17) flags the model versions trained on the subject's data `retrain_required`; they are recorded either way. @default true */
+  erasureFlagsModels: z.boolean().default(true),
 });
 
 const auditSettings = z.strictObject({
@@ -274,7 +276,7 @@ export interface AssayConfig {
   /** Bounded autonomy: how long approval requests live. */
   autonomy: { approvalExpiryMinutes: number };
   /** Governed data: upload limit and DuckDB's memory per ingest. */
-  data: { maxUploadBytes: number; duckdbMemoryLimit: string };
+  data: { maxUploadBytes: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean };
   /** OpenLineage out: the consumer Assay reports its own jobs to, if any. */
   lineage: LineageConfig;
   /** Paths derived from `home`. */

@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 
 /** Known id prefixes; every id Assay mints is `<prefix>_<ULID>`. */
-export type IdPrefix = 'prn' | 'tok' | 'req' | 'err' | 'ds' | 'dsv' | 'run' | 'mv' | 'job' | 'dep' | 'inf' | 'aud' | 'hold' | 'elv' | 'apr' | 'lnd' | 'lev';
+export type IdPrefix = 'prn' | 'tok' | 'req' | 'err' | 'ds' | 'dsv' | 'run' | 'mv' | 'job' | 'dep' | 'inf' | 'aud' | 'hold' | 'elv' | 'apr' | 'lnd' | 'lev' | 'era';
 
 const nextUlid = monotonicFactory();
 

@@ -20,6 +20,24 @@ export {
 export { mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
 export { CSV_DELIMITERS } from './csv-dialect.js';
 export { subjectHash, subjectSalt } from './subject-index.js';
+export {
+  ERASURE_LINEAGE_EDGES,
+  ERASURE_REQUEST_ACTION,
+  ERASURE_STATUSES,
+  getErasureRequest,
+  listErasureRequests,
+  MAX_SUBJECT_ID_LENGTH,
+  requestErasure,
+  RETRAIN_REQUIRED,
+  type ErasureDatasetHit,
+  type ErasureEnv,
+  type ErasureInput,
+  type ErasureModelHit,
+  type ErasureRequestQuery,
+  type ErasureRequestRecord,
+  type ErasureRequestSummary,
+  type ErasureStatus,
+} from './erasure.js';
 export { QUARANTINE_CHECKS, PII_DETECTORS, ROW_NUMBER_LIMIT, type PiiDetector } from './checks/index.js';
 export type { ColumnProfile, DatasetProfile } from './profile.js';
 export {

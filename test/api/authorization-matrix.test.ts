@@ -86,6 +86,9 @@ const MATRIX: Record<string, string> = {
   getDatasetVersionManifest:' A   A   A   A   A   A   A   -   A   -   - ',
   approveDataset:           ' -   A   -   -   -   -   -   -   -   -   - ',
   overrideDatasetCheck:     ' -   A   -   -   -   -   A   -   -   -   - ',
+  requestErasure:           ' A   A   -   -   -   -   A   -   -   -   - ',
+  listErasureRequests:      ' A   A   -   -   -   -   A   -   A   -   - ',
+  getErasureRequest:        ' A   A   -   -   -   -   A   -   A   -   - ',
 };
 
 const CALLER = 'prn_01J00000000000000000CALLER';

@@ -168,6 +168,11 @@ const CASES: Record<string, { request: AuthorizationRequest; decision: 'allow' |
     request: { principal: holder('prn_cmp', 'compliance-officer'), action: 'overrideDatasetCheck', resource: dataset(other) },
     decision: 'allow',
   },
+  'erasure.request-erasure': {
+    request: { principal: holder('prn_cmp', 'compliance-officer'), action: 'requestErasure', resource: { type: 'Platform' } },
+    decision: 'allow',
+  },
+  'erasure.read-requests': { request: { principal: holder('prn_au', 'auditor'), action: 'getErasureRequest', resource: { type: 'Platform' } }, decision: 'allow' },
   'approve.data-stewards-approve-datasets': {
     request: { principal: holder('prn_ds', 'data-steward'), action: 'approveDataset', resource: dataset(other) },
     decision: 'allow',

@@ -6,6 +6,7 @@ import { auditPayloadRoutes } from './audit-payloads.js';
 import { auditRoutes } from './audit.js';
 import { autonomyRoutes } from './autonomy.js';
 import { dataRoutes } from './data.js';
+import { erasureRoutes } from './erasure.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 import { lineageRoutes } from './lineage.js';
@@ -16,7 +17,7 @@ import { metricsRoutes } from './metrics.js';
  * routes (tests, extensions) are served and documented alike.
  */
 export function routeTable(extra: RouteSpec[] = []): RouteSpec[] {
-  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...autonomyRoutes, ...dataRoutes, ...lineageRoutes, ...metricsRoutes, ...extra];
+  const routes: RouteSpec[] = [...healthRoutes, ...identityRoutes, ...auditRoutes, ...auditPayloadRoutes, ...autonomyRoutes, ...dataRoutes, ...erasureRoutes, ...lineageRoutes, ...metricsRoutes, ...extra];
   const openapi: RouteSpec = defineRoute({
     method: 'GET',
     path: '/api/v1/openapi.json',

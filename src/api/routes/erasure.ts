@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { ERASURE_STATUSES, getErasureRequest, listErasureRequests, MAX_SUBJECT_ID_LENGTH, requestErasure } from '../../data/index.js';
+import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
+import { on } from '../authorize.js';
+import { defineRoute } from '../route.js';
+
+// Who may is Cedar policy: src/policy/packs/default/erasure.cedar. The subject id goes in the
+// body (never the URL, which logs keep) and comes back in no answer, nor does its hash.
+
+const erasureId = z.string().regex(/^era_[0-9A-Z]{26}$/, 'must be an erasure request id (era_…)');
+
+const requestBody = z.strictObject({
+  subjectId: z
+    .string()
+    .trim()
+    .min(1, 'must name the data subject')
+    .max(MAX_SUBJECT_ID_LENGTH)
+    .describe('The data subject, as the datasets declared it (subjectIdColumn). Hashed with the installation salt at once; never stored or returned.'),
+  reason: z.string().trim().min(3).max(2000).describe('Why, and on which legal basis (e.g. "Art. 17(1)(b), ticket DSR-7"); must not quote the subject id.'),
+});
+
+const summaryShape = {
+  id: z.string(),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  reason: z.string(),
+  status: z.enum(ERASURE_STATUSES).describe('open: recorded, versions found and models flagged; completed and refused are set by later workflows.'),
+  flagsModels: z.boolean().describe('The site policy when recorded (data.erasureFlagsModels): whether affected models were flagged.'),
+  datasetVersionCount: z.number(),
+  modelCount: z.number(),
+  flaggedRetrainRequired: z.number(),
+};
+const summarySchema = z.object(summaryShape);
+const recordSchema = z.object({
+  ...summaryShape,
+  datasetVersions: z
+    .array(z.object({ dataset: z.string(), version: z.number(), id: z.string(), state: z.enum(['quarantine', 'certified']) }))
+    .describe('Every dataset version whose subject index held the subject, with its state when the request was recorded.'),
+  models: z
+    .array(z.object({ nodeId: z.string(), name: z.string().optional(), retrainRequired: z.boolean() }))
+    .describe('Every model version downstream of those versions in the lineage graph (input, output and derived edges, any depth).'),
+});
+
+const problem = (description: string) => ({ description, contentType: 'application/problem+json' });
+
+export const erasureRoutes = [
+  defineRoute({
+    method: 'POST',
+    path: '/api/v1/erasure-requests',
+    operationId: 'requestErasure',
+    summary:
+      'Records a GDPR Art. 17 erasure request: finds every dataset version holding the subject (through the salted subject index) and every model version trained on them (lineage, any depth), and flags those models retrain_required unless data.erasureFlagsModels is off; with its audit entry, in one transaction. A subject found nowhere is recorded too.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.platform,
+    request: { body: requestBody },
+    responses: {
+      201: { description: 'the recorded request and what it reached', schema: recordSchema },
+      400: problem('`errors` names the field: body.subjectId (empty, too long), body.reason (too short, or quoting the subject id)'),
+      403: problem('policy denies it (erasure.request-erasure)'),
+    },
+    handler: async ({ body, principal, deps, requestId }) => ({
+      status: 201,
+      json: await requestErasure({ db: deps.db, flagsModels: deps.config.data.erasureFlagsModels }, body, changeContextOf(principal as AuthenticatedPrincipal, requestId)),
+    }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/erasure-requests',
+    operationId: 'listErasureRequests',
+    summary: 'Erasure requests, oldest first, with their counts.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.platform,
+    request: {
+      query: z.strictObject({
+        status: z.enum(ERASURE_STATUSES).optional(),
+        after: erasureId.optional().describe('nextCursor of the previous page'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: { 200: { description: 'a page of requests', schema: z.object({ erasureRequests: z.array(summarySchema), nextCursor: z.string().nullable() }) } },
+    handler: async ({ query, deps }) => ({
+      json: await listErasureRequests(deps.db, { ...(query.status ? { status: query.status } : {}), ...(query.after ? { after: query.after } : {}), limit: query.limit }),
+    }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/erasure-requests/:id',
+    operationId: 'getErasureRequest',
+    summary: 'One erasure request with the dataset versions and model versions it reached.',
+    tags: ['data'],
+    auth: 'token',
+    authorize: on.platform,
+    request: { params: z.strictObject({ id: erasureId }) },
+    responses: { 200: { description: 'the request', schema: recordSchema }, 404: problem('no such request') },
+    handler: async ({ params, deps }) => ({ json: await getErasureRequest(deps.db, params.id) }),
+  }),
+];

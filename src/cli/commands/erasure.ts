@@ -1,0 +1,73 @@
+import { Option, type Command } from 'commander';
+import { ERASURE_STATUSES, type ErasureRequestRecord, type ErasureRequestSummary } from '../../data/index.js';
+import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { EXIT, printJson, type CommandContext } from '../io.js';
+
+type UrlOption = { url?: string };
+const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
+
+function summaryLine(r: ErasureRequestSummary): string {
+  const flagged = r.flagsModels ? `${r.flaggedRetrainRequired} flagged retrain_required` : 'models not flagged (data.erasureFlagsModels is off)';
+  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
+}
+
+function recordLines(r: ErasureRequestRecord): string {
+  const versions = r.datasetVersions.map((v) => `  dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
+  const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${m.name}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
+  return [summaryLine(r), ...versions, ...models].join('');
+}
+
+/**
+ * Adds `assay data erasure-request` (file a GDPR Art. 17 request) and `assay data
+ * erasure-requests list|show`, through the running server (the request is audited there).
+ */
+export function registerErasureCommands(program: Command, ctx: CommandContext): void {
+  const { io } = ctx;
+  const json = (): boolean => ctx.globals().json === true;
+  const server = (opts: UrlOption) => serverFor(io, ctx.globals(), opts.url);
+  const data = program.command('data').description('data protection: erasure requests (GDPR Art. 17)');
+
+  data
+    .command('erasure-request')
+    .description('record an erasure request: every dataset version holding the subject and every model trained on them; flags those models retrain_required (per data.erasureFlagsModels)')
+    .requiredOption('--subject-id <id>', 'the data subject, as the datasets declared it (subjectIdColumn); sent in the body, hashed by the server, never stored')
+    .requiredOption('--reason <text>', 'why, and on which legal basis (must not quote the subject id)')
+    .option('--url <url>', URL_HELP)
+    .action((opts: UrlOption & { subjectId: string; reason: string }) =>
+      ctx.run(async () => {
+        const r = await postJson<ErasureRequestRecord>(server(opts), '/api/v1/erasure-requests', { subjectId: opts.subjectId, reason: opts.reason });
+        if (json()) printJson(io, r);
+        else io.stdout(recordLines(r));
+        return EXIT.ok;
+      })(),
+    );
+
+  const requests = data.command('erasure-requests').description('erasure requests recorded so far');
+  requests
+    .command('list')
+    .description('list erasure requests, oldest first')
+    .addOption(new Option('--status <status>', 'only requests in this status').choices([...ERASURE_STATUSES]))
+    .option('--url <url>', URL_HELP)
+    .action((opts: UrlOption & { status?: string }) =>
+      ctx.run(async () => {
+        const all = await getAllPages<ErasureRequestSummary>(server(opts), { path: '/api/v1/erasure-requests', query: { status: opts.status }, key: 'erasureRequests' });
+        if (json()) printJson(io, { erasureRequests: all });
+        else if (all.length === 0) io.stdout('no erasure requests\n');
+        else for (const r of all) io.stdout(summaryLine(r));
+        return EXIT.ok;
+      })(),
+    );
+  requests
+    .command('show')
+    .description('show one erasure request and what it reached')
+    .argument('<id>', 'the request (era_…)')
+    .option('--url <url>', URL_HELP)
+    .action((id: string, opts: UrlOption) =>
+      ctx.run(async () => {
+        const r = await getJson<ErasureRequestRecord>(server(opts), `/api/v1/erasure-requests/${encodeURIComponent(id)}`);
+        if (json()) printJson(io, r);
+        else io.stdout(recordLines(r));
+        return EXIT.ok;
+      })(),
+    );
+}

@@ -1,0 +1,253 @@
+import { appendAuditEntry } from '../audit/index.js';
+import { newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
+import type { ChangeContext } from '../identity/index.js';
+import { reachableDownstream, type EdgeType } from '../lineage/index.js';
+import type { Db, Queryable, Tx } from '../store/index.js';
+import { subjectHash, subjectSalt } from './subject-index.js';
+import type { DatasetVersionState } from './types.js';
+
+/**
+ * Erasure requests (GDPR Art. 17). A request names a data subject by the id the datasets
+ * declared as `subjectIdColumn`; it is hashed at once with the installation's salt, as the
+ * subject index was at ingest, and only that hash is kept. The request records every dataset
+ * version the index holds the subject in, every model version downstream of those in the
+ * lineage graph, and (per the site's policy) flags those models `retrain_required`: all in one
+ * transaction with its audit entry. A subject found nowhere is recorded too: that the request
+ * was received and reached nothing is evidence as well.
+ */
+
+/** The audit action of an erasure request. */
+export const ERASURE_REQUEST_ACTION = 'data.erasure_request';
+/** Every status a request can have; requests start `open`. */
+export const ERASURE_STATUSES = ['open', 'completed', 'refused'] as const;
+/** Where a request stands. */
+export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
+/** The flag an erasure request sets on a model version trained on the subject's data. */
+export const RETRAIN_REQUIRED = 'retrain_required';
+/** Lineage edges that carry data into what was made from it: a run's inputs and outputs, derivations. */
+export const ERASURE_LINEAGE_EDGES: readonly EdgeType[] = ['input', 'output', 'derived'];
+/** Longest subject id accepted. */
+export const MAX_SUBJECT_ID_LENGTH = 1000;
+/** A subject id at least this long is refused inside the reason (shorter ones cannot be told from ordinary text, e.g. "Art. 17(1)"). */
+const MIN_ID_CHECKED_IN_REASON = 3;
+
+/** What the erasure module needs from its surroundings. */
+export interface ErasureEnv {
+  db: Db;
+  /** Flag affected model versions `retrain_required` (config `data.erasureFlagsModels`). */
+  flagsModels: boolean;
+}
+
+/** One request: whose data, and why. */
+export interface ErasureInput {
+  /** The subject's id as the datasets hold it; never stored. */
+  subjectId: string;
+  /** Why, and on which legal basis. */
+  reason: string;
+}
+
+/** A dataset version holding the subject, with the state it was in when the request was recorded. */
+export interface ErasureDatasetHit {
+  dataset: string;
+  version: number;
+  id: string;
+  state: DatasetVersionState;
+}
+
+/** A model version downstream of those versions. */
+export interface ErasureModelHit {
+  /** Its lineage node id (mv_…). */
+  nodeId: string;
+  name?: string;
+  /** Whether this request flagged it `retrain_required`. */
+  retrainRequired: boolean;
+}
+
+/** A request as lists show it: counts only. */
+export interface ErasureRequestSummary {
+  id: string;
+  requestedBy: string;
+  requestedAt: string;
+  reason: string;
+  status: ErasureStatus;
+  /** The site's policy when it was recorded: whether affected models are flagged. */
+  flagsModels: boolean;
+  datasetVersionCount: number;
+  modelCount: number;
+  flaggedRetrainRequired: number;
+}
+
+/** A request with what it reached. */
+export interface ErasureRequestRecord extends ErasureRequestSummary {
+  datasetVersions: ErasureDatasetHit[];
+  models: ErasureModelHit[];
+}
+
+interface RequestRow {
+  id: string;
+  requested_by: string;
+  requested_at: string | Date;
+  reason: string;
+  status: ErasureStatus;
+  flags_models: boolean;
+  dataset_version_count: number;
+  model_count: number;
+  flagged_count: number;
+}
+
+const REQUEST_COLUMNS = 'id, requested_by, requested_at, reason, status, flags_models, dataset_version_count, model_count, flagged_count';
+
+function toSummary(r: RequestRow): ErasureRequestSummary {
+  return {
+    id: r.id,
+    requestedBy: r.requested_by,
+    requestedAt: new Date(r.requested_at).toISOString(),
+    reason: r.reason,
+    status: r.status,
+    flagsModels: r.flags_models,
+    datasetVersionCount: Number(r.dataset_version_count),
+    modelCount: Number(r.model_count),
+    flaggedRetrainRequired: Number(r.flagged_count),
+  };
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The trimmed subject id and reason, or ValidationFailed naming `body.subjectId` / `body.reason`. */
+function validated(input: ErasureInput): ErasureInput {
+  const subjectId = input.subjectId.trim();
+  const reason = input.reason.trim();
+  const issues: FieldIssue[] = [];
+  if (subjectId.length === 0) issues.push({ field: 'body.subjectId', message: 'must name the data subject (the id the datasets declared as subjectIdColumn)' });
+  else if (subjectId.length > MAX_SUBJECT_ID_LENGTH) issues.push({ field: 'body.subjectId', message: `must be at most ${MAX_SUBJECT_ID_LENGTH} characters` });
+  if (reason.length < 3 || reason.length > 2000) issues.push({ field: 'body.reason', message: 'must say why and on which legal basis, in 3 to 2000 characters' });
+  else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId)}($|[^\\p{L}\\p{N}])`, 'iu').test(reason)) {
+    issues.push({ field: 'body.reason', message: 'must not contain the subject id: the request keeps only its salted hash' });
+  }
+  if (issues.length > 0) throw new ValidationFailed(`invalid erasure request: ${issues.map((i) => i.field).join(', ')}`, issues);
+  return { subjectId, reason };
+}
+
+/** The dataset versions whose subject index holds `hash`, in dataset and version order. */
+async function findVersions(tx: Tx, hash: Buffer): Promise<ErasureDatasetHit[]> {
+  const r = await tx.query<{ dataset: string; version: number; id: string; state: DatasetVersionState }>(
+    `SELECT d.name AS dataset, v.version, v.id, v.state
+       FROM dataset_subjects s JOIN dataset_versions v ON v.id = s.version_id JOIN datasets d ON d.id = v.dataset_id
+      WHERE s.subject_hash = $1 ORDER BY d.name, v.version`,
+    [hash],
+  );
+  return r.rows.map((x) => ({ ...x, version: Number(x.version) }));
+}
+
+interface Findings {
+  id: string;
+  hash: Buffer;
+  reason: string;
+  at: string;
+  flagsModels: boolean;
+  versions: ErasureDatasetHit[];
+  models: Array<{ id: string; name: string | null }>;
+}
+
+/** Records the request, its hits and flags inside `tx`. */
+async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<void> {
+  const flagged = f.flagsModels ? f.models.length : 0;
+  await tx.query(
+    `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, model_count, flagged_count)
+     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9)`,
+    [f.id, f.hash, ctx.actor.principalId, f.at, f.reason, f.flagsModels, f.versions.length, f.models.length, flagged],
+  );
+  await tx.query(
+    `INSERT INTO erasure_request_hits (request_id, version_id, state) SELECT $1, v, s FROM unnest($2::text[], $3::text[]) AS t(v, s)`,
+    [f.id, f.versions.map((v) => v.id), f.versions.map((v) => v.state)],
+  );
+  await tx.query(
+    `INSERT INTO erasure_request_models (request_id, model_node_id, model_name) SELECT $1, m, n FROM unnest($2::text[], $3::text[]) AS t(m, n)`,
+    [f.id, f.models.map((m) => m.id), f.models.map((m) => m.name)],
+  );
+  if (flagged > 0) {
+    await tx.query(
+      `INSERT INTO model_retrain_flags (model_node_id, erasure_request_id, flagged_at, state) SELECT m, $1, $2, '${RETRAIN_REQUIRED}' FROM unnest($3::text[]) AS t(m)`,
+      [f.id, f.at, f.models.map((m) => m.id)],
+    );
+  }
+}
+
+/**
+ * Records an erasure request: hashes the subject id with the installation's salt, finds every
+ * dataset version whose subject index holds it and every model version downstream of those
+ * (lineage `input`, `output` and `derived` edges, any depth, every lineage domain), and records
+ * the request, its hits, the `retrain_required` flags (unless the site's policy says not to
+ * flag) and a `data.erasure_request` audit entry in one transaction. Who may ask is the
+ * caller's policy decision, made before this runs. The subject id is never stored, logged or
+ * returned; a reason that quotes it is refused (400 `body.reason`).
+ */
+export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: ChangeContext): Promise<ErasureRequestRecord> {
+  const { subjectId, reason } = validated(input);
+  const id = newId('era');
+  const at = (ctx.now ?? new Date()).toISOString();
+  await env.db.transaction(async (tx) => {
+    const hash = subjectHash(await subjectSalt(tx), subjectId);
+    const versions = await findVersions(tx, hash);
+    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, type: 'model_version' });
+    const models = reached.map((m) => ({ id: m.id, name: m.name }));
+    await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, models }, ctx);
+    const flagged = env.flagsModels ? models.length : 0;
+    await appendAuditEntry(tx, {
+      actor: ctx.actor,
+      action: ERASURE_REQUEST_ACTION,
+      resource: { type: 'erasure_request', id },
+      decision: { effect: 'allowed', policyIds: [] },
+      outcome: 'succeeded',
+      reason: `subject found in ${versions.length} dataset versions${versions.length ? ` (${versions.map((v) => v.id).join(', ')})` : ''}; ${models.length} model versions downstream${models.length ? ` (${models.map((m) => m.id).join(', ')})` : ''}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`.slice(0, 2000),
+      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    });
+  });
+  return getErasureRequest(env.db, id);
+}
+
+/** The request with this id and what it reached, or NotFound. */
+export async function getErasureRequest(db: Queryable, id: string): Promise<ErasureRequestRecord> {
+  const r = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1`, [id]);
+  const row = r.rows[0];
+  if (!row) throw new NotFound('erasure_request', id);
+  const hits = await db.query<{ dataset: string; version: number; id: string; state: DatasetVersionState }>(
+    `SELECT d.name AS dataset, v.version, v.id, h.state
+       FROM erasure_request_hits h JOIN dataset_versions v ON v.id = h.version_id JOIN datasets d ON d.id = v.dataset_id
+      WHERE h.request_id = $1 ORDER BY d.name, v.version`,
+    [id],
+  );
+  const models = await db.query<{ model_node_id: string; model_name: string | null; flagged: boolean }>(
+    `SELECT m.model_node_id, m.model_name, (f.model_node_id IS NOT NULL) AS flagged
+       FROM erasure_request_models m LEFT JOIN model_retrain_flags f ON f.erasure_request_id = m.request_id AND f.model_node_id = m.model_node_id
+      WHERE m.request_id = $1 ORDER BY m.model_node_id`,
+    [id],
+  );
+  return {
+    ...toSummary(row),
+    datasetVersions: hits.rows.map((h) => ({ ...h, version: Number(h.version) })),
+    models: models.rows.map((m) => ({ nodeId: m.model_node_id, ...(m.model_name !== null ? { name: m.model_name } : {}), retrainRequired: m.flagged })),
+  };
+}
+
+/** Filters of `listErasureRequests`. */
+export interface ErasureRequestQuery {
+  status?: ErasureStatus;
+  /** Requests after this id (the previous page's `nextCursor`). */
+  after?: string;
+  /** @default 100 */
+  limit?: number;
+}
+
+/** Requests oldest first (ids sort by creation), counts only, with the next page's cursor (null on the last). */
+export async function listErasureRequests(db: Queryable, q: ErasureRequestQuery = {}): Promise<{ erasureRequests: ErasureRequestSummary[]; nextCursor: string | null }> {
+  const limit = q.limit ?? 100;
+  const r = await db.query<RequestRow>(
+    `SELECT ${REQUEST_COLUMNS} FROM erasure_requests
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR id > $2)
+      ORDER BY id LIMIT $3`,
+    [q.status ?? null, q.after ?? null, limit + 1],
+  );
+  const page = r.rows.slice(0, limit).map(toSummary);
+  return { erasureRequests: page, nextCursor: r.rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+}

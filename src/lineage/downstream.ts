@@ -1,0 +1,43 @@
+import type { Classification } from '../policy/index.js';
+import type { Queryable } from '../store/index.js';
+import type { EdgeType, NodeType } from './vocabulary.js';
+
+/** A node an exhaustive walk reached. */
+export interface ReachedNode {
+  id: string;
+  name: string | null;
+  classification: Classification;
+}
+
+/** Where an exhaustive walk starts, which edges it follows and which nodes it answers. */
+export interface ReachQuery {
+  /** Node ids to start from; ids that are not in the graph start nothing. */
+  from: readonly string[];
+  /** Edge types followed downstream. */
+  through: readonly EdgeType[];
+  /** The type of node to answer. */
+  type: NodeType;
+}
+
+/**
+ * Every node of `type` downstream of the `from` nodes along `through` edges, at any depth, in
+ * id order, the start nodes left out. Unlike `lineageGraph` this is not a view for a reader:
+ * it has no depth or node cap and ignores lineage domains, because an obligation (a GDPR
+ * erasure request reaching every model trained on a subject's data) must not stop at what one
+ * reader may see. One recursive statement; it ends on cycles because a node is visited once.
+ */
+export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise<ReachedNode[]> {
+  if (q.from.length === 0 || q.through.length === 0) return [];
+  const r = await db.query<ReachedNode>(
+    `WITH RECURSIVE reach (key) AS (
+         SELECT n.key FROM lineage_nodes n WHERE n.id = ANY($1::text[])
+       UNION
+         SELECT e.dst FROM reach r JOIN lineage_edges e ON e.src = r.key WHERE e.type = ANY($2::text[])
+     )
+     SELECT n.id, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
+      WHERE n.type = $3 AND NOT (n.id = ANY($1::text[]))
+      ORDER BY n.id`,
+    [q.from, q.through, q.type],
+  );
+  return r.rows;
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErasureRequestRecord } from '../../src/data/index.js';
+import { createPgliteDb } from '../../src/store/index.js';
+import { createPrincipalWithToken } from '../support/app.js';
+import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'assay-cli-erasure-'));
+const home = join(root, 'home');
+const csv = join(root, 'loans.csv');
+
+describe('assay data erasure-request / erasure-requests against a running server', () => {
+  let server: RunningServer | undefined;
+  let scientist = { id: '', token: '' };
+  let officer = { id: '', token: '' };
+  let requestId = '';
+  const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
+
+  beforeAll(async () => {
+    writeFileSync(csv, 'customer_id,amount\nK-501,10\nK-502,20\n');
+    expect(runAssay(['--home', home, 'init']).status).toBe(0);
+    // Seeded before the server takes the embedded database.
+    const db = await createPgliteDb({ dataDir: join(home, 'db') });
+    try {
+      scientist = await createPrincipalWithToken(db, { name: 'sam-scientist', roles: ['data-scientist'] });
+      officer = await createPrincipalWithToken(db, { name: 'carla-compliance', roles: ['compliance-officer'] });
+    } finally {
+      await db.close();
+    }
+    server = await startAssayServer(home);
+    const ingest = as(scientist.token, ['dataset', 'ingest', csv, '--name', 'loans', '--source-system', 'core', '--classification', 'internal', '--owner', 'carla-compliance', '--subject-id-column', 'customer_id']);
+    expect(ingest.status, ingest.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a compliance officer files a request: the version holding the subject is found, the id is not echoed', () => {
+    const filed = as(officer.token, ['--json', 'data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-1']);
+    expect(filed.status, filed.stderr).toBe(0);
+    const r = JSON.parse(filed.stdout) as ErasureRequestRecord;
+    expect(r).toMatchObject({ requestedBy: officer.id, status: 'open', datasetVersionCount: 1, modelCount: 0, datasetVersions: [{ dataset: 'loans', version: 1, state: 'quarantine' }] });
+    expect(filed.stdout).not.toContain('K-501');
+    requestId = r.id;
+
+    const human = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-999', '--reason', 'Art. 17(1)(a), ticket DSR-2']);
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^era_[0-9A-Z]{26} {2}open {2}by .* 0 dataset versions, 0 models, 0 flagged retrain_required {2}reason: Art\. 17\(1\)\(a\), ticket DSR-2\n$/);
+  });
+
+  it('lists and shows requests', () => {
+    const listed = as(officer.token, ['data', 'erasure-requests', 'list']);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(2);
+    expect(listed.stdout).toContain(`${requestId}  open`);
+    const shown = as(officer.token, ['data', 'erasure-requests', 'show', requestId]);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('1 dataset versions, 0 models');
+    expect(shown.stdout).toMatch(/\n {2}dataset loans v1 \(dsv_[0-9A-Z]{26}, quarantine\)\n$/);
+    const json = JSON.parse(as(officer.token, ['--json', 'data', 'erasure-requests', 'list', '--status', 'open']).stdout) as { erasureRequests: Array<{ id: string }> };
+    expect(json.erasureRequests.map((x) => x.id)).toContain(requestId);
+  });
+
+  it('exits 1 naming the field or the policy, 2 on a usage error', () => {
+    const blank = as(officer.token, ['--json', 'data', 'erasure-request', '--subject-id', '  ', '--reason', 'Art. 17(1)(b)']);
+    expect(blank.status).toBe(1);
+    expect(JSON.parse(blank.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'body.subjectId' }] } });
+    const denied = as(scientist.token, ['--json', 'data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b)']);
+    expect(denied.status).toBe(1);
+    expect(JSON.parse(denied.stderr)).toMatchObject({ error: { code: 'forbidden' } });
+    expect(as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501']).status).toBe(2);
+    expect(as(officer.token, ['data', 'erasure-requests', 'list', '--status', 'pending']).status).toBe(2);
+  });
+});

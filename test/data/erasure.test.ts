@@ -1,0 +1,258 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries } from '../../src/audit/index.js';
+import { loadConfig, newId } from '../../src/core/index.js';
+import { ERASURE_REQUEST_ACTION, subjectHash, subjectSalt, type DatasetVersionRecord, type ErasureRequestRecord, type ErasureRequestSummary } from '../../src/data/index.js';
+import { recordLineage } from '../../src/lineage/index.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+
+/**
+ * GDPR Art. 17 erasure requests over the real HTTP server on a loopback port: small CSVs are
+ * ingested with a subject id column through the real ingest, one is certified by a steward (its
+ * lineage node), and model versions are recorded downstream with recordLineage, as the training
+ * module will. An erasure request must find every version holding the subject and every model
+ * trained on them, at any depth and in any lineage domain, and keep only the salted hash.
+ */
+
+type Principal = { id: string; token: string };
+interface Problem {
+  detail: string;
+  errors?: Array<{ field: string; detail: string }>;
+}
+
+const SUBJECT = 'CUST-1001';
+const CREDIT_A = 'customer_id,amount\nCUST-1001,10\nCUST-1002,20\nCUST-1003,30\n';
+const CREDIT_B = 'customer_id,income\nCUST-1003,100\nCUST-1001,200\n';
+const OTHER = 'customer_id,amount\nCUST-2001,5\nCUST-2002,6\n';
+
+/** Every row of the erasure tables and every audit entry, as text: where a leaked id would show. */
+async function everythingStored(t: TestApp): Promise<string> {
+  const tables = ['erasure_requests', 'erasure_request_hits', 'erasure_request_models', 'model_retrain_flags', 'audit_entries'];
+  const parts: string[] = [];
+  for (const table of tables) {
+    const r = await t.db.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t`);
+    parts.push(...r.rows.map((x) => x.row));
+  }
+  return parts.join('\n');
+}
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests over HTTP [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  let scientist: Principal;
+  let steward: Principal;
+  let compliance: Principal;
+  let auditor: Principal;
+  const versions: Record<string, DatasetVersionRecord> = {};
+  const node = { run1: newId('run'), mv1: newId('mv'), run2: newId('run'), mv2: newId('mv'), dep1: newId('dep'), run3: newId('run'), mvOther: newId('mv') };
+
+  async function call<T>(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; json: T; text: string }> {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T, text };
+  }
+  const erase = (token: string, body: unknown) => call<ErasureRequestRecord & Problem>('POST', '/api/v1/erasure-requests', token, body);
+
+  async function ingest(name: string, csv: string): Promise<DatasetVersionRecord> {
+    const query = new URLSearchParams({ sourceSystem: 'core-banking', classification: 'internal', owner: steward.id, subjectIdColumn: 'customer_id' });
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${query.toString()}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${scientist.token}`, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(201);
+    return JSON.parse(text) as DatasetVersionRecord;
+  }
+  async function promote(name: string): Promise<void> {
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}` } });
+    expect(res.status, await res.text()).toBe(200);
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    scientist = await createPrincipalWithToken(t.db, { name: 'sam-scientist', roles: ['data-scientist'] });
+    steward = await createPrincipalWithToken(t.db, { name: 'stella-steward', roles: ['data-steward'] });
+    compliance = await createPrincipalWithToken(t.db, { name: 'carla-compliance', roles: ['compliance-officer'] });
+    auditor = await createPrincipalWithToken(t.db, { name: 'alex-auditor', roles: ['auditor'] });
+    versions.a = await ingest('credit-a', CREDIT_A);
+    versions.b = await ingest('credit-b', CREDIT_B);
+    versions.other = await ingest('credit-other', OTHER);
+    // credit-a and credit-other are certified (their lineage nodes exist); credit-b stays in quarantine.
+    await promote('credit-a');
+    await promote('credit-other');
+    // What training will record: credit-a → run → model, fine-tuned into a PII-domain model that
+    // nobody here is cleared to see, and deployed; credit-other trains a model of its own.
+    await t.db.transaction((tx) =>
+      recordLineage(tx, {
+        nodes: [
+          { id: node.run1, type: 'run', classification: 'internal' },
+          { id: node.mv1, type: 'model_version', classification: 'internal', name: 'credit-scorer v1' },
+          { id: node.run2, type: 'run', classification: 'internal' },
+          { id: node.mv2, type: 'model_version', classification: 'PII' },
+          { id: node.dep1, type: 'deployment', classification: 'internal' },
+          { id: node.run3, type: 'run', classification: 'internal' },
+          { id: node.mvOther, type: 'model_version', classification: 'internal', name: 'other-scorer v1' },
+        ],
+        edges: [
+          { from: versions.a!.id, to: node.run1, type: 'input' },
+          { from: node.run1, to: node.mv1, type: 'output' },
+          { from: node.mv1, to: node.run2, type: 'input' },
+          { from: node.run2, to: node.mv2, type: 'output' },
+          { from: node.mv1, to: node.dep1, type: 'deployed' },
+          { from: versions.other!.id, to: node.run3, type: 'input' },
+          { from: node.run3, to: node.mvOther, type: 'output' },
+        ],
+      }),
+    );
+  });
+  afterAll(async () => t?.close());
+
+  it('finds every version holding the subject and every model trained on them, flags the models, audits it, keeps only the salted hash', async () => {
+    const res = await erase(compliance.token, { subjectId: `  ${SUBJECT} `, reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-77' });
+    expect(res.status, res.text).toBe(201);
+    const r = res.json;
+    expect(r.id).toMatch(/^era_[0-9A-Z]{26}$/);
+    expect(r).toMatchObject({ requestedBy: compliance.id, status: 'open', flagsModels: true, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 2 });
+    expect(r.datasetVersions).toEqual([
+      { dataset: 'credit-a', version: 1, id: versions.a!.id, state: 'certified' },
+      { dataset: 'credit-b', version: 1, id: versions.b!.id, state: 'quarantine' },
+    ]);
+    // The fine-tuned model two runs away is found although it lies in a domain the officer may not see; the deployment and the other model are not.
+    expect(r.models).toEqual([
+      { nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true },
+      { nodeId: node.mv2, retrainRequired: true },
+    ]);
+
+    const flags = await t.db.query<{ model_node_id: string; state: string }>('SELECT model_node_id, state FROM model_retrain_flags WHERE erasure_request_id = $1 ORDER BY model_node_id', [r.id]);
+    expect(flags.rows).toEqual([
+      { model_node_id: node.mv1, state: 'retrain_required' },
+      { model_node_id: node.mv2, state: 'retrain_required' },
+    ]);
+    const [entry, ...more] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ actor: { principalId: compliance.id }, resource: { type: 'erasure_request', id: r.id }, outcome: 'succeeded' });
+    expect(entry?.reason).toContain('2 dataset versions');
+    expect(entry?.reason).toContain('2 flagged retrain_required');
+
+    // Only the salted hash is kept, the one the subject index holds; neither it nor the id is ever shown.
+    const hash = subjectHash(await subjectSalt(t.db), SUBJECT);
+    const stored = await t.db.query<{ subject_hash: Buffer }>('SELECT subject_hash FROM erasure_requests WHERE id = $1', [r.id]);
+    expect(Buffer.from(stored.rows[0]!.subject_hash).equals(hash)).toBe(true);
+    expect((await t.db.query('SELECT 1 FROM dataset_subjects WHERE subject_hash = $1', [hash])).rowCount).toBe(2);
+    const everything = await everythingStored(t);
+    expect(everything).toContain(r.id);
+    expect(everything).not.toContain(SUBJECT);
+    for (const shown of [res.text, (await call('GET', `/api/v1/erasure-requests/${r.id}`, auditor.token)).text]) {
+      expect(shown).not.toContain(SUBJECT);
+      expect(shown).not.toContain(hash.toString('hex'));
+      expect(shown).not.toContain(hash.toString('base64'));
+      expect(shown).not.toContain('subjectHash');
+    }
+  });
+
+  it('records a subject found nowhere, with zero hits: the request itself is evidence', async () => {
+    const res = await erase(steward.token, { subjectId: 'CUST-9999', reason: 'Art. 17(1)(a): no longer necessary' });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json).toMatchObject({ requestedBy: steward.id, datasetVersionCount: 0, modelCount: 0, flaggedRetrainRequired: 0, datasetVersions: [], models: [] });
+    expect((await t.db.query('SELECT 1 FROM erasure_requests WHERE id = $1', [res.json.id])).rowCount).toBe(1);
+    expect(await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id })).toHaveLength(1);
+  });
+
+  it('reads requests back: one with what it reached, and the list with counts (auditors too)', async () => {
+    const filed = await erase(compliance.token, { subjectId: 'CUST-1003', reason: 'Art. 17(1)(b), ticket DSR-78' });
+    expect(filed.status, filed.text).toBe(201);
+    const one = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${filed.json.id}`, auditor.token);
+    expect(one.status, one.text).toBe(200);
+    expect(one.json).toEqual(filed.json);
+
+    const list = await call<{ erasureRequests: ErasureRequestSummary[]; nextCursor: string | null }>('GET', '/api/v1/erasure-requests?limit=2', auditor.token);
+    expect(list.status, list.text).toBe(200);
+    expect(list.json.erasureRequests).toHaveLength(2);
+    expect(list.json.nextCursor).toBe(list.json.erasureRequests[1]!.id);
+    const rest = await call<{ erasureRequests: ErasureRequestSummary[]; nextCursor: string | null }>('GET', `/api/v1/erasure-requests?after=${list.json.nextCursor!}`, auditor.token);
+    const all = [...list.json.erasureRequests, ...rest.json.erasureRequests];
+    expect(all.map((x) => x.id)).toContain(filed.json.id);
+    expect(all.find((x) => x.id === filed.json.id)).toEqual({
+      id: filed.json.id,
+      requestedBy: compliance.id,
+      requestedAt: filed.json.requestedAt,
+      reason: 'Art. 17(1)(b), ticket DSR-78',
+      status: 'open',
+      flagsModels: true,
+      datasetVersionCount: 2,
+      modelCount: 2,
+      flaggedRetrainRequired: 2,
+    });
+    expect((await call('GET', `/api/v1/erasure-requests/era_${'0'.repeat(26)}`, auditor.token)).status).toBe(404);
+  });
+
+  it('refuses a bad body with 400 naming the field, and records nothing', async () => {
+    const before = { changes: await changeEntryCount(t.db), requests: (await t.db.query('SELECT 1 FROM erasure_requests')).rowCount };
+    const blank = await erase(compliance.token, { subjectId: '   ', reason: 'Art. 17(1)(b)' });
+    expect(blank.status).toBe(400);
+    expect(blank.json.errors?.map((e) => e.field)).toEqual(['body.subjectId']);
+    const missing = await erase(compliance.token, { reason: 'Art. 17(1)(b)' });
+    expect(missing.status).toBe(400);
+    expect(missing.json.errors?.map((e) => e.field)).toEqual(['body.subjectId']);
+    const noReason = await erase(compliance.token, { subjectId: SUBJECT, reason: 'x' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
+    const extra = await erase(compliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b)', subjectHash: 'ab' });
+    expect(extra.status).toBe(400);
+    expect(extra.json.errors?.map((e) => e.field)).toEqual(['body.subjectHash']);
+    // A reason quoting the id would store it: refused, and the answer does not echo it either.
+    const quoting = await erase(compliance.token, { subjectId: SUBJECT, reason: `customer ${SUBJECT.toLowerCase()} asked by letter` });
+    expect(quoting.status).toBe(400);
+    expect(quoting.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
+    expect(quoting.json.errors?.[0]?.detail).toContain('must not contain the subject id');
+    for (const r of [blank, missing, noReason, extra, quoting]) expect(r.text).not.toContain(SUBJECT);
+    expect({ changes: await changeEntryCount(t.db), requests: (await t.db.query('SELECT 1 FROM erasure_requests')).rowCount }).toEqual(before);
+  });
+
+  it('refuses roles the policy does not admit (403), before anything is recorded', async () => {
+    const before = (await t.db.query('SELECT 1 FROM erasure_requests')).rowCount;
+    const res = await erase(scientist.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b)' });
+    expect(res.status).toBe(403);
+    expect(res.json.detail).toContain('erasure.request-erasure');
+    expect((await call('GET', '/api/v1/erasure-requests', scientist.token)).status).toBe(403);
+    expect((await erase(auditor.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b)' })).status).toBe(403);
+    expect((await t.db.query('SELECT 1 FROM erasure_requests')).rowCount).toBe(before);
+  });
+
+  it('with data.erasureFlagsModels off, records the models but flags none', async () => {
+    expect(loadConfig({ env: {}, cwd: '/' }).data.erasureFlagsModels).toBe(true);
+    t.deps.config.data.erasureFlagsModels = false;
+    try {
+      const res = await erase(compliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b), ticket DSR-79' });
+      expect(res.status, res.text).toBe(201);
+      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0 });
+      expect(res.json.models.map((m) => m.retrainRequired)).toEqual([false, false]);
+      expect((await t.db.query('SELECT 1 FROM model_retrain_flags WHERE erasure_request_id = $1', [res.json.id])).rowCount).toBe(0);
+      const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
+      expect(entry?.reason).toContain('data.erasureFlagsModels is off');
+    } finally {
+      t.deps.config.data.erasureFlagsModels = true;
+    }
+  });
+
+  it('keeps the evidence: the database refuses to delete or rewrite requests, hits and flags', async () => {
+    await expect(t.db.query('DELETE FROM erasure_requests')).rejects.toThrow(/never deleted/);
+    await expect(t.db.query('DELETE FROM model_retrain_flags')).rejects.toThrow(/never deleted/);
+    await expect(t.db.query('DELETE FROM erasure_request_hits')).rejects.toThrow(/never deleted/);
+    await expect(t.db.query('UPDATE erasure_requests SET reason = $1', ['rewritten'])).rejects.toThrow(/not changed/);
+    await expect(t.db.query(`UPDATE model_retrain_flags SET flagged_at = now()`)).rejects.toThrow(/not changed/);
+    expect((await t.db.query('SELECT 1 FROM erasure_requests')).rowCount).toBeGreaterThan(0);
+    // Only the status moves, once, from open (as the later erasure and retraining workflows will).
+    const [first] = (await t.db.query<{ id: string }>('SELECT id FROM erasure_requests ORDER BY id LIMIT 1')).rows;
+    await t.db.query(`UPDATE erasure_requests SET status = 'completed' WHERE id = $1`, [first!.id]);
+    await expect(t.db.query(`UPDATE erasure_requests SET status = 'open' WHERE id = $1`, [first!.id])).rejects.toThrow(/not changed/);
+  });
+});
