@@ -4,13 +4,14 @@
 // show a role refused, verify the audit log's signed checkpoint and an inclusion proof
 // client-side as the auditor, place a legal hold as the compliance officer, ingest German credit
 // into quarantine (checks, profile) and have a steward certify it (signed manifest, lineage),
+// derive a feature table from it (inputs, code hash and parameters signed into its manifest),
 // let the credit app
 // ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
 // read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
 // whole log on the database.
 // Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +183,44 @@ try {
   const graph = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${ingested.id}&depth=3&direction=up`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
   for (const e of graph.edges) console.log(`  lineage: ${e.from.slice(0, 20)}… —${e.type}→ ${e.to}`);
   if (!graph.edges.some((e) => e.type === 'promoted' && e.to === ingested.id)) throw new Error('no lineage edge raw snapshot → certified version');
+
+  step('derived data: the scientist builds a feature table from certified German credit (this script is the code); the steward certifies it');
+  // The features: three numeric columns and a ratio, computed here from the shipped CSV.
+  const [creditHeader, ...creditRows] = readFileSync(creditCsv, 'utf8').trimEnd().split('\n');
+  const featureColumns = ['duration_months', 'credit_amount', 'age_years'];
+  const at = featureColumns.map((c) => creditHeader.split(',').indexOf(c));
+  const featureCsv = join(home, 'credit_features.csv');
+  const featureRows = creditRows.map((r) => {
+    const [duration, amount, age] = at.map((i) => Number(r.split(',')[i]));
+    return `${duration},${amount},${age},${(amount / duration).toFixed(2)}`;
+  });
+  writeFileSync(featureCsv, [`${featureColumns.join(',')},amount_per_month`, ...featureRows].join('\n') + '\n');
+  const derived = JSON.parse(
+    cliAs(
+      people.scientist.token,
+      '--json', 'dataset', 'ingest', featureCsv,
+      '--name', 'credit-features', '--source-system', 'feature-engineering', '--classification', 'confidential',
+      '--owner', people.steward.id, '--purpose', 'credit scoring',
+      '--derived-from', `german-credit@${ingested.version}`, '--code', fileURLToPath(import.meta.url),
+      '--param', `columns=${JSON.stringify(featureColumns)}`, '--param', 'ratio=credit_amount/duration_months', '--param', 'decimals=2',
+    ),
+  );
+  const d = derived.derivation;
+  console.log(`  ${derived.datasetName} v${derived.version} (${derived.state}): ${derived.rowCount} rows from ${d.inputs.map((i) => `${i.dataset}@${i.version}`).join(', ')} by ${d.code.name} sha256:${d.code.sha256.slice(0, 16)}…, parameters ${JSON.stringify(d.parameters)}`);
+  const refusedDerive = await fetch(`${info.url}/api/v1/datasets/credit-features-public/versions?sourceSystem=x&classification=public&owner=${people.steward.id}&derivedFrom=german-credit@${ingested.version}&codeSha256=${d.code.sha256}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${people.scientist.token}`, 'content-type': 'text/csv' },
+    body: readFileSync(featureCsv),
+  });
+  console.log(`  the same features as a public dataset → ${refusedDerive.status}: ${(await refusedDerive.json()).errors?.map((e) => `${e.field} ${e.detail}`).join('; ')}`);
+  const derivedPromoted = JSON.parse(cliAs(people.steward.token, '--json', 'dataset', 'promote', 'credit-features', String(derived.version)));
+  const derivedStatement = data.verifyDatasetManifest(derivedPromoted.manifest, (keyid) => (keyid === core.keyIdForPublicKey(logKey) ? logKey : undefined));
+  const signedInputs = derivedStatement.predicate.derivation.inputs.map((i) => `${i.dataset}@${i.version} parquet sha256:${i.parquetSha256.slice(0, 16)}…`);
+  console.log(`  certified by the steward; the signed manifest records the derivation: ${signedInputs.join(', ')}, code sha256:${derivedStatement.predicate.derivation.code.sha256.slice(0, 16)}…`);
+  const upstream = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${derived.id}&depth=5&direction=up`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
+  const label = new Map(upstream.nodes.map((n) => [n.id, `${n.type} ${n.name ?? n.id}`]));
+  for (const e of upstream.edges) console.log(`  lineage: ${label.get(e.from)} —${e.type}→ ${label.get(e.to)}`);
+  if (!upstream.edges.some((e) => e.type === 'input' && e.from === ingested.id)) throw new Error('no lineage edge German credit → derivation run');
 
   step('bounded autonomy: the credit app asks before acting; a risk officer decides what it may not do alone');
   const refund = (amount, ...extra) =>

@@ -38,6 +38,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : newId('req');
     },
     return503OnClosing: true,
+    // Node's default 16 KiB would not fit an ingest's query string declaring a derivation's
+    // parameters (up to 16 KiB of JSON, URL-encoded): still bounded, four times that.
+    http: { maxHeaderSize: 64 * 1024 },
   });
 
   app.addHook('onRequest', async (req, reply) => {

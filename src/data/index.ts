@@ -6,6 +6,8 @@
  * version keeps a per-column profile, the drift monitor's reference, and a salted subject
  * index for erasure requests. Promotion by another principal certifies a version: the certified
  * rows as an immutable Parquet blob and a signed manifest (in-toto in DSSE) of what it rests on.
+ * A derived version (a feature table) declares at ingest the certified versions, code hash and
+ * parameters it was built from; that derivation, its lineage and its manifest entry go with it.
  */
 export { ingestDataset, DATASET_CREATE_ACTION, DATASET_INGEST_ACTION, type DataEnv, type IngestInput } from './ingest.js';
 export {
@@ -18,6 +20,7 @@ export {
   listDatasetVersions,
 } from './records.js';
 export { mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
+export { DATASET_DERIVE_ACTION, derivationJobId, derivationRunId, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from './derivation.js';
 export { CSV_DELIMITERS } from './csv-dialect.js';
 export { subjectHash, subjectSalt } from './subject-index.js';
 export {
@@ -49,6 +52,7 @@ export {
   type ColumnSchema,
   type ColumnType,
   type DatasetFormat,
+  type DatasetDerivation,
   type DatasetRecord,
   type DatasetSchema,
   type DatasetVersionRecord,

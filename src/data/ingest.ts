@@ -6,6 +6,7 @@ import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import type { Contract, DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
+import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
 import { assertMagic, resolveFormat } from './formats.js';
 import { loadSnapshot, type LoadedColumn } from './load.js';
@@ -48,6 +49,8 @@ export interface IngestInput {
   subjectIdColumn?: string | undefined;
   residency?: string | undefined;
   residencyColumn?: string | undefined;
+  /** A derived version (feature table): what it was built from, checked before the upload is read, recorded with it. */
+  derivation?: DerivationInput | undefined;
 }
 
 /** The audit action of an ingest, and of the dataset's creation by its first ingest. */
@@ -68,6 +71,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   if (input.declaredSize !== undefined && input.declaredSize > env.maxUploadBytes) throw uploadTooLarge(env.maxUploadBytes);
   const existing = await findDataset(env.db, input.name);
   const declared = declare(input, existing);
+  if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
   const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet' });
   try {
     assertMagic(format, upload.head);
@@ -254,6 +258,7 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
     reason: `${input.name} v${version} from ${input.sourceSystem}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`.slice(0, 2000),
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
   });
+  if (input.derivation) await recordDerivation(tx, { datasetId, versionId, name: input.name, version, classification: declared.classification, derivation: input.derivation }, ctx);
   return version;
 }
 

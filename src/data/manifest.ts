@@ -1,5 +1,5 @@
 import { AssayError, makeStatement, signStatement, verifyEnvelope, type DsseEnvelope, type DsseSigner, type InTotoStatement, type PublicKeyResolver } from '../core/index.js';
-import type { CheckResult, DatasetSchema, DatasetVersionRecord, Exclusion } from './types.js';
+import type { CheckResult, DatasetDerivation, DatasetSchema, DatasetVersionRecord, Exclusion } from './types.js';
 
 /** predicateType of a certified dataset version's manifest. */
 export const DATASET_MANIFEST_PREDICATE_TYPE = 'https://assay.dev/dataset-manifest/v1';
@@ -40,6 +40,11 @@ export interface DatasetManifest {
   ingestedAt: string;
   certifiedBy: string;
   certifiedAt: string;
+  /**
+   * A derived version's inputs (each with the certified Parquet and manifest digests it was
+   * built from), code SHA-256 and parameters; absent for a raw ingest.
+   */
+  derivation?: DatasetDerivation;
 }
 
 /** What a manifest is built from. */
@@ -81,6 +86,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       ingestedAt: iso(v.ingestedAt),
       certifiedBy: m.certifiedBy,
       certifiedAt: iso(m.certifiedAt),
+      ...(v.derivation ? { derivation: v.derivation } : {}),
     },
   });
 }

@@ -3,6 +3,7 @@ import { canonicalBytes, Conflict, NotFound, ValidationFailed, type DsseEnvelope
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
 import type { Queryable, Tx } from '../store/index.js';
+import { dataChangeEntry } from './audit-entry.js';
 import { checkRef } from './checks/index.js';
 import { materialiseCertified, type CertifiedParquet, type StoredBlob } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
@@ -65,15 +66,10 @@ async function insertOverrides(tx: Tx, o: { versionId: string; overrides: CheckO
     await tx.query('INSERT INTO dataset_check_overrides (version_id, check_name, overridden_by, overridden_at, reason) VALUES ($1, $2, $3, $4, $5)', [
       o.versionId, x.check, ctx.actor.principalId, o.at, x.reason,
     ]);
-    await appendAuditEntry(tx, {
-      actor: ctx.actor,
-      action: DATASET_OVERRIDE_ACTION,
-      resource: { type: 'dataset_version', id: o.versionId },
-      decision: { effect: 'allowed', policyIds: [] },
-      outcome: 'succeeded',
-      reason: `exception to failing blocking check ${x.check}: ${x.reason}`.slice(0, 2000),
-      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-    });
+    await appendAuditEntry(
+      tx,
+      dataChangeEntry(ctx, { action: DATASET_OVERRIDE_ACTION, resource: { type: 'dataset_version', id: o.versionId }, reason: `exception to failing blocking check ${x.check}: ${x.reason}` }),
+    );
   }
 }
 
@@ -195,15 +191,14 @@ async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<vo
   );
   await recordPromotionLineage(tx, c);
   const excluded = v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ');
-  await appendAuditEntry(tx, {
-    actor: ctx.actor,
-    action: DATASET_PROMOTE_ACTION,
-    resource: { type: 'dataset_version', id: v.id },
-    decision: { effect: 'allowed', policyIds: [] },
-    outcome: 'succeeded',
-    reason: `${v.datasetName} v${v.version} certified: ${c.parquet.rows} of ${v.rowCount} rows, parquet sha256:${c.parquet.hash}, manifest sha256:${c.manifestSha256}${excluded ? `; excluded ${excluded}` : ''}${c.overrides.length ? `; exceptions to ${c.overrides.map((o) => o.check).join(', ')}` : ''}`.slice(0, 2000),
-    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-  });
+  await appendAuditEntry(
+    tx,
+    dataChangeEntry(ctx, {
+      action: DATASET_PROMOTE_ACTION,
+      resource: { type: 'dataset_version', id: v.id },
+      reason: `${v.datasetName} v${v.version} certified: ${c.parquet.rows} of ${v.rowCount} rows, parquet sha256:${c.parquet.hash}, manifest sha256:${c.manifestSha256}${excluded ? `; excluded ${excluded}` : ''}${c.overrides.length ? `; exceptions to ${c.overrides.map((o) => o.check).join(', ')}` : ''}`,
+    }),
+  );
 }
 
 /** The raw snapshot node id in the lineage graph: one node per distinct bytes, whichever versions came from them. */

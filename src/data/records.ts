@@ -1,7 +1,8 @@
 import { NotFound } from '../core/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Queryable } from '../store/index.js';
-import type { CheckResult, DatasetFormat, DatasetRecord, DatasetSchema, DatasetVersionRecord, DatasetVersionState, Exclusion } from './types.js';
+import { DERIVATION_COLUMN } from './derivation.js';
+import type { CheckResult, DatasetDerivation, DatasetFormat, DatasetRecord, DatasetSchema, DatasetVersionRecord, DatasetVersionState, Exclusion } from './types.js';
 
 /** A `datasets` row with its latest version number. */
 export interface DatasetRow {
@@ -42,6 +43,7 @@ interface VersionRow {
   certified_rows: number | null;
   blocking_failures: string[];
   exclusions: Array<{ reason: string; rule: string; row_count: number; row_numbers: number[] }>;
+  derivation: DatasetDerivation | null;
 }
 
 const DATASET_SELECT = `SELECT d.id, d.name, d.classification, d.owner_id, d.created_by, d.created_at,
@@ -52,7 +54,8 @@ const VERSION_SELECT = `SELECT v.*, d.name AS dataset_name,
      WHERE c.version_id = v.id AND c.status = 'fail' AND c.blocking
        AND NOT EXISTS (SELECT 1 FROM dataset_check_overrides o WHERE o.version_id = c.version_id AND o.check_name = c.name)), '{}') AS blocking_failures,
   coalesce((SELECT json_agg(json_build_object('reason', e.reason, 'rule', e.rule, 'row_count', e.row_count, 'row_numbers', e.row_numbers) ORDER BY e.reason)
-     FROM dataset_exclusions e WHERE e.version_id = v.id), '[]') AS exclusions
+     FROM dataset_exclusions e WHERE e.version_id = v.id), '[]') AS exclusions,
+  ${DERIVATION_COLUMN}
   FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id`;
 
 /** The API form of a dataset row. */
@@ -88,6 +91,7 @@ function toVersion(r: VersionRow): DatasetVersionRecord {
       r.certified_by && r.certified_at && r.manifest_sha256 && r.certified_sha256 && r.certified_rows !== null
         ? { by: r.certified_by, at: r.certified_at, manifestSha256: r.manifest_sha256, parquetSha256: r.certified_sha256, rows: r.certified_rows }
         : null,
+    derivation: r.derivation,
   };
 }
 

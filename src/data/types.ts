@@ -66,6 +66,21 @@ export interface DatasetRecord {
   latestVersion: number | null;
 }
 
+/**
+ * What a derived version (a feature table) was built from: certified input versions (with the
+ * certified Parquet and manifest digests they had), the transformation code's SHA-256 and the
+ * parameters. Recorded in the version's own ingest transaction; signed into its manifest.
+ */
+export interface DatasetDerivation {
+  inputs: Array<{ dataset: string; version: number; versionId: string; classification: Classification; parquetSha256: string; manifestSha256: string }>;
+  /** `name` is the transformation's name (e.g. the script's file name); `uri` where the code lives. */
+  code: { sha256: string; uri: string | null; name: string | null };
+  /** The parameters as given: a JSON object. */
+  parameters: Record<string, unknown>;
+  /** SHA-256 of the parameters' RFC 8785 canonical JSON. */
+  parametersSha256: string;
+}
+
 /** A dataset version as the API shows it (checks and profile are read separately). */
 export interface DatasetVersionRecord {
   id: string;
@@ -91,4 +106,6 @@ export interface DatasetVersionRecord {
   blockingFailures: string[];
   exclusions: Exclusion[];
   certified: { by: string; at: string; manifestSha256: string; parquetSha256: string; rows: number } | null;
+  /** What a derived version was built from; null for a raw ingest. */
+  derivation: DatasetDerivation | null;
 }

@@ -51,6 +51,7 @@ export { ASSAY_PRODUCER, assayRunEvent, openLineageRunId, type AssayRunEventInpu
 export { assayDataJobEvents, type AssayDataJobInput, type AssayDatasetRef } from './dataset-events.js';
 export {
   ASSAY_NODE_TYPES,
+  atLeastAsRestrictive,
   EDGE_RULES,
   EDGE_TYPES,
   EXTERNAL_KINDS,

@@ -70,6 +70,15 @@ export function keptClassification(current: Classification, next: Classification
   return next !== undefined && RANK[next] > RANK[current] ? next : current;
 }
 
+/**
+ * Whether data classified `derived` may hold what was built from data classified `input`: the
+ * same classification, or a strictly more restrictive one. The regulated ones are not ordered
+ * among themselves (PHI clearance is no PII clearance), so PII data feeds only PII data.
+ */
+export function atLeastAsRestrictive(derived: Classification, input: Classification): boolean {
+  return derived === input || RANK[derived] > RANK[input];
+}
+
 /** The same rule in SQL, for upserts: `$current` and `$next` are column expressions. */
 export function keptClassificationSql(current: string, next: string): string {
   const rank = (c: string): string => `(CASE ${c} WHEN 'public' THEN 0 WHEN 'internal' THEN 1 WHEN 'confidential' THEN 2 ELSE 3 END)`;

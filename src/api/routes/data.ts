@@ -21,6 +21,7 @@ import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
 import { emitIngest, emitPromotion } from '../lineage-out.js';
 import { defineRoute, type AppDeps } from '../route.js';
+import { authorizeDerivationInputs, derivationOf, derivationQuery, derivationSchema } from './data-derivation.js';
 
 // Who may do what is Cedar policy: src/policy/packs/default/data.cedar. Reads of a dataset
 // are decided on its classification, so data.clearance-for-sensitive applies to them.
@@ -51,6 +52,7 @@ const ingestQuery = z.strictObject({
   residencyColumn: columnName.optional().describe('Column holding each row\'s country or region; rows outside the residency are excluded (residency).'),
   format: z.enum(DATASET_FORMATS).optional().describe('Required with application/octet-stream; otherwise implied by the content type.'),
   delimiter: z.enum(CSV_DELIMITERS).optional().describe('CSV field delimiter (default ","); a file that is plainly separated by another one is refused.'),
+  ...derivationQuery,
 });
 
 const exclusionSchema = z.object({ reason: z.string(), rule: z.string(), rowCount: z.number(), rowNumbers: z.array(z.number()) });
@@ -87,6 +89,7 @@ const versionSchema = z.object({
   blockingFailures: z.array(z.string()).describe('Failing blocking checks without a recorded exception: promotion waits on these.'),
   exclusions: z.array(exclusionSchema),
   certified: z.object({ by: z.string(), at: z.string(), manifestSha256: z.string(), parquetSha256: z.string(), rows: z.number() }).nullable(),
+  derivation: derivationSchema.nullable(),
 });
 const checkSchema = z.object({
   name: z.string(),
@@ -135,13 +138,16 @@ const ingestRoute = defineRoute({
   request: { params: nameParams, query: ingestQuery },
   responses: {
     201: { description: 'the new version, in quarantine', schema: versionSchema },
-    400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, …)'),
-    409: problem('the declaration contradicts the existing dataset (classification, owner)'),
+    400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, query.derivedFrom, query.codeSha256, query.parameters, …)'),
+    403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion)'),
+    409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
     413: problem('larger than data.maxUploadBytes'),
     415: problem('unsupported content type, or content that contradicts it'),
   },
   handler: async ({ params, query, principal, deps, requestId, request, reply }) => {
     try {
+      const derivation = derivationOf(query);
+      if (derivation) await authorizeDerivationInputs({ principal: principal as AuthenticatedPrincipal, deps, requestId }, derivation);
       const version = await ingestDataset(
         dataEnv(deps),
         {
@@ -159,6 +165,7 @@ const ingestRoute = defineRoute({
           subjectIdColumn: query.subjectIdColumn,
           residency: query.residency,
           residencyColumn: query.residencyColumn,
+          derivation,
         },
         changeContextOf(principal as AuthenticatedPrincipal, requestId),
       );

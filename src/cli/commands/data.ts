@@ -4,11 +4,12 @@ import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getJson, postJson, serverFor } from '../client.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
+import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
 
 type UrlOption = { url?: string };
 const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 
-interface IngestOptions extends UrlOption {
+interface IngestOptions extends UrlOption, DeriveOptions {
   name: string;
   sourceSystem: string;
   classification: string;
@@ -31,7 +32,7 @@ function parseDelimiter(value: string): string {
 function versionLine(v: DatasetVersionRecord): string {
   const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
   const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
-  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}\n`;
+  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}\n${v.derivation ? derivationLine(v.derivation) : ''}`;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -47,8 +48,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
   const json = (): boolean => ctx.globals().json === true;
   const dataset = program.command('dataset').description('governed datasets: ingest into quarantine, checks, profiles');
 
-  dataset
-    .command('ingest')
+  addDeriveOptions(dataset.command('ingest'))
     .description('stream FILE (CSV, JSON Lines or Parquet) to the server as a new version of a dataset, in quarantine')
     .argument('<file>', 'the file to ingest (.csv, .jsonl/.ndjson, .parquet; or pass --format)')
     .requiredOption('--name <name>', 'dataset name (created on first ingest)')
@@ -69,6 +69,12 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter, format: opts.format })) {
           if (value !== undefined) query.set(key, value);
         }
+        const derivation = await derivationParams(opts);
+        if (typeof derivation === 'string') {
+          io.stderr(`${derivation}\n`);
+          return EXIT.usage;
+        }
+        for (const [key, value] of derivation) query.append(key, value);
         const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
         const version = await uploadFile<DatasetVersionRecord>(serverFor(io, ctx.globals(), opts.url), {
           file,

@@ -1,0 +1,100 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import { sha256Hasher } from '../../core/index.js';
+import type { DatasetDerivation } from '../../data/index.js';
+
+/**
+ * `assay dataset ingest` flags that declare a derived version (a feature table): the certified
+ * versions it was built from, the transformation code (hashed here, never uploaded) and its
+ * parameters. They become the ingest's query parameters (derivedFrom, codeSha256, codeUri,
+ * transform, parameters); the server checks the rest.
+ */
+
+/** The derivation flags as commander parses them. */
+export interface DeriveOptions {
+  derivedFrom: string[];
+  code?: string;
+  codeSha256?: string;
+  codeUri?: string;
+  transform?: string;
+  param: Array<[string, unknown]>;
+  paramsFile?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `key=value`; the value is JSON when it parses as JSON (`3`, `true`, `["a"]`), else the text itself. */
+function parseParam(value: string, previous: Array<[string, unknown]>): Array<[string, unknown]> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('must be KEY=VALUE, e.g. window=90 or columns=["age","duration"]');
+  const raw = value.slice(eq + 1);
+  let parsed: unknown = raw;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    // Not JSON: the text as given.
+  }
+  return [...previous, [value.slice(0, eq), parsed]];
+}
+
+/** Adds the derivation flags to `command`. */
+export function addDeriveOptions(command: Command): Command {
+  return command
+    .option('--derived-from <name@version>', 'a certified version this file was derived from (repeatable): the new version is a derived one', collect, [])
+    .option('--code <file>', 'the transformation code: hashed here (SHA-256), its file name sent as the transform name')
+    .option('--code-sha256 <hex>', 'the SHA-256 of the transformation code, instead of --code')
+    .option('--code-uri <uri>', 'where the transformation code lives, e.g. a repository URL at a commit')
+    .option('--transform <name>', "the transformation's name (default: the --code file's name)")
+    .option('--param <key=value>', 'a transformation parameter (repeatable); the value is parsed as JSON when it can be', parseParam, [])
+    .option('--params-file <file.json>', 'the transformation parameters as a JSON object (--param entries override its keys)');
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = sha256Hasher();
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown> | string> {
+  let base: unknown = {};
+  if (opts.paramsFile) {
+    try {
+      base = JSON.parse(await readFile(opts.paramsFile, 'utf8'));
+    } catch (err) {
+      return `--params-file ${opts.paramsFile}: ${(err as Error).message}`;
+    }
+    if (typeof base !== 'object' || base === null || Array.isArray(base)) return `--params-file ${opts.paramsFile}: must hold a JSON object`;
+  }
+  return { ...(base as Record<string, unknown>), ...Object.fromEntries(opts.param) };
+}
+
+/**
+ * The ingest query parameters the derivation flags declare (none without --derived-from), or
+ * a usage message when they contradict each other.
+ */
+export async function derivationParams(opts: DeriveOptions): Promise<Array<[string, string]> | string> {
+  if (opts.derivedFrom.length === 0) {
+    const stray = [opts.code && '--code', opts.codeSha256 && '--code-sha256', opts.codeUri && '--code-uri', opts.transform && '--transform', opts.param.length > 0 && '--param', opts.paramsFile && '--params-file'].filter(Boolean);
+    return stray.length > 0 ? `${stray.join(', ')} declare a derived version: name its inputs with --derived-from` : [];
+  }
+  if (Boolean(opts.code) === Boolean(opts.codeSha256)) return '--derived-from needs the transformation code: --code FILE or --code-sha256 HEX (one of them)';
+  const parameters = await parametersOf(opts);
+  if (typeof parameters === 'string') return parameters;
+  const transform = opts.transform ?? (opts.code ? basename(opts.code) : undefined);
+  return [
+    ...opts.derivedFrom.map((ref): [string, string] => ['derivedFrom', ref]),
+    ['codeSha256', opts.code ? await fileSha256(opts.code) : opts.codeSha256!],
+    ...(opts.codeUri ? [['codeUri', opts.codeUri] as [string, string]] : []),
+    ...(transform ? [['transform', transform] as [string, string]] : []),
+    ...(Object.keys(parameters).length > 0 ? [['parameters', JSON.stringify(parameters)] as [string, string]] : []),
+  ];
+}
+
+/** One line under a derived version: its inputs, code and parameters. */
+export function derivationLine(d: DatasetDerivation): string {
+  const inputs = d.inputs.map((i) => `${i.dataset}@${i.version}`).join(', ');
+  return `  derived from ${inputs} by ${d.code.name ?? 'code'} sha256:${d.code.sha256}, parameters ${JSON.stringify(d.parameters)}\n`;
+}

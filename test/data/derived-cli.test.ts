@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashCanonical, sha256Hex } from '../../src/core/index.js';
+import { createPgliteDb } from '../../src/store/index.js';
+import { createPrincipalWithToken } from '../support/app.js';
+import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { GERMAN_CREDIT } from './support.js';
+
+const root = mkdtempSync(join(tmpdir(), 'assay-cli-derive-'));
+const home = join(root, 'home');
+
+describe('assay dataset ingest --derived-from against a running server', () => {
+  let server: RunningServer | undefined;
+  let stella = '';
+  let sam = '';
+  const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
+  const features = join(root, 'features.csv');
+  const code = join(root, 'credit_features.sql');
+  const paramsFile = join(root, 'params.json');
+  const ingestFeatures = (extra: string[]) =>
+    as(stella, ['--json', 'dataset', 'ingest', features, '--name', 'credit-features', '--source-system', 'feature-store', '--classification', 'confidential', '--owner', 'stella', ...extra]);
+
+  beforeAll(async () => {
+    expect(runAssay(['--home', home, 'init']).status).toBe(0);
+    const db = await createPgliteDb({ dataDir: join(home, 'db') });
+    try {
+      stella = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
+      sam = (await createPrincipalWithToken(db, { name: 'sam', roles: ['data-steward'] })).token;
+    } finally {
+      await db.close();
+    }
+    server = await startAssayServer(home);
+    const [header, ...rows] = readFileSync(GERMAN_CREDIT, 'utf8').trimEnd().split('\n');
+    const cols = header!.split(',');
+    const [d, a] = [cols.indexOf('duration_months'), cols.indexOf('credit_amount')];
+    writeFileSync(features, ['duration_months,credit_amount,amount_per_month', ...rows.map((r) => r.split(',')).map((f) => `${f[d]},${f[a]},${(Number(f[a]) / Number(f[d])).toFixed(2)}`)].join('\n') + '\n');
+    writeFileSync(code, 'SELECT duration_months, credit_amount, credit_amount / duration_months AS amount_per_month FROM credit\n');
+    writeFileSync(paramsFile, JSON.stringify({ decimals: 2, window: 30 }));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('derives from a certified version: the code is hashed locally, parameters come from --params-file and --param', () => {
+    const ingested = as(stella, ['dataset', 'ingest', GERMAN_CREDIT, '--name', 'german-credit', '--source-system', 'uci', '--classification', 'confidential', '--owner', 'stella']);
+    expect(ingested.status, ingested.stderr).toBe(0);
+    const promoted = as(sam, ['dataset', 'promote', 'german-credit', '1']);
+    expect(promoted.status, promoted.stderr).toBe(0);
+
+    const r = ingestFeatures(['--derived-from', 'german-credit@1', '--code', code, '--params-file', paramsFile, '--param', 'window=90', '--param', 'columns=["duration_months","credit_amount"]', '--param', 'note=plain text']);
+    expect(r.status, r.stderr).toBe(0);
+    const parameters = { decimals: 2, window: 90, columns: ['duration_months', 'credit_amount'], note: 'plain text' };
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      datasetName: 'credit-features',
+      version: 1,
+      state: 'quarantine',
+      derivation: {
+        inputs: [{ dataset: 'german-credit', version: 1 }],
+        code: { sha256: sha256Hex(readFileSync(code)), name: 'credit_features.sql', uri: null },
+        parameters,
+        parametersSha256: hashCanonical(parameters),
+      },
+    });
+    const show = as(stella, ['dataset', 'show', 'credit-features', '--version', '1']);
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`derived from german-credit@1 by credit_features.sql sha256:${sha256Hex(readFileSync(code))}`);
+  });
+
+  it('usage errors exit 2 before anything is sent; the server\'s refusals exit 1 naming the field', () => {
+    for (const args of [
+      ['--derived-from', 'german-credit@1'],
+      ['--derived-from', 'german-credit@1', '--code', code, '--code-sha256', 'a'.repeat(64)],
+      ['--code', code],
+      ['--derived-from', 'german-credit@1', '--code', code, '--param', 'novalue'],
+    ]) {
+      const r = ingestFeatures(args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+    }
+    const unknown = ingestFeatures(['--derived-from', 'nope@1', '--code-sha256', 'a'.repeat(64)]);
+    expect(unknown.status).toBe(1);
+    expect(JSON.parse(unknown.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.derivedFrom' }] } });
+  });
+});
