@@ -190,17 +190,20 @@ try {
   const featureColumns = ['duration_months', 'credit_amount', 'age_years'];
   const at = featureColumns.map((c) => creditHeader.split(',').indexOf(c));
   const featureCsv = join(home, 'credit_features.csv');
-  const featureRows = creditRows.map((r) => {
+  // Each row keeps the applicant it describes (German credit's row number), declared as the
+  // subject id so an erasure request can find this table later.
+  const applicantId = (row) => `APP-${String(row + 1).padStart(4, '0')}`;
+  const featureRows = creditRows.map((r, row) => {
     const [duration, amount, age] = at.map((i) => Number(r.split(',')[i]));
-    return `${duration},${amount},${age},${(amount / duration).toFixed(2)}`;
+    return `${applicantId(row)},${duration},${amount},${age},${(amount / duration).toFixed(2)}`;
   });
-  writeFileSync(featureCsv, [`${featureColumns.join(',')},amount_per_month`, ...featureRows].join('\n') + '\n');
+  writeFileSync(featureCsv, [`applicant_id,${featureColumns.join(',')},amount_per_month`, ...featureRows].join('\n') + '\n');
   const derived = JSON.parse(
     cliAs(
       people.scientist.token,
       '--json', 'dataset', 'ingest', featureCsv,
       '--name', 'credit-features', '--source-system', 'feature-engineering', '--classification', 'confidential',
-      '--owner', people.steward.id, '--purpose', 'credit scoring',
+      '--owner', people.steward.id, '--purpose', 'credit scoring', '--subject-id-column', 'applicant_id',
       '--derived-from', `german-credit@${ingested.version}`, '--code', fileURLToPath(import.meta.url),
       '--param', `columns=${JSON.stringify(featureColumns)}`, '--param', 'ratio=credit_amount/duration_months', '--param', 'decimals=2',
     ),
@@ -221,6 +224,12 @@ try {
   const label = new Map(upstream.nodes.map((n) => [n.id, `${n.type} ${n.name ?? n.id}`]));
   for (const e of upstream.edges) console.log(`  lineage: ${label.get(e.from)} —${e.type}→ ${label.get(e.to)}`);
   if (!upstream.edges.some((e) => e.type === 'input' && e.from === ingested.id)) throw new Error('no lineage edge German credit → derivation run');
+
+  step('erasure request (GDPR Art. 17): the compliance officer asks where one applicant\'s data went');
+  const erasure = JSON.parse(cliAs(people.compliance.token, '--json', 'data', 'erasure-request', '--subject-id', applicantId(41), '--reason', 'data subject request DSR-2026-0042 under Art. 17'));
+  const reached = erasure.datasetVersions.map((v) => `${v.dataset}@${v.version} (${v.state})`).join(', ');
+  console.log(`  ${erasure.id}: the subject is in ${reached || 'no dataset'}; ${erasure.models.length} model versions trained on it (the registry comes later); only a salted hash of the id is kept`);
+  if (!erasure.datasetVersions.some((v) => v.dataset === 'credit-features')) throw new Error('the erasure request did not find the feature table');
 
   step('bounded autonomy: the credit app asks before acting; a risk officer decides what it may not do alone');
   const refund = (amount, ...extra) =>
