@@ -5,8 +5,7 @@
 // client-side as the auditor, place a legal hold as the compliance officer, ingest German credit
 // into quarantine (checks, profile) and have a steward certify it (signed manifest, lineage),
 // derive a feature table from it (inputs, code hash and parameters signed into its manifest),
-// let the credit app
-// ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
+// file an erasure request that finds one applicant in it, let the credit app ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
 // read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
 // whole log on the database.
 // Later lifecycle stages add their steps here.
