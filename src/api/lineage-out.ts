@@ -43,9 +43,13 @@ function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
   for (const e of events) deps.lineageEmitter.emit(e);
 }
 
-/** Tells the configured consumer (if any) that an ingest wrote version `v` into quarantine. */
+/**
+ * Tells the configured consumer (if any) that an ingest wrote version `v` into quarantine; a
+ * derived version's ingest is job `dataset.derive`, reading the certified versions it was built from.
+ */
 export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
-  emitDataJob(deps, reply, { job: 'dataset.ingest', assayRunId: `${v.id}/ingest`, inputs: [], outputs: [refOf(v, 'quarantine')] });
+  const inputs = (v.derivation?.inputs ?? []).map((i) => ({ name: i.dataset, version: i.version, classification: i.classification }));
+  emitDataJob(deps, reply, { job: v.derivation ? 'dataset.derive' : 'dataset.ingest', assayRunId: `${v.id}/ingest`, inputs, outputs: [refOf(v, 'quarantine')] });
 }
 
 /** Tells the configured consumer (if any) that a promotion certified version `v`. */

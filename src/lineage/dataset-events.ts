@@ -20,7 +20,8 @@ export interface AssayDatasetRef {
   name: string;
   version: number;
   classification: Classification;
-  columns: Array<{ name: string; type: string }>;
+  /** Known for what the job wrote; an input may be named by version alone. */
+  columns?: Array<{ name: string; type: string }>;
   /** Rows written, for an output. */
   rows?: number;
   /** Bytes written, for an output. */
@@ -43,7 +44,7 @@ export interface AssayDataJobInput {
 function datasetOf(namespace: string, d: AssayDatasetRef, output: boolean): OpenLineageDataset {
   const facets: Facets = {
     version: { _producer: ASSAY_PRODUCER, _schemaURL: VERSION_FACET, datasetVersion: String(d.version) },
-    schema: { _producer: ASSAY_PRODUCER, _schemaURL: SCHEMA_FACET, fields: d.columns.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 })) },
+    ...(d.columns ? { schema: { _producer: ASSAY_PRODUCER, _schemaURL: SCHEMA_FACET, fields: d.columns.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 })) } } : {}),
     tags: { _producer: ASSAY_PRODUCER, _schemaURL: TAGS_FACET, tags: [{ key: 'classification', value: d.classification, source: 'ASSAY' }] },
   };
   const stats = output && d.rows !== undefined ? { outputStatistics: { _producer: ASSAY_PRODUCER, _schemaURL: OUTPUT_STATS_FACET, rowCount: d.rows, ...(d.size !== undefined ? { size: d.size } : {}) } } : undefined;

@@ -276,6 +276,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     expect(promoteDone.outputs?.[0]).toMatchObject({ name: 'loans', facets: { version: { datasetVersion: '1' } }, outputFacets: { outputStatistics: { rowCount: 3 } } });
   });
 
+  it('a derived version is job dataset.derive, reading the certified versions it was built from', async () => {
+    const before = consumer.received.length;
+    const scientist = await createPrincipalWithToken(t.db, { name: 'feature-builder', roles: ['data-scientist'] });
+    const derived = await upload(t, {
+      name: 'loan-features',
+      token: scientist.token,
+      body: 'id,amount_log\n1,4.61\n2,5.52\n3,4.32\n',
+      query: { classification: 'internal', owner: scientist.id, derivedFrom: 'loans@1', codeSha256: 'ab'.repeat(32) },
+    });
+    expect(derived.statusCode, derived.body).toBe(201);
+    await t.deps.lineageEmitter!.flush();
+    const [start, done] = consumer.received.slice(before).map((r) => r.body as OpenLineageEvent) as [OpenLineageEvent, OpenLineageEvent];
+    expect([start.job?.name, start.eventType, done.eventType]).toEqual(['dataset.derive', 'START', 'COMPLETE']);
+    expect(done.inputs).toEqual([expect.objectContaining({ namespace: 'bank-assay', name: 'loans', facets: expect.objectContaining({ version: expect.objectContaining({ datasetVersion: '1' }) }) })]);
+    expect(done.outputs?.[0]).toMatchObject({ name: 'loan-features/quarantine' });
+    expect(checkOpenLineageEvent(done, 'event')).toMatchObject({ ok: true });
+  });
+
   it('a refused ingest emits nothing', async () => {
     const before = consumer.received.length;
     const scientist = await createPrincipalWithToken(t.db, { name: 'scientist-2', roles: ['data-scientist'] });
