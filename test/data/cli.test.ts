@@ -13,6 +13,8 @@ const home = join(root, 'home');
 describe('assay dataset ingest / list / show against a running server', () => {
   let server: RunningServer | undefined;
   let stewardToken = '';
+  let secondStewardToken = '';
+  let complianceToken = '';
   const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
 
   beforeAll(async () => {
@@ -20,6 +22,8 @@ describe('assay dataset ingest / list / show against a running server', () => {
     const db = await createPgliteDb({ dataDir: join(home, 'db') });
     try {
       stewardToken = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
+      secondStewardToken = (await createPrincipalWithToken(db, { name: 'sam', roles: ['data-steward'] })).token;
+      complianceToken = (await createPrincipalWithToken(db, { name: 'cora', roles: ['compliance-officer'] })).token;
     } finally {
       await db.close();
     }
@@ -55,6 +59,35 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.delimiter' }] } });
     const ok = as(stewardToken, ['dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';']);
     expect(ok.status, ok.stderr).toBe(0);
+  });
+
+  it('promote and override: never the ingester; a failing blocking check needs a recorded exception first', () => {
+    const file = join(root, 'contacts.csv');
+    writeFileSync(file, 'id,email,score\n1,anna@example.org,3\n2,ben@example.org,5\n3,,4\n');
+    const ingested = as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'contacts', '--source-system', 'crm', '--classification', 'internal', '--owner', 'stella']);
+    expect(ingested.status, ingested.stderr).toBe(0);
+    expect(JSON.parse(ingested.stdout)).toMatchObject({ state: 'quarantine', blockingFailures: ['pii'] });
+
+    const own = as(stewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
+    expect(own.status).toBe(1);
+    expect(JSON.parse(own.stderr)).toMatchObject({ error: { code: 'forbidden' } });
+    const blocked = as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
+    expect(blocked.status).toBe(1);
+    expect(blocked.stderr).toContain('pii');
+    const ownException = as(stewardToken, ['--json', 'dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'my own data']);
+    expect(ownException.status).toBe(1);
+    expect(JSON.parse(ownException.stderr)).toMatchObject({ error: { code: 'forbidden' } });
+
+    const waived = as(complianceToken, ['dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'contact e-mails approved for churn scoring, DPIA-17']);
+    expect(waived.status, waived.stderr).toBe(0);
+    expect(waived.stdout).toMatch(/^contacts v1: pii@1 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);
+    const certified = as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
+    expect(certified.status, certified.stderr).toBe(0);
+    const out = JSON.parse(certified.stdout) as { version: { state: string; certified: { rows: number } }; manifest: { payloadType: string } };
+    expect(out.version).toMatchObject({ state: 'certified', certified: { rows: 3 } });
+    expect(out.manifest.payloadType).toBe('application/vnd.in-toto+json');
+    const again = as(complianceToken, ['--json', 'dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'too late now']);
+    expect(again.status).toBe(1);
   });
 
   it('the administrator runs the platform but does not ingest data (data.ingest)', () => {

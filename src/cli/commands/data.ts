@@ -170,4 +170,26 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         return EXIT.ok;
       })(),
     );
+
+  dataset
+    .command('override')
+    .description('record an exception to a failing blocking check of a quarantined version (never your own ingest), so another principal may certify it')
+    .argument('<name>', 'the dataset')
+    .argument('<version>', 'the quarantined version')
+    .requiredOption('--check <check>', 'the failing blocking check, e.g. pii')
+    .requiredOption('--reason <text>', 'why it may be waived (kept with the exception, in the manifest and the audit log)')
+    .option('--url <url>', URL_HELP)
+    .action((name: string, version: string, opts: UrlOption & { check: string; reason: string }) =>
+      ctx.run(async () => {
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const check = await postJson<{ name: string; version: number; override: { by: string; at: string; reason: string } }>(
+          target,
+          `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/checks/${encodeURIComponent(opts.check)}/override`,
+          { reason: opts.reason },
+        );
+        if (json()) printJson(io, check);
+        else io.stdout(`${name} v${version}: ${check.name}@${check.version} waived by ${check.override.by} at ${check.override.at}: ${check.override.reason}\n`);
+        return EXIT.ok;
+      })(),
+    );
 }
