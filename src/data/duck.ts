@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 
-/** A private in-process DuckDB for one ingest: the raw snapshot loaded as table `raw`, its rowid = record number − 1. */
+/** A private in-process DuckDB for one ingest or promotion (see load.ts for how it reads the snapshot). */
 export interface DuckSession {
   /** Runs `sql` and returns its rows as plain JavaScript (BIGINT as number, lists as arrays). */
   rows<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]>;
@@ -36,6 +37,10 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: options.memoryLimit,
     temp_directory: options.tempDir,
+    // Every core reads and checks the file. Insertion order stays on: a LIMIT over the snapshot
+    // must return its first records, which is how row numbers are found (see locate.ts).
+    threads: String(availableParallelism()),
+    preserve_insertion_order: 'true',
     // The server reads files it was handed, nothing else: no extension downloads, no remote files.
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',

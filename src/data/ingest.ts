@@ -9,7 +9,7 @@ import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
 import { assertMagic, resolveFormat } from './formats.js';
-import { loadSnapshot, type LoadedColumn } from './load.js';
+import { openSnapshot, type LoadedColumn } from './load.js';
 import { runQuarantine, type QuarantineReport } from './quarantine.js';
 import { findDataset, getDatasetVersion } from './records.js';
 import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from './spool.js';
@@ -134,30 +134,50 @@ interface Quarantined {
   snapshot: StoredSnapshot;
 }
 
-/** Loads the spooled file into DuckDB and runs the quarantine, while the blob store takes the snapshot. */
+/**
+ * Runs the quarantine over the spooled file while the blob store takes the snapshot from it:
+ * storing starts as soon as the CSV header is known good, so its read, hash and fsync overlap
+ * DuckDB's passes; when the file turns out unreadable, the snapshot this ingest stored is
+ * released again.
+ */
 async function quarantine(
   env: DataEnv,
   s: { upload: SpooledUpload; format: DatasetFormat; delimiter: string | undefined; declared: DeclaredVersion; contract: Contract | undefined },
 ): Promise<Quarantined> {
   const header = s.format === 'csv' ? readCsvHeader(s.upload.head, { delimiter: s.delimiter!, complete: s.upload.head.length === s.upload.size }) : undefined;
+  const storing = storeSnapshot(env.blobs, s.upload);
+  // Marked handled now: a storage failure while DuckDB works must not crash the process; it is rethrown below.
+  storing.catch(() => undefined);
+  try {
+    const { report, subjects } = await checkSnapshot(env, { ...s, header });
+    return { report, subjects, snapshot: await storing };
+  } catch (err) {
+    await abandon(env, storing);
+    throw err;
+  }
+}
+
+/** The quarantine report and subject hashes of the spooled file, from a DuckDB session of its own. */
+async function checkSnapshot(
+  env: DataEnv,
+  s: { upload: SpooledUpload; format: DatasetFormat; header: string[] | undefined; delimiter: string | undefined; declared: DeclaredVersion; contract: Contract | undefined },
+): Promise<Omit<Quarantined, 'snapshot'>> {
   const duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
   try {
-    const columns = await loadSnapshot(duck, { path: s.upload.path, format: s.format, ...(header ? { csv: { delimiter: s.delimiter!, header } } : {}) });
-    assertDeclaredColumns(columns, s.declared);
-    // The blob store hashes and stores the snapshot while DuckDB checks it.
-    const storing = storeSnapshot(env.blobs, s.upload);
-    try {
-      const report = await runQuarantine(duck, { columns, declared: s.declared, contract: s.contract });
-      const subjects = s.declared.subjectIdColumn ? await subjectHashes(duck, { column: s.declared.subjectIdColumn, salt: await subjectSalt(env.db) }) : [];
-      return { report, subjects, snapshot: await storing };
-    } catch (err) {
-      const stored = await storing.catch(() => undefined);
-      if (stored) await releaseSnapshot(env, stored);
-      throw err;
-    }
+    const snapshot = await openSnapshot(duck, { path: s.upload.path, format: s.format, ...(s.header ? { csv: { delimiter: s.delimiter!, header: s.header } } : {}) });
+    assertDeclaredColumns(snapshot.columns, s.declared);
+    const report = await runQuarantine(duck, { snapshot, declared: s.declared, contract: s.contract });
+    const subjects = s.declared.subjectIdColumn ? await subjectHashes(duck, { source: snapshot.scan, column: s.declared.subjectIdColumn, salt: await subjectSalt(env.db) }) : [];
+    return { report, subjects };
   } finally {
     duck.close();
   }
+}
+
+/** Waits for the snapshot an ingest that failed was storing, and releases it if this ingest created it. */
+async function abandon(env: DataEnv, storing: Promise<StoredSnapshot>): Promise<void> {
+  const stored = await storing.catch(() => undefined);
+  if (stored) await releaseSnapshot(env, stored);
 }
 
 /** Refuses columns the declaration names but the file lacks. */

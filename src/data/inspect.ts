@@ -1,5 +1,6 @@
 import { ident, type DuckSession } from './duck.js';
-import { logicalTypeOf, type LoadedColumn } from './load.js';
+import { logicalTypeOf, type LoadedColumn, type Snapshot } from './load.js';
+import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
 
 /** Types a text value is tried as, most specific first; the first that fits wins. */
@@ -13,7 +14,7 @@ type Candidate = (typeof CANDIDATE_TYPES)[number];
  */
 export const TYPE_THRESHOLD = 0.99;
 
-/** What one pass over the table learns about each column; checks and the profile share it. */
+/** What one pass over the records learns about each column; checks and the profile share it. */
 export interface ColumnFacts {
   name: string;
   /** DuckDB's type as loaded (CSV: VARCHAR). */
@@ -28,24 +29,33 @@ export interface ColumnFacts {
   conforming: Partial<Record<ColumnType, number>>;
 }
 
+/** A column with the type the shared pass holds it to: inferred from the sample, or from every record after the sample misled. */
+export interface PlannedColumn extends LoadedColumn {
+  type: ColumnType;
+  /** Set when the type was inferred from every record: how many values fit each candidate. */
+  fitAll?: Partial<Record<ColumnType, number>>;
+}
+
 const scalar = (duckType: string): boolean => logicalTypeOf(duckType) !== 'OTHER';
+const same = (sql: string): string => sql;
 
 /**
  * A non-null value when `q` fits type `t`. DuckDB rounds `'12.5'` into a BIGINT, so a value
  * fits BIGINT only when it also reads as the same DOUBLE. A failed cast costs microseconds, so
  * numbers and dates are tried only on values that start like one (a digit, sign or point).
+ * `shared` names per-record expressions the caller computes once (see AggregatePass.shared).
  */
-export function fits(q: string, t: ColumnType): string {
-  const text = `CAST(${q} AS VARCHAR)`;
-  const numberLike = `(ascii(${text}) BETWEEN 48 AND 57 OR ascii(${text}) IN (43, 45, 46))`;
+export function fits(q: string, t: ColumnType, shared: (sql: string) => string = same): string {
+  const first = shared(`ascii(CAST(${q} AS VARCHAR))`);
+  const numberLike = `(${first} BETWEEN 48 AND 57 OR ${first} IN (43, 45, 46))`;
   switch (t) {
     case 'BIGINT':
-      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${q} AS BIGINT) = TRY_CAST(${q} AS DOUBLE) THEN 1 END END`;
+      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${q} AS BIGINT) = ${shared(`TRY_CAST(${q} AS DOUBLE)`)} THEN 1 END END`;
     case 'DOUBLE':
-      return `CASE WHEN ${numberLike} THEN TRY_CAST(${q} AS DOUBLE) END`;
+      return `CASE WHEN ${numberLike} THEN ${shared(`TRY_CAST(${q} AS DOUBLE)`)} END`;
     case 'DATE':
     case 'TIMESTAMP':
-      return `CASE WHEN ascii(${text}) BETWEEN 48 AND 57 THEN TRY_CAST(${q} AS ${t}) END`;
+      return `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${shared(`TRY_CAST(${q} AS ${t})`)} END`;
     case 'OTHER':
       return `TRY_CAST(${q} AS VARCHAR)`;
     default:
@@ -56,15 +66,15 @@ export function fits(q: string, t: ColumnType): string {
 /** Records the type is first inferred from: enough to decide, few enough that failed casts stay cheap. */
 export const INFERENCE_SAMPLE_ROWS = 50_000;
 
-/** Per column and candidate type, how many non-null values of `raw` (where `where` holds) fit. */
-async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; where: string }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
+/** Per column and candidate type, how many non-null values of `source` fit. */
+async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
   const parts = ['count(*) AS n'];
   input.columns.forEach((c, i) => {
     const q = ident(c.name);
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t)}) AS c${i}_${j}`));
   });
-  const [row] = await duck.rows<Record<string, number>>(`SELECT ${parts.join(', ')} FROM raw WHERE ${input.where}`);
+  const [row] = await duck.rows<Record<string, number>>(`SELECT ${parts.join(', ')} FROM ${input.source}`);
   return input.columns.map((c, i) => {
     const fit: Partial<Record<ColumnType, number>> = {};
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row![`c${i}_${j}`]!));
@@ -72,46 +82,76 @@ async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn
   });
 }
 
-/**
- * Learns each column's facts in two passes: the type is inferred from the first
- * INFERENCE_SAMPLE_ROWS records (every candidate cast), then one pass over all records counts
- * nulls, distinct values and the values fitting the inferred type (and `alsoCount`, the
- * contract's types). A column whose remaining records contradict the sample is inferred again
- * from all of them.
- */
-export async function inspectColumns(duck: DuckSession, columns: LoadedColumn[], alsoCount: ReadonlyMap<string, ColumnType> = new Map()): Promise<{ rows: number; facts: ColumnFacts[] }> {
-  const sample = await candidateCounts(duck, { columns, where: `rowid < ${INFERENCE_SAMPLE_ROWS}` });
-  const types = columns.map((c, i) => inferType(logicalTypeOf(c.duckType), sample[i]!.nonNull, sample[i]!.fit));
-  const parts = ['count(*) AS n'];
-  columns.forEach((c, i) => {
-    const q = ident(c.name);
-    parts.push(`count(${q}) AS nn${i}`, `approx_count_distinct(${q}) AS d${i}`);
-    if (scalar(c.duckType)) {
-      parts.push(`count(${fits(q, types[i]!)}) AS t${i}`);
-      const contract = alsoCount.get(c.name);
-      if (contract && contract !== types[i]) parts.push(`count(${fits(q, contract)}) AS k${i}`);
-    }
-  });
-  const [row] = await duck.rows<Record<string, number>>(`SELECT ${parts.join(', ')} FROM raw`);
-  const rows = row!.n!;
-  const facts: ColumnFacts[] = [];
-  for (const [i, c] of columns.entries()) {
-    const nonNull = row![`nn${i}`]!;
-    let type = types[i]!;
-    const conforming: Partial<Record<ColumnType, number>> = { VARCHAR: scalar(c.duckType) ? nonNull : 0, [logicalTypeOf(c.duckType)]: nonNull };
-    if (scalar(c.duckType)) {
-      conforming[type] = row![`t${i}`]!;
-      const contract = alsoCount.get(c.name);
-      if (contract && contract !== type) conforming[contract] = row![`k${i}`]!;
-      if (rows > INFERENCE_SAMPLE_ROWS && conforming[type]! < TYPE_THRESHOLD * nonNull) {
-        const [all] = await candidateCounts(duck, { columns: [c], where: 'true' });
-        type = inferType(logicalTypeOf(c.duckType), nonNull, all!.fit);
-        Object.assign(conforming, all!.fit);
-      }
-    }
-    facts.push({ name: c.name, duckType: c.duckType, type, nonNull, nulls: rows - nonNull, distinctApprox: row![`d${i}`]!, conforming });
+/** The name of a temporary table holding the first INFERENCE_SAMPLE_ROWS records, for inference and for planning the shared pass. */
+export async function sampleSnapshot(duck: DuckSession, snapshot: Snapshot): Promise<string> {
+  try {
+    await duck.run(`CREATE OR REPLACE TEMP TABLE assay_sample AS SELECT * FROM ${snapshot.scan} LIMIT ${INFERENCE_SAMPLE_ROWS}`);
+  } catch (err) {
+    throw snapshot.refuse(err);
   }
-  return { rows, facts };
+  return 'assay_sample';
+}
+
+/** Each column's type as the sample suggests (every candidate cast on each sampled value). */
+export async function inferFromSample(duck: DuckSession, input: { snapshot: Snapshot; sample: string }): Promise<PlannedColumn[]> {
+  const { columns } = input.snapshot;
+  const counts = await candidateCounts(duck, { columns, source: input.sample });
+  return columns.map((c, i) => ({ ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit) }));
+}
+
+/** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
+export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[] }): Promise<PlannedColumn[]> {
+  const again = input.columns.filter((c) => input.contradicted.includes(c.name));
+  const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan });
+  const redone = new Map(again.map((c, i) => [c.name, { ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit), fitAll: counts[i]!.fit }]));
+  return input.columns.map((c) => redone.get(c.name) ?? c);
+}
+
+/** Facts from one shared pass, and the columns whose records contradict the sample's type. */
+export interface InspectedColumns {
+  rows: number;
+  facts: ColumnFacts[];
+  contradicted: string[];
+}
+
+/**
+ * Adds to `pass` what the column facts need: per column, nulls, distinct values and the values
+ * fitting the planned type (and `alsoCount`, the contract's types). Returns the function that
+ * reads the facts from the pass's result, naming the columns whose records contradict a type
+ * the sample suggested (fewer than TYPE_THRESHOLD fit).
+ */
+export function planFacts(pass: AggregatePass, columns: PlannedColumn[], alsoCount: ReadonlyMap<string, ColumnType>): (result: Record<string, unknown>) => InspectedColumns {
+  const n = pass.add('count(*)');
+  const keys = columns.map((c) => {
+    const q = ident(c.name);
+    const contract = alsoCount.get(c.name);
+    return {
+      nonNull: pass.add(`count(${q})`),
+      distinct: pass.add(`approx_count_distinct(${q})`),
+      fit: scalar(c.duckType) ? pass.add(`count(${fitsInPass(q, c, pass)})`) : undefined,
+      contract: scalar(c.duckType) && contract && contract !== c.type ? pass.add(`count(${fits(q, contract, pass.shared)})`) : undefined,
+    };
+  });
+  return (result) => {
+    const rows = result[n] as number;
+    const facts: ColumnFacts[] = [];
+    const contradicted: string[] = [];
+    for (const [i, c] of columns.entries()) {
+      const k = keys[i]!;
+      const nonNull = result[k.nonNull] as number;
+      const conforming: Partial<Record<ColumnType, number>> = { VARCHAR: scalar(c.duckType) ? nonNull : 0, [logicalTypeOf(c.duckType)]: nonNull, ...c.fitAll };
+      if (k.fit) conforming[c.type] = result[k.fit] as number;
+      if (k.contract) conforming[alsoCount.get(c.name)!] = result[k.contract] as number;
+      if (k.fit && !c.fitAll && rows > INFERENCE_SAMPLE_ROWS && conforming[c.type]! < TYPE_THRESHOLD * nonNull) contradicted.push(c.name);
+      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: result[k.distinct] as number, conforming });
+    }
+    return { rows, facts, contradicted };
+  };
+}
+
+/** `fits` for the shared pass: every value of a text column fits VARCHAR, so that count is the non-null count (computed once). */
+function fitsInPass(q: string, c: PlannedColumn, pass: AggregatePass): string {
+  return c.type === 'VARCHAR' && logicalTypeOf(c.duckType) === 'VARCHAR' ? q : fits(q, c.type, pass.shared);
 }
 
 /** A typed column keeps its type; a text column takes the first candidate that enough values fit. */

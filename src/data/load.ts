@@ -1,5 +1,5 @@
 import { ValidationFailed } from '../core/index.js';
-import { literal, type DuckSession } from './duck.js';
+import { ident, literal, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
 /** A column as loaded: its name and DuckDB's type for it (CSV columns load as VARCHAR). */
@@ -18,10 +18,10 @@ export interface LoadInput {
 
 /**
  * Loads the raw snapshot into DuckDB table `raw`, in file order, so `rowid + 1` is the record
- * number every check reports. CSV loads strictly (every record must have the header's number
- * of fields, quotes must close) with every column as text: typing is the quarantine's job, not
- * the reader's guess. A file that cannot be read is refused with a 400 naming the line, never
- * echoing its content.
+ * number. CSV loads strictly (every record must have the header's number of fields, quotes
+ * must close) with every column as text: typing is the quarantine's job, not the reader's
+ * guess. A file that cannot be read is refused with a 400 naming the line, never echoing its
+ * content.
  */
 export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise<LoadedColumn[]> {
   try {
@@ -31,8 +31,62 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');
   const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
-  if (n === 0) throw new ValidationFailed('the file has no records', [{ field: 'body', message: 'no records (header only)' }]);
+  if (n === 0) throw noRecords();
   return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+}
+
+/** 400 for a file that holds a header (or schema) but no records. */
+export function noRecords(): ValidationFailed {
+  return new ValidationFailed('the file has no records', [{ field: 'body', message: 'no records (header only)' }]);
+}
+
+/**
+ * A snapshot the quarantine reads: its columns, and two FROM-clause sources over its records.
+ * Queries over either fail with DuckDB's reader error when the file is malformed; `refuse`
+ * turns that into the 400 that names the problem.
+ */
+export interface Snapshot {
+  format: DatasetFormat;
+  columns: LoadedColumn[];
+  /** Every record, read in parallel: for aggregates, whose order does not matter. */
+  scan: string;
+  /** Every record in file order, with its 1-based record number in column `rowColumn`: for LIMIT queries that find row numbers. */
+  numbered: string;
+  /** A column name that is not one of the file's. */
+  rowColumn: string;
+  /** The 400 for a reader error met while querying the snapshot; any other error as it was. */
+  refuse(err: unknown): unknown;
+}
+
+/**
+ * Opens the snapshot for the quarantine without loading it when it is CSV: the checks read
+ * the file itself, in a few passes, so a large upload is never held in memory (or spilled)
+ * as a table. Record numbers then come from `row_number() OVER ()` over a scan in file order
+ * (DuckDB runs that scan on one thread, so it is used only for LIMIT queries). JSON Lines and
+ * Parquet are loaded as table `raw` first: their readers infer types, which every pass would
+ * otherwise repeat.
+ */
+export async function openSnapshot(duck: DuckSession, input: LoadInput): Promise<Snapshot> {
+  const columns = input.format === 'csv' ? input.csv!.header.map((name) => ({ name, duckType: 'VARCHAR' })) : await loadSnapshot(duck, input);
+  const rowColumn = unusedName(columns, '__record');
+  const scan = input.format === 'csv' ? readerOf(input) : 'raw';
+  const numbered =
+    input.format === 'csv' ? `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})` : `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)`;
+  const refuse = (err: unknown): unknown => (isReaderError(err) ? unreadable(input.format, err) : err);
+  return { format: input.format, columns, scan, numbered, rowColumn, refuse };
+}
+
+/** `base`, or `base` with a number appended, whichever no column is called. */
+function unusedName(columns: Array<{ name: string }>, base: string): string {
+  const taken = new Set(columns.map((c) => c.name));
+  let name = base;
+  for (let i = 1; taken.has(name); i++) name = `${base}${i}`;
+  return name;
+}
+
+/** DuckDB's errors for a CSV file it cannot parse (anything else, e.g. out of memory, is not the uploader's fault). */
+function isReaderError(err: unknown): err is Error {
+  return err instanceof Error && /CSV Error|Invalid Input Error|unicode/i.test(err.message);
 }
 
 function readerOf(input: LoadInput): string {

@@ -1,5 +1,6 @@
-import { ident, type DuckSession } from './duck.js';
-import type { ColumnFacts } from './inspect.js';
+import { ident } from './duck.js';
+import type { ColumnFacts, PlannedColumn } from './inspect.js';
+import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
 
 /** Quantiles every numeric column is profiled at. */
@@ -37,10 +38,14 @@ export interface DatasetProfile {
   columns: ColumnProfile[];
 }
 
-/** What `profileColumns` needs besides the table. */
+/** What `profileColumns` assembles the profile from. */
 export interface ProfileInput {
   rows: number;
   facts: ColumnFacts[];
+  /** The statistics the shared pass computed (see `planStats`). */
+  stats: ColumnStats[];
+  /** The histograms and value counts the detail pass computed (see `planDetails`). */
+  details: ColumnDetails;
   /** Columns whose values must not appear (personal data found, the subject id column). */
   withheld: Map<string, Redaction>;
 }
@@ -49,75 +54,118 @@ const NUMERIC = new Set<ColumnType>(['BIGINT', 'DOUBLE']);
 const TEMPORAL = new Set<ColumnType>(['DATE', 'TIMESTAMP']);
 const num = (q: string): string => `TRY_CAST(${q} AS DOUBLE)`;
 
+/** One column's moments, quantiles, bounds or lengths, as the shared pass computed them. */
+export type ColumnStats = Record<string, unknown>;
+
 /**
- * Profiles every column: null and distinct counts for all; min, max, mean, standard deviation,
- * quantiles (t-digest, `approx_quantile`) and an equal-width histogram for numeric columns;
- * min and max for dates; lengths and the top-k values for text and booleans. Values of
- * columns holding personal data, of the subject id, and of high-cardinality text never enter
- * the profile, only their counts.
+ * Adds the profile's statistics to the shared pass: min, max, mean, standard deviation and
+ * quantiles (t-digest, `approx_quantile`) of numeric columns, min and max of dates, and the
+ * lengths of text. They are computed for every column, since which columns hold personal data
+ * is known only after the pass; `profileColumns` drops what must be withheld.
  */
-export async function profileColumns(duck: DuckSession, input: ProfileInput): Promise<DatasetProfile> {
-  const stats = await statsPass(duck, input);
-  const columns: ColumnProfile[] = [];
-  for (const [i, f] of input.facts.entries()) {
-    const base: ColumnProfile = { name: f.name, type: f.type, count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
-    const withheld = input.withheld.get(f.name) ?? (f.type === 'VARCHAR' && f.distinctApprox > CATEGORICAL_MAX_DISTINCT ? 'high_cardinality' : undefined);
-    if (f.type === 'VARCHAR' && stats[`lmin${i}`] !== undefined) {
-      base.text = { minLength: stats[`lmin${i}`] as number, maxLength: stats[`lmax${i}`] as number, meanLength: stats[`lavg${i}`] as number };
+export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (result: Record<string, unknown>) => ColumnStats[] {
+  const keys = columns.map((c) => {
+    const q = ident(c.name);
+    const parts: Record<string, string> = {};
+    if (NUMERIC.has(c.type)) {
+      const v = pass.shared(num(q));
+      Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
+    } else if (TEMPORAL.has(c.type)) {
+      const v = pass.shared(`TRY_CAST(${q} AS ${c.type})`);
+      Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
+    } else if (c.type === 'VARCHAR') {
+      const len = pass.shared(`length(CAST(${q} AS VARCHAR))`);
+      Object.assign(parts, { lmin: `min(${len})`, lmax: `max(${len})`, lavg: `avg(${len})` });
     }
-    if (withheld) {
-      columns.push({ ...base, redacted: withheld });
-      continue;
-    }
-    if (NUMERIC.has(f.type) && stats[`min${i}`] !== null && stats[`min${i}`] !== undefined) {
-      base.numeric = await numericProfile(duck, { column: f.name, stats, i });
-    } else if (TEMPORAL.has(f.type) && stats[`tmin${i}`] != null) {
-      base.temporal = { min: String(stats[`tmin${i}`]), max: String(stats[`tmax${i}`]) };
-    } else if (f.type === 'VARCHAR' || f.type === 'BOOLEAN') {
-      base.topK = await duck.rows<{ value: string; count: number }>(
-        `SELECT CAST(${ident(f.name)} AS VARCHAR) AS value, count(*)::BIGINT AS count FROM raw WHERE ${ident(f.name)} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${TOP_K}`,
-      );
-    }
-    columns.push(base);
-  }
+    return Object.entries(parts).map(([name, sql]) => [name, pass.add(sql)] as const);
+  });
+  return (result) => keys.map((k) => Object.fromEntries(k.map(([name, key]) => [name, result[key]])));
+}
+
+/** A histogram's or value count's entries as DuckDB's `histogram` returns them. */
+export type HistogramEntries = Array<{ key: unknown; value: number }>;
+
+/** Per column: its numeric histogram (bin → count) or its value counts (value → count), from the detail pass. */
+export type ColumnDetails = Map<string, HistogramEntries>;
+
+/**
+ * Adds to a pass over every record what the profile needs once the shared pass is done: the
+ * equal-width histogram of each numeric column, the value counts of each text column with few
+ * distinct values and of each boolean column (`histogram` ignores nulls). Planned for every
+ * such column, since which hold personal data is known only later; text columns have at most
+ * about CATEGORICAL_MAX_DISTINCT values, so their maps stay small.
+ */
+export function planDetails(pass: AggregatePass, input: { facts: ColumnFacts[]; stats: ColumnStats[] }): (result: Record<string, unknown>) => ColumnDetails {
+  const keys = input.facts.flatMap((f, i) => {
+    const stats = input.stats[i]!;
+    if (NUMERIC.has(f.type)) return stats.min === null || stats.min === undefined ? [] : [[f.name, pass.add(`histogram(${binOf(f.name, stats)})`)] as const];
+    if (isCategorical(f) || f.type === 'BOOLEAN') return [[f.name, pass.add(valueCounts(f.name))] as const];
+    return [];
+  });
+  return (result) => new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
+}
+
+/** A text column with at most CATEGORICAL_MAX_DISTINCT values (by the HyperLogLog estimate): its values can be counted one by one. */
+export const isCategorical = (f: ColumnFacts): boolean => f.type === 'VARCHAR' && f.distinctApprox <= CATEGORICAL_MAX_DISTINCT;
+
+/** The aggregate counting each value of a column, as text. */
+export const valueCounts = (column: string): string => `histogram(CAST(${ident(column)} AS VARCHAR))`;
+
+/**
+ * Profiles every column: null and distinct counts for all; the shared pass's statistics; the
+ * detail pass's equal-width histogram for numeric columns and top-k values for text and
+ * booleans. Values of columns holding personal data, of the subject id, and of
+ * high-cardinality text never enter the profile, only their counts.
+ */
+export function profileColumns(input: ProfileInput): DatasetProfile {
+  const columns = input.facts.map((f, i) => columnProfile(f, { ...input, stats: input.stats[i]! }));
   return { rows: input.rows, columns };
 }
 
-/** One aggregate pass: numeric moments and quantiles, temporal bounds, text lengths. */
-async function statsPass(duck: DuckSession, input: ProfileInput): Promise<Record<string, unknown>> {
-  const parts: string[] = ['1 AS one'];
-  input.facts.forEach((f, i) => {
-    const q = ident(f.name);
-    if (NUMERIC.has(f.type) && !input.withheld.has(f.name)) {
-      parts.push(`min(${num(q)}) AS min${i}`, `max(${num(q)}) AS max${i}`, `avg(${num(q)}) AS avg${i}`, `stddev_samp(${num(q)}) AS sd${i}`);
-      parts.push(`approx_quantile(${num(q)}, [${PROFILE_QUANTILES.join(', ')}]) AS q${i}`);
-    } else if (TEMPORAL.has(f.type) && !input.withheld.has(f.name)) {
-      parts.push(`CAST(min(TRY_CAST(${q} AS ${f.type})) AS VARCHAR) AS tmin${i}`, `CAST(max(TRY_CAST(${q} AS ${f.type})) AS VARCHAR) AS tmax${i}`);
-    } else if (f.type === 'VARCHAR') {
-      const len = `length(CAST(${q} AS VARCHAR))`;
-      parts.push(`min(${len}) AS lmin${i}`, `max(${len}) AS lmax${i}`, `avg(${len}) AS lavg${i}`);
-    }
-  });
-  const [row] = await duck.rows(`SELECT ${parts.join(', ')} FROM raw`);
-  return row ?? {};
+function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'facts'> & { stats: ColumnStats }): ColumnProfile {
+  const { stats } = input;
+  const base: ColumnProfile = { name: f.name, type: f.type, count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
+  const withheld = input.withheld.get(f.name) ?? (f.type === 'VARCHAR' && f.distinctApprox > CATEGORICAL_MAX_DISTINCT ? 'high_cardinality' : undefined);
+  if (f.type === 'VARCHAR' && stats.lmin !== undefined) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
+  if (withheld) return { ...base, redacted: withheld };
+  const entries = input.details.get(f.name) ?? [];
+  if (NUMERIC.has(f.type) && stats.min !== null && stats.min !== undefined) base.numeric = numericProfile(stats, entries as Array<{ key: number; value: number }>);
+  else if (TEMPORAL.has(f.type) && stats.tmin != null) base.temporal = { min: String(stats.tmin), max: String(stats.tmax) };
+  else if (f.type === 'VARCHAR' || f.type === 'BOOLEAN') base.topK = topK(entries as Array<{ key: string; value: number }>);
+  return base;
 }
 
-async function numericProfile(duck: DuckSession, input: { column: string; stats: Record<string, unknown>; i: number }): Promise<NonNullable<ColumnProfile['numeric']>> {
-  const { stats, i } = input;
-  const min = stats[`min${i}`] as number;
-  const max = stats[`max${i}`] as number;
+/** The bin of each record's value: equal-width bins between the column's min and max; null (left out) without a value. */
+function binOf(column: string, stats: ColumnStats): string {
+  const { min, max } = stats as { min: number; max: number };
+  const width = (max - min) / HISTOGRAM_BINS;
+  const v = num(ident(column));
+  // `least` ignores nulls (least(null, 19) is 19), so a value that is not a number must be left out before it.
+  return `CASE WHEN ${v} IS NOT NULL THEN ${width > 0 ? `least(CAST(floor((${v} - ${min}) / ${width}) AS BIGINT), ${HISTOGRAM_BINS - 1})` : '0'} END`;
+}
+
+/** The TOP_K most frequent values, ties broken by value in byte order (as DuckDB orders text). */
+function topK(entries: Array<{ key: string; value: number }>): Array<{ value: string; count: number }> {
+  return entries
+    .map((e) => ({ value: e.key, count: e.value, bytes: Buffer.from(e.key, 'utf8') }))
+    .sort((a, b) => b.count - a.count || Buffer.compare(a.bytes, b.bytes))
+    .slice(0, TOP_K)
+    .map(({ value, count }) => ({ value, count }));
+}
+
+function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: number }>): NonNullable<ColumnProfile['numeric']> {
+  const min = stats.min as number;
+  const max = stats.max as number;
   const width = (max - min) / HISTOGRAM_BINS;
   const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, k) => (k === HISTOGRAM_BINS ? max : min + k * width));
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
-  const v = num(ident(input.column));
-  const bin = width > 0 ? `least(CAST(floor((${v} - ${min}) / ${width}) AS BIGINT), ${HISTOGRAM_BINS - 1})` : '0';
-  for (const r of await duck.rows<{ b: number; n: number }>(`SELECT ${bin} AS b, count(*)::BIGINT AS n FROM raw WHERE ${v} IS NOT NULL GROUP BY 1`)) counts[r.b] = r.n;
-  const q = (stats[`q${i}`] as number[] | null) ?? [];
+  for (const b of bins) counts[b.key] = b.value;
+  const q = (stats.q as number[] | null) ?? [];
   return {
     min,
     max,
-    mean: stats[`avg${i}`] as number,
-    stddev: (stats[`sd${i}`] as number | null) ?? null,
+    mean: stats.avg as number,
+    stddev: (stats.sd as number | null) ?? null,
     quantiles: Object.fromEntries(PROFILE_QUANTILES.map((p, k) => [`p${Math.round(p * 100)}`, q[k]!])),
     histogram: { edges, counts },
   };

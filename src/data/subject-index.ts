@@ -25,11 +25,11 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
   return createHash('sha256').update(`${salt.toString('hex')}:${subjectId.trim()}`).digest();
 }
 
-/** The distinct salted hashes of the non-empty subject ids in `column` of `raw`, computed in DuckDB. */
-export async function subjectHashes(duck: DuckSession, input: { column: string; salt: Buffer }): Promise<string[]> {
+/** The distinct salted hashes of the non-empty subject ids in `column` of the records `source` (a FROM clause), computed in DuckDB. */
+export async function subjectHashes(duck: DuckSession, input: { source: string; column: string; salt: Buffer }): Promise<string[]> {
   const v = `trim(CAST(${ident(input.column)} AS VARCHAR))`;
   // The salt is a bound parameter, never part of the SQL text.
-  const rows = await duck.rows<{ h: string }>(`SELECT DISTINCT sha256($1 || ':' || ${v}) AS h FROM raw WHERE coalesce(${v}, '') <> ''`, [input.salt.toString('hex')]);
+  const rows = await duck.rows<{ h: string }>(`SELECT DISTINCT sha256($1 || ':' || ${v}) AS h FROM ${input.source} WHERE coalesce(${v}, '') <> ''`, [input.salt.toString('hex')]);
   return rows.map((r) => r.h);
 }
 

@@ -1,6 +1,7 @@
 import type { Classification } from '../../policy/index.js';
 import type { DuckSession } from '../duck.js';
-import type { ColumnFacts } from '../inspect.js';
+import type { ColumnFacts, PlannedColumn } from '../inspect.js';
+import type { Snapshot } from '../load.js';
 import type { CheckResult, DatasetSchema, Exclusion } from '../types.js';
 
 /** Row numbers reported per finding: the first this many, in file order. Counts are always exact. */
@@ -23,16 +24,63 @@ export interface Contract {
   rowCount: number;
 }
 
-/** Everything a check may look at: the loaded table `raw`, the shared column facts, the declaration. */
+/** What a check plans its probes with, before the shared pass: the columns with the types they are held to, and a sample. */
+export interface CheckPlan {
+  duck: DuckSession;
+  columns: PlannedColumn[];
+  declared: DeclaredVersion;
+  contract: Contract | undefined;
+  /** FROM clause of the first records (see INFERENCE_SAMPLE_ROWS), to plan by what they hold. */
+  sample: string;
+  /** A per-record expression computed once for every probe that uses it (see AggregatePass.shared). */
+  shared(sql: string): string;
+}
+
+/** An aggregate a check needs over every record (every check's probes share one pass). */
+export interface AggregateProbe {
+  key: string;
+  sql: string;
+}
+
+/**
+ * How many records a predicate holds for, where the predicate reads one column only. When the
+ * sample shows that column to have few distinct values, the predicate is evaluated once per
+ * value (on the column's value counts) instead of once per record.
+ */
+export interface CountProbe {
+  key: string;
+  column: string;
+  /** The predicate, with per-record expressions named through `shared` where the pass computes them once. */
+  predicate(shared: (sql: string) => string): string;
+}
+
+/** What a check asks the shared pass for. */
+export type Probe = AggregateProbe | CountProbe;
+
+/** Records a check reports by number: the first ROW_NUMBER_LIMIT of the `count` records matching `predicate` (SQL over the records' columns). */
+export interface Locate {
+  key: string;
+  predicate: string;
+  count: number;
+}
+
+/** Everything a check may look at: the records, the shared column facts and probe values, the declaration. */
 export interface CheckContext {
   duck: DuckSession;
+  snapshot: Snapshot;
   rows: number;
   facts: ColumnFacts[];
   declared: DeclaredVersion;
   contract: Contract | undefined;
+  /** The value of this check's probe `key` from the shared pass (or `moreProbes`). */
+  probe(key: string): number;
+  /** Whether this check planned probe `key`. */
+  hasProbe(key: string): boolean;
+  /** The first row numbers of this check's `locate` request `key`, in file order (empty before they are located). */
+  located(key: string): number[];
 }
 
-/** Rows a check leaves out of the certified data, with the SQL predicate that selects them from `raw`. */
+/** Rows a check leaves out of the certified data, with the SQL predicate that selects them. */
 export interface ExclusionFinding extends Exclusion {
   predicate: string;
 }
@@ -42,18 +90,25 @@ export interface CheckOutcome extends CheckResult {
   exclusions?: ExclusionFinding[];
 }
 
-/** One quarantine check: a name and version that appear in the evidence, and the rule. */
+/**
+ * One quarantine check: a name and version that appear in the evidence, and the rule. A check
+ * reads no records itself where it can help it: it names the aggregates it needs (`probes`,
+ * computed with every other check's in one pass; `moreProbes` in another, when the first
+ * surprised it) and the records it must cite by number (`locate`, found for all checks
+ * together), then decides from those.
+ */
 export interface QuarantineCheck {
   name: string;
   version: number;
+  probes?(plan: CheckPlan): Probe[] | Promise<Probe[]>;
+  /** Counts needed only when the shared pass found what the sample did not foresee: they get a pass of their own (rarely needed). */
+  moreProbes?(ctx: CheckContext): CountProbe[];
+  locate?(ctx: CheckContext): Locate[];
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }
 
-/** The 1-based record numbers of the first rows of `raw` matching `predicate`. */
-export async function firstRowNumbers(duck: DuckSession, predicate: string, limit = ROW_NUMBER_LIMIT): Promise<number[]> {
-  const rows = await duck.rows<{ r: number }>(`SELECT rowid + 1 AS r FROM raw WHERE ${predicate} ORDER BY rowid LIMIT ${limit}`);
-  return rows.map((x) => x.r);
-}
+/** How many records a predicate holds for (null counts as false; zero, not null, when none: unlike `count_if`). */
+export const countOf = (predicate: string): string => `count(*) FILTER (WHERE ${predicate})`;
 
 /** `name@version`, the form checks are cited in. */
 export const checkRef = (c: { name: string; version: number }): string => `${c.name}@${c.version}`;

@@ -1,5 +1,5 @@
 import { ident } from '../duck.js';
-import { firstRowNumbers, type CheckOutcome, type ExclusionFinding, type QuarantineCheck } from './check.js';
+import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
 /** Values (case-insensitive, trimmed) that grant consent; anything else does not. */
 export const CONSENT_GIVEN = ['true', 't', 'yes', 'y', '1', 'granted', 'given', 'opt-in', 'optin', 'consented'];
@@ -22,15 +22,23 @@ export function consentRules(column: string): Array<{ reason: string; predicate:
   ];
 }
 
-/** Counts and first row numbers of each rule's rows in `raw`, leaving out rules that match nothing. */
-export async function exclusionsOf(ctx: Parameters<QuarantineCheck['run']>[0], input: { rule: string; rules: Array<{ reason: string; predicate: string }> }): Promise<ExclusionFinding[]> {
-  const counts = await ctx.duck.rows<Record<string, number>>(`SELECT ${input.rules.map((r, i) => `count(*) FILTER (WHERE ${r.predicate}) AS r${i}`).join(', ')} FROM raw`);
-  const out: ExclusionFinding[] = [];
-  for (const [i, r] of input.rules.entries()) {
-    const rowCount = counts[0]?.[`r${i}`] ?? 0;
-    if (rowCount > 0) out.push({ reason: r.reason, rule: input.rule, predicate: r.predicate, rowCount, rowNumbers: await firstRowNumbers(ctx.duck, r.predicate) });
-  }
-  return out;
+type Rule = { reason: string; predicate: string };
+
+/** Probes counting each rule's records (a rule reads its one column). */
+export function ruleProbes(column: string, rules: Rule[]): CountProbe[] {
+  return rules.map((r) => ({ key: r.reason, column, predicate: () => r.predicate }));
+}
+
+/** The rules' records to cite by number. */
+export function ruleLocates(ctx: CheckContext, rules: Rule[]): Locate[] {
+  return rules.map((r) => ({ key: r.reason, predicate: r.predicate, count: ctx.probe(r.reason) }));
+}
+
+/** Counts and first row numbers of each rule's rows, leaving out rules that match nothing. */
+export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Rule[] }): ExclusionFinding[] {
+  return input.rules
+    .filter((r) => ctx.probe(r.reason) > 0)
+    .map((r) => ({ reason: r.reason, rule: input.rule, predicate: r.predicate, rowCount: ctx.probe(r.reason), rowNumbers: ctx.located(r.reason) }));
 }
 
 /**
@@ -42,11 +50,13 @@ export async function exclusionsOf(ctx: Parameters<QuarantineCheck['run']>[0], i
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
   version: 1,
+  probes: ({ declared: d }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(d.consentColumn)) : []),
+  locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ctx.declared.consentColumn)) : []),
   async run(ctx): Promise<CheckOutcome> {
     const column = ctx.declared.consentColumn;
     const base = { name: this.name, version: this.version, blocking: false };
     if (!column) return { ...base, status: 'pass', result: 'no consent column declared', evidence: { column: null } };
-    const exclusions = await exclusionsOf(ctx, { rule: 'consent@1', rules: consentRules(column) });
+    const exclusions = exclusionsOf(ctx, { rule: 'consent@1', rules: consentRules(column) });
     const excluded = exclusions.reduce((n, e) => n + e.rowCount, 0);
     const evidence = { column, given: CONSENT_GIVEN, withdrawn: CONSENT_WITHDRAWN, excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (excluded === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };

@@ -1,5 +1,28 @@
 import { ident } from '../duck.js';
-import { firstRowNumbers, type CheckOutcome, type QuarantineCheck } from './check.js';
+import { ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type QuarantineCheck } from './check.js';
+
+/** A 64-bit hash of all of a record's fields. */
+const recordHash = (columns: Array<{ name: string }>): string => `hash(${columns.map((c) => ident(c.name)).join(', ')})`;
+
+/**
+ * The first row numbers of records that repeat an earlier one. Only for files with repeats:
+ * one pass finds the repeated hashes, then one in file order numbers their occurrences and
+ * keeps all but each hash's first.
+ */
+async function repeatRowNumbers(ctx: CheckContext): Promise<number[]> {
+  const h = recordHash(ctx.facts);
+  const row = ident(ctx.snapshot.rowColumn);
+  await ctx.duck.run(`CREATE OR REPLACE TEMP TABLE assay_dup_hashes AS SELECT h FROM (SELECT ${h} AS h FROM ${ctx.snapshot.scan}) GROUP BY h HAVING count(*) > 1`);
+  try {
+    const rows = await ctx.duck.rows<{ r: number }>(
+      `SELECT r FROM (SELECT r, row_number() OVER (PARTITION BY h ORDER BY r) AS k FROM (SELECT ${row} AS r, ${h} AS h FROM ${ctx.snapshot.numbered}) WHERE h IN (SELECT h FROM assay_dup_hashes))
+       WHERE k > 1 ORDER BY r LIMIT ${ROW_NUMBER_LIMIT}`,
+    );
+    return rows.map((x) => x.r);
+  } finally {
+    await ctx.duck.run('DROP TABLE assay_dup_hashes');
+  }
+}
 
 /**
  * `duplicates@1`: records identical, field for field, to an earlier record. Records are
@@ -10,12 +33,10 @@ import { firstRowNumbers, type CheckOutcome, type QuarantineCheck } from './chec
 export const duplicatesCheck: QuarantineCheck = {
   name: 'duplicates',
   version: 1,
+  probes: (plan) => [{ key: 'distinct', sql: `count(DISTINCT ${recordHash(plan.columns)})` }],
   async run(ctx): Promise<CheckOutcome> {
-    const rowHash = `hash(${ctx.facts.map((f) => ident(f.name)).join(', ')})`;
-    await ctx.duck.run(`CREATE TEMP TABLE dup_hashes AS SELECT h, min(rowid) AS first, count(*) AS c FROM (SELECT ${rowHash} AS h, rowid FROM raw) GROUP BY h HAVING count(*) > 1`);
-    const [{ repeats }] = (await ctx.duck.rows<{ repeats: number }>('SELECT coalesce(sum(c - 1), 0)::BIGINT AS repeats FROM dup_hashes')) as [{ repeats: number }];
-    const rowNumbers = repeats === 0 ? [] : await firstRowNumbers(ctx.duck, `rowid NOT IN (SELECT first FROM dup_hashes) AND ${rowHash} IN (SELECT h FROM dup_hashes)`);
-    await ctx.duck.run('DROP TABLE dup_hashes');
+    const repeats = ctx.rows - ctx.probe('distinct');
+    const rowNumbers = repeats === 0 ? [] : await repeatRowNumbers(ctx);
     const base = { name: this.name, version: this.version, blocking: false, evidence: { duplicateRows: repeats, rowNumbers } };
     if (repeats === 0) return { ...base, status: 'pass', result: 'no duplicate records' };
     return { ...base, status: 'warn', result: `${repeats} records repeat an earlier record exactly` };

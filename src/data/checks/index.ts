@@ -20,9 +20,22 @@ export const QUARANTINE_CHECKS: readonly QuarantineCheck[] = [
   residencyCheck,
 ];
 
-export { checkRef, ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type Contract, type DeclaredVersion, type ExclusionFinding, type QuarantineCheck } from './check.js';
+export {
+  checkRef,
+  ROW_NUMBER_LIMIT,
+  type CheckContext,
+  type CheckOutcome,
+  type CheckPlan,
+  type Contract,
+  type CountProbe,
+  type DeclaredVersion,
+  type ExclusionFinding,
+  type Locate,
+  type Probe,
+  type QuarantineCheck,
+} from './check.js';
 export { consentRules, CONSENT_GIVEN, CONSENT_WITHDRAWN } from './consent.js';
 export { residencyRules, REGIONS } from './residency.js';
 export { schemaOf } from './schema.js';
-export { PII_DETECTORS, type PiiDetector } from './pii-detectors.js';
+export { PII_DETECTORS, registerPiiMacros, type PiiDetector } from './pii-detectors.js';
 export type { PiiFinding } from './pii.js';

@@ -1,6 +1,6 @@
 import { ident } from '../duck.js';
-import { firstRowNumbers, type CheckOutcome, type QuarantineCheck } from './check.js';
-import { detectorOn, PERSONAL_DETECTORS, PII_DETECTORS, registerPiiMacros, type PiiDetector } from './pii-detectors.js';
+import { countOf, type CheckContext, type CheckOutcome, type CheckPlan, type CountProbe, type QuarantineCheck } from './check.js';
+import { detectorGate, detectorOn, gatedDetectorOn, PERSONAL_DETECTORS, PII_DETECTORS, type PiiDetector } from './pii-detectors.js';
 
 /**
  * Columns scanned: text and integers (card and tax ids read as integers). A column at least 99%
@@ -20,8 +20,54 @@ export interface PiiFinding {
   rowNumbers: number[];
 }
 
+type Pair = { key: string; column: string; detector: PiiDetector };
+
+/** The columns pii@1 scans, each with every detector, keyed `column:detector`. */
+function scanned(columns: Array<{ name: string; type: string }>): Pair[] {
+  const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
+  return columns.filter((c) => SCANNED_TYPES.has(c.type)).flatMap((c) => detectors.map((detector) => ({ key: `${c.name}:${detector}`, column: c.name, detector })));
+}
+
+/** The key of a column's probe counting cells that pass the gate of any detector the shared pass did not run on it. */
+const elsewhereKey = (column: string): string => `${column}:other gates`;
+
+const fullCount = (p: Pair): CountProbe => ({ key: p.key, column: p.column, predicate: (shared) => gatedDetectorOn(p.detector, ident(p.column), shared) });
+
 /**
- * `pii@1`: runs every detector (see pii-detectors.ts) over every text and integer column in one pass and
+ * The shared pass runs a detector on a column only where some sampled cell passes its gate;
+ * for each column's other detectors it just counts cells passing any of their gates (integer
+ * comparisons). Nearly always that count is zero and so are those detectors' matches; when it
+ * is not, `moreProbes` counts them after all. Counts stay exact either way.
+ */
+async function probesOf(plan: CheckPlan): Promise<CountProbe[]> {
+  const pairs = scanned(plan.columns);
+  if (pairs.length === 0) return [];
+  const [sampled] = await plan.duck.rows<Record<string, number>>(`SELECT ${pairs.map((p, i) => `${countOf(detectorGate(p.detector, ident(p.column)))} AS g${i}`).join(', ')} FROM ${plan.sample}`);
+  const run = pairs.filter((_, i) => sampled![`g${i}`]! > 0);
+  const skipped = pairs.filter((_, i) => !(sampled![`g${i}`]! > 0));
+  const columns = [...new Set(skipped.map((p) => p.column))];
+  return [
+    ...run.map(fullCount),
+    ...columns.map((column) => ({
+      key: elsewhereKey(column),
+      column,
+      predicate: (shared: (sql: string) => string) => anyOf(skipped.filter((p) => p.column === column).map((p) => detectorGate(p.detector, ident(column), shared))),
+    })),
+  ];
+}
+
+/** True where any condition holds, testing each only where the previous ones did not (an OR would evaluate them all on every cell). */
+function anyOf(conditions: string[]): string {
+  return `CASE ${conditions.map((c) => `WHEN ${c} THEN true`).join(' ')} ELSE false END`;
+}
+
+/** Each pair's count: from the shared pass, zero where no cell passed its gate, or from `moreProbes`. */
+function countOfPair(ctx: CheckContext, p: Pair): number {
+  return ctx.hasProbe(p.key) ? ctx.probe(p.key) : 0;
+}
+
+/**
+ * `pii@1`: runs every detector (see pii-detectors.ts) over every text and integer column and
  * reports, per column and detector, how many cells matched and the first row numbers. It
  * fails, blocking promotion, when the data holds more than its classification admits:
  * personal data in a dataset classified public, internal or confidential, or card numbers in
@@ -30,19 +76,14 @@ export interface PiiFinding {
 export const piiCheck: QuarantineCheck = {
   name: 'pii',
   version: 1,
+  probes: probesOf,
+  moreProbes: (ctx) => scanned(ctx.facts).filter((p) => !ctx.hasProbe(p.key) && ctx.hasProbe(elsewhereKey(p.column)) && ctx.probe(elsewhereKey(p.column)) > 0).map(fullCount),
+  locate: (ctx) => scanned(ctx.facts).map((p) => ({ key: p.key, predicate: detectorOn(p.detector, ident(p.column)), count: countOfPair(ctx, p) })),
   async run(ctx): Promise<CheckOutcome> {
-    await registerPiiMacros(ctx.duck);
     const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
-    const scanned = ctx.facts.filter((f) => SCANNED_TYPES.has(f.type));
-    const parts = scanned.flatMap((f, i) => detectors.map((d) => `count(CASE WHEN ${detectorOn(d, ident(f.name))} THEN 1 END) AS "${i}:${d}"`));
-    const [counts] = parts.length ? await ctx.duck.rows<Record<string, number>>(`SELECT ${parts.join(', ')} FROM raw`) : [{}];
-    const findings: PiiFinding[] = [];
-    for (const [i, f] of scanned.entries()) {
-      for (const d of detectors) {
-        const count = counts?.[`${i}:${d}`] ?? 0;
-        if (count > 0) findings.push({ column: f.name, detector: d, count, rowNumbers: await firstRowNumbers(ctx.duck, detectorOn(d, ident(f.name))) });
-      }
-    }
+    const findings: PiiFinding[] = scanned(ctx.facts)
+      .filter((p) => countOfPair(ctx, p) > 0)
+      .map((p) => ({ column: p.column, detector: p.detector, count: countOfPair(ctx, p), rowNumbers: ctx.located(p.key) }));
     const classification = ctx.declared.classification;
     const personal = findings.filter((x) => PERSONAL_DETECTORS.includes(x.detector));
     const cards = findings.filter((x) => x.detector === 'pan');

@@ -1,6 +1,6 @@
 import { ident, literal } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
-import { exclusionsOf } from './consent.js';
+import { exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
 
 /** Regions a residency may name, with the ISO 3166-1 alpha-2 codes inside them. */
 export const REGIONS: Record<string, string[]> = {
@@ -28,13 +28,18 @@ export function residencyRules(input: { column: string; residency: string }): Ar
 export const residencyCheck: QuarantineCheck = {
   name: 'residency',
   version: 1,
+  probes: ({ declared: d }) => (d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: d.residencyColumn, residency: d.residency })) : []),
+  locate: (ctx) => {
+    const { residencyColumn: column, residency } = ctx.declared;
+    return column && residency ? ruleLocates(ctx, residencyRules({ column, residency })) : [];
+  },
   async run(ctx): Promise<CheckOutcome> {
     const { residency, residencyColumn: column } = ctx.declared;
     const base = { name: this.name, version: this.version, blocking: false };
     if (!column) return { ...base, status: 'pass', result: residency ? `data resides in ${residency}; no per-row residency column declared` : 'no residency declared', evidence: { residency: residency ?? null, column: null } };
     // Ingest refuses a residency column without a residency, and one the file does not have.
     if (!residency) throw new Error('residency column declared without a residency');
-    const exclusions = await exclusionsOf(ctx, { rule: 'residency@1', rules: residencyRules({ column, residency }) });
+    const exclusions = exclusionsOf(ctx, { rule: 'residency@1', rules: residencyRules({ column, residency }) });
     const excluded = exclusions[0]?.rowCount ?? 0;
     const evidence = { residency, column, inside: insideValues(residency), excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (excluded === 0) return { ...base, status: 'pass', result: `every row resides in ${residency}`, evidence, exclusions };

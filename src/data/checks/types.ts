@@ -1,27 +1,34 @@
 import { ident } from '../duck.js';
 import { fits } from '../inspect.js';
-import { firstRowNumbers, type CheckOutcome, type QuarantineCheck } from './check.js';
+import type { ColumnType } from '../types.js';
+import type { CheckContext, CheckOutcome, Locate, QuarantineCheck } from './check.js';
+
+/** Per column with violations: the type its values are held to, where that comes from, how many do not fit it. */
+function violationsOf(ctx: CheckContext): Array<{ column: string; expected: ColumnType; source: 'contract' | 'inferred'; violations: number }> {
+  const contractTypes = new Map(ctx.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
+  return ctx.facts.flatMap((f) => {
+    const expected = contractTypes.get(f.name) ?? f.type;
+    const violations = f.nonNull - (f.conforming[expected] ?? f.nonNull);
+    return violations > 0 ? [{ column: f.name, expected, source: contractTypes.has(f.name) ? ('contract' as const) : ('inferred' as const), violations }] : [];
+  });
+}
 
 /**
  * `types@1`: values that do not fit their column's type — the contract's type when the
  * contract has the column, the inferred type otherwise — counted per column with the first row
  * numbers. Violations of the contract fail and block; violations of an inferred type (at most
- * 1% of the column, by the inference threshold) warn.
+ * 1% of the column, by the inference threshold) warn. The counts come from the column facts.
  */
 export const typesCheck: QuarantineCheck = {
   name: 'types',
   version: 1,
+  locate: (ctx): Locate[] =>
+    violationsOf(ctx).map((v) => {
+      const q = ident(v.column);
+      return { key: v.column, predicate: `${q} IS NOT NULL AND (${fits(q, v.expected)}) IS NULL`, count: v.violations };
+    }),
   async run(ctx): Promise<CheckOutcome> {
-    const contractTypes = new Map(ctx.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
-    const columns = [];
-    for (const f of ctx.facts) {
-      const expected = contractTypes.get(f.name) ?? f.type;
-      const violations = f.nonNull - (f.conforming[expected] ?? f.nonNull);
-      if (violations <= 0) continue;
-      const q = ident(f.name);
-      const rowNumbers = await firstRowNumbers(ctx.duck, `${q} IS NOT NULL AND (${fits(q, expected)}) IS NULL`);
-      columns.push({ column: f.name, expected, source: contractTypes.has(f.name) ? 'contract' : 'inferred', violations, rowNumbers });
-    }
+    const columns = violationsOf(ctx).map((v) => ({ ...v, rowNumbers: ctx.located(v.column) }));
     const againstContract = columns.filter((c) => c.source === 'contract');
     const base = { name: this.name, version: this.version, blocking: true, evidence: { columns } };
     if (columns.length === 0) return { ...base, status: 'pass', result: 'every value fits its column type' };

@@ -1,0 +1,53 @@
+import { ident, type DuckSession } from './duck.js';
+import type { Snapshot } from './load.js';
+
+/**
+ * Aggregates over every record of a snapshot, gathered from the column inspection, the checks
+ * and the profile, and computed together in one scan. Reading and parsing the file is most of
+ * what a pass costs, so one pass with a hundred aggregates beats a dozen passes with a few.
+ */
+export interface AggregatePass {
+  /** Adds an aggregate expression and returns the key its value comes back under; the same SQL added twice is computed once. */
+  add(sql: string): string;
+  /**
+   * A per-record expression (e.g. `length(x)`) computed once per record for every aggregate
+   * that uses it: DuckDB does not share subexpressions between aggregates. Returns the SQL
+   * that refers to it.
+   */
+  shared(sql: string): string;
+  /** Runs the pass (unless nothing was added); the result maps each key to its value. */
+  run(duck: DuckSession): Promise<Record<string, unknown>>;
+}
+
+/** A pass over `snapshot.scan`; a reader error surfaces as the snapshot's 400. */
+export function aggregatePass(snapshot: Snapshot): AggregatePass {
+  const aggregates = new Map<string, string>();
+  const derived = new Map<string, string>();
+  // The derived columns sit beside the file's own: their names start with what none of the file's does.
+  let prefix = '__shared';
+  while (snapshot.columns.some((c) => c.name.startsWith(prefix))) prefix = `_${prefix}`;
+  return {
+    add(sql) {
+      let key = aggregates.get(sql);
+      if (!key) aggregates.set(sql, (key = `a${aggregates.size}`));
+      return key;
+    },
+    shared(sql) {
+      let name = derived.get(sql);
+      if (!name) derived.set(sql, (name = `${prefix}${derived.size}`));
+      return ident(name);
+    },
+    async run(duck) {
+      // Nothing asked, nothing read: a pass costs a scan of the whole file.
+      if (aggregates.size === 0) return {};
+      const select = [...aggregates].map(([sql, key]) => `${sql} AS ${key}`);
+      const source = derived.size === 0 ? snapshot.scan : `(SELECT *, ${[...derived].map(([sql, name]) => `${sql} AS ${ident(name)}`).join(', ')} FROM ${snapshot.scan})`;
+      try {
+        const [row] = await duck.rows(`SELECT ${select.join(', ')} FROM ${source}`);
+        return row ?? {};
+      } catch (err) {
+        throw snapshot.refuse(err);
+      }
+    },
+  };
+}
