@@ -69,7 +69,15 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (resul
     const parts: Record<string, string> = {};
     if (NUMERIC.has(c.type)) {
       const v = pass.shared(num(q));
-      Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
+      // NaN and ±Infinity read as doubles but have no place in a profile (and make stddev fail).
+      const finite = ` FILTER (WHERE isfinite(${v}))`;
+      Object.assign(parts, {
+        min: `min(${v})${finite}`,
+        max: `max(${v})${finite}`,
+        avg: `avg(${v})${finite}`,
+        sd: `stddev_samp(${v})${finite}`,
+        q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])${finite}`,
+      });
     } else if (TEMPORAL.has(c.type)) {
       const v = pass.shared(`TRY_CAST(${q} AS ${c.type})`);
       Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
@@ -135,13 +143,13 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
   return base;
 }
 
-/** The bin of each record's value: equal-width bins between the column's min and max; null (left out) without a value. */
+/** The bin of each record's value: equal-width bins between the column's min and max; null (left out) without a finite value. */
 function binOf(column: string, stats: ColumnStats): string {
   const { min, max } = stats as { min: number; max: number };
   const width = (max - min) / HISTOGRAM_BINS;
   const v = num(ident(column));
   // `least` ignores nulls (least(null, 19) is 19), so a value that is not a number must be left out before it.
-  return `CASE WHEN ${v} IS NOT NULL THEN ${width > 0 ? `least(CAST(floor((${v} - ${min}) / ${width}) AS BIGINT), ${HISTOGRAM_BINS - 1})` : '0'} END`;
+  return `CASE WHEN isfinite(${v}) THEN ${width > 0 ? `least(CAST(floor((${v} - ${min}) / ${width}) AS BIGINT), ${HISTOGRAM_BINS - 1})` : '0'} END`;
 }
 
 /** The TOP_K most frequent values, ties broken by value in byte order (as DuckDB orders text). */
