@@ -42,7 +42,8 @@ const same = (sql: string): string => sql;
 /**
  * A non-null value when `q` fits type `t`. DuckDB rounds `'12.5'` into a BIGINT, so a value
  * fits BIGINT only when it also reads as the same DOUBLE. A failed cast costs microseconds, so
- * numbers and dates are tried only on values that start like one (a digit, sign or point).
+ * numbers and dates are tried only on values that start like one (a digit, sign or point);
+ * a DOUBLE must be finite.
  * `shared` names per-record expressions the caller computes once (see AggregatePass.shared).
  */
 export function fits(q: string, t: ColumnType, shared: (sql: string) => string = same): string {
@@ -51,8 +52,11 @@ export function fits(q: string, t: ColumnType, shared: (sql: string) => string =
   switch (t) {
     case 'BIGINT':
       return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${q} AS BIGINT) = ${shared(`TRY_CAST(${q} AS DOUBLE)`)} THEN 1 END END`;
-    case 'DOUBLE':
-      return `CASE WHEN ${numberLike} THEN ${shared(`TRY_CAST(${q} AS DOUBLE)`)} END`;
+    case 'DOUBLE': {
+      // '-inf' starts like a number and reads as one; like 'NaN' and 'Infinity', it is no measurement.
+      const v = shared(`TRY_CAST(${q} AS DOUBLE)`);
+      return `CASE WHEN ${numberLike} AND isfinite(${v}) THEN ${v} END`;
+    }
     case 'DATE':
     case 'TIMESTAMP':
       return `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${shared(`TRY_CAST(${q} AS ${t})`)} END`;

@@ -118,7 +118,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
 
   it('NaN and infinities in a numeric column are no 500: the profile leaves them out', async () => {
     const lines = ['id,ratio'];
-    // Under 1% misfits, so the column stays DOUBLE: -inf reads as one, NaN and Infinity are reported by types@1.
+    // Under 1% misfits, so the column stays DOUBLE; NaN and the infinities are reported by types@1.
     for (let i = 1; i <= 300; i++) lines.push(`${i},${i === 10 ? 'NaN' : i === 20 ? '-inf' : i === 30 ? 'Infinity' : (i / 4).toFixed(2)}`);
     const res = await upload(t, { name: 'ratios', body: lines.join('\n') + '\n', token: steward.token, query: { classification: 'internal', owner: 'steward' } });
     expect(res.statusCode, res.body).toBe(201);
@@ -127,5 +127,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect(res.json<{ schema: { columns: Array<{ type: string }> } }>().schema.columns.map((c) => c.type)).toEqual(['BIGINT', 'DOUBLE']);
     expect([ratio.min, ratio.max]).toEqual([0.25, 75]);
     expect(ratio.histogram.counts.reduce((a, b) => a + b, 0)).toBe(297);
+    const types = (await checksOf('ratios')).types;
+    expect(types).toMatchObject({ status: 'warn', evidence: { columns: [{ column: 'ratio', expected: 'DOUBLE', violations: 3, rowNumbers: [10, 20, 30] }] } });
   });
 });
