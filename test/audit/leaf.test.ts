@@ -5,20 +5,13 @@ import { auditTextColumns, entryFromRow, entryFromTextRow, leafBytes, leafText, 
 import { canonicalJson, ValidationFailed } from '../../src/core/index.js';
 import { migrate, type Db } from '../../src/store/index.js';
 import { eachBackend, type OpenedDb } from '../support/databases.js';
+import { NASTY_STRINGS } from './nasty-strings.js';
 
 // leafText serialises entries without core's validating walk; these check it against
 // canonicalJson, the definition, on the values entries are made of and on the ones they are not.
 
 const NASTY = [
-  '',
-  'plain',
-  'quote " and backslash \\ and slash /',
-  'controls \u0000\u0001\u0008\t\n\u000b\f\r\u001f and DEL \u007f',
-  'ünïcödé — ✓ 中文 עברית',
-  'astral 😀 𝄞 pairs',
-  'separators \u2028 \u2029',
-  '\\u00e9 looks like an escape',
-  '\\ud83d looks like a surrogate escape',
+  ...NASTY_STRINGS,
   '</script>',
 ];
 

@@ -4,6 +4,7 @@ import { canonicalFromPgJson } from '../../src/audit/pg-json.js';
 import { canonicalJson } from '../../src/core/index.js';
 import type { Db } from '../../src/store/index.js';
 import { eachBackend, type OpenedDb } from '../support/databases.js';
+import { NASTY_STRINGS } from './nasty-strings.js';
 
 // pg-json rewrites PostgreSQL's JSON text into RFC 8785 bytes without parsing it into values.
 // Its one promise: whatever it returns for a text is canonicalJson(JSON.parse(text)). These
@@ -11,15 +12,7 @@ import { eachBackend, type OpenedDb } from '../support/databases.js';
 // anything else (where it may refuse, but never answer wrongly).
 
 const NASTY = [
-  '',
-  'plain',
-  'quote " and backslash \\ and slash /',
-  'controls \u0000\u0001\u0008\t\n\u000b\f\r\u001f and DEL \u007f',
-  'ünïcödé — ✓ 中文 עברית',
-  'astral 😀 𝄞 pairs',
-  'separators \u2028 \u2029',
-  '\\u00e9 looks like an escape',
-  '\\ud83d looks like a surrogate escape',
+  ...NASTY_STRINGS,
   'a, "b": "c"',
   '": ',
   '{"x": [1, 2]}',
