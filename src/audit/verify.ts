@@ -1,7 +1,8 @@
 // Full verification of the stored audit log: re-derives every leaf from its entry, re-hashes
 // the whole tree in index order and checks every signed checkpoint against the recomputed
-// root at its size. The log is streamed in batches; only a compact range (O(log n) hashes, see
-// verify-tree.ts), the current batch and the checkpoints due within it are ever held in memory.
+// root at its size. The log is streamed in batches, leaf by leaf; only a compact range
+// (O(log n) hashes, see verify-tree.ts), the interior nodes and checkpoints the current batch
+// reaches, and the leaves of it held back for the slow path are ever in memory.
 //
 // At a million leaves what costs is the per-leaf work, in this process and in the database:
 // verify-rows.ts has the database print each leaf's entry as one line of text and rewrites it
@@ -12,7 +13,7 @@
 // writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
 // reads did not, and the report may name a problem that is only a race.
 
-import type { Db, Queryable, QueryResult } from '../store/index.js';
+import type { Db, Queryable } from '../store/index.js';
 import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
 import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
 import { HASH_SIZE, leafHash } from './merkle.js';
@@ -52,14 +53,17 @@ interface LeafRow extends Omit<AuditRow, 'id'> {
   id: string | null;
 }
 
-interface Batch {
+/** One batch of leaves being read: their indexes and verified hashes (undefined: read it whole), in log order. */
+interface LeafBatch {
   start: number;
   /** Leaves [start, end) were asked for; the ones stored come back, in index order. */
   end: number;
-  /** One line per stored leaf (see verify-rows.ts). */
-  lines: string[];
+  idxs: number[];
+  hashes: Array<string | undefined>;
   nodes: Promise<StoredNodes>;
   checkpoints: Promise<CheckpointRow[]>;
+  /** Settles once every line has been read. */
+  leaves: Promise<void>;
 }
 
 /** Interior hashes read for one batch, in hex: per level, the hashes of nodes lo..hi back to back (or a map, when some are absent). */
@@ -125,13 +129,26 @@ function nodeRangesCompletedBy(start: number, end: number): Array<{ level: numbe
   return out;
 }
 
+/**
+ * A view of `q` that runs one statement at a time, in call order, however many are asked for
+ * ahead: a transaction is one connection, and node-postgres deprecates queueing a statement on
+ * a busy one.
+ */
+function oneAtATime(q: Queryable): Queryable {
+  let last: Promise<unknown> = Promise.resolve();
+  const chain = <R>(run: () => Promise<R>): Promise<R> => {
+    const result = last.then(run);
+    last = result.catch(() => undefined);
+    return result;
+  };
+  return {
+    query: <T,>(sql: string, params?: readonly unknown[]) => chain(() => q.query<T>(sql, params)),
+    queryEach: <T,>(sql: string, params: readonly unknown[], onRow: (row: T) => void) => chain(() => q.queryEach<T>(sql, params, onRow)),
+  };
+}
+
 /** Leaves read per query, unless the options say otherwise. */
 const BATCH_SIZE = 5000;
-/** Batches requested ahead of the one being checked. */
-const PREFETCH = 1;
-
-/** Leaves checked between two turns of the event loop. */
-const YIELD_EVERY = 50;
 
 class LogVerifier {
   readonly #range = new HexCompactRange();
@@ -143,26 +160,22 @@ class LogVerifier {
   #checked = 0;
   #suspect: Suspect | undefined;
 
-  /** The last statement sent: the next one waits for it (see #query). */
-  #lastQuery: Promise<unknown> = Promise.resolve();
+  /** Where everything but the leaf lines is read. */
+  readonly #db: Queryable;
+  /** Where the leaf lines are read, a batch on each in turn: `#db` alone, or connections on its snapshot. */
+  readonly #readers: Queryable[];
 
   constructor(
-    private readonly db: Queryable,
+    db: Queryable,
     private readonly options: AuditVerifyOptions,
-  ) {}
-
-  /**
-   * Runs statements one after another even when they are requested ahead: a transaction is one
-   * connection, and node-postgres deprecates queueing a statement on a busy one.
-   */
-  #query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const result = this.#lastQuery.then(() => this.db.query<T>(sql, params));
-    this.#lastQuery = result.catch(() => undefined);
-    return result;
+    readers?: readonly Queryable[],
+  ) {
+    this.#db = oneAtATime(db);
+    this.#readers = readers && readers.length > 0 ? readers.map(oneAtATime) : [this.#db];
   }
 
   async run(): Promise<{ size: number; checkpoints: number }> {
-    const state = (await this.#query<StateRow>('SELECT origin, size, frontier FROM audit_log_state')).rows[0];
+    const state = (await this.#db.query<StateRow>('SELECT origin, size, frontier FROM audit_log_state')).rows[0];
     if (!state) throw new Error('audit_log_state is missing: migrations not applied');
     this.#origin = state.origin;
     this.#verifiers = this.options.publicKeys.map((publicKey) => ({
@@ -170,7 +183,7 @@ class LogVerifier {
       keyId: noteKeyId(state.origin, publicKey),
       publicKey,
     }));
-    const last = await this.#query<{ size: number | string | null }>('SELECT max(size) AS size FROM audit_checkpoints');
+    const last = await this.#db.query<{ size: number | string | null }>('SELECT max(size) AS size FROM audit_checkpoints');
     const lastSize = last.rows[0]?.size;
     this.#lastCheckpointSize = lastSize === null || lastSize === undefined ? -1 : Number(lastSize);
 
@@ -181,35 +194,39 @@ class LogVerifier {
     return { size: this.#range.size, checkpoints: this.#checked };
   }
 
-  // Each batch's leaves, interior nodes and checkpoints are requested before the previous batch
-  // is checked, so the database reads while this process hashes. A leaf is checked on the fast
-  // path when the database confirms its stored bytes hash to the stored leaf hash and the leaf
-  // text its entry row produces (see verify-rows.ts) hashes to it too: then the bytes are that
-  // entry with its index and every check of #checkLeaf holds. Any other leaf is read whole and
-  // checked by #checkLeaf.
+  // The leaves are read in batches, each as one statement streamed leaf by leaf: every line
+  // is turned into its verified leaf hash as the driver hands it over, so no batch is ever held
+  // as lines (at a million leaves, holding them was mostly work for the garbage collector). A
+  // leaf is vouched for on this fast path when the database confirms its stored bytes hash to
+  // the stored leaf hash and the leaf text its entry row produces (see verify-rows.ts) hashes to
+  // it too: then the bytes are that entry with its index and every check of #checkLeaf holds.
+  // Any other leaf is read whole and checked by #checkLeaf.
+  //
+  // With several readers (connections on one snapshot) as many batches stream at once, so the
+  // database computes later batches on other cores while this process appends earlier ones to
+  // the tree, always in log order.
   //
   // Batches are ranges of indexes, not "the next n rows": the planner then expects exactly a
   // batch's rows and reads them with one index range scan, where an open range with a LIMIT
   // can make it plan a parallel scan of the whole table for every batch.
   async #streamLeaves(): Promise<void> {
     const batchSize = Math.max(1, this.options.batchSize ?? BATCH_SIZE);
-    const last = await this.#query<{ idx: number | string | null }>('SELECT max(idx) AS idx FROM audit_leaves');
+    const last = await this.#db.query<{ idx: number | string | null }>('SELECT max(idx) AS idx FROM audit_leaves');
     const end = last.rows[0]?.idx === null || last.rows[0]?.idx === undefined ? 0 : Number(last.rows[0].idx) + 1;
-    const requested: Array<Promise<Batch>> = [];
+    const requested: LeafBatch[] = [];
     let next = 0;
+    let reader = 0;
     const request = (): void => {
       if (next >= end) return;
-      const batch = this.#requestBatch(next, Math.min(end, next + batchSize));
-      // Settle a prefetch left behind when an earlier batch fails, so its rejection is never unhandled.
-      batch.catch(() => undefined);
-      requested.push(batch);
-      next = Math.min(end, next + batchSize);
+      const batchEnd = Math.min(end, next + batchSize);
+      requested.push(this.#requestBatch({ start: next, end: batchEnd }, this.#readers[reader++ % this.#readers.length] as Queryable));
+      next = batchEnd;
     };
-    for (let i = 0; i < PREFETCH; i++) request();
-    for (let pending = requested.shift(); pending; pending = requested.shift()) {
-      const batch = await pending;
+    for (let i = 0; i < this.#readers.length; i++) request();
+    for (let batch = requested.shift(); batch; batch = requested.shift()) {
+      await batch.leaves;
       request();
-      await this.#checkBatch(batch);
+      await this.#appendBatch(batch);
       // A leaf is stored past this batch, so a shortfall in it is a gap.
       const expected = this.#range.size;
       if (expected < batch.end && batch.end < end) {
@@ -218,66 +235,53 @@ class LogVerifier {
     }
   }
 
-  async #requestBatch(start: number, end: number): Promise<Batch> {
-    // The interior nodes and checkpoints first, the leaves last: statements run one after
-    // another, and once the leaves are in, all the batch needs is.
-    const nodes = this.#fetchNodes(start, end);
-    const checkpoints = this.#fetchCheckpoints(end);
-    nodes.catch(() => undefined);
-    checkpoints.catch(() => undefined);
+  /** Starts reading leaves [start, end) on `reader`, and the interior nodes and checkpoints they reach. */
+  #requestBatch(range: { start: number; end: number }, reader: Queryable): LeafBatch {
+    const batch: LeafBatch = {
+      ...range,
+      idxs: [],
+      hashes: [],
+      nodes: this.#fetchNodes(range.start, range.end),
+      checkpoints: this.#fetchCheckpoints(range.end),
+      leaves: Promise.resolve(),
+    };
+    const covered = this.#lastCheckpointSize;
     // The LATERAL subquery's LIMIT keeps it from being flattened into a join, which the
     // planner would run as a hash join over the whole audit_entries table for every batch:
     // this way each entry is one primary-key lookup (id is unique, so LIMIT 1 changes nothing).
     // The outer LIMIT (the range holds no more rows) keeps the leaves an ordered index scan even
     // before the tables have statistics, as right after a bulk load, rather than a bitmap scan
     // and a sort.
-    const lines = await this.#query<{ line: string }>(
-      `SELECT ${STREAMED_LEAF_SQL} AS line
-         FROM audit_leaves l LEFT JOIN LATERAL (SELECT * FROM audit_entries x WHERE x.id = l.entry_id LIMIT 1) e ON true
-        WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx LIMIT $3`,
-      [start, end, end - start],
-    );
-    return { start, end, lines: lines.rows.map((r) => r.line), nodes, checkpoints };
+    batch.leaves = reader
+      .queryEach<{ line: string }>(
+        `SELECT ${STREAMED_LEAF_SQL} AS line
+           FROM audit_leaves l LEFT JOIN LATERAL (SELECT * FROM audit_entries x WHERE x.id = l.entry_id LIMIT 1) e ON true
+          WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx LIMIT $3`,
+        [range.start, range.end, range.end - range.start],
+        ({ line }) => {
+          batch.idxs.push(lineIndex(line));
+          batch.hashes.push(verifiedLeafHash(line, covered));
+        },
+      )
+      .then(() => undefined);
+    // Settle what is read ahead when an earlier batch fails, so no rejection goes unhandled.
+    for (const p of [batch.nodes, batch.checkpoints, batch.leaves]) p.catch(() => undefined);
+    return batch;
   }
 
-  // One pass over the batch appends each leaf to the tree as soon as the fast path vouches for
-  // it, turning to the event loop now and then so the next batch's statements go out as the ones
-  // before them complete. From the first leaf it cannot vouch for on, the pass only collects:
-  // those leaves are read whole, then the rest of the batch is appended in order. Either way the
-  // checks run in log order, so the first problem is the one reported.
-  async #checkBatch(batch: Batch): Promise<void> {
+  // The leaves the fast path vouched for are appended as they are; the others are read whole
+  // first. Either way the checks run in log order, so the first problem is the one reported.
+  async #appendBatch(batch: LeafBatch): Promise<void> {
     const nodes = await batch.nodes;
     this.#due.push(...(await batch.checkpoints));
     const checkNode: CompletedNode = (level, index, hash) => this.#checkNode(nodes, { level, index, hash });
-    const idxs: number[] = [];
-    const hashes: Array<string | undefined> = [];
-    const slow: number[] = [];
-    let appended = 0;
-    for (let i = 0; i < batch.lines.length; i++) {
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((resolve) => setImmediate(resolve));
-      const line = batch.lines[i] as string;
-      // Drop the line once read: the collector then need not keep copying it while the rest of
-      // the batch is checked (at a million leaves, that copying costs as much as the checking).
-      batch.lines[i] = '';
-      const idx = lineIndex(line);
-      const hash = verifiedLeafHash(line, this.#lastCheckpointSize);
-      if (hash !== undefined && appended === i) {
-        this.#expectNext(idx);
-        this.#append(hash, checkNode);
-        appended++;
-        continue;
-      }
-      idxs[i] = idx;
-      hashes[i] = hash;
-      if (hash === undefined) slow.push(idx);
-    }
-    if (appended === batch.lines.length) return;
+    const slow = batch.idxs.filter((_, i) => batch.hashes[i] === undefined);
     const slowRows = await this.#fetchLeafRows(slow);
-    for (let i = appended; i < batch.lines.length; i++) {
-      const idx = idxs[i] as number;
+    for (let i = 0; i < batch.idxs.length; i++) {
+      const idx = batch.idxs[i] as number;
       this.#expectNext(idx);
       const slowRow = slowRows.get(idx);
-      this.#append(hashes[i] ?? (slowRow ? this.#checkLeaf(slowRow).toString('hex') : this.#vanished(idx)), checkNode);
+      this.#append(batch.hashes[i] ?? (slowRow ? this.#checkLeaf(slowRow).toString('hex') : this.#vanished(idx)), checkNode);
     }
   }
 
@@ -297,7 +301,7 @@ class LogVerifier {
   async #fetchLeafRows(indexes: number[]): Promise<Map<number, LeafRow>> {
     const out = new Map<number, LeafRow>();
     if (indexes.length === 0) return out;
-    const r = await this.#query<LeafRow>(
+    const r = await this.#db.query<LeafRow>(
       `SELECT l.idx, l.entry_id, l.leaf, l.leaf_hash, e.*
          FROM audit_leaves l LEFT JOIN audit_entries e ON e.id = l.entry_id
         WHERE l.idx = ANY($1::bigint[])`,
@@ -345,7 +349,7 @@ class LogVerifier {
     const ranges = nodeRangesCompletedBy(start, end);
     const found: StoredNodes = new Map();
     if (ranges.length === 0) return found;
-    const r = await this.#query<{ level: number; n: number; bytes: number | string | null; hashes: Uint8Array | null }>(
+    const r = await this.#db.query<{ level: number; n: number; bytes: number | string | null; hashes: Uint8Array | null }>(
       // LATERAL keeps each level an index range scan; a plain join lets the planner hash the whole table.
       `SELECT k.lv AS level, s.n, s.bytes, s.hashes
          FROM unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS k(lv, lo, hi)
@@ -363,7 +367,7 @@ class LogVerifier {
         found.set(level, { lo, hashes: Buffer.from(row.hashes).toString('hex') });
       } else {
         // Some node of this level is absent or malformed: read them one by one to name it.
-        const each = await this.#query<{ idx: number | string; hash: Uint8Array }>(
+        const each = await this.#db.query<{ idx: number | string; hash: Uint8Array }>(
           'SELECT idx, hash FROM audit_tree WHERE level = $1 AND idx BETWEEN $2 AND $3',
           [level, lo, hi],
         );
@@ -399,7 +403,7 @@ class LogVerifier {
     if (upTo <= this.#checkpointsFetchedTo) return [];
     const from = this.#checkpointsFetchedTo;
     this.#checkpointsFetchedTo = upTo;
-    const r = await this.#query<CheckpointRow>(
+    const r = await this.#db.query<CheckpointRow>(
       'SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 AND size <= $2 ORDER BY size',
       [from, upTo],
     );
@@ -464,7 +468,7 @@ class LogVerifier {
       if (frontierMatches && stateSize === size) fail({ kind: 'forked_checkpoint', checkpointSize: this.#suspect.size, detail: this.#suspect.detail });
       fail({ kind: 'changed', checkpointSize: this.#suspect.size, detail: `${this.#suspect.detail}; the stored frontier disagrees too, so the leaves were rewritten` });
     }
-    const next = this.#due[0] ?? (await this.#query<CheckpointRow>('SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1', [size])).rows[0];
+    const next = this.#due[0] ?? (await this.#db.query<CheckpointRow>('SELECT size, root_hash, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1', [size])).rows[0];
     if (next) fail({ kind: 'missing', index: size, checkpointSize: Number(next.size), detail: `checkpoint ${Number(next.size)} covers leaves from ${size} that are gone` });
     if (stateSize > size) fail({ kind: 'missing', index: size, detail: `the log state has ${stateSize} leaves but only ${size} are stored` });
     if (stateSize < size) fail({ kind: 'forged', index: stateSize, detail: `${size} leaves are stored but the log state records ${stateSize}` });
@@ -479,14 +483,14 @@ class LogVerifier {
     // sequenced, each once. Counting the entries and the pending ones that are not sequenced
     // is cheap; the anti-join over the whole table that names a stray entry is not (it costs
     // about a second per million entries), so it runs only when the counts leave one over.
-    const counts = await this.#query<{ entries: number | string; pending: number | string }>(
+    const counts = await this.#db.query<{ entries: number | string; pending: number | string }>(
       `SELECT (SELECT count(*) FROM audit_entries) AS entries,
               (SELECT count(DISTINCT p.entry_id) FROM audit_pending p JOIN audit_entries e ON e.id = p.entry_id
                 WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = p.entry_id)) AS pending`,
     );
     const row = counts.rows[0];
     if (row && Number(row.entries) === this.#range.size + Number(row.pending)) return;
-    const r = await this.#query<{ id: string }>(
+    const r = await this.#db.query<{ id: string }>(
       `SELECT e.id FROM audit_entries e
         WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)
           AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.entry_id = e.id)
@@ -518,8 +522,12 @@ class LogVerifier {
  *   the recomputed tree: the key signed a tree inconsistent with its neighbours.
  */
 export async function verifyAuditLog(db: Queryable, options: AuditVerifyOptions): Promise<AuditVerifyReport> {
+  return runVerifier(new LogVerifier(db, options));
+}
+
+async function runVerifier(verifier: LogVerifier): Promise<AuditVerifyReport> {
   try {
-    const { size, checkpoints } = await new LogVerifier(db, options).run();
+    const { size, checkpoints } = await verifier.run();
     return { ok: true, size, checkpoints };
   } catch (err) {
     if (err instanceof Found) return { ok: false, problem: err.problem };
@@ -532,6 +540,32 @@ export interface AuditSnapshotOptions extends AuditVerifyOptions {
   db: Db;
 }
 
+/**
+ * Connections reading leaves at once on PostgreSQL. Two keep the database busy computing one
+ * batch while the other streams in; more only compete with this process for the same cores.
+ */
+const SNAPSHOT_READERS = 2;
+
+/**
+ * Runs `fn` with `count` more transactions of `db` on `snapshot`, exported by an
+ * open repeatable-read transaction (PostgreSQL's pg_export_snapshot): they see exactly what it sees.
+ */
+async function withSnapshotReaders<T>(db: Db, shared: { snapshot: string; count: number }, fn: (readers: Queryable[]) => Promise<T>): Promise<T> {
+  const { snapshot, count } = shared;
+  const open = (readers: Queryable[]): Promise<T> =>
+    readers.length === count
+      ? fn(readers)
+      : db.transaction(
+          async (tx) => {
+            await tx.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
+            await tx.query('SET LOCAL jit = off');
+            return open([...readers, tx]);
+          },
+          { isolation: 'repeatable read' },
+        );
+  return open([]);
+}
+
 /** Verifies the whole log in one repeatable-read snapshot, so a running sequencer cannot race the check. */
 export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
   const { db, ...rest } = options;
@@ -540,7 +574,11 @@ export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Pro
       // Each batch is a few milliseconds of work; compiling it first (the planner's estimate
       // can pass jit_above_cost, as on tables with no statistics yet) costs more than running it.
       await tx.query('SET LOCAL jit = off');
-      return verifyAuditLog(tx, rest);
+      if (db.kind !== 'postgres') return verifyAuditLog(tx, rest);
+      const exported = await tx.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
+      const snapshot = exported.rows[0]?.snapshot;
+      if (snapshot === undefined) throw new Error('pg_export_snapshot returned nothing');
+      return withSnapshotReaders(db, { snapshot, count: SNAPSHOT_READERS }, (readers) => runVerifier(new LogVerifier(tx, rest, readers)));
     },
     { isolation: 'repeatable read' },
   );

@@ -22,6 +22,10 @@ function counting(db: Queryable): Queryable & { statements: number } {
       wrapper.statements++;
       return db.query<T>(sql, params);
     },
+    queryEach<T>(sql: string, params: readonly unknown[], onRow: (row: T) => void): Promise<number> {
+      wrapper.statements++;
+      return db.queryEach<T>(sql, params, onRow);
+    },
   };
   return wrapper;
 }

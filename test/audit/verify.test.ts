@@ -372,6 +372,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit verify [%s]
       if (sql.includes('= ANY($1::bigint[])')) into.push([...(params?.[0] as number[])].sort((a, b) => a - b));
       return db.query<T>(sql, params);
     },
+    queryEach: <T,>(sql: string, params: readonly unknown[], onRow: (row: T) => void) => db.queryEach<T>(sql, params, onRow),
   });
 
   it('vouches for every leaf of an untampered log without reading it whole, and reads only a changed one whole', async () => {

@@ -193,6 +193,42 @@ for (const backend of eachBackend({ includeUnavailable: true })) {
         expect(computed[0]?.plain).toBe('2026-11-23T15:28:15.000Z');
       });
 
+      it('streams rows one by one with queryEach, parsed like query, on the database and in a transaction', async () => {
+        const sql = `SELECT n::int8 AS n, ('2026-11-23T15:28:15.123Z'::timestamptz + n * interval '1 second') AS at, jsonb_build_object('n', n) AS doc
+                       FROM generate_series($1::int, $2::int) AS g (n) ORDER BY n`;
+        const whole = await db().query(sql, [1, 2500]);
+        const streamed: unknown[] = [];
+        expect(await db().queryEach(sql, [1, 2500], (row) => streamed.push(row))).toBe(2500);
+        expect(streamed).toEqual(whole.rows);
+        const inTx = await db().transaction(async (tx) => {
+          const seen: number[] = [];
+          const n = await tx.queryEach<{ n: number }>(sql, [5, 7], (row) => seen.push(row.n));
+          return { n, seen };
+        });
+        expect(inTx).toEqual({ n: 3, seen: [5, 6, 7] });
+        expect(await db().queryEach('SELECT 1 AS one WHERE false', [], () => undefined)).toBe(0);
+      });
+
+      it('stops handing rows over when the handler throws, rejects with its error, and stays usable', async () => {
+        const sql = 'SELECT n FROM generate_series(1, $1::int) AS g (n) ORDER BY n';
+        const boom = new Error('handler failed at 3');
+        for (const run of [
+          (onRow: (row: { n: number }) => void) => db().queryEach(sql, [1000], onRow),
+          (onRow: (row: { n: number }) => void) => db().transaction((tx) => tx.queryEach(sql, [1000], onRow)),
+        ]) {
+          const seen: number[] = [];
+          await expect(
+            run((row) => {
+              seen.push(row.n);
+              if (row.n === 3) throw boom;
+            }),
+          ).rejects.toBe(boom);
+          expect(seen).toEqual([1, 2, 3]);
+        }
+        await expect(db().queryEach('SELECT * FROM no_such_table', [], () => undefined)).rejects.toThrow(/no_such_table/);
+        expect(await db().transaction((tx) => tx.query('SELECT 1 AS ok'))).toEqual({ rows: [{ ok: 1 }], rowCount: 1 });
+      });
+
       it('refuses an int8 beyond 2^53 instead of rounding it, and stays usable', async () => {
         await expect(db().query('SELECT 9007199254740993::int8 AS n')).rejects.toThrow(RangeError);
         expect((await db().query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);

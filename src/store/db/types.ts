@@ -11,6 +11,12 @@ export interface QueryResult<T = Row> {
 /** Anything that can run SQL with `$1…$n` parameters. */
 export interface Queryable {
   query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /**
+   * Runs a statement and hands each row to `onRow` as it arrives, keeping none, for results
+   * too large to hold at once; resolves to the number of rows. If `onRow` throws, it is not
+   * called again and the call rejects with that error once the statement has finished.
+   */
+  queryEach<T = Row>(sql: string, params: readonly unknown[], onRow: (row: T) => void): Promise<number>;
 }
 
 /** A statement runner bound to one open transaction. */

@@ -30,6 +30,12 @@ export async function createPgliteDb(options: PgliteDbOptions = {}): Promise<Db>
       // PGlite reports affectedRows 0 for a SELECT; count returned rows then, as pg does.
       return { rows: r.rows, rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
     },
+    // PGlite answers a statement whole: rows are handed over once it has.
+    async queryEach<T>(sql: string, params: readonly unknown[], onRow: (row: T) => void): Promise<number> {
+      const r = await q.query<T>(sql, params as unknown[]);
+      for (const row of r.rows) onRow(row);
+      return r.rows.length;
+    },
     async exec(sql: string): Promise<void> {
       await q.exec(sql);
     },
@@ -39,6 +45,7 @@ export async function createPgliteDb(options: PgliteDbOptions = {}): Promise<Db>
   return {
     kind: 'pglite',
     query: root.query,
+    queryEach: root.queryEach,
     exec: root.exec,
     async transaction<T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
       return withRetries(opts, () =>

@@ -39,6 +39,32 @@ function typeParser(oid: number, format?: string): unknown {
   return defaultParser(oid, format as 'text');
 }
 
+/**
+ * Runs `statement` on `client`, handing each row to `onRow` as the driver parses it. A query
+ * with a row listener and no callback keeps no rows, so a large result never sits in memory
+ * (holding one was mostly garbage-collector work).
+ */
+function streamRows<T>(client: pg.PoolClient, statement: { sql: string; params: readonly unknown[] }, onRow: (row: T) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const query = new pg.Query({ text: statement.sql, values: statement.params as unknown[] });
+    let rows = 0;
+    let failure: { error: unknown } | undefined;
+    query.on('row', (row: T) => {
+      rows++;
+      if (failure) return;
+      try {
+        onRow(row);
+      } catch (error) {
+        // The statement still runs to its end, so the connection stays usable.
+        failure = { error };
+      }
+    });
+    query.on('error', reject);
+    query.on('end', () => (failure ? reject(failure.error) : resolve(rows)));
+    client.query(query);
+  });
+}
+
 /** A pooled PostgreSQL database; many Assay processes may share one. */
 export async function createPostgresDb(options: PostgresDbOptions): Promise<Db> {
   const pool = new pg.Pool({
@@ -60,6 +86,18 @@ export async function createPostgresDb(options: PostgresDbOptions): Promise<Db> 
       const r = await q.query(sql, params as unknown[]);
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },
+    async queryEach<T>(sql: string, params: readonly unknown[], onRow: (row: T) => void): Promise<number> {
+      // The pool runs only whole statements; a streamed one needs a connection of its own.
+      if (q instanceof pg.Pool) {
+        const client = await q.connect();
+        try {
+          return await streamRows(client, { sql, params }, onRow);
+        } finally {
+          client.release();
+        }
+      }
+      return streamRows(q, { sql, params }, onRow);
+    },
     async exec(sql: string): Promise<void> {
       await q.query(sql);
     },
@@ -69,6 +107,7 @@ export async function createPostgresDb(options: PostgresDbOptions): Promise<Db> 
   return {
     kind: 'postgres',
     query: root.query,
+    queryEach: root.queryEach,
     exec: root.exec,
     async transaction<T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
       return withRetries(opts, async () => {
