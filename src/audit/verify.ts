@@ -566,8 +566,21 @@ async function withSnapshotReaders<T>(db: Db, shared: { snapshot: string; count:
   return open([]);
 }
 
+/**
+ * The full verification this process is running, if any. Each one holds a connection and then
+ * asks the pool for SNAPSHOT_READERS more: several at once could each hold some and all wait for
+ * the rest. Run one after another they cannot (and they compete for the same cores anyway).
+ */
+let fullVerification: Promise<unknown> = Promise.resolve();
+
 /** Verifies the whole log in one repeatable-read snapshot, so a running sequencer cannot race the check. */
 export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
+  const run = fullVerification.then(() => verifyInSnapshot(options));
+  fullVerification = run.catch(() => undefined);
+  return run;
+}
+
+async function verifyInSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
   const { db, ...rest } = options;
   return db.transaction(
     async (tx) => {

@@ -135,3 +135,23 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit verify over
     checkpoints = after.ok ? after.checkpoints : checkpoints;
   });
 });
+
+describe.skipIf(!eachBackend({ includeUnavailable: true }).find((b) => b.name === 'postgres')?.available)('audit verify over one snapshot, many at once [postgres]', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(eachBackend().find((b) => b.name === 'postgres')!);
+    await t.db.transaction(async (tx) => {
+      for (let k = 0; k < 30; k++) await appendAuditEntry(tx, randomEntry(k));
+    });
+    await sequenceBatch(t.db, { key: t.keyring.active() });
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  // Each verification holds a pooled connection and asks for two more; eight at once on a pool of
+  // ten would each get their first and wait for the rest forever, were they not run in turn.
+  it('runs concurrent verifications to completion without exhausting the connection pool', async () => {
+    const publicKeys = t.keyring.list().map((k) => Buffer.from(k.publicKey, 'base64'));
+    const reports = await Promise.all(Array.from({ length: 8 }, () => verifyAuditLogSnapshot({ db: t.db, publicKeys, batchSize: 4 })));
+    expect(reports.map((r) => r.ok)).toEqual(Array(8).fill(true));
+  }, 60_000);
+});
