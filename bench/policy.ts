@@ -24,7 +24,11 @@
  * p50, p99 and max per decision (target p99 < 200 µs for evaluated decisions, so the gateway
  * can afford one per request), the CPU time per decision (which, unlike the wall-clock figures,
  * other work on a shared machine does not inflate), the ratios to the baseline and, for the
- * evaluated path, each request of the mix on its own; writes bench/results/policy.json.
+ * evaluated path, each request of the mix on its own. Then where an evaluated decision's time
+ * goes: what cedar-wasm spends decoding entity references against plain strings (an empty
+ * policy set, k values in the context), how many references the engine sends for each request
+ * of the mix, and the machine's own jitter (a pure JavaScript loop as long as the evaluated
+ * p50, timed the same way). Writes bench/results/policy.json.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -42,6 +46,7 @@ import {
   type PolicyEngine,
 } from '../src/policy/index.js';
 import { contextRecord, principalEntity, resourceEntity, uid } from '../src/policy/entities.js';
+import { evaluationEntities, evaluationPlan } from '../src/policy/evaluation.js';
 import { seconds } from './support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -165,6 +170,74 @@ function cedarCall(r: AuthorizationRequest): Omit<cedar.AuthorizationCall, 'poli
   };
 }
 
+/** Decisions timed per row of the decoding-cost table. */
+const DECODE_DECISIONS = 5000;
+
+/**
+ * What cedar-wasm spends decoding a request, apart from policies: one request over an empty
+ * preparsed policy set whose context holds k entity references (`__entity`), or k strings of
+ * the same ids for comparison; p50 of DECODE_DECISIONS calls each.
+ */
+function decodeCost(emptyPolicySetId: string): { values: number; entityRefsP50Us: number; stringsP50Us: number }[] {
+  const p50 = (context: cedar.Context): number => {
+    const call = { principal: uid('Principal', 'prn_a'), action: uid('Action', 'getCurrentPrincipal'), resource: uid('Principal', 'prn_b'), context, entities: [], preparsedPolicySetId: emptyPolicySetId };
+    for (let i = 0; i < DECODE_DECISIONS / 10; i++) decisionOf(cedar.statefulIsAuthorized(call));
+    const us = new Float64Array(DECODE_DECISIONS);
+    for (let i = 0; i < DECODE_DECISIONS; i++) {
+      const t = process.hrtime.bigint();
+      decisionOf(cedar.statefulIsAuthorized(call));
+      us[i] = Number(process.hrtime.bigint() - t) / 1e3;
+    }
+    return percentile(us.sort(), 50);
+  };
+  return [0, 2, 4, 8].map((k) => {
+    const ids = Array.from({ length: k }, (_, i) => `prn_${i}`);
+    return {
+      values: k,
+      entityRefsP50Us: p50({ values: ids.map((id) => ({ __entity: uid('Principal', id) })) }),
+      stringsP50Us: p50({ values: ids }),
+    };
+  });
+}
+
+/**
+ * The machine's own jitter: p50 and p99 of a pure JavaScript busy loop calibrated to last about
+ * `targetUs`, timed like a decision. On a shared virtual machine a slice of every interval is
+ * lost to the host; a p99 well above the p50 here is that, not Cedar.
+ */
+function machineJitter(targetUs: number): { loopP50Us: number; loopP99Us: number } {
+  let sink = 0;
+  const loop = (iterations: number): void => {
+    for (let i = 0; i < iterations; i++) sink = (sink * 31 + i) | 0;
+  };
+  let iterations = 1000;
+  for (let round = 0; round < 5; round++) {
+    const t = process.hrtime.bigint();
+    for (let k = 0; k < 100; k++) loop(iterations);
+    const us = Number(process.hrtime.bigint() - t) / 1e3 / 100;
+    iterations = Math.max(1, Math.round((iterations * targetUs) / Math.max(us, 0.01)));
+  }
+  const us = new Float64Array(DECODE_DECISIONS * 2);
+  for (let i = 0; i < us.length; i++) {
+    const t = process.hrtime.bigint();
+    loop(iterations);
+    us[i] = Number(process.hrtime.bigint() - t) / 1e3;
+  }
+  us.sort();
+  if (sink === 0.5) console.log(sink); // keeps the loop from being optimised away
+  return { loopP50Us: percentile(us, 50), loopP99Us: percentile(us, 99) };
+}
+
+/** Entity references (`__entity`) in what the engine sends Cedar to evaluate each request of the mix. */
+function entityReferencesSent(compiled: ReturnType<typeof compilePolicySet>): { name: string; references: number }[] {
+  return MIX.map((m) => {
+    const plan = evaluationPlan(m.request.action, compiled.slices[m.request.action]!, { type: compiled.actionType, groups: compiled.actionGroups });
+    const call = cedarCall(m.request);
+    const entities = evaluationEntities({ action: m.request.action, principal: call.principal, resource: call.resource, context: call.context, entities: call.entities }, plan);
+    return { name: m.name, references: JSON.stringify({ context: call.context, entities }).split('"__entity"').length - 1 };
+  });
+}
+
 const decisionOf = (a: cedar.AuthorizationAnswer): string => {
   if (a.type === 'failure') throw new Error(a.errors.map((e) => e.message).join('; '));
   return a.response.decision;
@@ -219,6 +292,9 @@ async function main(): Promise<void> {
     decisionOf(cedar.isAuthorized({ ...pick(calls, i), schema: compiled.schemaText, policies })),
   ).variant;
   const variants = [hits.variant, misses.variant, off.variant, newShape.variant, sliced.variant, whole.variant, stateless];
+  const decoding = decodeCost(compiled.emptyPolicySetId);
+  const references = entityReferencesSent(compiled);
+  const jitter = machineJitter(misses.variant.p50Us);
   const loadAtEnd = loadavg()[0] ?? 0;
 
   const x = (a: number, b: number): string => `${fmt(a / b, 1)}×`;
@@ -242,6 +318,19 @@ async function main(): Promise<void> {
   printTable(
     ['request', 'action', 'p50 µs', 'p99 µs', 'max µs'],
     byRequest.map((r) => [r.name, r.action, fmt(r.p50Us, 1), fmt(r.p99Us, 1), fmt(r.maxUs, 1)]),
+  );
+  const perReference = ((decoding.at(-1)?.entityRefsP50Us ?? NaN) - (decoding[0]?.entityRefsP50Us ?? NaN)) / (decoding.at(-1)?.values ?? NaN);
+  const perString = ((decoding.at(-1)?.stringsP50Us ?? NaN) - (decoding[0]?.stringsP50Us ?? NaN)) / (decoding.at(-1)?.values ?? NaN);
+  console.log(`\ncedar-wasm decoding a request (empty policy set; k values in the context), p50 of ${fmt(DECODE_DECISIONS)} calls each:\n`);
+  printTable(
+    ['k values', 'k entity references µs', 'k strings µs'],
+    decoding.map((d) => [String(d.values), fmt(d.entityRefsP50Us, 1), fmt(d.stringsP50Us, 1)]),
+  );
+  console.log(`each entity reference costs about ${fmt(perReference, 1)} µs to decode, a string ${fmt(perString, 1)} µs`);
+  console.log(`entity references the engine sends per request: ${references.map((r) => `${r.name} ${r.references}`).join(', ')}`);
+  console.log(
+    `machine jitter: a pure JavaScript loop of about the evaluated p50 takes p50 ${fmt(jitter.loopP50Us, 1)} µs, p99 ${fmt(jitter.loopP99Us, 1)} µs ` +
+      `(p99/p50 ${fmt(jitter.loopP99Us / jitter.loopP50Us, 2)}; the evaluated path's is ${fmt(misses.variant.p99Us / misses.variant.p50Us, 2)})`,
   );
   const met = { cacheHit: hits.variant.p99Us < TARGET_P99_US, cacheMiss: misses.variant.p99Us < TARGET_P99_US, cacheOff: off.variant.p99Us < TARGET_P99_US };
   const verdict = (ok: boolean, v: Variant): string => `${ok ? 'met' : 'NOT met'} (${fmt(v.p99Us, 1)} µs)`;
@@ -276,6 +365,9 @@ async function main(): Promise<void> {
     },
     results: variants,
     cacheMissByRequest: byRequest,
+    decodeCost: { decisionsEach: DECODE_DECISIONS, rows: decoding, perEntityReferenceUs: perReference, perStringUs: perString },
+    entityReferencesByRequest: references,
+    machineJitter: jitter,
     ratios: {
       statelessP50OverCacheHitP50: stateless.p50Us / hits.variant.p50Us,
       statelessP50OverCacheMissP50: stateless.p50Us / misses.variant.p50Us,
