@@ -36,6 +36,8 @@ export interface ErasureEnv {
   db: Db;
   /** Flag affected model versions `retrain_required` (config `data.erasureFlagsModels`). */
   flagsModels: boolean;
+  /** The classifications the caller may see (lineage domains); the answer names only hits in them. @default all */
+  visible?: readonly string[];
 }
 
 /** One request: whose data, and why. */
@@ -77,10 +79,12 @@ export interface ErasureRequestSummary {
   flaggedRetrainRequired: number;
 }
 
-/** A request with what it reached. */
+/** A request with what it reached, as far as the reader may see it. */
 export interface ErasureRequestRecord extends ErasureRequestSummary {
   datasetVersions: ErasureDatasetHit[];
   models: ErasureModelHit[];
+  /** Hits in lineage domains (classifications) the reader is not cleared for: counted, not named. */
+  withheld: { datasetVersions: number; models: number };
 }
 
 interface RequestRow {
@@ -203,30 +207,41 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     });
   });
-  return getErasureRequest(env.db, id);
+  return getErasureRequest(env.db, id, env.visible);
 }
 
-/** The request with this id and what it reached, or NotFound. */
-export async function getErasureRequest(db: Queryable, id: string): Promise<ErasureRequestRecord> {
+/**
+ * The request with this id and what it reached, or NotFound. With `visible` (the reader's
+ * lineage domains, `visibleClassifications`), dataset versions and model versions of any other
+ * classification are left out and counted in `withheld`, as the lineage graph does: the request
+ * still holds them all, for a reader cleared to see them.
+ */
+export async function getErasureRequest(db: Queryable, id: string, visible?: readonly string[]): Promise<ErasureRequestRecord> {
   const r = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1`, [id]);
   const row = r.rows[0];
   if (!row) throw new NotFound('erasure_request', id);
-  const hits = await db.query<{ dataset: string; version: number; id: string; state: DatasetVersionState }>(
-    `SELECT d.name AS dataset, v.version, v.id, h.state
+  const hits = await db.query<{ dataset: string; version: number; id: string; state: DatasetVersionState; classification: string }>(
+    `SELECT d.name AS dataset, v.version, v.id, h.state, v.classification
        FROM erasure_request_hits h JOIN dataset_versions v ON v.id = h.version_id JOIN datasets d ON d.id = v.dataset_id
       WHERE h.request_id = $1 ORDER BY d.name, v.version`,
     [id],
   );
-  const models = await db.query<{ model_node_id: string; model_name: string | null; flagged: boolean }>(
-    `SELECT m.model_node_id, m.model_name, (f.model_node_id IS NOT NULL) AS flagged
+  const models = await db.query<{ model_node_id: string; model_name: string | null; flagged: boolean; classification: string | null }>(
+    `SELECT m.model_node_id, m.model_name, (f.model_node_id IS NOT NULL) AS flagged, n.classification
        FROM erasure_request_models m LEFT JOIN model_retrain_flags f ON f.erasure_request_id = m.request_id AND f.model_node_id = m.model_node_id
+            LEFT JOIN lineage_nodes n ON n.id = m.model_node_id
       WHERE m.request_id = $1 ORDER BY m.model_node_id`,
     [id],
   );
+  // A model whose lineage node is gone has no domain left to check: only an unrestricted reader sees it.
+  const seen = (classification: string | null): boolean => visible === undefined || (classification !== null && visible.includes(classification));
+  const shownHits = hits.rows.filter((h) => seen(h.classification));
+  const shownModels = models.rows.filter((m) => seen(m.classification));
   return {
     ...toSummary(row),
-    datasetVersions: hits.rows.map((h) => ({ ...h, version: Number(h.version) })),
-    models: models.rows.map((m) => ({ nodeId: m.model_node_id, ...(m.model_name !== null ? { name: m.model_name } : {}), retrainRequired: m.flagged })),
+    datasetVersions: shownHits.map((h) => ({ dataset: h.dataset, version: Number(h.version), id: h.id, state: h.state })),
+    models: shownModels.map((m) => ({ nodeId: m.model_node_id, ...(m.model_name !== null ? { name: m.model_name } : {}), retrainRequired: m.flagged })),
+    withheld: { datasetVersions: hits.rows.length - shownHits.length, models: models.rows.length - shownModels.length },
   };
 }
 

@@ -12,7 +12,8 @@ import { eachBackend } from '../support/databases.js';
  * ingested with a subject id column through the real ingest, one is certified by a steward (its
  * lineage node), and model versions are recorded downstream with recordLineage, as the training
  * module will. An erasure request must find every version holding the subject and every model
- * trained on them, at any depth and in any lineage domain, and keep only the salted hash.
+ * trained on them, at any depth and in any lineage domain, and keep only the salted hash. Its
+ * answers name only what lies in lineage domains the reader is cleared for, and count the rest.
  */
 
 type Principal = { id: string; token: string };
@@ -44,6 +45,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
   let steward: Principal;
   let compliance: Principal;
   let auditor: Principal;
+  let clearedCompliance: Principal;
   const versions: Record<string, DatasetVersionRecord> = {};
   const node = { run1: newId('run'), mv1: newId('mv'), run2: newId('run'), mv2: newId('mv'), dep1: newId('dep'), run3: newId('run'), mvOther: newId('mv') };
 
@@ -82,6 +84,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     steward = await createPrincipalWithToken(t.db, { name: 'stella-steward', roles: ['data-steward'] });
     compliance = await createPrincipalWithToken(t.db, { name: 'carla-compliance', roles: ['compliance-officer'] });
     auditor = await createPrincipalWithToken(t.db, { name: 'alex-auditor', roles: ['auditor'] });
+    clearedCompliance = await createPrincipalWithToken(t.db, { name: 'pia-compliance', roles: ['compliance-officer'], attributes: { clearance: ['pii'] } });
     versions.a = await ingest('credit-a', CREDIT_A);
     versions.b = await ingest('credit-b', CREDIT_B);
     versions.other = await ingest('credit-other', OTHER);
@@ -125,11 +128,19 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       { dataset: 'credit-a', version: 1, id: versions.a!.id, state: 'certified' },
       { dataset: 'credit-b', version: 1, id: versions.b!.id, state: 'quarantine' },
     ]);
-    // The fine-tuned model two runs away is found although it lies in a domain the officer may not see; the deployment and the other model are not.
-    expect(r.models).toEqual([
+    // The fine-tuned model two runs away is found and flagged although it lies in a domain the
+    // officer may not see: counted in the totals and in withheld, not named. The deployment and
+    // the other model are not reached.
+    expect(r.models).toEqual([{ nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true }]);
+    expect(r.withheld).toEqual({ datasetVersions: 0, models: 1 });
+    // A reader cleared for PII sees it named.
+    const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
+    expect(cleared.status, cleared.text).toBe(200);
+    expect(cleared.json.models).toEqual([
       { nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true },
       { nodeId: node.mv2, retrainRequired: true },
     ]);
+    expect(cleared.json.withheld).toEqual({ datasetVersions: 0, models: 0 });
 
     const flags = await t.db.query<{ model_node_id: string; state: string }>('SELECT model_node_id, state FROM model_retrain_flags WHERE erasure_request_id = $1 ORDER BY model_node_id', [r.id]);
     expect(flags.rows).toEqual([
@@ -231,9 +242,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(loadConfig({ env: {}, cwd: '/' }).data.erasureFlagsModels).toBe(true);
     t.deps.config.data.erasureFlagsModels = false;
     try {
-      const res = await erase(compliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b), ticket DSR-79' });
+      const res = await erase(clearedCompliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b), ticket DSR-79' });
       expect(res.status, res.text).toBe(201);
-      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0 });
+      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0, withheld: { datasetVersions: 0, models: 0 } });
       expect(res.json.models.map((m) => m.retrainRequired)).toEqual([false, false]);
       expect((await t.db.query('SELECT 1 FROM model_retrain_flags WHERE erasure_request_id = $1', [res.json.id])).rowCount).toBe(0);
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
@@ -241,6 +252,26 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     } finally {
       t.deps.config.data.erasureFlagsModels = true;
     }
+  });
+
+  it('names a dataset version in a domain the reader is not cleared for only to a cleared reader, and counts it for the others', async () => {
+    const clearedScientist = await createPrincipalWithToken(t.db, { name: 'pat-scientist', roles: ['data-scientist'], attributes: { clearance: ['pii'] } });
+    const query = new URLSearchParams({ sourceSystem: 'claims', classification: 'PII', owner: steward.id, subjectIdColumn: 'customer_id' });
+    const ingested = await fetch(`${base}/api/v1/datasets/claims-pii/versions?${query.toString()}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clearedScientist.token}`, 'content-type': 'text/csv' },
+      body: 'customer_id,claim\nCUST-5005,1\nCUST-5006,2\n',
+    });
+    expect(ingested.status, await ingested.text()).toBe(201);
+
+    const res = await erase(compliance.token, { subjectId: 'CUST-5005', reason: 'Art. 17(1)(b), ticket DSR-80' });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json).toMatchObject({ datasetVersionCount: 1, datasetVersions: [], withheld: { datasetVersions: 1, models: 0 } });
+    expect(res.text).not.toContain('claims-pii');
+    const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${res.json.id}`, clearedCompliance.token);
+    expect(cleared.json).toMatchObject({ datasetVersions: [{ dataset: 'claims-pii', version: 1, state: 'quarantine' }], withheld: { datasetVersions: 0, models: 0 } });
+    // The request holds the hit whoever reads it.
+    expect((await t.db.query('SELECT 1 FROM erasure_request_hits WHERE request_id = $1', [res.json.id])).rowCount).toBe(1);
   });
 
   it('keeps the evidence: the database refuses to delete or rewrite requests, hits and flags', async () => {

@@ -91,10 +91,14 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
 /** Creates a principal holding `roles` (created by the system, audited) and returns its id and a fresh token. */
 export async function createPrincipalWithToken(
   db: Db,
-  input: { name: string; roles: Role[]; kind?: 'human' | 'service' | 'agent' },
+  input: { name: string; roles: Role[]; kind?: 'human' | 'service' | 'agent'; attributes?: Record<string, unknown> },
 ): Promise<{ id: string; token: string }> {
   const ctx = { actor: { principalId: 'system', kind: 'system', authenticatedBy: 'system' } as const };
-  const p = await createPrincipal(db, { name: input.name, kind: input.kind ?? 'human', roles: input.roles }, ctx);
+  const p = await createPrincipal(
+    db,
+    { name: input.name, kind: input.kind ?? 'human', roles: input.roles, ...(input.attributes ? { attributes: input.attributes } : {}) },
+    ctx,
+  );
   const issued = await issueToken(db, { principalId: p.id, name: 'test' }, ctx);
   return { id: p.id, token: issued.token };
 }

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { ERASURE_STATUSES, getErasureRequest, listErasureRequests, MAX_SUBJECT_ID_LENGTH, requestErasure } from '../../data/index.js';
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
+import { lineageViewerOf, visibleClassifications } from '../../lineage/index.js';
 import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
 
 // Who may is Cedar policy: src/policy/packs/default/erasure.cedar. The subject id goes in the
-// body (never the URL, which logs keep) and comes back in no answer, nor does its hash.
+// body (never the URL, which logs keep) and comes back in no answer, nor does its hash. The
+// answers name only the hits in lineage domains the caller is cleared for, like the lineage
+// graph, and count the others.
 
 const erasureId = z.string().regex(/^era_[0-9A-Z]{26}$/, 'must be an erasure request id (era_…)');
 
@@ -39,7 +42,12 @@ const recordSchema = z.object({
   models: z
     .array(z.object({ nodeId: z.string(), name: z.string().optional(), retrainRequired: z.boolean() }))
     .describe('Every model version downstream of those versions in the lineage graph (input, output and derived edges, any depth).'),
+  withheld: z
+    .object({ datasetVersions: z.number(), models: z.number() })
+    .describe('Hits in lineage domains (PII, PHI, PCI) the caller is not cleared for: recorded and counted in the totals, not named here.'),
 });
+
+const visibleTo = (principal: AuthenticatedPrincipal | undefined): string[] => (principal ? visibleClassifications(lineageViewerOf(principal)) : []);
 
 const problem = (description: string) => ({ description, contentType: 'application/problem+json' });
 
@@ -61,7 +69,11 @@ export const erasureRoutes = [
     },
     handler: async ({ body, principal, deps, requestId }) => ({
       status: 201,
-      json: await requestErasure({ db: deps.db, flagsModels: deps.config.data.erasureFlagsModels }, body, changeContextOf(principal as AuthenticatedPrincipal, requestId)),
+      json: await requestErasure(
+        { db: deps.db, flagsModels: deps.config.data.erasureFlagsModels, visible: visibleTo(principal) },
+        body,
+        changeContextOf(principal as AuthenticatedPrincipal, requestId),
+      ),
     }),
   }),
   defineRoute({
@@ -88,12 +100,12 @@ export const erasureRoutes = [
     method: 'GET',
     path: '/api/v1/erasure-requests/:id',
     operationId: 'getErasureRequest',
-    summary: 'One erasure request with the dataset versions and model versions it reached.',
+    summary: 'One erasure request with the dataset versions and model versions it reached, naming those in lineage domains the caller is cleared for and counting the others.',
     tags: ['data'],
     auth: 'token',
     authorize: on.platform,
     request: { params: z.strictObject({ id: erasureId }) },
     responses: { 200: { description: 'the request', schema: recordSchema }, 404: problem('no such request') },
-    handler: async ({ params, deps }) => ({ json: await getErasureRequest(deps.db, params.id) }),
+    handler: async ({ params, principal, deps }) => ({ json: await getErasureRequest(deps.db, params.id, visibleTo(principal)) }),
   }),
 ];

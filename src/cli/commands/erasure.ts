@@ -14,7 +14,12 @@ function summaryLine(r: ErasureRequestSummary): string {
 function recordLines(r: ErasureRequestRecord): string {
   const versions = r.datasetVersions.map((v) => `  dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
   const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${m.name}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
-  return [summaryLine(r), ...versions, ...models].join('');
+  const { datasetVersions, models: hiddenModels } = r.withheld;
+  const withheld =
+    datasetVersions + hiddenModels > 0
+      ? [`  withheld: ${datasetVersions} dataset versions and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`]
+      : [];
+  return [summaryLine(r), ...versions, ...models, ...withheld].join('');
 }
 
 /**
