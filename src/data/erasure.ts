@@ -3,6 +3,7 @@ import { newId, NotFound, ValidationFailed, type FieldIssue } from '../core/inde
 import type { ChangeContext } from '../identity/index.js';
 import { reachableDownstream, type EdgeType } from '../lineage/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
+import { dataChangeEntry } from './audit-entry.js';
 import { subjectHash, subjectSalt } from './subject-index.js';
 import type { DatasetVersionState } from './types.js';
 
@@ -197,15 +198,14 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const models = reached.map((m) => ({ id: m.id, name: m.name }));
     await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, models }, ctx);
     const flagged = env.flagsModels ? models.length : 0;
-    await appendAuditEntry(tx, {
-      actor: ctx.actor,
-      action: ERASURE_REQUEST_ACTION,
-      resource: { type: 'erasure_request', id },
-      decision: { effect: 'allowed', policyIds: [] },
-      outcome: 'succeeded',
-      reason: `subject found in ${versions.length} dataset versions${versions.length ? ` (${versions.map((v) => v.id).join(', ')})` : ''}; ${models.length} model versions downstream${models.length ? ` (${models.map((m) => m.id).join(', ')})` : ''}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`.slice(0, 2000),
-      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-    });
+    await appendAuditEntry(
+      tx,
+      dataChangeEntry(ctx, {
+        action: ERASURE_REQUEST_ACTION,
+        resource: { type: 'erasure_request', id },
+        reason: `subject found in ${versions.length} dataset versions${versions.length ? ` (${versions.map((v) => v.id).join(', ')})` : ''}; ${models.length} model versions downstream${models.length ? ` (${models.map((m) => m.id).join(', ')})` : ''}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
+      }),
+    );
   });
   return getErasureRequest(env.db, id, env.visible);
 }

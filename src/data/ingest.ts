@@ -4,6 +4,7 @@ import { AssayError, Conflict, newId, ValidationFailed, type FieldIssue } from '
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
+import { dataChangeEntry } from './audit-entry.js';
 import type { Contract, DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
@@ -269,15 +270,14 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
   }
   await indexSubjects(tx, { versionId, hashes: subjects });
   const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}@${c.version}`);
-  await appendAuditEntry(tx, {
-    actor: ctx.actor,
-    action: DATASET_INGEST_ACTION,
-    resource: { type: 'dataset_version', id: versionId },
-    decision: { effect: 'allowed', policyIds: [] },
-    outcome: 'succeeded',
-    reason: `${input.name} v${version} from ${input.sourceSystem}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`.slice(0, 2000),
-    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-  });
+  await appendAuditEntry(
+    tx,
+    dataChangeEntry(ctx, {
+      action: DATASET_INGEST_ACTION,
+      resource: { type: 'dataset_version', id: versionId },
+      reason: `${input.name} v${version} from ${input.sourceSystem}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`,
+    }),
+  );
   if (input.derivation) await recordDerivation(tx, { datasetId, versionId, name: input.name, version, classification: declared.classification, derivation: input.derivation }, ctx);
   return version;
 }
@@ -295,14 +295,9 @@ async function ensureDataset(tx: Tx, d: { name: string; classification: Classifi
   await tx.query('INSERT INTO datasets (id, name, classification, owner_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
     id, d.name, d.classification, d.ownerId, ctx.actor.principalId, d.now,
   ]);
-  await appendAuditEntry(tx, {
-    actor: ctx.actor,
-    action: DATASET_CREATE_ACTION,
-    resource: { type: 'dataset', id },
-    decision: { effect: 'allowed', policyIds: [] },
-    outcome: 'succeeded',
-    reason: `${d.name}: classification ${d.classification}, owner ${d.ownerId}`,
-    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-  });
+  await appendAuditEntry(
+    tx,
+    dataChangeEntry(ctx, { action: DATASET_CREATE_ACTION, resource: { type: 'dataset', id }, reason: `${d.name}: classification ${d.classification}, owner ${d.ownerId}` }),
+  );
   return id;
 }
