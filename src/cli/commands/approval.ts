@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { APPROVAL_STATUSES, type ApprovalRequestRecord, type AutonomyAnswer } from '../../autonomy/index.js';
 import { RISK_TIERS } from '../../policy/index.js';
-import { getJson, postJson, serverFor } from '../client.js';
+import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
@@ -75,18 +75,11 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
     .option('--url <url>', URL_HELP)
     .action((opts: UrlOption & { status: string; requester?: string }) =>
       ctx.run(async () => {
-        const target = server(opts);
-        const all: ApprovalRequestRecord[] = [];
-        let after: string | null = null;
-        do {
-          const query = new URLSearchParams({ limit: '1000' });
-          if (opts.status !== 'any') query.set('status', opts.status);
-          if (opts.requester) query.set('requester', opts.requester);
-          if (after) query.set('after', after);
-          const page: { approvals: ApprovalRequestRecord[]; nextCursor: string | null } = await getJson(target, `/api/v1/approvals?${query.toString()}`);
-          all.push(...page.approvals);
-          after = page.nextCursor;
-        } while (after);
+        const all = await getAllPages<ApprovalRequestRecord>(server(opts), {
+          path: '/api/v1/approvals',
+          query: { status: opts.status === 'any' ? undefined : opts.status, requester: opts.requester },
+          key: 'approvals',
+        });
         if (json()) printJson(io, { approvals: all });
         else if (all.length === 0) io.stdout(opts.status === 'any' ? 'no approval requests\n' : `no ${opts.status} approval requests\n`);
         else for (const a of all) io.stdout(approvalLine(a));

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CSV_DELIMITERS, DATASET_FORMATS, mediaTypeForFile, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
-import { getJson, postJson, serverFor } from '../client.js';
+import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
@@ -94,14 +94,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--url <url>', URL_HELP)
     .action((opts: UrlOption) =>
       ctx.run(async () => {
-        const target = serverFor(io, ctx.globals(), opts.url);
-        const all: DatasetRecord[] = [];
-        let after: string | null = null;
-        do {
-          const page: { datasets: DatasetRecord[]; nextCursor: string | null } = await getJson(target, `/api/v1/datasets?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
-          all.push(...page.datasets);
-          after = page.nextCursor;
-        } while (after);
+        const all = await getAllPages<DatasetRecord>(serverFor(io, ctx.globals(), opts.url), { path: '/api/v1/datasets', query: {}, key: 'datasets' });
         if (json()) printJson(io, { datasets: all });
         else if (all.length === 0) io.stdout('no datasets\n');
         else for (const d of all) io.stdout(`${d.name}  ${d.classification}  owner ${d.ownerId}  latest v${d.latestVersion ?? '-'}\n`);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssayError } from '../../core/index.js';
 import { BUILT_IN_ROLES, isRole, PRINCIPAL_KINDS, type IssuedToken, type Principal, type Role, type TokenInfo } from '../../identity/index.js';
-import { getJson, postJson, requestJson, serverFor, type JsonRequest, type ServerTarget } from '../client.js';
+import { getAllPages, getJson, postJson, requestJson, serverFor, type JsonRequest, type ServerTarget } from '../client.js';
 import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
 /** What these commands need from the program. */
@@ -126,15 +126,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
     .action((opts: UrlOption & { kind?: string }) =>
       run(async () => {
-        const target = server(ctx, opts);
-        const all: Principal[] = [];
-        let cursor: string | null = null;
-        do {
-          const q = new URLSearchParams({ limit: '1000', ...(opts.kind ? { kind: opts.kind } : {}), ...(cursor ? { after: cursor } : {}) });
-          const page: { principals: Principal[]; nextCursor: string | null } = await getJson(target, `/api/v1/principals?${q.toString()}`);
-          all.push(...page.principals);
-          cursor = page.nextCursor;
-        } while (cursor);
+        const all = await getAllPages<Principal>(server(ctx, opts), { path: '/api/v1/principals', query: { kind: opts.kind }, key: 'principals' });
         if (globals().json) printJson(io, { principals: all });
         else {
           for (const p of all) {
