@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,29 @@ describe('assay principal and assay token, through the running server', () => {
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stderr).error.code).toBe('forbidden');
   });
+
+  it('list follows every page: more principals than one page holds are all listed, in order', async () => {
+    const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
+    const before = (JSON.parse(assay('principal', 'list', '--json').stdout) as { principals: unknown[] }).principals.length;
+    const names = Array.from({ length: 1005 }, (_, i) => `bulk-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < names.length; i += 25) {
+      await Promise.all(
+        names.slice(i, i + 25).map(async (name) => {
+          const res = await fetch(`${url}/api/v1/principals`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ name, kind: 'service', roles: ['app-client'] }),
+          });
+          expect(res.status, await res.text()).toBe(201);
+        }),
+      );
+    }
+    const all = (JSON.parse(assay('principal', 'list', '--json').stdout) as { principals: Array<{ name: string }> }).principals;
+    expect(all).toHaveLength(before + names.length);
+    expect(all.map((p) => p.name).filter((n) => n.startsWith('bulk-')).sort()).toEqual(names);
+    const services = (JSON.parse(assay('principal', 'list', '--kind', 'service', '--json').stdout) as { principals: Array<{ kind: string }> }).principals;
+    expect(services).toHaveLength(names.length);
+  }, 120_000);
 
   it('needs a running server', () => {
     const r = runAssay(['--home', freshHome(), 'principal', 'list']);
