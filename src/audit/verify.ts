@@ -13,6 +13,7 @@
 // writing concurrently, otherwise later batches can see leaves (and checkpoints) that earlier
 // reads did not, and the report may name a problem that is only a race.
 
+import { serialQueue } from '../core/index.js';
 import type { Db, Queryable } from '../store/index.js';
 import { noteKeyId, openCheckpoint, type NoteVerifier } from './checkpoint.js';
 import { entryFromRow, leafBytes, type AuditRow } from './leaf.js';
@@ -135,12 +136,7 @@ function nodeRangesCompletedBy(start: number, end: number): Array<{ level: numbe
  * a busy one.
  */
 function oneAtATime(q: Queryable): Queryable {
-  let last: Promise<unknown> = Promise.resolve();
-  const chain = <R>(run: () => Promise<R>): Promise<R> => {
-    const result = last.then(run);
-    last = result.catch(() => undefined);
-    return result;
-  };
+  const chain = serialQueue();
   return {
     query: <T,>(sql: string, params?: readonly unknown[]) => chain(() => q.query<T>(sql, params)),
     queryEach: <T,>(sql: string, params: readonly unknown[], onRow: (row: T) => void) => chain(() => q.queryEach<T>(sql, params, onRow)),
@@ -571,13 +567,11 @@ async function withSnapshotReaders<T>(db: Db, shared: { snapshot: string; count:
  * asks the pool for SNAPSHOT_READERS more: several at once could each hold some and all wait for
  * the rest. Run one after another they cannot (and they compete for the same cores anyway).
  */
-let fullVerification: Promise<unknown> = Promise.resolve();
+const fullVerifications = serialQueue();
 
 /** Verifies the whole log in one repeatable-read snapshot, so a running sequencer cannot race the check. */
 export async function verifyAuditLogSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {
-  const run = fullVerification.then(() => verifyInSnapshot(options));
-  fullVerification = run.catch(() => undefined);
-  return run;
+  return fullVerifications(() => verifyInSnapshot(options));
 }
 
 async function verifyInSnapshot(options: AuditSnapshotOptions): Promise<AuditVerifyReport> {

@@ -8,3 +8,4 @@ export * from './keyring.js';
 export * from './dsse.js';
 export * from './version.js';
 export * from './process.js';
+export * from './serial.js';

@@ -6,6 +6,7 @@ import { canonicalBytes } from './canonical-json.js';
 import { systemClock, isoNow, type Clock } from './clock.js';
 import { AssayError, Conflict, ValidationFailed, type FieldIssue } from './errors.js';
 import { sha256Hex } from './hash.js';
+import { serialQueue } from './serial.js';
 
 /**
  * The Ed25519 signing keyring: one active key that signs, plus retired keys kept so that
@@ -200,12 +201,7 @@ export async function openKeyring(dir: string, opts: OpenKeyringOptions = {}): P
 
   // What this process last read or wrote; a write refuses if the file no longer matches.
   let onDisk = indexText;
-  let queue: Promise<unknown> = Promise.resolve();
-  const serialise = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  const serialise = serialQueue();
 
   const signerFor = (keyid: string, key: KeyObject): ActiveKey => {
     const loaded = keys.get(keyid);
