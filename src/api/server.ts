@@ -95,7 +95,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanups.push(() => purge.stop());
     }
 
-    const metrics = createMetrics({ db });
+    const metrics = createMetrics({ db, policy });
     const lineageEmitter = lineageEmitterFromConfig(config.lineage, logger);
     // Closed before the app (cleanups run in reverse): what the last requests queued still goes out.
     if (lineageEmitter) cleanups.push(() => flushWithin(lineageEmitter, config.lineage.emitTimeoutMs));

@@ -22,6 +22,8 @@ export interface AssayMetrics {
 export interface MetricsOptions {
   /** Where the audit log's gauges are read at scrape time. */
   db: Queryable;
+  /** The policy engine whose decisions `assay_policy_decisions_total{path}` counts. */
+  policy?: { decisionCounts(): Readonly<Record<string, number>> };
   /** Adds Node's process metrics (CPU, memory, event loop lag) under `assay_process_…`. @default true */
   processMetrics?: boolean;
 }
@@ -37,7 +39,22 @@ export function createMetrics(options: MetricsOptions): AssayMetrics {
     registers: [registry],
   });
   registerAuditGauges(registry, options.db);
+  if (options.policy) registerPolicyDecisions(registry, options.policy);
   return { registry, autonomyBoundaryViolations, exposition: () => registry.metrics() };
+}
+
+/** Authorization decisions by the path that answered them, read from the engine at scrape time. */
+function registerPolicyDecisions(registry: Registry, policy: NonNullable<MetricsOptions['policy']>): void {
+  new Counter({
+    name: 'assay_policy_decisions_total',
+    help: 'Authorization decisions by path: cached (the same request before), class (a request differing only in ids no policy names), evaluated (Cedar).',
+    labelNames: ['path'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [path, n] of Object.entries(policy.decisionCounts())) this.inc({ path }, n);
+    },
+  });
 }
 
 /** Sequencer lag, checkpoint age, log size and queue length, read in one statement per scrape. */

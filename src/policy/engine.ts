@@ -7,7 +7,7 @@ import { ConfigInvalid } from '../core/index.js';
 import { classifyAutonomy, parseAutonomyPolicy, type AutonomyDecision, type AutonomyPolicy, type AutonomyRequest } from './autonomy.js';
 import { contextRecord, principalEntity, resourceEntity, uid, type ContextInput, type PrincipalInput, type ResourceInput } from './entities.js';
 import { PolicyRequestInvalid } from './errors.js';
-import { evaluationEntities, evaluationPlan, LruMap, shapeKey, type CedarCall, type EvaluationPlan } from './evaluation.js';
+import { decisionClass, evaluationPlan, LruMap, observedCall, shapeKey, type CedarCall, type EvaluationPlan } from './evaluation.js';
 import { DEFAULT_DENY_RULE, type PlacementDecision, type PlacementRequest } from './placement.js';
 import { compilePolicySet, type CompiledPolicySet, type LoadedPolicy, type PolicySource } from './policy-set.js';
 
@@ -27,7 +27,9 @@ export interface PolicyEngineOptions {
   /**
    * Decisions remembered, least recently used dropped first; 0 turns the cache off. A Cedar
    * decision depends only on the request, its entities and the policies, so a remembered
-   * decision for byte-identical input is the decision. @default 4096
+   * decision for byte-identical input is the decision. As many again are remembered by decision
+   * class: the request as its action's policies observe it, with ids no policy names renamed by
+   * order of appearance, which Cedar cannot tell apart (see `evaluation.ts`). @default 4096
    */
   decisionCacheSize?: number;
   /**
@@ -59,6 +61,12 @@ export interface PolicyDecision {
   errors: string[];
 }
 
+/**
+ * Decisions by the path that answered them: `cached` (the same request before), `class` (a
+ * request of the same decision class before, see `evaluation.ts`) or `evaluated` (Cedar).
+ */
+export type DecisionCounts = Readonly<Record<'cached' | 'class' | 'evaluated', number>>;
+
 /** The loaded policies of one process: Cedar authorization, placement and bounded autonomy. */
 export interface PolicyEngine {
   /** SHA-256 of the schema and all policy texts: which policy set made a decision. */
@@ -71,6 +79,8 @@ export interface PolicyEngine {
   readonly autonomyFile: string;
   /** Decides a request; throws `PolicyRequestInvalid` when the schema does not allow it. */
   authorize(request: AuthorizationRequest): PolicyDecision;
+  /** How many decisions (placement included) each path has answered since load. */
+  decisionCounts(): DecisionCounts;
   /** The policies whose scope can match `action`, in pack order; empty for an unknown action. */
   policiesFor(action: string): readonly LoadedPolicy[];
   /** Decides whether data may be processed in a zone, naming the rule. */
@@ -136,6 +146,9 @@ class CedarPolicyEngine implements PolicyEngine {
   readonly #freeIdTypes: ReadonlySet<string>;
 
   readonly #cache: LruMap<PolicyDecision>;
+  /** Verdicts by decision class (see `evaluation.ts`). */
+  readonly #classes: LruMap<Verdict>;
+  readonly #counts = { cached: 0, class: 0, evaluated: 0 };
   /** Shapes of requests that passed the schema check (see `evaluation.ts`). */
   readonly #fitShapes: LruMap<true>;
 
@@ -149,6 +162,7 @@ class CedarPolicyEngine implements PolicyEngine {
     this.autonomy = settings.autonomy;
     this.autonomyFile = settings.autonomyFile;
     this.#cache = new LruMap(settings.cacheSize);
+    this.#classes = new LruMap(settings.cacheSize);
     this.#fitShapes = new LruMap(settings.shapeCacheSize);
     const actions = { type: compiled.actionType, groups: compiled.actionGroups };
     this.#plans = new Map(Object.entries(compiled.slices).map(([action, slice]) => [action, evaluationPlan(action, slice, actions)]));
@@ -170,6 +184,10 @@ class CedarPolicyEngine implements PolicyEngine {
       context: contextRecord(request.context),
       entities: sameEntity ? [principal] : [principal, resource],
     });
+  }
+
+  decisionCounts(): DecisionCounts {
+    return { ...this.#counts };
   }
 
   policiesFor(action: string): readonly LoadedPolicy[] {
@@ -216,10 +234,11 @@ class CedarPolicyEngine implements PolicyEngine {
     // The key is the whole input; entity builders emit keys in a fixed order, so equal input
     // serialises equally (and a different order would only miss, never mislead).
     const key = this.#cache.capacity > 0 || this.#fitShapes.capacity > 0 ? JSON.stringify(call) : '';
-    if (this.#cache.capacity === 0) return this.#evaluate(call, plan, key);
+    if (this.#cache.capacity === 0) return explain(call, this.#verdict(call, plan, key));
     let d = this.#cache.get(key);
-    if (!d) {
-      d = this.#evaluate(call, plan, key);
+    if (d) this.#counts.cached++;
+    else {
+      d = explain(call, this.#verdict(call, plan, key));
       this.#cache.set(key, d);
     }
     return { ...d, policyIds: [...d.policyIds], errors: [...d.errors] };
@@ -243,16 +262,27 @@ class CedarPolicyEngine implements PolicyEngine {
     if (shape !== undefined) this.#fitShapes.set(shape, true);
   }
 
-  /** `serialised` is `JSON.stringify(call)`, or '' when no cache wants it. */
-  #evaluate(call: CedarCall, plan: EvaluationPlan, serialised: string): PolicyDecision {
+  /**
+   * The decision and its determining policies, from the request's decision class when one was
+   * decided before, else from Cedar. `serialised` is `JSON.stringify(call)`, or '' when no cache wants it.
+   */
+  #verdict(call: CedarCall, plan: EvaluationPlan, serialised: string): Verdict {
     this.#checkSchema(call, serialised);
     // Checked against the schema above; evaluated without it, on what the slice can observe.
+    const observed = observedCall(call, plan);
+    const cls = this.#classes.capacity === 0 ? undefined : decisionClass(JSON.stringify(observed), this.#freeIdTypes, plan.named);
+    const known = cls === undefined ? undefined : this.#classes.get(cls);
+    if (known) {
+      this.#counts.class++;
+      return known;
+    }
+    this.#counts.evaluated++;
     const answer = cedar.statefulIsAuthorized({
       principal: call.principal,
       action: uid('Action', call.action),
       resource: call.resource,
       context: call.context,
-      entities: evaluationEntities(call, plan),
+      entities: [...observed.entities, ...plan.actionEntities],
       preparsedPolicySetId: plan.policySetId,
     });
     if (answer.type === 'failure') throw unfit(call.action, answer.errors);
@@ -260,20 +290,31 @@ class CedarPolicyEngine implements PolicyEngine {
     const byOrder = (a: string, b: string): number => (this.#order.get(a) ?? 0) - (this.#order.get(b) ?? 0);
     if (diagnostics.errors.length > 0) {
       // Cedar skips a policy that errors; a skipped forbid would let the request through, so fail closed.
+      // Not remembered by class: the messages name the request's own ids.
       const failed = [...new Set(diagnostics.errors.map((e) => e.policyId))].sort(byOrder);
-      const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
-      return { decision: 'deny', policyIds: failed, reason: `denied: policy evaluation failed (${errors.join('; ')})`, errors };
+      return { decision: 'deny', policyIds: failed, errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) };
     }
-    const policyIds = [...diagnostics.reason].sort(byOrder);
-    const subject = `${call.action} by ${describe(call.principal)} on ${describe(call.resource)}`;
-    const reason =
-      decision === 'allow'
-        ? `${subject} permitted by ${policyIds.join(', ')}`
-        : policyIds.length > 0
-          ? `${subject} forbidden by ${policyIds.join(', ')}`
-          : `${subject} denied: no policy permits it`;
-    return { decision, policyIds, reason, errors: [] };
+    const verdict: Verdict = { decision, policyIds: [...diagnostics.reason].sort(byOrder), errors: [] };
+    if (cls !== undefined) this.#classes.set(cls, verdict);
+    return verdict;
   }
+}
+
+/** A decision before it is put in words: the same for every request of a decision class (when it has no errors). */
+type Verdict = Readonly<Omit<PolicyDecision, 'reason'>>;
+
+/** The decision for `call`, with its reason in words. */
+function explain(call: CedarCall, v: Verdict): PolicyDecision {
+  const subject = `${call.action} by ${describe(call.principal)} on ${describe(call.resource)}`;
+  const reason =
+    v.errors.length > 0
+      ? `denied: policy evaluation failed (${v.errors.join('; ')})`
+      : v.decision === 'allow'
+        ? `${subject} permitted by ${v.policyIds.join(', ')}`
+        : v.policyIds.length > 0
+          ? `${subject} forbidden by ${v.policyIds.join(', ')}`
+          : `${subject} denied: no policy permits it`;
+  return { decision: v.decision, policyIds: [...v.policyIds], reason, errors: [...v.errors] };
 }
 
 function unfit(action: string, failures: readonly cedar.DetailedError[]): PolicyRequestInvalid {

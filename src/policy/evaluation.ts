@@ -19,6 +19,17 @@ import type { PolicySlice } from './policy-set.js';
  *
  * Entities only ever come from the builders in `entities.ts`, which write entity references
  * with the explicit `__entity` escape; without a schema Cedar reads exactly the same values.
+ *
+ * Most of an evaluated decision is cedar-wasm decoding the request (each entity reference in
+ * an attribute costs about as much as evaluating a policy), and most requests repeat one another
+ * up to who and what they name: app client A on deployment X, then app client B on deployment Y,
+ * in the same roles and classifications. The engine therefore also remembers decisions by
+ * `decisionClass`: the request as the slice observes it, with every id that no policy names
+ * replaced by the order in which it first appears. Cedar can only compare such ids with one
+ * another (equality, hierarchy membership, attribute lookup by uid): it has no operator that
+ * reads an id's text. Renaming them one-to-one, consistently through the request and its
+ * entities, keeping every id a policy names, is an isomorphism of the evaluation, so two
+ * requests of one class get the same decision and the same determining policies.
  */
 
 /** One Cedar question, as the entity builders produce it. */
@@ -77,6 +88,8 @@ export interface EvaluationPlan {
   attributes: ReadonlySet<string>;
   /** The action entities the slice consults, each with all its groups as parents. */
   actionEntities: readonly EntityJson[];
+  /** The entities the slice's policies name, serialised as `JSON.stringify({ type, id })`: their ids keep their text in a decision class. */
+  named: ReadonlySet<string>;
 }
 
 /** The plan for `action`'s slice: `actionType` is the qualified action entity type, `groups` every action's groups. */
@@ -88,17 +101,40 @@ export function evaluationPlan(action: string, slice: PolicySlice, actions: { ty
     attrs: {},
     parents: (actions.groups[id] ?? []).map((g) => ({ type: actions.type, id: g })),
   }));
-  return { policySetId: slice.policySetId, attributes: new Set(slice.attributes), actionEntities };
+  return { policySetId: slice.policySetId, attributes: new Set(slice.attributes), actionEntities, named: new Set(slice.entityLiterals) };
+}
+
+/** The request as the plan's slice observes it: its entities with only the attributes the slice reads. */
+export function observedCall(call: CedarCall, plan: EvaluationPlan): CedarCall {
+  const entities: EntityJson[] = [];
+  for (const e of call.entities) {
+    const attrs: EntityJson['attrs'] = {};
+    for (const [name, value] of Object.entries(e.attrs)) if (plan.attributes.has(name)) attrs[name] = value;
+    entities.push(e.tags === undefined ? { uid: e.uid, attrs, parents: e.parents } : { uid: e.uid, attrs, parents: e.parents, tags: e.tags });
+  }
+  return { action: call.action, principal: call.principal, resource: call.resource, context: call.context, entities };
 }
 
 /** The request's entities with only the attributes the plan's slice reads, then the action entities it consults. */
 export function evaluationEntities(call: CedarCall, plan: EvaluationPlan): EntityJson[] {
-  const out: EntityJson[] = [];
-  for (const e of call.entities) {
-    const attrs: EntityJson['attrs'] = {};
-    for (const [name, value] of Object.entries(e.attrs)) if (plan.attributes.has(name)) attrs[name] = value;
-    out.push(e.tags === undefined ? { uid: e.uid, attrs, parents: e.parents } : { uid: e.uid, attrs, parents: e.parents, tags: e.tags });
-  }
-  out.push(...plan.actionEntities);
-  return out;
+  return [...observedCall(call, plan).entities, ...plan.actionEntities];
+}
+
+/**
+ * The decision class of an observed request serialised by `JSON.stringify` (see the top of
+ * this file): each id of a `freeIdTypes` entity that is not in `named` becomes `#n`, n counting
+ * distinct uids in order of first appearance; ids in `named` become `=id`, so no renamed id can
+ * pose as one a policy names. Ids of other types (enumerated values, actions) and every other
+ * value stay as they are. Two requests share a class exactly when one is the other with such
+ * ids renamed one-to-one.
+ */
+export function decisionClass(serialised: string, freeIdTypes: ReadonlySet<string>, named: ReadonlySet<string>): string {
+  const renamed = new Map<string, string>();
+  return serialised.replace(SERIALISED_UID, (uid: string, type: string) => {
+    if (!freeIdTypes.has(type)) return uid;
+    if (named.has(uid)) return `{"type":"${type}","id":"=${uid.slice(type.length + 17, -2)}"}`;
+    let id = renamed.get(uid);
+    if (id === undefined) renamed.set(uid, (id = `#${renamed.size}`));
+    return `{"type":"${type}","id":"${id}"}`;
+  });
 }

@@ -9,6 +9,7 @@ export {
   loadPolicyEngine,
   SCHEMA_FILE,
   type AuthorizationRequest,
+  type DecisionCounts,
   type PolicyDecision,
   type PolicyEngine,
   type PolicyEngineOptions,

@@ -55,6 +55,12 @@ export interface PolicySlice {
    */
   readsAction: boolean;
   actionLiterals: string[];
+  /**
+   * Every entity the slice's policies name, in scopes or conditions, as `JSON.stringify({ type, id })`
+   * writes it, sorted. Their ids matter to a decision as written; any other id of a type that
+   * takes any id matters only by which other ids it equals (see `decisionClass`).
+   */
+  entityLiterals: string[];
 }
 
 /** The preparsed schema and policy set, and what was learnt compiling them. */
@@ -196,6 +202,25 @@ interface PolicyReads {
   attributes: Set<string>;
   readsAction: boolean;
   actionLiterals: Set<string>;
+  /** Every uid written anywhere in the policy (scope or condition), serialised as `{"type":…,"id":…}`. */
+  entityLiterals: Set<string>;
+}
+
+/**
+ * Every entity uid a policy names, wherever it stands: `{ type, id }` objects in scopes and
+ * `__entity` values in conditions. Taking any string pair so keyed is over-inclusive at worst,
+ * which only keeps more ids as written.
+ */
+function entityLiteralsOf(policy: cedar.PolicyJson): Set<string> {
+  const found = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const record = node as Record<string, unknown>;
+    if (typeof record.type === 'string' && typeof record.id === 'string') found.add(JSON.stringify({ type: record.type, id: record.id }));
+    for (const value of Object.values(record)) visit(value);
+  };
+  visit(policy);
+  return found;
 }
 
 /**
@@ -204,7 +229,7 @@ interface PolicyReads {
  * action entities named. Finding too much only sends Cedar more; finding too little could not.
  */
 function readsOf(policy: cedar.PolicyJson, actionType: string): PolicyReads {
-  const reads: PolicyReads = { attributes: new Set(), readsAction: false, actionLiterals: new Set() };
+  const reads: PolicyReads = { attributes: new Set(), readsAction: false, actionLiterals: new Set(), entityLiterals: entityLiteralsOf(policy) };
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (const item of node) visit(item);
@@ -355,6 +380,7 @@ export function compilePolicySet(input: { schema: PolicySource; files: readonly 
       attributes: union((r) => r.attributes),
       readsAction: inSlice.some((p) => p.reads.readsAction),
       actionLiterals: union((r) => r.actionLiterals),
+      entityLiterals: union((r) => r.entityLiterals),
     };
   }
   return {

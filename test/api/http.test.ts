@@ -39,6 +39,7 @@ function withTestAction(engine: PolicyEngine, action: string): PolicyEngine {
     autonomy: engine.autonomy,
     autonomyFile: engine.autonomyFile,
     authorize: (r) => (r.action === action ? { decision: 'allow', policyIds: ['test.allow'], reason: 'test route', errors: [] } : engine.authorize(r)),
+    decisionCounts: () => engine.decisionCounts(),
     policiesFor: (a) => engine.policiesFor(a),
     decidePlacement: (r) => engine.decidePlacement(r),
     classifyAutonomy: (r) => engine.classifyAutonomy(r),

@@ -287,4 +287,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bounded autonomy 
     expect(pending).toBeLessThanOrEqual(stored);
     expect((await call('GET', '/metrics', scientist.token)).status).toBe(403);
   });
+
+  it('/metrics counts authorization decisions by the path that answered them, as the engine does', async () => {
+    const scrape = async (): Promise<Record<string, number>> => {
+      const res = await call<undefined>('GET', '/metrics', t.adminToken);
+      expect(res.text).toMatch(/^# TYPE assay_policy_decisions_total counter$/m);
+      return Object.fromEntries([...res.text.matchAll(/^assay_policy_decisions_total\{path="([a-z]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+    };
+    const first = await scrape();
+    expect(Object.keys(first).sort()).toEqual(['cached', 'class', 'evaluated']);
+    // Between the scrapes: one decision for the policy question, one for the second scrape itself.
+    await decide(agent.token, spend(30));
+    const second = await scrape();
+    const total = (c: Record<string, number>): number => c.cached! + c.class! + c.evaluated!;
+    expect(total(second) - total(first)).toBe(2);
+    expect(second).toEqual({ ...t.policy.decisionCounts() });
+  });
 });

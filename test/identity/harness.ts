@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import type { Clock } from '../../src/core/index.js';
+import type { PolicyEngine } from '../../src/policy/index.js';
 import type { Db } from '../../src/store/index.js';
 import { createTestApp } from '../support/app.js';
 import type { TestBackend } from '../support/databases.js';
@@ -36,6 +37,8 @@ export interface IdentityApp {
   clock: ManualClock;
   adminToken: string;
   adminId: string;
+  /** The policy engine deciding the app's requests. */
+  policy: PolicyEngine;
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -50,7 +53,7 @@ export async function createIdentityApp(
   const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = options.clock ?? new ManualClock();
   const t = await createTestApp(backend, { ...(options.config ? { config: options.config } : {}), clock, logger });
-  return { app: t.app, db: t.db, clock, adminToken: t.adminToken, adminId: t.adminId, logs, close: () => t.close() };
+  return { app: t.app, db: t.db, clock, adminToken: t.adminToken, adminId: t.adminId, policy: t.policy, logs, close: () => t.close() };
 }
 
 /** Authorization header for a bearer credential. */

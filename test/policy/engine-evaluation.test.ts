@@ -18,7 +18,7 @@ import {
   type ResourceInput,
 } from '../../src/policy/index.js';
 import { contextRecord, principalEntity, resourceEntity, uid } from '../../src/policy/entities.js';
-import { evaluationEntities, evaluationPlan, LruMap, shapeKey, type CedarCall } from '../../src/policy/evaluation.js';
+import { decisionClass, evaluationEntities, evaluationPlan, LruMap, shapeKey, type CedarCall } from '../../src/policy/evaluation.js';
 import { holder, OMNI, tempDirs } from './fixtures.js';
 
 // The engine checks each request shape against the schema once, then evaluates without the
@@ -144,7 +144,7 @@ describe('what each slice can observe', () => {
   });
 
   it('sends each action entity a condition asks for with every group it is in, transitively', () => {
-    const slice = { policySetId: 's', policyIds: [], attributes: [], readsAction: true, actionLiterals: ['b'] };
+    const slice = { policySetId: 's', policyIds: [], attributes: [], readsAction: true, actionLiterals: ['b'], entityLiterals: [] };
     const plan = evaluationPlan('a', slice, { type: 'NS::Action', groups: { a: ['G', 'H'], b: [] } });
     expect(plan.actionEntities).toEqual([
       { uid: { type: 'NS::Action', id: 'a' }, attrs: {}, parents: [{ type: 'NS::Action', id: 'G' }, { type: 'NS::Action', id: 'H' }] },
@@ -152,6 +152,55 @@ describe('what each slice can observe', () => {
     ]);
   });
 });
+
+const principals: PrincipalInput[] = [
+  OMNI,
+  { id: 'prn_p', kind: 'human', roles: ['data-steward', 'auditor'], attributes: { team: 'platform', region: 'us-east', clearance: ['pii'] } },
+  { id: 'prn_bot', kind: 'agent', roles: ['data-steward', 'model-validator', 'ml-engineer'], attributes: { clearance: ['PHI'] } },
+  { ...holder('prn_bg', 'break-glass', 'compliance-officer', 'data-scientist'), attributes: { region: 'eu' } },
+  holder('prn_none'),
+];
+/** Per resource type: one resource tied to the principal (its author, owner, itself) and one that is not, sensitive. */
+const resources = (p: PrincipalInput): Record<string, ResourceInput[]> => ({
+  Platform: [{ type: 'Platform' }],
+  AuditLog: [{ type: 'AuditLog' }],
+  AuditPayload: [{ type: 'AuditPayload', id: 'pl', classification: 'PHI' }, { type: 'AuditPayload', id: 'pl2' }],
+  LegalHold: [{ type: 'LegalHold', id: 'h' }],
+  Principal: [{ type: 'Principal', ...p }, { type: 'Principal', id: 'prn_o', roles: ['platform-admin'], attributes: { team: 'platform' } }],
+  Token: [{ type: 'Token', id: 't', owner: p.id }, { type: 'Token', id: 't2', owner: 'prn_o' }],
+  Approval: [{ type: 'Approval', id: 'a', author: p.id }, { type: 'Approval', id: 'a2', author: 'prn_o' }],
+  Dataset: [
+    { type: 'Dataset', id: 'd', classification: 'internal', author: 'prn_o', owner: p.id, team: 'platform', zone: 'on-prem', residency: 'eu' },
+    { type: 'Dataset', id: 'd2', classification: 'PII', author: p.id },
+  ],
+  ModelVersion: [
+    { type: 'ModelVersion', id: 'm', classification: 'internal', riskTier: 'medium', author: 'prn_o', owner: p.id, team: 'platform', zone: 'on-prem' },
+    { type: 'ModelVersion', id: 'm2', classification: 'PHI', riskTier: 'high', author: p.id },
+  ],
+});
+const contexts = (action: string, p: PrincipalInput): AuthorizationRequest['context'][] =>
+  action === 'releaseModelVersion'
+    ? [
+        { approval: summarizeApprovals([{ principalId: 'prn_v', role: 'model-validator' }, { principalId: 'prn_r', role: 'risk-officer' }]) },
+        { elevated: true, approval: summarizeApprovals([{ principalId: p.id, role: 'model-validator' }]) },
+        { approval: summarizeApprovals([]) },
+      ]
+    : [{}, { elevated: true }, { elevated: false }];
+
+/** Every action of the schema (placement aside) × principal × resource of the type it takes × context. */
+function* everyRequest(compiled: CompiledPolicySet, actions: readonly string[]): Generator<AuthorizationRequest> {
+  const parsed = cedar.schemaToJson(compiled.schemaText);
+  if (parsed.type !== 'success') throw new Error('schema');
+  const declared = parsed.json.Assay!.actions;
+  for (const action of actions.filter((a) => a !== 'placeWorkload')) {
+    const resourceType = declared[action]!.appliesTo!.resourceTypes[0]!;
+    for (const principal of principals) {
+      for (const resource of resources(principal)[resourceType] ?? []) {
+        for (const context of contexts(action, principal)) yield { principal, action, resource, context };
+      }
+    }
+  }
+}
 
 describe('decisions equal Cedar with the schema, the whole set and every attribute', () => {
   let compiled: CompiledPolicySet;
@@ -163,59 +212,14 @@ describe('decisions equal Cedar with the schema, the whole set and every attribu
     expect(engine.digest).toBe(compiled.digest);
   });
 
-  const principals: PrincipalInput[] = [
-    OMNI,
-    { id: 'prn_p', kind: 'human', roles: ['data-steward', 'auditor'], attributes: { team: 'platform', region: 'us-east', clearance: ['pii'] } },
-    { id: 'prn_bot', kind: 'agent', roles: ['data-steward', 'model-validator', 'ml-engineer'], attributes: { clearance: ['PHI'] } },
-    { ...holder('prn_bg', 'break-glass', 'compliance-officer', 'data-scientist'), attributes: { region: 'eu' } },
-    holder('prn_none'),
-  ];
-  /** Per resource type: one resource tied to the principal (its author, owner, itself) and one that is not, sensitive. */
-  const resources = (p: PrincipalInput): Record<string, ResourceInput[]> => ({
-    Platform: [{ type: 'Platform' }],
-    AuditLog: [{ type: 'AuditLog' }],
-    AuditPayload: [{ type: 'AuditPayload', id: 'pl', classification: 'PHI' }, { type: 'AuditPayload', id: 'pl2' }],
-    LegalHold: [{ type: 'LegalHold', id: 'h' }],
-    Principal: [{ type: 'Principal', ...p }, { type: 'Principal', id: 'prn_o', roles: ['platform-admin'], attributes: { team: 'platform' } }],
-    Token: [{ type: 'Token', id: 't', owner: p.id }, { type: 'Token', id: 't2', owner: 'prn_o' }],
-    Approval: [{ type: 'Approval', id: 'a', author: p.id }, { type: 'Approval', id: 'a2', author: 'prn_o' }],
-    Dataset: [
-      { type: 'Dataset', id: 'd', classification: 'internal', author: 'prn_o', owner: p.id, team: 'platform', zone: 'on-prem', residency: 'eu' },
-      { type: 'Dataset', id: 'd2', classification: 'PII', author: p.id },
-    ],
-    ModelVersion: [
-      { type: 'ModelVersion', id: 'm', classification: 'internal', riskTier: 'medium', author: 'prn_o', owner: p.id, team: 'platform', zone: 'on-prem' },
-      { type: 'ModelVersion', id: 'm2', classification: 'PHI', riskTier: 'high', author: p.id },
-    ],
-  });
-  const contexts = (action: string, p: PrincipalInput): AuthorizationRequest['context'][] =>
-    action === 'releaseModelVersion'
-      ? [
-          { approval: summarizeApprovals([{ principalId: 'prn_v', role: 'model-validator' }, { principalId: 'prn_r', role: 'risk-officer' }]) },
-          { elevated: true, approval: summarizeApprovals([{ principalId: p.id, role: 'model-validator' }]) },
-          { approval: summarizeApprovals([]) },
-        ]
-      : [{}, { elevated: true }, { elevated: false }];
-
   it('for every action × principal × resource × context, decision, policies and errors alike', () => {
-    const parsed = cedar.schemaToJson(compiled.schemaText);
-    if (parsed.type !== 'success') throw new Error('schema');
-    const actions = parsed.json.Assay!.actions;
     let compared = 0;
     const seen = { allow: 0, deny: 0, errors: 0 };
-    for (const action of engine.actions.filter((a) => a !== 'placeWorkload')) {
-      const resourceType = actions[action]!.appliesTo!.resourceTypes[0]!;
-      for (const principal of principals) {
-        for (const resource of resources(principal)[resourceType] ?? []) {
-          for (const context of contexts(action, principal)) {
-            const request: AuthorizationRequest = { principal, action, resource, context };
-            const got = sorted(engine.authorize(request));
-            expect([action, principal.id, resource, context, got]).toEqual([action, principal.id, resource, context, reference(compiled, request)]);
-            seen[got.errors.length > 0 ? 'errors' : got.decision]++;
-            compared++;
-          }
-        }
-      }
+    for (const request of everyRequest(compiled, engine.actions)) {
+      const got = sorted(engine.authorize(request));
+      expect([request, got]).toEqual([request, reference(compiled, request)]);
+      seen[got.errors.length > 0 ? 'errors' : got.decision]++;
+      compared++;
     }
     expect(compared).toBeGreaterThan(800);
     // The comparison covered permits, forbids and run-time errors.
@@ -284,6 +288,122 @@ when { 9007199254740993 == 9007199254740992 };
       expect(sorted(engine.authorize(request))).toEqual(reference(compiled, request));
       expect(engine.authorize(request).decision).toBe(decision);
     }
+  });
+});
+
+/** `r` with every id of an entity that takes any id passed through `to` (principals, resources, authors, owners, zones, approvers). */
+function renamed(r: AuthorizationRequest, to: (id: string) => string): AuthorizationRequest {
+  const ids = (o: object): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ['id', 'author', 'owner', 'zone'].includes(k) && typeof v === 'string' ? to(v) : v]));
+  const { approval, ...rest } = r.context ?? {};
+  return {
+    ...r,
+    principal: ids(r.principal) as unknown as PrincipalInput,
+    // The singletons' ids are fixed by the engine, not the caller.
+    resource: (r.resource.type === 'Platform' || r.resource.type === 'AuditLog' ? r.resource : ids(r.resource)) as ResourceInput,
+    context: { ...rest, ...(approval ? { approval: { ...approval, approvers: approval.approvers.map(to) } } : {}) },
+  };
+}
+
+describe('decisions remembered by class: requests alike but for ids no policy names', () => {
+  // Site policies naming a principal, a dataset and a zone by id, one of them spelled like a renamed id.
+  const NAMING = `${SITE}
+@id("site.banned")
+forbid (principal == Assay::Principal::"#0", action, resource);
+
+@id("site.special-dataset")
+forbid (principal, action == Assay::Action::"approveDataset", resource == Assay::Dataset::"d-special");
+`;
+  let compiled: CompiledPolicySet;
+  let engine: PolicyEngine;
+  beforeAll(async () => {
+    const site = tempDir({ 'site.cedar': NAMING });
+    compiled = compilePolicySet({ schema, files: [...packFiles(), { file: join(site, 'site.cedar'), text: NAMING }] });
+    engine = await loadPolicyEngine({ siteDir: site });
+  });
+
+  it('answers every request with ids renamed one-to-one from its class, exactly as Cedar does', () => {
+    const requests = [...everyRequest(compiled, engine.actions)];
+    for (const r of requests) engine.authorize(r);
+    const before = engine.decisionCounts();
+    let compared = 0;
+    // Fresh ids (equal ones stay equal), then a swap of two principals and of the two zones a site policy tells apart.
+    const renamings: Array<(id: string) => string> = [
+      (id) => `${id}~1`,
+      (id) => ({ prn_p: 'prn_o', prn_o: 'prn_p', 'on-prem': 'cloud', cloud: 'on-prem' })[id] ?? id,
+    ];
+    for (const to of renamings) {
+      for (const r of requests) {
+        const other = renamed(r, to);
+        expect([other, sorted(engine.authorize(other))]).toEqual([other, reference(compiled, other)]);
+        compared++;
+      }
+    }
+    const after = engine.decisionCounts();
+    expect(compared).toBeGreaterThan(1600);
+    // Most renamed requests were answered from their class; those naming the zone a policy names were not.
+    expect(after.class - before.class).toBeGreaterThan(compared / 2);
+    expect(after.evaluated - before.evaluated).toBeGreaterThan(0);
+  });
+
+  it('keeps apart ids a policy names, even one spelled like a renamed id', () => {
+    const steward = holder('prn_x', 'data-steward');
+    const dataset: ResourceInput = { type: 'Dataset', id: 'd1', classification: 'internal', author: 'prn_o' };
+    const ask = (principalId: string, datasetId: string): PolicyDecision =>
+      engine.authorize({ principal: { ...steward, id: principalId }, action: 'approveDataset', resource: { ...dataset, id: datasetId } });
+    expect(ask('prn_x', 'd1')).toMatchObject({ decision: 'allow' });
+    expect(ask('#0', 'd1')).toMatchObject({ decision: 'deny', policyIds: ['site.banned'] });
+    expect(ask('prn_y', 'd-special')).toMatchObject({ decision: 'deny', policyIds: ['site.special-dataset'] });
+    expect(ask('prn_z', 'd2')).toMatchObject({ decision: 'allow', reason: expect.stringContaining('Principal prn_z on Dataset d2') });
+    expect(ask('#0', 'd-special')).toMatchObject({ decision: 'deny', policyIds: ['site.banned', 'site.special-dataset'] });
+  });
+
+  it('keeps apart requests whose ids are equal differently: the author approving, or someone else', () => {
+    const steward = (id: string): PrincipalInput => holder(id, 'data-steward');
+    const ask = (principalId: string, authorId: string): string =>
+      engine.authorize({ principal: steward(principalId), action: 'approveDataset', resource: { type: 'Dataset', id: 'd9', classification: 'internal', author: authorId } }).decision;
+    expect([ask('prn_1', 'prn_2'), ask('prn_3', 'prn_3'), ask('prn_4', 'prn_5'), ask('prn_6', 'prn_6')]).toEqual(['allow', 'deny', 'allow', 'deny']);
+  });
+
+  it('evaluates a request again when its decision had errors: their messages name its own ids', () => {
+    const validator = holder('prn_v', 'model-validator');
+    const version = (author: string): ResourceInput => ({ type: 'ModelVersion', id: 'm', classification: 'internal', riskTier: 'low', author });
+    const first = engine.authorize({ principal: validator, action: 'approveModelVersion', resource: version('prn_author1') });
+    const before = engine.decisionCounts();
+    const second = engine.authorize({ principal: validator, action: 'approveModelVersion', resource: version('prn_author2') });
+    expect(first).toMatchObject({ decision: 'deny', policyIds: ['site.author-kind'] });
+    expect(first.errors.join()).toContain('prn_author1');
+    expect(second.errors.join()).toContain('prn_author2');
+    expect(engine.decisionCounts().evaluated - before.evaluated).toBe(1);
+  });
+});
+
+describe('decisionClass', () => {
+  const free = new Set(['T::P', 'T::D']);
+  const call = (ids: [string, string, string]): string =>
+    JSON.stringify({ principal: { type: 'T::P', id: ids[0] }, entities: [{ uid: { type: 'T::D', id: ids[1] }, attrs: { author: { __entity: { type: 'T::P', id: ids[2] } }, tier: { __entity: { type: 'T::Tier', id: 'high' } } } }] });
+
+  it('renames free ids by first appearance, keeping which are equal, and keeps other types as they are', () => {
+    expect(decisionClass(call(['a', 'x', 'b']), free, new Set())).toBe(decisionClass(call(['c', 'y', 'd']), free, new Set()));
+    expect(decisionClass(call(['a', 'x', 'a']), free, new Set())).not.toBe(decisionClass(call(['a', 'x', 'b']), free, new Set()));
+    expect(decisionClass(call(['a', 'x', 'b']), free, new Set())).toContain('{"type":"T::Tier","id":"high"}');
+    // A principal and a dataset may share an id without being equal: they are counted apart by type.
+    expect(decisionClass(call(['a', 'a', 'b']), free, new Set())).toBe(decisionClass(call(['a', 'x', 'b']), free, new Set()));
+  });
+
+  it('keeps named ids, marked so that no renamed id can pose as one', () => {
+    const named = new Set([JSON.stringify({ type: 'T::P', id: '#0' })]);
+    const posing = decisionClass(call(['#0', 'x', 'b']), free, named);
+    expect(posing).toContain('"id":"=#0"');
+    expect(posing).not.toBe(decisionClass(call(['z', 'x', 'b']), free, named));
+    expect(decisionClass(call(['z', 'x', 'b']), free, named)).toBe(decisionClass(call(['q', 'y', 'r']), free, named));
+  });
+
+  it('is not fooled by ids holding quotes', () => {
+    const sly = 'a","id":"b"},{"type":"T::P","id":"c';
+    expect(decisionClass(call([sly, 'x', 'b']), free, new Set())).toBe(decisionClass(call(['a', 'x', 'b']), free, new Set()));
+    const named = new Set([JSON.stringify({ type: 'T::P', id: sly })]);
+    expect(decisionClass(call([sly, 'x', 'b']), free, named)).toContain(JSON.stringify(`=${sly}`).slice(1, -1));
   });
 });
 
