@@ -270,7 +270,7 @@ class CedarPolicyEngine implements PolicyEngine {
     this.#checkSchema(call, serialised);
     // Checked against the schema above; evaluated without it, on what the slice can observe.
     const observed = observedCall(call, plan);
-    const cls = this.#classes.capacity === 0 ? undefined : decisionClass(JSON.stringify(observed), this.#freeIdTypes, plan.named);
+    const cls = this.#classes.capacity === 0 ? undefined : decisionClass(observed, this.#freeIdTypes, plan.named);
     const known = cls === undefined ? undefined : this.#classes.get(cls);
     if (known) {
       this.#counts.class++;

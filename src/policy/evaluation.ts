@@ -1,4 +1,4 @@
-import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarValueJson, Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { PolicySlice } from './policy-set.js';
 
 /**
@@ -121,20 +121,41 @@ export function evaluationEntities(call: CedarCall, plan: EvaluationPlan): Entit
 }
 
 /**
- * The decision class of an observed request serialised by `JSON.stringify` (see the top of
- * this file): each id of a `freeIdTypes` entity that is not in `named` becomes `#n`, n counting
- * distinct uids in order of first appearance; ids in `named` become `=id`, so no renamed id can
- * pose as one a policy names. Ids of other types (enumerated values, actions) and every other
- * value stay as they are. Two requests share a class exactly when one is the other with such
- * ids renamed one-to-one.
+ * The decision class of an observed request (see the top of this file), as a string: the
+ * request serialised with each id of a `freeIdTypes` entity that is not in `named` replaced by
+ * `#n`, n counting distinct uids in order of first appearance, and each id in `named` by `=id`,
+ * so no renamed id can pose as one a policy names. Uids are found where Cedar reads them — the
+ * principal, the resource, each entity's uid and parents, `__entity` values in attributes and
+ * the context, at any depth — never in other values (a record with `type` and `id` strings is a
+ * record). Ids of other types (enumerated values, actions) and every other value stay as they
+ * are. Two requests share a class exactly when one is the other with such ids renamed one-to-one.
  */
-export function decisionClass(serialised: string, freeIdTypes: ReadonlySet<string>, named: ReadonlySet<string>): string {
+export function decisionClass(observed: CedarCall, freeIdTypes: ReadonlySet<string>, named: ReadonlySet<string>): string {
   const renamed = new Map<string, string>();
-  return serialised.replace(SERIALISED_UID, (uid: string, type: string) => {
-    if (!freeIdTypes.has(type)) return uid;
-    if (named.has(uid)) return `{"type":"${type}","id":"=${uid.slice(type.length + 17, -2)}"}`;
-    let id = renamed.get(uid);
-    if (id === undefined) renamed.set(uid, (id = `#${renamed.size}`));
-    return `{"type":"${type}","id":"${id}"}`;
+  const rename = (u: EntityUidJson): EntityUidJson => {
+    const { type, id } = '__entity' in u ? u.__entity : u;
+    if (!freeIdTypes.has(type)) return { type, id };
+    const key = JSON.stringify({ type, id });
+    if (named.has(key)) return { type, id: `=${id}` };
+    let placeholder = renamed.get(key);
+    if (placeholder === undefined) renamed.set(key, (placeholder = `#${renamed.size}`));
+    return { type, id: placeholder };
+  };
+  const value = (v: CedarValueJson): CedarValueJson => {
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map(value);
+    if ('__entity' in v) return { __entity: rename(v as EntityUidJson) as { type: string; id: string } };
+    if ('__extn' in v) return v;
+    const out: Record<string, CedarValueJson> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = value(x as CedarValueJson);
+    return out;
+  };
+  const attrs = (a: Record<string, CedarValueJson>): Record<string, CedarValueJson> => value(a) as Record<string, CedarValueJson>;
+  return JSON.stringify({
+    action: observed.action,
+    principal: rename(observed.principal),
+    resource: rename(observed.resource),
+    context: attrs(observed.context as Record<string, CedarValueJson>),
+    entities: observed.entities.map((e) => ({ uid: rename(e.uid), attrs: attrs(e.attrs), parents: e.parents.map(rename), ...(e.tags === undefined ? {} : { tags: attrs(e.tags) }) })),
   });
 }
