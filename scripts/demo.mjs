@@ -255,6 +255,8 @@ try {
   const metrics = await (await fetch(`${info.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
   const sample = (name) => metrics.split('\n').find((l) => l.startsWith(name)) ?? `${name} (absent)`;
   console.log(`  /metrics: ${sample('assay_autonomy_boundary_violations_total')}; ${sample('assay_audit_log_size')}; ${sample('assay_audit_sequencer_lag_seconds')}`);
+  const paths = ['cached', 'class', 'evaluated'].map((p) => `${p} ${sample(`assay_policy_decisions_total{path="${p}"}`).split(' ').at(-1)}`);
+  console.log(`  Cedar decisions so far by path: ${paths.join(', ')} (class: a request like an earlier one but for ids no policy names)`);
 
   step('audit bundle: the auditor exports the log and verifies it offline against the published key');
   const bundle = join(home, 'audit-bundle.tgz');
