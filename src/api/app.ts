@@ -38,6 +38,12 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : newId('req');
     },
     return503OnClosing: true,
+    // Above every path parameter the schemas allow (dataset names reach 128 characters), so an
+    // over-long one is refused by its schema, naming the parameter; Fastify's default is 100.
+    maxParamLength: 1024,
+    // A path with broken percent-encoding, or a parameter past maxParamLength, never reaches a
+    // route: answer it as problem+json like every other refusal.
+    frameworkErrors: (err, req, reply) => sendProblem(req, reply, frameworkRefusal(err)),
     // Node's default 16 KiB would not fit an ingest's query string declaring a derivation's
     // parameters (up to 16 KiB of JSON, URL-encoded): still bounded, four times that.
     http: { maxHeaderSize: 64 * 1024 },
@@ -86,6 +92,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
             onRequest: async (req: FastifyRequest) => {
               const principal = await authenticate(req);
               await authenticator.authorizeScope(principal, { operationId: route.operationId, method: route.method }, { requestId: req.id });
+              // Authorisation may look parameters up in the database: refuse what no column can hold first.
+              refuseNul(req.params, 'params');
+              refuseNul(req.query, 'query');
               // Fastify has routed (params) and parsed the query string, but not read the body.
               const input = { params: req.params as Record<string, string>, query: req.query as Record<string, unknown>, principal, deps };
               await authorizeRoute({ route, input, requestId: req.id });
@@ -93,6 +102,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
           }
         : {}),
       handler: async (req, reply) => {
+        refuseNul(req.params, 'params');
+        refuseNul(req.query, 'query');
         const ctx = {
           params: parsePart(route.request.params, req.params, 'params'),
           query: parsePart(route.request.query, req.query, 'query'),
@@ -126,13 +137,50 @@ function parseJsonBody(body: Buffer): unknown {
   } catch (cause) {
     throw new MalformedRequest('request body is not valid UTF-8', [{ field: 'body', message: 'invalid UTF-8' }], cause);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (cause) {
     throw new MalformedRequest(`request body is not valid JSON: ${(cause as Error).message}`, [
       { field: 'body', message: 'invalid JSON' },
     ], cause);
   }
+  // Valid JSON can hold NUL only as the escape \u0000: walk the document only when it has one.
+  if (text.includes('\\u0000')) refuseNul(parsed, 'body');
+  return parsed;
+}
+
+/** The path of the first string (or key) under `value` holding U+0000, or undefined. */
+function nulAt(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const here = `${path}.${k}`;
+    if (k.includes('\u0000')) return here;
+    const found = nulAt(v, here);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses text holding the NUL character: neither PostgreSQL's text nor its jsonb can store it,
+ * and no identifier, name or reason needs it. 400 naming the field, before anything is looked up.
+ */
+function refuseNul(value: unknown, part: 'params' | 'query' | 'body'): void {
+  const field = nulAt(value, part);
+  if (field) throw new ValidationFailed(`${field} contains the NUL character (U+0000)`, [{ field, message: 'must not contain the NUL character (U+0000)' }]);
+}
+
+/** Fastify's routing refusals as our errors, naming the path. */
+function frameworkRefusal(err: FastifyError): Error {
+  if (err.code === 'FST_ERR_BAD_URL') {
+    return new MalformedRequest('the request path is not valid: its percent-encoding does not decode to UTF-8', [{ field: 'path', message: 'invalid percent-encoding' }], err);
+  }
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return new MalformedRequest('a path parameter is longer than 1024 characters', [{ field: 'path', message: 'parameter too long' }], err);
+  }
+  return err;
 }
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, part: 'params' | 'query' | 'body'): unknown {
