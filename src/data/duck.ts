@@ -7,6 +7,12 @@ export interface DuckSession {
   rows<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]>;
   /** Runs statements that return nothing worth reading. */
   run(sql: string, params?: DuckDBValue[]): Promise<void>;
+  /**
+   * `rows` for a query whose answer does not depend on the order records are read in
+   * (aggregates): DuckDB may then read in parallel without keeping file order, which its CSV
+   * reader otherwise does on about one core. Order is kept again afterwards, also on failure.
+   */
+  aggregate<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]>;
   close(): void;
 }
 
@@ -37,8 +43,8 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: options.memoryLimit,
     temp_directory: options.tempDir,
-    // Every core reads and checks the file. Insertion order stays on: a LIMIT over the snapshot
-    // must return its first records, which is how row numbers are found (see locate.ts).
+    // Every core reads and checks the file. Insertion order stays on (but inside `aggregate`): a
+    // LIMIT over the snapshot must return its first records, which is how row numbers are found.
     threads: String(availableParallelism()),
     preserve_insertion_order: 'true',
     // The server reads files it was handed, nothing else: no extension downloads, no remote files.
@@ -46,10 +52,19 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
     autoload_known_extensions: 'false',
   });
   const conn: DuckDBConnection = await instance.connect();
+  const rows = async <T>(sql: string, params?: DuckDBValue[]): Promise<T[]> => {
+    const reader = await conn.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS().map((r) => plain(r) as T);
+  };
   return {
-    async rows<T>(sql: string, params?: DuckDBValue[]) {
-      const reader = await conn.runAndReadAll(sql, params);
-      return reader.getRowObjectsJS().map((r) => plain(r) as T);
+    rows,
+    async aggregate<T>(sql: string, params?: DuckDBValue[]) {
+      await conn.run('SET preserve_insertion_order = false');
+      try {
+        return await rows<T>(sql, params);
+      } finally {
+        await conn.run('SET preserve_insertion_order = true');
+      }
     },
     async run(sql: string, params?: DuckDBValue[]) {
       await conn.run(sql, params);

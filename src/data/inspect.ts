@@ -78,7 +78,7 @@ async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t)}) AS c${i}_${j}`));
   });
-  const [row] = await duck.rows<Record<string, number>>(`SELECT ${parts.join(', ')} FROM ${input.source}`);
+  const [row] = await duck.aggregate<Record<string, number>>(`SELECT ${parts.join(', ')} FROM ${input.source}`);
   return input.columns.map((c, i) => {
     const fit: Partial<Record<ColumnType, number>> = {};
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row![`c${i}_${j}`]!));

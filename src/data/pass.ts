@@ -43,7 +43,7 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
       const select = [...aggregates].map(([sql, key]) => `${sql} AS ${key}`);
       const source = derived.size === 0 ? snapshot.scan : `(SELECT *, ${[...derived].map(([sql, name]) => `${sql} AS ${ident(name)}`).join(', ')} FROM ${snapshot.scan})`;
       try {
-        const [row] = await duck.rows(`SELECT ${select.join(', ')} FROM ${source}`);
+        const [row] = await duck.aggregate(`SELECT ${select.join(', ')} FROM ${source}`);
         return row ?? {};
       } catch (err) {
         throw snapshot.refuse(err);

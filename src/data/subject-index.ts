@@ -29,7 +29,7 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
 export async function subjectHashes(duck: DuckSession, input: { source: string; column: string; salt: Buffer }): Promise<string[]> {
   const v = `trim(CAST(${ident(input.column)} AS VARCHAR))`;
   // The salt is a bound parameter, never part of the SQL text.
-  const rows = await duck.rows<{ h: string }>(`SELECT DISTINCT sha256($1 || ':' || ${v}) AS h FROM ${input.source} WHERE coalesce(${v}, '') <> ''`, [input.salt.toString('hex')]);
+  const rows = await duck.aggregate<{ h: string }>(`SELECT DISTINCT sha256($1 || ':' || ${v}) AS h FROM ${input.source} WHERE coalesce(${v}, '') <> ''`, [input.salt.toString('hex')]);
   return rows.map((r) => r.h);
 }
 

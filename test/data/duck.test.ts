@@ -1,0 +1,39 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
+
+const ORDER = "SELECT current_setting('preserve_insertion_order') AS kept";
+
+/**
+ * Aggregates may read in any order (in parallel); everything else must see records in file
+ * order, since LIMIT queries over the snapshot are how row numbers are found.
+ */
+describe('DuckDB session: file order kept except inside aggregates', () => {
+  let dir: string;
+  let duck: DuckSession;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'assay-duck-'));
+    duck = await openDuckSession({ tempDir: dir, memoryLimit: '256MB' });
+  });
+  afterAll(async () => {
+    duck?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps insertion order for ordinary queries', async () => {
+    expect(await duck.rows(ORDER)).toEqual([{ kept: true }]);
+  });
+
+  it('lets an aggregate ignore it, then keeps it again', async () => {
+    expect(await duck.aggregate(ORDER)).toEqual([{ kept: false }]);
+    expect(await duck.aggregate<{ n: number }>('SELECT count(*) AS n FROM range(1000)')).toEqual([{ n: 1000 }]);
+    expect(await duck.rows(ORDER)).toEqual([{ kept: true }]);
+  });
+
+  it('keeps it again after an aggregate that fails', async () => {
+    await expect(duck.aggregate('SELECT count(*) FROM no_such_table')).rejects.toThrow(/no_such_table/);
+    expect(await duck.rows(ORDER)).toEqual([{ kept: true }]);
+  });
+});
