@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { appendAuditEntry } from '../audit/index.js';
-import { AssayError, Conflict, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { Conflict, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -136,10 +135,9 @@ interface Quarantined {
 }
 
 /**
- * Runs the quarantine over the spooled file while the blob store takes the snapshot from it:
- * storing starts as soon as the CSV header is known good, so its read, hash and fsync overlap
- * DuckDB's passes; when the file turns out unreadable, the snapshot this ingest stored is
- * released again.
+ * Runs the quarantine over the spooled file while the blob store adopts it as the snapshot:
+ * storing starts as soon as the CSV header is known good, so its fsync overlaps DuckDB's
+ * passes; when the file turns out unreadable, the snapshot this ingest stored is released again.
  */
 async function quarantine(
   env: DataEnv,
@@ -192,18 +190,14 @@ function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersio
 }
 
 /**
- * Puts the snapshot in the blob store unless those exact bytes are already there. Only a
- * snapshot this call created may be deleted again when the ingest fails: bytes that were
- * already stored may belong to anything else that is content-addressed alike.
+ * Puts the snapshot in the blob store unless those exact bytes are already there: the store
+ * adopts the spooled file under the hash the spool computed as it wrote it (no copy where the
+ * store can help it). Only a snapshot this call created may be deleted again when the ingest
+ * fails: bytes that were already stored may belong to anything else that is content-addressed alike.
  */
 async function storeSnapshot(blobs: BlobStore, upload: SpooledUpload): Promise<StoredSnapshot> {
   if (await blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false };
-  const ref = await blobs.put(createReadStream(upload.path, { highWaterMark: 1024 * 1024 }));
-  // The store hashed what it read back from the spool file: a mismatch means the file changed under us.
-  if (ref.hash !== upload.hash) {
-    await blobs.delete(ref.hash);
-    throw new AssayError('internal', `snapshot hash changed between upload (${upload.hash}) and storage (${ref.hash})`);
-  }
+  const ref = await blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
   return { ...ref, created: true };
 }
 

@@ -18,6 +18,14 @@ export interface BlobStore {
   /** Streams `source` in, hashing while writing, and publishes it atomically under its hash. Idempotent. */
   put(source: BlobSource): Promise<BlobRef>;
   /**
+   * Stores the file at `path` under `expected`, the SHA-256 and size its writer computed while
+   * writing it, without copying it where the backend can help it: the filesystem store links
+   * the file into place (on one filesystem), S3 uploads it straight from the file. The caller
+   * keeps its path, must not change the file, and may delete it once this resolves. Bytes that
+   * do not match `expected` are never served: adopt refuses them (BlobCorrupt) or every read does.
+   */
+  adopt(path: string, expected: BlobRef): Promise<BlobRef>;
+  /**
    * A stream of the blob's bytes that verifies the hash while reading: if the stored bytes
    * do not match, the stream fails with `BlobCorrupt` naming the hash before it ends.
    * Throws `NotFound` when absent.

@@ -1,8 +1,10 @@
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { NotFound } from '../../../core/index.js';
-import { DIR_MODE, discard, ensureDir, spoolToFile } from '../spool.js';
+import { BlobCorrupt, NotFound } from '../../../core/index.js';
+import { DIR_MODE, discard, ensureDir, FILE_MODE, spoolToFile, type Spooled } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
 
@@ -65,24 +67,64 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
   // Callers validate first: the hash is the only user input that reaches a path.
   const pathOf = (hash: string): string => join(objects, hash.slice(0, 2), hash.slice(2, 4), hash);
 
-  async function put(source: BlobSource): Promise<BlobRef> {
-    const spooled = await spoolToFile(source, tmp, { fsync: true });
-    const ref = { hash: spooled.hash, size: spooled.size };
-    const target = pathOf(spooled.hash);
+  /** Renames a complete, fsynced file in `tmp` to its address (it is removed in any case). */
+  async function publish(staged: Spooled): Promise<BlobRef> {
+    const ref = { hash: staged.hash, size: staged.size };
+    const target = pathOf(staged.hash);
     try {
       // Same content, same address: a stored blob of the right size is kept and the copy dropped.
       // A wrong-sized one (truncated by a disk fault) is replaced by the good bytes just received.
-      if ((await fileSize(target)) === spooled.size) return ref;
+      if ((await fileSize(target)) === staged.size) return ref;
       const leaf = dirname(target);
       const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
       // rename(2) within one filesystem is atomic: readers see the old state or the whole blob.
-      await rename(spooled.path, target);
+      await rename(staged.path, target);
       await syncDirs(created === undefined ? [leaf] : [leaf, dirname(leaf), objects]);
       return ref;
     } finally {
       // After a successful rename the temp path no longer exists and this does nothing.
-      await discard(spooled);
+      await discard(staged);
     }
+  }
+
+  async function put(source: BlobSource): Promise<BlobRef> {
+    return publish(await spoolToFile(source, tmp, { fsync: true }));
+  }
+
+  /**
+   * Makes the caller's file durable (fsync) and hard-links it into `tmp` before publishing it:
+   * no byte is read or copied, and the caller's path stays valid. Across filesystems (or where
+   * links are refused) the file is copied and hashed instead, and refused unless it matches.
+   */
+  async function adopt(path: string, expected: BlobRef): Promise<BlobRef> {
+    assertBlobHash(expected.hash);
+    if ((await fileSize(pathOf(expected.hash))) === expected.size) return { hash: expected.hash, size: expected.size };
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat();
+      if (!info.isFile() || info.size !== expected.size) throw new BlobCorrupt(expected.hash);
+      await handle.chmod(FILE_MODE);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const staged = join(tmp, `${randomUUID()}.part`);
+    try {
+      await link(path, staged);
+    } catch (err) {
+      if (!['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK'].includes(errnoCode(err) ?? '')) throw err;
+      return adoptByCopy(path, expected);
+    }
+    return publish({ path: staged, ...expected });
+  }
+
+  async function adoptByCopy(path: string, expected: BlobRef): Promise<BlobRef> {
+    const copy = await spoolToFile(createReadStream(path, { highWaterMark: 1024 * 1024 }), tmp, { fsync: true });
+    if (copy.hash !== expected.hash || copy.size !== expected.size) {
+      await rm(copy.path, { force: true });
+      throw new BlobCorrupt(expected.hash, copy.hash);
+    }
+    return publish(copy);
   }
 
   async function get(hash: string): Promise<Readable> {
@@ -131,6 +173,7 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
   return {
     kind: 'fs',
     put,
+    adopt,
     get,
     getBytes: async (hash) => readAll(await get(hash)),
     has,

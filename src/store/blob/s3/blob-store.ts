@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -9,7 +10,7 @@ import {
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NotFound } from '../../../core/index.js';
+import { BlobCorrupt, NotFound } from '../../../core/index.js';
 import { discard, ensureDir, spoolToFile } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
@@ -85,6 +86,17 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     }
   }
 
+  /** Uploads `body` as the object for `hash` (multipart when large). */
+  async function upload(hash: string, body: Readable): Promise<void> {
+    const upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: keyOf(hash), Body: body, ContentType: 'application/octet-stream' },
+      partSize: PART_SIZE,
+      queueSize: QUEUE_SIZE,
+    });
+    await upload.done();
+  }
+
   async function put(source: BlobSource): Promise<BlobRef> {
     // Not fsynced: the spool file is transient and S3, not this disk, is what makes the blob durable.
     const spooled = await spoolToFile(source, spoolDir, { fsync: false });
@@ -93,24 +105,45 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
       const ref = { hash: spooled.hash, size: spooled.size };
       // Same content, same key: skip the upload when an object of the right size is there already.
       if ((await storedSize(ref.hash)) === ref.size) return ref;
-      const upload = new Upload({
-        client,
-        params: {
-          Bucket: bucket,
-          Key: keyOf(ref.hash),
-          Body: body,
-          ContentType: 'application/octet-stream',
-        },
-        partSize: PART_SIZE,
-        queueSize: QUEUE_SIZE,
-      });
-      await upload.done();
+      await upload(ref.hash, body);
       return ref;
     } finally {
       // A failed upload may stop reading midway; close the file before removing it.
       body.destroy();
       await discard(spooled);
     }
+  }
+
+  /** The hash is known up front, so the file is uploaded as it is (no spool copy), and hashed on the way to be sure. */
+  async function adopt(path: string, expected: BlobRef): Promise<BlobRef> {
+    assertBlobHash(expected.hash);
+    const ref = { hash: expected.hash, size: expected.size };
+    if ((await storedSize(ref.hash)) === ref.size) return ref;
+    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    const digest = createHash('sha256');
+    let size = 0;
+    const body = file.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          digest.update(chunk);
+          size += chunk.byteLength;
+          callback(null, chunk);
+        },
+      }),
+    );
+    file.on('error', (err) => body.destroy(err));
+    try {
+      await upload(ref.hash, body);
+    } finally {
+      file.destroy();
+    }
+    const actual = digest.digest('hex');
+    if (actual !== ref.hash || size !== ref.size) {
+      // The object under this address holds other bytes: take it down before anyone reads it.
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(ref.hash) }));
+      throw new BlobCorrupt(ref.hash, actual);
+    }
+    return ref;
   }
 
   async function get(hash: string): Promise<Readable> {
@@ -154,6 +187,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
   return {
     kind: 's3',
     put,
+    adopt,
     get,
     getBytes: async (hash) => readAll(await get(hash)),
     has,
