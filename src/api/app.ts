@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { AssayError, isAssayError, MalformedRequest, newId, ValidationFailed, type Clock, type ErrorCode, type FieldIssue } from '../core/index.js';
+import { AssayError, isAssayError, MalformedRequest, newId, nulPath, ValidationFailed, type Clock, type ErrorCode, type FieldIssue } from '../core/index.js';
 import { createAuthenticator, type AuthenticatedPrincipal } from '../identity/index.js';
 import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
@@ -150,25 +150,12 @@ function parseJsonBody(body: Buffer): unknown {
   return parsed;
 }
 
-/** The path of the first string (or key) under `value` holding U+0000, or undefined. */
-function nulAt(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    const here = `${path}.${k}`;
-    if (k.includes('\u0000')) return here;
-    const found = nulAt(v, here);
-    if (found) return found;
-  }
-  return undefined;
-}
-
 /**
  * Refuses text holding the NUL character: neither PostgreSQL's text nor its jsonb can store it,
  * and no identifier, name or reason needs it. 400 naming the field, before anything is looked up.
  */
 function refuseNul(value: unknown, part: 'params' | 'query' | 'body'): void {
-  const field = nulAt(value, part);
+  const field = nulPath(value, part);
   if (field) throw new ValidationFailed(`${field} contains the NUL character (U+0000)`, [{ field, message: 'must not contain the NUL character (U+0000)' }]);
 }
 

@@ -9,3 +9,4 @@ export * from './dsse.js';
 export * from './version.js';
 export * from './process.js';
 export * from './serial.js';
+export * from './nul.js';

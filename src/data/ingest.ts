@@ -1,5 +1,5 @@
 import { appendAuditEntry } from '../audit/index.js';
-import { Conflict, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { Conflict, newId, nulPath, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -72,7 +72,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   const existing = await findDataset(env.db, input.name);
   const declared = declare(input, existing);
   if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
-  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet' });
+  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonEscapes: format === 'jsonl' });
   try {
     assertMagic(format, upload.head);
     const delimiter = format === 'csv' ? (input.delimiter ?? ',') : undefined;
@@ -166,11 +166,29 @@ async function checkSnapshot(
     const snapshot = await openSnapshot(duck, { path: s.upload.path, format: s.format, ...(s.header ? { csv: { delimiter: s.delimiter!, header: s.header } } : {}) });
     assertDeclaredColumns(snapshot.columns, s.declared);
     const report = await runQuarantine(duck, { snapshot, declared: s.declared, contract: s.contract });
+    refuseNulValues(report);
     const subjects = s.declared.subjectIdColumn ? await subjectHashes(duck, { source: snapshot.scan, column: s.declared.subjectIdColumn, salt: await subjectSalt(env.db) }) : [];
     return { report, subjects };
   } finally {
     duck.close();
   }
+}
+
+/**
+ * Refuses a file whose values carry NUL into what the version records (Parquet strings can;
+ * text formats were refused while spooling): the profile's values and the checks' evidence
+ * are jsonb, which cannot hold it. 400 naming the column.
+ */
+function refuseNulValues(report: QuarantineReport): void {
+  for (const column of report.profile.columns) {
+    if (nulPath(column, 'profile')) {
+      throw new ValidationFailed(`column ${column.name} holds the NUL character (U+0000), which the version's profile cannot record`, [
+        { field: 'body', message: `NUL in column ${column.name}` },
+      ]);
+    }
+  }
+  const where = nulPath(report.checks, 'checks');
+  if (where) throw new ValidationFailed(`the file holds the NUL character (U+0000), which the quarantine evidence cannot record (${where})`, [{ field: 'body', message: 'NUL character in a value' }]);
 }
 
 /** Waits for the snapshot an ingest that failed was storing, and releases it if this ingest created it. */

@@ -30,6 +30,9 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
     throw unreadable(input.format, err as Error);
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');
+  // A Parquet schema can name a column with NUL; no SQL text or database row could carry it.
+  const nul = columns.findIndex((c) => c.column_name.includes('\u0000'));
+  if (nul >= 0) throw new ValidationFailed(`column ${nul + 1} of the file has a name holding the NUL character (U+0000)`, [{ field: 'body', message: `NUL in the name of column ${nul + 1}` }]);
   const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
   if (n === 0) throw noRecords();
   return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));

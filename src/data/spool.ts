@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssayError, MalformedRequest, ValidationFailed } from '../core/index.js';
+import { nulScanner } from './nul.js';
 import { utf8Validator } from './utf8.js';
 
 /** How much of the upload's beginning is kept in memory for dialect and format sniffing. */
@@ -22,8 +23,10 @@ export interface SpoolOptions {
   dir: string;
   /** Larger uploads are refused with 413 as soon as the limit is passed. */
   maxBytes: number;
-  /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte. */
+  /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte, and refuse the NUL character. */
   text: boolean;
+  /** With `text`: also refuse the JSON escape `\u0000` (JSON Lines). @default false */
+  jsonEscapes?: boolean;
 }
 
 /** 413 for an upload over the configured limit. */
@@ -43,6 +46,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
   const path = join(options.dir, `upload-${randomUUID()}.part`);
   const handle = await open(path, 'wx', 0o600);
   const validator = options.text ? utf8Validator() : undefined;
+  const nul = options.text ? nulScanner({ jsonEscapes: options.jsonEscapes ?? false }) : undefined;
   const digest = createHash('sha256');
   const headParts: Buffer[] = [];
   let headSize = 0;
@@ -54,6 +58,8 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
         if (size > options.maxBytes) throw uploadTooLarge(options.maxBytes);
         const bad = validator?.push(chunk) ?? -1;
         if (bad >= 0) throw invalidUtf8(bad);
+        const zero = nul?.push(chunk) ?? -1;
+        if (zero >= 0) throw nulCharacter(zero);
         if (headSize < HEAD_BYTES) {
           headParts.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - headSize)));
           headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
@@ -80,6 +86,12 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
     throw err;
   }
   return { path, size, hash: digest.digest('hex'), head: Buffer.concat(headParts) };
+}
+
+function nulCharacter(offset: number): ValidationFailed {
+  return new ValidationFailed(`the file holds the NUL character (U+0000) at byte offset ${offset}; a text dataset cannot hold it`, [
+    { field: 'body', message: `NUL character at byte ${offset}` },
+  ]);
 }
 
 function invalidUtf8(offset: number): ValidationFailed {

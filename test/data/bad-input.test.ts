@@ -1,4 +1,8 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
@@ -49,6 +53,51 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail: 'invalid UTF-8 at byte 13' }] });
     await nothingLeft();
+  });
+
+  it.each([
+    ['CSV, a NUL byte in a value', 'text/csv', 'id,cat\n1,a\u0000b\n2,c\n', 'NUL character at byte 10'],
+    ['CSV, a NUL byte in the header', 'text/csv', 'id,c\u0000at\n1,a\n', 'NUL character at byte 4'],
+    ['JSON Lines, a \\u0000 escape in a value', 'application/x-ndjson', '{"id":1,"cat":"a\\u0000b"}\n{"id":2,"cat":"c"}\n', 'NUL character at byte 16'],
+    ['JSON Lines, a \\u0000 escape in a key', 'application/x-ndjson', '{"id":1,"c\\u0000":"a"}\n', 'NUL character at byte 10'],
+    ['JSON Lines, an escape after three backslashes', 'application/x-ndjson', '{"id":1,"cat":"a\\\\\\u0000"}\n', 'NUL character at byte 18'],
+  ])('%s → 400 naming the byte offset (PostgreSQL could not record it)', async (_what, contentType, body, detail) => {
+    const res = await upload(t, { name: 'nul', body, token: steward.token, contentType, query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail }] });
+    await nothingLeft();
+  });
+
+  it('Parquet with NUL in a string value, or in a column name → 400 naming the column, nothing left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'assay-nul-'));
+    try {
+      const duck = await DuckDBInstance.create(':memory:');
+      const conn = await duck.connect();
+      await conn.run(`COPY (SELECT * FROM (VALUES (1, 'a' || chr(0) || 'b', 'x'), (2, 'c', 'y')) v(id, cat, cXat)) TO '${join(dir, 'v.parquet')}' (FORMAT parquet)`);
+      conn.closeSync();
+      const withValue = readFileSync(join(dir, 'v.parquet'));
+      const value = await upload(t, { name: 'nul-parquet', body: withValue, token: steward.token, contentType: 'application/vnd.apache.parquet', query: declared });
+      expect(value.statusCode, value.body).toBe(400);
+      expect(value.json()).toMatchObject({ errors: [{ field: 'body', detail: 'NUL in column cat' }] });
+      // The footer names the column in plain bytes: the same length with a NUL is still valid Parquet.
+      const named = Buffer.from(withValue);
+      let at = named.indexOf('cXat');
+      while (at >= 0) {
+        named[at + 1] = 0;
+        at = named.indexOf('cXat', at + 1);
+      }
+      const name = await upload(t, { name: 'nul-parquet', body: named, token: steward.token, contentType: 'application/vnd.apache.parquet', query: declared });
+      expect(name.statusCode, name.body).toBe(400);
+      expect(name.json()).toMatchObject({ errors: [{ field: 'body', detail: 'NUL in the name of column 3' }] });
+      await nothingLeft();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('JSON Lines holding the text \\u0000 (an escaped backslash, then u0000) is data, not NUL', async () => {
+    const res = await upload(t, { name: 'not-nul', body: '{"id":1,"path":"C:\\\\u0000"}\n{"id":2,"path":"x"}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(201);
   });
 
   it('the same file with the delimiter declared is accepted', async () => {
