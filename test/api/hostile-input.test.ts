@@ -99,7 +99,22 @@ const HOSTILE_VALUES: unknown[] = [
 ];
 
 /** Request bodies that are not the JSON the route expects, as raw text. */
-const HOSTILE_BODIES = ['', '{', 'null', '[]', '"text"', '1e999999', '{"a":1,"a":2}', '[' .repeat(5000) + ']'.repeat(5000), '{"__proto__":{"admin":true}}', '\u0000'];
+const DEEP = 250_000;
+const HOSTILE_BODIES = [
+  '',
+  '{',
+  'null',
+  '[]',
+  '"text"',
+  '1e999999',
+  '{"a":1,"a":2}',
+  '{"__proto__":{"admin":true}}',
+  '\u0000',
+  // Nesting deeper than any recursive walker's stack, within the default 1 MiB body limit.
+  '['.repeat(DEEP) + ']'.repeat(DEEP),
+  `{"eventType":"START","a":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}`,
+  `{"name":${'['.repeat(DEEP)}"\\u0000"${']'.repeat(DEEP)}}`,
+];
 
 interface Probe {
   what: string;
