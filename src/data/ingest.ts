@@ -72,7 +72,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   const existing = await findDataset(env.db, input.name);
   const declared = declare(input, existing);
   if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
-  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonEscapes: format === 'jsonl' });
+  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonLines: format === 'jsonl' });
   try {
     assertMagic(format, upload.head);
     const delimiter = format === 'csv' ? (input.delimiter ?? ',') : undefined;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssayError, MalformedRequest, ValidationFailed } from '../core/index.js';
+import { JSON_LINES_MAX_DEPTH, jsonDepthGauge } from './json-depth.js';
 import { nulScanner } from './nul.js';
 import { utf8Validator } from './utf8.js';
 
@@ -25,8 +26,8 @@ export interface SpoolOptions {
   maxBytes: number;
   /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte, and refuse the NUL character. */
   text: boolean;
-  /** With `text`: also refuse the JSON escape `\u0000` (JSON Lines). @default false */
-  jsonEscapes?: boolean;
+  /** With `text`: JSON Lines, so also refuse the escape `\u0000` and records nested deeper than JSON_LINES_MAX_DEPTH. @default false */
+  jsonLines?: boolean;
 }
 
 /** 413 for an upload over the configured limit. */
@@ -46,7 +47,8 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
   const path = join(options.dir, `upload-${randomUUID()}.part`);
   const handle = await open(path, 'wx', 0o600);
   const validator = options.text ? utf8Validator() : undefined;
-  const nul = options.text ? nulScanner({ jsonEscapes: options.jsonEscapes ?? false }) : undefined;
+  const nul = options.text ? nulScanner({ jsonEscapes: options.jsonLines ?? false }) : undefined;
+  const depth = options.text && options.jsonLines ? jsonDepthGauge() : undefined;
   const digest = createHash('sha256');
   const headParts: Buffer[] = [];
   let headSize = 0;
@@ -60,6 +62,8 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
         if (bad >= 0) throw invalidUtf8(bad);
         const zero = nul?.push(chunk) ?? -1;
         if (zero >= 0) throw nulCharacter(zero);
+        const deep = depth?.push(chunk) ?? -1;
+        if (deep >= 0) throw tooDeep(deep);
         if (headSize < HEAD_BYTES) {
           headParts.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - headSize)));
           headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
@@ -86,6 +90,12 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
     throw err;
   }
   return { path, size, hash: digest.digest('hex'), head: Buffer.concat(headParts) };
+}
+
+function tooDeep(offset: number): ValidationFailed {
+  return new ValidationFailed(`a record nests arrays and objects more than ${JSON_LINES_MAX_DEPTH} levels deep (at byte offset ${offset})`, [
+    { field: 'body', message: `nested deeper than ${JSON_LINES_MAX_DEPTH} levels at byte ${offset}` },
+  ]);
 }
 
 function nulCharacter(offset: number): ValidationFailed {

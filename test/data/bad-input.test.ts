@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JSON_LINES_MAX_DEPTH } from '../../src/data/json-depth.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eventually } from '../support/cli.js';
 import { eachBackend } from '../support/databases.js';
@@ -68,6 +69,15 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     await nothingLeft();
   });
 
+  it('JSON Lines nested deeper than DuckDB can read without crashing the process → 400 naming the offset; the server lives on', async () => {
+    const deep = 2000; // within this suite's 4 KiB upload limit; DuckDB itself crashed past ten thousand
+    const body = `{"id":1,"a":${'['.repeat(deep)}${']'.repeat(deep)}}\n`;
+    const res = await upload(t, { name: 'deep', body, token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail: `nested deeper than ${JSON_LINES_MAX_DEPTH} levels at byte ${11 + JSON_LINES_MAX_DEPTH}` }] });
+    await nothingLeft();
+  });
+
   it('Parquet with NUL in a string value, or in a column name → 400 naming the column, nothing left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'assay-nul-'));
     try {
@@ -97,6 +107,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
 
   it('JSON Lines holding the text \\u0000 (an escaped backslash, then u0000) is data, not NUL', async () => {
     const res = await upload(t, { name: 'not-nul', body: '{"id":1,"path":"C:\\\\u0000"}\n{"id":2,"path":"x"}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
+  it(`JSON Lines nested ${JSON_LINES_MAX_DEPTH} levels deep is read`, async () => {
+    const body = `{"id":1,"a":${'['.repeat(JSON_LINES_MAX_DEPTH - 1)}1${']'.repeat(JSON_LINES_MAX_DEPTH - 1)}}\n{"id":2,"a":[[2]]}\n`;
+    const res = await upload(t, { name: 'nested', body, token: steward.token, contentType: 'application/x-ndjson', query: declared });
     expect(res.statusCode, res.body).toBe(201);
   });
 
