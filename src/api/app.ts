@@ -40,7 +40,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     return503OnClosing: true,
     // Above every path parameter the schemas allow (dataset names reach 128 characters), so an
     // over-long one is refused by its schema, naming the parameter; Fastify's default is 100.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // A path with broken percent-encoding, or a parameter past maxParamLength, never reaches a
     // route: answer it as problem+json like every other refusal.
     frameworkErrors: (err, req, reply) => sendProblem(req, reply, frameworkRefusal(err)),
