@@ -23,7 +23,7 @@ export interface ColumnFacts {
   type: ColumnType;
   nonNull: number;
   nulls: number;
-  /** HyperLogLog estimate (`approx_count_distinct`), a few percent off on large columns. */
+  /** HyperLogLog estimate (`approx_count_distinct`), a few percent off on large columns; exact where the values were counted one by one. */
   distinctApprox: number;
   /** How many non-null values cast to each candidate type (empty for nested types). */
   conforming: Partial<Record<ColumnType, number>>;
@@ -122,16 +122,22 @@ export interface InspectedColumns {
  * Adds to `pass` what the column facts need: per column, nulls, distinct values and the values
  * fitting the planned type (and `alsoCount`, the contract's types). Returns the function that
  * reads the facts from the pass's result, naming the columns whose records contradict a type
- * the sample suggested (fewer than TYPE_THRESHOLD fit).
+ * the sample suggested (fewer than TYPE_THRESHOLD fit). The distinct values of the columns in
+ * `distinctElsewhere` are not estimated: their `distinctApprox` is NaN until the caller sets it.
  */
-export function planFacts(pass: AggregatePass, columns: PlannedColumn[], alsoCount: ReadonlyMap<string, ColumnType>): (result: Record<string, unknown>) => InspectedColumns {
+export function planFacts(
+  pass: AggregatePass,
+  columns: PlannedColumn[],
+  options: { alsoCount: ReadonlyMap<string, ColumnType>; distinctElsewhere: ReadonlySet<string> },
+): (result: Record<string, unknown>) => InspectedColumns {
+  const { alsoCount, distinctElsewhere } = options;
   const n = pass.add('count(*)');
   const keys = columns.map((c) => {
     const q = ident(c.name);
     const contract = alsoCount.get(c.name);
     return {
       nonNull: pass.add(`count(${q})`),
-      distinct: pass.add(`approx_count_distinct(${q})`),
+      distinct: distinctElsewhere.has(c.name) ? undefined : pass.add(`approx_count_distinct(${q})`),
       fit: scalar(c.duckType) ? pass.add(`count(${fitsInPass(q, c, pass)})`) : undefined,
       contract: scalar(c.duckType) && contract && contract !== c.type ? pass.add(`count(${fits(q, contract, pass.shared)})`) : undefined,
     };
@@ -147,7 +153,7 @@ export function planFacts(pass: AggregatePass, columns: PlannedColumn[], alsoCou
       if (k.fit) conforming[c.type] = result[k.fit] as number;
       if (k.contract) conforming[alsoCount.get(c.name)!] = result[k.contract] as number;
       if (k.fit && !c.fitAll && rows > INFERENCE_SAMPLE_ROWS && conforming[c.type]! < TYPE_THRESHOLD * nonNull) contradicted.push(c.name);
-      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: result[k.distinct] as number, conforming });
+      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: k.distinct ? (result[k.distinct] as number) : Number.NaN, conforming });
     }
     return { rows, facts, contradicted };
   };

@@ -1,4 +1,4 @@
-import { ident } from './duck.js';
+import { ident, type DuckSession } from './duck.js';
 import type { ColumnFacts, PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
@@ -22,14 +22,26 @@ export interface ColumnProfile {
   count: number;
   nulls: number;
   nullRate: number;
-  /** HyperLogLog estimate. */
+  /** HyperLogLog estimate; exact for a column whose values the sample's dictionary covers (they are counted one by one). */
   distinctApprox: number;
-  numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: { edges: number[]; counts: number[] } };
+  numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: Histogram };
   temporal?: { min: string; max: string };
   text?: { minLength: number; maxLength: number; meanLength: number };
   topK?: Array<{ value: string; count: number }>;
   /** Set when values (top-k, min/max, quantiles) are withheld; counts remain. */
   redacted?: Redaction;
+}
+
+/**
+ * HISTOGRAM_BINS bins with exact counts. `edgesFrom: 'range'`: equal widths from min to max.
+ * `edgesFrom: 'sample'`: the inner edges split the range of the first records' values (see
+ * INFERENCE_SAMPLE_ROWS) into equal widths, and the first and last bins reach out to the
+ * column's min and max, which lie beyond that range.
+ */
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+  edgesFrom: 'range' | 'sample';
 }
 
 /** A version's profile. */
@@ -44,8 +56,10 @@ export interface ProfileInput {
   facts: ColumnFacts[];
   /** The statistics the shared pass computed (see `planStats`). */
   stats: ColumnStats[];
-  /** The histograms and value counts the detail pass computed (see `planDetails`). */
+  /** The histograms and value counts (see `planHistograms`, `planDetails`). */
   details: ColumnDetails;
+  /** Where each numeric column's histogram has its inner edges (see `Bounds`). */
+  bounds: ReadonlyMap<string, Bounds>;
   /** Columns whose values must not appear (personal data found, the subject id column). */
   withheld: Map<string, Redaction>;
 }
@@ -53,6 +67,13 @@ export interface ProfileInput {
 const NUMERIC = new Set<ColumnType>(['BIGINT', 'DOUBLE']);
 const TEMPORAL = new Set<ColumnType>(['DATE', 'TIMESTAMP']);
 const num = (q: string): string => `TRY_CAST(${q} AS DOUBLE)`;
+
+/**
+ * A column's value as a finite double, else null, computed once per record for the pass.
+ * NaN and ±Infinity read as doubles but have no place in a profile (and make stddev fail);
+ * nulls leave them out of every aggregate without a FILTER, which DuckDB evaluates per aggregate.
+ */
+const finiteOf = (pass: AggregatePass, q: string): string => pass.shared(`CASE WHEN isfinite(${num(q)}) THEN ${num(q)} END`);
 
 /** One column's moments, quantiles, bounds or lengths, as the shared pass computed them. */
 export type ColumnStats = Record<string, unknown>;
@@ -68,16 +89,8 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (resul
     const q = ident(c.name);
     const parts: Record<string, string> = {};
     if (NUMERIC.has(c.type)) {
-      const v = pass.shared(num(q));
-      // NaN and ±Infinity read as doubles but have no place in a profile (and make stddev fail).
-      const finite = ` FILTER (WHERE isfinite(${v}))`;
-      Object.assign(parts, {
-        min: `min(${v})${finite}`,
-        max: `max(${v})${finite}`,
-        avg: `avg(${v})${finite}`,
-        sd: `stddev_samp(${v})${finite}`,
-        q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])${finite}`,
-      });
+      const v = finiteOf(pass, q);
+      Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
     } else if (TEMPORAL.has(c.type)) {
       const v = pass.shared(`TRY_CAST(${q} AS ${c.type})`);
       Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
@@ -93,20 +106,58 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (resul
 /** A histogram's or value count's entries as DuckDB's `histogram` returns them. */
 export type HistogramEntries = Array<{ key: unknown; value: number }>;
 
-/** Per column: its numeric histogram (bin → count) or its value counts (value → count), from the detail pass. */
+/** Per column: its numeric histogram (bin → count) or its value counts (value → count). */
 export type ColumnDetails = Map<string, HistogramEntries>;
 
+/** The range a numeric histogram's bins split into equal widths: the sample's finite values' min and max, or the column's. */
+export interface Bounds {
+  lo: number;
+  hi: number;
+}
+
 /**
- * Adds to a pass over every record what the profile needs once the shared pass is done: the
- * equal-width histogram of each numeric column, the value counts of each text column with few
- * distinct values and of each boolean column (`histogram` ignores nulls). Planned for every
- * such column, since which hold personal data is known only later; text columns have at most
- * about CATEGORICAL_MAX_DISTINCT values, so their maps stay small.
+ * The bounds of each numeric column's histogram, from the finite values of the sampled records,
+ * so the histograms can be counted in the same pass as everything else. Columns without a
+ * finite sampled value get none (their histogram waits for the column's own min and max).
  */
-export function planDetails(pass: AggregatePass, input: { facts: ColumnFacts[]; stats: ColumnStats[] }): (result: Record<string, unknown>) => ColumnDetails {
+export async function sampleBounds(duck: DuckSession, input: { sample: string; columns: PlannedColumn[] }): Promise<Map<string, Bounds>> {
+  const numeric = input.columns.filter((c) => NUMERIC.has(c.type));
+  if (numeric.length === 0) return new Map();
+  const parts = numeric.map((c, i) => {
+    const v = num(ident(c.name));
+    return `min(${v}) FILTER (WHERE isfinite(${v})) AS lo${i}, max(${v}) FILTER (WHERE isfinite(${v})) AS hi${i}`;
+  });
+  const [row] = await duck.rows<Record<string, number | null>>(`SELECT ${parts.join(', ')} FROM ${input.sample}`);
+  return new Map(numeric.flatMap((c, i) => (row![`lo${i}`] == null ? [] : [[c.name, { lo: row![`lo${i}`]!, hi: row![`hi${i}`]! }] as const])));
+}
+
+/** Adds the histogram of each numeric column with bounds to `pass`; the reader returns them by column. */
+export function planHistograms(pass: AggregatePass, input: { columns: Array<{ name: string; type: ColumnType }>; bounds: ReadonlyMap<string, Bounds> }): (result: Record<string, unknown>) => ColumnDetails {
+  const keys = input.columns.flatMap((c) => {
+    const bounds = input.bounds.get(c.name);
+    return NUMERIC.has(c.type) && bounds ? [[c.name, pass.add(`histogram(${binOf(pass, c.name, bounds)})`)] as const] : [];
+  });
+  return (result) => new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
+}
+
+/**
+ * Adds to a pass over every record what the profile still lacks once the shared pass is done
+ * (see ProfileInput.details): the histogram of each numeric column that had no bounds, between
+ * its min and max (recorded in `bounds`), and the value counts of each categorical text column
+ * and each boolean column (`histogram` ignores nulls). Planned for every such column, since which
+ * hold personal data is known only later; text columns have at most about
+ * CATEGORICAL_MAX_DISTINCT values, so their maps stay small.
+ */
+export function planDetails(pass: AggregatePass, input: { facts: ColumnFacts[]; stats: ColumnStats[]; have: ColumnDetails; bounds: Map<string, Bounds> }): (result: Record<string, unknown>) => ColumnDetails {
   const keys = input.facts.flatMap((f, i) => {
     const stats = input.stats[i]!;
-    if (NUMERIC.has(f.type)) return stats.min === null || stats.min === undefined ? [] : [[f.name, pass.add(`histogram(${binOf(f.name, stats)})`)] as const];
+    if (input.have.has(f.name)) return [];
+    if (NUMERIC.has(f.type)) {
+      if (stats.min === null || stats.min === undefined) return [];
+      const bounds = { lo: stats.min as number, hi: stats.max as number };
+      input.bounds.set(f.name, bounds);
+      return [[f.name, pass.add(`histogram(${binOf(pass, f.name, bounds)})`)] as const];
+    }
     if (isCategorical(f) || f.type === 'BOOLEAN') return [[f.name, pass.add(valueCounts(f.name))] as const];
     return [];
   });
@@ -137,19 +188,24 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
   if (f.type === 'VARCHAR' && stats.lmin !== undefined) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
   if (withheld) return { ...base, redacted: withheld };
   const entries = input.details.get(f.name) ?? [];
-  if (NUMERIC.has(f.type) && stats.min !== null && stats.min !== undefined) base.numeric = numericProfile(stats, entries as Array<{ key: number; value: number }>);
+  if (NUMERIC.has(f.type) && stats.min !== null && stats.min !== undefined) base.numeric = numericProfile(stats, entries as Array<{ key: number; value: number }>, input.bounds.get(f.name)!);
   else if (TEMPORAL.has(f.type) && stats.tmin != null) base.temporal = { min: String(stats.tmin), max: String(stats.tmax) };
   else if (f.type === 'VARCHAR' || f.type === 'BOOLEAN') base.topK = topK(entries as Array<{ key: string; value: number }>);
   return base;
 }
 
-/** The bin of each record's value: equal-width bins between the column's min and max; null (left out) without a finite value. */
-function binOf(column: string, stats: ColumnStats): string {
-  const { min, max } = stats as { min: number; max: number };
-  const width = (max - min) / HISTOGRAM_BINS;
-  const v = num(ident(column));
+/**
+ * The bin of each record's value: HISTOGRAM_BINS equal-width bins between the bounds, the first
+ * and last open towards smaller and larger values; null (left out) without a finite value.
+ * Bounds of zero width put values up to them in the first bin, larger ones in the last.
+ */
+function binOf(pass: AggregatePass, column: string, bounds: Bounds): string {
+  const { lo, hi } = bounds;
+  const width = (hi - lo) / HISTOGRAM_BINS;
+  const v = finiteOf(pass, ident(column));
   // `least` ignores nulls (least(null, 19) is 19), so a value that is not a number must be left out before it.
-  return `CASE WHEN isfinite(${v}) THEN ${width > 0 ? `least(CAST(floor((${v} - ${min}) / ${width}) AS BIGINT), ${HISTOGRAM_BINS - 1})` : '0'} END`;
+  const bin = width > 0 ? `least(greatest(CAST(floor((${v} - (${lo})) / ${width}) AS BIGINT), 0), ${HISTOGRAM_BINS - 1})` : `CASE WHEN ${v} <= ${lo} THEN 0 ELSE ${HISTOGRAM_BINS - 1} END`;
+  return `CASE WHEN ${v} IS NOT NULL THEN ${bin} END`;
 }
 
 /** The TOP_K most frequent values, ties broken by value in byte order (as DuckDB orders text). */
@@ -161,11 +217,11 @@ function topK(entries: Array<{ key: string; value: number }>): Array<{ value: st
     .map(({ value, count }) => ({ value, count }));
 }
 
-function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: number }>): NonNullable<ColumnProfile['numeric']> {
+function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: number }>, bounds: Bounds): NonNullable<ColumnProfile['numeric']> {
   const min = stats.min as number;
   const max = stats.max as number;
-  const width = (max - min) / HISTOGRAM_BINS;
-  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, k) => (k === HISTOGRAM_BINS ? max : min + k * width));
+  const width = (bounds.hi - bounds.lo) / HISTOGRAM_BINS;
+  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, k) => (k === 0 ? min : k === HISTOGRAM_BINS ? max : bounds.lo + k * width));
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   for (const b of bins) counts[b.key] = b.value;
   const q = (stats.q as number[] | null) ?? [];
@@ -175,6 +231,6 @@ function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: nu
     mean: stats.avg as number,
     stddev: (stats.sd as number | null) ?? null,
     quantiles: Object.fromEntries(PROFILE_QUANTILES.map((p, k) => [`p${Math.round(p * 100)}`, q[k]!])),
-    histogram: { edges, counts },
+    histogram: { edges, counts, edgesFrom: bounds.lo === min && bounds.hi === max ? 'range' : 'sample' },
   };
 }

@@ -12,8 +12,8 @@ import {
   type PiiFinding,
 } from './checks/index.js';
 import { countOf } from './checks/check.js';
-import { countFromValues, sampledDictionaryColumns } from './dictionary.js';
-import type { DuckSession } from './duck.js';
+import { countFromValues, planValueCounts, sampleDictionaries, sampledDictionaryColumns, type Dictionary } from './dictionary.js';
+import { ident, type DuckSession } from './duck.js';
 import { inferFromAll, inferFromSample, planFacts, sampleSnapshot, type InspectedColumns, type PlannedColumn } from './inspect.js';
 import { noRecords, type Snapshot } from './load.js';
 import { locateRows } from './locate.js';
@@ -21,9 +21,12 @@ import { aggregatePass, type AggregatePass } from './pass.js';
 import {
   CATEGORICAL_MAX_DISTINCT,
   planDetails,
+  planHistograms,
   planStats,
   profileColumns,
+  sampleBounds,
   valueCounts,
+  type Bounds,
   type ColumnDetails,
   type ColumnStats,
   type DatasetProfile,
@@ -58,90 +61,140 @@ interface NamedProbe {
 interface Findings extends InspectedColumns {
   stats: ColumnStats[];
   probes: Map<string, number>;
-  /** Count probes left for the second pass: their column had few values in the sample. */
+  /** Count probes on columns whose values the shared pass counted: from those counts, or per record where they fell short. */
   deferred: NamedProbe[];
-  /** Value counts (from the second pass) of the columns whose predicates are counted per value. */
+  /** Exact value counts, by column, of the columns whose predicates are counted per value. */
   values: Map<string, HistogramEntries>;
+  /** The profile's histograms and value counts found so far. */
+  details: ColumnDetails;
+  /** Where each numeric histogram has its inner edges. */
+  bounds: Map<string, Bounds>;
+  /** Columns holding values their sample's dictionary lacks: their distinct count and value counts need a pass. */
+  outgrown: string[];
 }
 
 /**
  * Runs every quarantine check over the snapshot, in order, then profiles it, reading the file
  * as few times as it can: types are inferred from a sample of its first records, which also
- * tells the checks what to look for and which columns have few values. The shared pass
- * computes every column fact, the checks' counts and the profile's statistics together; the
- * second computes the profile's histograms and value counts, and from those the counts of
- * predicates on few-valued columns, evaluated once per value; the rows checks cite by number
- * are then found for all checks at once (LIMIT queries that stop early). A column whose
- * records contradict the sample's type is inferred again from all of them and the shared
- * pass repeated; a check the passes surprised gets a pass of its own. The PII findings decide
- * which columns' values the profile withholds.
+ * tells the checks what to look for, which columns have few values (and which), and where the
+ * histograms' bins go. One shared pass then computes every column fact, the checks' counts and
+ * the profile's statistics, histograms and value counts together; predicates on few-valued
+ * columns are evaluated once per value from those counts. The rows checks cite by number are
+ * then found for all checks at once (LIMIT queries that stop early). A column whose records
+ * contradict the sample's type is inferred again from all of them and the shared pass
+ * repeated; values the sample did not have, and checks the pass surprised, cost a pass of
+ * their own. The PII findings decide which columns' values the profile withholds.
  */
 export async function runQuarantine(duck: DuckSession, input: QuarantineInput): Promise<QuarantineReport> {
   await registerPiiMacros(duck);
   const sample = await sampleSnapshot(duck, input.snapshot);
   let columns = await inferFromSample(duck, { snapshot: input.snapshot, sample });
   const few = await sampledDictionaryColumns(duck, { sample, columns, maxDistinct: CATEGORICAL_MAX_DISTINCT });
-  let found = await sharedPass(duck, { ...input, columns, sample, few });
+  const dictionaries = await sampleDictionaries(duck, { sample, columns: [...few] });
+  let found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns }) });
   if (found.rows === 0) throw noRecords();
   if (found.contradicted.length > 0) {
     columns = await inferFromAll(duck, { snapshot: input.snapshot, columns, contradicted: found.contradicted });
-    found = await sharedPass(duck, { ...input, columns, sample, few });
+    found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns }) });
   }
   await duck.run(`DROP TABLE ${sample}`);
+  await distinctPass(duck, { snapshot: input.snapshot, found });
   const details = await secondPass(duck, { snapshot: input.snapshot, found });
   const checks = await runChecks(duck, { ...input, found });
   const withheld = new Map<string, Redaction>();
   const findings = (checks.find((c) => c.name === 'pii')?.evidence.findings ?? []) as PiiFinding[];
   for (const f of findings) withheld.set(f.column, 'personal_data');
   if (input.declared.subjectIdColumn) withheld.set(input.declared.subjectIdColumn, 'subject_id');
-  const profile = profileColumns({ rows: found.rows, facts: found.facts, stats: found.stats, details, withheld });
+  const profile = profileColumns({ rows: found.rows, facts: found.facts, stats: found.stats, details, withheld, bounds: found.bounds });
   return { rows: found.rows, schema: schemaOf(found), checks, exclusions: checks.flatMap((c) => c.exclusions ?? []), profile };
 }
 
 /**
- * One pass over every record for the column facts, the profile's statistics and every check's
- * probes, but for count probes on `few`-valued columns, which wait for the second pass.
+ * One pass over every record for the column facts, the profile's statistics and histograms,
+ * every check's probes, and the value counts of the few-valued columns that have count probes
+ * or a profile of values (text, booleans). Count probes on those columns wait for their value
+ * counts; a column whose counts fall short of its values is `outgrown`.
  */
-async function sharedPass(duck: DuckSession, input: QuarantineInput & { columns: PlannedColumn[]; sample: string; few: Set<string> }): Promise<Findings> {
+async function sharedPass(
+  duck: DuckSession,
+  input: QuarantineInput & { columns: PlannedColumn[]; sample: string; dictionaries: Map<string, Dictionary>; bounds: Map<string, Bounds> },
+): Promise<Findings> {
   const pass = aggregatePass(input.snapshot);
-  const contractTypes = new Map(input.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
-  const readFacts = planFacts(pass, input.columns, contractTypes);
-  const readStats = planStats(pass, input.columns);
   const plan = { duck, columns: input.columns, declared: input.declared, contract: input.contract, sample: input.sample, shared: (sql: string) => pass.shared(sql) };
   const keys: Array<readonly [string, string]> = [];
-  const deferred: NamedProbe[] = [];
+  const counts: NamedProbe[] = [];
   for (const check of QUARANTINE_CHECKS) {
     for (const probe of (await check.probes?.(plan)) ?? []) {
       const name = `${check.name}:${probe.key}`;
       if ('sql' in probe) keys.push([name, pass.add(probe.sql)]);
-      else if (input.few.has(probe.column)) deferred.push({ name, probe });
-      else keys.push([name, addCount(pass, probe)]);
+      else counts.push({ name, probe });
     }
   }
+  const counted = input.columns
+    .filter((c) => input.dictionaries.has(c.name) && (VALUE_PROFILED.has(c.type) || counts.some((p) => p.probe.column === c.name)))
+    .map((c) => input.dictionaries.get(c.name)!);
+  const byValue = new Set(counted.map((d) => d.column));
+  const readValues = planValueCounts(pass, counted);
+  const contractTypes = new Map(input.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
+  const readFacts = planFacts(pass, input.columns, { alsoCount: contractTypes, distinctElsewhere: byValue });
+  const readStats = planStats(pass, input.columns);
+  const readHistograms = planHistograms(pass, { columns: input.columns, bounds: input.bounds });
+  for (const p of counts.filter((p) => !byValue.has(p.probe.column))) keys.push([p.name, addCount(pass, p.probe)]);
   const result = await pass.run(duck);
-  return { ...readFacts(result), stats: readStats(result), probes: new Map(keys.map(([name, key]) => [name, result[key] as number])), deferred, values: new Map() };
+  const inspected = readFacts(result);
+  const details = readHistograms(result);
+  const values = new Map<string, HistogramEntries>();
+  const outgrown: string[] = [];
+  for (const [column, { entries, counted: n }] of readValues(result)) {
+    const facts = inspected.facts.find((f) => f.name === column)!;
+    if (n < facts.nonNull) {
+      outgrown.push(column);
+      continue;
+    }
+    // Every value is one the dictionary holds: the distinct count is exact.
+    facts.distinctApprox = entries.length;
+    values.set(column, entries);
+    if (VALUE_PROFILED.has(facts.type)) details.set(column, entries);
+  }
+  const probes = new Map(keys.map(([name, key]) => [name, result[key] as number]));
+  const deferred = counts.filter((p) => byValue.has(p.probe.column));
+  return { ...inspected, stats: readStats(result), probes, deferred, values, details, bounds: new Map(input.bounds), outgrown };
 }
+
+/** Types whose profile lists values (top-k): text and booleans. */
+const VALUE_PROFILED = new Set(['VARCHAR', 'BOOLEAN']);
 
 const addCount = (pass: AggregatePass, probe: CountProbe): string => pass.add(countOf(probe.predicate((sql) => pass.shared(sql))));
 
+/** The distinct counts (HyperLogLog) of the outgrown columns, in a pass of their own (none when the sample foresaw every value). */
+async function distinctPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings }): Promise<void> {
+  const pass = aggregatePass(input.snapshot);
+  const keys = input.found.outgrown.map((column) => [column, pass.add(`approx_count_distinct(${ident(column)})`)] as const);
+  const result = await pass.run(duck);
+  for (const [column, key] of keys) input.found.facts.find((f) => f.name === column)!.distinctApprox = result[key] as number;
+}
+
 /**
- * The second pass: the profile's histograms and value counts, and the deferred count probes —
- * from the value counts of their column where it has few values after all, per record where
- * it has not. Records the probe values and value counts in `found`; returns the profile's details.
+ * What the shared pass left open, in one more pass when anything is: the deferred count probes
+ * of outgrown columns — from their value counts where they have few values after all, per
+ * record where they have not — and the histograms and value counts the profile still lacks.
+ * Counts the deferred probes of the other columns from their value counts. Records the probe
+ * values and value counts in `found`; returns the profile's details.
  */
 async function secondPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings }): Promise<ColumnDetails> {
   const { found } = input;
   const pass = aggregatePass(input.snapshot);
-  const readDetails = planDetails(pass, { facts: found.facts, stats: found.stats });
+  const readDetails = planDetails(pass, { facts: found.facts, stats: found.stats, have: found.details, bounds: found.bounds });
   // Value counts stay small where the estimate says few values (booleans are 99% two values).
   const few = new Set(found.facts.filter((f) => f.duckType === 'VARCHAR' && (f.distinctApprox <= CATEGORICAL_MAX_DISTINCT || f.type === 'BOOLEAN')).map((f) => f.name));
-  const valueKeys = new Map([...new Set(found.deferred.map((d) => d.probe.column))].filter((c) => few.has(c)).map((c) => [c, pass.add(valueCounts(c))]));
-  const perRecord = found.deferred.filter((d) => !valueKeys.has(d.probe.column)).map((d) => [d.name, addCount(pass, d.probe)] as const);
+  const open = found.deferred.filter((d) => !found.values.has(d.probe.column));
+  const valueKeys = new Map([...new Set(open.map((d) => d.probe.column))].filter((c) => few.has(c)).map((c) => [c, pass.add(valueCounts(c))]));
+  const perRecord = open.filter((d) => !valueKeys.has(d.probe.column)).map((d) => [d.name, addCount(pass, d.probe)] as const);
   const result = await pass.run(duck);
   for (const [name, key] of perRecord) found.probes.set(name, result[key] as number);
   for (const [column, key] of valueKeys) found.values.set(column, (result[key] as HistogramEntries | null) ?? []);
-  await countPerValue(duck, { found, probes: found.deferred.filter((d) => valueKeys.has(d.probe.column)) });
-  return readDetails(result);
+  await countPerValue(duck, { found, probes: found.deferred.filter((d) => found.values.has(d.probe.column)) });
+  return new Map([...found.details, ...readDetails(result)]);
 }
 
 /** Counts probes from their column's value counts (see `countFromValues`), into `found.probes`. */

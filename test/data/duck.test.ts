@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
+import type { DuckSession } from '../../src/data/duck.js';
+import { scratchDuck } from './support.js';
 
 const ORDER = "SELECT current_setting('preserve_insertion_order') AS kept";
 
@@ -11,16 +9,12 @@ const ORDER = "SELECT current_setting('preserve_insertion_order') AS kept";
  * order, since LIMIT queries over the snapshot are how row numbers are found.
  */
 describe('DuckDB session: file order kept except inside aggregates', () => {
-  let dir: string;
   let duck: DuckSession;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'assay-duck-'));
-    duck = await openDuckSession({ tempDir: dir, memoryLimit: '256MB' });
+    ({ duck, close } = await scratchDuck('duck'));
   });
-  afterAll(async () => {
-    duck?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => close?.());
 
   it('keeps insertion order for ordinary queries', async () => {
     expect(await duck.rows(ORDER)).toEqual([{ kept: true }]);

@@ -84,6 +84,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset ingest [%
     expect(amount.numeric.quantiles.p50).toBeGreaterThan(2000);
     expect(amount.numeric.histogram.counts.reduce((a, b) => a + b, 0)).toBe(1000);
     expect(amount.numeric.histogram.edges).toHaveLength(amount.numeric.histogram.counts.length + 1);
+    // 1000 records are all in the sample: the bins split the column's own range.
+    expect(amount.numeric.histogram).toMatchObject({ edgesFrom: 'range' });
+    expect(amount.numeric.histogram.edges[20]).toBe(18424);
     const risk = col('credit_risk');
     expect(risk.topK).toEqual([{ value: 'good', count: 700 }, { value: 'bad', count: 300 }]);
     expect(risk.nulls).toBe(0);

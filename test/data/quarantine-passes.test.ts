@@ -69,6 +69,27 @@ describe('quarantine passes over a file whose sample misleads', () => {
     ]);
   });
 
+  it("bins a histogram by the sample's range, the first and last bins reaching out to the column's min and max, with exact counts", () => {
+    const amounts = misleadingCsv().split('\n').slice(1, -1).map((line) => Number(line.split(',')[2])).filter((v) => !Number.isNaN(v));
+    const [lo, hi] = [3, INFERENCE_SAMPLE_ROWS * 3];
+    const width = (hi - lo) / 20;
+    const counts = new Array<number>(20).fill(0);
+    for (const v of amounts) counts[Math.min(Math.max(Math.floor((v - lo) / width), 0), 19)]!++;
+    const edges = [lo, ...Array.from({ length: 19 }, (_, k) => lo + (k + 1) * width), 59_999 * 3];
+    expect(report.profile.columns.find((c) => c.name === 'amount')!.numeric!.histogram).toEqual({ edges, counts, edgesFrom: 'sample' });
+    expect(counts[19]).toBeGreaterThan(10_000);
+  });
+
+  it('counts values the sample had one by one, exactly; a column with values it lacked is counted in a pass of its own', () => {
+    const col = (name: string) => report.profile.columns.find((c) => c.name === name)!;
+    expect(col('country').distinctApprox).toBe(2);
+    expect(col('consent').topK).toEqual([
+      { value: 'yes', count: ROWS },
+      { value: 'no', count: 2 },
+    ]);
+    expect(col('tag').distinctApprox).toBeGreaterThan(1000);
+  });
+
   it('pii@1 finds what the sample did not hold, with row numbers in file order', () => {
     const findings = check('pii').evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>;
     expect(findings).toEqual([

@@ -1,5 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
 import type { TestApp } from '../support/app.js';
 
 /** German credit: the copy the product ships (with its attribution), so a bare checkout tests the same bytes the demo uses. */
@@ -33,4 +36,17 @@ export async function leftovers(t: TestApp): Promise<{ versions: number; dataset
   for await (const hash of t.deps.blobs.list()) if (hash) blobs++;
   const spooled = existsSync(t.deps.config.paths.tmp) ? readdirSync(t.deps.config.paths.tmp).filter((f) => f.startsWith('upload-')) : [];
   return { versions, datasets, blobs, spooled };
+}
+
+/** A private DuckDB session spilling to a scratch directory; `close` removes both. */
+export async function scratchDuck(label: string): Promise<{ duck: DuckSession; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `assay-${label}-`));
+  const duck = await openDuckSession({ tempDir: dir, memoryLimit: '256MB' });
+  return {
+    duck,
+    async close() {
+      duck.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

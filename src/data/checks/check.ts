@@ -107,8 +107,12 @@ export interface QuarantineCheck {
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }
 
-/** How many records a predicate holds for (null counts as false; zero, not null, when none: unlike `count_if`). */
-export const countOf = (predicate: string): string => `count(*) FILTER (WHERE ${predicate})`;
+/**
+ * How many records a predicate holds for (null counts as false; zero, not null, when none:
+ * unlike `count_if`). A CASE, not a FILTER: DuckDB filters the input separately for every
+ * aggregate with a FILTER, which costs as much as the predicate again.
+ */
+export const countOf = (predicate: string): string => `count(CASE WHEN ${predicate} THEN 1 END)`;
 
 /** `name@version`, the form checks are cited in. */
 export const checkRef = (c: { name: string; version: number }): string => `${c.name}@${c.version}`;

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planValueCounts, sampleDictionaries } from '../../src/data/dictionary.js';
+import type { DuckSession } from '../../src/data/duck.js';
+import type { Snapshot } from '../../src/data/load.js';
+import { aggregatePass } from '../../src/data/pass.js';
+import { scratchDuck } from './support.js';
+
+/** Records as a table: `tier` has two values in the first 4 records and thousands after; `flag` one, with a quote. */
+const snapshot: Snapshot = {
+  format: 'csv',
+  columns: [
+    { name: 'tier', duckType: 'VARCHAR' },
+    { name: 'flag', duckType: 'VARCHAR' },
+  ],
+  scan: 'records',
+  numbered: '(SELECT rowid + 1 AS r, * FROM records)',
+  rowColumn: 'r',
+  refuse: (err) => err,
+};
+
+describe('value counts bounded by the sample', () => {
+  let duck: DuckSession;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ({ duck, close } = await scratchDuck('dictionary'));
+    await duck.run(`CREATE TABLE records AS SELECT CASE WHEN i <= 4 THEN CASE WHEN i % 2 = 0 THEN 'gold' ELSE 'silver' END ELSE 'x' || i END AS tier,
+      CASE WHEN i % 3 = 0 THEN NULL ELSE 'it''s' END AS flag FROM range(1, 5001) t(i)`);
+    await duck.run('CREATE TABLE sample AS SELECT * FROM records LIMIT 4');
+  });
+  afterAll(async () => close?.());
+
+  it('counts only the values the sample holds, and says how many values that accounts for', async () => {
+    const dictionaries = await sampleDictionaries(duck, { sample: 'sample', columns: ['tier', 'flag'] });
+    expect([...dictionaries.get('tier')!.values].sort()).toEqual(['gold', 'silver']);
+    const pass = aggregatePass(snapshot);
+    const read = planValueCounts(pass, [...dictionaries.values()]);
+    const counts = read(await pass.run(duck));
+    const tier = counts.get('tier')!;
+    expect(tier.entries.map((e) => [e.key, e.value]).sort()).toEqual([
+      ['gold', 2],
+      ['silver', 2],
+    ]);
+    // 4,996 values the sample lacked: the counts fall short of the column's 5,000 values, and never list them.
+    expect(tier.counted).toBe(4);
+    expect(counts.get('flag')).toEqual({ entries: [{ key: "it's", value: 3334 }], counted: 3334 });
+  });
+});
