@@ -240,11 +240,14 @@ function checkContext(duck: DuckSession, input: QuarantineInput & { found: Findi
 async function moreProbes(duck: DuckSession, input: { snapshot: Snapshot; found: Findings; contexts: Map<string, CheckContext> }): Promise<void> {
   const { found } = input;
   const asked = QUARANTINE_CHECKS.flatMap((check) => (check.moreProbes?.(input.contexts.get(check.name)!) ?? []).map((probe) => ({ name: `${check.name}:${probe.key}`, probe })));
-  await countPerValue(duck, { found, probes: asked.filter((d) => found.values.has(d.probe.column)) });
-  const perRecord = asked.filter((d) => !found.values.has(d.probe.column));
-  if (perRecord.length === 0) return;
+  const counts = asked.flatMap((d) => ('sql' in d.probe ? [] : [{ name: d.name, probe: d.probe }]));
+  await countPerValue(duck, { found, probes: counts.filter((d) => found.values.has(d.probe.column)) });
   const pass = aggregatePass(input.snapshot);
-  const keys = perRecord.map((d) => [d.name, addCount(pass, d.probe)] as const);
+  const keys = [
+    ...asked.flatMap((d) => ('sql' in d.probe ? [[d.name, pass.add(d.probe.sql)] as const] : [])),
+    ...counts.filter((d) => !found.values.has(d.probe.column)).map((d) => [d.name, addCount(pass, d.probe)] as const),
+  ];
+  if (keys.length === 0) return;
   const result = await pass.run(duck);
   for (const [name, key] of keys) found.probes.set(name, result[key] as number);
 }

@@ -38,12 +38,13 @@ export async function leftovers(t: TestApp): Promise<{ versions: number; dataset
   return { versions, datasets, blobs, spooled };
 }
 
-/** A private DuckDB session spilling to a scratch directory; `close` removes both. */
-export async function scratchDuck(label: string): Promise<{ duck: DuckSession; close(): Promise<void> }> {
+/** A private DuckDB session spilling to a scratch directory (for test files too); `close` removes both. */
+export async function scratchDuck(label: string): Promise<{ duck: DuckSession; dir: string; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `assay-${label}-`));
   const duck = await openDuckSession({ tempDir: dir, memoryLimit: '256MB' });
   return {
     duck,
+    dir,
     async close() {
       duck.close();
       await rm(dir, { recursive: true, force: true });

@@ -101,8 +101,8 @@ export interface QuarantineCheck {
   name: string;
   version: number;
   probes?(plan: CheckPlan): Probe[] | Promise<Probe[]>;
-  /** Counts needed only when the shared pass found what the sample did not foresee: they get a pass of their own (rarely needed). */
-  moreProbes?(ctx: CheckContext): CountProbe[];
+  /** Probes needed only when the shared pass found what the sample did not foresee: they get a pass of their own (rarely needed). */
+  moreProbes?(ctx: CheckContext): Probe[];
   locate?(ctx: CheckContext): Locate[];
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }
