@@ -102,7 +102,7 @@ async function assertExclusionsReproduce(duck: DuckSession, predicates: Array<{ 
   }
 }
 
-/** Streams a file into the blob store, noting whether these bytes were new there. */
+/** Hashes a file and has the blob store adopt it (no copy where the store can help it), noting whether these bytes were new there. */
 export async function storeFile(blobs: BlobStore, path: string): Promise<StoredBlob> {
   const hasher = sha256Hasher();
   let size = 0;
@@ -112,10 +112,5 @@ export async function storeFile(blobs: BlobStore, path: string): Promise<StoredB
   }
   const hash = hasher.digest('hex');
   if (await blobs.has(hash)) return { hash, size, created: false };
-  const ref = await blobs.put(createReadStream(path, { highWaterMark: 1024 * 1024 }));
-  if (ref.hash !== hash) {
-    await blobs.delete(ref.hash);
-    throw new AssayError('internal', `${path} changed while it was stored (${hash} then ${ref.hash})`);
-  }
-  return { hash, size: ref.size, created: true };
+  return { ...(await blobs.adopt(path, { hash, size })), created: true };
 }
