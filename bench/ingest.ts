@@ -8,9 +8,9 @@
  * phone, country, amount, currency, date, segment, score, consent), then times on that same
  * file: `sha256sum`, DuckDB's bare `SELECT count(*) FROM read_csv(…)`, and `ingestDataset`
  * (stream into the spool with UTF-8 validation and SHA-256, every quarantine check with consent
- * and residency exclusions and the profile as DuckDB passes over the spooled file, the snapshot
- * put into the fs blob store with fsync meanwhile, and the version's transaction in an
- * in-memory PGlite database). Prints a table and writes bench/results/ingest.json, with the
+ * and residency exclusions and the profile as DuckDB passes over the spooled file, the fs blob
+ * store adopting the spooled file as the snapshot with fsync meanwhile, and the version's
+ * transaction in an in-memory PGlite database). Prints a table and writes bench/results/ingest.json, with the
  * machine's load average (other work on the machine slows every row alike, but not equally).
  * Everything it created under bench/tmp/ is removed.
  */
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       notes: [
         'ratios are throughput ratios (their seconds ÷ ours): > 1 means ingest is faster',
         'the file was just written, so every reader finds it in the page cache; ingest fsyncs the snapshot blob',
-        'ingest reads the spooled file in DuckDB passes, never loading it as a table: a sample of the first 50,000 records, one aggregate pass for every column fact, check count and statistic, LIMIT queries in file order for the row numbers checks cite, one pass for histograms and top-k; the blob store copies the snapshot meanwhile',
+        'ingest reads the spooled file in DuckDB, never loading it as a table: a sample of the first 50,000 records (types, PII gates, a key column, few-valued columns, histogram bins), then one parallel aggregate pass for every column fact, check count, statistic, histogram and value count, then LIMIT queries in file order for the row numbers checks cite; the blob store adopts the spooled file (fsync and hard link) meanwhile',
         'ingestCpuSeconds is the whole process (DuckDB threads, libuv writes, page faults) during ingest; with other work on the machine (loadAverage1m) every row slows, not all alike',
       ],
     };
