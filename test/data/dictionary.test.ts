@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { planValueCounts, sampleDictionaries } from '../../src/data/dictionary.js';
-import type { DuckSession } from '../../src/data/duck.js';
 import type { Snapshot } from '../../src/data/load.js';
 import { aggregatePass } from '../../src/data/pass.js';
-import { scratchDuck } from './support.js';
+import { scratchDuckSuite } from './support.js';
 
 /** Records as a table: `tier` has two values in the first 4 records and thousands after; `flag` one, with a quote. */
 const snapshot: Snapshot = {
@@ -19,17 +18,16 @@ const snapshot: Snapshot = {
 };
 
 describe('value counts bounded by the sample', () => {
-  let duck: DuckSession;
-  let close: (() => Promise<void>) | undefined;
+  const session = scratchDuckSuite('dictionary');
   beforeAll(async () => {
-    ({ duck, close } = await scratchDuck('dictionary'));
+    const duck = session.duck();
     await duck.run(`CREATE TABLE records AS SELECT CASE WHEN i <= 4 THEN CASE WHEN i % 2 = 0 THEN 'gold' ELSE 'silver' END ELSE 'x' || i END AS tier,
       CASE WHEN i % 3 = 0 THEN NULL ELSE 'it''s' END AS flag FROM range(1, 5001) t(i)`);
     await duck.run('CREATE TABLE sample AS SELECT * FROM records LIMIT 4');
   });
-  afterAll(async () => close?.());
 
   it('counts only the values the sample holds, and says how many values that accounts for', async () => {
+    const duck = session.duck();
     const dictionaries = await sampleDictionaries(duck, { sample: 'sample', columns: ['tier', 'flag'] });
     expect([...dictionaries.get('tier')!.values].sort()).toEqual(['gold', 'silver']);
     const pass = aggregatePass(snapshot);

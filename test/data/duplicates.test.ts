@@ -1,33 +1,15 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DuckSession } from '../../src/data/duck.js';
+import { describe, expect, it } from 'vitest';
 import { INFERENCE_SAMPLE_ROWS } from '../../src/data/inspect.js';
-import { openSnapshot } from '../../src/data/load.js';
-import { runQuarantine } from '../../src/data/quarantine.js';
-import { scratchDuck } from './support.js';
+import { scratchDuckSuite } from './support.js';
 
 /**
  * duplicates@1 hashes a column the sample shows to be a key when it can, all fields when it
  * cannot, and compares records whose hashes repeat field by field: its count is exact either way.
  */
 describe('duplicates@1: exact counts whichever hash decides', () => {
-  let duck: DuckSession;
-  let dir: string;
-  let close: (() => Promise<void>) | undefined;
-  beforeAll(async () => {
-    ({ duck, close, dir } = await scratchDuck('duplicates'));
-  });
-  afterAll(async () => close?.());
-
-  const duplicates = async (name: string, lines: string[]): Promise<unknown> => {
-    const path = join(dir, `${name}.csv`);
-    await writeFile(path, lines.join('\n') + '\n');
-    const header = lines[0]!.split(',');
-    const snapshot = await openSnapshot(duck, { path, format: 'csv', csv: { delimiter: ',', header } });
-    const report = await runQuarantine(duck, { snapshot, declared: { classification: 'internal' }, contract: undefined });
-    return report.checks.find((c) => c.name === 'duplicates')!.evidence;
-  };
+  const session = scratchDuckSuite('duplicates');
+  const duplicates = async (name: string, lines: string[]): Promise<unknown> =>
+    (await session.quarantineCsv(name, lines)).checks.find((c) => c.name === 'duplicates')!.evidence;
 
   it('no column is a key: records are compared whole, empty fields alike', async () => {
     expect(await duplicates('nokey', ['a,b', 'x,1', 'x,2', 'y,1', 'x,1', ',1', ',1', 'x,'])).toEqual({ duplicateRows: 2, rowNumbers: [4, 6] });

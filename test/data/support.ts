@@ -1,8 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
+import { openSnapshot } from '../../src/data/load.js';
+import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.js';
 import type { TestApp } from '../support/app.js';
 
 /** German credit: the copy the product ships (with its attribution), so a bare checkout tests the same bytes the demo uses. */
@@ -48,6 +51,25 @@ export async function scratchDuck(label: string): Promise<{ duck: DuckSession; d
     async close() {
       duck.close();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A scratch DuckDB session for the suite it is called in: opened before its tests, closed and removed after. */
+export function scratchDuckSuite(label: string): { duck(): DuckSession; quarantineCsv(name: string, lines: string[]): Promise<QuarantineReport> } {
+  let scratch: Awaited<ReturnType<typeof scratchDuck>> | undefined;
+  beforeAll(async () => {
+    scratch = await scratchDuck(label);
+  });
+  afterAll(async () => scratch?.close());
+  return {
+    duck: () => scratch!.duck,
+    /** Writes `lines` (a header, then records) as a CSV file and runs the quarantine over it, as `internal` data without a contract. */
+    async quarantineCsv(name, lines) {
+      const path = join(scratch!.dir, `${name}.csv`);
+      await writeFile(path, lines.join('\n') + '\n');
+      const snapshot = await openSnapshot(scratch!.duck, { path, format: 'csv', csv: { delimiter: ',', header: lines[0]!.split(',') } });
+      return runQuarantine(scratch!.duck, { snapshot, declared: { classification: 'internal' }, contract: undefined });
     },
   };
 }
