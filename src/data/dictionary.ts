@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { CountProbe } from './checks/index.js';
-import { ident, type DuckSession } from './duck.js';
+import { aggregateRow, DISTINCT_COUNTS_PER_QUERY, ident, type DuckSession } from './duck.js';
 import type { PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { HistogramEntries } from './profile.js';
@@ -14,7 +14,8 @@ import type { HistogramEntries } from './profile.js';
 export async function sampledDictionaryColumns(duck: DuckSession, input: { sample: string; columns: PlannedColumn[]; maxDistinct: number }): Promise<Set<string>> {
   const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
   if (text.length === 0) return new Set();
-  const [row] = await duck.rows<Record<string, number>>(`SELECT ${text.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`).join(', ')} FROM ${input.sample}`);
+  const distinct = text.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`);
+  const row = (await aggregateRow((sql) => duck.rows(sql), { select: distinct, from: input.sample, perQuery: DISTINCT_COUNTS_PER_QUERY })) as Record<string, number>;
   return new Set(text.filter((_, i) => row![`d${i}`]! <= input.maxDistinct).map((c) => c.name));
 }
 

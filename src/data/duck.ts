@@ -24,6 +24,46 @@ export interface DuckOptions {
   memoryLimit: string;
 }
 
+/**
+ * Aggregates asked for in one query. DuckDB plans a query of thousands of them in superlinear
+ * time and keeps every one's state on every thread: a 50-record file with 800 columns took
+ * seconds per query and ran out of memory. A wider row is asked for in slices of this many,
+ * each one more read of the source; files of a few dozen columns fit in one.
+ */
+export const AGGREGATES_PER_QUERY = 300;
+
+/**
+ * Exact distinct counts asked for in one query: each keeps a hash table per thread even over a
+ * few records, so 300 of them outgrew a 256 MB memory limit on a 50-record sample.
+ */
+export const DISTINCT_COUNTS_PER_QUERY = 50;
+
+/** A row of aggregates to ask for (see `aggregateRow`). */
+export interface AggregateRowQuery {
+  /** Aliased aggregates, `expr AS alias`. */
+  select: readonly string[];
+  /** The FROM clause; it may depend on the slice's expressions (a source computing only the derived columns they use). */
+  from: string | ((slice: readonly string[]) => string);
+  /** @default AGGREGATES_PER_QUERY */
+  perQuery?: number;
+}
+
+/**
+ * One row of aliased aggregates, asked for in slices of at most `perQuery` and merged. `ask`
+ * runs one query (`rows` or `aggregate`).
+ */
+export async function aggregateRow(ask: (sql: string) => Promise<Array<Record<string, unknown>>>, query: AggregateRowQuery): Promise<Record<string, unknown>> {
+  const { select, from } = query;
+  const size = query.perQuery ?? AGGREGATES_PER_QUERY;
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < select.length; i += size) {
+    const slice = select.slice(i, i + size);
+    const [got] = await ask(`SELECT ${slice.join(', ')} FROM ${typeof from === 'string' ? from : from(slice)}`);
+    Object.assign(row, got);
+  }
+  return row;
+}
+
 /** A DuckDB identifier, double-quoted. */
 export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 /** A DuckDB string literal, single-quoted. */

@@ -1,4 +1,4 @@
-import { ident, type DuckSession } from './duck.js';
+import { aggregateRow, ident, type DuckSession } from './duck.js';
 import { logicalTypeOf, type LoadedColumn, type Snapshot } from './load.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
@@ -81,7 +81,7 @@ async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t)}) AS c${i}_${j}`));
   });
-  const [row] = await duck.aggregate<Record<string, number>>(`SELECT ${parts.join(', ')} FROM ${input.source}`);
+  const row = (await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source })) as Record<string, number>;
   return input.columns.map((c, i) => {
     const fit: Partial<Record<ColumnType, number>> = {};
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row![`c${i}_${j}`]!));

@@ -1,4 +1,4 @@
-import { ident, type DuckSession } from './duck.js';
+import { aggregateRow, ident, type DuckSession } from './duck.js';
 import type { Snapshot } from './load.js';
 
 /**
@@ -41,10 +41,15 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
       // Nothing asked, nothing read: a pass costs a scan of the whole file.
       if (aggregates.size === 0) return {};
       const select = [...aggregates].map(([sql, key]) => `${sql} AS ${key}`);
-      const source = derived.size === 0 ? snapshot.scan : `(SELECT *, ${[...derived].map(([sql, name]) => `${sql} AS ${ident(name)}`).join(', ')} FROM ${snapshot.scan})`;
+      // Each slice of a wide pass computes only the derived columns its aggregates use.
+      const source = (slice: readonly string[]): string => {
+        // A derived column may use an earlier one (DuckDB reads aliases left to right): take those too.
+        const texts = [...slice];
+        const used = [...derived].reverse().filter(([sql, name]) => texts.some((t) => t.includes(ident(name))) && texts.push(sql) > 0).reverse();
+        return used.length === 0 ? snapshot.scan : `(SELECT *, ${used.map(([sql, name]) => `${sql} AS ${ident(name)}`).join(', ')} FROM ${snapshot.scan})`;
+      };
       try {
-        const [row] = await duck.aggregate(`SELECT ${select.join(', ')} FROM ${source}`);
-        return row ?? {};
+        return await aggregateRow((sql) => duck.aggregate(sql), { select, from: source });
       } catch (err) {
         throw snapshot.refuse(err);
       }

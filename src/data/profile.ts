@@ -1,4 +1,4 @@
-import { ident, type DuckSession } from './duck.js';
+import { aggregateRow, ident, type DuckSession } from './duck.js';
 import type { ColumnFacts, PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
@@ -127,7 +127,7 @@ export async function sampleBounds(duck: DuckSession, input: { sample: string; c
     const v = num(ident(c.name));
     return `min(${v}) FILTER (WHERE isfinite(${v})) AS lo${i}, max(${v}) FILTER (WHERE isfinite(${v})) AS hi${i}`;
   });
-  const [row] = await duck.rows<Record<string, number | null>>(`SELECT ${parts.join(', ')} FROM ${input.sample}`);
+  const row = (await aggregateRow((sql) => duck.rows(sql), { select: parts, from: input.sample })) as Record<string, number | null>;
   return new Map(numeric.flatMap((c, i) => (row![`lo${i}`] == null ? [] : [[c.name, { lo: row![`lo${i}`]!, hi: row![`hi${i}`]! }] as const])));
 }
 

@@ -1,4 +1,4 @@
-import { ident } from '../duck.js';
+import { aggregateRow, ident } from '../duck.js';
 import { countOf, type CheckContext, type CheckOutcome, type CheckPlan, type CountProbe, type QuarantineCheck } from './check.js';
 import { detectorGate, detectorOn, gatedDetectorOn, PERSONAL_DETECTORS, PII_DETECTORS, type PiiDetector } from './pii-detectors.js';
 
@@ -42,7 +42,8 @@ const fullCount = (p: Pair): CountProbe => ({ key: p.key, column: p.column, pred
 async function probesOf(plan: CheckPlan): Promise<CountProbe[]> {
   const pairs = scanned(plan.columns);
   if (pairs.length === 0) return [];
-  const [sampled] = await plan.duck.rows<Record<string, number>>(`SELECT ${pairs.map((p, i) => `${countOf(detectorGate(p.detector, ident(p.column)))} AS g${i}`).join(', ')} FROM ${plan.sample}`);
+  const gates = pairs.map((p, i) => `${countOf(detectorGate(p.detector, ident(p.column)))} AS g${i}`);
+  const sampled = (await aggregateRow((sql) => plan.duck.rows(sql), { select: gates, from: plan.sample })) as Record<string, number>;
   const run = pairs.filter((_, i) => sampled![`g${i}`]! > 0);
   const skipped = pairs.filter((_, i) => !(sampled![`g${i}`]! > 0));
   const columns = [...new Set(skipped.map((p) => p.column))];
