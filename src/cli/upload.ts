@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AssayError, Unavailable } from '../core/index.js';
+import { AssayError, Unavailable, ValidationFailed } from '../core/index.js';
 import type { ServerTarget } from './client.js';
 
 /** What `uploadFile` sends. */
@@ -22,7 +22,7 @@ export interface FileUpload {
  * the JSON answer; a problem+json answer becomes an AssayError with the server's code.
  */
 export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): Promise<T> {
-  const total = (await stat(upload.file)).size;
+  const total = await uploadableSize(upload.file);
   const url = new URL(`${target.url}${upload.path}`);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   let sent = 0;
@@ -36,23 +36,55 @@ export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): P
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     const req = send(url, { method: 'POST', headers: { authorization: `Bearer ${target.token}`, 'content-type': upload.contentType, 'content-length': String(total) } }, resolve);
     req.on('error', reject);
-    pipeline(createReadStream(upload.file, { highWaterMark: 1024 * 1024 }), counter, req).catch(() => undefined);
+    const source = createReadStream(upload.file, { highWaterMark: 1024 * 1024 });
+    // The file failing mid-read aborts the request; say why, not the "socket hang up" that follows.
+    source.on('error', (err) => reject(unreadable(upload.file, err)));
+    pipeline(source, counter, req).catch(() => undefined);
   });
   let res: IncomingMessage;
   try {
     res = await response;
   } catch (cause) {
+    if (cause instanceof AssayError) throw cause;
     throw new Unavailable(`upload to ${target.url} failed: ${(cause as Error).message}`, cause);
   }
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T & { code?: string; detail?: string; errors?: Array<{ field: string; detail: string }> };
+  const text = Buffer.concat(chunks).toString('utf8');
+  const body = answerOf(text, res) as T & { code?: string; detail?: string; errors?: Array<{ field: string; detail: string }> };
   if ((res.statusCode ?? 500) >= 400) {
     throw new AssayError((body.code as never) ?? 'unavailable', `server answered ${res.statusCode}: ${body.detail ?? res.statusMessage ?? ''}`, {
       errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
     });
   }
   return body;
+}
+
+/** The size of `file`, a readable regular file; else a usage error naming it (before anything is sent). */
+async function uploadableSize(file: string): Promise<number> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  if (!info.isFile()) throw new ValidationFailed(`cannot upload ${file}: not a regular file${info.isDirectory() ? ' (a directory)' : ''}`, [{ field: 'file', message: 'must be a regular file' }]);
+  return info.size;
+}
+
+function unreadable(file: string, err: unknown): ValidationFailed {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'a directory' : e.message;
+  return new ValidationFailed(`cannot read ${file}: ${why}`, [{ field: 'file', message: why }]);
+}
+
+/** The server's JSON answer; an answer that is not JSON (a proxy's error page) becomes an error saying what came back. */
+function answerOf(text: string, res: IncomingMessage): Record<string, unknown> {
+  try {
+    return JSON.parse(text || '{}') as Record<string, unknown>;
+  } catch {
+    throw new Unavailable(`server answered ${res.statusCode} ${res.statusMessage ?? ''} with ${res.headers['content-type'] ?? 'no content type'}, not JSON: ${text.slice(0, 200)}`);
+  }
 }
 
 /** A one-line progress bar (bytes sent of the total), redrawn in place; only on a terminal. */

@@ -61,6 +61,18 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(ok.status, ok.stderr).toBe(0);
   });
 
+  it('a file that cannot be read: exit 1 naming it, before anything is sent', () => {
+    const ingest = (file: string) => as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'unread', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
+    const missing = ingest(join(root, 'no-such.csv'));
+    expect(missing.status).toBe(1);
+    expect(JSON.parse(missing.stderr)).toEqual({ error: { code: 'validation_failed', message: `cannot read ${join(root, 'no-such.csv')}: no such file`, errors: [{ field: 'file', message: 'no such file' }] } });
+    // A directory used to go out as a body the reader failed on: the user saw "socket hang up".
+    const directory = ingest(root);
+    expect(directory.status).toBe(1);
+    expect(JSON.parse(directory.stderr)).toMatchObject({ error: { code: 'validation_failed', message: `cannot upload ${root}: not a regular file (a directory)`, errors: [{ field: 'file' }] } });
+    expect(as(stewardToken, ['dataset', 'show', 'unread']).stderr).toContain('404');
+  });
+
   it('promote and override: never the ingester; a failing blocking check needs a recorded exception first', () => {
     const file = join(root, 'contacts.csv');
     writeFileSync(file, 'id,email,score\n1,anna@example.org,3\n2,ben@example.org,5\n3,,4\n');
