@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { AssayError, isAssayError, MalformedRequest, newId, nulPath, ValidationFailed, type Clock, type ErrorCode, type FieldIssue } from '../core/index.js';
+import { AssayError, isAssayError, isStorageFull, MalformedRequest, newId, nulPath, ValidationFailed, type Clock, type ErrorCode, type FieldIssue } from '../core/index.js';
 import { createAuthenticator, type AuthenticatedPrincipal } from '../identity/index.js';
 import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
@@ -209,6 +209,15 @@ function sendProblem(req: FastifyRequest, reply: FastifyReply, err: unknown): Fa
         code: codeForFrameworkStatus(status),
         status,
         detail: (err as Error).message,
+        instance,
+        requestId: req.id,
+      });
+    } else if (isStorageFull(err)) {
+      // Not the caller's fault and not a bug: the operator must free space. Nothing was kept (each write is transactional or removed on failure).
+      req.log.error({ err }, 'storage full');
+      problem = problemOf({
+        code: 'insufficient_storage',
+        detail: 'the server ran out of storage space while handling the request; nothing was kept. Try again once an administrator has freed space',
         instance,
         requestId: req.id,
       });

@@ -15,6 +15,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   integrity_violation: 500,
   database_locked: 503,
   unavailable: 503,
+  insufficient_storage: 507,
   internal: 500,
 };
 
@@ -32,6 +33,7 @@ const TITLE_OF: Record<ErrorCode, string> = {
   integrity_violation: 'Integrity violation',
   database_locked: 'Database locked',
   unavailable: 'Service unavailable',
+  insufficient_storage: 'Insufficient storage',
   internal: 'Internal error',
 };
 

@@ -42,6 +42,7 @@ const KNOWN_CODES: Record<ErrorCode, true> = {
   integrity_violation: true,
   database_locked: true,
   unavailable: true,
+  insufficient_storage: true,
   internal: true,
 };
 

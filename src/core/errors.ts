@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'integrity_violation'
   | 'database_locked'
   | 'unavailable'
+  | 'insufficient_storage'
   | 'internal';
 
 /** One bad field: `field` is a dotted path or JSON pointer into the input. */
@@ -135,6 +136,26 @@ export class Unavailable extends AssayError {
   constructor(message: string, cause?: unknown) {
     super('unavailable', message, { cause });
   }
+}
+
+/** The server's disk (spool, blob store, DuckDB's spill, the database) is full: nothing was kept. */
+export class InsufficientStorage extends AssayError {
+  constructor(message: string, cause?: unknown) {
+    super('insufficient_storage', message, { cause });
+  }
+}
+
+/**
+ * True when `err`, or an error it was caused by, is storage running out: a filesystem's ENOSPC
+ * or EDQUOT, PostgreSQL's disk_full (SQLSTATE 53100), or DuckDB failing to write for lack of space.
+ */
+export function isStorageFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === '53100') return true;
+    if (/No space left on device|Disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** True when `err` is an AssayError (across module copies too). */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssayError, MalformedRequest, ValidationFailed } from '../core/index.js';
+import { AssayError, InsufficientStorage, isStorageFull, MalformedRequest, ValidationFailed } from '../core/index.js';
 import { JSON_LINES_MAX_DEPTH, jsonDepthGauge } from './json-depth.js';
 import { nulScanner } from './nul.js';
 import { utf8Validator } from './utf8.js';
@@ -53,6 +53,8 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
   const headParts: Buffer[] = [];
   let headSize = 0;
   let size = 0;
+  // Set when writing the spool file failed: then the fault is the server's, not the upload's.
+  let writeFailure: { err: unknown } | undefined;
   try {
     try {
       for await (const chunk of source) {
@@ -69,12 +71,19 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
           headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
         }
         // Hash while the write is in flight on the threadpool.
-        const written = writeFully(handle, chunk);
+        const written = writeFully(handle, chunk).catch((err: unknown) => {
+          writeFailure = { err };
+          throw err;
+        });
         digest.update(chunk);
         await written;
       }
     } catch (err) {
       if (err instanceof AssayError) throw err;
+      if (writeFailure) {
+        if (isStorageFull(writeFailure.err)) throw new InsufficientStorage(`the server's upload spool is full after ${size} bytes; nothing was kept`, writeFailure.err);
+        throw writeFailure.err;
+      }
       // The request stream failed: the client went away or the connection broke mid-body.
       throw new MalformedRequest(`upload cut off after ${size} bytes: the request body did not arrive completely`, [
         { field: 'body', message: 'incomplete upload' },

@@ -143,6 +143,7 @@ const ingestRoute = defineRoute({
     409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
     413: problem('larger than data.maxUploadBytes'),
     415: problem('unsupported content type, or content that contradicts it'),
+    507: problem('the server ran out of storage space (upload spool, blob store, DuckDB spill or database); nothing was kept'),
   },
   handler: async ({ params, query, principal, deps, requestId, request, reply }) => {
     try {
@@ -196,6 +197,7 @@ const promoteRoute = defineRoute({
     403: problem('policy denies it: the ingester (sod.no-self-approval), a service or agent (sod.humans-approve), or an exception by a role that may not record one'),
     404: problem('no such dataset or version'),
     409: problem('already certified, or failing blocking checks without an exception (named in `errors`)'),
+    507: problem('the server ran out of storage space writing the certified Parquet or the manifest; nothing was kept'),
   },
   handler: async ({ params, body, principal, deps, requestId, reply }) => {
     const caller = principal as AuthenticatedPrincipal;
