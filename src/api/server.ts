@@ -90,6 +90,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
             logger.info({ purged: r.purged.length, heldByLegalHold: r.held.length, more: r.more }, 'audit payload retention purge');
           }
         },
+        onSweep: (r) => {
+          if (r.marked > 0 || r.removed.length > 0) logger.info({ marked: r.marked, removed: r.removed.length }, 'audit payload stray sweep');
+        },
         onError: (err) => logger.error({ err }, 'audit payload retention purge failed'),
       });
       cleanups.push(() => purge.stop());

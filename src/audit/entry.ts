@@ -44,6 +44,9 @@ export const auditEntryInputSchema = z.strictObject({
 });
 
 export type Actor = z.infer<typeof actorSchema>;
+
+/** The actor of scheduled work (the periodic purge and stray sweep). */
+export const SYSTEM_ACTOR: Actor = { principalId: 'system', kind: 'system', authenticatedBy: 'system' };
 export type AuditEntryInput = z.input<typeof auditEntryInputSchema>;
 
 /** A recorded entry. */

@@ -3,7 +3,7 @@
  * turns committed entries into an RFC 9162 Merkle tree with signed C2SP checkpoints.
  */
 export { appendAuditEntry, listAuditEntries, type AuditQuery, type IndexedAuditEntry } from './log.js';
-export type { Actor, AuditEntry, AuditEntryInput } from './entry.js';
+export { SYSTEM_ACTOR, type Actor, type AuditEntry, type AuditEntryInput } from './entry.js';
 export { openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type Checkpoint, type NoteVerifier } from './checkpoint.js';
 export { verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type SequencerHandle, type SequencerOptions } from './sequencer.js';
@@ -48,8 +48,6 @@ export {
   purgeExpiredPayloads,
   releaseLegalHold,
   retentionDeadlines,
-  startRetentionPurge,
-  SYSTEM_ACTOR,
   type AuditContext,
   type HeldPayload,
   type HoldDeps,
@@ -62,6 +60,6 @@ export {
   type ReleaseLegalHoldInput,
   type RetentionDeadlines,
   type RetentionPolicy,
-  type RetentionPurgeHandle,
-  type RetentionPurgeOptions,
 } from './retention.js';
+export { startRetentionPurge, type RetentionPurgeHandle, type RetentionPurgeOptions } from './retention-schedule.js';
+export { STRAY_PAYLOAD_GRACE_MS, sweepStrayPayloads, type StraySweepOptions, type StraySweepReport } from './stray-payloads.js';

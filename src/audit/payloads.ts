@@ -121,7 +121,7 @@ export interface PayloadStoreDeps {
  * Keeps `bytes` as an audit payload: the bytes are written first, then the row is recorded in
  * the caller's transaction, so the entry the caller appends next can reference it
  * (`payloadRefs: [{name, sha256}]`) and never names bytes that are not there. If that
- * transaction rolls back, no row refers to the bytes. Storing bytes already kept pushes their
+ * transaction rolls back, no row refers to the bytes and `sweepStrayPayloads` removes them later. Storing bytes already kept pushes their
  * deadlines out, never in; bytes once erased are refused (Conflict).
  */
 export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, input: StoreAuditPayloadInput): Promise<AuditPayload> {
@@ -140,6 +140,9 @@ export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, input: S
   // Locks the row when there is one: a purge or erasure of these bytes finishes (or waits) first.
   const existing = (await tx.query<PayloadRow>('SELECT * FROM audit_payloads WHERE sha256 = $1 FOR UPDATE', [sha256])).rows[0];
   if (existing?.erased_at) throw erasedConflict(existing);
+  // Unmark these bytes as stray before writing them: a sweep removing them holds the mark, so
+  // this waits for it and then writes the bytes anew; a sweep coming later finds no mark to take.
+  await tx.query('DELETE FROM audit_payload_strays WHERE sha256 = $1', [sha256]);
   await deps.blobs.put(bytes);
   const r = await tx.query<PayloadRow>(
     `INSERT INTO audit_payloads (sha256, class, media_type, size, subject_ids, stored_at, hot_until, retain_until, purge_after)

@@ -18,8 +18,7 @@ import {
   type RetentionConfig,
 } from '../core/index.js';
 import type { BlobStore, Db, Queryable, Tx } from '../store/index.js';
-import { startBackgroundLoop } from './background-loop.js';
-import type { Actor } from './entry.js';
+import { SYSTEM_ACTOR, type Actor } from './entry.js';
 import { appendAuditEntry } from './log.js';
 
 /** Retention per payload class, as compiled from configuration (`audit.retention`). */
@@ -31,8 +30,6 @@ export interface AuditContext {
   requestId?: string;
 }
 
-/** The actor of scheduled work (the periodic purge). */
-export const SYSTEM_ACTOR: Actor = { principalId: 'system', kind: 'system', authenticatedBy: 'system' };
 
 /**
  * Erasure and purge take this advisory lock shared, placing a hold takes it exclusively: a hold
@@ -449,37 +446,4 @@ export async function purgeExpiredPayloads(options: PurgeOptions): Promise<Purge
   }
   const remaining = await options.db.query(`SELECT 1 FROM audit_payloads p WHERE ${LIVE_DUE} AND ${UNHELD} LIMIT 1`, [nowIso]);
   return { dryRun, now: nowIso, purged, held: await heldPast(options.db, nowIso, limit), more: remaining.rowCount > 0 };
-}
-
-/** Options of `startRetentionPurge`. */
-export interface RetentionPurgeOptions {
-  db: Db;
-  blobs: BlobStore;
-  /** Pause between runs. */
-  intervalMs: number;
-  /** Called after every run (log it). */
-  onReport?: (report: PurgeReport) => void;
-  /** Called when a run fails; the schedule carries on. */
-  onError?: (err: unknown) => void;
-}
-
-/** The running schedule. */
-export interface RetentionPurgeHandle {
-  /** Stops after the batch in progress; resolves once nothing runs. */
-  stop(): Promise<void>;
-}
-
-/** Purges expired payloads now and then every `intervalMs`, until stopped. */
-export function startRetentionPurge(options: RetentionPurgeOptions): RetentionPurgeHandle {
-  const loop = startBackgroundLoop({
-    round: async () => {
-      const report = await purgeExpiredPayloads({ db: options.db, blobs: options.blobs });
-      options.onReport?.(report);
-      // Rows another transaction holds are skipped and still count as due: go round again only on progress.
-      return report.more && report.purged.length > 0;
-    },
-    idleMs: options.intervalMs,
-    ...(options.onError ? { onError: options.onError } : {}),
-  });
-  return { stop: () => loop.stop() };
 }
