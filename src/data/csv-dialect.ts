@@ -46,7 +46,15 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
   // The head may end mid-character; the spool already proved the whole file is UTF-8.
   let text = head.toString('utf8');
   if (input.complete && !/[\r\n]$/.test(text)) text += '\n';
-  else if (!input.complete) text = text.slice(0, Math.max(0, Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'))) + 1);
+  else if (!input.complete) {
+    const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    text = end < 0 ? '' : text.slice(0, end + 1);
+  }
+  if (text === '' && !input.complete) {
+    throw new ValidationFailed(`the CSV header line is longer than ${head.length} bytes, the most a header may have`, [
+      { field: 'body.header', message: `longer than ${head.length} bytes` },
+    ]);
+  }
   const records = splitRecords(text.replace(/^\uFEFF/, ''), input.delimiter, 20);
   const header = records[0];
   if (!header || (header.length === 1 && header[0] === '')) {

@@ -122,10 +122,17 @@ function unreadable(format: DatasetFormat, err: Error): ValidationFailed {
       { field: 'body', message: `ragged row at line ${line ?? '?'}: ${fields[2]} fields, expected ${fields[1]}` },
     ]);
   }
+  const long = /Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)/.exec(message);
+  if (long) {
+    return new ValidationFailed(`line ${line ?? '?'} is ${long[2]} bytes long; a CSV record may have at most ${long[1]} bytes`, [
+      { field: 'body', message: `record too long at line ${line ?? '?'}: ${long[2]} bytes, at most ${long[1]}` },
+    ]);
+  }
   if (/unicode|utf-8/i.test(message)) {
     return new ValidationFailed(`the file is not valid UTF-8${where}`, [{ field: 'body', message: `invalid UTF-8${where}` }]);
   }
-  if (/unterminated quote|quote/i.test(message) && format === 'csv') {
+  // Only DuckDB's own wording: every CSV error also lists the reader's options, "quote = \"" among them.
+  if (/unterminated quote/i.test(message) && format === 'csv') {
     return new ValidationFailed(`malformed CSV${where}: a quoted field is not closed`, [{ field: 'body', message: `unterminated quote${where}` }]);
   }
   if (format === 'jsonl') {
