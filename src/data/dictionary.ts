@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { CountProbe } from './checks/index.js';
-import { aggregateRow, DISTINCT_COUNTS_PER_QUERY, ident, type DuckSession } from './duck.js';
+import { aggregateRow, ident, type DuckSession } from './duck.js';
 import type { PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { HistogramEntries } from './profile.js';
@@ -15,7 +15,7 @@ export async function sampledDictionaryColumns(duck: DuckSession, input: { sampl
   const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
   if (text.length === 0) return new Set();
   const distinct = text.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`);
-  const row = (await aggregateRow((sql) => duck.rows(sql), { select: distinct, from: input.sample, perQuery: DISTINCT_COUNTS_PER_QUERY })) as Record<string, number>;
+  const row = (await aggregateRow((sql) => duck.rows(sql), { select: distinct, from: input.sample })) as Record<string, number>;
   return new Set(text.filter((_, i) => row![`d${i}`]! <= input.maxDistinct).map((c) => c.name));
 }
 

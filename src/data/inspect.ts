@@ -74,14 +74,14 @@ export function fits(q: string, t: ColumnType, shared: (sql: string) => string =
 export const INFERENCE_SAMPLE_ROWS = 50_000;
 
 /** Per column and candidate type, how many non-null values of `source` fit. */
-async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
+async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string; perQuery?: number }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
   const parts = ['count(*) AS n'];
   input.columns.forEach((c, i) => {
     const q = ident(c.name);
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t)}) AS c${i}_${j}`));
   });
-  const row = (await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source })) as Record<string, number>;
+  const row = (await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source, ...(input.perQuery ? { perQuery: input.perQuery } : {}) })) as Record<string, number>;
   return input.columns.map((c, i) => {
     const fit: Partial<Record<ColumnType, number>> = {};
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row![`c${i}_${j}`]!));
@@ -109,7 +109,7 @@ export async function inferFromSample(duck: DuckSession, input: { snapshot: Snap
 /** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
 export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[] }): Promise<PlannedColumn[]> {
   const again = input.columns.filter((c) => input.contradicted.includes(c.name));
-  const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan });
+  const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, perQuery: input.snapshot.aggregatesPerRead });
   const redone = new Map(again.map((c, i) => [c.name, { ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit), fitAll: counts[i]!.fit }]));
   return input.columns.map((c) => redone.get(c.name) ?? c);
 }

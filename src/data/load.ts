@@ -1,5 +1,6 @@
-import { ValidationFailed } from '../core/index.js';
-import { ident, literal, type DuckSession } from './duck.js';
+import { stat } from 'node:fs/promises';
+import { isStorageFull, ValidationFailed } from '../core/index.js';
+import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
 /** A column as loaded: its name and DuckDB's type for it (CSV columns load as VARCHAR). */
@@ -25,8 +26,10 @@ export interface LoadInput {
  */
 export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise<LoadedColumn[]> {
   try {
-    await duck.run(`CREATE TABLE raw AS SELECT * FROM ${readerOf(input)}`);
+    await duck.run(`CREATE OR REPLACE TABLE raw AS SELECT * FROM ${readerOf(input)}`);
   } catch (err) {
+    // The server running out of disk or memory is not the file's fault.
+    if (isStorageFull(err) || /Out of Memory Error/.test((err as Error).message)) throw err;
     throw unreadable(input.format, err as Error);
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');
@@ -59,24 +62,30 @@ export interface Snapshot {
   rowColumn: string;
   /** The 400 for a reader error met while querying the snapshot; any other error as it was. */
   refuse(err: unknown): unknown;
+  /** Aggregates per query over `scan`: more for a large file, where each query is one more read of it. */
+  aggregatesPerRead: number;
 }
 
 /**
- * Opens the snapshot for the quarantine without loading it when it is CSV: the checks read
- * the file itself, in a few passes, so a large upload is never held in memory (or spilled)
- * as a table. Record numbers then come from `row_number() OVER ()` over a scan in file order
- * (DuckDB runs that scan on one thread, so it is used only for LIMIT queries). JSON Lines and
- * Parquet are loaded as table `raw` first: their readers infer types, which every pass would
- * otherwise repeat.
+ * Opens the snapshot for the quarantine without loading it when it is a large CSV file: the
+ * checks read the file itself, in a few passes, so a large upload is never held in memory (or
+ * spilled) as a table. Record numbers then come from `row_number() OVER ()` over a scan in file
+ * order (DuckDB runs that scan on one thread, so it is used only for LIMIT queries). JSON Lines
+ * and Parquet are loaded as table `raw` first: their readers infer types, which every pass would
+ * otherwise repeat. So is a CSV file under SMALL_FILE_BYTES: a wide one is read once per slice
+ * of aggregates, and each read parses every column, so re-reading it made the time grow with
+ * the square of its columns (3,000 columns of 20 records: 96 s).
  */
 export async function openSnapshot(duck: DuckSession, input: LoadInput): Promise<Snapshot> {
-  const columns = input.format === 'csv' ? input.csv!.header.map((name) => ({ name, duckType: 'VARCHAR' })) : await loadSnapshot(duck, input);
+  const { size } = await stat(input.path);
+  const small = size < SMALL_FILE_BYTES;
+  const loaded = input.format !== 'csv' || small;
+  const columns = loaded ? await loadSnapshot(duck, input) : input.csv!.header.map((name) => ({ name, duckType: 'VARCHAR' }));
   const rowColumn = unusedName(columns, '__record');
-  const scan = input.format === 'csv' ? readerOf(input) : 'raw';
-  const numbered =
-    input.format === 'csv' ? `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})` : `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)`;
+  const scan = loaded ? 'raw' : readerOf(input);
+  const numbered = loaded ? `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)` : `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})`;
   const refuse = (err: unknown): unknown => (isReaderError(err) ? unreadable(input.format, err) : err);
-  return { format: input.format, columns, scan, numbered, rowColumn, refuse };
+  return { format: input.format, columns, scan, numbered, rowColumn, refuse, aggregatesPerRead: small ? AGGREGATES_PER_QUERY : AGGREGATES_PER_FILE_READ };
 }
 
 /** `base`, or `base` with a number appended, whichever no column is called. */

@@ -41,15 +41,28 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
       // Nothing asked, nothing read: a pass costs a scan of the whole file.
       if (aggregates.size === 0) return {};
       const select = [...aggregates].map(([sql, key]) => `${sql} AS ${key}`);
-      // Each slice of a wide pass computes only the derived columns its aggregates use.
+      // Each slice of a wide pass computes only the derived columns its aggregates use, found
+      // by name (linear: a wide file has thousands of derived columns and dozens of slices).
+      const index = new Map([...derived].map(([sql, name], i) => [name, { sql, name, i }]));
+      const names = new RegExp(`"(${prefix}\\d+)"`, 'g');
       const source = (slice: readonly string[]): string => {
+        const used = new Map<string, { sql: string; name: string; i: number }>();
         // A derived column may use an earlier one (DuckDB reads aliases left to right): take those too.
-        const texts = [...slice];
-        const used = [...derived].reverse().filter(([sql, name]) => texts.some((t) => t.includes(ident(name))) && texts.push(sql) > 0).reverse();
-        return used.length === 0 ? snapshot.scan : `(SELECT *, ${used.map(([sql, name]) => `${sql} AS ${ident(name)}`).join(', ')} FROM ${snapshot.scan})`;
+        const todo = [...slice];
+        for (let text = todo.pop(); text !== undefined; text = todo.pop()) {
+          for (const [, name] of text.matchAll(names)) {
+            const d = index.get(name!);
+            if (d && !used.has(d.name)) {
+              used.set(d.name, d);
+              todo.push(d.sql);
+            }
+          }
+        }
+        const ordered = [...used.values()].sort((a, b) => a.i - b.i);
+        return ordered.length === 0 ? snapshot.scan : `(SELECT *, ${ordered.map((d) => `${d.sql} AS ${ident(d.name)}`).join(', ')} FROM ${snapshot.scan})`;
       };
       try {
-        return await aggregateRow((sql) => duck.aggregate(sql), { select, from: source });
+        return await aggregateRow((sql) => duck.aggregate(sql), { select, from: source, perQuery: snapshot.aggregatesPerRead });
       } catch (err) {
         throw snapshot.refuse(err);
       }

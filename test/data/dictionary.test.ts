@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AGGREGATES_PER_QUERY } from '../../src/data/duck.js';
 import { planValueCounts, sampleDictionaries } from '../../src/data/dictionary.js';
 import type { Snapshot } from '../../src/data/load.js';
 import { aggregatePass } from '../../src/data/pass.js';
@@ -15,6 +16,7 @@ const snapshot: Snapshot = {
   numbered: '(SELECT rowid + 1 AS r, * FROM records)',
   rowColumn: 'r',
   refuse: (err) => err,
+  aggregatesPerRead: AGGREGATES_PER_QUERY,
 };
 
 describe('value counts bounded by the sample', () => {
