@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { CountProbe } from './checks/index.js';
-import { aggregateRow, ident, type DuckSession } from './duck.js';
+import { AGGREGATES_PER_QUERY, aggregateRow, ident, type DuckSession } from './duck.js';
 import type { PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { HistogramEntries } from './profile.js';
@@ -36,13 +36,17 @@ export interface Dictionary {
  */
 export async function sampleDictionaries(duck: DuckSession, input: { sample: string; columns: string[] }): Promise<Map<string, Dictionary>> {
   const dictionaries = new Map<string, Dictionary>();
-  for (const [i, column] of input.columns.entries()) {
-    const type = `assay_values_${i}`;
-    const q = ident(column);
-    await duck.run(`DROP TYPE IF EXISTS ${type}`);
-    await duck.run(`CREATE TYPE ${type} AS ENUM (SELECT DISTINCT ${q} FROM ${input.sample} WHERE ${q} IS NOT NULL)`);
-    const [row] = await duck.rows<{ v: string[] }>(`SELECT enum_range(NULL::${type}) AS v`);
-    dictionaries.set(column, { column, type, values: row!.v });
+  const typed = input.columns.map((column, i) => ({ column, type: `assay_values_${i}` }));
+  // A few statements per column: a wide file has thousands, so they go in batches, each one call.
+  for (let at = 0; at < typed.length; at += AGGREGATES_PER_QUERY) {
+    const batch = typed.slice(at, at + AGGREGATES_PER_QUERY);
+    await duck.run(
+      batch
+        .map(({ column, type }) => `DROP TYPE IF EXISTS ${type}; CREATE TYPE ${type} AS ENUM (SELECT DISTINCT ${ident(column)} FROM ${input.sample} WHERE ${ident(column)} IS NOT NULL);`)
+        .join('\n'),
+    );
+    const [row] = await duck.rows<Record<string, string[]>>(`SELECT ${batch.map(({ type }, j) => `enum_range(NULL::${type}) AS v${j}`).join(', ')}`);
+    batch.forEach(({ column, type }, j) => dictionaries.set(column, { column, type, values: row![`v${j}`]! }));
   }
   return dictionaries;
 }
@@ -63,24 +67,41 @@ export function planValueCounts(pass: AggregatePass, dictionaries: Dictionary[])
     );
 }
 
+/** One column's probes and value counts, for `countFromValues`. */
+export interface ValueCountedColumn {
+  column: string;
+  probes: CountProbe[];
+  values: HistogramEntries;
+  nulls: number;
+}
+
 /**
  * The exact count of each probe from its column's value counts: the predicate is evaluated on
  * every distinct value (and on null, for the column's nulls), and each value counts as often
- * as it occurs. The values go to DuckDB as a bound parameter, never into the SQL text.
+ * as it occurs. The values go to DuckDB as bound parameters, never into the SQL text. Columns
+ * go in batches, one query each (a wide file has thousands). Answers per column, per probe key.
  */
-export async function countFromValues(duck: DuckSession, input: { column: string; probes: CountProbe[]; values: HistogramEntries; nulls: number }): Promise<Map<string, number>> {
-  const counts = new Map(input.probes.map((p) => [p.key, 0]));
-  if (input.probes.length === 0) return counts;
-  const occurrences = new Map<string | null, number>(input.values.map((e) => [e.key as string, e.value]));
-  occurrences.set(null, input.nulls);
-  const holds = input.probes.map((p, i) => `coalesce((${p.predicate((sql) => sql)}), false) AS p${i}`);
-  const rows = await duck.rows<Record<string, string | boolean | null>>(
-    `SELECT ${ident(input.column)} AS value, ${holds.join(', ')} FROM (SELECT unnest($1::VARCHAR[]) AS ${ident(input.column)})`,
-    [listValue([...occurrences.keys()])],
-  );
-  for (const row of rows) {
-    const times = occurrences.get(row.value as string | null)!;
-    input.probes.forEach((p, i) => row[`p${i}`] === true && counts.set(p.key, counts.get(p.key)! + times));
+export async function countFromValues(duck: DuckSession, columns: ValueCountedColumn[]): Promise<Map<string, Map<string, number>>> {
+  const counts = new Map(columns.map((c) => [c.column, new Map(c.probes.map((p) => [p.key, 0]))]));
+  const asked = columns.filter((c) => c.probes.length > 0);
+  for (let at = 0; at < asked.length; at += AGGREGATES_PER_QUERY) {
+    const batch = asked.slice(at, at + AGGREGATES_PER_QUERY);
+    const occurrences = batch.map((c) => new Map<string | null, number>([...c.values.map((e) => [e.key as string, e.value] as const), [null, c.nulls]]));
+    // Each column's own branch, with the column under its own name for its predicates; one shape for all: (c, value, holds[]).
+    const branches = batch.map((c, j) => {
+      const holds = c.probes.map((p) => `coalesce((${p.predicate((sql) => sql)}), false)`);
+      return `SELECT ${j} AS c, ${ident(c.column)} AS value, [${holds.join(', ')}]::BOOLEAN[] AS holds FROM (SELECT unnest($${j + 1}::VARCHAR[]) AS ${ident(c.column)})`;
+    });
+    const rows = await duck.rows<{ c: number; value: string | null; holds: boolean[] }>(
+      branches.join(' UNION ALL '),
+      occurrences.map((o) => listValue([...o.keys()])),
+    );
+    for (const row of rows) {
+      const c = batch[row.c]!;
+      const times = occurrences[row.c]!.get(row.value)!;
+      const mine = counts.get(c.column)!;
+      c.probes.forEach((p, i) => row.holds[i] === true && mine.set(p.key, mine.get(p.key)! + times));
+    }
   }
   return counts;
 }

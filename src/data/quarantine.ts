@@ -200,12 +200,14 @@ async function secondPass(duck: DuckSession, input: { snapshot: Snapshot; found:
 /** Counts probes from their column's value counts (see `countFromValues`), into `found.probes`. */
 async function countPerValue(duck: DuckSession, input: { found: Findings; probes: NamedProbe[] }): Promise<void> {
   const { found } = input;
-  for (const column of new Set(input.probes.map((d) => d.probe.column))) {
-    const mine = input.probes.filter((d) => d.probe.column === column);
-    const nulls = found.facts.find((f) => f.name === column)!.nulls;
-    const counts = await countFromValues(duck, { column, probes: mine.map((d) => d.probe), values: found.values.get(column)!, nulls });
-    for (const d of mine) found.probes.set(d.name, counts.get(d.probe.key)!);
-  }
+  const byColumn = new Map<string, NamedProbe[]>();
+  for (const d of input.probes) byColumn.set(d.probe.column, [...(byColumn.get(d.probe.column) ?? []), d]);
+  const nullsOf = new Map(found.facts.map((f) => [f.name, f.nulls]));
+  const counts = await countFromValues(
+    duck,
+    [...byColumn].map(([column, mine]) => ({ column, probes: mine.map((d) => d.probe), values: found.values.get(column)!, nulls: nullsOf.get(column)! })),
+  );
+  for (const [column, mine] of byColumn) for (const d of mine) found.probes.set(d.name, counts.get(column)!.get(d.probe.key)!);
 }
 
 /** Every check in order: counts the passes left open first, then each one's locate requests together, then each decides. */

@@ -52,12 +52,24 @@ describe('rows of many aggregates, in slices', () => {
   it('quarantines a 50-record CSV of 800 columns', async () => {
     const columns = 800;
     const header = Array.from({ length: columns }, (_, i) => `c${i}`).join(',');
-    const records = Array.from({ length: 50 }, (_, r) => Array.from({ length: columns }, (_, i) => (i % 3 === 0 ? `v${(r * i) % 7}` : String(r * i))).join(','));
+    // c797: a few e-mail addresses, counted by the PII detector from the column's value counts (the last batch).
+    const value = (r: number, i: number): string => (i === 797 ? `person${r % 3}@example.com` : i % 3 === 0 ? `v${(r * i) % 7}` : String(r * i));
+    const records = Array.from({ length: 50 }, (_, r) => Array.from({ length: columns }, (_, i) => value(r, i)).join(','));
     const report = await session.quarantineCsv('wide', [header, ...records]);
     expect(report.rows).toBe(50);
     expect(report.schema).toHaveLength(columns);
     expect(report.profile.columns).toHaveLength(columns);
     expect(report.schema.find((c) => c.name === 'c1')?.type).toBe('BIGINT');
     expect(report.schema.find((c) => c.name === 'c3')?.type).toBe('VARCHAR');
+    // Value counts of few-valued columns in every batch of dictionaries, first to last: c{i} holds v{(r·i) mod 7}.
+    for (const i of [3, 402, 798]) {
+      const expected = new Map<string, number>();
+      for (let r = 0; r < 50; r++) expected.set(`v${(r * i) % 7}`, (expected.get(`v${(r * i) % 7}`) ?? 0) + 1);
+      const column = report.profile.columns.find((c) => c.name === `c${i}`) as { topK?: Array<{ value: string; count: number }> };
+      expect(new Map(column.topK!.map((t) => [t.value, t.count]))).toEqual(expected);
+    }
+    const pii = report.checks.find((c) => c.name === 'pii')!;
+    const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number }>).map((f) => `${f.column}:${f.detector}:${f.count}`);
+    expect(findings).toEqual(['c797:email:50']);
   });
 });
