@@ -3,7 +3,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
-import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, type AssayConfig } from '../core/index.js';
+import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, Unavailable, type AssayConfig } from '../core/index.js';
 import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
@@ -103,7 +103,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // Closed before the app (cleanups run in reverse): what the last requests queued still goes out.
     if (lineageEmitter) cleanups.push(() => flushWithin(lineageEmitter, config.lineage.emitTimeoutMs));
     const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, metrics, lineageEmitter, version: ASSAY_VERSION }, logger });
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new Unavailable(`port ${config.port} on ${config.host} is already in use (another server?): choose another with --port or ASSAY_PORT`, err);
+    }
     cleanups.push(() => app.close());
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,20 @@ describe('assay init and server on the embedded database', () => {
     expect(await exitOf(server)).toBe(0);
     expect(existsSync(join(home, 'server.json'))).toBe(false);
     expect(existsSync(join(home, 'db.lock'))).toBe(false);
+  });
+
+  it('server on a port already taken: exit 1 naming the port and the way out, and the database lock released', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = runAssay(['--home', home, 'server', '--port', String(port)]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use (another server?): choose another with --port or ASSAY_PORT`);
+      expect(existsSync(join(home, 'db.lock'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('audit verify without a server reads the database itself, and names the first damaged entry', async () => {
