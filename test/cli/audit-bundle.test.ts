@@ -122,12 +122,18 @@ describe('assay audit export / verify --bundle (no server: on the database)', ()
 
     const notTar = join(dir, 'not.tar');
     writeFileSync(notTar, 'this is not a bundle\n'.repeat(50));
-    for (const target of [notTar, join(dir, 'missing.tar')]) {
-      const m = runAssay(['audit', 'verify', '--bundle', target]);
-      expect(m.status).toBe(1);
-      expect(m.stderr).toMatch(/^audit bundle DAMAGED: bundle: malformed — (not a readable tar archive|no such file)/);
-      expect(m.stderr).not.toMatch(/\n\s+at /);
-    }
+    const m = runAssay(['audit', 'verify', '--bundle', notTar]);
+    expect(m.status).toBe(1);
+    expect(m.stderr).toMatch(/^audit bundle DAMAGED: bundle: malformed — not a readable tar archive/);
+    expect(m.stderr).not.toMatch(/\n\s+at /);
+    // A mistyped path is no damaged bundle: it says it cannot read it, and never DAMAGED.
+    const missing = join(dir, 'missing.tar');
+    const typo = runAssay(['--json', 'audit', 'verify', '--bundle', missing]);
+    expect(typo.status).toBe(1);
+    expect(JSON.parse(typo.stderr)).toEqual({
+      error: { code: 'validation_failed', message: `cannot read ${missing}: no such bundle file or folder`, errors: [{ field: 'bundle', message: 'no such file or folder' }] },
+    });
+    expect(runAssay(['audit', 'verify', '--bundle', missing]).stderr).not.toContain('DAMAGED');
   });
 
   it('an empty window fails with a clear message and writes nothing', () => {

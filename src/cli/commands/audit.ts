@@ -13,7 +13,7 @@ import {
   type ExportProgress,
   type WindowSpan,
 } from '../../audit/index.js';
-import { AssayError, loadConfig, openKeyring, Unavailable, type AssayConfig } from '../../core/index.js';
+import { AssayError, loadConfig, openKeyring, Unavailable, ValidationFailed, type AssayConfig } from '../../core/index.js';
 import { acquireHomeLock, migrationStatus, openDatabase, type Db } from '../../store/index.js';
 import { findServer, getJson, type ServerTarget } from '../client.js';
 import { EXIT, printJson, type CliIo, type GlobalOptions } from '../io.js';
@@ -88,6 +88,10 @@ function keyLabel(vkey: string): string {
 }
 
 async function runBundleVerify(io: CliIo, opts: AuditVerifyCliOptions & { bundle: string }): Promise<number> {
+  // A mistyped path is not a damaged bundle: say so without alarming whoever checks the evidence.
+  if (!existsSync(opts.bundle)) {
+    throw new ValidationFailed(`cannot read ${opts.bundle}: no such bundle file or folder`, [{ field: 'bundle', message: 'no such file or folder' }]);
+  }
   const report: BundleVerifyReport = await verifyAuditBundle({
     path: opts.bundle,
     ...(opts.publicKey !== undefined ? { publicKey: opts.publicKey } : {}),
