@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { Unavailable } from '../core/index.js';
 
 /** A private in-process DuckDB for one ingest or promotion (see load.ts for how it reads the snapshot). */
 export interface DuckSession {
@@ -98,9 +99,18 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
     autoload_known_extensions: 'false',
   });
   const conn: DuckDBConnection = await instance.connect();
+  // Running out of the memory limit is the server's capacity, not the request's fault nor a bug: say which setting decides it.
+  const capacity = (err: unknown): unknown =>
+    err instanceof Error && /Out of Memory Error/.test(err.message)
+      ? new Unavailable(`the data engine (DuckDB) needed more than its memory limit of ${options.memoryLimit} (data.duckdbMemoryLimit); an administrator can raise it`, err)
+      : err;
   const rows = async <T>(sql: string, params?: DuckDBValue[]): Promise<T[]> => {
-    const reader = await conn.runAndReadAll(sql, params);
-    return reader.getRowObjectsJS().map((r) => plain(r) as T);
+    try {
+      const reader = await conn.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS().map((r) => plain(r) as T);
+    } catch (err) {
+      throw capacity(err);
+    }
   };
   return {
     rows,
@@ -113,7 +123,11 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
       }
     },
     async run(sql: string, params?: DuckDBValue[]) {
-      await conn.run(sql, params);
+      try {
+        await conn.run(sql, params);
+      } catch (err) {
+        throw capacity(err);
+      }
     },
     close() {
       conn.closeSync();

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isStorageFull, ValidationFailed } from '../core/index.js';
+import { isAssayError, isStorageFull, ValidationFailed } from '../core/index.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -28,8 +28,8 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   try {
     await duck.run(`CREATE OR REPLACE TABLE raw AS SELECT * FROM ${readerOf(input)}`);
   } catch (err) {
-    // The server running out of disk or memory is not the file's fault.
-    if (isStorageFull(err) || /Out of Memory Error/.test((err as Error).message)) throw err;
+    // The server running out of disk or memory (an AssayError from the session) is not the file's fault.
+    if (isStorageFull(err) || isAssayError(err)) throw err;
     throw unreadable(input.format, err as Error);
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');

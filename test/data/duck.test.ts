@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openDuckSession } from '../../src/data/duck.js';
 import { scratchDuckSuite } from './support.js';
 
 const ORDER = "SELECT current_setting('preserve_insertion_order') AS kept";
@@ -23,5 +27,24 @@ describe('DuckDB session: file order kept except inside aggregates', () => {
   it('keeps it again after an aggregate that fails', async () => {
     await expect(session.duck().aggregate('SELECT count(*) FROM no_such_table')).rejects.toThrow(/no_such_table/);
     expect(await session.duck().rows(ORDER)).toEqual([{ kept: true }]);
+  });
+});
+
+describe('DuckDB session: out of memory', () => {
+  it('is the server running short (503 unavailable naming data.duckdbMemoryLimit), not a 500 nor the file\'s fault', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-duck-oom-'));
+    const duck = await openDuckSession({ tempDir: dir, memoryLimit: '16MB' });
+    try {
+      // One list of 20 million numbers cannot spill: it must fit in memory at once.
+      const failure = duck.rows('SELECT list(range) AS l FROM range(20000000)');
+      await expect(failure).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(failure).rejects.toThrow(/memory limit of 16MB \(data\.duckdbMemoryLimit\)/);
+      await expect(duck.run('CREATE TABLE big AS SELECT list(range) AS l FROM range(20000000)')).rejects.toMatchObject({ code: 'unavailable' });
+      // Other errors stay as DuckDB gave them.
+      await expect(duck.rows('SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
+    } finally {
+      duck.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
