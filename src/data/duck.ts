@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { Unavailable } from '../core/index.js';
+import { InsufficientStorage, isStorageFull, Unavailable } from '../core/index.js';
 
 /** A private in-process DuckDB for one ingest or promotion (see load.ts for how it reads the snapshot). */
 export interface DuckSession {
@@ -99,11 +99,14 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
     autoload_known_extensions: 'false',
   });
   const conn: DuckDBConnection = await instance.connect();
-  // Running out of the memory limit is the server's capacity, not the request's fault nor a bug: say which setting decides it.
-  const capacity = (err: unknown): unknown =>
-    err instanceof Error && /Out of Memory Error/.test(err.message)
-      ? new Unavailable(`the data engine (DuckDB) needed more than its memory limit of ${options.memoryLimit} (data.duckdbMemoryLimit); an administrator can raise it`, err)
-      : err;
+  // Running out of memory or of spill space is the server's capacity, not the request's fault nor a bug: say so, and which setting decides it.
+  const capacity = (err: unknown): unknown => {
+    if (isStorageFull(err)) return new InsufficientStorage('the data engine (DuckDB) ran out of disk space for its spill files; nothing was kept', err);
+    if (err instanceof Error && /Out of Memory Error/.test(err.message)) {
+      return new Unavailable(`the data engine (DuckDB) needed more than its memory limit of ${options.memoryLimit} (data.duckdbMemoryLimit); an administrator can raise it`, err);
+    }
+    return err;
+  };
   const rows = async <T>(sql: string, params?: DuckDBValue[]): Promise<T[]> => {
     try {
       const reader = await conn.runAndReadAll(sql, params);

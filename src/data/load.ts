@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isAssayError, isStorageFull, ValidationFailed } from '../core/index.js';
+import { isAssayError, ValidationFailed } from '../core/index.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -29,7 +29,7 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
     await duck.run(`CREATE OR REPLACE TABLE raw AS SELECT * FROM ${readerOf(input)}`);
   } catch (err) {
     // The server running out of disk or memory (an AssayError from the session) is not the file's fault.
-    if (isStorageFull(err) || isAssayError(err)) throw err;
+    if (isAssayError(err)) throw err;
     throw unreadable(input.format, err as Error);
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEntry, listAuditEntries, sequenceBatch, storeAuditPayload, type AuditPayload, type LegalHold, type PurgeReport } from '../../src/audit/index.js';
+import { listAuditEntries, sequenceBatch, storeAuditPayload, type AuditPayload, type LegalHold, type PurgeReport } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION, type Clock } from '../../src/core/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
+import { appendInferenceEntry } from '../support/inference-entry.js';
 
 const PROBLEM = 'application/problem+json';
 const at = (iso: string): Clock => ({ now: () => new Date(iso) });
@@ -34,14 +35,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
         { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(storedAt) },
         { class: options.payloadClass ?? 'inference', mediaType: 'application/json', bytes: body, ...(options.subjectId ? { subjectId: options.subjectId } : {}) },
       );
-      await appendAuditEntry(tx, {
-        actor: { principalId: 'prn_gateway', kind: 'service', authenticatedBy: 'api_token' },
-        action: 'inference.complete',
-        resource: { type: 'inference', id: `inf_${n}` },
-        decision: { effect: 'allowed', policyIds: [] },
-        outcome: 'succeeded',
-        payloadRefs: [{ name: 'request', sha256: p.sha256 }],
-      });
+      await appendInferenceEntry(tx, { inferenceId: `inf_${n}`, requestSha256: p.sha256 });
       return p;
     });
     return { payload, body };

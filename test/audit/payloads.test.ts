@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appendAuditEntry,
   auditPayloadStoreOptions,
   eraseAuditPayload,
   getAuditPayload,
@@ -24,6 +23,7 @@ import { DEFAULT_RETENTION, loadConfig, type Clock } from '../../src/core/index.
 import { createBlobStore, type Db } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
+import { appendInferenceEntry } from '../support/inference-entry.js';
 
 const at = (iso: string): Clock => ({ now: () => new Date(iso) });
 const officer: AuditContext = { actor: { principalId: 'prn_officer', kind: 'human', authenticatedBy: 'api_token' }, requestId: 'req-erase' };
@@ -44,14 +44,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
   async function storeWithEntry(input: StoreAuditPayloadInput, clock: Clock = at('2024-01-15T08:00:00.000Z')) {
     return t.db.transaction(async (tx) => {
       const payload = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock }, input);
-      const entry = await appendAuditEntry(tx, {
-        actor: { principalId: 'prn_gateway', kind: 'service', authenticatedBy: 'api_token' },
-        action: 'inference.complete',
-        resource: { type: 'inference', id: `inf_${unique}` },
-        decision: { effect: 'allowed', policyIds: [] },
-        outcome: 'succeeded',
-        payloadRefs: [{ name: 'request', sha256: payload.sha256 }],
-      });
+      const entry = await appendInferenceEntry(tx, { inferenceId: `inf_${unique}`, requestSha256: payload.sha256 });
       return { payload, entry };
     });
   }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appendAuditEntry,
   listAuditEntries,
   sequenceBatch,
   startRetentionPurge,
@@ -15,6 +14,7 @@ import { DEFAULT_RETENTION } from '../../src/core/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eventually } from '../support/cli.js';
 import { eachBackend } from '../support/databases.js';
+import { appendInferenceEntry } from '../support/inference-entry.js';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 let unique = 0;
@@ -45,14 +45,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('stray audit paylo
   const storeCommitted = (body: string) =>
     t.db.transaction(async (tx) => {
       const p = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body });
-      await appendAuditEntry(tx, {
-        actor: { principalId: 'prn_gateway', kind: 'service', authenticatedBy: 'api_token' },
-        action: 'inference.complete',
-        resource: { type: 'inference', id: `inf_${unique}` },
-        decision: { effect: 'allowed', policyIds: [] },
-        outcome: 'succeeded',
-        payloadRefs: [{ name: 'request', sha256: p.sha256 }],
-      });
+      await appendInferenceEntry(tx, { inferenceId: `inf_${unique}`, requestSha256: p.sha256 });
       return p;
     });
   const sweep = (now: Date): Promise<StraySweepReport> => sweepStrayPayloads({ db: t.db, blobs: t.auditPayloads, now });

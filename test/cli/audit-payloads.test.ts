@@ -2,11 +2,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEntry, storeAuditPayload } from '../../src/audit/index.js';
+import { storeAuditPayload } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION } from '../../src/core/index.js';
 import { createFsBlobStore, createPgliteDb } from '../../src/store/index.js';
 import { createPrincipalWithToken } from '../support/app.js';
 import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { appendInferenceEntry } from '../support/inference-entry.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-payloads-'));
 const home = join(root, 'home');
@@ -33,14 +34,7 @@ describe('assay audit hold / purge / erase against a running server', () => {
         const hashes: string[] = [];
         for (const [body, subjectId] of [['{"q":"expired"}', 'subj-free'], ['{"q":"held"}', 'subj-cli']] as const) {
           const p = await storeAuditPayload(tx, { blobs, retention: DEFAULT_RETENTION, clock }, { class: 'inference', mediaType: 'application/json', bytes: body, subjectId });
-          await appendAuditEntry(tx, {
-            actor: { principalId: 'prn_gateway', kind: 'service', authenticatedBy: 'api_token' },
-            action: 'inference.complete',
-            resource: { type: 'inference', id: `inf_${subjectId}` },
-            decision: { effect: 'allowed', policyIds: [] },
-            outcome: 'succeeded',
-            payloadRefs: [{ name: 'request', sha256: p.sha256 }],
-          });
+          await appendInferenceEntry(tx, { inferenceId: `inf_${subjectId}`, requestSha256: p.sha256 });
           hashes.push(p.sha256);
         }
         return hashes;
