@@ -72,17 +72,24 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
       }
     }
   }
-  const seen = new Map<string, number>();
+  // DuckDB's column names ignore ASCII case: "ID" and "id" are one column to it.
+  const seen = new Map<string, { name: string; index: number }>();
   header.forEach((raw, i) => {
     const name = raw.trim();
     if (name === '') throw new ValidationFailed(`CSV header column ${i + 1} has no name`, [{ field: `body.header[${i + 1}]`, message: 'blank column name' }]);
-    const earlier = seen.get(name);
-    if (earlier !== undefined) {
-      throw new ValidationFailed(`CSV header names column "${name}" twice (columns ${earlier + 1} and ${i + 1})`, [
+    const key = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    const earlier = seen.get(key);
+    if (earlier?.name === name) {
+      throw new ValidationFailed(`CSV header names column "${name}" twice (columns ${earlier.index + 1} and ${i + 1})`, [
         { field: `body.header[${i + 1}]`, message: `duplicate column name "${name}"` },
       ]);
     }
-    seen.set(name, i);
+    if (earlier) {
+      throw new ValidationFailed(`CSV header names columns "${earlier.name}" and "${name}" (columns ${earlier.index + 1} and ${i + 1}), which differ only in case; column names ignore case`, [
+        { field: `body.header[${i + 1}]`, message: `"${name}" repeats column ${earlier.index + 1} "${earlier.name}" but for case` },
+      ]);
+    }
+    seen.set(key, { name, index: i });
   });
   return header.map((h) => h.trim());
 }

@@ -99,6 +99,8 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
     autoload_known_extensions: 'false',
   });
   const conn: DuckDBConnection = await instance.connect();
+  // Values without a zone read as UTC and instants are given in UTC, whatever the host's zone (see inspect.ts `temporalOf`).
+  await conn.run(`SET TimeZone = 'UTC'`);
   // Running out of memory or of spill space is the server's capacity, not the request's fault nor a bug: say so, and which setting decides it.
   const capacity = (err: unknown): unknown => {
     if (isStorageFull(err)) return new InsufficientStorage('the data engine (DuckDB) ran out of disk space for its spill files; nothing was kept', err);

@@ -62,12 +62,28 @@ export function fits(q: string, t: ColumnType, shared: (sql: string) => string =
     }
     case 'DATE':
     case 'TIMESTAMP':
-      return `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${shared(`TRY_CAST(${q} AS ${t})`)} END`;
+      return `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${temporalOf(q, t, shared)} END`;
     case 'OTHER':
       return `TRY_CAST(${q} AS VARCHAR)`;
     default:
       return `TRY_CAST(${q} AS ${t})`;
   }
+}
+
+/**
+ * A text value as a DATE or TIMESTAMP of type `t`, or null. DuckDB's own casts lose
+ * information: `'2024-05-01 10:30'` casts to the DATE 2024-05-01 (the time of day dropped), and
+ * `'2024-05-01T10:30+02:00'` to the TIMESTAMP 10:30 (the offset dropped). So a TIMESTAMP is read
+ * as an instant (an offset or zone name is applied, a value without one is UTC: the session's
+ * zone, see duck.ts) and given in UTC; a value is a DATE only when it has no time of day (it
+ * reads as its own midnight), and is then the calendar date as written. `shared` names
+ * per-record expressions computed once (see AggregatePass.shared).
+ */
+export function temporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: string) => string = same): string {
+  // The zone-aware cast (ICU) costs about twice the plain one, so dates do without it.
+  if (t === 'TIMESTAMP') return shared(`CAST(TRY_CAST(${q} AS TIMESTAMPTZ) AS TIMESTAMP)`);
+  const date = shared(`TRY_CAST(${q} AS DATE)`);
+  return `CASE WHEN ${date} = TRY_CAST(${q} AS TIMESTAMP) THEN ${date} END`;
 }
 
 /** Records the type is first inferred from: enough to decide, few enough that failed casts stay cheap. */

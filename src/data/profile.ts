@@ -1,5 +1,5 @@
 import { aggregateRow, ident, type DuckSession } from './duck.js';
-import type { ColumnFacts, PlannedColumn } from './inspect.js';
+import { temporalOf, type ColumnFacts, type PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType } from './types.js';
 
@@ -92,7 +92,7 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (resul
       const v = finiteOf(pass, q);
       Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
     } else if (TEMPORAL.has(c.type)) {
-      const v = pass.shared(`TRY_CAST(${q} AS ${c.type})`);
+      const v = pass.shared(temporalOf(q, c.type as 'DATE' | 'TIMESTAMP', pass.shared));
       Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
     } else if (c.type === 'VARCHAR') {
       const len = pass.shared(`length(CAST(${q} AS VARCHAR))`);

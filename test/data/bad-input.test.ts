@@ -37,6 +37,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     ['ragged rows', 'id,name,amount\n1,a,10\n2,b\n3,c,30\n', 400, 'body', /ragged rows: line 3 has 2 fields, the header has 3/],
     ['a record with too many fields', 'id,name,amount\n1,a,10,extra\n', 400, 'body', /ragged rows: line 2 has 4 fields/],
     ['duplicate column names', 'id,id\n1,2\n', 400, 'body.header[2]', /twice/],
+    ['column names that differ only in case', 'name,ID,id\n1,2,3\n', 400, 'body.header[3]', /"ID" and "id" \(columns 2 and 3\), which differ only in case/],
     ['an unterminated quote', 'id,name\n1,"abc\n2,x\n', 400, 'body', /malformed CSV|ragged/],
   ])('%s → %s naming %s', async (_what, body, status, field, detail) => {
     const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });

@@ -47,7 +47,7 @@ describe('assay dataset ingest / list / show against a running server', () => {
     const show = as(stewardToken, ['dataset', 'show', 'german-credit', '--version', '1']);
     expect(show.status, show.stderr).toBe(0);
     expect(show.stdout).toContain('german-credit v1  quarantine  csv  1000 rows');
-    expect(show.stdout).toMatch(/pass +schema@1 +blocking/);
+    expect(show.stdout).toMatch(/pass +schema@2 +blocking/);
     expect(show.stdout).toMatch(/pass +pii@1/);
   });
 

@@ -5,7 +5,7 @@ import { detectorGate, detectorOn, gatedDetectorOn, PERSONAL_DETECTORS, PII_DETE
 /**
  * Columns scanned: text and integers (card and tax ids read as integers). A column at least 99%
  * decimals, booleans or dates holds none of these patterns, and its few misfits are reported by
- * types@1.
+ * the types check.
  */
 const SCANNED_TYPES = new Set(['VARCHAR', 'BIGINT']);
 

@@ -8,14 +8,15 @@ export function schemaOf(ctx: Pick<CheckContext, 'facts'>): ColumnSchema[] {
 }
 
 /**
- * `schema@1`: the inferred schema, held to the contract (the latest certified version's
+ * `schema@2`: the inferred schema, held to the contract (the latest certified version's
  * schema). A contract column that is missing, or whose values no longer fit its type
  * (fewer than 99% do), fails and blocks; new columns warn. Without a contract it passes:
- * this schema becomes the contract once certified.
+ * this schema becomes the contract once certified. Version 2 infers DATE only for values
+ * without a time of day (version 1 called a column of timestamps DATE; see `temporalOf`).
  */
 export const schemaCheck: QuarantineCheck = {
   name: 'schema',
-  version: 1,
+  version: 2,
   async run(ctx): Promise<CheckOutcome> {
     const inferred = schemaOf(ctx);
     const base = { name: this.name, version: this.version, blocking: true };
