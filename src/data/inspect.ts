@@ -46,12 +46,14 @@ const same = (sql: string): string => sql;
  * A non-null value when `q` fits type `t`. DuckDB rounds `'12.5'` into a BIGINT, so a value
  * fits BIGINT only when it also reads as the same DOUBLE. A failed cast costs microseconds, so
  * numbers and dates are tried only on values that start like one (a digit, sign or point);
- * a DOUBLE must be finite.
+ * a DOUBLE must be finite, and a number has no leading zero before another digit.
  * `shared` names per-record expressions the caller computes once (see AggregatePass.shared).
  */
 export function fits(q: string, t: ColumnType, shared: (sql: string) => string = same): string {
   const first = shared(`ascii(CAST(${q} AS VARCHAR))`);
-  const numberLike = `(${first} BETWEEN 48 AND 57 OR ${first} IN (43, 45, 46))`;
+  // A zero before another digit ('01067', '007') makes a code (postal code, account or customer
+  // number) whose leading zeros a number would lose: text. The second character is read only there.
+  const numberLike = `(CASE WHEN ${first} = 48 THEN ascii(substr(CAST(${q} AS VARCHAR), 2, 1)) NOT BETWEEN 48 AND 57 ELSE (${first} BETWEEN 49 AND 57 OR ${first} IN (43, 45, 46)) END)`;
   switch (t) {
     case 'BIGINT':
       return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${q} AS BIGINT) = ${shared(`TRY_CAST(${q} AS DOUBLE)`)} THEN 1 END END`;

@@ -12,7 +12,8 @@ export function schemaOf(ctx: Pick<CheckContext, 'facts'>): ColumnSchema[] {
  * schema). A contract column that is missing, or whose values no longer fit its type
  * (fewer than 99% do), fails and blocks; new columns warn. Without a contract it passes:
  * this schema becomes the contract once certified. Version 2 infers DATE only for values
- * without a time of day (version 1 called a column of timestamps DATE; see `temporalOf`).
+ * without a time of day (version 1 called a column of timestamps DATE; see `temporalOf`), and
+ * no number for values with a leading zero before a digit (codes, see `fits`).
  */
 export const schemaCheck: QuarantineCheck = {
   name: 'schema',

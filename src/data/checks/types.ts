@@ -18,8 +18,9 @@ function violationsOf(ctx: CheckContext): Array<{ column: string; expected: Colu
  * contract has the column, the inferred type otherwise — counted per column with the first row
  * numbers. Violations of the contract fail and block; violations of an inferred type (at most
  * 1% of the column, by the inference threshold) warn. The counts come from the column facts.
- * Since version 2 a value with a time of day is no DATE, and an offset is applied to a
- * TIMESTAMP (see `temporalOf`); version 1 took DuckDB's casts, which drop both.
+ * Since version 2 a value with a time of day is no DATE, an offset is applied to a TIMESTAMP
+ * (see `temporalOf`; version 1 took DuckDB's casts, which drop both), and a value with a
+ * leading zero before a digit is no number (see `fits`).
  */
 export const typesCheck: QuarantineCheck = {
   name: 'types',

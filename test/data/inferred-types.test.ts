@@ -7,12 +7,12 @@ import type { QuarantineReport } from '../../src/data/quarantine.js';
 import { scratchDuckSuite } from './support.js';
 
 /**
- * Dates and timestamps as the quarantine types and profiles them. DuckDB's casts lose
- * information (a time of day cast to DATE is dropped, an offset cast to TIMESTAMP is ignored),
- * which would put a wrong type into the signed manifest and wrong instants into the profile the
+ * Types the quarantine infers where DuckDB's casts lose information: a time of day cast to DATE
+ * is dropped, an offset cast to TIMESTAMP is ignored, leading zeros cast to a number vanish.
+ * Each would put a wrong type into the signed manifest and wrong values into the profile the
  * drift monitor compares with.
  */
-describe('dates and timestamps', () => {
+describe('inferred types that keep what the values say', () => {
   const session = scratchDuckSuite('temporal');
   const column = (report: QuarantineReport) => ({ type: report.schema[0]!.type, temporal: report.profile.columns[0]!.temporal });
   const typesCheck = (report: QuarantineReport) => report.checks.find((c) => c.name === 'types')!;
@@ -40,6 +40,16 @@ describe('dates and timestamps', () => {
     // DuckDB's DATE cast reads the date and ignores what follows it.
     const junk = await session.quarantineCsv('junk', ['day', '2024-1-1 1', '2024-01-1Z', '2024-1-1+5']);
     expect(column(junk)).toEqual({ type: 'VARCHAR', temporal: undefined });
+  });
+
+  it('numbers with a leading zero before a digit are codes: text, their zeros kept; a lone zero or 0.5 is a number', async () => {
+    const codes = await session.quarantineCsv('postal-codes', ['plz', '01067', '80331', '04109']);
+    expect(column(codes).type).toBe('VARCHAR');
+    expect(codes.profile.columns[0]!.topK?.map((v) => v.value).sort()).toEqual(['01067', '04109', '80331']);
+    const numbers = await session.quarantineCsv('numbers', ['score', '0', '0.5', '10', '-0.25']);
+    expect(column(numbers).type).toBe('DOUBLE');
+    const counts = await session.quarantineCsv('counts', ['n', '0', '7', '10']);
+    expect(column(counts).type).toBe('BIGINT');
   });
 
   it('a timestamp among dates is a type violation of the DATE column, with its row number', async () => {
