@@ -58,7 +58,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect(version.blockingFailures).toEqual(['pii']);
   });
 
-  it('consent@1 and residency@1 exclude rows with counts, reasons and row numbers', async () => {
+  it('consent@1 and residency@2 exclude rows with counts, reasons and row numbers', async () => {
     const checks = await checksOf('customers');
     expect(checks.consent).toMatchObject({ status: 'pass' });
     const version = await get<{ exclusions: unknown[] }>('/api/v1/datasets/customers/versions/1');
@@ -66,7 +66,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
       { reason: 'consent_missing', rule: 'consent@1', rowCount: 1, rowNumbers: [4] },
       { reason: 'consent_unrecognised', rule: 'consent@1', rowCount: 1, rowNumbers: [5] },
       { reason: 'consent_withdrawn', rule: 'consent@1', rowCount: 2, rowNumbers: [2, 3] },
-      { reason: 'residency', rule: 'residency@1', rowCount: 2, rowNumbers: [3, 5] },
+      { reason: 'residency_missing', rule: 'residency@2', rowCount: 1, rowNumbers: [5] },
+      { reason: 'residency_outside', rule: 'residency@2', rowCount: 1, rowNumbers: [3] },
     ]);
   });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
 import { openSnapshot } from '../../src/data/load.js';
+import type { DeclaredVersion } from '../../src/data/checks/index.js';
 import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.js';
 import type { TestApp } from '../support/app.js';
 
@@ -56,7 +57,7 @@ export async function scratchDuck(label: string): Promise<{ duck: DuckSession; d
 }
 
 /** A scratch DuckDB session for the suite it is called in: opened before its tests, closed and removed after. */
-export function scratchDuckSuite(label: string): { duck(): DuckSession; quarantineCsv(name: string, lines: string[]): Promise<QuarantineReport> } {
+export function scratchDuckSuite(label: string): { duck(): DuckSession; quarantineCsv(name: string, lines: string[], declared?: Partial<DeclaredVersion>): Promise<QuarantineReport> } {
   let scratch: Awaited<ReturnType<typeof scratchDuck>> | undefined;
   beforeAll(async () => {
     scratch = await scratchDuck(label);
@@ -64,12 +65,12 @@ export function scratchDuckSuite(label: string): { duck(): DuckSession; quaranti
   afterAll(async () => scratch?.close());
   return {
     duck: () => scratch!.duck,
-    /** Writes `lines` (a header, then records) as a CSV file and runs the quarantine over it, as `internal` data without a contract. */
-    async quarantineCsv(name, lines) {
+    /** Writes `lines` (a header, then records) as a CSV file and runs the quarantine over it, as `internal` data without a contract unless `declared` says more. */
+    async quarantineCsv(name, lines, declared = {}) {
       const path = join(scratch!.dir, `${name}.csv`);
       await writeFile(path, lines.join('\n') + '\n');
       const snapshot = await openSnapshot(scratch!.duck, { path, format: 'csv', csv: { delimiter: ',', header: lines[0]!.split(',') } });
-      return runQuarantine(scratch!.duck, { snapshot, declared: { classification: 'internal' }, contract: undefined });
+      return runQuarantine(scratch!.duck, { snapshot, declared: { classification: 'internal', ...declared }, contract: undefined });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { getCodes } from 'country-list';
 import { ident, literal } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
 import { exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
@@ -14,20 +15,44 @@ export function insideValues(residency: string): string[] {
   return [r, ...(REGIONS[r] ?? [])];
 }
 
-/** The exclusion rule of `residency@1`: rows whose residency value (trimmed, any case) is not inside the residency, empty included. */
-export function residencyRules(input: { column: string; residency: string }): Array<{ reason: string; predicate: string }> {
+/** Every officially assigned ISO 3166-1 alpha-2 code (249), and the region names: the values a residency column is read as. */
+const KNOWN_VALUES = [...getCodes(), ...Object.keys(REGIONS)];
+
+/** The rule that excludes rows by residency: version 2 tells outside, empty and unrecognised apart; version 1 (one reason) is kept to rebuild what it recorded. */
+export type ResidencyRule = 'residency@1' | 'residency@2';
+
+/** The rule the residency check records exclusions under. */
+export const RESIDENCY_RULE: ResidencyRule = 'residency@2';
+
+/**
+ * The exclusion rules of a residency rule on `column` (values trimmed, any case). `residency@2`:
+ * a country code (or region) outside the residency → `residency_outside`; empty →
+ * `residency_missing`; a value that is neither an ISO 3166-1 alpha-2 code nor a region (`DEU`,
+ * `Germany`) → `residency_unrecognised`: no proof of residency is no residency. Together they
+ * exclude exactly the rows `residency@1` excluded, under its single reason `residency`.
+ */
+export function residencyRules(input: { column: string; residency: string }, rule: ResidencyRule = RESIDENCY_RULE): Array<{ reason: string; predicate: string }> {
   const v = `upper(trim(CAST(${ident(input.column)} AS VARCHAR)))`;
-  return [{ reason: 'residency', predicate: `coalesce(${v}, '') NOT IN (${insideValues(input.residency).map(literal).join(', ')})` }];
+  const inside = insideValues(input.residency);
+  const list = (values: string[]): string => values.map(literal).join(', ');
+  if (rule === 'residency@1') return [{ reason: 'residency', predicate: `coalesce(${v}, '') NOT IN (${list(inside)})` }];
+  const known = [...new Set([...KNOWN_VALUES, ...inside])];
+  return [
+    { reason: 'residency_outside', predicate: `${v} IN (${list(KNOWN_VALUES)}) AND ${v} NOT IN (${list(inside)})` },
+    { reason: 'residency_missing', predicate: `coalesce(${v}, '') = ''` },
+    { reason: 'residency_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${list(known)})` },
+  ];
 }
 
 /**
- * `residency@1`: with a residency and a residency column declared, rows from outside the
- * residency (a region such as EU includes its member countries) are excluded with reason
- * `residency`.
+ * `residency@2`: with a residency and a residency column declared, rows from outside the
+ * residency (a region such as EU includes its member countries) are excluded, by reason (see
+ * `residencyRules`). Values that are no country code at all warn: the column may hold another
+ * coding (alpha-3, names), and then every such row is excluded.
  */
 export const residencyCheck: QuarantineCheck = {
   name: 'residency',
-  version: 1,
+  version: 2,
   probes: ({ declared: d }) => (d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: d.residencyColumn, residency: d.residency })) : []),
   locate: (ctx) => {
     const { residencyColumn: column, residency } = ctx.declared;
@@ -39,10 +64,13 @@ export const residencyCheck: QuarantineCheck = {
     if (!column) return { ...base, status: 'pass', result: residency ? `data resides in ${residency}; no per-row residency column declared` : 'no residency declared', evidence: { residency: residency ?? null, column: null } };
     // Ingest refuses a residency column without a residency, and one the file does not have.
     if (!residency) throw new Error('residency column declared without a residency');
-    const exclusions = exclusionsOf(ctx, { rule: 'residency@1', rules: residencyRules({ column, residency }) });
-    const excluded = exclusions[0]?.rowCount ?? 0;
+    const exclusions = exclusionsOf(ctx, { rule: RESIDENCY_RULE, rules: residencyRules({ column, residency }) });
+    const excluded = exclusions.reduce((n, e) => n + e.rowCount, 0);
     const evidence = { residency, column, inside: insideValues(residency), excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (excluded === 0) return { ...base, status: 'pass', result: `every row resides in ${residency}`, evidence, exclusions };
-    return { ...base, status: 'pass', result: `${excluded} rows outside ${residency} are excluded`, evidence, exclusions };
+    const result = `${excluded} rows not shown to reside in ${residency} are excluded (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`;
+    const unrecognised = exclusions.find((e) => e.reason === 'residency_unrecognised')?.rowCount ?? 0;
+    if (unrecognised > 0) return { ...base, status: 'warn', result: `${result}; ${unrecognised} hold no ISO 3166-1 alpha-2 country code: is ${column} coded otherwise?`, evidence, exclusions };
+    return { ...base, status: 'pass', result, evidence, exclusions };
   },
 };
