@@ -4,7 +4,7 @@ import type { ChangeContext } from '../identity/index.js';
 import { reachableDownstream, type EdgeType } from '../lineage/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import { subjectHash, subjectSalt } from './subject-index.js';
+import { subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
 import type { DatasetVersionState } from './types.js';
 
 /**
@@ -134,12 +134,12 @@ function validated(input: ErasureInput): ErasureInput {
 }
 
 /** The dataset versions whose subject index holds `hash`, in dataset and version order. */
-async function findVersions(tx: Tx, hash: Buffer): Promise<ErasureDatasetHit[]> {
+async function findVersions(tx: Tx, hashes: Buffer[]): Promise<ErasureDatasetHit[]> {
   const r = await tx.query<{ dataset: string; version: number; id: string; state: DatasetVersionState }>(
-    `SELECT d.name AS dataset, v.version, v.id, v.state
+    `SELECT DISTINCT d.name AS dataset, v.version, v.id, v.state
        FROM dataset_subjects s JOIN dataset_versions v ON v.id = s.version_id JOIN datasets d ON d.id = v.dataset_id
-      WHERE s.subject_hash = $1 ORDER BY d.name, v.version`,
-    [hash],
+      WHERE s.subject_hash IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) ORDER BY d.name, v.version`,
+    [hashes.map((h) => h.toString('hex'))],
   );
   return r.rows.map((x) => ({ ...x, version: Number(x.version) }));
 }
@@ -192,8 +192,9 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
   const id = newId('era');
   const at = (ctx.now ?? new Date()).toISOString();
   await env.db.transaction(async (tx) => {
-    const hash = subjectHash(await subjectSalt(tx), subjectId);
-    const versions = await findVersions(tx, hash);
+    const salt = await subjectSalt(tx);
+    const hash = subjectHash(salt, subjectId);
+    const versions = await findVersions(tx, subjectLookupHashes(salt, subjectId));
     const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, type: 'model_version' });
     const models = reached.map((m) => ({ id: m.id, name: m.name }));
     await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, models }, ctx);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
@@ -167,6 +168,22 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(shown).not.toContain(hash.toString('base64'));
       expect(shown).not.toContain('subjectHash');
     }
+  });
+
+  it('finds a subject whatever the ASCII case and padding of its id, in the file or in the request', async () => {
+    const mixed = await ingest('contacts', 'customer_id,amount\n"\tAnna@Example.com",1\nbob@example.org,2\n');
+    const res = await erase(compliance.token, { subjectId: 'anna@EXAMPLE.com ', reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-80' });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json.datasetVersions).toEqual([{ dataset: 'contacts', version: 1, id: mixed.id, state: 'quarantine' }]);
+  });
+
+  it('finds a subject in a version indexed before ids were normalised (the id merely trimmed)', async () => {
+    const salt = await subjectSalt(t.db);
+    const legacy = createHash('sha256').update(`${salt.toString('hex')}:Legacy-ID-7`).digest();
+    await t.db.query('INSERT INTO dataset_subjects (subject_hash, version_id) VALUES ($1, $2)', [legacy, versions.other!.id]);
+    const res = await erase(compliance.token, { subjectId: ' Legacy-ID-7', reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-81' });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json.datasetVersions).toEqual([{ dataset: 'credit-other', version: 1, id: versions.other!.id, state: 'certified' }]);
   });
 
   it('records a subject found nowhere, with zero hits: the request itself is evidence', async () => {

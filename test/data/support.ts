@@ -57,7 +57,7 @@ export async function scratchDuck(label: string): Promise<{ duck: DuckSession; d
 }
 
 /** A scratch DuckDB session for the suite it is called in: opened before its tests, closed and removed after. */
-export function scratchDuckSuite(label: string): { duck(): DuckSession; quarantineCsv(name: string, lines: string[], declared?: Partial<DeclaredVersion>): Promise<QuarantineReport> } {
+export function scratchDuckSuite(label: string): { duck(): DuckSession; dir(): string; quarantineCsv(name: string, lines: string[], declared?: Partial<DeclaredVersion>): Promise<QuarantineReport> } {
   let scratch: Awaited<ReturnType<typeof scratchDuck>> | undefined;
   beforeAll(async () => {
     scratch = await scratchDuck(label);
@@ -65,6 +65,8 @@ export function scratchDuckSuite(label: string): { duck(): DuckSession; quaranti
   afterAll(async () => scratch?.close());
   return {
     duck: () => scratch!.duck,
+    /** The suite's scratch directory (removed after it). */
+    dir: () => scratch!.dir,
     /** Writes `lines` (a header, then records) as a CSV file and runs the quarantine over it, as `internal` data without a contract unless `declared` says more. */
     async quarantineCsv(name, lines, declared = {}) {
       const path = join(scratch!.dir, `${name}.csv`);

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openSnapshot } from '../../src/data/load.js';
+import { subjectHash, subjectHashes, subjectKey, subjectLookupHashes } from '../../src/data/subject-index.js';
+import { scratchDuckSuite } from './support.js';
+
+/**
+ * A subject id is indexed at ingest (in DuckDB) and looked up by an erasure request (in
+ * JavaScript): both must reduce it to the same key, or the subject is never found again.
+ */
+describe('subject keys', () => {
+  const session = scratchDuckSuite('subject-key');
+
+  it('strips exactly what JavaScript trim() strips, at both ends, and lower-cases ASCII letters only', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const ch = String.fromCharCode(c);
+      const padded = `${ch}id${ch}`;
+      expect(subjectKey(padded), `U+${c.toString(16)}`).toBe(padded.trim() === 'id' ? 'id' : padded.replace(/[A-Z]/g, (x) => x.toLowerCase()));
+    }
+    expect(subjectKey(' Anna@Example.COM\t')).toBe('anna@example.com');
+    expect(subjectKey('ÉLODIE-7')).toBe('Élodie-7');
+  });
+
+  it('DuckDB indexes every id under the hash an erasure request computes for it, padded or not, in any ASCII case', async () => {
+    const ids = ['Anna@Example.com', '\tC-1001\t', '\u00a0C-1002', 'C-1003\u3000', '\u2028C-1004', 'ÉLODIE-7', 'c-1005 '];
+    const path = join(session.dir(), 'subjects.csv');
+    await writeFile(path, ['id', ...ids.map((id) => `"${id}"`)].join('\n') + '\n');
+    const snapshot = await openSnapshot(session.duck(), { path, format: 'csv', csv: { delimiter: ',', header: ['id'] } });
+    const salt = randomBytes(32);
+    const indexed = await subjectHashes(session.duck(), { source: snapshot.scan, column: 'id', salt });
+    const asked = ['anna@example.COM', 'c-1001', 'C-1002', ' c-1003', 'C-1004', 'Élodie-7', 'C-1005'];
+    expect(indexed.sort()).toEqual(asked.map((id) => subjectHash(salt, id).toString('hex')).sort());
+  });
+
+  it('an erasure request also looks up the merely trimmed id, as versions indexed before keys were normalised hold it', () => {
+    const salt = randomBytes(32);
+    const [current, legacy] = subjectLookupHashes(salt, ' Anna@Example.com ');
+    expect(current).toEqual(subjectHash(salt, 'anna@example.com'));
+    expect(legacy!.toString('hex')).not.toBe(current!.toString('hex'));
+    expect(subjectLookupHashes(salt, 'c-1')).toHaveLength(1);
+  });
+});
