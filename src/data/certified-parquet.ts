@@ -34,15 +34,15 @@ const HEAD_BYTES = 64 * 1024;
 
 /**
  * The SQL predicate (over table `raw`) of each recorded exclusion, rebuilt from the rule that
- * recorded it (`consent@1`, `residency@1` or `@2`) and the version's declaration, so the certified
+ * recorded it (`consent@1` or `@2`, `residency@1` or `@2`) and the version's declaration, so the certified
  * rows are exactly the snapshot minus what the quarantine excluded. An exclusion whose rule
  * this code does not know is an internal error: certifying without it would let rows through.
  */
 export function exclusionPredicates(v: DatasetVersionRecord): Array<{ exclusion: Exclusion; predicate: string }> {
   return v.exclusions.map((exclusion) => {
     const rules =
-      exclusion.rule === 'consent@1' && v.consentColumn
-        ? consentRules(v.consentColumn)
+      (exclusion.rule === 'consent@1' || exclusion.rule === 'consent@2') && v.consentColumn
+        ? consentRules(v.consentColumn, exclusion.rule)
         : (exclusion.rule === 'residency@1' || exclusion.rule === 'residency@2') && v.residencyColumn && v.residency
           ? residencyRules({ column: v.residencyColumn, residency: v.residency }, exclusion.rule)
           : [];

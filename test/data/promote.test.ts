@@ -155,12 +155,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       classification: 'confidential',
       residency: { region: 'EU', column: null },
       consent: { purpose: 'credit scoring', column: 'consent' },
-      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@1', rows: 100 }],
+      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@2', rows: 100 }],
       overrides: [],
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
     });
-    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@1', 'consent@1', 'residency@2']);
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@1', 'consent@2', 'residency@2']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
     // The manifest blob is what the version references.
     const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);

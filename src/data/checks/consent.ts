@@ -1,24 +1,36 @@
 import { ident } from '../duck.js';
 import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
-/** Values (case-insensitive, trimmed) that grant consent; anything else does not. */
-export const CONSENT_GIVEN = ['true', 't', 'yes', 'y', '1', 'granted', 'given', 'opt-in', 'optin', 'consented'];
-/** Values that withdraw or refuse consent. */
-export const CONSENT_WITHDRAWN = ['false', 'f', 'no', 'n', '0', 'withdrawn', 'revoked', 'denied', 'refused', 'opt-out', 'optout'];
+/** Values (case-insensitive, trimmed) that granted consent under `consent@1`: English words and digits. */
+const GIVEN_V1 = ['true', 't', 'yes', 'y', '1', 'granted', 'given', 'opt-in', 'optin', 'consented'];
+/** Values that withdrew or refused consent under `consent@1`. */
+const WITHDRAWN_V1 = ['false', 'f', 'no', 'n', '0', 'withdrawn', 'revoked', 'denied', 'refused', 'opt-out', 'optout'];
+
+/** Values (case-insensitive, trimmed) that grant consent: `consent@1`'s and yes in the languages of EU data (ja, oui, sí, sim, tak…); anything else does not. */
+export const CONSENT_GIVEN = [...GIVEN_V1, 'ja', 'j', 'oui', 'si', 'sí', 'sì', 'sim', 'tak'];
+/** Values that withdraw or refuse consent: `consent@1`'s and no in the same languages (nein, nee, nej, non, não, nie). */
+export const CONSENT_WITHDRAWN = [...WITHDRAWN_V1, 'nein', 'nee', 'nej', 'non', 'não', 'nao', 'nie'];
+
+/** The rule that excludes rows by consent: version 2 knows more languages; version 1 is kept to rebuild what it recorded. */
+export type ConsentRule = 'consent@1' | 'consent@2';
+
+/** The rule the consent check records exclusions under. */
+export const CONSENT_RULE: ConsentRule = 'consent@2';
 
 const list = (values: string[]): string => values.map((v) => `'${v}'`).join(', ');
 
 /**
- * The exclusion rules of `consent@1` on column `column`: a row stays only when consent is
+ * The exclusion rules of a consent rule on column `column`: a row stays only when consent is
  * affirmatively given. Withdrawn or refused → `consent_withdrawn`; empty → `consent_missing`;
  * any other value → `consent_unrecognised` (no proof of consent is no consent).
  */
-export function consentRules(column: string): Array<{ reason: string; predicate: string }> {
+export function consentRules(column: string, rule: ConsentRule = CONSENT_RULE): Array<{ reason: string; predicate: string }> {
   const v = `lower(trim(CAST(${ident(column)} AS VARCHAR)))`;
+  const [given, withdrawn] = rule === 'consent@1' ? [GIVEN_V1, WITHDRAWN_V1] : [CONSENT_GIVEN, CONSENT_WITHDRAWN];
   return [
-    { reason: 'consent_withdrawn', predicate: `${v} IN (${list(CONSENT_WITHDRAWN)})` },
+    { reason: 'consent_withdrawn', predicate: `${v} IN (${list(withdrawn)})` },
     { reason: 'consent_missing', predicate: `coalesce(${v}, '') = ''` },
-    { reason: 'consent_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${list([...CONSENT_GIVEN, ...CONSENT_WITHDRAWN])})` },
+    { reason: 'consent_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${list([...given, ...withdrawn])})` },
   ];
 }
 
@@ -42,24 +54,28 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 }
 
 /**
- * `consent@1`: with a declared consent column, rows without affirmative consent are excluded
+ * `consent@2`: with a declared consent column, rows without affirmative consent are excluded
  * from the certified data, counted by reason (ingest has already refused a declared column
- * the file does not have). Without a consent column there is nothing to check: the consent
- * basis is then the one stated at promotion.
+ * the file does not have). Unrecognised values warn: the column may be coded otherwise, and
+ * then every such row is excluded. Without a consent column there is nothing to check: the
+ * consent basis is then the one stated at promotion.
  */
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
-  version: 1,
+  version: 2,
   probes: ({ declared: d }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(d.consentColumn)) : []),
   locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ctx.declared.consentColumn)) : []),
   async run(ctx): Promise<CheckOutcome> {
     const column = ctx.declared.consentColumn;
     const base = { name: this.name, version: this.version, blocking: false };
     if (!column) return { ...base, status: 'pass', result: 'no consent column declared', evidence: { column: null } };
-    const exclusions = exclusionsOf(ctx, { rule: 'consent@1', rules: consentRules(column) });
+    const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(column) });
     const excluded = exclusions.reduce((n, e) => n + e.rowCount, 0);
     const evidence = { column, given: CONSENT_GIVEN, withdrawn: CONSENT_WITHDRAWN, excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (excluded === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };
-    return { ...base, status: 'pass', result: `${excluded} rows without consent are excluded (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`, evidence, exclusions };
+    const result = `${excluded} rows without consent are excluded (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`;
+    const unrecognised = exclusions.find((e) => e.reason === 'consent_unrecognised')?.rowCount ?? 0;
+    if (unrecognised > 0) return { ...base, status: 'warn', result: `${result}; ${unrecognised} hold a value that neither gives nor withdraws consent: is ${column} coded otherwise?`, evidence, exclusions };
+    return { ...base, status: 'pass', result, evidence, exclusions };
   },
 };

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { exclusionPredicates } from '../../src/data/certified-parquet.js';
-import { residencyRules } from '../../src/data/checks/index.js';
+import { consentRules, residencyRules } from '../../src/data/checks/index.js';
 import { literal } from '../../src/data/duck.js';
 import type { DatasetVersionRecord } from '../../src/data/types.js';
 import { scratchDuckSuite } from './support.js';
 
-/** residency@2: rows not shown to reside in the declared residency, excluded by reason; other codings warn. */
-describe('residency exclusions', () => {
-  const session = scratchDuckSuite('residency');
+/** residency@2 and consent@2: rows excluded by reason; values in no coding the rule knows warn; versions checked under @1 are rebuilt by @1. */
+describe('exclusion rules', () => {
+  const session = scratchDuckSuite('exclusion-rules');
   const declared = { residency: 'EU', residencyColumn: 'country' };
 
   it('tells outside, missing and unrecognised apart, and warns when values are no country codes', async () => {
@@ -41,5 +41,25 @@ describe('residency exclusions', () => {
     const version = { datasetName: 'old', version: 1, consentColumn: null, residencyColumn: 'country', residency: 'EU', exclusions: [{ reason: 'residency', rule: 'residency@1', rowCount: 3, rowNumbers: [1, 2, 3] }] };
     const [rebuilt] = exclusionPredicates(version as unknown as DatasetVersionRecord);
     expect(rebuilt!.predicate).toBe(`coalesce((${residencyRules({ column: 'country', residency: 'EU' }, 'residency@1')[0]!.predicate}), false)`);
+  });
+
+  it('consent@2 reads yes and no in the languages of EU data, in any case; other values warn', async () => {
+    const values = ['Ja', 'NEIN', 'oui', 'Non', 'SÍ', 'não', 'tak', 'nie', 'nee', 'yes', 'vielleicht', ''];
+    const report = await session.quarantineCsv('consents', ['id,consent', ...values.map((v, i) => `${i + 1},${v}`)], { consentColumn: 'consent' });
+    expect(report.exclusions.map(({ predicate: _p, ...e }) => e)).toEqual([
+      { reason: 'consent_withdrawn', rule: 'consent@2', rowCount: 5, rowNumbers: [2, 4, 6, 8, 9] },
+      { reason: 'consent_missing', rule: 'consent@2', rowCount: 1, rowNumbers: [12] },
+      { reason: 'consent_unrecognised', rule: 'consent@2', rowCount: 1, rowNumbers: [11] },
+    ]);
+    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 2, status: 'warn' });
+  });
+
+  it('a version certified under consent@1 is rebuilt with consent@1, which did not know "ja"', () => {
+    const version = { datasetName: 'old', version: 1, consentColumn: 'consent', residencyColumn: null, residency: null, exclusions: [{ reason: 'consent_unrecognised', rule: 'consent@1', rowCount: 1, rowNumbers: [1] }] };
+    const [rebuilt] = exclusionPredicates(version as unknown as DatasetVersionRecord);
+    const v1 = consentRules('consent', 'consent@1').find((r) => r.reason === 'consent_unrecognised')!.predicate;
+    expect(rebuilt!.predicate).toBe(`coalesce((${v1}), false)`);
+    expect(v1).not.toContain("'ja'");
+    expect(consentRules('consent').find((r) => r.reason === 'consent_unrecognised')!.predicate).toContain("'ja'");
   });
 });
