@@ -60,16 +60,17 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
       for await (const chunk of source) {
         size += chunk.byteLength;
         if (size > options.maxBytes) throw uploadTooLarge(options.maxBytes);
-        const bad = validator?.push(chunk) ?? -1;
-        if (bad >= 0) throw invalidUtf8(bad);
-        const zero = nul?.push(chunk) ?? -1;
-        if (zero >= 0) throw nulCharacter(zero);
-        const deep = depth?.push(chunk) ?? -1;
-        if (deep >= 0) throw tooDeep(deep);
+        // The head first: a refusal below may tell from the file's first bytes what it looks like.
         if (headSize < HEAD_BYTES) {
           headParts.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - headSize)));
           headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
         }
+        const bad = validator?.push(chunk) ?? -1;
+        if (bad >= 0) throw invalidUtf8(bad, Buffer.concat(headParts));
+        const zero = nul?.push(chunk) ?? -1;
+        if (zero >= 0) throw nulCharacter(zero, Buffer.concat(headParts));
+        const deep = depth?.push(chunk) ?? -1;
+        if (deep >= 0) throw tooDeep(deep);
         // Hash while the write is in flight on the threadpool.
         const written = writeFully(handle, chunk).catch((err: unknown) => {
           writeFailure = { err };
@@ -90,7 +91,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
       ], err);
     }
     const tail = validator?.end() ?? -1;
-    if (tail >= 0) throw invalidUtf8(tail);
+    if (tail >= 0) throw invalidUtf8(tail, Buffer.concat(headParts));
     if (size === 0) throw new ValidationFailed('the file is empty', [{ field: 'body', message: 'empty' }]);
     await handle.close();
   } catch (err) {
@@ -107,14 +108,37 @@ function tooDeep(offset: number): ValidationFailed {
   ]);
 }
 
-function nulCharacter(offset: number): ValidationFailed {
-  return new ValidationFailed(`the file holds the NUL character (U+0000) at byte offset ${offset}; a text dataset cannot hold it`, [
+/**
+ * Whether the upload's first bytes look like UTF-16: a byte order mark, or text whose every
+ * other byte is zero (ASCII in UTF-16 without one). A spreadsheet's "Unicode text" export is
+ * UTF-16, and would otherwise be refused for its first NUL or invalid byte without saying why.
+ */
+function looksUtf16(head: Buffer): boolean {
+  if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) return true;
+  const pairs = Math.min(head.length >> 1, 32);
+  if (pairs < 2) return false;
+  let evenZero = 0;
+  let oddZero = 0;
+  for (let i = 0; i < pairs; i++) {
+    if (head[2 * i] === 0) evenZero++;
+    if (head[2 * i + 1] === 0) oddZero++;
+  }
+  return evenZero === pairs || oddZero === pairs;
+}
+
+const UTF16_HINT = 'it looks like UTF-16 (a spreadsheet\'s "Unicode text" export): save or convert it as UTF-8';
+
+function nulCharacter(offset: number, head: Buffer): ValidationFailed {
+  const hint = looksUtf16(head) ? `; ${UTF16_HINT}` : '';
+  return new ValidationFailed(`the file holds the NUL character (U+0000) at byte offset ${offset}; a text dataset cannot hold it${hint}`, [
     { field: 'body', message: `NUL character at byte ${offset}` },
   ]);
 }
 
-function invalidUtf8(offset: number): ValidationFailed {
-  return new ValidationFailed(`the file is not valid UTF-8: invalid byte sequence at byte offset ${offset}`, [
+function invalidUtf8(offset: number, head: Buffer): ValidationFailed {
+  // Invalid UTF-8 in a text file is nearly always a single-byte encoding: Excel's CSV export on Windows writes Windows-1252.
+  const hint = looksUtf16(head) ? UTF16_HINT : 'it may be in a single-byte encoding such as Windows-1252 or ISO-8859-1 (Excel\'s CSV export on Windows): convert it to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8';
+  return new ValidationFailed(`the file is not valid UTF-8: invalid byte sequence at byte offset ${offset}; ${hint}`, [
     { field: 'body', message: `invalid UTF-8 at byte ${offset}` },
   ]);
 }

@@ -58,6 +58,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
   });
 
   it.each([
+    ['Windows-1252 (Excel on Windows)', Buffer.from('id,name\n1,Müller\n', 'latin1'), /not valid UTF-8: invalid byte sequence at byte offset 11; it may be in a single-byte encoding such as Windows-1252/],
+    ['UTF-16 with a byte order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\n1,a\n', 'utf16le')]), /not valid UTF-8: invalid byte sequence at byte offset 0; it looks like UTF-16/],
+    ['UTF-16 without a byte order mark', Buffer.from('id,name\n1,a\n', 'utf16le'), /NUL character \(U\+0000\) at byte offset 1; a text dataset cannot hold it; it looks like UTF-16/],
+  ])('a file in another encoding, %s → 400 saying what it looks like and how to convert it', async (_what, body, detail) => {
+    const res = await upload(t, { name: 'encoded', body, token: steward.token, query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json<{ detail: string }>().detail).toMatch(detail);
+    await nothingLeft();
+  });
+
+  it.each([
     ['CSV, a NUL byte in a value', 'text/csv', 'id,cat\n1,a\u0000b\n2,c\n', 'NUL character at byte 10'],
     ['CSV, a NUL byte in the header', 'text/csv', 'id,c\u0000at\n1,a\n', 'NUL character at byte 4'],
     ['JSON Lines, a \\u0000 escape in a value', 'application/x-ndjson', '{"id":1,"cat":"a\\u0000b"}\n{"id":2,"cat":"c"}\n', 'NUL character at byte 16'],
