@@ -208,7 +208,7 @@ export interface AuditPayloadQuery {
 export async function listAuditPayloads(db: Queryable, q: AuditPayloadQuery = {}): Promise<AuditPayload[]> {
   const r = await db.query<PayloadRow>(
     `SELECT * FROM audit_payloads
-      WHERE ($1::text IS NULL OR subject_ids @> ARRAY[$1::text])
+      WHERE ($1::text IS NULL OR assay_subject_keys(subject_ids) @> ARRAY[assay_subject_key($1::text)])
         AND ($2::text IS NULL OR class = $2)
         AND ($3::text IS NULL OR CASE WHEN erased_at IS NOT NULL THEN 'erased' WHEN purged_at IS NOT NULL THEN 'purged' ELSE 'stored' END = $3)
         AND ($4::text IS NULL OR sha256 > $4)

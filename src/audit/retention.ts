@@ -183,7 +183,7 @@ function toHold(r: HoldRow): LegalHold {
  */
 export const HOLD_COVERS_PAYLOAD = `(
   (h.scope->'classes' IS NULL OR h.scope->'classes' @> to_jsonb(p.class))
-  AND (h.scope->>'subjectId' IS NULL OR p.subject_ids @> ARRAY[h.scope->>'subjectId'])
+  AND (h.scope->>'subjectId' IS NULL OR assay_subject_keys(p.subject_ids) @> ARRAY[assay_subject_key(h.scope->>'subjectId')])
   AND (h.scope->>'storedFrom' IS NULL OR p.stored_at >= (h.scope->>'storedFrom')::timestamptz)
   AND (h.scope->>'storedTo' IS NULL OR p.stored_at < (h.scope->>'storedTo')::timestamptz)
   AND (h.scope->'resource' IS NULL OR EXISTS (

@@ -20,6 +20,7 @@ import {
   type StoreAuditPayloadInput,
 } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION, loadConfig, type Clock } from '../../src/core/index.js';
+import { subjectKey } from '../../src/data/index.js';
 import { createBlobStore, type Db } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
@@ -200,6 +201,22 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
 
     await releaseLegalHold({ db: t.db }, { id: hold.id, reason: 'settled' }, officer);
     expect((await eraseAuditPayload(deps(), { sha256: payload.sha256, reason: 'DSR-11' }, officer)).state).toBe('erased');
+  });
+
+  it('matches data subjects by key: a hold for " Subj-Held-2" keeps the payload stored for "subj-held-2", and a lookup in any ASCII case finds it', async () => {
+    const body = fresh('held-by-key');
+    const { payload } = await storeWithEntry({ class: 'inference', mediaType: 'application/json', bytes: body, subjectId: 'subj-held-2' });
+    const hold = await placeLegalHold({ db: t.db, retention: DEFAULT_RETENTION }, { caseId: 'CASE-8', reason: 'litigation', scope: { subjectId: '\u00a0Subj-Held-2\t' } }, officer);
+    const err = await eraseAuditPayload(deps(), { sha256: payload.sha256, reason: 'DSR-12', overrideMinimum: true }, officer).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'conflict', errors: [{ field: 'sha256', message: expect.stringContaining(hold.id) }] });
+    expect((await listAuditPayloads(t.db, { subjectId: ' SUBJ-HELD-2' })).map((p) => p.sha256)).toEqual([payload.sha256]);
+    await releaseLegalHold({ db: t.db }, { id: hold.id, reason: 'settled' }, officer);
+  });
+
+  it('keys subject ids in SQL exactly as the data module keys its subject index', async () => {
+    const ids = ['Anna@Example.COM', ' \t\n\r\u000b\f\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeffid\ufeff\u3000 ', '\u200bzero-width\u200b', '\u0085NEL\u0085', 'ÉLODIE-7', 'İstanbul', ''];
+    const r = await t.db.query<{ keys: string[] }>('SELECT array_agg(assay_subject_key(x) ORDER BY n) AS keys FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n)', [ids]);
+    expect(r.rows[0]!.keys).toEqual(ids.map(subjectKey));
   });
 
   it('lets rows change only by erasure, purge or a later store, and never be deleted (database triggers)', async () => {
