@@ -1,4 +1,5 @@
 import { ValidationFailed } from '../core/index.js';
+import { columnNameKey } from './duck.js';
 
 /** Delimiters a CSV upload may use; anything else is refused. */
 export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const;
@@ -72,12 +73,11 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
       }
     }
   }
-  // DuckDB's column names ignore ASCII case: "ID" and "id" are one column to it.
   const seen = new Map<string, { name: string; index: number }>();
   header.forEach((raw, i) => {
     const name = raw.trim();
     if (name === '') throw new ValidationFailed(`CSV header column ${i + 1} has no name`, [{ field: `body.header[${i + 1}]`, message: 'blank column name' }]);
-    const key = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    const key = columnNameKey(name);
     const earlier = seen.get(key);
     if (earlier?.name === name) {
       throw new ValidationFailed(`CSV header names column "${name}" twice (columns ${earlier.index + 1} and ${i + 1})`, [

@@ -71,6 +71,9 @@ export async function aggregateRow(ask: (sql: string) => Promise<Array<Record<st
   return row;
 }
 
+/** The form under which DuckDB tells column names apart: it ignores the case of ASCII letters ("ID" and "id" are one column). */
+export const columnNameKey = (name: string): string => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
 /** A DuckDB identifier, double-quoted. */
 export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 /** A DuckDB string literal, single-quoted. */

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
-import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
+import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, columnNameKey, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
 /** A column as loaded: its name and DuckDB's type for it (CSV columns load as VARCHAR). */
@@ -36,9 +36,37 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   // A Parquet schema can name a column with NUL; no SQL text or database row could carry it.
   const nul = columns.findIndex((c) => c.column_name.includes('\u0000'));
   if (nul >= 0) throw new ValidationFailed(`column ${nul + 1} of the file has a name holding the NUL character (U+0000)`, [{ field: 'body', message: `NUL in the name of column ${nul + 1}` }]);
+  if (input.format === 'jsonl') await refuseKeysDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
   if (n === 0) throw noRecords();
   return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+}
+
+/**
+ * Refuses JSON Lines whose records hold keys that differ only in ASCII case ("ID" and "id"):
+ * DuckDB's column names ignore that case, so its reader quietly renames the second (`id_1`), a
+ * column the file does not have. Only when a loaded name looks like such a rename are the
+ * file's own keys read (one more pass): a key genuinely called `id_1` is no rename.
+ */
+async function refuseKeysDifferingInCase(duck: DuckSession, input: { path: string; columns: string[] }): Promise<void> {
+  const keys = new Set(input.columns.map(columnNameKey));
+  const renamed = input.columns.some((c) => {
+    const m = /^(.+)_\d+$/.exec(c);
+    return m !== null && keys.has(columnNameKey(m[1]!));
+  });
+  if (!renamed) return;
+  const found = await duck.rows<{ k: string }>(`SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects(${literal(input.path)}, format = 'newline_delimited')`);
+  const byKey = new Map<string, string>();
+  for (const { k } of found) {
+    const other = byKey.get(columnNameKey(k));
+    if (other !== undefined && other !== k) {
+      const [a, b] = [other, k].sort();
+      throw new ValidationFailed(`records hold the keys "${a}" and "${b}", which differ only in case; column names ignore case, so they would be one column: rename one`, [
+        { field: 'body', message: `keys "${a}" and "${b}" differ only in case` },
+      ]);
+    }
+    byKey.set(columnNameKey(k), k);
+  }
 }
 
 /** 400 for a file that holds a header (or schema) but no records. */

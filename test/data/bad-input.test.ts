@@ -49,6 +49,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     await nothingLeft();
   });
 
+  it('JSON Lines keys that differ only in case → 400 naming both (DuckDB would rename one to id_1)', async () => {
+    const res = await upload(t, { name: 'keys', body: '{"ID":1,"id":2}\n{"ID":3,"id":4}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ detail: 'records hold the keys "ID" and "id", which differ only in case; column names ignore case, so they would be one column: rename one', errors: [{ field: 'body' }] });
+    await nothingLeft();
+  });
+
   it('invalid UTF-8 → 400 naming the byte offset, and the bad bytes are not echoed', async () => {
     const body = Buffer.concat([Buffer.from('id,name\n1,caf'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
     const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });

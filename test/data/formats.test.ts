@@ -44,6 +44,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines and Pa
     });
   });
 
+  it('ingests JSON Lines with a key really named id_1 beside id (no rename by the reader, so no refusal)', async () => {
+    const res = await upload(t, { name: 'suffixed', body: '{"id":1,"id_1":2}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json<{ schema: { columns: Array<{ name: string }> } }>().schema.columns.map((c) => c.name)).toEqual(['id', 'id_1']);
+  });
+
   it('ingests Parquet (declared by content type, or octet-stream with format=parquet)', async () => {
     const res = await upload(t, { name: 'gc-parquet', body: parquet, token: steward.token, contentType: 'application/vnd.apache.parquet', query: declared });
     expect(res.statusCode, res.body).toBe(201);
