@@ -1,3 +1,4 @@
+import { Unavailable } from '../core/index.js';
 import { aggregateRow, ident, type DuckSession } from './duck.js';
 import type { Snapshot } from './load.js';
 
@@ -19,7 +20,13 @@ export interface AggregatePass {
   run(duck: DuckSession): Promise<Record<string, unknown>>;
 }
 
-/** A pass over `snapshot.scan`; a reader error surfaces as the snapshot's 400. */
+/** `count(DISTINCT x)`, and its `x`. */
+const DISTINCT_COUNT = /^count\(DISTINCT (.+)\)$/s;
+
+/**
+ * A pass over `snapshot.scan`; a reader error surfaces as the snapshot's 400. When DuckDB runs
+ * out of memory, exact distinct counts are taken out of the pass and grouped apart (see `run`).
+ */
 export function aggregatePass(snapshot: Snapshot): AggregatePass {
   const aggregates = new Map<string, string>();
   const derived = new Map<string, string>();
@@ -40,7 +47,6 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
     async run(duck) {
       // Nothing asked, nothing read: a pass costs a scan of the whole file.
       if (aggregates.size === 0) return {};
-      const select = [...aggregates].map(([sql, key]) => `${sql} AS ${key}`);
       // Each slice of a wide pass computes only the derived columns its aggregates use, found
       // by name (linear: a wide file has thousands of derived columns and dozens of slices).
       const index = new Map([...derived].map(([sql, name], i) => [name, { sql, name, i }]));
@@ -61,10 +67,28 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
         const ordered = [...used.values()].sort((a, b) => a.i - b.i);
         return ordered.length === 0 ? snapshot.scan : `(SELECT *, ${ordered.map((d) => `${d.sql} AS ${ident(d.name)}`).join(', ')} FROM ${snapshot.scan})`;
       };
+      const ask = (list: Array<[string, string]>): Promise<Record<string, unknown>> =>
+        aggregateRow((sql) => duck.aggregate(sql), { select: list.map(([sql, key]) => `${sql} AS ${key}`), from: source, perQuery: snapshot.aggregatesPerRead });
+      const all = [...aggregates];
       try {
-        return await aggregateRow((sql) => duck.aggregate(sql), { select, from: source, perQuery: snapshot.aggregatesPerRead });
+        return await ask(all);
       } catch (err) {
-        throw snapshot.refuse(err);
+        // DuckDB keeps an exact distinct count that shares its query with other aggregates in
+        // a table it cannot spill, which outgrows a small memory limit on a large file (3 GB
+        // under 256 MB). Grouped in a query of its own, the same count spills: one more read.
+        const distinct = all.filter(([sql]) => DISTINCT_COUNT.test(sql));
+        if (!(err instanceof Unavailable) || distinct.length === 0) throw snapshot.refuse(err);
+        try {
+          const row = all.length > distinct.length ? await ask(all.filter((a) => !distinct.includes(a))) : {};
+          for (const [sql, key] of distinct) {
+            const value = DISTINCT_COUNT.exec(sql)![1]!;
+            const [got] = await duck.aggregate<{ n: number }>(`SELECT count(v) AS n FROM (SELECT ${value} AS v FROM ${source([sql])} GROUP BY v)`);
+            row[key] = got!.n;
+          }
+          return row;
+        } catch (again) {
+          throw snapshot.refuse(again);
+        }
       }
     },
   };
