@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
 import { Conflict, newId, nulPath, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
@@ -13,7 +14,7 @@ import { openSnapshot, type LoadedColumn } from './load.js';
 import { runQuarantine, type QuarantineReport } from './quarantine.js';
 import { findDataset, getDatasetVersion } from './records.js';
 import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from './spool.js';
-import { indexSubjects, subjectHashes, subjectSalt } from './subject-index.js';
+import { indexSubjects, subjectSalt, writeSubjectHashes, type SubjectHashFile } from './subject-index.js';
 import type { DatasetFormat, DatasetRecord, DatasetVersionRecord } from './types.js';
 
 /** What the data module needs from its surroundings. */
@@ -80,6 +81,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
     return await storeVersion(env, { input, format, delimiter, declared, quarantined }, ctx);
   } finally {
     await discardUpload(upload);
+    await rm(subjectsFileOf(upload), { force: true });
   }
 }
 
@@ -130,9 +132,13 @@ interface StoredSnapshot {
 
 interface Quarantined {
   report: QuarantineReport;
-  subjects: string[];
+  /** With a subject id column: the distinct subject hashes, in a file beside the spooled upload. */
+  subjects: SubjectHashFile | undefined;
   snapshot: StoredSnapshot;
 }
+
+/** Where the subject hashes of an upload are written: beside it, and removed with it. */
+const subjectsFileOf = (upload: { path: string }): string => `${upload.path}.subjects.csv`;
 
 /**
  * Runs the quarantine over the spooled file while the blob store adopts it as the snapshot:
@@ -167,7 +173,8 @@ async function checkSnapshot(
     assertDeclaredColumns(snapshot.columns, s.declared);
     const report = await runQuarantine(duck, { snapshot, declared: s.declared, contract: s.contract });
     refuseNulValues(report);
-    const subjects = s.declared.subjectIdColumn ? await subjectHashes(duck, { source: snapshot.scan, column: s.declared.subjectIdColumn, salt: await subjectSalt(env.db) }) : [];
+    const column = s.declared.subjectIdColumn;
+    const subjects = column ? await writeSubjectHashes(duck, { source: snapshot.scan, column, salt: await subjectSalt(env.db), path: subjectsFileOf(s.upload) }) : undefined;
     return { report, subjects };
   } finally {
     duck.close();
@@ -280,7 +287,7 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
       versionId, e.reason, e.rowCount, JSON.stringify(e.rowNumbers), e.rule,
     ]);
   }
-  await indexSubjects(tx, { versionId, hashes: subjects });
+  if (subjects) await indexSubjects(tx, { versionId, file: subjects });
   const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}@${c.version}`);
   await appendAuditEntry(
     tx,

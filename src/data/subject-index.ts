@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { Queryable, Tx } from '../store/index.js';
-import { ident, type DuckSession } from './duck.js';
+import { ident, literal, type DuckSession } from './duck.js';
 
 const SALT_NAME = 'subject_index_salt';
 /** Subject hashes are inserted this many at a time (one round trip each). */
-const BATCH = 5000;
+const BATCH = 20_000;
 
 /**
  * The installation's subject-index salt: 32 random bytes made on first use and kept in the
@@ -37,9 +39,17 @@ export function subjectKey(subjectId: string): string {
   return subjectId.replace(PADDING, '').replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-/** `subjectKey` of `column` as DuckDB SQL; `padding` is the SQL holding SUBJECT_ID_PADDING (a bound parameter). */
+/**
+ * `subjectKey` of `column` as DuckDB SQL; `padding` is the SQL holding SUBJECT_ID_PADDING (a
+ * bound parameter). Trimming a set of characters is skipped where both ends are printable
+ * ASCII, which no padding character is.
+ */
 function subjectKeySql(column: string, padding: string): string {
-  return `translate(trim(CAST(${ident(column)} AS VARCHAR), ${padding}), '${UPPER}', '${UPPER.toLowerCase()}')`;
+  const v = `CAST(${ident(column)} AS VARCHAR)`;
+  const bare = `ascii(${v}) BETWEEN 33 AND 126 AND ascii(${v}[-1:]) BETWEEN 33 AND 126`;
+  const trimmed = `CASE WHEN ${bare} THEN ${v} ELSE trim(${v}, ${padding}) END`;
+  // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves ASCII text, whose bytes are its characters.
+  return `CASE WHEN strlen(${v}) = length(${v}) THEN lower(${trimmed}) ELSE translate(${trimmed}, '${UPPER}', '${UPPER.toLowerCase()}') END`;
 }
 
 /** The salted hash under which a subject id is indexed: SHA-256 over the salt (hex), ":" and the id's `subjectKey`. */
@@ -57,23 +67,46 @@ export function subjectLookupHashes(salt: Buffer, subjectId: string): Buffer[] {
   return current.equals(legacy) ? [current] : [current, legacy];
 }
 
-/** The distinct salted hashes of the non-empty subject ids in `column` of the records `source` (a FROM clause), computed in DuckDB. */
-export async function subjectHashes(duck: DuckSession, input: { source: string; column: string; salt: Buffer }): Promise<string[]> {
+/** The distinct subject hashes of a snapshot, one lowercase hex hash per line in ascending order, in a private file. */
+export interface SubjectHashFile {
+  path: string;
+  count: number;
+}
+
+/**
+ * Writes the distinct salted hashes of the non-empty subject ids in `column` of the records
+ * `source` (a FROM clause) to `path`, sorted, computed in DuckDB: a file with millions of
+ * subjects is never held in memory here (DuckDB spills), and sorted hashes go into the index
+ * in key order, which PostgreSQL appends to a B-tree far faster than random keys.
+ */
+export async function writeSubjectHashes(duck: DuckSession, input: { source: string; column: string; salt: Buffer; path: string }): Promise<SubjectHashFile> {
   const v = subjectKeySql(input.column, '$2');
-  // The salt is a bound parameter, never part of the SQL text.
-  const rows = await duck.aggregate<{ h: string }>(`SELECT DISTINCT sha256($1 || ':' || ${v}) AS h FROM ${input.source} WHERE coalesce(${v}, '') <> ''`, [
+  // The salt is a bound parameter, never part of the SQL text. Read in parallel: order does not matter to a set.
+  await duck.aggregate(`CREATE OR REPLACE TEMP TABLE assay_subjects AS SELECT DISTINCT sha256($1 || ':' || k) AS h FROM (SELECT ${v} AS k FROM ${input.source}) WHERE coalesce(k, '') <> ''`, [
     input.salt.toString('hex'),
     SUBJECT_ID_PADDING,
   ]);
-  return rows.map((r) => r.h);
+  try {
+    await duck.run(`COPY (SELECT h FROM assay_subjects ORDER BY h) TO ${literal(input.path)} (FORMAT csv, HEADER false)`);
+    const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM assay_subjects')) as [{ n: number }];
+    return { path: input.path, count: n };
+  } finally {
+    await duck.run('DROP TABLE IF EXISTS assay_subjects');
+  }
 }
 
-/** Records `hashes` (hex) as subjects of the version, in batches, inside the ingest transaction. */
-export async function indexSubjects(tx: Tx, input: { versionId: string; hashes: string[] }): Promise<void> {
-  for (let i = 0; i < input.hashes.length; i += BATCH) {
-    await tx.query(`INSERT INTO dataset_subjects (subject_hash, version_id) SELECT decode(h, 'hex'), $1 FROM unnest($2::text[]) AS h`, [
-      input.versionId,
-      input.hashes.slice(i, i + BATCH),
-    ]);
+/** Records the hashes of `file` as subjects of the version, streamed in batches, inside the ingest transaction. */
+export async function indexSubjects(tx: Tx, input: { versionId: string; file: SubjectHashFile }): Promise<void> {
+  let batch: string[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    await tx.query(`INSERT INTO dataset_subjects (subject_hash, version_id) SELECT decode(h, 'hex'), $1 FROM unnest($2::text[]) AS h`, [input.versionId, batch]);
+    batch = [];
+  };
+  for await (const line of createInterface({ input: createReadStream(input.file.path, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+    if (line === '') continue;
+    batch.push(line);
+    if (batch.length === BATCH) await flush();
   }
+  await flush();
 }

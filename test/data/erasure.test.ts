@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
@@ -172,6 +173,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
 
   it('finds a subject whatever the ASCII case and padding of its id, in the file or in the request', async () => {
     const mixed = await ingest('contacts', 'customer_id,amount\n"\tAnna@Example.com",1\nbob@example.org,2\n');
+    // The subject hashes went through a file beside the spooled upload; neither is left behind.
+    expect(readdirSync(t.deps.config.paths.tmp).filter((f) => f.startsWith('upload-'))).toEqual([]);
+    expect((await t.db.query('SELECT 1 FROM dataset_subjects WHERE version_id = $1', [mixed.id])).rowCount).toBe(2);
     const res = await erase(compliance.token, { subjectId: 'anna@EXAMPLE.com ', reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-80' });
     expect(res.status, res.text).toBe(201);
     expect(res.json.datasetVersions).toEqual([{ dataset: 'contacts', version: 1, id: mixed.id, state: 'quarantine' }]);
