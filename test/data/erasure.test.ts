@@ -181,6 +181,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(res.json.datasetVersions).toEqual([{ dataset: 'contacts', version: 1, id: mixed.id, state: 'quarantine' }]);
   });
 
+  it('keeps the subject index append-only, every row naming an existing version (database triggers)', async () => {
+    const hash = createHash('sha256').update('nobody').digest();
+    await expect(t.db.query('INSERT INTO dataset_subjects (subject_hash, version_id) VALUES ($1, $2)', [hash, 'dsv_00000000000000000000000000'])).rejects.toThrow(/must name an existing dataset version/);
+    await expect(t.db.query('DELETE FROM dataset_subjects WHERE version_id = $1', [versions.a!.id])).rejects.toThrow(/never changed or deleted/);
+    await expect(t.db.query('UPDATE dataset_subjects SET version_id = $1 WHERE version_id = $2', [versions.b!.id, versions.a!.id])).rejects.toThrow(/never changed or deleted/);
+    expect((await t.db.query('SELECT 1 FROM dataset_subjects WHERE version_id = $1', [versions.a!.id])).rowCount).toBe(3);
+  });
+
   it('finds a subject in a version indexed before ids were normalised (the id merely trimmed)', async () => {
     const salt = await subjectSalt(t.db);
     const legacy = createHash('sha256').update(`${salt.toString('hex')}:Legacy-ID-7`).digest();
