@@ -52,9 +52,12 @@ function subjectKeySql(column: string, padding: string): string {
   return `CASE WHEN strlen(${v}) = length(${v}) THEN lower(${trimmed}) ELSE translate(${trimmed}, '${UPPER}', '${UPPER.toLowerCase()}') END`;
 }
 
+/** SHA-256 over the salt (hex), ":" and `text`. */
+const saltedHash = (salt: Buffer, text: string): Buffer => createHash('sha256').update(`${salt.toString('hex')}:${text}`).digest();
+
 /** The salted hash under which a subject id is indexed: SHA-256 over the salt (hex), ":" and the id's `subjectKey`. */
 export function subjectHash(salt: Buffer, subjectId: string): Buffer {
-  return createHash('sha256').update(`${salt.toString('hex')}:${subjectKey(subjectId)}`).digest();
+  return saltedHash(salt, subjectKey(subjectId));
 }
 
 /**
@@ -62,7 +65,7 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
  * the id merely trimmed, under which versions ingested before ids were normalised were indexed.
  */
 export function subjectLookupHashes(salt: Buffer, subjectId: string): Buffer[] {
-  const legacy = createHash('sha256').update(`${salt.toString('hex')}:${subjectId.trim()}`).digest();
+  const legacy = saltedHash(salt, subjectId.trim());
   const current = subjectHash(salt, subjectId);
   return current.equals(legacy) ? [current] : [current, legacy];
 }

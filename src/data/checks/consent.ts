@@ -1,4 +1,4 @@
-import { ident } from '../duck.js';
+import { ident, literal } from '../duck.js';
 import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
 /** Values (case-insensitive, trimmed) that granted consent under `consent@1`: English words and digits. */
@@ -17,7 +17,7 @@ export type ConsentRule = 'consent@1' | 'consent@2';
 /** The rule the consent check records exclusions under. */
 export const CONSENT_RULE: ConsentRule = 'consent@2';
 
-const list = (values: string[]): string => values.map((v) => `'${v}'`).join(', ');
+const list = (values: string[]): string => values.map(literal).join(', ');
 
 /**
  * The exclusion rules of a consent rule on column `column`: a row stays only when consent is
@@ -46,6 +46,23 @@ export function ruleLocates(ctx: CheckContext, rules: Rule[]): Locate[] {
   return rules.map((r) => ({ key: r.reason, predicate: r.predicate, count: ctx.probe(r.reason) }));
 }
 
+/**
+ * The outcome of an exclusion check once its rows are counted: pass, naming the
+ * excluded rows by reason (`excluded` words the count); warn when some hold a value the rule does
+ * not know (reason `unrecognised`), asking with `hint` whether the column is coded otherwise.
+ */
+export function exclusionOutcome(
+  base: { name: string; version: number; blocking: boolean },
+  input: { exclusions: ExclusionFinding[]; evidence: Record<string, unknown>; unrecognised: string; excluded: (rows: number) => string; hint: (rows: number) => string },
+): CheckOutcome {
+  const { exclusions, evidence } = input;
+  const rows = exclusions.reduce((n, e) => n + e.rowCount, 0);
+  const result = `${input.excluded(rows)} (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`;
+  const unrecognised = exclusions.find((e) => e.reason === input.unrecognised)?.rowCount ?? 0;
+  if (unrecognised > 0) return { ...base, status: 'warn', result: `${result}; ${input.hint(unrecognised)}`, evidence, exclusions };
+  return { ...base, status: 'pass', result, evidence, exclusions };
+}
+
 /** Counts and first row numbers of each rule's rows, leaving out rules that match nothing. */
 export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Rule[] }): ExclusionFinding[] {
   return input.rules
@@ -70,12 +87,14 @@ export const consentCheck: QuarantineCheck = {
     const base = { name: this.name, version: this.version, blocking: false };
     if (!column) return { ...base, status: 'pass', result: 'no consent column declared', evidence: { column: null } };
     const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(column) });
-    const excluded = exclusions.reduce((n, e) => n + e.rowCount, 0);
     const evidence = { column, given: CONSENT_GIVEN, withdrawn: CONSENT_WITHDRAWN, excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
-    if (excluded === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };
-    const result = `${excluded} rows without consent are excluded (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`;
-    const unrecognised = exclusions.find((e) => e.reason === 'consent_unrecognised')?.rowCount ?? 0;
-    if (unrecognised > 0) return { ...base, status: 'warn', result: `${result}; ${unrecognised} hold a value that neither gives nor withdraws consent: is ${column} coded otherwise?`, evidence, exclusions };
-    return { ...base, status: 'pass', result, evidence, exclusions };
+    if (exclusions.length === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };
+    return exclusionOutcome(base, {
+      exclusions,
+      evidence,
+      unrecognised: 'consent_unrecognised',
+      excluded: (rows) => `${rows} rows without consent are excluded`,
+      hint: (rows) => `${rows} hold a value that neither gives nor withdraws consent: is ${column} coded otherwise?`,
+    });
   },
 };

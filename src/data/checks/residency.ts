@@ -1,7 +1,7 @@
 import { getCodes } from 'country-list';
 import { ident, literal } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
-import { exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
+import { exclusionOutcome, exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
 
 /** Regions a residency may name, with the ISO 3166-1 alpha-2 codes inside them. */
 export const REGIONS: Record<string, string[]> = {
@@ -65,12 +65,14 @@ export const residencyCheck: QuarantineCheck = {
     // Ingest refuses a residency column without a residency, and one the file does not have.
     if (!residency) throw new Error('residency column declared without a residency');
     const exclusions = exclusionsOf(ctx, { rule: RESIDENCY_RULE, rules: residencyRules({ column, residency }) });
-    const excluded = exclusions.reduce((n, e) => n + e.rowCount, 0);
     const evidence = { residency, column, inside: insideValues(residency), excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
-    if (excluded === 0) return { ...base, status: 'pass', result: `every row resides in ${residency}`, evidence, exclusions };
-    const result = `${excluded} rows not shown to reside in ${residency} are excluded (${exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')})`;
-    const unrecognised = exclusions.find((e) => e.reason === 'residency_unrecognised')?.rowCount ?? 0;
-    if (unrecognised > 0) return { ...base, status: 'warn', result: `${result}; ${unrecognised} hold no ISO 3166-1 alpha-2 country code: is ${column} coded otherwise?`, evidence, exclusions };
-    return { ...base, status: 'pass', result, evidence, exclusions };
+    if (exclusions.length === 0) return { ...base, status: 'pass', result: `every row resides in ${residency}`, evidence, exclusions };
+    return exclusionOutcome(base, {
+      exclusions,
+      evidence,
+      unrecognised: 'residency_unrecognised',
+      excluded: (rows) => `${rows} rows not shown to reside in ${residency} are excluded`,
+      hint: (rows) => `${rows} hold no ISO 3166-1 alpha-2 country code: is ${column} coded otherwise?`,
+    });
   },
 };
