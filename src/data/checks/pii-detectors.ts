@@ -9,23 +9,32 @@ import type { DuckSession } from '../duck.js';
  *
  * | detector    | finds | rule |
  * |---|---|---|
- * | `email`     | e-mail addresses | local@domain.tld anywhere in the text |
- * | `phone`     | phone numbers | `+`/`00` international form with 8–15 digits, or NANP `(555) 123-4567` with separators; bare digit strings are not phones |
+ * | `email`     | e-mail addresses | local@domain.tld anywhere in the text; letters of any script (`anna@müller.de`, RFC 6531 local parts), punycode top-level domains (`.xn--p1ai`) |
+ * | `phone`     | phone numbers | `+`/`00` international form with 8–15 digits; NANP `(555) 123-4567` with separators; national form with trunk `0` (`030 1234567`, `(030) 12345678`, `0171/1234567`, `01 23 45 67 89`, `020 7946 0958`) with separators and 9–15 digits, so `01.02.2024` is no phone; bare digit strings are not phones |
  * | `iban`      | IBANs | 2 letters, 2 check digits, 11–30 alphanumerics (spaces allowed), valid ISO 7064 mod-97 checksum |
  * | `pan`       | payment card numbers | 13–19 digits (spaces or dashes allowed) starting 2–6, valid Luhn checksum |
  * | `us_ssn`    | US social security numbers | `AAA-GG-SSSS` with dashes, area not 000, 666 or 9xx, group not 00, serial not 0000 |
  * | `de_tax_id` | German tax identification numbers (Steuer-IdNr) | 11 digits, first not 0, 8 or 9 distinct digits among the first 10, valid ISO 7064 MOD 11,10 check digit |
  *
- * These are pii@1's rules: a condition rewritten to run faster must hold for exactly the same cells.
+ * These are pii@2's rules: a condition rewritten to run faster must hold for exactly the same cells.
+ * pii@1 differed in two: its e-mails were ASCII only (`anna@müller.de` was missed), and its phones
+ * had no national form (`030 1234567` was missed). Versions keep the results of the rules they were
+ * checked by; nothing is rebuilt from them.
  */
 export const PII_DETECTORS = {
-  email: [`contains(v, '@')`, `regexp_matches(v, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}')`],
+  email: [
+    `contains(v, '@')`,
+    // Letters and marks of any script, digits; a top-level domain of letters, or punycode.
+    `regexp_matches(v, '[\\p{L}\\p{M}\\p{N}._%+-]+@[\\p{L}\\p{M}\\p{N}-]+(\\.[\\p{L}\\p{M}\\p{N}-]+)*\\.(?:\\p{L}[\\p{L}\\p{M}]+|xn--[A-Za-z0-9-]+)')`,
+  ],
   phone: [
     `length(v) BETWEEN 8 AND 24 AND (ascii(v) IN (40, 43) OR ascii(v) BETWEEN 48 AND 57)`,
-    // Either form, as one alternation: one regular expression pass instead of two.
-    `regexp_full_match(v, '(?:(\\+|00)[1-9][0-9 ().-]{6,20}[0-9])|(?:\\(?[2-9][0-9]{2}\\)?[ .-][0-9]{3}[ .-][0-9]{4})')`,
+    // International, NANP or national (trunk 0, area code, separated groups), as one alternation: one regular expression pass instead of three.
+    `regexp_full_match(v, '(?:(\\+|00)[1-9][0-9 ().-]{6,20}[0-9])|(?:\\(?[2-9][0-9]{2}\\)?[ .-][0-9]{3}[ .-][0-9]{4})|(?:(?:\\(0[1-9][0-9]{0,4}\\) ?|0[1-9][0-9]{0,4}[ ./-])[0-9]{2,}(?:[ .-][0-9]{2,})*)')`,
     // 8 to 15 digits among any other characters: the digit count without building the digits-only string.
     `regexp_full_match(v, '[^0-9]*(?:[0-9][^0-9]*){8,15}')`,
+    // A national number has at least 9: dates such as 01.02.2024 or 01-02-2024 have 8.
+    `NOT regexp_matches(v, '^\\(?0[1-9]') OR regexp_full_match(v, '[^0-9]*(?:[0-9][^0-9]*){9,15}')`,
   ],
   iban: [
     `length(v) BETWEEN 15 AND 42 AND ascii(upper(v)) BETWEEN 65 AND 90 AND ascii(substr(v, 3, 1)) BETWEEN 48 AND 57`,

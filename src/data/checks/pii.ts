@@ -22,7 +22,7 @@ export interface PiiFinding {
 
 type Pair = { key: string; column: string; detector: PiiDetector };
 
-/** The columns pii@1 scans, each with every detector, keyed `column:detector`. */
+/** The columns pii@2 scans, each with every detector, keyed `column:detector`. */
 function scanned(columns: Array<{ name: string; type: string }>): Pair[] {
   const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
   return columns.filter((c) => SCANNED_TYPES.has(c.type)).flatMap((c) => detectors.map((detector) => ({ key: `${c.name}:${detector}`, column: c.name, detector })));
@@ -68,7 +68,7 @@ function countOfPair(ctx: CheckContext, p: Pair): number {
 }
 
 /**
- * `pii@1`: runs every detector (see pii-detectors.ts) over every text and integer column and
+ * `pii@2`: runs every detector (see pii-detectors.ts) over every text and integer column and
  * reports, per column and detector, how many cells matched and the first row numbers. It
  * fails, blocking promotion, when the data holds more than its classification admits:
  * personal data in a dataset classified public, internal or confidential, or card numbers in
@@ -76,7 +76,7 @@ function countOfPair(ctx: CheckContext, p: Pair): number {
  */
 export const piiCheck: QuarantineCheck = {
   name: 'pii',
-  version: 1,
+  version: 2,
   probes: probesOf,
   moreProbes: (ctx) => scanned(ctx.facts).filter((p) => !ctx.hasProbe(p.key) && ctx.hasProbe(elsewhereKey(p.column)) && ctx.probe(elsewhereKey(p.column)) > 0).map(fullCount),
   locate: (ctx) => scanned(ctx.facts).map((p) => ({ key: p.key, predicate: detectorOn(p.detector, ident(p.column)), count: countOfPair(ctx, p) })),
