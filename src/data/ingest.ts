@@ -15,7 +15,8 @@ import { runQuarantine, type QuarantineReport } from './quarantine.js';
 import { findDataset, getDatasetVersion } from './records.js';
 import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from './spool.js';
 import { indexSubjects, subjectSalt, writeSubjectHashes, type SubjectHashFile } from './subject-index.js';
-import type { DatasetFormat, DatasetRecord, DatasetVersionRecord } from './types.js';
+import { declaredValues, valueFormatIssues } from './value-format.js';
+import type { DatasetFormat, DatasetRecord, DatasetVersionRecord, ValueFormat } from './types.js';
 
 /** What the data module needs from its surroundings. */
 export interface DataEnv {
@@ -50,6 +51,8 @@ export interface IngestInput {
   subjectIdColumn?: string | undefined;
   residency?: string | undefined;
   residencyColumn?: string | undefined;
+  /** How a CSV file writes numbers and dates, when not in DuckDB's own syntax (see value-format.ts). */
+  values?: ValueFormat | undefined;
   /** A derived version (feature table): what it was built from, checked before the upload is read, recorded with it. */
   derivation?: DerivationInput | undefined;
 }
@@ -71,7 +74,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   const format = resolveFormat({ mediaType: input.mediaType, format: input.format });
   if (input.declaredSize !== undefined && input.declaredSize > env.maxUploadBytes) throw uploadTooLarge(env.maxUploadBytes);
   const existing = await findDataset(env.db, input.name);
-  const declared = declare(input, existing);
+  const declared = declare(input, existing, format);
   if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
   const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonLines: format === 'jsonl' });
   try {
@@ -86,7 +89,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
 }
 
 /** The declaration the checks hold the file to; refuses contradictions before a byte is read. */
-function declare(input: IngestInput, existing: DatasetRecord | undefined): DeclaredVersion & { ownerId: string } {
+function declare(input: IngestInput, existing: DatasetRecord | undefined, format: DatasetFormat): DeclaredVersion & { ownerId: string } {
   const issues: FieldIssue[] = [];
   if (existing && input.classification && input.classification !== existing.classification) {
     throw new Conflict(`dataset ${existing.name} is classified ${existing.classification}; a new version cannot reclassify it`, [
@@ -103,6 +106,8 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined): Decla
   if (!classification) issues.push({ field: 'query.classification', message: 'required for a new dataset' });
   if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
+  const values = declaredValues(input.values);
+  if (values) issues.push(...valueFormatIssues(values, format));
   if (issues.length > 0) throw new ValidationFailed(`invalid ingest of ${input.name}: ${issues.map((i) => i.field).join(', ')}`, issues);
   return {
     classification: classification!,
@@ -111,6 +116,7 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined): Decla
     residencyColumn: input.residencyColumn,
     consentColumn: input.consentColumn,
     subjectIdColumn: input.subjectIdColumn,
+    values,
   };
 }
 
@@ -268,12 +274,13 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
   const versionId = newId('dsv');
   await tx.query(
     `INSERT INTO dataset_versions (id, dataset_id, version, state, format, delimiter, snapshot_sha256, snapshot_size, source_system, purpose,
-       classification, residency, residency_column, consent_column, subject_id_column, ingested_by, ingested_at, row_count, schema, profile)
-     VALUES ($1, $2, $3, 'quarantine', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+       classification, residency, residency_column, consent_column, subject_id_column, ingested_by, ingested_at, row_count, schema, profile, value_format)
+     VALUES ($1, $2, $3, 'quarantine', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
     [
       versionId, datasetId, version, s.format, s.delimiter ?? null, snapshot.hash, snapshot.size, input.sourceSystem, input.purpose ?? null,
       declared.classification, declared.residency ?? null, declared.residencyColumn ?? null, declared.consentColumn ?? null, declared.subjectIdColumn ?? null,
       ctx.actor.principalId, now, report.rows, JSON.stringify({ columns: report.schema }), JSON.stringify(report.profile),
+      declared.values ? JSON.stringify(declared.values) : null,
     ],
   );
   await tx.query(

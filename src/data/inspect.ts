@@ -1,7 +1,8 @@
 import { aggregateRow, ident, type DuckSession } from './duck.js';
 import { logicalTypeOf, type LoadedColumn, type Snapshot } from './load.js';
 import type { AggregatePass } from './pass.js';
-import type { ColumnType } from './types.js';
+import type { ColumnType, ValueFormat } from './types.js';
+import { declaredTemporal, numberText } from './value-format.js';
 
 /** Types a text value is tried as, most specific first; the first that fits wins. */
 export const CANDIDATE_TYPES = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'DATE', 'TIMESTAMP'] as const;
@@ -42,29 +43,42 @@ export interface PlannedColumn extends LoadedColumn {
 const scalar = (duckType: string): boolean => logicalTypeOf(duckType) !== 'OTHER';
 const same = (sql: string): string => sql;
 
+/** How a value is read: `shared` names per-record expressions the caller computes once (see AggregatePass.shared); `values` is the file's declared way of writing numbers and dates (none: DuckDB's own syntax). */
+export interface Reading {
+  shared?: ((sql: string) => string) | undefined;
+  values?: ValueFormat | undefined;
+}
+
 /**
  * A non-null value when `q` fits type `t`. DuckDB rounds `'12.5'` into a BIGINT, so a value
  * fits BIGINT only when it also reads as the same DOUBLE. A failed cast costs microseconds, so
  * numbers and dates are tried only on values that start like one (a digit, sign or point);
  * a DOUBLE must be finite, and a number has no leading zero before another digit.
- * `shared` names per-record expressions the caller computes once (see AggregatePass.shared).
+ * See `Reading` for `shared` and `values`.
  */
-export function fits(q: string, t: ColumnType, shared: (sql: string) => string = same): string {
+export function fits(q: string, t: ColumnType, reading: Reading = {}): string {
+  const { shared = same, values } = reading;
   const first = shared(`ascii(CAST(${q} AS VARCHAR))`);
   // A zero before another digit ('01067', '007') makes a code (postal code, account or customer
   // number) whose leading zeros a number would lose: text. The second character is read only there.
   const numberLike = `(CASE WHEN ${first} = 48 THEN ascii(substr(CAST(${q} AS VARCHAR), 2, 1)) NOT BETWEEN 48 AND 57 ELSE (${first} BETWEEN 49 AND 57 OR ${first} IN (43, 45, 46)) END)`;
+  const number = (): string => {
+    const text = numberText(q, values);
+    return text === q ? q : shared(text);
+  };
   switch (t) {
     case 'BIGINT':
-      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${q} AS BIGINT) = ${shared(`TRY_CAST(${q} AS DOUBLE)`)} THEN 1 END END`;
+      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${number()} AS BIGINT) = ${shared(`TRY_CAST(${number()} AS DOUBLE)`)} THEN 1 END END`;
     case 'DOUBLE': {
       // '-inf' starts like a number and reads as one; like 'NaN' and 'Infinity', it is no measurement.
-      const v = shared(`TRY_CAST(${q} AS DOUBLE)`);
+      const v = shared(`TRY_CAST(${number()} AS DOUBLE)`);
       return `CASE WHEN ${numberLike} AND isfinite(${v}) THEN ${v} END`;
     }
     case 'DATE':
-    case 'TIMESTAMP':
-      return `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${temporalOf(q, t, shared)} END`;
+    case 'TIMESTAMP': {
+      // A declared format may start with a month's name (%b): no first-character shortcut then.
+      return declaredTemporal(q, t, values) ? temporalOf(q, t, reading) : `CASE WHEN ${first} BETWEEN 48 AND 57 THEN ${temporalOf(q, t, { shared })} END`;
+    }
     case 'OTHER':
       return `TRY_CAST(${q} AS VARCHAR)`;
     default:
@@ -78,10 +92,18 @@ export function fits(q: string, t: ColumnType, shared: (sql: string) => string =
  * `'2024-05-01T10:30+02:00'` to the TIMESTAMP 10:30 (the offset dropped). So a TIMESTAMP is read
  * as an instant (an offset or zone name is applied, a value without one is UTC: the session's
  * zone, see duck.ts) and given in UTC; a value is a DATE only when it has no time of day (it
- * reads as its own midnight), and is then the calendar date as written. `shared` names
- * per-record expressions computed once (see AggregatePass.shared).
+ * reads as its own midnight), and is then the calendar date as written. A format the
+ * `reading` declares for `t` is read first; ISO 8601 values, which no declared format can be
+ * confused with, still fit (see value-format.ts).
  */
-export function temporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: string) => string = same): string {
+export function temporalOf(q: string, t: 'DATE' | 'TIMESTAMP', reading: Reading = {}): string {
+  const { shared = same, values } = reading;
+  const iso = isoTemporalOf(q, t, shared);
+  const declared = declaredTemporal(q, t, values);
+  return declared ? shared(`coalesce(${declared}, ${iso})`) : iso;
+}
+
+function isoTemporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: string) => string): string {
   // The zone-aware cast (ICU) costs about twice the plain one, so dates do without it.
   if (t === 'TIMESTAMP') return shared(`CAST(TRY_CAST(${q} AS TIMESTAMPTZ) AS TIMESTAMP)`);
   const date = shared(`TRY_CAST(${q} AS DATE)`);
@@ -92,12 +114,12 @@ export function temporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: str
 export const INFERENCE_SAMPLE_ROWS = 50_000;
 
 /** Per column and candidate type, how many non-null values of `source` fit. */
-async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string; perQuery?: number }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
+async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string; values: ValueFormat | undefined; perQuery?: number }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
   const parts = ['count(*) AS n'];
   input.columns.forEach((c, i) => {
     const q = ident(c.name);
     parts.push(`count(${q}) AS nn${i}`);
-    if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t)}) AS c${i}_${j}`));
+    if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t, { values: input.values })}) AS c${i}_${j}`));
   });
   const row = (await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source, ...(input.perQuery ? { perQuery: input.perQuery } : {}) })) as Record<string, number>;
   return input.columns.map((c, i) => {
@@ -118,16 +140,16 @@ export async function sampleSnapshot(duck: DuckSession, snapshot: Snapshot): Pro
 }
 
 /** Each column's type as the sample suggests (every candidate cast on each sampled value). */
-export async function inferFromSample(duck: DuckSession, input: { snapshot: Snapshot; sample: string }): Promise<PlannedColumn[]> {
+export async function inferFromSample(duck: DuckSession, input: { snapshot: Snapshot; sample: string; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const { columns } = input.snapshot;
-  const counts = await candidateCounts(duck, { columns, source: input.sample });
+  const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values });
   return columns.map((c, i) => ({ ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit) }));
 }
 
 /** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
-export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[] }): Promise<PlannedColumn[]> {
+export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[]; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const again = input.columns.filter((c) => input.contradicted.includes(c.name));
-  const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, perQuery: input.snapshot.aggregatesPerRead });
+  const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, values: input.values, perQuery: input.snapshot.aggregatesPerRead });
   const redone = new Map(again.map((c, i) => [c.name, { ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit), fitAll: counts[i]!.fit }]));
   return input.columns.map((c) => redone.get(c.name) ?? c);
 }
@@ -149,9 +171,9 @@ export interface InspectedColumns {
 export function planFacts(
   pass: AggregatePass,
   columns: PlannedColumn[],
-  options: { alsoCount: ReadonlyMap<string, ColumnType>; distinctElsewhere: ReadonlySet<string> },
+  options: { alsoCount: ReadonlyMap<string, ColumnType>; distinctElsewhere: ReadonlySet<string>; values: ValueFormat | undefined },
 ): (result: Record<string, unknown>) => InspectedColumns {
-  const { alsoCount, distinctElsewhere } = options;
+  const { alsoCount, distinctElsewhere, values } = options;
   const n = pass.add('count(*)');
   const keys = columns.map((c) => {
     const q = ident(c.name);
@@ -159,8 +181,8 @@ export function planFacts(
     return {
       nonNull: pass.add(`count(${q})`),
       distinct: distinctElsewhere.has(c.name) ? undefined : pass.add(`approx_count_distinct(${q})`),
-      fit: scalar(c.duckType) ? pass.add(`count(${fitsInPass(q, c, pass)})`) : undefined,
-      contract: scalar(c.duckType) && contract && contract !== c.type ? pass.add(`count(${fits(q, contract, pass.shared)})`) : undefined,
+      fit: scalar(c.duckType) ? pass.add(`count(${fitsInPass(q, c, { shared: pass.shared, values })})`) : undefined,
+      contract: scalar(c.duckType) && contract && contract !== c.type ? pass.add(`count(${fits(q, contract, { shared: pass.shared, values })})`) : undefined,
     };
   });
   return (result) => {
@@ -181,8 +203,8 @@ export function planFacts(
 }
 
 /** `fits` for the shared pass: every value of a text column fits VARCHAR, so that count is the non-null count (computed once). */
-function fitsInPass(q: string, c: PlannedColumn, pass: AggregatePass): string {
-  return c.type === 'VARCHAR' && logicalTypeOf(c.duckType) === 'VARCHAR' ? q : fits(q, c.type, pass.shared);
+function fitsInPass(q: string, c: PlannedColumn, reading: Reading): string {
+  return c.type === 'VARCHAR' && logicalTypeOf(c.duckType) === 'VARCHAR' ? q : fits(q, c.type, reading);
 }
 
 /** A typed column keeps its type; a text column takes the first candidate that enough values fit. */

@@ -1,5 +1,5 @@
 import { AssayError, makeStatement, signStatement, verifyEnvelope, type DsseEnvelope, type DsseSigner, type InTotoStatement, type PublicKeyResolver } from '../core/index.js';
-import type { CheckResult, DatasetDerivation, DatasetSchema, DatasetVersionRecord, Exclusion } from './types.js';
+import type { CheckResult, DatasetDerivation, DatasetSchema, DatasetVersionRecord, Exclusion, ValueFormat } from './types.js';
 
 /** predicateType of a certified dataset version's manifest. */
 export const DATASET_MANIFEST_PREDICATE_TYPE = 'https://assay.dev/dataset-manifest/v1';
@@ -28,6 +28,11 @@ export interface DatasetManifest {
   snapshot: { sha256: string; size: number; format: string; rows: number };
   certified: { sha256: string; format: 'parquet'; rows: number };
   schema: DatasetSchema;
+  /**
+   * How the snapshot's (and the certified Parquet's) text values write numbers and dates, when
+   * declared: the schema's types hold for them read this way. Absent: DuckDB's own syntax.
+   */
+  values?: ValueFormat;
   checks: Array<{ check: string; status: CheckResult['status']; blocking: boolean; result: string }>;
   exclusions: Array<{ reason: string; rule: string; rows: number }>;
   overrides: ManifestOverride[];
@@ -74,6 +79,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       snapshot: { sha256: v.snapshot.sha256, size: Number(v.snapshot.size), format: v.format, rows: Number(v.rowCount) },
       certified: { sha256: m.certified.sha256, format: 'parquet', rows: m.certified.rows },
       schema: v.schema,
+      ...(v.values ? { values: v.values } : {}),
       checks: m.checks.map((c) => ({ check: `${c.name}@${c.version}`, status: c.status, blocking: c.blocking, result: c.result })),
       exclusions: exclusions.map((e) => ({ reason: e.reason, rule: e.rule, rows: e.rowCount })),
       overrides: m.overrides.map((o) => ({ ...o, at: iso(o.at) })),

@@ -1,7 +1,8 @@
 import { aggregateRow, ident, type DuckSession } from './duck.js';
+import { numberText } from './value-format.js';
 import { temporalOf, type ColumnFacts, type PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
-import type { ColumnType } from './types.js';
+import type { ColumnType, ValueFormat } from './types.js';
 
 /** Quantiles every numeric column is profiled at. */
 export const PROFILE_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -66,14 +67,19 @@ export interface ProfileInput {
 
 const NUMERIC = new Set<ColumnType>(['BIGINT', 'DOUBLE']);
 const TEMPORAL = new Set<ColumnType>(['DATE', 'TIMESTAMP']);
-const num = (q: string): string => `TRY_CAST(${q} AS DOUBLE)`;
+const num = (q: string, values: ValueFormat | undefined): string => `TRY_CAST(${numberText(q, values)} AS DOUBLE)`;
 
 /**
  * A column's value as a finite double, else null, computed once per record for the pass.
  * NaN and ±Infinity read as doubles but have no place in a profile (and make stddev fail);
  * nulls leave them out of every aggregate without a FILTER, which DuckDB evaluates per aggregate.
  */
-const finiteOf = (pass: AggregatePass, q: string): string => pass.shared(`CASE WHEN isfinite(${num(q)}) THEN ${num(q)} END`);
+const finiteOf = (pass: AggregatePass, q: string, values: ValueFormat | undefined): string => {
+  // Declared formats: the same shared expressions as `fits`, so the pass converts each value once.
+  const text = numberText(q, values);
+  const v = text === q ? num(q, values) : pass.shared(`TRY_CAST(${pass.shared(text)} AS DOUBLE)`);
+  return pass.shared(`CASE WHEN isfinite(${v}) THEN ${v} END`);
+};
 
 /** One column's moments, quantiles, bounds or lengths, as the shared pass computed them. */
 export type ColumnStats = Record<string, unknown>;
@@ -84,15 +90,15 @@ export type ColumnStats = Record<string, unknown>;
  * lengths of text. They are computed for every column, since which columns hold personal data
  * is known only after the pass; `profileColumns` drops what must be withheld.
  */
-export function planStats(pass: AggregatePass, columns: PlannedColumn[]): (result: Record<string, unknown>) => ColumnStats[] {
+export function planStats(pass: AggregatePass, columns: PlannedColumn[], values: ValueFormat | undefined): (result: Record<string, unknown>) => ColumnStats[] {
   const keys = columns.map((c) => {
     const q = ident(c.name);
     const parts: Record<string, string> = {};
     if (NUMERIC.has(c.type)) {
-      const v = finiteOf(pass, q);
+      const v = finiteOf(pass, q, values);
       Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
     } else if (TEMPORAL.has(c.type)) {
-      const v = pass.shared(temporalOf(q, c.type as 'DATE' | 'TIMESTAMP', pass.shared));
+      const v = pass.shared(temporalOf(q, c.type as 'DATE' | 'TIMESTAMP', { shared: pass.shared, values }));
       Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
     } else if (c.type === 'VARCHAR') {
       const len = pass.shared(`length(CAST(${q} AS VARCHAR))`);
@@ -120,11 +126,11 @@ export interface Bounds {
  * so the histograms can be counted in the same pass as everything else. Columns without a
  * finite sampled value get none (their histogram waits for the column's own min and max).
  */
-export async function sampleBounds(duck: DuckSession, input: { sample: string; columns: PlannedColumn[] }): Promise<Map<string, Bounds>> {
+export async function sampleBounds(duck: DuckSession, input: { sample: string; columns: PlannedColumn[]; values: ValueFormat | undefined }): Promise<Map<string, Bounds>> {
   const numeric = input.columns.filter((c) => NUMERIC.has(c.type));
   if (numeric.length === 0) return new Map();
   const parts = numeric.map((c, i) => {
-    const v = num(ident(c.name));
+    const v = num(ident(c.name), input.values);
     return `min(${v}) FILTER (WHERE isfinite(${v})) AS lo${i}, max(${v}) FILTER (WHERE isfinite(${v})) AS hi${i}`;
   });
   const row = (await aggregateRow((sql) => duck.rows(sql), { select: parts, from: input.sample })) as Record<string, number | null>;
@@ -132,10 +138,13 @@ export async function sampleBounds(duck: DuckSession, input: { sample: string; c
 }
 
 /** Adds the histogram of each numeric column with bounds to `pass`; the reader returns them by column. */
-export function planHistograms(pass: AggregatePass, input: { columns: Array<{ name: string; type: ColumnType }>; bounds: ReadonlyMap<string, Bounds> }): (result: Record<string, unknown>) => ColumnDetails {
+export function planHistograms(
+  pass: AggregatePass,
+  input: { columns: Array<{ name: string; type: ColumnType }>; bounds: ReadonlyMap<string, Bounds>; values: ValueFormat | undefined },
+): (result: Record<string, unknown>) => ColumnDetails {
   const keys = input.columns.flatMap((c) => {
     const bounds = input.bounds.get(c.name);
-    return NUMERIC.has(c.type) && bounds ? [[c.name, pass.add(`histogram(${binOf(pass, c.name, bounds)})`)] as const] : [];
+    return NUMERIC.has(c.type) && bounds ? [[c.name, pass.add(`histogram(${binOf(pass, c.name, { bounds, values: input.values })})`)] as const] : [];
   });
   return (result) => new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
 }
@@ -148,7 +157,10 @@ export function planHistograms(pass: AggregatePass, input: { columns: Array<{ na
  * hold personal data is known only later; text columns have at most about
  * CATEGORICAL_MAX_DISTINCT values, so their maps stay small.
  */
-export function planDetails(pass: AggregatePass, input: { facts: ColumnFacts[]; stats: ColumnStats[]; have: ColumnDetails; bounds: Map<string, Bounds> }): (result: Record<string, unknown>) => ColumnDetails {
+export function planDetails(
+  pass: AggregatePass,
+  input: { facts: ColumnFacts[]; stats: ColumnStats[]; have: ColumnDetails; bounds: Map<string, Bounds>; values: ValueFormat | undefined },
+): (result: Record<string, unknown>) => ColumnDetails {
   const keys = input.facts.flatMap((f, i) => {
     const stats = input.stats[i]!;
     if (input.have.has(f.name)) return [];
@@ -156,7 +168,7 @@ export function planDetails(pass: AggregatePass, input: { facts: ColumnFacts[]; 
       if (stats.min === null || stats.min === undefined) return [];
       const bounds = { lo: stats.min as number, hi: stats.max as number };
       input.bounds.set(f.name, bounds);
-      return [[f.name, pass.add(`histogram(${binOf(pass, f.name, bounds)})`)] as const];
+      return [[f.name, pass.add(`histogram(${binOf(pass, f.name, { bounds, values: input.values })})`)] as const];
     }
     if (isCategorical(f) || f.type === 'BOOLEAN') return [[f.name, pass.add(valueCounts(f.name))] as const];
     return [];
@@ -199,10 +211,11 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
  * and last open towards smaller and larger values; null (left out) without a finite value.
  * Bounds of zero width put values up to them in the first bin, larger ones in the last.
  */
-function binOf(pass: AggregatePass, column: string, bounds: Bounds): string {
+function binOf(pass: AggregatePass, column: string, how: { bounds: Bounds; values: ValueFormat | undefined }): string {
+  const { bounds, values } = how;
   const { lo, hi } = bounds;
   const width = (hi - lo) / HISTOGRAM_BINS;
-  const v = finiteOf(pass, ident(column));
+  const v = finiteOf(pass, ident(column), values);
   // `least` ignores nulls (least(null, 19) is 19), so a value that is not a number must be left out before it.
   const bin = width > 0 ? `least(greatest(CAST(floor((${v} - (${lo})) / ${width}) AS BIGINT), 0), ${HISTOGRAM_BINS - 1})` : `CASE WHEN ${v} <= ${lo} THEN 0 ELSE ${HISTOGRAM_BINS - 1} END`;
   return `CASE WHEN ${v} IS NOT NULL THEN ${bin} END`;

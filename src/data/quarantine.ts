@@ -33,7 +33,7 @@ import {
   type HistogramEntries,
   type Redaction,
 } from './profile.js';
-import type { ColumnSchema } from './types.js';
+import type { ColumnSchema, ValueFormat } from './types.js';
 
 /** Everything the quarantine learned about a snapshot. */
 export interface QuarantineReport {
@@ -88,18 +88,19 @@ interface Findings extends InspectedColumns {
 export async function runQuarantine(duck: DuckSession, input: QuarantineInput): Promise<QuarantineReport> {
   await registerPiiMacros(duck);
   const sample = await sampleSnapshot(duck, input.snapshot);
-  let columns = await inferFromSample(duck, { snapshot: input.snapshot, sample });
+  const values = input.declared.values;
+  let columns = await inferFromSample(duck, { snapshot: input.snapshot, sample, values });
   const few = await sampledDictionaryColumns(duck, { sample, columns, maxDistinct: CATEGORICAL_MAX_DISTINCT });
   const dictionaries = await sampleDictionaries(duck, { sample, columns: [...few] });
-  let found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns }) });
+  let found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
   if (found.rows === 0) throw noRecords();
   if (found.contradicted.length > 0) {
-    columns = await inferFromAll(duck, { snapshot: input.snapshot, columns, contradicted: found.contradicted });
-    found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns }) });
+    columns = await inferFromAll(duck, { snapshot: input.snapshot, columns, contradicted: found.contradicted, values });
+    found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
   }
   await duck.run(`DROP TABLE ${sample}`);
   await distinctPass(duck, { snapshot: input.snapshot, found });
-  const details = await secondPass(duck, { snapshot: input.snapshot, found });
+  const details = await secondPass(duck, { snapshot: input.snapshot, found, values });
   const checks = await runChecks(duck, { ...input, found });
   const withheld = new Map<string, Redaction>();
   const findings = (checks.find((c) => c.name === 'pii')?.evidence.findings ?? []) as PiiFinding[];
@@ -136,9 +137,10 @@ async function sharedPass(
   const byValue = new Set(counted.map((d) => d.column));
   const readValues = planValueCounts(pass, counted);
   const contractTypes = new Map(input.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
-  const readFacts = planFacts(pass, input.columns, { alsoCount: contractTypes, distinctElsewhere: byValue });
-  const readStats = planStats(pass, input.columns);
-  const readHistograms = planHistograms(pass, { columns: input.columns, bounds: input.bounds });
+  const format = input.declared.values;
+  const readFacts = planFacts(pass, input.columns, { alsoCount: contractTypes, distinctElsewhere: byValue, values: format });
+  const readStats = planStats(pass, input.columns, format);
+  const readHistograms = planHistograms(pass, { columns: input.columns, bounds: input.bounds, values: format });
   for (const p of counts.filter((p) => !byValue.has(p.probe.column))) keys.push([p.name, addCount(pass, p.probe)]);
   const result = await pass.run(duck);
   const inspected = readFacts(result);
@@ -181,10 +183,10 @@ async function distinctPass(duck: DuckSession, input: { snapshot: Snapshot; foun
  * Counts the deferred probes of the other columns from their value counts. Records the probe
  * values and value counts in `found`; returns the profile's details.
  */
-async function secondPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings }): Promise<ColumnDetails> {
+async function secondPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings; values: ValueFormat | undefined }): Promise<ColumnDetails> {
   const { found } = input;
   const pass = aggregatePass(input.snapshot);
-  const readDetails = planDetails(pass, { facts: found.facts, stats: found.stats, have: found.details, bounds: found.bounds });
+  const readDetails = planDetails(pass, { facts: found.facts, stats: found.stats, have: found.details, bounds: found.bounds, values: input.values });
   // Value counts stay small where the estimate says few values (booleans are 99% two values).
   const few = new Set(found.facts.filter((f) => f.duckType === 'VARCHAR' && (f.distinctApprox <= CATEGORICAL_MAX_DISTINCT || f.type === 'BOOLEAN')).map((f) => f.name));
   const open = found.deferred.filter((d) => !found.values.has(d.probe.column));

@@ -2,7 +2,7 @@ import { NotFound } from '../core/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Queryable } from '../store/index.js';
 import { DERIVATION_COLUMN } from './derivation.js';
-import type { CheckResult, DatasetDerivation, DatasetFormat, DatasetRecord, DatasetSchema, DatasetVersionRecord, DatasetVersionState, Exclusion } from './types.js';
+import type { CheckResult, DatasetDerivation, DatasetFormat, DatasetRecord, DatasetSchema, DatasetVersionRecord, DatasetVersionState, Exclusion, ValueFormat } from './types.js';
 
 /** A `datasets` row with its latest version number. */
 export interface DatasetRow {
@@ -32,6 +32,7 @@ interface VersionRow {
   residency_column: string | null;
   consent_column: string | null;
   subject_id_column: string | null;
+  value_format: ValueFormat | null;
   ingested_by: string;
   ingested_at: string;
   row_count: number;
@@ -81,6 +82,7 @@ function toVersion(r: VersionRow): DatasetVersionRecord {
     residencyColumn: r.residency_column,
     consentColumn: r.consent_column,
     subjectIdColumn: r.subject_id_column,
+    values: r.value_format,
     ingestedBy: r.ingested_by,
     ingestedAt: r.ingested_at,
     rowCount: r.row_count,

@@ -98,6 +98,8 @@ export interface DatasetVersionRecord {
   residencyColumn: string | null;
   consentColumn: string | null;
   subjectIdColumn: string | null;
+  /** How the file writes numbers and dates, as declared at ingest; null: DuckDB's own syntax. */
+  values: ValueFormat | null;
   ingestedBy: string;
   ingestedAt: string;
   rowCount: number;
@@ -108,4 +110,24 @@ export interface DatasetVersionRecord {
   certified: { by: string; at: string; manifestSha256: string; parquetSha256: string; rows: number } | null;
   /** What a derived version was built from; null for a raw ingest. */
   derivation: DatasetDerivation | null;
+}
+
+/** Decimal separators a CSV file may declare. */
+export const DECIMAL_SEPARATORS = ['.', ','] as const;
+
+/**
+ * How a CSV file writes its numbers, dates and timestamps, as the ingester declares it. Without
+ * a declaration values are read in DuckDB's own syntax (a point before the decimals, ISO 8601
+ * dates); a file exported under a European locale writes `1.234,56` and `31.12.2024`, which
+ * would then stay text, with no statistics in the profile. The declaration decides which values
+ * fit a type (schema, types) and how the profile reads them; the snapshot and the certified
+ * Parquet keep the values as written, and the manifest carries the declaration to read them by.
+ */
+export interface ValueFormat {
+  /** `,`: a comma before the decimals, digits before it grouped in threes by `.`, a space or a no-break space, or not at all. */
+  decimalSeparator?: (typeof DECIMAL_SEPARATORS)[number] | undefined;
+  /** A strptime format of DATE values, of date specifiers only (`%d.%m.%Y`); ISO 8601 dates still fit DATE too. */
+  dateFormat?: string | undefined;
+  /** A strptime format of TIMESTAMP values with a time of day (`%d.%m.%Y %H:%M`); an offset (`%z`) or zone name (`%Z`) is applied, else UTC. ISO 8601 timestamps still fit too. */
+  timestampFormat?: string | undefined;
 }

@@ -61,6 +61,14 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(ok.status, ok.stderr).toBe(0);
   });
 
+  it('a file exported under a European locale: --decimal-separator and --date-format type it', () => {
+    const file = join(root, 'buchungen.csv');
+    writeFileSync(file, 'konto;betrag;datum\n1;1.234,56;31.12.2024\n2;-0,5;01.02.2024\n');
+    const r = as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'buchungen', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';', '--decimal-separator', ',', '--date-format', '%d.%m.%Y']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ values: { decimalSeparator: ',', dateFormat: '%d.%m.%Y' }, schema: { columns: [{ type: 'BIGINT' }, { type: 'DOUBLE' }, { type: 'DATE' }] } });
+  });
+
   it('a file that cannot be read: exit 1 naming it, before anything is sent', () => {
     const ingest = (file: string) => as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'unread', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
     const missing = ingest(join(root, 'no-such.csv'));

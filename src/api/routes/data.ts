@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationFailed } from '../../core/index.js';
 import {
   CSV_DELIMITERS,
+  DECIMAL_SEPARATORS,
   DATASET_FORMATS,
   getDataset,
   getDatasetManifest,
@@ -52,6 +53,9 @@ const ingestQuery = z.strictObject({
   residencyColumn: columnName.optional().describe('Column holding each row\'s country or region; rows outside the residency are excluded (residency).'),
   format: z.enum(DATASET_FORMATS).optional().describe('Required with application/octet-stream; otherwise implied by the content type.'),
   delimiter: z.enum(CSV_DELIMITERS).optional().describe('CSV field delimiter (default ","); a file that is plainly separated by another one is refused.'),
+  decimalSeparator: z.enum(DECIMAL_SEPARATORS).optional().describe('CSV numbers: "," reads 1.234,56 (digits grouped by ".", a space or a no-break space) as 1234.56. Default ".".'),
+  dateFormat: z.string().min(1).optional().describe('CSV dates as a strptime format of date specifiers only, e.g. %d.%m.%Y. Default ISO 8601.'),
+  timestampFormat: z.string().min(1).optional().describe('CSV timestamps as a strptime format with a time of day, e.g. %d.%m.%Y %H:%M; %z or %Z applies an offset or zone, else UTC. Default ISO 8601.'),
   ...derivationQuery,
 });
 
@@ -82,6 +86,10 @@ const versionSchema = z.object({
   residencyColumn: z.string().nullable(),
   consentColumn: z.string().nullable(),
   subjectIdColumn: z.string().nullable(),
+  values: z
+    .object({ decimalSeparator: z.enum(DECIMAL_SEPARATORS).optional(), dateFormat: z.string().optional(), timestampFormat: z.string().optional() })
+    .nullable()
+    .describe("How the CSV file writes numbers and dates, as declared at ingest; null: DuckDB's own syntax (a point before decimals, ISO 8601)."),
   ingestedBy: z.string(),
   ingestedAt: z.string(),
   rowCount: z.number(),
@@ -166,6 +174,7 @@ const ingestRoute = defineRoute({
           subjectIdColumn: query.subjectIdColumn,
           residency: query.residency,
           residencyColumn: query.residencyColumn,
+          values: { decimalSeparator: query.decimalSeparator, dateFormat: query.dateFormat, timestampFormat: query.timestampFormat },
           derivation,
         },
         changeContextOf(principal as AuthenticatedPrincipal, requestId),

@@ -20,6 +20,9 @@ interface IngestOptions extends UrlOption, DeriveOptions {
   residency?: string;
   residencyColumn?: string;
   delimiter?: string;
+  decimalSeparator?: string;
+  dateFormat?: string;
+  timestampFormat?: string;
   format?: string;
 }
 
@@ -61,12 +64,15 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--residency <region>', 'where the data must stay, e.g. EU or DE')
     .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
     .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
+    .option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56 (default .)')
+    .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
+    .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
     .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
     .option('--url <url>', URL_HELP)
     .action((file: string, opts: IngestOptions) =>
       ctx.run(async () => {
         const query = new URLSearchParams({ sourceSystem: opts.sourceSystem, classification: opts.classification, owner: opts.owner });
-        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter, format: opts.format })) {
+        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter, decimalSeparator: opts.decimalSeparator, dateFormat: opts.dateFormat, timestampFormat: opts.timestampFormat, format: opts.format })) {
           if (value !== undefined) query.set(key, value);
         }
         const derivation = await derivationParams(opts);

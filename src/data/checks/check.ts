@@ -2,7 +2,7 @@ import type { Classification } from '../../policy/index.js';
 import type { DuckSession } from '../duck.js';
 import type { ColumnFacts, PlannedColumn } from '../inspect.js';
 import type { Snapshot } from '../load.js';
-import type { CheckResult, DatasetSchema, Exclusion } from '../types.js';
+import type { CheckResult, DatasetSchema, Exclusion, ValueFormat } from '../types.js';
 
 /** Row numbers reported per finding: the first this many, in file order. Counts are always exact. */
 export const ROW_NUMBER_LIMIT = 100;
@@ -14,6 +14,8 @@ export interface DeclaredVersion {
   residencyColumn?: string | undefined;
   consentColumn?: string | undefined;
   subjectIdColumn?: string | undefined;
+  /** How the file writes numbers and dates, when not in DuckDB's own syntax (CSV only). */
+  values?: ValueFormat | undefined;
 }
 
 /** The contract a new version is held to: the latest certified version of the dataset. */

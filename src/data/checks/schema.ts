@@ -21,8 +21,10 @@ export const schemaCheck: QuarantineCheck = {
   async run(ctx): Promise<CheckOutcome> {
     const inferred = schemaOf(ctx);
     const base = { name: this.name, version: this.version, blocking: true };
+    // The declared way of writing numbers and dates decided which values fit which type.
+    const values = ctx.declared.values ? { values: ctx.declared.values } : {};
     if (!ctx.contract) {
-      return { ...base, status: 'pass', result: `${inferred.length} columns inferred; no certified version yet, so no contract to compare with`, evidence: { inferred, contract: null } };
+      return { ...base, status: 'pass', result: `${inferred.length} columns inferred; no certified version yet, so no contract to compare with`, evidence: { inferred, contract: null, ...values } };
     }
     const byName = new Map(ctx.facts.map((f) => [f.name, f]));
     const missing: string[] = [];
@@ -36,7 +38,7 @@ export const schemaCheck: QuarantineCheck = {
     }
     const known = new Set(ctx.contract.schema.columns.map((c) => c.name));
     const added = inferred.filter((c) => !known.has(c.name)).map((c) => c.name);
-    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added };
+    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, ...values };
     if (missing.length > 0 || changed.length > 0) {
       const what = [missing.length ? `missing ${missing.join(', ')}` : '', changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '']
         .filter(Boolean)

@@ -28,7 +28,7 @@ export const typesCheck: QuarantineCheck = {
   locate: (ctx): Locate[] =>
     violationsOf(ctx).map((v) => {
       const q = ident(v.column);
-      return { key: v.column, predicate: `${q} IS NOT NULL AND (${fits(q, v.expected)}) IS NULL`, count: v.violations };
+      return { key: v.column, predicate: `${q} IS NOT NULL AND (${fits(q, v.expected, { values: ctx.declared.values })}) IS NULL`, count: v.violations };
     }),
   async run(ctx): Promise<CheckOutcome> {
     const columns = violationsOf(ctx).map((v) => ({ ...v, rowNumbers: ctx.located(v.column) }));
