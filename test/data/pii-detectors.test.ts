@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { registerPiiMacros } from '../../src/data/checks/index.js';
+import { PII_DETECTORS, registerPiiMacros, type PiiDetector } from '../../src/data/checks/index.js';
+import { detectorGate, detectorOn } from '../../src/data/checks/pii-detectors.js';
 import { literal } from '../../src/data/duck.js';
 import { scratchDuckSuite } from './support.js';
 
@@ -39,11 +40,45 @@ describe('pii@2 detectors', () => {
     expect(await matches('email', others)).toEqual(all(others, false));
   });
 
+  it('finds Spanish, Italian, UK and French national ids whose check holds, and not their broken twins', async () => {
+    const ids: Record<string, [string[], string[]]> = {
+      // DNI 12345678 mod 23 = 14 → Z; NIE X1234567 → 01234567 mod 23 = 19 → L.
+      es_dni: [['12345678Z', '12345678-Z', '12345678 z', 'X1234567L', 'Y1234567X'], ['12345678A', 'X1234567Z', '1234567Z', 'W1234567L']],
+      // RSSMRA85T10A562S is the fiscal code of the textbook Mario Rossi; omocodia swaps a digit for its letter and keeps the check.
+      it_fiscal_code: [['RSSMRA85T10A562S', 'rssmra85t10a562s', 'BNCLRA70A41H501B'], ['RSSMRA85T10A562T', 'RSSMRA85Z10A562S', 'RSSMRA85T10A56XS']],
+      uk_nino: [['AB123456C', 'AB 12 34 56 C', 'jg103759a'], ['GB123456A', 'AB123456E', 'DA123456A', 'AO123456A', 'AB12345C']],
+      // Keys: 97 − (1841276451089 mod 97) = 46; 2A (Corsica) counts as 19: 275122A123456 → 2751219123456 → key 03.
+      fr_nir: [['184127645108946', '1 84 12 76 451 089 46', '2550814168025 38', '275122A12345603'], ['184127645108947', '184137645108946', '384127645108946', '18412764510894']],
+    };
+    for (const [detector, [finds, others]] of Object.entries(ids)) {
+      expect(await matches(detector, [...finds, ...others]), detector).toEqual({ ...all(finds, true), ...all(others, false) });
+    }
+  });
+
+  it('every gate lets through every cell its detector matches (the shared pass skips detectors by their gates)', async () => {
+    const values = [
+      'anna@example.com', 'иван@пример.рф', '030 1234567', '(030) 12345678', '+49 30 1234567', '(555) 123-4567', 'DE89 3704 0044 0532 0130 00', 'gb82west12345698765432',
+      '4111 1111 1111 1111', '5500-0000-0000-0004', '123-45-6789', '86095742719', '12345678Z', '12345678 z', 'x1234567l', 'RSSMRA85T10A562S', 'rssmra85t10a562s',
+      'AB 12 34 56 C', 'jg103759a', '\u017fB123456C', '184127645108946', '1 84 12 76 451 089 46', '275122A12345603',
+    ];
+    await registerPiiMacros(session.duck());
+    await session.duck().run(`CREATE OR REPLACE TABLE cells AS SELECT unnest([${values.map((v) => literal(v)).join(', ')}]) AS v`);
+    for (const detector of Object.keys(PII_DETECTORS) as PiiDetector[]) {
+      const rows = await session.duck().rows<{ v: string; matched: boolean; gated: boolean }>(`SELECT v, ${detectorOn(detector, 'v')} AS matched, ${detectorGate(detector, 'v')} AS gated FROM cells`);
+      expect(rows.filter((r) => r.matched).length, detector).toBeGreaterThan(0);
+      expect(rows.filter((r) => r.matched && !r.gated).map((r) => r.v), detector).toEqual([]);
+    }
+  });
+
   it('a quarantine reports the new finds per column with row numbers, and a date column as none', async () => {
-    const report = await session.quarantineCsv('contacts', ['id,phone,email,born', '1,030 1234567,anna@müller.de,01.02.1980', '2,none,none,31.12.1975', '3,(030) 12345678,none,01-02-1980', '4,none,иван@пример.рф,02/03/1990'], { classification: 'PII' });
+    const report = await session.quarantineCsv(
+      'contacts',
+      ['id,phone,email,born,national_id', '1,030 1234567,anna@müller.de,01.02.1980,none', '2,none,none,31.12.1975,12345678Z', '3,(030) 12345678,none,01-02-1980,AB 12 34 56 C', '4,none,иван@пример.рф,02/03/1990,12345678A'],
+      { classification: 'PII' },
+    );
     const pii = report.checks.find((c) => c.name === 'pii')!;
     expect(pii).toMatchObject({ version: 2, status: 'pass' });
     const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>).map((f) => `${f.column}:${f.detector}:${f.count}:${f.rowNumbers.join('/')}`);
-    expect(findings.sort()).toEqual(['email:email:2:1/4', 'phone:phone:2:1/3']);
+    expect(findings.sort()).toEqual(['email:email:2:1/4', 'national_id:es_dni:1:2', 'national_id:uk_nino:1:3', 'phone:phone:2:1/3']);
   });
 });

@@ -15,10 +15,15 @@ import type { DuckSession } from '../duck.js';
  * | `pan`       | payment card numbers | 13–19 digits (spaces or dashes allowed) starting 2–6, valid Luhn checksum |
  * | `us_ssn`    | US social security numbers | `AAA-GG-SSSS` with dashes, area not 000, 666 or 9xx, group not 00, serial not 0000 |
  * | `de_tax_id` | German tax identification numbers (Steuer-IdNr) | 11 digits, first not 0, 8 or 9 distinct digits among the first 10, valid ISO 7064 MOD 11,10 check digit |
+ * | `es_dni`    | Spanish DNI and NIE numbers | 8 digits, or X/Y/Z and 7 digits, then the check letter of the number mod 23 (a space or dash before it allowed) |
+ * | `it_fiscal_code` | Italian fiscal codes (codice fiscale) | 16 characters in the code's layout (digits of the date and number may be the omocodia letters L–V), valid check character |
+ * | `uk_nino`   | UK National Insurance numbers | 2 prefix letters of the allowed sets (not BG, GB, KN, NK, NT, TN, ZZ), 6 digits (in pairs with spaces, or not), suffix A–D |
+ * | `fr_nir`    | French social security numbers (NIR) | 15 characters (spaces allowed): sex 1 or 2, year, month, department (2A and 2B for Corsica), commune, order, and the key 97 − (the first 13 mod 97) |
  *
  * These are pii@2's rules: a condition rewritten to run faster must hold for exactly the same cells.
- * pii@1 differed in two: its e-mails were ASCII only (`anna@müller.de` was missed), and its phones
- * had no national form (`030 1234567` was missed). Versions keep the results of the rules they were
+ * pii@1 differed in three: its e-mails were ASCII only (`anna@müller.de` was missed), its phones
+ * had no national form (`030 1234567` was missed), and it had no Spanish, Italian, UK or French
+ * national ids. Versions keep the results of the rules they were
  * checked by; nothing is rebuilt from them.
  */
 export const PII_DETECTORS = {
@@ -50,6 +55,26 @@ export const PII_DETECTORS = {
   ],
   us_ssn: [`length(v) = 11 AND ascii(v) BETWEEN 48 AND 56`, `regexp_full_match(v, '[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}')`, `substr(v, 1, 3) NOT IN ('000', '666') AND substr(v, 5, 2) <> '00' AND substr(v, 8, 4) <> '0000'`],
   de_tax_id: [`length(v) BETWEEN 11 AND 14 AND ascii(v) BETWEEN 49 AND 57`, `regexp_full_match(replace(v, ' ', ''), '[1-9][0-9]{10}')`, `assay_de_tax_id_ok(replace(v, ' ', ''))`],
+  es_dni: [
+    `length(v) BETWEEN 9 AND 10 AND (ascii(v) BETWEEN 48 AND 57 OR ascii(upper(v)) BETWEEN 88 AND 90) AND ascii(upper(right(v, 1))) BETWEEN 65 AND 90`,
+    `regexp_full_match(upper(v), '(?:[0-9]{8}|[XYZ][0-9]{7})[ -]?[A-Z]')`,
+    `assay_es_dni_ok(replace(replace(upper(v), ' ', ''), '-', ''))`,
+  ],
+  it_fiscal_code: [
+    `length(v) = 16 AND ascii(upper(v)) BETWEEN 65 AND 90`,
+    `regexp_full_match(upper(v), '[A-Z]{6}[0-9L-NP-V]{2}[ABCDEHLMPRST][0-9L-NP-V]{2}[A-Z][0-9L-NP-V]{3}[A-Z]')`,
+    `assay_it_fiscal_code_ok(upper(v))`,
+  ],
+  uk_nino: [
+    `length(v) BETWEEN 9 AND 13 AND ascii(upper(v)) BETWEEN 65 AND 90 AND ascii(upper(substr(v, 2, 1))) BETWEEN 65 AND 90`,
+    `regexp_full_match(upper(v), '[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]')`,
+    `substr(upper(v), 1, 2) NOT IN ('BG', 'GB', 'KN', 'NK', 'NT', 'TN', 'ZZ')`,
+  ],
+  fr_nir: [
+    `length(v) BETWEEN 15 AND 21 AND ascii(v) BETWEEN 49 AND 50`,
+    `regexp_full_match(replace(upper(v), ' ', ''), '[12][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:2[AB]|[0-9]{2})[0-9]{8}')`,
+    `assay_fr_nir_ok(replace(upper(v), ' ', ''))`,
+  ],
 } as const;
 
 /**
@@ -61,20 +86,27 @@ export function allOf(conditions: readonly string[]): string {
   return conditions.reduceRight((inner, c) => `CASE WHEN ${c} THEN ${inner} ELSE false END`, 'true');
 }
 
+/** A code point of a letter whose upper case may be A-Z. */
+const letter = (codePoint: string): string => `(${codePoint} BETWEEN 65 AND 90 OR ${codePoint} BETWEEN 97 AND 122 OR ${codePoint} > 127)`;
+
 /**
  * Per detector, a condition every match meets, implied by the detector's first condition and
- * far cheaper than the rest: mostly on the cell's length and first code point (`ascii`);
- * `email`'s is its own first condition. A letter-led IBAN may start with any letter whose
- * upper case is A-Z, hence the non-ASCII allowance. Gates are evaluated as CASE conditions, so
+ * far cheaper than the rest: mostly on the cell's length and first code point (`ascii`), a few
+ * on one more code point; `email`'s is its own first condition. A letter may be any whose upper
+ * case is A-Z, hence the non-ASCII allowance (see `letter`). Gates are evaluated as CASE conditions, so
  * each conjunct runs only on the cells the previous ones let through.
  */
 const PII_GATES: Record<keyof typeof PII_DETECTORS, (cell: { v: string; len: string; first: string }) => string> = {
   email: ({ v }) => `contains(${v}, '@')`,
   phone: ({ len, first }) => `${len} BETWEEN 8 AND 24 AND (${first} IN (40, 43) OR ${first} BETWEEN 48 AND 57)`,
-  iban: ({ v, len, first }) => `${len} BETWEEN 15 AND 42 AND (${first} BETWEEN 65 AND 90 OR ${first} BETWEEN 97 AND 122 OR ${first} > 127) AND ascii(substr(${v}, 3, 1)) BETWEEN 48 AND 57`,
+  iban: ({ v, len, first }) => `${len} BETWEEN 15 AND 42 AND ${letter(first)} AND ascii(substr(${v}, 3, 1)) BETWEEN 48 AND 57`,
   pan: ({ len, first }) => `${len} BETWEEN 13 AND 23 AND ${first} BETWEEN 50 AND 54`,
   us_ssn: ({ len, first }) => `${len} = 11 AND ${first} BETWEEN 48 AND 56`,
   de_tax_id: ({ len, first }) => `${len} BETWEEN 11 AND 14 AND ${first} BETWEEN 49 AND 57`,
+  es_dni: ({ v, len, first }) => `${len} BETWEEN 9 AND 10 AND (${first} BETWEEN 48 AND 57 OR ${first} BETWEEN 88 AND 90 OR ${first} BETWEEN 120 AND 122 OR ${first} > 127) AND ${letter(`ascii(right(${v}, 1))`)}`,
+  it_fiscal_code: ({ len, first }) => `${len} = 16 AND ${letter(first)}`,
+  uk_nino: ({ v, len, first }) => `${len} BETWEEN 9 AND 13 AND ${letter(first)} AND ${letter(`ascii(substr(${v}, 2, 1))`)}`,
+  fr_nir: ({ len, first }) => `${len} BETWEEN 15 AND 21 AND ${first} BETWEEN 49 AND 50`,
 };
 
 /**
@@ -96,14 +128,18 @@ export function gatedDetectorOn(detector: PiiDetector, column: string, shared: (
 export type PiiDetector = keyof typeof PII_DETECTORS;
 
 /** Detectors that find data about a person (anything but a card number). */
-export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id'];
+export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id', 'es_dni', 'it_fiscal_code', 'uk_nino', 'fr_nir'];
 
 /** The detector applied to a column (quoted identifier), as a boolean SQL expression. */
 export function detectorOn(detector: PiiDetector, column: string): string {
   return `assay_pii_${detector}(CAST(${column} AS VARCHAR))`;
 }
 
-/** Registers the detectors as macros, and the checksums they call (ISO 7064 mod-97, Luhn, ISO 7064 MOD 11,10). */
+/**
+ * Registers the detectors as macros, and the checksums they call: ISO 7064 mod-97 (IBAN), Luhn,
+ * ISO 7064 MOD 11,10 (German tax id), the DNI letter (mod 23), the codice fiscale's check
+ * character (odd positions by its table, even by value, mod 26) and the NIR key (mod 97).
+ */
 export async function registerPiiMacros(duck: DuckSession): Promise<void> {
   const digit = (ch: string): string => `(ascii(${ch}) - 48)`;
   await duck.run(`CREATE OR REPLACE MACRO assay_iban_mod97(s) AS list_reduce(
@@ -115,5 +151,14 @@ export async function registerPiiMacros(duck: DuckSession): Promise<void> {
       length(list_distinct(str_split(substr(d, 1, 10), ''))) IN (8, 9) AND
       (11 - list_reduce(list_transform(str_split(substr(d, 1, 10), ''), ch -> ${digit('ch')}),
         (p, x) -> (CASE WHEN (x + p) % 10 = 0 THEN 10 ELSE (x + p) % 10 END) * 2 % 11, 10)) % 10 = ${digit('substr(d, 11, 1)')}`);
+  await duck.run(`CREATE OR REPLACE MACRO assay_es_dni_ok(s) AS
+      substr('TRWAGMYFPDXBNJZSQVHLCKE', CAST(CAST(CASE substr(s, 1, 1) WHEN 'X' THEN '0' WHEN 'Y' THEN '1' WHEN 'Z' THEN '2' ELSE substr(s, 1, 1) END || substr(s, 2, 7) AS BIGINT) % 23 AS INTEGER) + 1, 1) = substr(s, 9, 1)`);
+  // A character's value: digits 0-9, letters A=0…Z=25; odd positions (1st, 3rd…) map it through the code's table.
+  const value = (ch: string): string => `CASE WHEN ${ch} BETWEEN '0' AND '9' THEN ${digit(ch)} ELSE ascii(${ch}) - 65 END`;
+  const odd = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+  await duck.run(`CREATE OR REPLACE MACRO assay_it_fiscal_code_ok(s) AS
+      chr(65 + CAST(list_sum(list_transform(range(15), i -> CASE WHEN i % 2 = 0 THEN [${odd.join(', ')}][${value('substr(s, i + 1, 1)')} + 1] ELSE ${value('substr(s, i + 1, 1)')} END)) % 26 AS INTEGER)) = substr(s, 16, 1)`);
+  await duck.run(`CREATE OR REPLACE MACRO assay_fr_nir_ok(d) AS
+      97 - CAST(replace(replace(substr(d, 1, 13), '2A', '19'), '2B', '18') AS BIGINT) % 97 = CAST(substr(d, 14, 2) AS INTEGER)`);
   for (const [name, rule] of Object.entries(PII_DETECTORS)) await duck.run(`CREATE OR REPLACE MACRO assay_pii_${name}(v) AS ${allOf(rule)}`);
 }
