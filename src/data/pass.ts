@@ -10,6 +10,8 @@ import type { Snapshot } from './load.js';
 export interface AggregatePass {
   /** Adds an aggregate expression and returns the key its value comes back under; the same SQL added twice is computed once. */
   add(sql: string): string;
+  /** Adds the exact count of distinct values of `value` (a per-record expression), as `add` does. */
+  addDistinctCount(value: string): string;
   /**
    * A per-record expression (e.g. `length(x)`) computed once per record for every aggregate
    * that uses it: DuckDB does not share subexpressions between aggregates. Returns the SQL
@@ -20,24 +22,29 @@ export interface AggregatePass {
   run(duck: DuckSession): Promise<Record<string, unknown>>;
 }
 
-/** `count(DISTINCT x)`, and its `x`. */
-const DISTINCT_COUNT = /^count\(DISTINCT (.+)\)$/s;
-
 /**
  * A pass over `snapshot.scan`; a reader error surfaces as the snapshot's 400. When DuckDB runs
  * out of memory, exact distinct counts are taken out of the pass and grouped apart (see `run`).
  */
 export function aggregatePass(snapshot: Snapshot): AggregatePass {
   const aggregates = new Map<string, string>();
+  /** The value expression of each distinct count, by its aggregate's SQL. */
+  const distinctOf = new Map<string, string>();
   const derived = new Map<string, string>();
   // The derived columns sit beside the file's own: their names start with what none of the file's does.
   let prefix = '__shared';
   while (snapshot.columns.some((c) => c.name.startsWith(prefix))) prefix = `_${prefix}`;
+  const add = (sql: string): string => {
+    let key = aggregates.get(sql);
+    if (!key) aggregates.set(sql, (key = `a${aggregates.size}`));
+    return key;
+  };
   return {
-    add(sql) {
-      let key = aggregates.get(sql);
-      if (!key) aggregates.set(sql, (key = `a${aggregates.size}`));
-      return key;
+    add,
+    addDistinctCount(value) {
+      const sql = `count(DISTINCT ${value})`;
+      distinctOf.set(sql, value);
+      return add(sql);
     },
     shared(sql) {
       let name = derived.get(sql);
@@ -76,13 +83,12 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
         // DuckDB keeps an exact distinct count that shares its query with other aggregates in
         // a table it cannot spill, which outgrows a small memory limit on a large file (3 GB
         // under 256 MB). Grouped in a query of its own, the same count spills: one more read.
-        const distinct = all.filter(([sql]) => DISTINCT_COUNT.test(sql));
+        const distinct = all.filter(([sql]) => distinctOf.has(sql));
         if (!(err instanceof Unavailable) || distinct.length === 0) throw snapshot.refuse(err);
         try {
           const row = all.length > distinct.length ? await ask(all.filter((a) => !distinct.includes(a))) : {};
           for (const [sql, key] of distinct) {
-            const value = DISTINCT_COUNT.exec(sql)![1]!;
-            const [got] = await duck.aggregate<{ n: number }>(`SELECT count(v) AS n FROM (SELECT ${value} AS v FROM ${source([sql])} GROUP BY v)`);
+            const [got] = await duck.aggregate<{ n: number }>(`SELECT count(v) AS n FROM (SELECT ${distinctOf.get(sql)} AS v FROM ${source([sql])} GROUP BY v)`);
             row[key] = got!.n;
           }
           return row;

@@ -127,7 +127,7 @@ async function sharedPass(
   for (const check of QUARANTINE_CHECKS) {
     for (const probe of (await check.probes?.(plan)) ?? []) {
       const name = `${check.name}:${probe.key}`;
-      if ('sql' in probe) keys.push([name, pass.add(probe.sql)]);
+      if ('distinctOf' in probe) keys.push([name, pass.addDistinctCount(probe.distinctOf)]);
       else counts.push({ name, probe });
     }
   }
@@ -244,11 +244,11 @@ function checkContext(duck: DuckSession, input: QuarantineInput & { found: Findi
 async function moreProbes(duck: DuckSession, input: { snapshot: Snapshot; found: Findings; contexts: Map<string, CheckContext> }): Promise<void> {
   const { found } = input;
   const asked = QUARANTINE_CHECKS.flatMap((check) => (check.moreProbes?.(input.contexts.get(check.name)!) ?? []).map((probe) => ({ name: `${check.name}:${probe.key}`, probe })));
-  const counts = asked.flatMap((d) => ('sql' in d.probe ? [] : [{ name: d.name, probe: d.probe }]));
+  const counts = asked.flatMap((d) => ('distinctOf' in d.probe ? [] : [{ name: d.name, probe: d.probe }]));
   await countPerValue(duck, { found, probes: counts.filter((d) => found.values.has(d.probe.column)) });
   const pass = aggregatePass(input.snapshot);
   const keys = [
-    ...asked.flatMap((d) => ('sql' in d.probe ? [[d.name, pass.add(d.probe.sql)] as const] : [])),
+    ...asked.flatMap((d) => ('distinctOf' in d.probe ? [[d.name, pass.addDistinctCount(d.probe.distinctOf)] as const] : [])),
     ...counts.filter((d) => !found.values.has(d.probe.column)).map((d) => [d.name, addCount(pass, d.probe)] as const),
   ];
   if (keys.length === 0) return;

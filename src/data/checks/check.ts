@@ -38,10 +38,11 @@ export interface CheckPlan {
   shared(sql: string): string;
 }
 
-/** An aggregate a check needs over every record (every check's probes share one pass). */
-export interface AggregateProbe {
+/** How many distinct values an expression over the records takes, exactly (every check's probes share one pass). */
+export interface DistinctProbe {
   key: string;
-  sql: string;
+  /** The expression, SQL over the records' columns. */
+  distinctOf: string;
 }
 
 /**
@@ -57,7 +58,7 @@ export interface CountProbe {
 }
 
 /** What a check asks the shared pass for. */
-export type Probe = AggregateProbe | CountProbe;
+export type Probe = DistinctProbe | CountProbe;
 
 /** Records a check reports by number: the first ROW_NUMBER_LIMIT of the `count` records matching `predicate` (SQL over the records' columns). */
 export interface Locate {

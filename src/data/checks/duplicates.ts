@@ -5,7 +5,7 @@ import { ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type CheckPlan,
 const hashOf = (columns: Array<{ name: string }>): string => `hash(${columns.map((c) => ident(c.name)).join(', ')})`;
 
 /** The distinct record hashes: when every record's is distinct, no record repeats another. */
-const recordHashes = (columns: Array<{ name: string }>): Probe => ({ key: 'distinct', sql: `count(DISTINCT ${hashOf(columns)})` });
+const recordHashes = (columns: Array<{ name: string }>): Probe => ({ key: 'distinct', distinctOf: hashOf(columns) });
 
 /**
  * A column whose sampled values are all present and distinct, if there is one: should its
@@ -56,7 +56,7 @@ export const duplicatesCheck: QuarantineCheck = {
   version: 1,
   async probes(plan) {
     const key = await sampledKey(plan);
-    return [key ? { key: 'key', sql: `count(DISTINCT ${hashOf([{ name: key }])})` } : recordHashes(plan.columns)];
+    return [key ? { key: 'key', distinctOf: hashOf([{ name: key }]) } : recordHashes(plan.columns)];
   },
   // A key column whose hashes repeat somewhere proves nothing: the records' own hashes then decide.
   moreProbes: (ctx) => (ctx.hasProbe('key') && ctx.probe('key') < ctx.rows ? [recordHashes(ctx.facts)] : []),
