@@ -126,7 +126,7 @@ async function contractOf(db: Db, dataset: DatasetRecord): Promise<Contract | un
   const version = r.rows[0]?.version;
   if (!version) return undefined;
   const v = await getDatasetVersion(db, { name: dataset.name, version });
-  return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount };
+  return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount, values: v.values };
 }
 
 /** A snapshot in the blob store, and whether this ingest put it there. */

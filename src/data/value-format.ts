@@ -22,6 +22,12 @@ const specifiersOf = (format: string): string[] | undefined => {
   return found;
 };
 
+/** A declaration in words, for messages: `decimalSeparator ",", dateFormat "%d.%m.%Y"`, or DuckDB's own syntax. */
+export function describeValueFormat(values: ValueFormat | null | undefined): string {
+  const set = (['decimalSeparator', 'dateFormat', 'timestampFormat'] as const).flatMap((k) => (values?.[k] === undefined ? [] : [[k, values[k]] as const]));
+  return set.length > 0 ? set.map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ') : "DuckDB's own syntax (no declaration)";
+}
+
 /** The declaration without its unset fields, or undefined when nothing is declared (DuckDB's own syntax). A declared `.` is that syntax too. */
 export function declaredValues(values: ValueFormat | undefined): ValueFormat | undefined {
   const set = Object.fromEntries(Object.entries(values ?? {}).filter(([k, v]) => v !== undefined && !(k === 'decimalSeparator' && v === '.')));

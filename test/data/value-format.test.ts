@@ -119,4 +119,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('declared value fo
     const plain = await upload(t, { name: 'plain', body: 'id,amount\n1,2.5\n', token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
     expect(plain.json<DatasetVersionRecord>().values).toBeNull();
   });
+
+  it('a next version without the declaration breaks the contract, and the schema check says which declaration read it', async () => {
+    const res = await upload(t, { name: 'ledger', body: LINES, token: ingester.token, query: { delimiter: ';' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const checks = await t.app.inject({ method: 'GET', url: '/api/v1/datasets/ledger/versions/2/checks', headers: { authorization: `Bearer ${ingester.token}` } });
+    const schema = checks.json<{ checks: Array<{ name: string; status: string; result: string }> }>().checks.find((c) => c.name === 'schema')!;
+    expect(schema.status).toBe('fail');
+    expect(schema.result).toBe(
+      'breaks the contract of version 1: type changed: amount DOUBLE→VARCHAR, booked DATE→VARCHAR; version 1 was read with decimalSeparator ",", dateFormat "%d.%m.%Y", this one with DuckDB\'s own syntax (no declaration)',
+    );
+    const again = await upload(t, { name: 'ledger', body: LINES, token: ingester.token, query: GERMAN });
+    expect(again.json<DatasetVersionRecord>().blockingFailures).toEqual([]);
+  });
 });

@@ -24,6 +24,8 @@ export interface Contract {
   version: number;
   schema: DatasetSchema;
   rowCount: number;
+  /** How that version's file wrote numbers and dates (null: DuckDB's own syntax): its types were inferred so. */
+  values: ValueFormat | null;
 }
 
 /** What a check plans its probes with, before the shared pass: the columns with the types they are held to, and a sample. */

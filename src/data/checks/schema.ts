@@ -1,5 +1,6 @@
 import { TYPE_THRESHOLD } from '../inspect.js';
 import type { ColumnSchema } from '../types.js';
+import { describeValueFormat } from '../value-format.js';
 import type { CheckContext, CheckOutcome, QuarantineCheck } from './check.js';
 
 /** The schema a version's column facts describe. */
@@ -40,7 +41,11 @@ export const schemaCheck: QuarantineCheck = {
     const added = inferred.filter((c) => !known.has(c.name)).map((c) => c.name);
     const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, ...values };
     if (missing.length > 0 || changed.length > 0) {
-      const what = [missing.length ? `missing ${missing.join(', ')}` : '', changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '']
+      // A type change under another declared way of writing numbers and dates is most likely the declaration's: say so.
+      const contractValues = describeValueFormat(ctx.contract.values);
+      const ownValues = describeValueFormat(ctx.declared.values);
+      const hint = changed.length > 0 && contractValues !== ownValues ? `version ${ctx.contract.version} was read with ${contractValues}, this one with ${ownValues}` : '';
+      const what = [missing.length ? `missing ${missing.join(', ')}` : '', changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '', hint]
         .filter(Boolean)
         .join('; ');
       return { ...base, status: 'fail', result: `breaks the contract of version ${ctx.contract.version}: ${what}`, evidence };
