@@ -23,6 +23,7 @@ export { mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
 export { DATASET_DERIVE_ACTION, derivationJobId, derivationRunId, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from './derivation.js';
 export { CSV_DELIMITERS } from './csv-dialect.js';
 export { DECIMAL_SEPARATORS, type ValueFormat } from './types.js';
+export { describeValueFormat } from './value-format.js';
 export { subjectHash, subjectKey, subjectSalt } from './subject-index.js';
 export {
   ERASURE_LINEAGE_EDGES,

@@ -67,6 +67,10 @@ describe('assay dataset ingest / list / show against a running server', () => {
     const r = as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'buchungen', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';', '--decimal-separator', ',', '--date-format', '%d.%m.%Y']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ values: { decimalSeparator: ',', dateFormat: '%d.%m.%Y' }, schema: { columns: [{ type: 'BIGINT' }, { type: 'DOUBLE' }, { type: 'DATE' }] } });
+    expect(as(stewardToken, ['dataset', 'show', 'buchungen', '--version', '1']).stdout).toContain('  read with decimalSeparator ",", dateFormat "%d.%m.%Y"\n');
+    const wrong = as(stewardToken, ['dataset', 'ingest', file, '--name', 'buchungen', '--source-system', 's', '--delimiter', ';', '--decimal-separator', ';']);
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain("argument ';' is invalid. Allowed choices are ., ,");
   });
 
   it('a file that cannot be read: exit 1 naming it, before anything is sent', () => {

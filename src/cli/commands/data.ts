@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CSV_DELIMITERS, DATASET_FORMATS, mediaTypeForFile, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
+import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
@@ -35,7 +35,8 @@ function parseDelimiter(value: string): string {
 function versionLine(v: DatasetVersionRecord): string {
   const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
   const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
-  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}\n${v.derivation ? derivationLine(v.derivation) : ''}`;
+  const read = v.values ? `  read with ${describeValueFormat(v.values)}` : '';
+  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}${read}\n${v.derivation ? derivationLine(v.derivation) : ''}`;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -64,7 +65,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--residency <region>', 'where the data must stay, e.g. EU or DE')
     .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
     .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
-    .option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56 (default .)')
+    .addOption(new Option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56 (default .)').choices([...DECIMAL_SEPARATORS]))
     .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
     .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
     .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
