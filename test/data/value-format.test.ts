@@ -44,6 +44,13 @@ describe('declared value formats', () => {
     ]);
   });
 
+  it('digits grouped by a no-break or narrow no-break space (French exports) read as one number; mixed separators do not', async () => {
+    const report = await session.quarantineCsv('french', ['id,montant', ...Array.from({ length: 200 }, (_, i) => `${i},"${i},5"`), '201,"1\u00a0234,5"', '202,"12\u202f345\u202f678,25"', '203,"1.234 567,0"'], { values: { decimalSeparator: ',' } });
+    const montant = report.profile.columns.find((c) => c.name === 'montant')!;
+    expect(montant).toMatchObject({ type: 'DOUBLE', numeric: { min: 0.5, max: 12345678.25 } });
+    expect(report.checks.find((c) => c.name === 'types')!.evidence.columns).toEqual([expect.objectContaining({ column: 'montant', violations: 1, rowNumbers: [203] })]);
+  });
+
   it('an offset or zone in a declared timestamp format is applied: the instant in UTC', async () => {
     const report = await session.quarantineCsv('zoned', ['id,at', '1,31.12.2024 23:30 +0100', '2,01.07.2024 08:00 -0200'], { values: { timestampFormat: '%d.%m.%Y %H:%M %z' } });
     const at = report.profile.columns.find((c) => c.name === 'at')!;
