@@ -53,15 +53,20 @@ export function valueFormatIssues(values: ValueFormat, format: DatasetFormat): F
   return issues;
 }
 
-/** Digit groups before a decimal comma: a first group of one to three digits (not led by 0), then threes, all split by one separator. */
+/**
+ * Digit groups before a decimal comma: a first group of one to three digits (not led by 0), then
+ * threes, all split by one separator. The sign leads, or trails as SAP writes negatives (`1.234,56-`).
+ */
 const GROUP_SEPARATORS = ['\\.', ' ', '\u00a0', '\u202f'];
-const COMMA_NUMBER = `[+-]?(?:${GROUP_SEPARATORS.map((s) => `[1-9][0-9]{0,2}(?:${s}[0-9]{3})+`).join('|')}|[0-9]+)(?:,[0-9]+)?`;
+const COMMA_DIGITS = `(?:${GROUP_SEPARATORS.map((s) => `[1-9][0-9]{0,2}(?:${s}[0-9]{3})+`).join('|')}|[0-9]+)(?:,[0-9]+)?`;
+const COMMA_NUMBER = `[+-]?${COMMA_DIGITS}|${COMMA_DIGITS}-`;
 
 /** SQL: the text value `q` in DuckDB's number syntax when it is a number as `values` writes them, else null; `q` itself by default. */
 export function numberText(q: string, values: ValueFormat | undefined): string {
   if (values?.decimalSeparator !== ',') return q;
   const text = `CAST(${q} AS VARCHAR)`;
-  return `CASE WHEN regexp_full_match(${text}, ${literal(COMMA_NUMBER)}) THEN replace(regexp_replace(${text}, '[. \u00a0\u202f]', '', 'g'), ',', '.') END`;
+  const plain = `replace(regexp_replace(${text}, '[. \u00a0\u202f]', '', 'g'), ',', '.')`;
+  return `CASE WHEN regexp_full_match(${text}, ${literal(COMMA_NUMBER)}) THEN CASE WHEN suffix(${text}, '-') THEN '-' || rtrim(${plain}, '-') ELSE ${plain} END END`;
 }
 
 /**

@@ -51,6 +51,15 @@ describe('declared value formats', () => {
     expect(report.checks.find((c) => c.name === 'types')!.evidence.columns).toEqual([expect.objectContaining({ column: 'montant', violations: 1, rowNumbers: [203] })]);
   });
 
+  it('a trailing minus, as SAP writes negatives, is a sign under a decimal comma', async () => {
+    const report = await session.quarantineCsv('sap', ['id,betrag', ...Array.from({ length: 200 }, (_, i) => `${i},${i + 1}`), '201,"1.234,56-"', '202,7-', '203,+8', '204,-7-'], { values: { decimalSeparator: ',' } });
+    const betrag = report.profile.columns.find((c) => c.name === 'betrag')!;
+    expect(betrag).toMatchObject({ type: 'BIGINT' });
+    expect(report.checks.find((c) => c.name === 'types')!.evidence.columns).toEqual([expect.objectContaining({ column: 'betrag', expected: 'BIGINT', violations: 2, rowNumbers: [201, 204] })]);
+    const sap = await session.quarantineCsv('sap-double', ['id,betrag', '1,"1.234,56-"', '2,"0,5"', '3,7-'], { values: { decimalSeparator: ',' } });
+    expect(sap.profile.columns.find((c) => c.name === 'betrag')).toMatchObject({ type: 'DOUBLE', numeric: { min: -1234.56, max: 0.5 } });
+  });
+
   it('an offset or zone in a declared timestamp format is applied: the instant in UTC', async () => {
     const report = await session.quarantineCsv('zoned', ['id,at', '1,31.12.2024 23:30 +0100', '2,01.07.2024 08:00 -0200'], { values: { timestampFormat: '%d.%m.%Y %H:%M %z' } });
     const at = report.profile.columns.find((c) => c.name === 'at')!;
