@@ -39,11 +39,11 @@ export function valueFormatIssues(values: ValueFormat, format: DatasetFormat): F
   const declared = Object.entries(values).filter(([, v]) => v !== undefined);
   if (format !== 'csv') return declared.map(([field]) => ({ field: `query.${field}`, message: `applies to CSV only: ${format === 'jsonl' ? 'JSON Lines' : 'Parquet'} values keep their own types` }));
   const issues: FieldIssue[] = [];
-  const check = (field: 'dateFormat' | 'timestampFormat', format: string | undefined): void => {
-    if (format === undefined) return;
-    const specs = specifiersOf(format);
-    if (format.length > 64 || /[\p{Cc}]/u.test(format)) issues.push({ field: `query.${field}`, message: 'at most 64 characters, no control characters' });
-    else if (!specs) issues.push({ field: `query.${field}`, message: `unknown strptime specifier in ${JSON.stringify(format)}; known: ${[...DATE_SPECIFIERS, ...TIME_SPECIFIERS].map((s) => `%${s}`).join(' ')}` });
+  const check = (field: 'dateFormat' | 'timestampFormat', pattern: string | undefined): void => {
+    if (pattern === undefined) return;
+    const specs = specifiersOf(pattern);
+    if (pattern.length > 64 || /[\p{Cc}]/u.test(pattern)) issues.push({ field: `query.${field}`, message: 'at most 64 characters, no control characters' });
+    else if (!specs) issues.push({ field: `query.${field}`, message: `unknown strptime specifier in ${JSON.stringify(pattern)}; known: ${[...DATE_SPECIFIERS, ...TIME_SPECIFIERS].map((s) => `%${s}`).join(' ')}` });
     else if (!specs.some((s) => DATE_SPECIFIERS.includes(s))) issues.push({ field: `query.${field}`, message: 'names no part of a date (e.g. %d.%m.%Y)' });
     else if (field === 'dateFormat' && specs.some((s) => TIME_SPECIFIERS.includes(s))) issues.push({ field: `query.${field}`, message: 'a DATE has no time of day: put formats with %H, %M… in timestampFormat' });
     else if (field === 'timestampFormat' && !specs.some((s) => s.endsWith('H') || s.endsWith('I'))) issues.push({ field: `query.${field}`, message: 'a TIMESTAMP has a time of day (%H or %I): put date-only formats in dateFormat' });
