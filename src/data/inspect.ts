@@ -62,16 +62,12 @@ export function fits(q: string, t: ColumnType, reading: Reading = {}): string {
   // A zero before another digit ('01067', '007') makes a code (postal code, account or customer
   // number) whose leading zeros a number would lose: text. The second character is read only there.
   const numberLike = `(CASE WHEN ${first} = 48 THEN ascii(substr(CAST(${q} AS VARCHAR), 2, 1)) NOT BETWEEN 48 AND 57 ELSE (${first} BETWEEN 49 AND 57 OR ${first} IN (43, 45, 46)) END)`;
-  const number = (): string => {
-    const text = numberText(q, values);
-    return text === q ? q : shared(text);
-  };
   switch (t) {
     case 'BIGINT':
-      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${number()} AS BIGINT) = ${shared(`TRY_CAST(${number()} AS DOUBLE)`)} THEN 1 END END`;
+      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${numberTextOf(q, reading)} AS BIGINT) = ${doubleOf(q, reading)} THEN 1 END END`;
     case 'DOUBLE': {
       // '-inf' starts like a number and reads as one; like 'NaN' and 'Infinity', it is no measurement.
-      const v = shared(`TRY_CAST(${number()} AS DOUBLE)`);
+      const v = doubleOf(q, reading);
       return `CASE WHEN ${numberLike} AND isfinite(${v}) THEN ${v} END`;
     }
     case 'DATE':
@@ -84,6 +80,17 @@ export function fits(q: string, t: ColumnType, reading: Reading = {}): string {
     default:
       return `TRY_CAST(${q} AS ${t})`;
   }
+}
+
+/** The value `q` in DuckDB's number syntax, as `reading` declares numbers written (shared when rewritten). */
+const numberTextOf = (q: string, reading: Reading): string => {
+  const text = numberText(q, reading.values);
+  return text === q ? q : (reading.shared ?? same)(text);
+};
+
+/** The value `q` read as a DOUBLE (null when it is none), as `reading` declares numbers written; one shared expression for every use. */
+export function doubleOf(q: string, reading: Reading = {}): string {
+  return (reading.shared ?? same)(`TRY_CAST(${numberTextOf(q, reading)} AS DOUBLE)`);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { aggregateRow, ident, type DuckSession } from './duck.js';
-import { numberText } from './value-format.js';
-import { temporalOf, type ColumnFacts, type PlannedColumn } from './inspect.js';
+import { doubleOf, temporalOf, type ColumnFacts, type PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType, ValueFormat } from './types.js';
 
@@ -67,7 +66,6 @@ export interface ProfileInput {
 
 const NUMERIC = new Set<ColumnType>(['BIGINT', 'DOUBLE']);
 const TEMPORAL = new Set<ColumnType>(['DATE', 'TIMESTAMP']);
-const num = (q: string, values: ValueFormat | undefined): string => `TRY_CAST(${numberText(q, values)} AS DOUBLE)`;
 
 /**
  * A column's value as a finite double, else null, computed once per record for the pass.
@@ -75,9 +73,8 @@ const num = (q: string, values: ValueFormat | undefined): string => `TRY_CAST(${
  * nulls leave them out of every aggregate without a FILTER, which DuckDB evaluates per aggregate.
  */
 const finiteOf = (pass: AggregatePass, q: string, values: ValueFormat | undefined): string => {
-  // Declared formats: the same shared expressions as `fits`, so the pass converts each value once.
-  const text = numberText(q, values);
-  const v = text === q ? num(q, values) : pass.shared(`TRY_CAST(${pass.shared(text)} AS DOUBLE)`);
+  // The same shared expression as `fits`, so the pass converts each value once.
+  const v = doubleOf(q, { shared: pass.shared, values });
   return pass.shared(`CASE WHEN isfinite(${v}) THEN ${v} END`);
 };
 
@@ -130,7 +127,7 @@ export async function sampleBounds(duck: DuckSession, input: { sample: string; c
   const numeric = input.columns.filter((c) => NUMERIC.has(c.type));
   if (numeric.length === 0) return new Map();
   const parts = numeric.map((c, i) => {
-    const v = num(ident(c.name), input.values);
+    const v = doubleOf(ident(c.name), { values: input.values });
     return `min(${v}) FILTER (WHERE isfinite(${v})) AS lo${i}, max(${v}) FILTER (WHERE isfinite(${v})) AS hi${i}`;
   });
   const row = (await aggregateRow((sql) => duck.rows(sql), { select: parts, from: input.sample })) as Record<string, number | null>;
