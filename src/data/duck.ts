@@ -78,6 +78,8 @@ export const columnNameKey = (name: string): string => name.replace(/[A-Z]/g, (c
 export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 /** A DuckDB string literal, single-quoted. */
 export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`;
+/** DuckDB string literals, comma-separated (an IN list's inside). */
+export const literalList = (values: readonly string[]): string => values.map(literal).join(', ');
 
 function plain(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);

@@ -1,4 +1,4 @@
-import { ident, literal } from '../duck.js';
+import { ident, literalList } from '../duck.js';
 import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
 /** Values (case-insensitive, trimmed) that granted consent under `consent@1`: English words and digits. */
@@ -17,8 +17,6 @@ export type ConsentRule = 'consent@1' | 'consent@2';
 /** The rule the consent check records exclusions under. */
 export const CONSENT_RULE: ConsentRule = 'consent@2';
 
-const list = (values: string[]): string => values.map(literal).join(', ');
-
 /**
  * The exclusion rules of a consent rule on column `column`: a row stays only when consent is
  * affirmatively given. Withdrawn or refused → `consent_withdrawn`; empty → `consent_missing`;
@@ -28,9 +26,9 @@ export function consentRules(column: string, rule: ConsentRule = CONSENT_RULE): 
   const v = `lower(trim(CAST(${ident(column)} AS VARCHAR)))`;
   const [given, withdrawn] = rule === 'consent@1' ? [GIVEN_V1, WITHDRAWN_V1] : [CONSENT_GIVEN, CONSENT_WITHDRAWN];
   return [
-    { reason: 'consent_withdrawn', predicate: `${v} IN (${list(withdrawn)})` },
+    { reason: 'consent_withdrawn', predicate: `${v} IN (${literalList(withdrawn)})` },
     { reason: 'consent_missing', predicate: `coalesce(${v}, '') = ''` },
-    { reason: 'consent_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${list([...given, ...withdrawn])})` },
+    { reason: 'consent_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${literalList([...given, ...withdrawn])})` },
   ];
 }
 

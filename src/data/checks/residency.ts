@@ -1,5 +1,5 @@
 import { getCodes } from 'country-list';
-import { ident, literal } from '../duck.js';
+import { ident, literalList } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
 import { exclusionOutcome, exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
 
@@ -34,13 +34,12 @@ export const RESIDENCY_RULE: ResidencyRule = 'residency@2';
 export function residencyRules(input: { column: string; residency: string }, rule: ResidencyRule = RESIDENCY_RULE): Array<{ reason: string; predicate: string }> {
   const v = `upper(trim(CAST(${ident(input.column)} AS VARCHAR)))`;
   const inside = insideValues(input.residency);
-  const list = (values: string[]): string => values.map(literal).join(', ');
-  if (rule === 'residency@1') return [{ reason: 'residency', predicate: `coalesce(${v}, '') NOT IN (${list(inside)})` }];
+  if (rule === 'residency@1') return [{ reason: 'residency', predicate: `coalesce(${v}, '') NOT IN (${literalList(inside)})` }];
   const known = [...new Set([...KNOWN_VALUES, ...inside])];
   return [
-    { reason: 'residency_outside', predicate: `${v} IN (${list(KNOWN_VALUES)}) AND ${v} NOT IN (${list(inside)})` },
+    { reason: 'residency_outside', predicate: `${v} IN (${literalList(KNOWN_VALUES)}) AND ${v} NOT IN (${literalList(inside)})` },
     { reason: 'residency_missing', predicate: `coalesce(${v}, '') = ''` },
-    { reason: 'residency_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${list(known)})` },
+    { reason: 'residency_unrecognised', predicate: `${v} <> '' AND ${v} NOT IN (${literalList(known)})` },
   ];
 }
 
