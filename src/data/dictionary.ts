@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { CountProbe } from './checks/index.js';
-import { AGGREGATES_PER_QUERY, aggregateRow, ident, type DuckSession } from './duck.js';
+import { AGGREGATES_PER_QUERY, distinctCounts, ident, type DuckSession } from './duck.js';
 import type { PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { HistogramEntries } from './profile.js';
@@ -14,9 +14,8 @@ import type { HistogramEntries } from './profile.js';
 export async function sampledDictionaryColumns(duck: DuckSession, input: { sample: string; columns: PlannedColumn[]; maxDistinct: number }): Promise<Set<string>> {
   const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
   if (text.length === 0) return new Set();
-  const distinct = text.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`);
-  const row = (await aggregateRow((sql) => duck.rows(sql), { select: distinct, from: input.sample })) as Record<string, number>;
-  return new Set(text.filter((_, i) => row![`d${i}`]! <= input.maxDistinct).map((c) => c.name));
+  const { distinct } = await distinctCounts(duck, { source: input.sample, columns: text });
+  return new Set(text.filter((c) => distinct.get(c.name)! <= input.maxDistinct).map((c) => c.name));
 }
 
 /** A few-valued column's distinct sampled values, as the ENUM type the shared pass counts its values by. */

@@ -71,6 +71,45 @@ export async function aggregateRow(ask: (sql: string) => Promise<Array<Record<st
   return row;
 }
 
+/**
+ * Text cells (records × text columns) up to which `distinctCounts` unpivots a table. Measured on
+ * two cores, 300 text columns: 2,000 records 0.1 s unpivoted against 1.4 s in slices, 10,000
+ * records 0.8 s against 1.4 s, 20,000 records 1.5 s against 1.9 s. The pairs also make one hash
+ * table, so it stays small.
+ */
+export const UNPIVOT_MAX_CELLS = 2_000_000;
+
+/** A table's record count and each column's exact number of distinct non-null values. */
+export interface DistinctCounts {
+  rows: number;
+  distinct: Map<string, number>;
+}
+
+/**
+ * Exact distinct counts of `columns` over table `source` (a sample, or a small file loaded).
+ * DuckDB keeps a hash table per `count(DISTINCT …)` and per thread, about 5 ms each even over
+ * 20 records: 1,000 columns then cost seconds. Over a small table the text columns are
+ * unpivoted into (column, value) pairs and counted in one query instead; other types (JSON
+ * Lines, Parquet) are counted in slices, as their values must not be compared as text.
+ */
+export async function distinctCounts(duck: DuckSession, input: { source: string; columns: ReadonlyArray<{ name: string; duckType: string }> }): Promise<DistinctCounts> {
+  const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.source}`)) as [{ n: number }];
+  const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
+  const unpivoted = text.length > 0 && rows * text.length <= UNPIVOT_MAX_CELLS ? text : [];
+  const distinct = new Map<string, number>(unpivoted.map((c) => [c.name, 0]));
+  if (unpivoted.length > 0) {
+    // Columns by position (c0, c1…), so no name of the file's has to survive as a value. UNPIVOT leaves nulls out.
+    const found = await duck.rows<{ k: string; d: number }>(
+      `SELECT k, count(*) AS d FROM (SELECT DISTINCT k, v FROM (UNPIVOT (SELECT ${unpivoted.map((c, i) => `${ident(c.name)} AS c${i}`).join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v)) GROUP BY k`,
+    );
+    for (const { k, d } of found) distinct.set(unpivoted[Number(k.slice(1))]!.name, d);
+  }
+  const rest = input.columns.filter((c) => !distinct.has(c.name));
+  const row = await aggregateRow((sql) => duck.rows(sql), { select: rest.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`), from: input.source });
+  rest.forEach((c, i) => distinct.set(c.name, row[`d${i}`] as number));
+  return { rows, distinct };
+}
+
 /** The form under which DuckDB tells column names apart: it ignores the case of ASCII letters ("ID" and "id" are one column). */
 export const columnNameKey = (name: string): string => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGGREGATES_PER_QUERY, aggregateRow } from '../../src/data/duck.js';
+import { AGGREGATES_PER_QUERY, aggregateRow, distinctCounts, UNPIVOT_MAX_CELLS, type DuckSession } from '../../src/data/duck.js';
 import { aggregatePass } from '../../src/data/pass.js';
 import { scratchDuckSuite } from './support.js';
 
@@ -71,5 +71,57 @@ describe('rows of many aggregates, in slices', () => {
     const pii = report.checks.find((c) => c.name === 'pii')!;
     const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number }>).map((f) => `${f.column}:${f.detector}:${f.count}`);
     expect(findings).toEqual(['c797:email:50']);
+  });
+
+  /** The session, counting the queries asked through it. */
+  const counted = (duck: DuckSession): { duck: DuckSession; queries: string[] } => {
+    const queries: string[] = [];
+    return { queries, duck: { ...duck, rows: (sql, params) => (queries.push(sql), duck.rows(sql, params)) } };
+  };
+
+  it('distinctCounts: exact per column, nulls left out, one query for the text columns of a small table', async () => {
+    const duck = session.duck();
+    const width = AGGREGATES_PER_QUERY * 3;
+    // Column t{i} holds the residues of r mod (i + 1) over 200 records, every tenth record null; odd names, a BIGINT and a DOUBLE column too.
+    const text = Array.from({ length: width }, (_, i) => `CASE WHEN r % 10 = 0 THEN NULL ELSE CAST(r % ${i + 1} AS VARCHAR) END AS t${i}`);
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE dc AS SELECT ${text.join(', ')}, CAST(NULL AS VARCHAR) AS "all null", 'x' AS "Say ""hi""", r AS n, CASE WHEN r % 2 = 0 THEN -0.0 ELSE 0.0 END AS z FROM range(200) AS t(r)`,
+    );
+    const columns = [
+      ...Array.from({ length: width }, (_, i) => ({ name: `t${i}`, duckType: 'VARCHAR' })),
+      { name: 'all null', duckType: 'VARCHAR' },
+      { name: 'Say "hi"', duckType: 'VARCHAR' },
+      { name: 'n', duckType: 'BIGINT' },
+      { name: 'z', duckType: 'DOUBLE' },
+    ];
+    const { duck: asked, queries } = counted(duck);
+    const got = await distinctCounts(asked, { source: 'dc', columns });
+    expect(got.rows).toBe(200);
+    for (const c of columns) {
+      const [{ d }] = (await duck.rows<{ d: number }>(`SELECT count(DISTINCT "${c.name.replaceAll('"', '""')}") AS d FROM dc`)) as [{ d: number }];
+      expect(got.distinct.get(c.name), c.name).toBe(d);
+    }
+    expect(got.distinct.get('t0')).toBe(1);
+    // Residues 0…149 of r mod 150, but the multiples of 10: those records are null.
+    expect(got.distinct.get('t149')).toBe(135);
+    expect(got.distinct.get('all null')).toBe(0);
+    expect(got.distinct.get('n')).toBe(200);
+    // -0.0 and 0.0 are one DOUBLE: typed columns are never compared as text.
+    expect(got.distinct.get('z')).toBe(1);
+    // The record count, one query for every text column, and one for the two typed ones.
+    expect(queries.filter((q) => /UNPIVOT/.test(q))).toHaveLength(1);
+    expect(queries).toHaveLength(3);
+  });
+
+  it('distinctCounts: a table of more text cells than UNPIVOT_MAX_CELLS is counted in slices, as exactly', async () => {
+    const duck = session.duck();
+    const rows = UNPIVOT_MAX_CELLS / 2 + 1;
+    await duck.run(`CREATE OR REPLACE TEMP TABLE dc_big AS SELECT CAST(r % 1000 AS VARCHAR) AS a, CASE WHEN r % 3 = 0 THEN NULL ELSE CAST(r AS VARCHAR) END AS b FROM range(${rows}) AS t(r)`);
+    const { duck: asked, queries } = counted(duck);
+    const got = await distinctCounts(asked, { source: 'dc_big', columns: [{ name: 'a', duckType: 'VARCHAR' }, { name: 'b', duckType: 'VARCHAR' }] });
+    expect(got.rows).toBe(rows);
+    expect(got.distinct.get('a')).toBe(1000);
+    expect(got.distinct.get('b')).toBe(rows - Math.ceil(rows / 3));
+    expect(queries.some((q) => /UNPIVOT/.test(q))).toBe(false);
   });
 });

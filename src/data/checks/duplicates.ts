@@ -1,4 +1,4 @@
-import { aggregateRow, ident } from '../duck.js';
+import { distinctCounts, ident } from '../duck.js';
 import { ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type CheckPlan, type Probe, type QuarantineCheck } from './check.js';
 
 /** A 64-bit hash of the given columns' values (DuckDB `hash`). */
@@ -13,10 +13,8 @@ const recordHashes = (columns: Array<{ name: string }>): Probe => ({ key: 'disti
  * one column proves more cheaply than hashing all of them.
  */
 async function sampledKey(plan: CheckPlan): Promise<string | undefined> {
-  const distinct = plan.columns.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`);
-  const row = (await aggregateRow((sql) => plan.duck.rows(sql), { select: ['count(*) AS n', ...distinct], from: plan.sample })) as Record<string, number>;
-  const n = row?.n ?? 0;
-  return plan.columns.find((_, i) => n > 0 && row?.[`d${i}`] === n)?.name;
+  const { rows, distinct } = await distinctCounts(plan.duck, { source: plan.sample, columns: plan.columns });
+  return plan.columns.find((c) => rows > 0 && distinct.get(c.name) === rows)?.name;
 }
 
 /**
