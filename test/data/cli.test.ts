@@ -48,7 +48,7 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(show.status, show.stderr).toBe(0);
     expect(show.stdout).toContain('german-credit v1  quarantine  csv  1000 rows');
     expect(show.stdout).toMatch(/pass +schema@2 +blocking/);
-    expect(show.stdout).toMatch(/pass +pii@2/);
+    expect(show.stdout).toMatch(/pass +pii@3/);
   });
 
   it('bad input: exit 1 with the server\'s problem, naming the field', () => {
@@ -104,7 +104,7 @@ describe('assay dataset ingest / list / show against a running server', () => {
 
     const waived = as(complianceToken, ['dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'contact e-mails approved for churn scoring, DPIA-17']);
     expect(waived.status, waived.stderr).toBe(0);
-    expect(waived.stdout).toMatch(/^contacts v1: pii@2 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);
+    expect(waived.stdout).toMatch(/^contacts v1: pii@3 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);
     const certified = as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
     expect(certified.status, certified.stderr).toBe(0);
     const out = JSON.parse(certified.stdout) as { version: { state: string; certified: { rows: number } }; manifest: { payloadType: string } };

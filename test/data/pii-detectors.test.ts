@@ -4,8 +4,8 @@ import { detectorGate, detectorOn } from '../../src/data/checks/pii-detectors.js
 import { literal } from '../../src/data/duck.js';
 import { scratchDuckSuite } from './support.js';
 
-/** pii@2's e-mail and phone rules, on the real DuckDB session: what they find, and what they must leave alone. */
-describe('pii@2 detectors', () => {
+/** pii@2's (and pii@3's) e-mail and phone rules, on the real DuckDB session: what they find, and what they must leave alone. */
+describe('pii@2 and pii@3 detectors', () => {
   const session = scratchDuckSuite('pii-detectors');
 
   async function matches(detector: string, values: string[]): Promise<Record<string, boolean>> {
@@ -77,7 +77,7 @@ describe('pii@2 detectors', () => {
       { classification: 'PII' },
     );
     const pii = report.checks.find((c) => c.name === 'pii')!;
-    expect(pii).toMatchObject({ version: 2, status: 'pass' });
+    expect(pii).toMatchObject({ version: 3, status: 'pass' });
     const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>).map((f) => `${f.column}:${f.detector}:${f.count}:${f.rowNumbers.join('/')}`);
     expect(findings.sort()).toEqual(['email:email:2:1/4', 'national_id:es_dni:1:2', 'national_id:uk_nino:1:3', 'phone:phone:2:1/3']);
   });

@@ -160,7 +160,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
     });
-    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@2', 'consent@2', 'residency@2']);
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@3', 'consent@2', 'residency@2']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
     // The manifest blob is what the version references.
     const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);
@@ -230,7 +230,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     );
     expect(overrides.rows).toEqual([{ check_name: 'pii', overridden_by: promoter.id, reason }]);
     const statement = verifyDatasetManifest(body.manifest, (k) => t.keyring.publicKey(k));
-    expect(statement.predicate.overrides).toEqual([{ check: 'pii@2', by: promoter.id, at: expect.any(String), reason }]);
+    expect(statement.predicate.overrides).toEqual([{ check: 'pii@3', by: promoter.id, at: expect.any(String), reason }]);
     expect(statement.predicate.exclusions.map((e) => `${e.reason}:${e.rows}`).sort()).toEqual(['consent_missing:1', 'consent_unrecognised:1', 'consent_withdrawn:2', 'residency_missing:1', 'residency_outside:1']);
     const [entry] = await listAuditEntries(t.db, { action: 'dataset.override', resourceId: body.version.id });
     expect(entry).toMatchObject({ actor: { principalId: promoter.id }, outcome: 'succeeded' });

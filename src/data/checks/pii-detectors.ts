@@ -20,7 +20,7 @@ import type { DuckSession } from '../duck.js';
  * | `uk_nino`   | UK National Insurance numbers | 2 prefix letters of the allowed sets (not BG, GB, KN, NK, NT, TN, ZZ), 6 digits (in pairs with spaces, or not), suffix A–D |
  * | `fr_nir`    | French social security numbers (NIR) | 15 characters (spaces allowed): sex 1 or 2, year, month, department (2A and 2B for Corsica), commune, order, and the key 97 − (the first 13 mod 97) |
  *
- * These are pii@2's rules: a condition rewritten to run faster must hold for exactly the same cells.
+ * These are pii@2's and pii@3's rules (pii@3 reads more columns, see pii.ts): a condition rewritten to run faster must hold for exactly the same cells.
  * pii@1 differed in three: its e-mails were ASCII only (`anna@müller.de` was missed), its phones
  * had no national form (`030 1234567` was missed), and it had no Spanish, Italian, UK or French
  * national ids. Versions keep the results of the rules they were

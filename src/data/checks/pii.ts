@@ -1,13 +1,9 @@
 import { aggregateRow, ident } from '../duck.js';
+import { doubleOf } from '../inspect.js';
+import type { ColumnType, ValueFormat } from '../types.js';
+import { numberText } from '../value-format.js';
 import { countOf, type CheckContext, type CheckOutcome, type CheckPlan, type CountProbe, type QuarantineCheck } from './check.js';
 import { detectorGate, detectorOn, gatedDetectorOn, PERSONAL_DETECTORS, PII_DETECTORS, type PiiDetector } from './pii-detectors.js';
-
-/**
- * Columns scanned: text and integers (card and tax ids read as integers). A column at least 99%
- * decimals, booleans or dates holds none of these patterns, and its few misfits are reported by
- * the types check.
- */
-const SCANNED_TYPES = new Set(['VARCHAR', 'BIGINT']);
 
 /** Classifications under which personal data is expected; card numbers need PCI. */
 const PERSONAL_CLASSES = new Set(['PII', 'PHI', 'PCI']);
@@ -20,18 +16,73 @@ export interface PiiFinding {
   rowNumbers: number[];
 }
 
-type Pair = { key: string; column: string; detector: PiiDetector };
+/** A column as the check sees it: its name, DuckDB's type as loaded, and its logical type. */
+type ScannedColumn = { name: string; duckType: string; type: ColumnType };
 
-/** The columns pii@2 scans, each with every detector, keyed `column:detector`. */
-function scanned(columns: Array<{ name: string; type: string }>): Pair[] {
+/**
+ * What the detectors read of a column (SQL). `one`: a text per cell. `each`: a list of texts
+ * per cell, every value inside a nested one. Booleans and dates hold none of the patterns.
+ */
+type Scan = { kind: 'one' | 'each'; sql: string };
+
+const same = (sql: string): string => sql;
+
+/**
+ * The column's cells as the detectors read them. Text as written. A number as the digits of
+ * its integral value, however written or stored: `4111111111111111.0`, a DECIMAL(18,0) or a
+ * DOUBLE holding a card number reads `4111111111111111` (pii@2 read integer columns' text as
+ * written and skipped decimal columns, so a card number exported as a decimal was missed, and
+ * its min and max were in the profile); a fractional number holds no pattern, and a value that
+ * is no number (a misfit) is read as written. A nested value (STRUCT, LIST, MAP…) as every value
+ * inside it, and its whole JSON text (e-mails in map keys); any other type (ENUM, UUID…) as its text.
+ */
+function scanOf(c: ScannedColumn, how: { values: ValueFormat | undefined; shared?: (sql: string) => string }): Scan | undefined {
+  const { values, shared = same } = how;
+  const q = ident(c.name);
+  if (c.type === 'VARCHAR') return { kind: 'one', sql: q };
+  if (c.type === 'BIGINT' || c.type === 'DOUBLE') {
+    if (c.duckType !== 'VARCHAR') return { kind: 'one', sql: shared(`CASE WHEN TRY_CAST(${q} AS HUGEINT) = ${q} THEN CAST(TRY_CAST(${q} AS HUGEINT) AS VARCHAR) END`) };
+    // The DOUBLE is the one the type checks and the profile read (one shared expression); HUGEINT keeps 19 digits exact.
+    const number = doubleOf(q, { values, shared });
+    return {
+      kind: 'one',
+      sql: shared(`CASE WHEN ${number} IS NULL THEN CAST(${q} AS VARCHAR) WHEN ${number} = trunc(${number}) THEN CAST(TRY_CAST(${numberText(q, values)} AS HUGEINT) AS VARCHAR) END`),
+    };
+  }
+  if (c.type === 'OTHER') {
+    // '$' is the whole value: a JSON text, or a scalar's own text (an ENUM, a UUID); '$..*' every value inside.
+    const json = shared(`to_json(${q})`);
+    return { kind: 'each', sql: shared(`list_prepend(json_extract_string(${json}, '$'), json_extract_string(${json}, '$..*'))`) };
+  }
+  return undefined;
+}
+
+/** The detector's gate on a scan: false for every cell it cannot match (a nested cell: one with no value inside). */
+const gateOn = (detector: PiiDetector, scan: Scan, shared: (sql: string) => string = same): string =>
+  scan.kind === 'one' ? detectorGate(detector, scan.sql, shared) : `len(${scan.sql}) > 0`;
+
+/** The detector on a scan, behind its gate where the pass shares the gate's parts. */
+const matchOn = (detector: PiiDetector, scan: Scan, shared?: (sql: string) => string): string => {
+  if (scan.kind === 'each') return `coalesce(list_bool_or(list_transform(${scan.sql}, assay_cell -> ${detectorOn(detector, 'assay_cell')})), false)`;
+  return shared ? gatedDetectorOn(detector, scan.sql, shared) : detectorOn(detector, scan.sql);
+};
+
+type Pair = { key: string; column: ScannedColumn; detector: PiiDetector };
+
+/** The columns pii@3 scans, each with every detector, keyed `column:detector`. */
+function scanned(columns: ScannedColumn[], values: ValueFormat | undefined): Pair[] {
   const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
-  return columns.filter((c) => SCANNED_TYPES.has(c.type)).flatMap((c) => detectors.map((detector) => ({ key: `${c.name}:${detector}`, column: c.name, detector })));
+  return columns.filter((c) => scanOf(c, { values })).flatMap((c) => detectors.map((detector) => ({ key: `${c.name}:${detector}`, column: c, detector })));
 }
 
 /** The key of a column's probe counting cells that pass the gate of any detector the shared pass did not run on it. */
 const elsewhereKey = (column: string): string => `${column}:other gates`;
 
-const fullCount = (p: Pair): CountProbe => ({ key: p.key, column: p.column, predicate: (shared) => gatedDetectorOn(p.detector, ident(p.column), shared) });
+const fullCount = (values: ValueFormat | undefined) => (p: Pair): CountProbe => ({
+  key: p.key,
+  column: p.column.name,
+  predicate: (shared) => matchOn(p.detector, scanOf(p.column, { values, shared })!, shared),
+});
 
 /**
  * The shared pass runs a detector on a column only where some sampled cell passes its gate;
@@ -40,19 +91,21 @@ const fullCount = (p: Pair): CountProbe => ({ key: p.key, column: p.column, pred
  * is not, `moreProbes` counts them after all. Counts stay exact either way.
  */
 async function probesOf(plan: CheckPlan): Promise<CountProbe[]> {
-  const pairs = scanned(plan.columns);
+  const values = plan.declared.values;
+  const pairs = scanned(plan.columns, values);
   if (pairs.length === 0) return [];
-  const gates = pairs.map((p, i) => `${countOf(detectorGate(p.detector, ident(p.column)))} AS g${i}`);
+  const gates = pairs.map((p, i) => `${countOf(gateOn(p.detector, scanOf(p.column, { values })!))} AS g${i}`);
   const sampled = (await aggregateRow((sql) => plan.duck.rows(sql), { select: gates, from: plan.sample })) as Record<string, number>;
   const run = pairs.filter((_, i) => sampled![`g${i}`]! > 0);
   const skipped = pairs.filter((_, i) => !(sampled![`g${i}`]! > 0));
-  const columns = [...new Set(skipped.map((p) => p.column))];
+  const columns = [...new Map(skipped.map((p) => [p.column.name, p.column])).values()];
   return [
-    ...run.map(fullCount),
+    ...run.map(fullCount(values)),
     ...columns.map((column) => ({
-      key: elsewhereKey(column),
-      column,
-      predicate: (shared: (sql: string) => string) => anyOf(skipped.filter((p) => p.column === column).map((p) => detectorGate(p.detector, ident(column), shared))),
+      key: elsewhereKey(column.name),
+      column: column.name,
+      predicate: (shared: (sql: string) => string) =>
+        anyOf(skipped.filter((p) => p.column.name === column.name).map((p) => gateOn(p.detector, scanOf(column, { values, shared })!, shared))),
     })),
   ];
 }
@@ -68,23 +121,29 @@ function countOfPair(ctx: CheckContext, p: Pair): number {
 }
 
 /**
- * `pii@2`: runs every detector (see pii-detectors.ts) over every text and integer column and
- * reports, per column and detector, how many cells matched and the first row numbers. It
+ * `pii@3`: runs every detector (see pii-detectors.ts) over every text, number and nested
+ * column, as `scanOf` reads their cells, and reports per column and detector how many cells
+ * matched and the first row numbers. pii@2's detectors are the same; it read only text and
+ * integer columns, integers as written. It
  * fails, blocking promotion, when the data holds more than its classification admits:
  * personal data in a dataset classified public, internal or confidential, or card numbers in
  * anything but PCI. PHI has no reliable pattern; it is declared by classification.
  */
 export const piiCheck: QuarantineCheck = {
   name: 'pii',
-  version: 2,
+  version: 3,
   probes: probesOf,
-  moreProbes: (ctx) => scanned(ctx.facts).filter((p) => !ctx.hasProbe(p.key) && ctx.hasProbe(elsewhereKey(p.column)) && ctx.probe(elsewhereKey(p.column)) > 0).map(fullCount),
-  locate: (ctx) => scanned(ctx.facts).map((p) => ({ key: p.key, predicate: detectorOn(p.detector, ident(p.column)), count: countOfPair(ctx, p) })),
+  moreProbes: (ctx) =>
+    scanned(ctx.facts, ctx.declared.values)
+      .filter((p) => !ctx.hasProbe(p.key) && ctx.hasProbe(elsewhereKey(p.column.name)) && ctx.probe(elsewhereKey(p.column.name)) > 0)
+      .map(fullCount(ctx.declared.values)),
+  locate: (ctx) =>
+    scanned(ctx.facts, ctx.declared.values).map((p) => ({ key: p.key, predicate: matchOn(p.detector, scanOf(p.column, { values: ctx.declared.values })!), count: countOfPair(ctx, p) })),
   async run(ctx): Promise<CheckOutcome> {
     const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
-    const findings: PiiFinding[] = scanned(ctx.facts)
+    const findings: PiiFinding[] = scanned(ctx.facts, ctx.declared.values)
       .filter((p) => countOfPair(ctx, p) > 0)
-      .map((p) => ({ column: p.column, detector: p.detector, count: countOfPair(ctx, p), rowNumbers: ctx.located(p.key) }));
+      .map((p) => ({ column: p.column.name, detector: p.detector, count: countOfPair(ctx, p), rowNumbers: ctx.located(p.key) }));
     const classification = ctx.declared.classification;
     const personal = findings.filter((x) => PERSONAL_DETECTORS.includes(x.detector));
     const cards = findings.filter((x) => x.detector === 'pan');
