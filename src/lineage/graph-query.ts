@@ -19,8 +19,9 @@ import { EXTERNAL_KINDS, type EdgeType, type ExternalKind, type NodeType } from 
  *
  * Lineage domains: a node the viewer may not see is left out with its edges, and the walk does
  * not pass through it, so what lies only behind it stays unseen too. The answer counts such
- * nodes (`withheld`) without naming them. A start node the viewer may not see is reported as
- * not found, like one that does not exist.
+ * nodes (`withheld`) without naming them, and the facets of the nodes it shows do not name them
+ * either (`facet-references.ts`). A start node the viewer may not see is reported as not found,
+ * like one that does not exist.
  */
 
 /** Longest walk a caller may ask for. */
@@ -45,7 +46,7 @@ export interface GraphQuery {
   visible: readonly Classification[];
   /** Node cap; past it the answer is `truncated`. @default DEFAULT_MAX_NODES */
   maxNodes?: number;
-  /** Include node and edge facets. @default false */
+  /** Include node and edge facets, references to nodes outside `visible` withheld. @default false */
   facets?: boolean;
 }
 
@@ -184,7 +185,7 @@ export async function lineageGraph(db: Queryable, q: GraphQuery): Promise<Lineag
   if (q.direction !== 'up') await walk(db, { ...plan, way: 'down' }, found);
   found = capped(found, maxNodes);
 
-  const extra = q.facets ? await facetsOf(db, { nodes: [...found.nodes.keys()], edges: [...found.edges.values()] }) : undefined;
+  const extra = q.facets ? await facetsOf(db, { nodes: [...found.nodes.keys()], edges: [...found.edges.values()] }, q.visible) : undefined;
   const idOf = (key: number): string => found.nodes.get(key)!.id;
   return {
     nodes: [...found.nodes.values()].map((n) => ({

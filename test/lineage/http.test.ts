@@ -228,6 +228,72 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
       expect((await graph(direct, phiAuditor.token)).status).toBe(200);
     });
 
+    it('facets name no node the caller may not see: references to hidden datasets, jobs and runs are withheld, for a cleared caller they stay', async () => {
+      const p = { _producer: 'https://p', _schemaURL: 'https://s' };
+      const phiTags = { ...p, tags: [{ key: 'classification', value: 'PHI', source: 'USER' }] };
+      const secret = { namespace: 'secret-clinic', name: 'hiv_patients_2024' };
+      const visible = { namespace: 'warehouse', name: 'public.visits' };
+      const unknown = { namespace: 'nowhere', name: 'never.reported' };
+      // The parent DAG run is PHI (its job and its run both tagged).
+      const parentEvent = runEvent({ job: 'hiv_cohort_dag', namespace: 'scheduler' });
+      delete parentEvent.inputs;
+      delete parentEvent.outputs;
+      (parentEvent.job as Json).facets = { tags: phiTags };
+      (parentEvent.run as Json).facets = { tags: phiTags };
+      const parentRunId = (parentEvent.run as Json).runId as string;
+      const event = runEvent({ job: 'lake.aggregate', namespace: 'lake-etl' });
+      const columnLineage = {
+        ...p,
+        fields: {
+          diagnosis_count: { inputFields: [{ ...secret, field: 'diagnosis', transformations: [{ type: 'INDIRECT', subtype: 'GROUP_BY' }] }, { ...visible, field: 'visit_id' }, { ...unknown, field: 'x' }] },
+        },
+        dataset: [{ ...secret, field: 'diagnosis', transformations: [{ type: 'INDIRECT', subtype: 'FILTER' }] }],
+      };
+      const symlinks = { ...p, identifiers: [{ ...secret, type: 'TABLE' }, { namespace: 'hive', name: 'lake.agg_stats', type: 'TABLE' }] };
+      event.inputs = [
+        { ...secret, facets: { tags: phiTags }, inputFacets: {} },
+        // A custom input facet on a visible edge, naming the hidden dataset the OpenLineage way.
+        { ...visible, facets: {}, inputFacets: { joinedWith: { ...p, source: { ...secret } } } },
+      ];
+      event.outputs = [{ namespace: 's3://lake', name: 'agg_stats', facets: { columnLineage, symlinks }, outputFacets: {} }];
+      (event.run as Json).facets = { parent: { ...p, run: { runId: parentRunId }, job: { namespace: 'scheduler', name: 'hiv_cohort_dag' } } };
+      expect((await post([parentEvent, event])).status).toBe(201);
+
+      const scientist = await withClearance('dana-scientist', ['data-scientist'], []);
+      const phiScientist = await withClearance('phoebe-scientist', ['data-scientist'], ['phi']);
+      const path = `/api/v1/lineage/graph?${q({ namespace: 's3://lake', name: 'agg_stats', kind: 'dataset', direction: 'up', depth: 2, facets: 'true' })}`;
+      const read = async (token: string): Promise<{ text: string; g: LineageGraph }> => {
+        const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        return { text, g: JSON.parse(text) as LineageGraph };
+      };
+
+      const hidden = await read(scientist.token);
+      for (const word of ['secret-clinic', 'hiv_patients_2024', 'diagnosis"', 'hiv_cohort_dag', parentRunId]) expect(hidden.text).not.toContain(word);
+      // The PHI input and the PHI parent run: met, counted, not named.
+      expect(hidden.g.withheld).toBe(2);
+      const W = { withheld: true };
+      const out = hidden.g.nodes.find((n) => n.name === 'agg_stats')!;
+      expect(out.facets!.columnLineage).toEqual({
+        ...columnLineage,
+        fields: { diagnosis_count: { inputFields: [W, { ...visible, field: 'visit_id' }, { ...unknown, field: 'x' }] } },
+        dataset: [W],
+      });
+      expect(out.facets!.symlinks).toEqual({ ...symlinks, identifiers: [W, symlinks.identifiers[1]] });
+      const run = hidden.g.nodes.find((n) => n.type === 'external_run')!;
+      expect(run.facets!.parent).toEqual({ ...p, run: W, job: W });
+      const inputEdge = hidden.g.edges.find((e) => e.type === 'input' && e.to === run.id)!;
+      expect(inputEdge.facets).toEqual({ joinedWith: { ...p, source: W } });
+
+      const shown = await read(phiScientist.token);
+      expect(shown.g.withheld).toBe(0);
+      expect(shown.text).toContain('hiv_patients_2024');
+      expect(shown.g.nodes.find((n) => n.name === 'agg_stats')!.facets).toEqual({ columnLineage, symlinks });
+      expect(shown.g.nodes.find((n) => n.type === 'external_run' && n.name !== parentRunId && n.distance === 1)!.facets!.parent).toMatchObject({ job: { namespace: 'scheduler', name: 'hiv_cohort_dag' } });
+      expect(shown.g.edges.find((e) => e.type === 'input' && e.to === run.id && e.facets?.joinedWith)!.facets).toEqual({ joinedWith: { ...p, source: secret } });
+    });
+
     it('who may send events and read the graph is policy: an app client may do neither', async () => {
       const app = await createPrincipalWithToken(t.db, { name: 'scoring-app', roles: ['app-client'], kind: 'service' });
       const sent = await call<Problem>('POST', '/api/v1/lineage', { token: app.token, body: runEvent() });

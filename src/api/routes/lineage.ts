@@ -48,7 +48,7 @@ const graphQuery = z
       .enum(['true', 'false'])
       .default('false')
       .transform((v) => v === 'true')
-      .describe('true: nodes carry their facets and attributes, edges their input/output facets.'),
+      .describe('true: nodes carry their facets and attributes, edges their input/output facets; a reference in them to a dataset, job or run the caller may not see is replaced by {"withheld": true}.'),
   })
   .superRefine((q, ctx) => {
     const external = (['namespace', 'name', 'kind'] as const).filter((k) => q[k] !== undefined);
