@@ -201,18 +201,30 @@ async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<vo
   );
 }
 
-/** The raw snapshot node id in the lineage graph: one node per distinct bytes, whichever versions came from them. */
-export function rawSnapshotNodeId(sha256: string): string {
-  return `raw_${sha256}`;
+/**
+ * The raw snapshot node id in the lineage graph, `raw_<dataset ULID><sha256>`: one node per
+ * dataset and distinct bytes, so versions of one dataset from the same bytes share it but two
+ * datasets never do (a shared node took the last dataset's name and the most restrictive
+ * classification of all of them). Nodes recorded before as `raw_<sha256>` keep that id.
+ */
+export function rawSnapshotNodeId(v: { datasetId: string; snapshot: { sha256: string } }): string {
+  // After the prefix only letters and digits: an Assay id has one underscore (lineage refuses others).
+  return `raw_${v.datasetId.slice(v.datasetId.indexOf('_') + 1)}${v.snapshot.sha256}`;
 }
 
 /** Lineage raw snapshot → certified version, in the promotion's transaction (the `dataset.promote` entry is its evidence). */
 async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
   const { v } = c;
-  const raw = rawSnapshotNodeId(v.snapshot.sha256);
+  const raw = rawSnapshotNodeId(v);
   await recordLineage(tx, {
     nodes: [
-      { id: raw, type: 'raw_snapshot', classification: v.classification, name: `${v.datasetName} raw snapshot`, attributes: { sha256: v.snapshot.sha256, size: v.snapshot.size } },
+      {
+        id: raw,
+        type: 'raw_snapshot',
+        classification: v.classification,
+        name: `${v.datasetName} raw snapshot`,
+        attributes: { sha256: v.snapshot.sha256, size: v.snapshot.size, datasetId: v.datasetId },
+      },
       {
         id: v.id,
         type: 'dataset_version',

@@ -127,7 +127,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
         { from: credit.id, to: run, type: 'input' },
         { from: run, to: derived.id, type: 'output' },
         { from: job, to: run, type: 'run_of' },
-        { from: rawSnapshotNodeId(credit.snapshot.sha256), to: credit.id, type: 'promoted' },
+        { from: rawSnapshotNodeId(credit), to: credit.id, type: 'promoted' },
       ]),
     );
     expect(graph.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ id: run, type: 'run' }), expect.objectContaining({ id: job, type: 'job' })]));
@@ -146,7 +146,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     const graph = await get<Graph>(steward, `/api/v1/lineage/graph?node=${derived.id}&direction=up&depth=5`);
     expect(graph.edges).toEqual(
       expect.arrayContaining([
-        { from: rawSnapshotNodeId(version.snapshot.sha256), to: derived.id, type: 'promoted' },
+        { from: rawSnapshotNodeId(version), to: derived.id, type: 'promoted' },
         { from: derivationRunId(derived.id), to: derived.id, type: 'output' },
       ]),
     );

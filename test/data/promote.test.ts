@@ -179,7 +179,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     const graph = (await (
       await fetch(`${base}/api/v1/lineage/graph?node=${v.id}&depth=2&direction=up`, { headers: { authorization: `Bearer ${promoter.token}` } })
     ).json()) as { nodes: Array<{ id: string; type: string }>; edges: Array<{ from: string; to: string; type: string }> };
-    const raw = rawSnapshotNodeId(v.snapshot.sha256);
+    const raw = rawSnapshotNodeId(v);
     expect(graph.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ id: raw, type: 'raw_snapshot' }), expect.objectContaining({ id: v.id, type: 'dataset_version' })]));
     expect(graph.edges).toEqual([{ from: raw, to: v.id, type: 'promoted' }]);
   });
