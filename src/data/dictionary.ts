@@ -1,21 +1,18 @@
 import { listValue } from '@duckdb/node-api';
 import type { CountProbe } from './checks/index.js';
-import { AGGREGATES_PER_QUERY, distinctCounts, ident, type DuckSession } from './duck.js';
+import { AGGREGATES_PER_QUERY, ident, type DistinctCounts, type DuckSession } from './duck.js';
 import type { PlannedColumn } from './inspect.js';
 import type { AggregatePass } from './pass.js';
 import type { HistogramEntries } from './profile.js';
 
 /**
- * Columns whose sampled values are few enough (at most `maxDistinct` distinct) that their
- * single-column predicates are better evaluated once per distinct value than once per record:
- * their value counts are taken in the detail pass anyway (for the profile's top-k). Only
- * columns read as text, whose values the counts hold exactly.
+ * Columns whose sampled values are few enough (at most `maxDistinct` distinct, by the sample's
+ * exact counts) that their single-column predicates are better evaluated once per distinct
+ * value than once per record: their value counts are taken in the detail pass anyway (for the
+ * profile's top-k). Only columns read as text, whose values the counts hold exactly.
  */
-export async function sampledDictionaryColumns(duck: DuckSession, input: { sample: string; columns: PlannedColumn[]; maxDistinct: number }): Promise<Set<string>> {
-  const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
-  if (text.length === 0) return new Set();
-  const { distinct } = await distinctCounts(duck, { source: input.sample, columns: text });
-  return new Set(text.filter((c) => distinct.get(c.name)! <= input.maxDistinct).map((c) => c.name));
+export function sampledDictionaryColumns(input: { columns: PlannedColumn[]; sampled: DistinctCounts; maxDistinct: number }): Set<string> {
+  return new Set(input.columns.filter((c) => c.duckType === 'VARCHAR' && input.sampled.distinct.get(c.name)! <= input.maxDistinct).map((c) => c.name));
 }
 
 /** A few-valued column's distinct sampled values, as the ENUM type the shared pass counts its values by. */

@@ -22,7 +22,7 @@ export interface ColumnProfile {
   count: number;
   nulls: number;
   nullRate: number;
-  /** HyperLogLog estimate (see ColumnFacts.distinctApprox for how far off); exact for a column whose values the sample's dictionary covers (they are counted one by one). */
+  /** HyperLogLog estimate (see ColumnFacts.distinctApprox for how far off); exact for a column whose values the sample's dictionary covers (they are counted one by one), and for every column of a file the sample holds whole. */
   distinctApprox: number;
   numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: Histogram };
   temporal?: { min: string; max: string };

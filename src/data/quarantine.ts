@@ -13,8 +13,8 @@ import {
 } from './checks/index.js';
 import { countOf } from './checks/check.js';
 import { countFromValues, planValueCounts, sampleDictionaries, sampledDictionaryColumns, type Dictionary } from './dictionary.js';
-import { ident, type DuckSession } from './duck.js';
-import { inferFromAll, inferFromSample, planFacts, sampleSnapshot, type InspectedColumns, type PlannedColumn } from './inspect.js';
+import { distinctCounts, ident, type DistinctCounts, type DuckSession } from './duck.js';
+import { inferFromAll, inferFromSample, INFERENCE_SAMPLE_ROWS, planFacts, sampleSnapshot, type InspectedColumns, type PlannedColumn } from './inspect.js';
 import { noRecords, type Snapshot } from './load.js';
 import { locateRows } from './locate.js';
 import { aggregatePass, type AggregatePass } from './pass.js';
@@ -90,13 +90,14 @@ export async function runQuarantine(duck: DuckSession, input: QuarantineInput): 
   const sample = await sampleSnapshot(duck, input.snapshot);
   const values = input.declared.values;
   let columns = await inferFromSample(duck, { snapshot: input.snapshot, sample, values });
-  const few = await sampledDictionaryColumns(duck, { sample, columns, maxDistinct: CATEGORICAL_MAX_DISTINCT });
+  const sampled = await distinctCounts(duck, { source: sample, columns });
+  const few = sampledDictionaryColumns({ columns, sampled, maxDistinct: CATEGORICAL_MAX_DISTINCT });
   const dictionaries = await sampleDictionaries(duck, { sample, columns: [...few] });
-  let found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
+  let found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
   if (found.rows === 0) throw noRecords();
   if (found.contradicted.length > 0) {
     columns = await inferFromAll(duck, { snapshot: input.snapshot, columns, contradicted: found.contradicted, values });
-    found = await sharedPass(duck, { ...input, columns, sample, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
+    found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
   }
   await duck.run(`DROP TABLE ${sample}`);
   await distinctPass(duck, { snapshot: input.snapshot, found });
@@ -118,10 +119,10 @@ export async function runQuarantine(duck: DuckSession, input: QuarantineInput): 
  */
 async function sharedPass(
   duck: DuckSession,
-  input: QuarantineInput & { columns: PlannedColumn[]; sample: string; dictionaries: Map<string, Dictionary>; bounds: Map<string, Bounds> },
+  input: QuarantineInput & { columns: PlannedColumn[]; sample: string; sampled: DistinctCounts; dictionaries: Map<string, Dictionary>; bounds: Map<string, Bounds> },
 ): Promise<Findings> {
   const pass = aggregatePass(input.snapshot);
-  const plan = { duck, columns: input.columns, declared: input.declared, contract: input.contract, sample: input.sample, shared: (sql: string) => pass.shared(sql) };
+  const plan = { duck, columns: input.columns, declared: input.declared, contract: input.contract, sample: input.sample, sampled: input.sampled, shared: (sql: string) => pass.shared(sql) };
   const keys: Array<readonly [string, string]> = [];
   const counts: NamedProbe[] = [];
   for (const check of QUARANTINE_CHECKS) {
@@ -138,12 +139,15 @@ async function sharedPass(
   const readValues = planValueCounts(pass, counted);
   const contractTypes = new Map(input.contract?.schema.columns.map((c) => [c.name, c.type]) ?? []);
   const format = input.declared.values;
-  const readFacts = planFacts(pass, input.columns, { alsoCount: contractTypes, distinctElsewhere: byValue, values: format });
+  // A sample short of INFERENCE_SAMPLE_ROWS is the whole file: its exact distinct counts are the file's, and no estimate is needed.
+  const whole = input.sampled.rows < INFERENCE_SAMPLE_ROWS;
+  const readFacts = planFacts(pass, input.columns, { alsoCount: contractTypes, distinctElsewhere: whole ? new Set(input.columns.map((c) => c.name)) : byValue, values: format });
   const readStats = planStats(pass, input.columns, format);
   const readHistograms = planHistograms(pass, { columns: input.columns, bounds: input.bounds, values: format });
   for (const p of counts.filter((p) => !byValue.has(p.probe.column))) keys.push([p.name, addCount(pass, p.probe)]);
   const result = await pass.run(duck);
   const inspected = readFacts(result);
+  if (whole) for (const f of inspected.facts) f.distinctApprox = input.sampled.distinct.get(f.name)!;
   const details = readHistograms(result);
   const values = new Map<string, HistogramEntries>();
   const outgrown: string[] = [];

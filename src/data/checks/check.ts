@@ -1,5 +1,5 @@
 import type { Classification } from '../../policy/index.js';
-import type { DuckSession } from '../duck.js';
+import type { DistinctCounts, DuckSession } from '../duck.js';
 import type { ColumnFacts, PlannedColumn } from '../inspect.js';
 import type { Snapshot } from '../load.js';
 import type { CheckResult, DatasetSchema, Exclusion, ValueFormat } from '../types.js';
@@ -36,6 +36,8 @@ export interface CheckPlan {
   contract: Contract | undefined;
   /** FROM clause of the first records (see INFERENCE_SAMPLE_ROWS), to plan by what they hold. */
   sample: string;
+  /** The sample's record count and exact distinct counts per column. */
+  sampled: DistinctCounts;
   /** A per-record expression computed once for every probe that uses it (see AggregatePass.shared). */
   shared(sql: string): string;
 }

@@ -1,4 +1,4 @@
-import { distinctCounts, ident } from '../duck.js';
+import { ident } from '../duck.js';
 import { ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type CheckPlan, type Probe, type QuarantineCheck } from './check.js';
 
 /** A 64-bit hash of the given columns' values (DuckDB `hash`). */
@@ -12,8 +12,8 @@ const recordHashes = (columns: Array<{ name: string }>): Probe => ({ key: 'disti
  * values hash distinctly over the whole file, no two records are identical, which hashing that
  * one column proves more cheaply than hashing all of them.
  */
-async function sampledKey(plan: CheckPlan): Promise<string | undefined> {
-  const { rows, distinct } = await distinctCounts(plan.duck, { source: plan.sample, columns: plan.columns });
+function sampledKey(plan: CheckPlan): string | undefined {
+  const { rows, distinct } = plan.sampled;
   return plan.columns.find((c) => rows > 0 && distinct.get(c.name) === rows)?.name;
 }
 
@@ -52,8 +52,8 @@ async function confirmRepeats(ctx: CheckContext): Promise<{ repeats: number; row
 export const duplicatesCheck: QuarantineCheck = {
   name: 'duplicates',
   version: 1,
-  async probes(plan) {
-    const key = await sampledKey(plan);
+  probes(plan) {
+    const key = sampledKey(plan);
     return [key ? { key: 'key', distinctOf: hashOf([{ name: key }]) } : recordHashes(plan.columns)];
   },
   // A key column whose hashes repeat somewhere proves nothing: the records' own hashes then decide.
