@@ -11,10 +11,10 @@ import type { DatasetVersionState } from './types.js';
  * Erasure requests (GDPR Art. 17). A request names a data subject by the id the datasets
  * declared as `subjectIdColumn`; it is hashed at once with the installation's salt, as the
  * subject index was at ingest, and only that hash is kept. The request records every dataset
- * version the index holds the subject in, every model version downstream of those in the
- * lineage graph, and (per the site's policy) flags those models `retrain_required`: all in one
- * transaction with its audit entry. A subject found nowhere is recorded too: that the request
- * was received and reached nothing is evidence as well.
+ * version the index holds the subject in, every dataset version (feature table) and model
+ * version downstream of those in the lineage graph, and (per the site's policy) flags those
+ * models `retrain_required`: all in one transaction with its audit entry. A subject found nowhere
+ * is recorded too: that the request was received and reached nothing is evidence as well.
  */
 
 /** The audit action of an erasure request. */
@@ -49,7 +49,7 @@ export interface ErasureInput {
   reason: string;
 }
 
-/** A dataset version holding the subject, with the state it was in when the request was recorded. */
+/** A dataset version holding the subject, or derived from one that does, with the state it was in when the request was recorded. */
 export interface ErasureDatasetHit {
   dataset: string;
   version: number;
@@ -76,6 +76,8 @@ export interface ErasureRequestSummary {
   /** The site's policy when it was recorded: whether affected models are flagged. */
   flagsModels: boolean;
   datasetVersionCount: number;
+  /** Dataset versions downstream of those; null for a request filed before they were looked for. */
+  derivedDatasetVersionCount: number | null;
   modelCount: number;
   flaggedRetrainRequired: number;
 }
@@ -83,9 +85,11 @@ export interface ErasureRequestSummary {
 /** A request with what it reached, as far as the reader may see it. */
 export interface ErasureRequestRecord extends ErasureRequestSummary {
   datasetVersions: ErasureDatasetHit[];
+  /** Dataset versions downstream of `datasetVersions` (feature tables), other than those. */
+  derivedDatasetVersions: ErasureDatasetHit[];
   models: ErasureModelHit[];
   /** Hits in lineage domains (classifications) the reader is not cleared for: counted, not named. */
-  withheld: { datasetVersions: number; models: number };
+  withheld: { datasetVersions: number; derivedDatasetVersions: number; models: number };
 }
 
 interface RequestRow {
@@ -96,11 +100,12 @@ interface RequestRow {
   status: ErasureStatus;
   flags_models: boolean;
   dataset_version_count: number;
+  derived_version_count: number | null;
   model_count: number;
   flagged_count: number;
 }
 
-const REQUEST_COLUMNS = 'id, requested_by, requested_at, reason, status, flags_models, dataset_version_count, model_count, flagged_count';
+const REQUEST_COLUMNS = 'id, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, model_count, flagged_count';
 
 function toSummary(r: RequestRow): ErasureRequestSummary {
   return {
@@ -111,6 +116,7 @@ function toSummary(r: RequestRow): ErasureRequestSummary {
     status: r.status,
     flagsModels: r.flags_models,
     datasetVersionCount: Number(r.dataset_version_count),
+    derivedDatasetVersionCount: r.derived_version_count === null ? null : Number(r.derived_version_count),
     modelCount: Number(r.model_count),
     flaggedRetrainRequired: Number(r.flagged_count),
   };
@@ -144,6 +150,19 @@ async function findVersions(tx: Tx, hashes: Buffer[]): Promise<ErasureDatasetHit
   return r.rows.map((x) => ({ ...x, version: Number(x.version) }));
 }
 
+/**
+ * The dataset versions with these ids, in dataset and version order. Only the data module records
+ * `dataset_version` lineage nodes, each for a version it wrote, so every id reached has its row.
+ */
+async function versionsById(tx: Tx, ids: string[]): Promise<ErasureDatasetHit[]> {
+  const r = await tx.query<{ dataset: string; version: number; id: string; state: DatasetVersionState }>(
+    `SELECT d.name AS dataset, v.version, v.id, v.state FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id
+      WHERE v.id = ANY($1::text[]) ORDER BY d.name, v.version`,
+    [ids],
+  );
+  return r.rows.map((x) => ({ ...x, version: Number(x.version) }));
+}
+
 interface Findings {
   id: string;
   hash: Buffer;
@@ -151,6 +170,7 @@ interface Findings {
   at: string;
   flagsModels: boolean;
   versions: ErasureDatasetHit[];
+  derived: ErasureDatasetHit[];
   models: Array<{ id: string; name: string | null }>;
 }
 
@@ -158,14 +178,15 @@ interface Findings {
 async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<void> {
   const flagged = f.flagsModels ? f.models.length : 0;
   await tx.query(
-    `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, model_count, flagged_count)
-     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9)`,
-    [f.id, f.hash, ctx.actor.principalId, f.at, f.reason, f.flagsModels, f.versions.length, f.models.length, flagged],
+    `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, model_count, flagged_count)
+     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)`,
+    [f.id, f.hash, ctx.actor.principalId, f.at, f.reason, f.flagsModels, f.versions.length, f.derived.length, f.models.length, flagged],
   );
-  await tx.query(
-    `INSERT INTO erasure_request_hits (request_id, version_id, state) SELECT $1, v, s FROM unnest($2::text[], $3::text[]) AS t(v, s)`,
-    [f.id, f.versions.map((v) => v.id), f.versions.map((v) => v.state)],
-  );
+  for (const [table, list] of [['erasure_request_hits', f.versions], ['erasure_request_derived', f.derived]] as const) {
+    await tx.query(`INSERT INTO ${table} (request_id, version_id, state) SELECT $1, v, s FROM unnest($2::text[], $3::text[]) AS t(v, s)`, [
+      f.id, list.map((v) => v.id), list.map((v) => v.state),
+    ]);
+  }
   await tx.query(
     `INSERT INTO erasure_request_models (request_id, model_node_id, model_name) SELECT $1, m, n FROM unnest($2::text[], $3::text[]) AS t(m, n)`,
     [f.id, f.models.map((m) => m.id), f.models.map((m) => m.name)],
@@ -180,10 +201,11 @@ async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<v
 
 /**
  * Records an erasure request: hashes the subject id with the installation's salt, finds every
- * dataset version whose subject index holds it and every model version downstream of those
- * (lineage `input`, `output` and `derived` edges, any depth, every lineage domain), and records
- * the request, its hits, the `retrain_required` flags (unless the site's policy says not to
- * flag) and a `data.erasure_request` audit entry in one transaction. Who may ask is the
+ * dataset version whose subject index holds it, and every dataset version (feature table) and
+ * model version downstream of those (lineage `input`, `output` and `derived` edges, any depth,
+ * every lineage domain), and records the request, its hits, the derived versions, the
+ * `retrain_required` flags (unless the site's policy says not to flag) and a
+ * `data.erasure_request` audit entry in one transaction. Who may ask is the
  * caller's policy decision, made before this runs. The subject id is never stored, logged or
  * returned; a reason that quotes it is refused (400 `body.reason`).
  */
@@ -195,38 +217,52 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const salt = await subjectSalt(tx);
     const hash = subjectHash(salt, subjectId);
     const versions = await findVersions(tx, subjectLookupHashes(salt, subjectId));
-    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, type: 'model_version' });
-    const models = reached.map((m) => ({ id: m.id, name: m.name }));
-    await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, models }, ctx);
+    // One walk for both: the start nodes (the hits) are left out, so a derived version the index
+    // also found stays a hit and is not listed twice.
+    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: ['dataset_version', 'model_version'] });
+    const derived = await versionsById(tx, reached.filter((n) => n.type === 'dataset_version').map((n) => n.id));
+    const models = reached.filter((n) => n.type === 'model_version').map((m) => ({ id: m.id, name: m.name }));
+    await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, models }, ctx);
     const flagged = env.flagsModels ? models.length : 0;
+    const ids = (xs: ReadonlyArray<{ id: string }>): string => (xs.length ? ` (${xs.map((x) => x.id).join(', ')})` : '');
     await appendAuditEntry(
       tx,
       dataChangeEntry(ctx, {
         action: ERASURE_REQUEST_ACTION,
         resource: { type: 'erasure_request', id },
-        reason: `subject found in ${versions.length} dataset versions${versions.length ? ` (${versions.map((v) => v.id).join(', ')})` : ''}; ${models.length} model versions downstream${models.length ? ` (${models.map((m) => m.id).join(', ')})` : ''}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
+        reason: `subject found in ${versions.length} dataset versions${ids(versions)}; ${derived.length} derived dataset versions downstream${ids(derived)}; ${models.length} model versions downstream${ids(models)}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
       }),
     );
   });
   return getErasureRequest(env.db, id, env.visible);
 }
 
+type RecordedVersion = ErasureDatasetHit & { classification: string };
+
+/** The dataset versions a request recorded in `table` (hits or derived), with their classification, in dataset and version order. */
+async function recordedVersions(db: Queryable, table: 'erasure_request_hits' | 'erasure_request_derived', id: string): Promise<RecordedVersion[]> {
+  const r = await db.query<RecordedVersion>(
+    `SELECT d.name AS dataset, v.version, v.id, h.state, v.classification
+       FROM ${table} h JOIN dataset_versions v ON v.id = h.version_id JOIN datasets d ON d.id = v.dataset_id
+      WHERE h.request_id = $1 ORDER BY d.name, v.version`,
+    [id],
+  );
+  return r.rows;
+}
+
 /**
  * The request with this id and what it reached, or NotFound. With `visible` (the reader's
- * lineage domains, `visibleClassifications`), dataset versions and model versions of any other
- * classification are left out and counted in `withheld`, as the lineage graph does: the request
- * still holds them all, for a reader cleared to see them.
+ * lineage domains, `visibleClassifications`), dataset versions, derived dataset versions and model
+ * versions of any other classification are left out and counted in `withheld`, as the lineage
+ * graph does: the request still holds them all, for a reader cleared to see them. A request filed
+ * before derived versions were looked for lists none, and counts them as null.
  */
 export async function getErasureRequest(db: Queryable, id: string, visible?: readonly string[]): Promise<ErasureRequestRecord> {
   const r = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1`, [id]);
   const row = r.rows[0];
   if (!row) throw new NotFound('erasure_request', id);
-  const hits = await db.query<{ dataset: string; version: number; id: string; state: DatasetVersionState; classification: string }>(
-    `SELECT d.name AS dataset, v.version, v.id, h.state, v.classification
-       FROM erasure_request_hits h JOIN dataset_versions v ON v.id = h.version_id JOIN datasets d ON d.id = v.dataset_id
-      WHERE h.request_id = $1 ORDER BY d.name, v.version`,
-    [id],
-  );
+  const hits = await recordedVersions(db, 'erasure_request_hits', id);
+  const derived = await recordedVersions(db, 'erasure_request_derived', id);
   const models = await db.query<{ model_node_id: string; model_name: string | null; flagged: boolean; classification: string | null }>(
     `SELECT m.model_node_id, m.model_name, (f.model_node_id IS NOT NULL) AS flagged, n.classification
        FROM erasure_request_models m LEFT JOIN model_retrain_flags f ON f.erasure_request_id = m.request_id AND f.model_node_id = m.model_node_id
@@ -236,13 +272,16 @@ export async function getErasureRequest(db: Queryable, id: string, visible?: rea
   );
   // A model whose lineage node is gone has no domain left to check: only an unrestricted reader sees it.
   const seen = (classification: string | null): boolean => visible === undefined || (classification !== null && visible.includes(classification));
-  const shownHits = hits.rows.filter((h) => seen(h.classification));
+  const shownHits = hits.filter((h) => seen(h.classification));
+  const shownDerived = derived.filter((h) => seen(h.classification));
   const shownModels = models.rows.filter((m) => seen(m.classification));
+  const asHit = (h: RecordedVersion): ErasureDatasetHit => ({ dataset: h.dataset, version: Number(h.version), id: h.id, state: h.state });
   return {
     ...toSummary(row),
-    datasetVersions: shownHits.map((h) => ({ dataset: h.dataset, version: Number(h.version), id: h.id, state: h.state })),
+    datasetVersions: shownHits.map(asHit),
+    derivedDatasetVersions: shownDerived.map(asHit),
     models: shownModels.map((m) => ({ nodeId: m.model_node_id, ...(m.model_name !== null ? { name: m.model_name } : {}), retrainRequired: m.flagged })),
-    withheld: { datasetVersions: hits.rows.length - shownHits.length, models: models.rows.length - shownModels.length },
+    withheld: { datasetVersions: hits.length - shownHits.length, derivedDatasetVersions: derived.length - shownDerived.length, models: models.rows.length - shownModels.length },
   };
 }
 

@@ -5,6 +5,7 @@ import type { EdgeType, NodeType } from './vocabulary.js';
 /** A node an exhaustive walk reached. */
 export interface ReachedNode {
   id: string;
+  type: NodeType;
   name: string | null;
   classification: Classification;
 }
@@ -15,29 +16,29 @@ export interface ReachQuery {
   from: readonly string[];
   /** Edge types followed downstream. */
   through: readonly EdgeType[];
-  /** The type of node to answer. */
-  type: NodeType;
+  /** The types of node to answer. */
+  types: readonly NodeType[];
 }
 
 /**
- * Every node of `type` downstream of the `from` nodes along `through` edges, at any depth, in
+ * Every node of `types` downstream of the `from` nodes along `through` edges, at any depth, in
  * id order, the start nodes left out. Unlike `lineageGraph` this is not a view for a reader:
  * it has no depth or node cap and ignores lineage domains, because an obligation (a GDPR
  * erasure request reaching every model trained on a subject's data) must not stop at what one
  * reader may see. One recursive statement; it ends on cycles because a node is visited once.
  */
 export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise<ReachedNode[]> {
-  if (q.from.length === 0 || q.through.length === 0) return [];
+  if (q.from.length === 0 || q.through.length === 0 || q.types.length === 0) return [];
   const r = await db.query<ReachedNode>(
     `WITH RECURSIVE reach (key) AS (
          SELECT n.key FROM lineage_nodes n WHERE n.id = ANY($1::text[])
        UNION
          SELECT e.dst FROM reach r JOIN lineage_edges e ON e.src = r.key WHERE e.type = ANY($2::text[])
      )
-     SELECT n.id, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
-      WHERE n.type = $3 AND NOT (n.id = ANY($1::text[]))
+     SELECT n.id, n.type, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
+      WHERE n.type = ANY($3::text[]) AND NOT (n.id = ANY($1::text[]))
       ORDER BY n.id`,
-    [q.from, q.through, q.type],
+    [q.from, q.through, q.types],
   );
   return r.rows;
 }

@@ -10,11 +10,13 @@ import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../suppo
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-erasure-'));
 const home = join(root, 'home');
 const csv = join(root, 'loans.csv');
+const features = join(root, 'loan-features.csv');
 
 describe('assay data erasure-request / erasure-requests against a running server', () => {
   let server: RunningServer | undefined;
   let scientist = { id: '', token: '' };
   let officer = { id: '', token: '' };
+  let steward = { id: '', token: '' };
   let requestId = '';
   const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
 
@@ -26,12 +28,22 @@ describe('assay data erasure-request / erasure-requests against a running server
     try {
       scientist = await createPrincipalWithToken(db, { name: 'sam-scientist', roles: ['data-scientist'] });
       officer = await createPrincipalWithToken(db, { name: 'carla-compliance', roles: ['compliance-officer'] });
+      steward = await createPrincipalWithToken(db, { name: 'stella-steward', roles: ['data-steward'] });
     } finally {
       await db.close();
     }
     server = await startAssayServer(home);
     const ingest = as(scientist.token, ['dataset', 'ingest', csv, '--name', 'loans', '--source-system', 'core', '--classification', 'internal', '--owner', 'carla-compliance', '--subject-id-column', 'customer_id']);
     expect(ingest.status, ingest.stderr).toBe(0);
+    // A feature table built from it, without a subject index of its own.
+    const promoted = as(steward.token, ['dataset', 'promote', 'loans', '1']);
+    expect(promoted.status, promoted.stderr).toBe(0);
+    writeFileSync(features, 'amount_band\n1\n2\n');
+    const derived = as(scientist.token, [
+      'dataset', 'ingest', features, '--name', 'loan-features', '--source-system', 'feature-store', '--classification', 'internal', '--owner', 'carla-compliance',
+      '--derived-from', 'loans@1', '--code-sha256', 'a'.repeat(64),
+    ]);
+    expect(derived.status, derived.stderr).toBe(0);
   });
 
   afterAll(async () => {
@@ -39,17 +51,25 @@ describe('assay data erasure-request / erasure-requests against a running server
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('a compliance officer files a request: the version holding the subject is found, the id is not echoed', () => {
+  it('a compliance officer files a request: the version holding the subject and the one derived from it are found, the id is not echoed', () => {
     const filed = as(officer.token, ['--json', 'data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-1']);
     expect(filed.status, filed.stderr).toBe(0);
     const r = JSON.parse(filed.stdout) as ErasureRequestRecord;
-    expect(r).toMatchObject({ requestedBy: officer.id, status: 'open', datasetVersionCount: 1, modelCount: 0, datasetVersions: [{ dataset: 'loans', version: 1, state: 'quarantine' }] });
+    expect(r).toMatchObject({
+      requestedBy: officer.id,
+      status: 'open',
+      datasetVersionCount: 1,
+      derivedDatasetVersionCount: 1,
+      modelCount: 0,
+      datasetVersions: [{ dataset: 'loans', version: 1, state: 'certified' }],
+      derivedDatasetVersions: [{ dataset: 'loan-features', version: 1, state: 'quarantine' }],
+    });
     expect(filed.stdout).not.toContain('K-501');
     requestId = r.id;
 
     const human = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-999', '--reason', 'Art. 17(1)(a), ticket DSR-2']);
     expect(human.status, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^era_[0-9A-Z]{26} {2}open {2}by .* 0 dataset versions, 0 models, 0 flagged retrain_required {2}reason: Art\. 17\(1\)\(a\), ticket DSR-2\n$/);
+    expect(human.stdout).toMatch(/^era_[0-9A-Z]{26} {2}open {2}by .* 0 dataset versions, 0 derived dataset versions, 0 models, 0 flagged retrain_required {2}reason: Art\. 17\(1\)\(a\), ticket DSR-2\n$/);
   });
 
   it('lists and shows requests', () => {
@@ -59,8 +79,8 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(listed.stdout).toContain(`${requestId}  open`);
     const shown = as(officer.token, ['data', 'erasure-requests', 'show', requestId]);
     expect(shown.status, shown.stderr).toBe(0);
-    expect(shown.stdout).toContain('1 dataset versions, 0 models');
-    expect(shown.stdout).toMatch(/\n {2}dataset loans v1 \(dsv_[0-9A-Z]{26}, quarantine\)\n$/);
+    expect(shown.stdout).toContain('1 dataset versions, 1 derived dataset versions, 0 models');
+    expect(shown.stdout).toMatch(/\n {2}dataset loans v1 \(dsv_[0-9A-Z]{26}, certified\)\n {2}derived dataset loan-features v1 \(dsv_[0-9A-Z]{26}, quarantine\)\n$/);
     const json = JSON.parse(as(officer.token, ['--json', 'data', 'erasure-requests', 'list', '--status', 'open']).stdout) as { erasureRequests: Array<{ id: string }> };
     expect(json.erasureRequests.map((x) => x.id)).toContain(requestId);
   });

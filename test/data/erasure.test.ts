@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import { loadConfig, newId } from '../../src/core/index.js';
+import { loadConfig, newId, sha256Hex } from '../../src/core/index.js';
 import { ERASURE_REQUEST_ACTION, subjectHash, subjectSalt, type DatasetVersionRecord, type ErasureRequestRecord, type ErasureRequestSummary } from '../../src/data/index.js';
 import { recordLineage } from '../../src/lineage/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
@@ -14,7 +14,8 @@ import { eachBackend } from '../support/databases.js';
  * ingested with a subject id column through the real ingest, one is certified by a steward (its
  * lineage node), and model versions are recorded downstream with recordLineage, as the training
  * module will. An erasure request must find every version holding the subject and every model
- * trained on them, at any depth and in any lineage domain, and keep only the salted hash. Its
+ * trained on them, at any depth and in any lineage domain, and every dataset version derived from
+ * them (feature tables, through the real derived ingest), and keep only the salted hash. Its
  * answers name only what lies in lineage domains the reader is cleared for, and count the rest.
  */
 
@@ -31,7 +32,7 @@ const OTHER = 'customer_id,amount\nCUST-2001,5\nCUST-2002,6\n';
 
 /** Every row of the erasure tables and every audit entry, as text: where a leaked id would show. */
 async function everythingStored(t: TestApp): Promise<string> {
-  const tables = ['erasure_requests', 'erasure_request_hits', 'erasure_request_models', 'model_retrain_flags', 'audit_entries'];
+  const tables = ['erasure_requests', 'erasure_request_hits', 'erasure_request_derived', 'erasure_request_models', 'model_retrain_flags', 'audit_entries'];
   const parts: string[] = [];
   for (const table of tables) {
     const r = await t.db.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t`);
@@ -125,7 +126,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(res.status, res.text).toBe(201);
     const r = res.json;
     expect(r.id).toMatch(/^era_[0-9A-Z]{26}$/);
-    expect(r).toMatchObject({ requestedBy: compliance.id, status: 'open', flagsModels: true, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 2 });
+    expect(r).toMatchObject({ requestedBy: compliance.id, status: 'open', flagsModels: true, datasetVersionCount: 2, derivedDatasetVersionCount: 0, modelCount: 2, flaggedRetrainRequired: 2 });
     expect(r.datasetVersions).toEqual([
       { dataset: 'credit-a', version: 1, id: versions.a!.id, state: 'certified' },
       { dataset: 'credit-b', version: 1, id: versions.b!.id, state: 'quarantine' },
@@ -134,7 +135,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     // officer may not see: counted in the totals and in withheld, not named. The deployment and
     // the other model are not reached.
     expect(r.models).toEqual([{ nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true }]);
-    expect(r.withheld).toEqual({ datasetVersions: 0, models: 1 });
+    expect(r.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 1 });
     // A reader cleared for PII sees it named.
     const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
     expect(cleared.status, cleared.text).toBe(200);
@@ -142,7 +143,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       { nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true },
       { nodeId: node.mv2, retrainRequired: true },
     ]);
-    expect(cleared.json.withheld).toEqual({ datasetVersions: 0, models: 0 });
+    expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 0 });
 
     const flags = await t.db.query<{ model_node_id: string; state: string }>('SELECT model_node_id, state FROM model_retrain_flags WHERE erasure_request_id = $1 ORDER BY model_node_id', [r.id]);
     expect(flags.rows).toEqual([
@@ -228,6 +229,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       status: 'open',
       flagsModels: true,
       datasetVersionCount: 2,
+      derivedDatasetVersionCount: 0,
       modelCount: 2,
       flaggedRetrainRequired: 2,
     });
@@ -273,7 +275,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     try {
       const res = await erase(clearedCompliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b), ticket DSR-79' });
       expect(res.status, res.text).toBe(201);
-      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0, withheld: { datasetVersions: 0, models: 0 } });
+      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0, withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 } });
       expect(res.json.models.map((m) => m.retrainRequired)).toEqual([false, false]);
       expect((await t.db.query('SELECT 1 FROM model_retrain_flags WHERE erasure_request_id = $1', [res.json.id])).rowCount).toBe(0);
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
@@ -295,12 +297,138 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
 
     const res = await erase(compliance.token, { subjectId: 'CUST-5005', reason: 'Art. 17(1)(b), ticket DSR-80' });
     expect(res.status, res.text).toBe(201);
-    expect(res.json).toMatchObject({ datasetVersionCount: 1, datasetVersions: [], withheld: { datasetVersions: 1, models: 0 } });
+    expect(res.json).toMatchObject({ datasetVersionCount: 1, datasetVersions: [], withheld: { datasetVersions: 1, derivedDatasetVersions: 0, models: 0 } });
     expect(res.text).not.toContain('claims-pii');
     const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${res.json.id}`, clearedCompliance.token);
-    expect(cleared.json).toMatchObject({ datasetVersions: [{ dataset: 'claims-pii', version: 1, state: 'quarantine' }], withheld: { datasetVersions: 0, models: 0 } });
+    expect(cleared.json).toMatchObject({ datasetVersions: [{ dataset: 'claims-pii', version: 1, state: 'quarantine' }], withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 } });
     // The request holds the hit whoever reads it.
     expect((await t.db.query('SELECT 1 FROM erasure_request_hits WHERE request_id = $1', [res.json.id])).rowCount).toBe(1);
+  });
+
+  describe('derived dataset versions (feature tables)', () => {
+    const PATIENT = 'PAT-7001';
+    const node = { run: newId('run'), mv: newId('mv') };
+    const chain: Record<string, DatasetVersionRecord> = {};
+    let pip: Principal;
+    let sid: Principal;
+
+    /** Ingests `csv` over HTTP as the next version of `name`, by `who`, with more query parameters. */
+    async function ingestAs(who: Principal, name: string, csv: string, query: Record<string, string>): Promise<DatasetVersionRecord> {
+      const q = new URLSearchParams({ sourceSystem: 'ehr', owner: steward.id, ...query });
+      const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${q.toString()}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${who.token}`, 'content-type': 'text/csv' },
+        body: csv,
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(201);
+      return JSON.parse(text) as DatasetVersionRecord;
+    }
+    async function promoteAs(who: Principal, name: string): Promise<void> {
+      const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${who.token}` } });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    /** A feature table's declaration: built from `from` by some code, its bytes mattering only as a hash. */
+    const derivedFrom = (from: string) => ({ classification: 'PII', derivedFrom: from, codeSha256: sha256Hex(`features from ${from}`), transform: 'features.sql' });
+
+    beforeAll(async () => {
+      pip = await createPrincipalWithToken(t.db, { name: 'pip-scientist', roles: ['data-scientist'], attributes: { clearance: ['pii'] } });
+      sid = await createPrincipalWithToken(t.db, { name: 'sid-steward', roles: ['data-steward'], attributes: { clearance: ['pii'] } });
+      // raw (subject index) → certified → feature table (PII, no subject index) → certified →
+      // feature table of that (PII, no subject index) → certified → a model trained on it (PII).
+      chain.raw = await ingestAs(scientist, 'admissions', `patient_id,age,stay_days\n${PATIENT},41,3\nPAT-7002,67,9\n`, { classification: 'internal', subjectIdColumn: 'patient_id' });
+      await promoteAs(steward, 'admissions');
+      chain.features = await ingestAs(pip, 'admission-features', 'age_band,stay_days\n40,3\n60,9\n', derivedFrom('admissions@1'));
+      await promoteAs(sid, 'admission-features');
+      chain.features2 = await ingestAs(pip, 'admission-features-2', 'age_band,long_stay\n40,0\n60,1\n', derivedFrom('admission-features@1'));
+      await promoteAs(sid, 'admission-features-2');
+      // A feature table with a subject index of its own that holds the subject: a hit, not a derived version.
+      chain.indexed = await ingestAs(pip, 'admission-contacts', `patient_id,ward\n${PATIENT},A\n`, { ...derivedFrom('admissions@1'), subjectIdColumn: 'patient_id' });
+      await t.db.transaction((tx) =>
+        recordLineage(tx, {
+          nodes: [
+            { id: node.run, type: 'run', classification: 'PII' },
+            { id: node.mv, type: 'model_version', classification: 'PII', name: 'readmission v1' },
+          ],
+          edges: [
+            { from: chain.features2!.id, to: node.run, type: 'input' },
+            { from: node.run, to: node.mv, type: 'output' },
+          ],
+        }),
+      );
+    });
+
+    it('finds every dataset version derived from a hit, at any depth, and the model trained on the last; records, audits and withholds them like hits', async () => {
+      const res = await erase(compliance.token, { subjectId: PATIENT, reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-90' });
+      expect(res.status, res.text).toBe(201);
+      const r = res.json;
+      expect(r).toMatchObject({ datasetVersionCount: 2, derivedDatasetVersionCount: 2, modelCount: 1, flaggedRetrainRequired: 1 });
+      // The officer is not cleared for PII: the internal raw version is named, the PII feature
+      // tables (one of them a hit through its own index) and the model are counted, not named.
+      expect(r.datasetVersions).toEqual([{ dataset: 'admissions', version: 1, id: chain.raw!.id, state: 'certified' }]);
+      expect(r.derivedDatasetVersions).toEqual([]);
+      expect(r.models).toEqual([]);
+      expect(r.withheld).toEqual({ datasetVersions: 1, derivedDatasetVersions: 2, models: 1 });
+      expect(res.text).not.toContain('admission-features');
+
+      const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
+      expect(cleared.status, cleared.text).toBe(200);
+      expect(cleared.json.datasetVersions).toEqual([
+        { dataset: 'admission-contacts', version: 1, id: chain.indexed!.id, state: 'quarantine' },
+        { dataset: 'admissions', version: 1, id: chain.raw!.id, state: 'certified' },
+      ]);
+      expect(cleared.json.derivedDatasetVersions).toEqual([
+        { dataset: 'admission-features', version: 1, id: chain.features!.id, state: 'certified' },
+        { dataset: 'admission-features-2', version: 1, id: chain.features2!.id, state: 'certified' },
+      ]);
+      expect(cleared.json.models).toEqual([{ nodeId: node.mv, name: 'readmission v1', retrainRequired: true }]);
+      expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 0 });
+
+      const rows = await t.db.query<{ version_id: string; state: string }>('SELECT version_id, state FROM erasure_request_derived WHERE request_id = $1 ORDER BY version_id', [r.id]);
+      expect(new Set(rows.rows)).toEqual(
+        new Set([
+          { version_id: chain.features!.id, state: 'certified' },
+          { version_id: chain.features2!.id, state: 'certified' },
+        ]),
+      );
+      const [entry, ...more] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
+      expect(more).toEqual([]);
+      expect(entry?.reason).toContain(`2 derived dataset versions downstream (${chain.features!.id}, ${chain.features2!.id})`);
+      expect(entry?.reason).toContain(`1 model versions downstream (${node.mv})`);
+      expect(entry?.reason).not.toContain(PATIENT);
+    });
+
+    it('keeps the derived versions a request recorded: the database refuses to delete or rewrite them', async () => {
+      const before = (await t.db.query('SELECT 1 FROM erasure_request_derived')).rowCount;
+      expect(before).toBeGreaterThan(0);
+      await expect(t.db.query('DELETE FROM erasure_request_derived')).rejects.toThrow(/never deleted/);
+      await expect(t.db.query(`UPDATE erasure_request_derived SET state = 'quarantine'`)).rejects.toThrow(/not changed/);
+      await expect(t.db.query('UPDATE erasure_request_derived SET version_id = $1', [chain.raw!.id])).rejects.toThrow(/not changed/);
+      expect((await t.db.query('SELECT 1 FROM erasure_request_derived')).rowCount).toBe(before);
+    });
+
+    it('reads a request filed before derived versions were looked for: none listed, the count null', async () => {
+      // Such a request has no derived_version_count and no erasure_request_derived rows.
+      const id = newId('era');
+      await t.db.query(
+        `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, model_count, flagged_count)
+         VALUES ($1, $2, $3, now(), 'Art. 17(1)(b), ticket DSR-12', 'open', true, 1, 0, 0)`,
+        [id, createHash('sha256').update('earlier').digest(), compliance.id],
+      );
+      await t.db.query(`INSERT INTO erasure_request_hits (request_id, version_id, state) VALUES ($1, $2, 'certified')`, [id, chain.raw!.id]);
+      const old = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${id}`, clearedCompliance.token);
+      expect(old.status, old.text).toBe(200);
+      expect(old.json).toMatchObject({
+        datasetVersionCount: 1,
+        derivedDatasetVersionCount: null,
+        datasetVersions: [{ dataset: 'admissions', version: 1, id: chain.raw!.id, state: 'certified' }],
+        derivedDatasetVersions: [],
+        models: [],
+        withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 },
+      });
+      const list = await call<{ erasureRequests: ErasureRequestSummary[] }>('GET', `/api/v1/erasure-requests?limit=1000`, auditor.token);
+      expect(list.json.erasureRequests.find((x) => x.id === id)).toMatchObject({ datasetVersionCount: 1, derivedDatasetVersionCount: null });
+    });
   });
 
   it('keeps the evidence: the database refuses to delete or rewrite requests, hits and flags', async () => {

@@ -30,20 +30,23 @@ const summaryShape = {
   status: z.enum(ERASURE_STATUSES).describe('open: recorded, versions found and models flagged; completed and refused are set by later workflows.'),
   flagsModels: z.boolean().describe('The site policy when recorded (data.erasureFlagsModels): whether affected models were flagged.'),
   datasetVersionCount: z.number(),
+  derivedDatasetVersionCount: z.number().nullable().describe('Dataset versions downstream of those; null for a request filed before derived versions were looked for.'),
   modelCount: z.number(),
   flaggedRetrainRequired: z.number(),
 };
 const summarySchema = z.object(summaryShape);
+const versionSchema = z.object({ dataset: z.string(), version: z.number(), id: z.string(), state: z.enum(['quarantine', 'certified']) });
 const recordSchema = z.object({
   ...summaryShape,
-  datasetVersions: z
-    .array(z.object({ dataset: z.string(), version: z.number(), id: z.string(), state: z.enum(['quarantine', 'certified']) }))
-    .describe('Every dataset version whose subject index held the subject, with its state when the request was recorded.'),
+  datasetVersions: z.array(versionSchema).describe('Every dataset version whose subject index held the subject, with its state when the request was recorded.'),
+  derivedDatasetVersions: z
+    .array(versionSchema)
+    .describe('Every other dataset version downstream of those in the lineage graph (feature tables; input, output and derived edges, any depth), with its state when the request was recorded.'),
   models: z
     .array(z.object({ nodeId: z.string(), name: z.string().optional(), retrainRequired: z.boolean() }))
     .describe('Every model version downstream of those versions in the lineage graph (input, output and derived edges, any depth).'),
   withheld: z
-    .object({ datasetVersions: z.number(), models: z.number() })
+    .object({ datasetVersions: z.number(), derivedDatasetVersions: z.number(), models: z.number() })
     .describe('Hits in lineage domains (PII, PHI, PCI) the caller is not cleared for: recorded and counted in the totals, not named here.'),
 });
 
@@ -57,7 +60,7 @@ export const erasureRoutes = [
     path: '/api/v1/erasure-requests',
     operationId: 'requestErasure',
     summary:
-      'Records a GDPR Art. 17 erasure request: finds every dataset version holding the subject (through the salted subject index) and every model version trained on them (lineage, any depth), and flags those models retrain_required unless data.erasureFlagsModels is off; with its audit entry, in one transaction. A subject found nowhere is recorded too.',
+      'Records a GDPR Art. 17 erasure request: finds every dataset version holding the subject (through the salted subject index), every dataset version derived from them and every model version trained on them (lineage, any depth), and flags those models retrain_required unless data.erasureFlagsModels is off; with its audit entry, in one transaction. A subject found nowhere is recorded too.',
     tags: ['data'],
     auth: 'token',
     authorize: on.platform,
@@ -100,7 +103,7 @@ export const erasureRoutes = [
     method: 'GET',
     path: '/api/v1/erasure-requests/:id',
     operationId: 'getErasureRequest',
-    summary: 'One erasure request with the dataset versions and model versions it reached, naming those in lineage domains the caller is cleared for and counting the others.',
+    summary: 'One erasure request with the dataset versions, derived dataset versions and model versions it reached, naming those in lineage domains the caller is cleared for and counting the others.',
     tags: ['data'],
     auth: 'token',
     authorize: on.platform,

@@ -8,18 +8,23 @@ const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)
 
 function summaryLine(r: ErasureRequestSummary): string {
   const flagged = r.flagsModels ? `${r.flaggedRetrainRequired} flagged retrain_required` : 'models not flagged (data.erasureFlagsModels is off)';
-  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
+  // A request filed before derived versions were looked for has no count of them.
+  const derived = r.derivedDatasetVersionCount === null ? '' : `${r.derivedDatasetVersionCount} derived dataset versions, `;
+  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
 }
 
 function recordLines(r: ErasureRequestRecord): string {
   const versions = r.datasetVersions.map((v) => `  dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
+  const derived = r.derivedDatasetVersions.map((v) => `  derived dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
   const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${m.name}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
-  const { datasetVersions, models: hiddenModels } = r.withheld;
+  const { datasetVersions, derivedDatasetVersions, models: hiddenModels } = r.withheld;
   const withheld =
-    datasetVersions + hiddenModels > 0
-      ? [`  withheld: ${datasetVersions} dataset versions and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`]
+    datasetVersions + derivedDatasetVersions + hiddenModels > 0
+      ? [
+          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`,
+        ]
       : [];
-  return [summaryLine(r), ...versions, ...models, ...withheld].join('');
+  return [summaryLine(r), ...versions, ...derived, ...models, ...withheld].join('');
 }
 
 /**
@@ -34,7 +39,9 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
 
   data
     .command('erasure-request')
-    .description('record an erasure request: every dataset version holding the subject and every model trained on them; flags those models retrain_required (per data.erasureFlagsModels)')
+    .description(
+      'record an erasure request: every dataset version holding the subject, every dataset version derived from them and every model trained on them; flags those models retrain_required (per data.erasureFlagsModels)',
+    )
     .requiredOption('--subject-id <id>', 'the data subject, as the datasets declared it (subjectIdColumn); sent in the body, hashed by the server, never stored')
     .requiredOption('--reason <text>', 'why, and on which legal basis (must not quote the subject id)')
     .option('--url <url>', URL_HELP)
