@@ -49,6 +49,7 @@ export {
   COLUMN_TYPES,
   DATASET_FORMATS,
   DATASET_VERSION_STATES,
+  MAX_DATASET_VERSION,
   type CheckResult,
   type CheckStatus,
   type ColumnSchema,

@@ -10,6 +10,9 @@ export const DATASET_VERSION_STATES = ['quarantine', 'certified'] as const;
 /** Where a dataset version stands. */
 export type DatasetVersionState = (typeof DATASET_VERSION_STATES)[number];
 
+/** The highest version number a dataset can have: `dataset_versions.version` is a PostgreSQL integer (int4). */
+export const MAX_DATASET_VERSION = 2_147_483_647;
+
 /** The logical column types the quarantine infers and contracts name. */
 export const COLUMN_TYPES = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'DATE', 'TIMESTAMP', 'VARCHAR', 'OTHER'] as const;
 /** A column's logical type. */

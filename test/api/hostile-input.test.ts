@@ -76,6 +76,9 @@ const HOSTILE_TEXT = [
   '1e309',
   'NaN',
   '99999999999999999999999',
+  // Past PostgreSQL's integer and bigint, yet safe integers to JavaScript.
+  '2147483648',
+  '9223372036854775808',
   'x'.repeat(10_000),
   ...NASTY_STRINGS.map(encodeURIComponent),
 ];
@@ -87,6 +90,7 @@ const HOSTILE_VALUES: unknown[] = [
   -1,
   0,
   1.5,
+  2 ** 31,
   2 ** 53,
   -(2 ** 63),
   1e308,

@@ -157,6 +157,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     ['an unknown dataset', 'scientist', 'features-a', { derivedFrom: 'nope@1' }, 400, 'query.derivedFrom'],
     ['an unknown version', 'scientist', 'features-a', { derivedFrom: ['german-credit@1', 'german-credit@7'] }, 400, 'query.derivedFrom'],
     ['a malformed input', 'scientist', 'features-a', { derivedFrom: 'german-credit' }, 400, 'query.derivedFrom'],
+    ['a version past the column (int4)', 'scientist', 'features-a', { derivedFrom: 'german-credit@2147483648' }, 400, 'query.derivedFrom'],
+    ['the largest version the column holds, which does not exist', 'scientist', 'features-a', { derivedFrom: 'german-credit@2147483647' }, 400, 'query.derivedFrom'],
     ['the same input twice', 'scientist', 'features-a', { derivedFrom: 'german-credit@1,german-credit@1' }, 400, 'query.derivedFrom'],
     ['the dataset itself', 'scientist', 'credit-features', { derivedFrom: 'credit-features@1' }, 400, 'query.derivedFrom'],
     ['a weaker classification than a PII input', 'scientist', 'features-b', { derivedFrom: 'contacts@1', classification: 'internal' }, 409, 'query.classification'],

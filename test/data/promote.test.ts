@@ -114,6 +114,36 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     expect({ changes: await changeEntryCount(t.db), blobs: await blobCount(t) }).toEqual(before);
   });
 
+  it('a version number past the column (int4) → 400 naming params.version on every version route, never a 500; the largest it holds is only unknown', async () => {
+    const before = { changes: await changeEntryCount(t.db), blobs: await blobCount(t) };
+    const ask = (version: string, [method, rest, body]: [string, string, unknown?]) =>
+      fetch(`${base}/api/v1/datasets/german-credit/versions/${version}${rest}`, {
+        method,
+        headers: { authorization: `Bearer ${promoter.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const routes: Array<[string, string, unknown?]> = [
+      ['GET', ''],
+      ['GET', '/checks'],
+      ['GET', '/profile'],
+      ['GET', '/manifest'],
+      ['POST', '/promote'],
+      ['POST', '/checks/pii/override', { reason: 'because' }],
+    ];
+    for (const route of routes) {
+      for (const version of ['2147483648', '9007199254740991']) {
+        const res = await ask(version, route);
+        const problem = (await res.json()) as { errors?: Array<{ field: string }> };
+        expect(res.status, `${route.join(' ')} ${version}: ${JSON.stringify(problem)}`).toBe(400);
+        expect(problem.errors?.map((e) => e.field)).toEqual(['params.version']);
+      }
+      const largest = await ask('2147483647', route);
+      expect(largest.status, `${route.join(' ')} 2147483647`).toBe(404);
+    }
+    expect(await state('german-credit')).toEqual({ state: 'quarantine', overrides: 0 });
+    expect({ changes: await changeEntryCount(t.db), blobs: await blobCount(t) }).toEqual(before);
+  });
+
   it('refuses self-promotion by the ingester (sod.no-self-approval), and the database refuses it too', async () => {
     const res = await promote(ingester, 'german-credit/versions/1');
     expect(res.status).toBe(403);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationFailed, type FieldIssue } from '../../core/index.js';
-import { MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from '../../data/index.js';
+import { MAX_DATASET_VERSION, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from '../../data/index.js';
 import type { AuthenticatedPrincipal } from '../../identity/index.js';
 import { authorizeAction } from '../authorize.js';
 import type { AppDeps } from '../route.js';
@@ -13,7 +13,7 @@ import { datasetResources } from './data-resources.js';
  * module's (src/data/derivation.ts).
  */
 
-const INPUT_REF = /^([a-z0-9][a-z0-9._-]{0,127})@([1-9][0-9]{0,8})$/;
+const INPUT_REF = /^([a-z0-9][a-z0-9._-]{0,127})@([1-9][0-9]*)$/;
 
 /** The query parameters of a derivation, spread into the ingest route's query schema. */
 export const derivationQuery = {
@@ -65,7 +65,9 @@ export function derivationOf(query: DerivationQuery): DerivationInput | undefine
   const inputs = refs.flatMap((ref) => {
     const m = INPUT_REF.exec(ref);
     if (!m) issues.push({ field: 'query.derivedFrom', message: `"${ref.slice(0, 200)}" is not name@version (e.g. german-credit@1)` });
-    return m ? [{ dataset: m[1]!, version: Number(m[2]) }] : [];
+    else if (Number(m[2]) > MAX_DATASET_VERSION) issues.push({ field: 'query.derivedFrom', message: `"${ref.slice(0, 200)}": a version number is at most ${MAX_DATASET_VERSION}` });
+    else return [{ dataset: m[1]!, version: Number(m[2]) }];
+    return [];
   });
   if (query.codeSha256 === undefined) issues.push({ field: 'query.codeSha256', message: 'required with derivedFrom' });
   if (issues.length > 0) throw invalid(issues);

@@ -1,4 +1,4 @@
-import { datasetAccessFacts } from '../../data/index.js';
+import { datasetAccessFacts, MAX_DATASET_VERSION } from '../../data/index.js';
 import { CLASSIFICATIONS, type Classification, type ResourceInput } from '../../policy/index.js';
 import type { AuthorizeInput, RouteAuthorization } from '../route.js';
 
@@ -12,7 +12,8 @@ const classificationOf = (value: unknown): Classification | undefined => CLASSIF
  */
 async function datasetResource({ params, deps }: AuthorizeInput, declared?: Classification): Promise<ResourceInput> {
   const name = params.name ?? '';
-  const version = params.version !== undefined && /^\d{1,9}$/.test(params.version) ? Number(params.version) : undefined;
+  // A version no column can hold is decided as one that does not exist; the route's schema then refuses it.
+  const version = params.version !== undefined && /^\d{1,10}$/.test(params.version) && Number(params.version) <= MAX_DATASET_VERSION ? Number(params.version) : undefined;
   const facts = await datasetAccessFacts(deps.db, { name, ...(version !== undefined ? { version } : {}) });
   const classification = classificationOf(facts?.classification);
   if (!facts || !classification) return { type: 'Dataset', id: name, classification: declared ?? 'internal', author: '' };

@@ -12,6 +12,7 @@ import {
   ingestDataset,
   listDatasets,
   listDatasetVersions,
+  MAX_DATASET_VERSION,
   overrideDatasetCheck,
   promoteDatasetVersion,
   type DataEnv,
@@ -30,7 +31,9 @@ import { authorizeDerivationInputs, derivationOf, derivationQuery, derivationSch
 const datasetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'lower-case letters, digits, ".", "_" and "-", at most 128, starting with a letter or digit');
 const columnName = z.string().min(1).max(300);
 const nameParams = z.strictObject({ name: datasetName });
-const versionParams = z.strictObject({ name: datasetName, version: z.coerce.number().int().min(1) });
+// Bounded by the column (int4): a larger number would reach the database and fail there as a 500.
+const versionNumber = z.coerce.number().int().min(1).max(MAX_DATASET_VERSION, `a version number, 1 to ${MAX_DATASET_VERSION}`);
+const versionParams = z.strictObject({ name: datasetName, version: versionNumber });
 
 const checkName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a check name, e.g. pii');
 const exceptionReason = z.string().trim().min(3).max(2000).describe('Why the check may be waived: kept with the exception, in the manifest and in the audit log.');
@@ -40,7 +43,7 @@ const promoteBody = z
     overrides: z.array(overrideSchema).max(32).optional().describe('Exceptions to failing blocking checks, each decided as overrideDatasetCheck and recorded with who and why.'),
   })
   .optional();
-const checkParams = z.strictObject({ name: datasetName, version: z.coerce.number().int().min(1), check: checkName });
+const checkParams = z.strictObject({ name: datasetName, version: versionNumber, check: checkName });
 
 const ingestQuery = z.strictObject({
   sourceSystem: z.string().trim().min(1).max(200).describe('The system the file was exported from (recorded with the version).'),
