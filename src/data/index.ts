@@ -43,7 +43,7 @@ export {
   type ErasureRequestSummary,
   type ErasureStatus,
 } from './erasure.js';
-export { QUARANTINE_CHECKS, PII_DETECTORS, ROW_NUMBER_LIMIT, type PiiDetector } from './checks/index.js';
+export { QUARANTINE_CHECKS, PII_DETECTORS, residencyOf, RESIDENCY_REGIONS, ROW_NUMBER_LIMIT, type PiiDetector } from './checks/index.js';
 export type { ColumnProfile, DatasetProfile } from './profile.js';
 export {
   COLUMN_TYPES,

@@ -5,7 +5,7 @@ import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import type { Contract, DeclaredVersion } from './checks/index.js';
+import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
@@ -106,13 +106,18 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   if (!classification) issues.push({ field: 'query.classification', message: 'required for a new dataset' });
   if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
+  // Stored as the check reads it (upper case); versions declared before keep what they were given.
+  const residency = input.residency === undefined ? undefined : residencyOf(input.residency);
+  if (input.residency !== undefined && residency === undefined) {
+    issues.push({ field: 'query.residency', message: `"${input.residency.slice(0, 64)}" is neither an ISO 3166-1 alpha-2 country code (e.g. DE) nor a region (${RESIDENCY_REGIONS.join(', ')})` });
+  }
   const values = declaredValues(input.values);
   if (values) issues.push(...valueFormatIssues(values, format));
   if (issues.length > 0) throw new ValidationFailed(`invalid ingest of ${input.name}: ${issues.map((i) => i.field).join(', ')}`, issues);
   return {
     classification: classification!,
     ownerId: ownerId!,
-    residency: input.residency,
+    residency,
     residencyColumn: input.residencyColumn,
     consentColumn: input.consentColumn,
     subjectIdColumn: input.subjectIdColumn,

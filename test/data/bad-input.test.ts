@@ -149,13 +149,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     ['an unknown format', 'application/octet-stream', { format: 'xlsx' }, 400, 'query.format'],
     ['an unknown delimiter', 'text/csv', { delimiter: ':' }, 400, 'query.delimiter'],
     ['a residency column without a residency', 'text/csv', { residencyColumn: 'name' }, 400, 'query.residency'],
+    ['a residency that is a country name, not a code', 'text/csv', { residency: 'Germany', residencyColumn: 'name' }, 400, 'query.residency'],
+    ['a residency no check knows', 'text/csv', { residency: 'Mars' }, 400, 'query.residency'],
     ['a consent column the file lacks', 'text/csv', { consentColumn: 'consent' }, 400, 'query.consentColumn'],
     ['an owner who does not exist', 'text/csv', { owner: 'nobody' }, 400, 'query.owner'],
   ])('%s (%s, %o) → %s naming %s', async (_what, contentType, extra, status, field) => {
+    const before = await leftovers(t);
     const res = await upload(t, { name: 'other', body: GOOD, token: steward.token, contentType, query: { ...declared, ...extra } });
     expect(res.statusCode, res.body).toBe(status);
     if (field !== 'headers.content-type' || status !== 415) expect(res.json<{ errors: Array<{ field: string }> }>().errors.map((e) => e.field)).toContain(field);
     expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'other'`)).rowCount).toBe(0);
+    expect(await leftovers(t)).toEqual(before);
   });
 
   it('an upload declared larger than data.maxUploadBytes → 413 before a byte is read', async () => {

@@ -73,6 +73,21 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(wrong.stderr).toContain("argument ';' is invalid. Allowed choices are ., ,");
   });
 
+  it('--residency takes a country code or region in any case, recorded in upper case; anything else is refused before anything is sent', () => {
+    const file = join(root, 'residents.csv');
+    writeFileSync(file, 'id,country\n1,DE\n2,FR\n');
+    const ingest = (residency: string) => as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'residents', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--residency', residency, '--residency-column', 'country']);
+    for (const residency of ['Germany', 'Mars']) {
+      const refused = ingest(residency);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(`option '--residency <region>' argument '${residency}' is invalid. must be an ISO 3166-1 alpha-2 country code (e.g. DE) or a region (EU, EEA)`);
+    }
+    expect(as(stewardToken, ['dataset', 'show', 'residents']).stderr).toContain('404');
+    const ok = ingest('de');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ residency: 'DE', exclusions: [{ reason: 'residency_outside', rowNumbers: [2] }] });
+  });
+
   it('a file that cannot be read: exit 1 naming it, before anything is sent', () => {
     const ingest = (file: string) => as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'unread', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
     const missing = ingest(join(root, 'no-such.csv'));

@@ -73,6 +73,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     ]);
   });
 
+  it('a residency declared in any case is recorded in upper case, as the check reads it, with the same exclusions', async () => {
+    const res = await upload(t, { name: 'customers-eu', body: CUSTOMERS, token: steward.token, query: { classification: 'PII', owner: 'steward', residency: 'eu', residencyColumn: 'country' } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ residency: 'EU', exclusions: [{ reason: 'residency_missing', rowNumbers: [5] }, { reason: 'residency_outside', rowNumbers: [3] }] });
+    expect(await get('/api/v1/datasets/customers-eu/versions/1')).toMatchObject({ residency: 'EU' });
+    expect((await checksOf('customers-eu')).residency!.evidence).toMatchObject({ residency: 'EU', column: 'country' });
+  });
+
   it('evidence, profile and version never hold the values; personal columns are redacted in the profile', async () => {
     const checks = JSON.stringify(await get('/api/v1/datasets/customers/versions/1/checks'));
     const profile = await get<{ columns: Array<{ name: string; redacted?: string; topK?: unknown }> }>('/api/v1/datasets/customers/versions/1/profile');

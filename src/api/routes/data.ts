@@ -52,7 +52,11 @@ const ingestQuery = z.strictObject({
   purpose: z.string().trim().min(1).max(2000).optional().describe('The purpose the data was originally collected for.'),
   consentColumn: columnName.optional().describe('Column whose value must grant consent; other rows are excluded (consent_withdrawn, consent_missing, consent_unrecognised).'),
   subjectIdColumn: columnName.optional().describe('Column identifying the data subject; indexed as salted hashes for erasure requests.'),
-  residency: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{1,31}$/, 'a region or country code, e.g. EU, DE').optional().describe('Where the data must stay.'),
+  residency: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{1,31}$/, 'a region or country code, e.g. EU, DE')
+    .optional()
+    .describe('Where the data must stay: an ISO 3166-1 alpha-2 country code (e.g. DE) or a region (EU, EEA), any case; recorded in upper case. Anything else is refused.'),
   residencyColumn: columnName.optional().describe('Column holding each row\'s country or region; rows outside the residency are excluded (residency).'),
   format: z.enum(DATASET_FORMATS).optional().describe('Required with application/octet-stream; otherwise implied by the content type.'),
   delimiter: z.enum(CSV_DELIMITERS).optional().describe('CSV field delimiter (default ","); a file that is plainly separated by another one is refused.'),

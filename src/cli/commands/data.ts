@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
+import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
@@ -32,6 +32,13 @@ function parseDelimiter(value: string): string {
   return d;
 }
 
+/** --residency as the server records it (upper case); refused before the upload starts unless the residency check understands it. */
+function parseResidency(value: string): string {
+  const residency = residencyOf(value);
+  if (!residency) throw new InvalidArgumentError(`must be an ISO 3166-1 alpha-2 country code (e.g. DE) or a region (${RESIDENCY_REGIONS.join(', ')})`);
+  return residency;
+}
+
 function versionLine(v: DatasetVersionRecord): string {
   const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
   const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
@@ -62,7 +69,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--purpose <text>', 'the purpose the data was collected for')
     .option('--consent-column <column>', 'rows whose consent is not given here are excluded')
     .option('--subject-id-column <column>', 'data subject id, indexed as salted hashes for erasure requests')
-    .option('--residency <region>', 'where the data must stay, e.g. EU or DE')
+    .option('--residency <region>', 'where the data must stay: a country code (e.g. DE) or a region (EU, EEA)', parseResidency)
     .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
     .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
     .addOption(new Option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56 (default .)').choices([...DECIMAL_SEPARATORS]))

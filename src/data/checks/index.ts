@@ -35,7 +35,7 @@ export {
   type QuarantineCheck,
 } from './check.js';
 export { consentRules, CONSENT_GIVEN, CONSENT_WITHDRAWN } from './consent.js';
-export { residencyRules, REGIONS } from './residency.js';
+export { residencyOf, residencyRules, REGIONS, RESIDENCY_REGIONS } from './residency.js';
 export { schemaOf } from './schema.js';
 export { PII_DETECTORS, registerPiiMacros, type PiiDetector } from './pii-detectors.js';
 export type { PiiFinding } from './pii.js';

@@ -18,6 +18,19 @@ export function insideValues(residency: string): string[] {
 /** Every officially assigned ISO 3166-1 alpha-2 code (249), and the region names: the values a residency column is read as. */
 const KNOWN_VALUES = [...getCodes(), ...Object.keys(REGIONS)];
 
+/** The regions a residency may name (EU, EEA), for messages. */
+export const RESIDENCY_REGIONS: readonly string[] = Object.keys(REGIONS);
+
+/**
+ * The residency a declaration names, trimmed and in upper case (`de` is `DE`), or undefined when
+ * it is neither an ISO 3166-1 alpha-2 code nor a region: the values this check understands, so a
+ * declared `Germany` cannot exclude every row as "outside".
+ */
+export function residencyOf(value: string): string | undefined {
+  const r = value.trim().toUpperCase();
+  return KNOWN_VALUES.includes(r) ? r : undefined;
+}
+
 /** The rule that excludes rows by residency: version 2 tells outside, empty and unrecognised apart; version 1 (one reason) is kept to rebuild what it recorded. */
 export type ResidencyRule = 'residency@1' | 'residency@2';
 
