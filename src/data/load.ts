@@ -37,9 +37,33 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   const nul = columns.findIndex((c) => c.column_name.includes('\u0000'));
   if (nul >= 0) throw new ValidationFailed(`column ${nul + 1} of the file has a name holding the NUL character (U+0000)`, [{ field: 'body', message: `NUL in the name of column ${nul + 1}` }]);
   if (input.format === 'jsonl') await refuseKeysDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
+  if (input.format === 'parquet') await refuseParquetColumnsDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
   if (n === 0) throw noRecords();
   return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+}
+
+/**
+ * Whether a loaded column name looks like DuckDB's rename of one it took for a duplicate: its
+ * readers ignore ASCII case in names, and call the second of "ID" and "id" `id_1`.
+ */
+function looksRenamed(columns: string[]): boolean {
+  const keys = new Set(columns.map(columnNameKey));
+  return columns.some((c) => {
+    const m = /^(.+)_\d+$/.exec(c);
+    return m !== null && keys.has(columnNameKey(m[1]!));
+  });
+}
+
+/** The first two names DuckDB would take for one column (equal, or differing only in ASCII case), sorted; undefined when there are none. */
+function caseTwins(names: Iterable<string>): [string, string] | undefined {
+  const byKey = new Map<string, string>();
+  for (const name of names) {
+    const other = byKey.get(columnNameKey(name));
+    if (other !== undefined) return [other, name].sort() as [string, string];
+    byKey.set(columnNameKey(name), name);
+  }
+  return undefined;
 }
 
 /**
@@ -49,24 +73,47 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
  * file's own keys read (one more pass): a key genuinely called `id_1` is no rename.
  */
 async function refuseKeysDifferingInCase(duck: DuckSession, input: { path: string; columns: string[] }): Promise<void> {
-  const keys = new Set(input.columns.map(columnNameKey));
-  const renamed = input.columns.some((c) => {
-    const m = /^(.+)_\d+$/.exec(c);
-    return m !== null && keys.has(columnNameKey(m[1]!));
-  });
-  if (!renamed) return;
+  if (!looksRenamed(input.columns)) return;
   const found = await duck.rows<{ k: string }>(`SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects(${literal(input.path)}, format = 'newline_delimited')`);
-  const byKey = new Map<string, string>();
-  for (const { k } of found) {
-    const other = byKey.get(columnNameKey(k));
-    if (other !== undefined && other !== k) {
-      const [a, b] = [other, k].sort();
-      throw new ValidationFailed(`records hold the keys "${a}" and "${b}", which differ only in case; column names ignore case, so they would be one column: rename one`, [
-        { field: 'body', message: `keys "${a}" and "${b}" differ only in case` },
-      ]);
-    }
-    byKey.set(columnNameKey(k), k);
+  const twins = caseTwins(found.map((f) => f.k));
+  if (!twins) return;
+  const [a, b] = twins;
+  throw new ValidationFailed(`records hold the keys "${a}" and "${b}", which differ only in case; column names ignore case, so they would be one column: rename one`, [
+    { field: 'body', message: `keys "${a}" and "${b}" differ only in case` },
+  ]);
+}
+
+/**
+ * Refuses a Parquet file with two columns whose names differ only in ASCII case (or are
+ * equal): `read_parquet` renames the second (`id_1`) as the JSON reader does. The file's own
+ * names come from its footer (`parquet_schema`, metadata only), read only when a loaded name
+ * looks like a rename.
+ */
+async function refuseParquetColumnsDifferingInCase(duck: DuckSession, input: { path: string; columns: string[] }): Promise<void> {
+  if (!looksRenamed(input.columns)) return;
+  const schema = await duck.rows<{ name: string; num_children: number | bigint | null }>(`SELECT name, num_children FROM parquet_schema(${literal(input.path)})`);
+  const twins = caseTwins(topLevelNames(schema));
+  if (!twins) return;
+  const [a, b] = twins;
+  const same = a === b ? `two columns named "${a}"` : `the columns "${a}" and "${b}", which differ only in case`;
+  throw new ValidationFailed(`the file has ${same}; column names ignore case, so they would be one column: rename one`, [
+    { field: 'body', message: a === b ? `column "${a}" twice` : `columns "${a}" and "${b}" differ only in case` },
+  ]);
+}
+
+/** The top-level column names of a Parquet schema, flattened depth first as `parquet_schema` lists it (the root first). */
+function topLevelNames(schema: Array<{ name: string; num_children: number | bigint | null }>): string[] {
+  const names: string[] = [];
+  // Children still to come of each element open on the way down; a loop, so deep nesting costs no stack.
+  const open = [Number(schema[0]?.num_children ?? 0)];
+  for (let i = 1; i < schema.length && open.length > 0; i++) {
+    if (open.length === 1) names.push(schema[i]!.name);
+    open[open.length - 1]! -= 1;
+    const children = Number(schema[i]!.num_children ?? 0);
+    if (children > 0) open.push(children);
+    while (open.length > 0 && open[open.length - 1] === 0) open.pop();
   }
+  return names;
 }
 
 /** 400 for a file that holds a header (or schema) but no records. */

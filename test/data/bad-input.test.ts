@@ -124,6 +124,38 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     }
   });
 
+  it('Parquet columns whose names differ only in case → 400 naming both (DuckDB would rename one id_1), nothing left; a column really called id_1 is accepted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'assay-case-'));
+    try {
+      const duck = await DuckDBInstance.create(':memory:');
+      const conn = await duck.connect();
+      // DuckDB itself writes no such file (its COPY renames "id" to id_1 first): write "iX" and
+      // make it "id" in the footer, where the name is plain bytes of the same length. The struct
+      // before it checks that nested fields are not taken for columns.
+      await conn.run(`COPY (SELECT {'a': 1, 'Id': 2} AS s, 1 AS "ID", 2 AS "iX") TO '${join(dir, 'twins.parquet')}' (FORMAT parquet)`);
+      await conn.run(`COPY (SELECT 1 AS "ID", 2 AS "id") TO '${join(dir, 'renamed.parquet')}' (FORMAT parquet)`);
+      conn.closeSync();
+      const twins = readFileSync(join(dir, 'twins.parquet'));
+      let at = twins.indexOf('iX');
+      while (at >= 0) {
+        twins[at + 1] = 'd'.charCodeAt(0);
+        at = twins.indexOf('iX', at + 1);
+      }
+      const res = await upload(t, { name: 'case-parquet', body: twins, token: steward.token, contentType: 'application/vnd.apache.parquet', query: declared });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({
+        detail: 'the file has the columns "ID" and "id", which differ only in case; column names ignore case, so they would be one column: rename one',
+        errors: [{ field: 'body', detail: 'columns "ID" and "id" differ only in case' }],
+      });
+      await nothingLeft();
+      const renamed = await upload(t, { name: 'case-parquet', body: readFileSync(join(dir, 'renamed.parquet')), token: steward.token, contentType: 'application/vnd.apache.parquet', query: declared });
+      expect(renamed.statusCode, renamed.body).toBe(201);
+      expect(renamed.json()).toMatchObject({ schema: { columns: [{ name: 'ID' }, { name: 'id_1' }] } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('JSON Lines holding the text \\u0000 (an escaped backslash, then u0000) is data, not NUL', async () => {
     const res = await upload(t, { name: 'not-nul', body: '{"id":1,"path":"C:\\\\u0000"}\n{"id":2,"path":"x"}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
     expect(res.statusCode, res.body).toBe(201);
