@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { ValidationFailed } from '../core/index.js';
 import { columnNameKey } from './duck.js';
 
@@ -92,4 +93,35 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
     seen.set(key, { name, index: i });
   });
   return header.map((h) => h.trim());
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const QUOTE = 0x22;
+
+/**
+ * The first line (1-based, as an editor counts them) whose end differs from the first line's,
+ * CRLF against LF, or undefined when the file keeps to one: DuckDB's strict reader fails on a
+ * file that mixes them without saying where. Line breaks inside quoted fields are data, not
+ * line ends. Reads the file once, so it is asked only after DuckDB refused it.
+ */
+export async function firstMixedLineEnding(path: string): Promise<{ line: number; ending: 'CRLF' | 'LF'; first: 'CRLF' | 'LF' } | undefined> {
+  let line = 1;
+  let quoted = false;
+  let afterCr = false;
+  let first: 'CRLF' | 'LF' | undefined;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === LF) {
+        if (!quoted) {
+          const ending = afterCr ? 'CRLF' : 'LF';
+          first ??= ending;
+          if (ending !== first) return { line, ending, first };
+        }
+        line++;
+      } else if (byte === QUOTE) quoted = !quoted; // a doubled quote ("") toggles twice
+      afterCr = byte === CR;
+    }
+  }
+  return undefined;
 }

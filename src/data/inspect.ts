@@ -141,7 +141,7 @@ export async function sampleSnapshot(duck: DuckSession, snapshot: Snapshot): Pro
   try {
     await duck.run(`CREATE OR REPLACE TEMP TABLE assay_sample AS SELECT * FROM ${snapshot.scan} LIMIT ${INFERENCE_SAMPLE_ROWS}`);
   } catch (err) {
-    throw snapshot.refuse(err);
+    throw await snapshot.refuse(err);
   }
   return 'assay_sample';
 }

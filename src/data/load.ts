@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
+import { firstMixedLineEnding } from './csv-dialect.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, columnNameKey, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -30,7 +31,7 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   } catch (err) {
     // The server running out of disk or memory (an AssayError from the session) is not the file's fault.
     if (isAssayError(err)) throw err;
-    throw unreadable(input.format, err as Error);
+    throw await unreadable(input, err as Error);
   }
   const columns = await duck.rows<{ column_name: string; column_type: string }>('DESCRIBE raw');
   // A Parquet schema can name a column with NUL; no SQL text or database row could carry it.
@@ -135,8 +136,8 @@ export interface Snapshot {
   numbered: string;
   /** A column name that is not one of the file's. */
   rowColumn: string;
-  /** The 400 for a reader error met while querying the snapshot; any other error as it was. */
-  refuse(err: unknown): unknown;
+  /** The 400 for a reader error met while querying the snapshot; any other error as it was (a promise: finding the line may read the file). */
+  refuse(err: unknown): Promise<unknown>;
   /** Aggregates per query over `scan`: more for a large file, where each query is one more read of it. */
   aggregatesPerRead: number;
 }
@@ -159,7 +160,7 @@ export async function openSnapshot(duck: DuckSession, input: LoadInput): Promise
   const rowColumn = unusedName(columns, '__record');
   const scan = loaded ? 'raw' : readerOf(input);
   const numbered = loaded ? `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)` : `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})`;
-  const refuse = (err: unknown): unknown => (isReaderError(err) ? unreadable(input.format, err) : err);
+  const refuse = async (err: unknown): Promise<unknown> => (isReaderError(err) ? unreadable(input, err) : err);
   return { format: input.format, columns, scan, numbered, rowColumn, refuse, aggregatesPerRead: small ? AGGREGATES_PER_QUERY : AGGREGATES_PER_FILE_READ };
 }
 
@@ -192,8 +193,25 @@ function readerOf(input: LoadInput): string {
   }
 }
 
-/** A 400 that says what is wrong and where, without the offending content (it may hold personal data). */
-function unreadable(format: DatasetFormat, err: Error): ValidationFailed {
+/**
+ * A 400 that says what is wrong and where, without the offending content (it may hold personal
+ * data). DuckDB names no line when a CSV file mixes CRLF and LF line ends ("the CSV Parser state
+ * machine reached an invalid state"), so then the file is read for the first line that differs.
+ */
+async function unreadable(input: LoadInput, err: Error): Promise<ValidationFailed> {
+  if (input.format === 'csv' && /state machine reached an invalid state/i.test(err.message)) {
+    const mixed = await firstMixedLineEnding(input.path);
+    if (mixed) {
+      return new ValidationFailed(
+        `malformed CSV: line ${mixed.line} ends in ${mixed.ending}, earlier lines in ${mixed.first}; the file mixes CRLF and LF line endings: convert it to one (e.g. with dos2unix)`,
+        [{ field: 'body', message: `mixed line endings: line ${mixed.line} ends in ${mixed.ending}, earlier lines in ${mixed.first}` }],
+      );
+    }
+  }
+  return readerRefusal(input.format, err);
+}
+
+function readerRefusal(format: DatasetFormat, err: Error): ValidationFailed {
   const message = err.message;
   const csvLine = /CSV Error on Line: (\d+)/.exec(message)?.[1];
   // DuckDB 1.5's JSON reader counts one line ahead ("in line 2" for a bad first record).

@@ -84,7 +84,7 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
         // a table it cannot spill, which outgrows a small memory limit on a large file (3 GB
         // under 256 MB). Grouped in a query of its own, the same count spills: one more read.
         const distinct = all.filter(([sql]) => distinctOf.has(sql));
-        if (!(err instanceof Unavailable) || distinct.length === 0) throw snapshot.refuse(err);
+        if (!(err instanceof Unavailable) || distinct.length === 0) throw await snapshot.refuse(err);
         try {
           const row = all.length > distinct.length ? await ask(all.filter((a) => !distinct.includes(a))) : {};
           for (const [sql, key] of distinct) {
@@ -93,7 +93,7 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
           }
           return row;
         } catch (again) {
-          throw snapshot.refuse(again);
+          throw await snapshot.refuse(again);
         }
       }
     },

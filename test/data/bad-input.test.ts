@@ -39,6 +39,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     ['duplicate column names', 'id,id\n1,2\n', 400, 'body.header[2]', /twice/],
     ['column names that differ only in case', 'name,ID,id\n1,2,3\n', 400, 'body.header[3]', /"ID" and "id" \(columns 2 and 3\), which differ only in case/],
     ['an unterminated quote', 'id,name\n1,"abc\n2,x\n', 400, 'body', /malformed CSV|ragged/],
+    ['CRLF lines, the last one ending in LF only', 'id,n\r\n1,a\r\n2,b\n', 400, 'body', /^malformed CSV: line 3 ends in LF, earlier lines in CRLF; the file mixes CRLF and LF line endings/],
+    ['LF lines, then CRLF', 'id,n\n1,a\r\n2,b\r\n', 400, 'body', /^malformed CSV: line 2 ends in CRLF, earlier lines in LF;/],
+    ['CRLF lines with a line break inside a quoted field, then LF', 'id,n\r\n1,"a\nb"\r\n2,c\n', 400, 'body', /^malformed CSV: line 4 ends in LF, earlier lines in CRLF;/],
   ])('%s → %s naming %s', async (_what, body, status, field, detail) => {
     const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });
     expect(res.statusCode, res.body).toBe(status);

@@ -15,7 +15,7 @@ const snapshot: Snapshot = {
   scan: 'records',
   numbered: '(SELECT rowid + 1 AS r, * FROM records)',
   rowColumn: 'r',
-  refuse: (err) => err,
+  refuse: async (err) => err,
   aggregatesPerRead: AGGREGATES_PER_QUERY,
 };
 
