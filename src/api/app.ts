@@ -10,6 +10,8 @@ import { routeTable } from './routes/index.js';
 import { UPLOAD_MEDIA_TYPES } from '../data/index.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** JSON bodies: application/json and its structured-syntax relatives (application/…+json). */
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/i;
 const API_PREFIX = '/api/v1/';
 
 /** Options of `buildApp`. */
@@ -55,7 +57,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
 
   // Our own JSON parser: strict UTF-8 and an error that names where the JSON broke.
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser(/^application\/([a-z0-9.+-]+\+)?json$/i, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     try {
       done(null, parseJsonBody(body));
     } catch (err) {
@@ -84,9 +86,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   }
 
   for (const route of routes) {
+    const accepted = route.accepts ?? (route.request.body ? ['application/json'] : undefined);
     app.route({
       method: route.method,
       url: route.path,
+      // After authorisation, before any parser reads the body: Fastify's own 415 names nothing,
+      // and its text/plain parser would hand a JSON route a string zod calls "Invalid input".
+      ...(accepted ? { preParsing: async (req: FastifyRequest, reply: FastifyReply) => refuseMediaType(req, reply, accepted) } : {}),
       ...(route.auth === 'token'
         ? {
             onRequest: async (req: FastifyRequest) => {
@@ -125,7 +131,10 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     return sendProblem(req, reply, new AssayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  app.setErrorHandler(async (err: FastifyError | AssayError | Error, req, reply) => sendProblem(req, reply, err));
+  app.setErrorHandler(async (err: FastifyError | AssayError | Error, req, reply) =>
+    // A body sent to an operation that takes none: Fastify's own 415, which names nothing.
+    sendProblem(req, reply, (err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType((req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase(), []) : err),
+  );
   return app;
 }
 
@@ -157,6 +166,28 @@ function parseJsonBody(body: Buffer): unknown {
 function refuseNul(value: unknown, part: 'params' | 'query' | 'body'): void {
   const field = nulPath(value, part);
   if (field) throw new ValidationFailed(`${field} contains the NUL character (U+0000)`, [{ field, message: 'must not contain the NUL character (U+0000)' }]);
+}
+
+/**
+ * 415 naming `headers.content-type` and the types the operation accepts, unless the request
+ * has no body or sends one of them. The body stays unread, so the connection closes after the
+ * answer rather than reading (and discarding) an upload.
+ */
+function refuseMediaType(req: FastifyRequest, reply: FastifyReply, accepted: readonly string[]): void {
+  const header = req.headers['content-type'];
+  const hasBody = header !== undefined || req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (!hasBody) return;
+  const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase();
+  if (accepted.some((a) => a === mediaType || (a === 'application/json' && JSON_MEDIA_TYPE.test(mediaType)))) return;
+  void reply.header('connection', 'close');
+  throw unsupportedMediaType(mediaType, accepted);
+}
+
+function unsupportedMediaType(mediaType: string, accepted: readonly string[]): AssayError {
+  const wanted = accepted.length > 0 ? `accepted: ${accepted.join(', ')}` : 'this operation takes no body';
+  return new AssayError('unsupported_media_type', `${mediaType === '' ? 'no Content-Type' : `unsupported media type ${mediaType}`}; ${wanted}`, {
+    errors: [{ field: 'headers.content-type', message: `${mediaType === '' ? 'missing' : `unsupported: ${mediaType}`}; ${wanted}` }],
+  });
 }
 
 /** Fastify's routing refusals as our errors, naming the path. */

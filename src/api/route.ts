@@ -77,6 +77,12 @@ interface RouteBase<S extends Schemas> {
   summary: string;
   tags: string[];
   request: S;
+  /**
+   * Media types the request body may be sent as when it is not JSON (the ingest route's files,
+   * read from the raw stream); a route with a body schema takes JSON. Any other type is 415
+   * naming `headers.content-type`, before the body is read.
+   */
+  accepts?: readonly string[];
   responses: Record<number, ResponseSpec>;
   handler(ctx: RouteContext<S>): Promise<RouteReply>;
 }

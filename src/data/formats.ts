@@ -32,8 +32,9 @@ export function mediaTypeForFile(path: string): string | undefined {
 export function resolveFormat(input: { mediaType: string; format?: DatasetFormat | undefined }): DatasetFormat {
   const mediaType = input.mediaType.split(';')[0]!.trim().toLowerCase();
   if (!Object.hasOwn(UPLOAD_MEDIA_TYPES, mediaType)) {
-    throw new AssayError('unsupported_media_type', `unsupported media type ${mediaType}: send CSV (text/csv), JSON Lines (application/x-ndjson) or Parquet (application/vnd.apache.parquet)`, {
-      errors: [{ field: 'headers.content-type', message: `unsupported: ${mediaType}` }],
+    const given = mediaType === '' ? 'no Content-Type' : `unsupported media type ${mediaType}`;
+    throw new AssayError('unsupported_media_type', `${given}: send CSV (text/csv), JSON Lines (application/x-ndjson) or Parquet (application/vnd.apache.parquet)`, {
+      errors: [{ field: 'headers.content-type', message: `${mediaType === '' ? 'missing' : `unsupported: ${mediaType}`}; accepted: ${Object.keys(UPLOAD_MEDIA_TYPES).join(', ')}` }],
     });
   }
   const implied = UPLOAD_MEDIA_TYPES[mediaType];

@@ -138,6 +138,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
     expect((await t.db.query('SELECT id FROM api_tokens')).rowCount).toBe(before.rowCount);
   });
 
+  it('415 names headers.content-type and what the operation accepts: JSON, or no body at all', async () => {
+    const before = await t.db.query('SELECT id FROM api_tokens');
+    const json = await t.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { ...auth(), 'content-type': 'text/plain' }, payload: '{"name": "ci"}' });
+    expect(json.statusCode).toBe(415);
+    expect(json.json()).toMatchObject({ errors: [{ field: 'headers.content-type', detail: 'unsupported: text/plain; accepted: application/json' }] });
+    const none = await t.app.inject({ method: 'DELETE', url: '/api/v1/tokens/tok_00000000000000000000000000', headers: { ...auth(), 'content-type': 'application/xml' }, payload: '<x/>' });
+    expect(none.statusCode).toBe(415);
+    expect(none.json()).toMatchObject({ errors: [{ field: 'headers.content-type', detail: 'unsupported: application/xml; this operation takes no body' }] });
+    expect((await t.db.query('SELECT id FROM api_tokens')).rowCount).toBe(before.rowCount);
+  });
+
   it('413 for a body over the limit', async () => {
     const r = await t.app.inject({
       method: 'POST',

@@ -178,6 +178,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
 
   it.each([
     ['an unsupported media type', 'application/xml', {}, 415, 'headers.content-type'],
+    ['plain text', 'text/plain', {}, 415, 'headers.content-type'],
+    ['JSON (a parser would read it whole, and fail on CSV)', 'application/json', {}, 415, 'headers.content-type'],
     ['Parquet declared, CSV sent', 'application/vnd.apache.parquet', {}, 415, 'body'],
     ['octet-stream without a format', 'application/octet-stream', {}, 415, 'query.format'],
     ['a content type contradicting format', 'text/csv', { format: 'jsonl' }, 415, 'query.format'],
@@ -192,8 +194,26 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     const before = await leftovers(t);
     const res = await upload(t, { name: 'other', body: GOOD, token: steward.token, contentType, query: { ...declared, ...extra } });
     expect(res.statusCode, res.body).toBe(status);
-    if (field !== 'headers.content-type' || status !== 415) expect(res.json<{ errors: Array<{ field: string }> }>().errors.map((e) => e.field)).toContain(field);
+    const errors = res.json<{ errors: Array<{ field: string; detail: string }> }>().errors;
+    expect(errors.map((e) => e.field)).toContain(field);
+    if (field === 'headers.content-type') expect(errors[0]!.detail).toMatch(/; accepted: text\/csv, .*application\/x-ndjson, .*application\/vnd\.apache\.parquet/);
     expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'other'`)).rowCount).toBe(0);
+    expect(await leftovers(t)).toEqual(before);
+  });
+
+  it('no Content-Type → 415 naming headers.content-type and the accepted types, with a body or without, nothing left', async () => {
+    const before = await leftovers(t);
+    for (const payload of [GOOD, undefined]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/datasets/untyped/versions?sourceSystem=s&classification=internal&owner=steward',
+        headers: { authorization: `Bearer ${steward.token}` },
+        ...(payload === undefined ? {} : { payload: Buffer.from(payload) }),
+      });
+      expect(res.statusCode, res.body).toBe(415);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.json()).toMatchObject({ errors: [{ field: 'headers.content-type', detail: expect.stringMatching(/^missing; accepted: text\/csv, /) }] });
+    }
     expect(await leftovers(t)).toEqual(before);
   });
 

@@ -171,6 +171,22 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
       expect((await graph(q({ namespace: 'tests', name: 'never.stored', kind: 'job' }))).status).toBe(404);
     });
 
+    it.each(['text/plain', 'application/xml', undefined])('an event sent as %s → 415 naming headers.content-type (accepted: application/json), nothing written', async (type) => {
+      const before = await counts();
+      for (const path of ['/api/v1/lineage', '/api/v1/lineage/batch']) {
+        const res = await fetch(base + path, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${steward.token}`, ...(type ? { 'content-type': type } : {}) },
+          // A Buffer: fetch gives a string body its own text/plain type.
+          body: Buffer.from(JSON.stringify(runEvent({ job: 'sent.as.text' }))),
+        });
+        expect(res.status, path).toBe(415);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect(await res.json()).toMatchObject({ errors: [{ field: 'headers.content-type', detail: `${type ? `unsupported: ${type}` : 'missing'}; accepted: application/json` }] });
+      }
+      expect(await counts()).toEqual(before);
+    });
+
     it('malformed JSON is refused before any validation', async () => {
       const res = await call<Problem>('POST', '/api/v1/lineage', { raw: '{"eventTime": ' });
       expect(res.status).toBe(400);

@@ -15,6 +15,7 @@ import {
   MAX_DATASET_VERSION,
   overrideDatasetCheck,
   promoteDatasetVersion,
+  UPLOAD_MEDIA_TYPES,
   type DataEnv,
 } from '../../data/index.js';
 import { changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrincipal } from '../../identity/index.js';
@@ -151,13 +152,14 @@ const ingestRoute = defineRoute({
   auth: 'token',
   authorize: on.datasetIngest,
   request: { params: nameParams, query: ingestQuery },
+  accepts: Object.keys(UPLOAD_MEDIA_TYPES),
   responses: {
     201: { description: 'the new version, in quarantine', schema: versionSchema },
     400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, query.derivedFrom, query.codeSha256, query.parameters, …)'),
     403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion)'),
     409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
     413: problem('larger than data.maxUploadBytes'),
-    415: problem('unsupported content type, or content that contradicts it'),
+    415: problem('unsupported or missing content type (`errors` names headers.content-type and lists the accepted types), or content that contradicts it'),
     507: problem('the server ran out of storage space (upload spool, blob store, DuckDB spill or database); nothing was kept'),
   },
   handler: async ({ params, query, principal, deps, requestId, request, reply }) => {
