@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
 import { firstMixedLineEnding } from './csv-dialect.js';
@@ -199,6 +200,14 @@ function readerOf(input: LoadInput): string {
  * machine reached an invalid state"), so then the file is read for the first line that differs.
  */
 async function unreadable(input: LoadInput, err: Error): Promise<ValidationFailed> {
+  if (input.format === 'jsonl' && /expected records, but got non-record JSON/i.test(err.message)) {
+    const line = await firstLineNotAnObject(input.path);
+    if (line !== undefined) {
+      return new ValidationFailed(`malformed JSON Lines on line ${line}: each line must be a JSON object ({…}), not an array or a single value`, [
+        { field: 'body', message: `line ${line} is not a JSON object` },
+      ]);
+    }
+  }
   if (input.format === 'csv' && /state machine reached an invalid state/i.test(err.message)) {
     const mixed = await firstMixedLineEnding(input.path);
     if (mixed) {
@@ -209,6 +218,24 @@ async function unreadable(input: LoadInput, err: Error): Promise<ValidationFaile
     }
   }
   return readerRefusal(input.format, err);
+}
+
+/** The first line (1-based) whose first byte other than white space does not open an object; blank lines are skipped, as DuckDB's reader skips them. */
+async function firstLineNotAnObject(path: string): Promise<number | undefined> {
+  let line = 1;
+  let atStart = true; // nothing but white space yet on this line
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === 0x0a) {
+        line++;
+        atStart = true;
+      } else if (atStart && byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
+        if (byte !== 0x7b) return line; // {
+        atStart = false;
+      }
+    }
+  }
+  return undefined;
 }
 
 function readerRefusal(format: DatasetFormat, err: Error): ValidationFailed {

@@ -59,6 +59,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     await nothingLeft();
   });
 
+  it.each([
+    ['an array', '{"a":1}\n[1,2]\n', 2],
+    ['a number, after a blank line', '{"a":1}\n\n  {"a":2}\n3\n', 4],
+    ['a string on the first line', '"a"\n{"a":1}\n', 1],
+  ])('a JSON Lines line holding %s, not an object → 400 naming the line, nothing left', async (_what, body, line) => {
+    const res = await upload(t, { name: 'records', body, token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      detail: `malformed JSON Lines on line ${line}: each line must be a JSON object ({…}), not an array or a single value`,
+      errors: [{ field: 'body', detail: `line ${line} is not a JSON object` }],
+    });
+    await nothingLeft();
+  });
+
   it('invalid UTF-8 → 400 naming the byte offset, and the bad bytes are not echoed', async () => {
     const body = Buffer.concat([Buffer.from('id,name\n1,caf'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
     const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });
