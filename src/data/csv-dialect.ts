@@ -68,7 +68,7 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
       const width = alt[0]?.length ?? 0;
       if (width >= 2 && alt.every((r) => r.length === width)) {
         throw new ValidationFailed(
-          `wrong delimiter: declared ${describe(input.delimiter)}, but every line splits into ${width} columns on ${describe(other)}; pass delimiter=${other === '\t' ? '%09 (tab)' : other}`,
+          `wrong delimiter: declared ${describe(input.delimiter)}, but every line splits into ${width} columns on ${describe(other)}; pass delimiter=${other === '\t' ? '%09' : other}`,
           [{ field: 'query.delimiter', message: `the file looks ${describe(other)}-separated (${width} columns), not ${describe(input.delimiter)}-separated` }],
         );
       }

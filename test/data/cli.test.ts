@@ -56,7 +56,14 @@ describe('assay dataset ingest / list / show against a running server', () => {
     writeFileSync(file, 'a;b;c\n1;2;3\n');
     const r = as(stewardToken, ['--json', 'dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
     expect(r.status).toBe(1);
-    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.delimiter' }] } });
+    // --json keeps the API's field names; the advice is in the CLI's terms either way.
+    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'validation_failed', message: expect.stringMatching(/; pass --delimiter ';'$/), errors: [{ field: 'query.delimiter' }] } });
+    const human = as(stewardToken, ['dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
+    expect(human.status).toBe(1);
+    expect(human.stderr).toBe(`error: server answered 400: wrong delimiter: declared ",", but every line splits into 3 columns on ";"; pass --delimiter ';'\n  - --delimiter: the file looks ";"-separated (3 columns), not ","-separated\n`);
+    const tabs = join(root, 'tabs.csv');
+    writeFileSync(tabs, 'a\tb\n1\t2\n');
+    expect(as(stewardToken, ['dataset', 'ingest', tabs, '--name', 'tabs', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']).stderr).toContain('on tab; pass --delimiter tab\n');
     const ok = as(stewardToken, ['dataset', 'ingest', file, '--name', 'semi', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';']);
     expect(ok.status, ok.stderr).toBe(0);
   });

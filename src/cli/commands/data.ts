@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
@@ -47,6 +48,12 @@ function versionLine(v: DatasetVersionRecord): string {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** The flag behind each query parameter `dataset ingest` sends, so the server's refusals read in its terms. */
+const INGEST_FLAGS = flagsFor(
+  ['sourceSystem', 'classification', 'owner', 'purpose', 'consentColumn', 'subjectIdColumn', 'residency', 'residencyColumn', 'delimiter', 'decimalSeparator', 'dateFormat', 'timestampFormat', 'format', 'derivedFrom', 'codeSha256', 'codeUri', 'transform', 'parameters'],
+  { parameters: '--param' },
+);
 
 interface PromoteOptions extends UrlOption {
   override: string[];
@@ -95,7 +102,11 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           path: `/api/v1/datasets/${encodeURIComponent(opts.name)}/versions?${query.toString()}`,
           contentType: opts.format ? 'application/octet-stream' : (mediaTypeForFile(file) ?? 'application/octet-stream'),
           ...(bar ? { onProgress: bar.update } : {}),
-        }).finally(() => bar?.done());
+        })
+          .catch((err: unknown) => {
+            throw inFlagTerms(err, INGEST_FLAGS, { fields: !json() });
+          })
+          .finally(() => bar?.done());
         if (json()) printJson(io, version);
         else io.stdout(versionLine(version));
         return EXIT.ok;
