@@ -63,21 +63,25 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
   }
   const erase = (token: string, body: unknown) => call<ErasureRequestRecord & Problem>('POST', '/api/v1/erasure-requests', token, body);
 
-  async function ingest(name: string, csv: string): Promise<DatasetVersionRecord> {
-    const query = new URLSearchParams({ sourceSystem: 'core-banking', classification: 'internal', owner: steward.id, subjectIdColumn: 'customer_id' });
-    const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${query.toString()}`, {
+  /** Ingests `csv` over HTTP as the next version of `name`, by `who`, with more query parameters. */
+  async function ingestAs(who: Principal, name: string, csv: string, query: Record<string, string>): Promise<DatasetVersionRecord> {
+    const q = new URLSearchParams({ owner: steward.id, ...query });
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${q.toString()}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${scientist.token}`, 'content-type': 'text/csv' },
+      headers: { authorization: `Bearer ${who.token}`, 'content-type': 'text/csv' },
       body: csv,
     });
     const text = await res.text();
     expect(res.status, text).toBe(201);
     return JSON.parse(text) as DatasetVersionRecord;
   }
-  async function promote(name: string): Promise<void> {
-    const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}` } });
+  async function promoteAs(who: Principal, name: string): Promise<void> {
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${who.token}` } });
     expect(res.status, await res.text()).toBe(200);
   }
+  const ingest = (name: string, csv: string): Promise<DatasetVersionRecord> =>
+    ingestAs(scientist, name, csv, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'customer_id' });
+  const promote = (name: string): Promise<void> => promoteAs(steward, name);
 
   beforeAll(async () => {
     t = await createTestApp(backend);
@@ -312,31 +316,15 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     let pip: Principal;
     let sid: Principal;
 
-    /** Ingests `csv` over HTTP as the next version of `name`, by `who`, with more query parameters. */
-    async function ingestAs(who: Principal, name: string, csv: string, query: Record<string, string>): Promise<DatasetVersionRecord> {
-      const q = new URLSearchParams({ sourceSystem: 'ehr', owner: steward.id, ...query });
-      const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${q.toString()}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${who.token}`, 'content-type': 'text/csv' },
-        body: csv,
-      });
-      const text = await res.text();
-      expect(res.status, text).toBe(201);
-      return JSON.parse(text) as DatasetVersionRecord;
-    }
-    async function promoteAs(who: Principal, name: string): Promise<void> {
-      const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${who.token}` } });
-      expect(res.status, await res.text()).toBe(200);
-    }
     /** A feature table's declaration: built from `from` by some code, its bytes mattering only as a hash. */
-    const derivedFrom = (from: string) => ({ classification: 'PII', derivedFrom: from, codeSha256: sha256Hex(`features from ${from}`), transform: 'features.sql' });
+    const derivedFrom = (from: string) => ({ sourceSystem: 'ehr', classification: 'PII', derivedFrom: from, codeSha256: sha256Hex(`features from ${from}`), transform: 'features.sql' });
 
     beforeAll(async () => {
       pip = await createPrincipalWithToken(t.db, { name: 'pip-scientist', roles: ['data-scientist'], attributes: { clearance: ['pii'] } });
       sid = await createPrincipalWithToken(t.db, { name: 'sid-steward', roles: ['data-steward'], attributes: { clearance: ['pii'] } });
       // raw (subject index) → certified → feature table (PII, no subject index) → certified →
       // feature table of that (PII, no subject index) → certified → a model trained on it (PII).
-      chain.raw = await ingestAs(scientist, 'admissions', `patient_id,age,stay_days\n${PATIENT},41,3\nPAT-7002,67,9\n`, { classification: 'internal', subjectIdColumn: 'patient_id' });
+      chain.raw = await ingestAs(scientist, 'admissions', `patient_id,age,stay_days\n${PATIENT},41,3\nPAT-7002,67,9\n`, { sourceSystem: 'ehr', classification: 'internal', subjectIdColumn: 'patient_id' });
       await promoteAs(steward, 'admissions');
       chain.features = await ingestAs(pip, 'admission-features', 'age_band,stay_days\n40,3\n60,9\n', derivedFrom('admissions@1'));
       await promoteAs(sid, 'admission-features');
