@@ -28,9 +28,9 @@ export function describeValueFormat(values: ValueFormat | null | undefined): str
   return set.length > 0 ? set.map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ') : "DuckDB's own syntax (no declaration)";
 }
 
-/** The declaration without its unset fields, or undefined when nothing is declared (DuckDB's own syntax). A declared `.` is that syntax too. */
+/** The declaration without its unset fields, or undefined when nothing is declared (DuckDB's own syntax). */
 export function declaredValues(values: ValueFormat | undefined): ValueFormat | undefined {
-  const set = Object.fromEntries(Object.entries(values ?? {}).filter(([k, v]) => v !== undefined && !(k === 'decimalSeparator' && v === '.')));
+  const set = Object.fromEntries(Object.entries(values ?? {}).filter(([, v]) => v !== undefined));
   return Object.keys(set).length > 0 ? (set as ValueFormat) : undefined;
 }
 
@@ -54,19 +54,31 @@ export function valueFormatIssues(values: ValueFormat, format: DatasetFormat): F
 }
 
 /**
- * Digit groups before a decimal comma: a first group of one to three digits (not led by 0), then
- * threes, all split by one separator. The sign leads, or trails as SAP writes negatives (`1.234,56-`).
+ * Digit groups before the decimal separator: a first group of one to three digits (not led by
+ * 0), then threes, all split by one separator (the other mark, a space, a no-break space or a
+ * narrow no-break space). The sign leads, or trails as SAP writes negatives (`1.234,56-`).
  */
-const GROUP_SEPARATORS = ['\\.', ' ', '\u00a0', '\u202f'];
-const COMMA_DIGITS = `(?:${GROUP_SEPARATORS.map((s) => `[1-9][0-9]{0,2}(?:${s}[0-9]{3})+`).join('|')}|[0-9]+)(?:,[0-9]+)?`;
-const COMMA_NUMBER = `[+-]?${COMMA_DIGITS}|${COMMA_DIGITS}-`;
+const GROUPED_NUMBER = {
+  ',': groupedNumber(',', '\\.'),
+  '.': groupedNumber('\\.', ','),
+};
+function groupedNumber(decimal: string, group: string): string {
+  const digits = `(?:${[group, ' ', '\u00a0', '\u202f'].map((s) => `[1-9][0-9]{0,2}(?:${s}[0-9]{3})+`).join('|')}|[0-9]+)(?:${decimal}[0-9]+)?`;
+  return `[+-]?${digits}|${digits}-`;
+}
 
-/** SQL: the text value `q` in DuckDB's number syntax when it is a number as `values` writes them, else null; `q` itself by default. */
+/**
+ * SQL: the text value `q` in DuckDB's number syntax when it is a number as `values` writes them;
+ * `q` itself by default. Under a declared decimal comma anything else is no number (null); under
+ * a declared point, values in DuckDB's own syntax (`1e5`, `.5`) stay numbers too.
+ */
 export function numberText(q: string, values: ValueFormat | undefined): string {
-  if (values?.decimalSeparator !== ',') return q;
+  const separator = values?.decimalSeparator;
+  if (separator === undefined) return q;
   const text = `CAST(${q} AS VARCHAR)`;
-  const plain = `replace(regexp_replace(${text}, '[. \u00a0\u202f]', '', 'g'), ',', '.')`;
-  return `CASE WHEN regexp_full_match(${text}, ${literal(COMMA_NUMBER)}) THEN CASE WHEN suffix(${text}, '-') THEN '-' || rtrim(${plain}, '-') ELSE ${plain} END END`;
+  const plain = separator === ',' ? `replace(regexp_replace(${text}, '[. \u00a0\u202f]', '', 'g'), ',', '.')` : `regexp_replace(${text}, '[, \u00a0\u202f]', '', 'g')`;
+  const otherwise = separator === ',' ? '' : ` ELSE ${text}`;
+  return `CASE WHEN regexp_full_match(${text}, ${literal(GROUPED_NUMBER[separator])}) THEN CASE WHEN suffix(${text}, '-') THEN '-' || rtrim(${plain}, '-') ELSE ${plain} END${otherwise} END`;
 }
 
 /**

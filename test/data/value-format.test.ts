@@ -60,6 +60,16 @@ describe('declared value formats', () => {
     expect(sap.profile.columns.find((c) => c.name === 'betrag')).toMatchObject({ type: 'DOUBLE', numeric: { min: -1234.56, max: 0.5 } });
   });
 
+  it('a declared decimal point reads digits grouped by commas (US and UK exports); undeclared they are text', async () => {
+    const US = ['id,amount', ...Array.from({ length: 1000 }, (_, i) => `${i},${i}.5`), '1001,"1,234.50"', '1002,"12,345,678.25"', '1003,"1,234.50-"', '1004,1e3', '1005,"1,23.4"', '1006,"1 234.5"'];
+    const report = await session.quarantineCsv('us', US, { values: { decimalSeparator: '.' } });
+    expect(report.profile.columns.find((c) => c.name === 'amount')).toMatchObject({ type: 'DOUBLE', numeric: { min: -1234.5, max: 12345678.25 } });
+    expect(report.checks.find((c) => c.name === 'types')!.evidence.columns).toEqual([expect.objectContaining({ column: 'amount', expected: 'DOUBLE', violations: 1, rowNumbers: [1005] })]);
+    expect(report.checks.find((c) => c.name === 'schema')!.evidence).toMatchObject({ values: { decimalSeparator: '.' } });
+    const undeclared = await session.quarantineCsv('us-undeclared', US);
+    expect(undeclared.checks.find((c) => c.name === 'types')!.evidence.columns).toEqual([expect.objectContaining({ column: 'amount', violations: 5, rowNumbers: [1001, 1002, 1003, 1005, 1006] })]);
+  });
+
   it('an offset or zone in a declared timestamp format is applied: the instant in UTC', async () => {
     const report = await session.quarantineCsv('zoned', ['id,at', '1,31.12.2024 23:30 +0100', '2,01.07.2024 08:00 -0200'], { values: { timestampFormat: '%d.%m.%Y %H:%M %z' } });
     const at = report.profile.columns.find((c) => c.name === 'at')!;
@@ -110,6 +120,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('declared value fo
       [{ dateFormat: '%d.%m.%Q' }, 'text/csv', 'query.dateFormat'],
       [{ timestampFormat: '%d.%m.%Y' }, 'text/csv', 'query.timestampFormat'],
       [{ decimalSeparator: ',' }, 'application/x-ndjson', 'query.decimalSeparator'],
+      [{ decimalSeparator: '.' }, 'application/x-ndjson', 'query.decimalSeparator'],
     ];
     for (const [query, contentType, field] of cases) {
       const body = contentType === 'text/csv' ? 'id,amount\n1,"1,5"\n' : '{"id": 1}\n';

@@ -61,7 +61,7 @@ const ingestQuery = z.strictObject({
   residencyColumn: columnName.optional().describe('Column holding each row\'s country or region; rows outside the residency are excluded (residency).'),
   format: z.enum(DATASET_FORMATS).optional().describe('Required with application/octet-stream; otherwise implied by the content type.'),
   delimiter: z.enum(CSV_DELIMITERS).optional().describe('CSV field delimiter (default ","); a file that is plainly separated by another one is refused.'),
-  decimalSeparator: z.enum(DECIMAL_SEPARATORS).optional().describe('CSV numbers: "," reads 1.234,56 (digits grouped by ".", a space or a no-break space) as 1234.56. Default ".".'),
+  decimalSeparator: z.enum(DECIMAL_SEPARATORS).optional().describe('CSV numbers: "," reads 1.234,56 (digits grouped by ".", a space or a no-break space) as 1234.56; "." reads 1,234.56 (grouped by ",", a space or a no-break space) as 1234.56. Undeclared: DuckDB\'s own syntax, no grouping.'),
   dateFormat: z.string().min(1).optional().describe('CSV dates as a strptime format of date specifiers only, e.g. %d.%m.%Y. Default ISO 8601.'),
   timestampFormat: z.string().min(1).optional().describe('CSV timestamps as a strptime format with a time of day, e.g. %d.%m.%Y %H:%M; %z or %Z applies an offset or zone, else UTC. Default ISO 8601.'),
   ...derivationQuery,

@@ -79,7 +79,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--residency <region>', 'where the data must stay: a country code (e.g. DE) or a region (EU, EEA)', parseResidency)
     .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
     .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
-    .addOption(new Option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56 (default .)').choices([...DECIMAL_SEPARATORS]))
+    .addOption(new Option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56, . reads 1,234.56 as 1234.56 (undeclared: no grouping)').choices([...DECIMAL_SEPARATORS]))
     .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
     .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
     .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
