@@ -132,8 +132,14 @@ const lineageSettings = z.strictObject({
   emitTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
   /** Attempts after the first, for network errors, 429 and 5xx. @default 3 */
   emitMaxRetries: z.coerce.number().int().min(0).max(10).default(3),
-  /** OpenLineage namespace of Assay's own jobs. @default assay */
-  namespace: z.string().min(1).max(200).default('assay'),
+  /** OpenLineage namespace of Assay's own jobs and certified datasets. @default assay */
+  namespace: z
+    .string()
+    .min(1)
+    .max(200)
+    // The lineage graph keeps a namespace in at most 500 bytes; promotion names each certified dataset in it.
+    .refine((s) => Buffer.byteLength(s) <= 500, 'must be at most 500 bytes in UTF-8')
+    .default('assay'),
 });
 
 /** The `lineage` section with defaults applied. */

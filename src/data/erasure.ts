@@ -12,7 +12,8 @@ import type { DatasetVersionState } from './types.js';
  * declared as `subjectIdColumn`; it is hashed at once with the installation's salt, as the
  * subject index was at ingest, and only that hash is kept. The request records every dataset
  * version the index holds the subject in, every dataset version (feature table) and model
- * version downstream of those in the lineage graph, and (per the site's policy) flags those
+ * version downstream of those in the lineage graph, every OpenLineage dataset that jobs outside
+ * Assay built from them, and (per the site's policy) flags those
  * models `retrain_required`: all in one transaction with its audit entry. A subject found nowhere
  * is recorded too: that the request was received and reached nothing is evidence as well.
  */
@@ -39,6 +40,8 @@ export interface ErasureEnv {
   flagsModels: boolean;
   /** The classifications the caller may see (lineage domains); the answer names only hits in them. @default all */
   visible?: readonly string[];
+  /** The OpenLineage namespace of Assay's own datasets (`config.lineage.namespace`): reported as dataset versions, not as external datasets. */
+  lineageNamespace: string;
 }
 
 /** One request: whose data, and why. */
@@ -55,6 +58,14 @@ export interface ErasureDatasetHit {
   version: number;
   id: string;
   state: DatasetVersionState;
+}
+
+/** An OpenLineage dataset (a feature table or extract written by a job outside Assay) downstream of those versions. */
+export interface ErasureExternalDataset {
+  /** Its lineage node id (lnd_…). */
+  nodeId: string;
+  namespace: string;
+  name: string;
 }
 
 /** A model version downstream of those versions. */
@@ -78,6 +89,8 @@ export interface ErasureRequestSummary {
   datasetVersionCount: number;
   /** Dataset versions downstream of those; null for a request filed before they were looked for. */
   derivedDatasetVersionCount: number | null;
+  /** OpenLineage datasets downstream of those; null for a request filed before they were looked for. */
+  externalDatasetCount: number | null;
   modelCount: number;
   flaggedRetrainRequired: number;
 }
@@ -87,9 +100,11 @@ export interface ErasureRequestRecord extends ErasureRequestSummary {
   datasetVersions: ErasureDatasetHit[];
   /** Dataset versions downstream of `datasetVersions` (feature tables), other than those. */
   derivedDatasetVersions: ErasureDatasetHit[];
+  /** OpenLineage datasets downstream of them, written by jobs outside Assay (Assay's own datasets under its namespace are the versions above). */
+  externalDatasets: ErasureExternalDataset[];
   models: ErasureModelHit[];
   /** Hits in lineage domains (classifications) the reader is not cleared for: counted, not named. */
-  withheld: { datasetVersions: number; derivedDatasetVersions: number; models: number };
+  withheld: { datasetVersions: number; derivedDatasetVersions: number; externalDatasets: number; models: number };
 }
 
 interface RequestRow {
@@ -101,11 +116,12 @@ interface RequestRow {
   flags_models: boolean;
   dataset_version_count: number;
   derived_version_count: number | null;
+  external_dataset_count: number | null;
   model_count: number;
   flagged_count: number;
 }
 
-const REQUEST_COLUMNS = 'id, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, model_count, flagged_count';
+const REQUEST_COLUMNS = 'id, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, external_dataset_count, model_count, flagged_count';
 
 function toSummary(r: RequestRow): ErasureRequestSummary {
   return {
@@ -117,6 +133,7 @@ function toSummary(r: RequestRow): ErasureRequestSummary {
     flagsModels: r.flags_models,
     datasetVersionCount: Number(r.dataset_version_count),
     derivedDatasetVersionCount: r.derived_version_count === null ? null : Number(r.derived_version_count),
+    externalDatasetCount: r.external_dataset_count === null ? null : Number(r.external_dataset_count),
     modelCount: Number(r.model_count),
     flaggedRetrainRequired: Number(r.flagged_count),
   };
@@ -171,6 +188,8 @@ interface Findings {
   flagsModels: boolean;
   versions: ErasureDatasetHit[];
   derived: ErasureDatasetHit[];
+  /** External dataset node ids. */
+  external: string[];
   models: Array<{ id: string; name: string | null }>;
 }
 
@@ -178,15 +197,16 @@ interface Findings {
 async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<void> {
   const flagged = f.flagsModels ? f.models.length : 0;
   await tx.query(
-    `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, model_count, flagged_count)
-     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)`,
-    [f.id, f.hash, ctx.actor.principalId, f.at, f.reason, f.flagsModels, f.versions.length, f.derived.length, f.models.length, flagged],
+    `INSERT INTO erasure_requests (id, subject_hash, requested_by, requested_at, reason, status, flags_models, dataset_version_count, derived_version_count, external_dataset_count, model_count, flagged_count)
+     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11)`,
+    [f.id, f.hash, ctx.actor.principalId, f.at, f.reason, f.flagsModels, f.versions.length, f.derived.length, f.external.length, f.models.length, flagged],
   );
   for (const [table, list] of [['erasure_request_hits', f.versions], ['erasure_request_derived', f.derived]] as const) {
     await tx.query(`INSERT INTO ${table} (request_id, version_id, state) SELECT $1, v, s FROM unnest($2::text[], $3::text[]) AS t(v, s)`, [
       f.id, list.map((v) => v.id), list.map((v) => v.state),
     ]);
   }
+  await tx.query(`INSERT INTO erasure_request_external (request_id, node_id) SELECT $1, n FROM unnest($2::text[]) AS t(n)`, [f.id, f.external]);
   await tx.query(
     `INSERT INTO erasure_request_models (request_id, model_node_id, model_name) SELECT $1, m, n FROM unnest($2::text[], $3::text[]) AS t(m, n)`,
     [f.id, f.models.map((m) => m.id), f.models.map((m) => m.name)],
@@ -203,7 +223,9 @@ async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<v
  * Records an erasure request: hashes the subject id with the installation's salt, finds every
  * dataset version whose subject index holds it, and every dataset version (feature table) and
  * model version downstream of those (lineage `input`, `output` and `derived` edges, any depth,
- * every lineage domain), and records the request, its hits, the derived versions, the
+ * every lineage domain), and every OpenLineage dataset there outside Assay's own namespace (what
+ * Spark, dbt or Airflow jobs built from them), and records the request, its hits, the derived
+ * versions, the external datasets, the
  * `retrain_required` flags (unless the site's policy says not to flag) and a
  * `data.erasure_request` audit entry in one transaction. Who may ask is the
  * caller's policy decision, made before this runs. The subject id is never stored, logged or
@@ -219,10 +241,12 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const versions = await findVersions(tx, subjectLookupHashes(salt, subjectId));
     // One walk for both: the start nodes (the hits) are left out, so a derived version the index
     // also found stays a hit and is not listed twice.
-    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: ['dataset_version', 'model_version'] });
+    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: ['dataset_version', 'model_version', 'external_dataset'] });
     const derived = await versionsById(tx, reached.filter((n) => n.type === 'dataset_version').map((n) => n.id));
+    // Assay's own datasets as OpenLineage names them are the versions already listed.
+    const external = reached.filter((n) => n.type === 'external_dataset' && n.namespace !== env.lineageNamespace);
     const models = reached.filter((n) => n.type === 'model_version').map((m) => ({ id: m.id, name: m.name }));
-    await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, models }, ctx);
+    await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, external: external.map((n) => n.id), models }, ctx);
     const flagged = env.flagsModels ? models.length : 0;
     const ids = (xs: ReadonlyArray<{ id: string }>): string => (xs.length ? ` (${xs.map((x) => x.id).join(', ')})` : '');
     await appendAuditEntry(
@@ -230,7 +254,7 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
       dataChangeEntry(ctx, {
         action: ERASURE_REQUEST_ACTION,
         resource: { type: 'erasure_request', id },
-        reason: `subject found in ${versions.length} dataset versions${ids(versions)}; ${derived.length} derived dataset versions downstream${ids(derived)}; ${models.length} model versions downstream${ids(models)}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
+        reason: `subject found in ${versions.length} dataset versions${ids(versions)}; ${derived.length} derived dataset versions downstream${ids(derived)}; ${external.length} external datasets downstream${ids(external)}; ${models.length} model versions downstream${ids(models)}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
       }),
     );
   });
@@ -255,7 +279,7 @@ async function recordedVersions(db: Queryable, table: 'erasure_request_hits' | '
  * lineage domains, `visibleClassifications`), dataset versions, derived dataset versions and model
  * versions of any other classification are left out and counted in `withheld`, as the lineage
  * graph does: the request still holds them all, for a reader cleared to see them. A request filed
- * before derived versions were looked for lists none, and counts them as null.
+ * before derived versions (or external datasets) were looked for lists none, and counts them as null.
  */
 export async function getErasureRequest(db: Queryable, id: string, visible?: readonly string[]): Promise<ErasureRequestRecord> {
   const r = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1`, [id]);
@@ -270,18 +294,25 @@ export async function getErasureRequest(db: Queryable, id: string, visible?: rea
       WHERE m.request_id = $1 ORDER BY m.model_node_id`,
     [id],
   );
+  const external = await db.query<{ node_id: string; namespace: string; name: string; classification: string }>(
+    `SELECT x.node_id, n.namespace, n.name, n.classification FROM erasure_request_external x JOIN lineage_nodes n ON n.id = x.node_id
+      WHERE x.request_id = $1 ORDER BY n.namespace, n.name`,
+    [id],
+  );
   // A model whose lineage node is gone has no domain left to check: only an unrestricted reader sees it.
   const seen = (classification: string | null): boolean => visible === undefined || (classification !== null && visible.includes(classification));
   const shownHits = hits.filter((h) => seen(h.classification));
   const shownDerived = derived.filter((h) => seen(h.classification));
+  const shownExternal = external.rows.filter((x) => seen(x.classification));
   const shownModels = models.rows.filter((m) => seen(m.classification));
   const asHit = (h: RecordedVersion): ErasureDatasetHit => ({ dataset: h.dataset, version: Number(h.version), id: h.id, state: h.state });
   return {
     ...toSummary(row),
     datasetVersions: shownHits.map(asHit),
     derivedDatasetVersions: shownDerived.map(asHit),
+    externalDatasets: shownExternal.map((x) => ({ nodeId: x.node_id, namespace: x.namespace, name: x.name })),
     models: shownModels.map((m) => ({ nodeId: m.model_node_id, ...(m.model_name !== null ? { name: m.model_name } : {}), retrainRequired: m.flagged })),
-    withheld: { datasetVersions: hits.length - shownHits.length, derivedDatasetVersions: derived.length - shownDerived.length, models: models.rows.length - shownModels.length },
+    withheld: { datasetVersions: hits.length - shownHits.length, derivedDatasetVersions: derived.length - shownDerived.length, externalDatasets: external.rows.length - shownExternal.length, models: models.rows.length - shownModels.length },
   };
 }
 

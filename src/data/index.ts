@@ -35,6 +35,7 @@ export {
   requestErasure,
   RETRAIN_REQUIRED,
   type ErasureDatasetHit,
+  type ErasureExternalDataset,
   type ErasureEnv,
   type ErasureInput,
   type ErasureModelHit,

@@ -24,6 +24,8 @@ export interface CheckOverrideInput {
 /** What promotion needs besides the data module's surroundings: the key that signs manifests. */
 export interface PromoteEnv extends DataEnv {
   signer: DsseSigner;
+  /** The OpenLineage namespace Assay names its datasets in (`config.lineage.namespace`), as its emitted events do. */
+  lineageNamespace: string;
 }
 
 /** Which version to promote, and exceptions recorded with it (the caller's policy already allowed them). */
@@ -131,7 +133,7 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
     );
     const manifestBlob = await storeManifest(env, manifest);
     created.push(manifestBlob);
-    await env.db.transaction((tx) => certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at }, ctx), { isolation: 'serializable' });
+    await env.db.transaction((tx) => certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx), { isolation: 'serializable' });
     return { version: await getDatasetVersion(env.db, input), manifest };
   } catch (err) {
     await releaseBlobs(env, created);
@@ -172,6 +174,7 @@ interface Certification {
   parquet: CertifiedParquet;
   manifestSha256: string;
   at: string;
+  lineageNamespace: string;
 }
 
 async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
@@ -212,7 +215,15 @@ export function rawSnapshotNodeId(v: { datasetId: string; snapshot: { sha256: st
   return `raw_${v.datasetId.slice(v.datasetId.indexOf('_') + 1)}${v.snapshot.sha256}`;
 }
 
-/** Lineage raw snapshot → certified version, in the promotion's transaction (the `dataset.promote` entry is its evidence). */
+/**
+ * Lineage raw snapshot → certified version → the dataset as OpenLineage names it (Assay's
+ * namespace and the dataset's name, as Assay's emitted events and the jobs that read the
+ * certified Parquet call it), in the promotion's transaction (the `dataset.promote` entry is
+ * its evidence). An OpenLineage event naming that dataset (a Spark job reading it) merges into
+ * that node, so what outside jobs build from a certified version is downstream of it, for the
+ * lineage graph and erasure requests alike. The node is as restricted as the most restricted
+ * version certified into it.
+ */
 async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
   const { v } = c;
   const raw = rawSnapshotNodeId(v);
@@ -233,7 +244,10 @@ async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
         attributes: { state: 'certified', parquetSha256: c.parquet.hash, rows: c.parquet.rows, manifestSha256: c.manifestSha256 },
       },
     ],
-    edges: [{ from: raw, to: v.id, type: 'promoted' }],
+    edges: [
+      { from: raw, to: v.id, type: 'promoted' },
+      { from: v.id, to: { kind: 'dataset', namespace: c.lineageNamespace, name: v.datasetName, classification: v.classification }, type: 'derived' },
+    ],
   });
 }
 

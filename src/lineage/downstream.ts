@@ -6,6 +6,8 @@ import type { EdgeType, NodeType } from './vocabulary.js';
 export interface ReachedNode {
   id: string;
   type: NodeType;
+  /** An external node's OpenLineage namespace; null for Assay's own objects. */
+  namespace: string | null;
   name: string | null;
   classification: Classification;
 }
@@ -35,7 +37,7 @@ export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise
        UNION
          SELECT e.dst FROM reach r JOIN lineage_edges e ON e.src = r.key WHERE e.type = ANY($2::text[])
      )
-     SELECT n.id, n.type, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
+     SELECT n.id, n.type, n.namespace, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
       WHERE n.type = ANY($3::text[]) AND NOT (n.id = ANY($1::text[]))
       ORDER BY n.id`,
     [q.from, q.through, q.types],

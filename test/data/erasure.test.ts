@@ -32,7 +32,7 @@ const OTHER = 'customer_id,amount\nCUST-2001,5\nCUST-2002,6\n';
 
 /** Every row of the erasure tables and every audit entry, as text: where a leaked id would show. */
 async function everythingStored(t: TestApp): Promise<string> {
-  const tables = ['erasure_requests', 'erasure_request_hits', 'erasure_request_derived', 'erasure_request_models', 'model_retrain_flags', 'audit_entries'];
+  const tables = ['erasure_requests', 'erasure_request_hits', 'erasure_request_derived', 'erasure_request_external', 'erasure_request_models', 'model_retrain_flags', 'audit_entries'];
   const parts: string[] = [];
   for (const table of tables) {
     const r = await t.db.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t`);
@@ -139,7 +139,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     // officer may not see: counted in the totals and in withheld, not named. The deployment and
     // the other model are not reached.
     expect(r.models).toEqual([{ nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true }]);
-    expect(r.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 1 });
+    expect(r.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 1 });
     // A reader cleared for PII sees it named.
     const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
     expect(cleared.status, cleared.text).toBe(200);
@@ -147,7 +147,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       { nodeId: node.mv1, name: 'credit-scorer v1', retrainRequired: true },
       { nodeId: node.mv2, retrainRequired: true },
     ]);
-    expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 0 });
+    expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 });
 
     const flags = await t.db.query<{ model_node_id: string; state: string }>('SELECT model_node_id, state FROM model_retrain_flags WHERE erasure_request_id = $1 ORDER BY model_node_id', [r.id]);
     expect(flags.rows).toEqual([
@@ -234,6 +234,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       flagsModels: true,
       datasetVersionCount: 2,
       derivedDatasetVersionCount: 0,
+      externalDatasetCount: 0,
       modelCount: 2,
       flaggedRetrainRequired: 2,
     });
@@ -279,7 +280,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     try {
       const res = await erase(clearedCompliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b), ticket DSR-79' });
       expect(res.status, res.text).toBe(201);
-      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0, withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 } });
+      expect(res.json).toMatchObject({ flagsModels: false, datasetVersionCount: 2, modelCount: 2, flaggedRetrainRequired: 0, withheld: { datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 } });
       expect(res.json.models.map((m) => m.retrainRequired)).toEqual([false, false]);
       expect((await t.db.query('SELECT 1 FROM model_retrain_flags WHERE erasure_request_id = $1', [res.json.id])).rowCount).toBe(0);
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
@@ -301,10 +302,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
 
     const res = await erase(compliance.token, { subjectId: 'CUST-5005', reason: 'Art. 17(1)(b), ticket DSR-80' });
     expect(res.status, res.text).toBe(201);
-    expect(res.json).toMatchObject({ datasetVersionCount: 1, datasetVersions: [], withheld: { datasetVersions: 1, derivedDatasetVersions: 0, models: 0 } });
+    expect(res.json).toMatchObject({ datasetVersionCount: 1, datasetVersions: [], withheld: { datasetVersions: 1, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 } });
     expect(res.text).not.toContain('claims-pii');
     const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${res.json.id}`, clearedCompliance.token);
-    expect(cleared.json).toMatchObject({ datasetVersions: [{ dataset: 'claims-pii', version: 1, state: 'quarantine' }], withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 } });
+    expect(cleared.json).toMatchObject({ datasetVersions: [{ dataset: 'claims-pii', version: 1, state: 'quarantine' }], withheld: { datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 } });
     // The request holds the hit whoever reads it.
     expect((await t.db.query('SELECT 1 FROM erasure_request_hits WHERE request_id = $1', [res.json.id])).rowCount).toBe(1);
   });
@@ -356,7 +357,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(r.datasetVersions).toEqual([{ dataset: 'admissions', version: 1, id: chain.raw!.id, state: 'certified' }]);
       expect(r.derivedDatasetVersions).toEqual([]);
       expect(r.models).toEqual([]);
-      expect(r.withheld).toEqual({ datasetVersions: 1, derivedDatasetVersions: 2, models: 1 });
+      expect(r.withheld).toEqual({ datasetVersions: 1, derivedDatasetVersions: 2, externalDatasets: 0, models: 1 });
       expect(res.text).not.toContain('admission-features');
 
       const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
@@ -370,7 +371,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
         { dataset: 'admission-features-2', version: 1, id: chain.features2!.id, state: 'certified' },
       ]);
       expect(cleared.json.models).toEqual([{ nodeId: node.mv, name: 'readmission v1', retrainRequired: true }]);
-      expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, models: 0 });
+      expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 });
 
       const rows = await t.db.query<{ version_id: string; state: string }>('SELECT version_id, state FROM erasure_request_derived WHERE request_id = $1 ORDER BY version_id', [r.id]);
       expect(new Set(rows.rows)).toEqual(
@@ -409,13 +410,93 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(old.json).toMatchObject({
         datasetVersionCount: 1,
         derivedDatasetVersionCount: null,
+        externalDatasetCount: null,
+        externalDatasets: [],
         datasetVersions: [{ dataset: 'admissions', version: 1, id: chain.raw!.id, state: 'certified' }],
         derivedDatasetVersions: [],
         models: [],
-        withheld: { datasetVersions: 0, derivedDatasetVersions: 0, models: 0 },
+        withheld: { datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 },
       });
       const list = await call<{ erasureRequests: ErasureRequestSummary[] }>('GET', `/api/v1/erasure-requests?limit=1000`, auditor.token);
       expect(list.json.erasureRequests.find((x) => x.id === id)).toMatchObject({ datasetVersionCount: 1, derivedDatasetVersionCount: null });
+    });
+  });
+
+  describe('OpenLineage datasets built outside Assay (Spark feature tables)', () => {
+    const BORROWER = 'BOR-5001';
+    const runId = (n: number): string => `01890a5d-ac96-774b-b0a4-6c2b7e0c8a0${n}`;
+    /** A RunEvent of a job outside Assay reading `input` and writing `output`, as Spark's OpenLineage listener sends it. */
+    const sparkEvent = (n: number, input: { namespace: string; name: string }, output: { namespace: string; name: string; classification?: string }) => ({
+      eventType: 'COMPLETE',
+      eventTime: '2026-12-06T10:00:00.000Z',
+      producer: 'https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/spark',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+      run: { runId: runId(n) },
+      job: { namespace: 'spark://risk-cluster', name: `features_${n}` },
+      inputs: [input],
+      outputs: [
+        {
+          namespace: output.namespace,
+          name: output.name,
+          ...(output.classification
+            ? { facets: { tags: { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet', tags: [{ key: 'classification', value: output.classification }] } } }
+            : {}),
+        },
+      ],
+    });
+    let loans: DatasetVersionRecord;
+    const nodeOf = async (namespace: string, name: string): Promise<string> =>
+      (await t.db.query<{ id: string }>(`SELECT id FROM lineage_nodes WHERE type = 'external_dataset' AND namespace = $1 AND name = $2`, [namespace, name])).rows[0]!.id;
+
+    beforeAll(async () => {
+      loans = await ingestAs(scientist, 'loans', `borrower_id,amount\n${BORROWER},900\nBOR-5002,1200\n`, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' });
+      await promoteAs(steward, 'loans');
+      // Spark reads the certified loans (Assay's namespace and the dataset's name, as Assay's own
+      // events call it) into a feature table, and a second job scores that into a PII table;
+      // a third job reads a table that has nothing to do with the subject.
+      const res = await call<Problem>('POST', '/api/v1/lineage', steward.token, [
+        sparkEvent(1, { namespace: 'assay', name: 'loans' }, { namespace: 's3://features', name: 'loan_features' }),
+        sparkEvent(2, { namespace: 's3://features', name: 'loan_features' }, { namespace: 'postgres://dwh:5432', name: 'risk.loan_scores', classification: 'PII' }),
+        sparkEvent(3, { namespace: 's3://features', name: 'unrelated' }, { namespace: 's3://features', name: 'unrelated_features' }),
+      ]);
+      expect(res.status, res.text).toBe(201);
+    });
+
+    it('promotion links the certified version to the dataset as OpenLineage names it, so outside jobs reading it are downstream', async () => {
+      const features = await nodeOf('s3://features', 'loan_features');
+      const up = await call<{ nodes: Array<{ id: string; type: string }> }>('GET', `/api/v1/lineage/graph?node=${features}&direction=up&depth=5`, clearedCompliance.token);
+      expect(up.status, up.text).toBe(200);
+      expect(up.json.nodes.map((n) => n.id)).toEqual(expect.arrayContaining([loans.id, await nodeOf('assay', 'loans')]));
+      expect(up.json.nodes.find((n) => n.id === loans.id)).toMatchObject({ type: 'dataset_version' });
+    });
+
+    it('finds the OpenLineage datasets built from a hit, at any depth; records, audits and withholds them like versions', async () => {
+      const res = await erase(compliance.token, { subjectId: BORROWER, reason: 'Art. 17(1)(a): no longer necessary, ticket DSR-55' });
+      expect(res.status, res.text).toBe(201);
+      const r = res.json;
+      const features = await nodeOf('s3://features', 'loan_features');
+      const scores = await nodeOf('postgres://dwh:5432', 'risk.loan_scores');
+      expect(r).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 2 });
+      // Assay's own dataset under its namespace is the hit itself; the unrelated table is not downstream.
+      expect(r.externalDatasets).toEqual([{ nodeId: features, namespace: 's3://features', name: 'loan_features' }]);
+      expect(r.withheld).toMatchObject({ externalDatasets: 1 });
+      expect(res.text).not.toContain('loan_scores');
+
+      const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
+      expect(cleared.json.externalDatasets).toEqual([
+        { nodeId: scores, namespace: 'postgres://dwh:5432', name: 'risk.loan_scores' },
+        { nodeId: features, namespace: 's3://features', name: 'loan_features' },
+      ]);
+      expect(cleared.json.withheld).toMatchObject({ externalDatasets: 0 });
+      const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
+      expect(entry?.reason).toContain(`2 external datasets downstream (`);
+      expect(entry?.reason).toContain(features);
+      expect(entry?.reason).toContain(scores);
+
+      await expect(t.db.query('DELETE FROM erasure_request_external')).rejects.toThrow(/never deleted/);
+      await expect(t.db.query('UPDATE erasure_request_external SET node_id = $1', [features])).rejects.toThrow(/not changed/);
+      const list = await call<{ erasureRequests: ErasureRequestSummary[] }>('GET', `/api/v1/erasure-requests?limit=1000`, auditor.token);
+      expect(list.json.erasureRequests.find((x) => x.id === r.id)).toMatchObject({ externalDatasetCount: 2 });
     });
   });
 

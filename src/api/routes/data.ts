@@ -224,7 +224,7 @@ const promoteRoute = defineRoute({
       const input = { params: { name: params.name, version: String(params.version) }, query: {}, principal: caller, deps };
       await authorizeAction(input, { action: 'overrideDatasetCheck', resource: await on.datasetParam.resource(input), requestId });
     }
-    const promotion = await promoteDatasetVersion({ ...dataEnv(deps), signer: deps.keyring.active() }, { name: params.name, version: params.version, overrides }, changeContextOf(caller, requestId));
+    const promotion = await promoteDatasetVersion({ ...dataEnv(deps), signer: deps.keyring.active(), lineageNamespace: deps.config.lineage.namespace }, { name: params.name, version: params.version, overrides }, changeContextOf(caller, requestId));
     emitPromotion(deps, promotion.version, reply);
     return { json: promotion };
   },

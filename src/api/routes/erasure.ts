@@ -31,6 +31,7 @@ const summaryShape = {
   flagsModels: z.boolean().describe('The site policy when recorded (data.erasureFlagsModels): whether affected models were flagged.'),
   datasetVersionCount: z.number(),
   derivedDatasetVersionCount: z.number().nullable().describe('Dataset versions downstream of those; null for a request filed before derived versions were looked for.'),
+  externalDatasetCount: z.number().nullable().describe('OpenLineage datasets downstream of those (written by jobs outside Assay); null for a request filed before they were looked for.'),
   modelCount: z.number(),
   flaggedRetrainRequired: z.number(),
 };
@@ -42,11 +43,16 @@ const recordSchema = z.object({
   derivedDatasetVersions: z
     .array(versionSchema)
     .describe('Every other dataset version downstream of those in the lineage graph (feature tables; input, output and derived edges, any depth), with its state when the request was recorded.'),
+  externalDatasets: z
+    .array(z.object({ nodeId: z.string(), namespace: z.string(), name: z.string() }))
+    .describe(
+      'Every OpenLineage dataset downstream of those versions outside lineage.namespace: feature tables and extracts that Spark, dbt or Airflow jobs built from a certified version, as their OpenLineage events reported them.',
+    ),
   models: z
     .array(z.object({ nodeId: z.string(), name: z.string().optional(), retrainRequired: z.boolean() }))
     .describe('Every model version downstream of those versions in the lineage graph (input, output and derived edges, any depth).'),
   withheld: z
-    .object({ datasetVersions: z.number(), derivedDatasetVersions: z.number(), models: z.number() })
+    .object({ datasetVersions: z.number(), derivedDatasetVersions: z.number(), externalDatasets: z.number(), models: z.number() })
     .describe('Hits in lineage domains (PII, PHI, PCI) the caller is not cleared for: recorded and counted in the totals, not named here.'),
 });
 
@@ -60,7 +66,7 @@ export const erasureRoutes = [
     path: '/api/v1/erasure-requests',
     operationId: 'requestErasure',
     summary:
-      'Records a GDPR Art. 17 erasure request: finds every dataset version holding the subject (through the salted subject index), every dataset version derived from them and every model version trained on them (lineage, any depth), and flags those models retrain_required unless data.erasureFlagsModels is off; with its audit entry, in one transaction. A subject found nowhere is recorded too.',
+      'Records a GDPR Art. 17 erasure request: finds every dataset version holding the subject (through the salted subject index), every dataset version derived from them, every OpenLineage dataset outside jobs built from them, and every model version trained on them (lineage, any depth), and flags those models retrain_required unless data.erasureFlagsModels is off; with its audit entry, in one transaction. A subject found nowhere is recorded too.',
     tags: ['data'],
     auth: 'token',
     authorize: on.platform,
@@ -73,7 +79,7 @@ export const erasureRoutes = [
     handler: async ({ body, principal, deps, requestId }) => ({
       status: 201,
       json: await requestErasure(
-        { db: deps.db, flagsModels: deps.config.data.erasureFlagsModels, visible: visibleTo(principal) },
+        { db: deps.db, flagsModels: deps.config.data.erasureFlagsModels, visible: visibleTo(principal), lineageNamespace: deps.config.lineage.namespace },
         body,
         changeContextOf(principal as AuthenticatedPrincipal, requestId),
       ),

@@ -10,21 +10,23 @@ function summaryLine(r: ErasureRequestSummary): string {
   const flagged = r.flagsModels ? `${r.flaggedRetrainRequired} flagged retrain_required` : 'models not flagged (data.erasureFlagsModels is off)';
   // A request filed before derived versions were looked for has no count of them.
   const derived = r.derivedDatasetVersionCount === null ? '' : `${r.derivedDatasetVersionCount} derived dataset versions, `;
-  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
+  const external = r.externalDatasetCount === null ? '' : `${r.externalDatasetCount} external datasets, `;
+  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${external}${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
 }
 
 function recordLines(r: ErasureRequestRecord): string {
   const versions = r.datasetVersions.map((v) => `  dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
   const derived = r.derivedDatasetVersions.map((v) => `  derived dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
+  const external = r.externalDatasets.map((x) => `  external dataset ${x.namespace} ${x.name} (${x.nodeId})\n`);
   const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${m.name}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
-  const { datasetVersions, derivedDatasetVersions, models: hiddenModels } = r.withheld;
+  const { datasetVersions, derivedDatasetVersions, externalDatasets, models: hiddenModels } = r.withheld;
   const withheld =
-    datasetVersions + derivedDatasetVersions + hiddenModels > 0
+    datasetVersions + derivedDatasetVersions + externalDatasets + hiddenModels > 0
       ? [
-          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`,
+          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions, ${externalDatasets} external datasets and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`,
         ]
       : [];
-  return [summaryLine(r), ...versions, ...derived, ...models, ...withheld].join('');
+  return [summaryLine(r), ...versions, ...derived, ...external, ...models, ...withheld].join('');
 }
 
 /**
