@@ -3,7 +3,7 @@ import type { Classification } from '../policy/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import type { Facets } from './openlineage-event.js';
 import type { AssayNodeType, EdgeType, ExternalNodeType, NodeType } from './vocabulary.js';
-import { DEFAULT_EXTERNAL_CLASSIFICATION, keptClassificationSql } from './vocabulary.js';
+import { DEFAULT_EXTERNAL_CLASSIFICATION, keptClassificationSql, narrownessSql } from './vocabulary.js';
 
 /**
  * Writes to the lineage tables, always inside the caller's transaction and always set-based:
@@ -17,6 +17,8 @@ export interface StoredNode {
   key: number;
   id: string;
   type: NodeType;
+  /** This write narrowed the node's classification (its runs may have to follow). */
+  raised?: boolean;
 }
 
 /** An Assay object to record as a node. */
@@ -48,6 +50,8 @@ export interface EdgeRow {
 }
 
 const KEPT_CLASS = keptClassificationSql('n.classification', 'r.classification');
+/** In an UPDATE's RETURNING: `o` is the row as it was before the statement (a self-join reads the old version). */
+const RAISED = 'n.classification <> o.classification AS raised';
 
 /**
  * Creates the external nodes that do not exist yet, then merges every row into its node:
@@ -75,12 +79,12 @@ export async function upsertExternalNodes(tx: Tx, rows: readonly ExternalNodeRow
                             OR (r.attributes ->> 'stateAt') >= (n.attributes ->> 'stateAt')
                           THEN n.attributes || r.attributes ELSE n.attributes END,
         updated_at = now()
-       FROM ${recordset}
-      WHERE n.type = r.type AND n.namespace = r.namespace AND n.name = r.name AND n.namespace IS NOT NULL
-      RETURNING n.key, n.id, n.type, n.namespace, n.name`,
+       FROM ${recordset}, lineage_nodes o
+      WHERE n.type = r.type AND n.namespace = r.namespace AND n.name = r.name AND n.namespace IS NOT NULL AND o.key = n.key
+      RETURNING n.key, n.id, n.type, n.namespace, n.name, ${RAISED}`,
     [records],
   );
-  return new Map(updated.rows.map((n) => [`${n.type}\u0000${n.namespace}\u0000${n.name}`, { key: n.key, id: n.id, type: n.type }]));
+  return new Map(updated.rows.map((n) => [`${n.type}\u0000${n.namespace}\u0000${n.name}`, { key: n.key, id: n.id, type: n.type, raised: n.raised }]));
 }
 
 /**
@@ -104,12 +108,32 @@ export async function upsertAssayNodes(tx: Tx, rows: readonly AssayNodeRow[]): P
         name = COALESCE(r.name, n.name),
         attributes = n.attributes || r.attributes,
         updated_at = now()
-       FROM ${recordset}
-      WHERE n.id = r.id AND n.type = r.type
-      RETURNING n.key, n.id, n.type`,
+       FROM ${recordset}, lineage_nodes o
+      WHERE n.id = r.id AND n.type = r.type AND o.key = n.key
+      RETURNING n.key, n.id, n.type, ${RAISED}`,
     [records],
   );
   return new Map(updated.rows.map((n) => [n.id, n]));
+}
+
+/**
+ * A run is part of its job: it shows the job's namespace, and whoever may not see the job
+ * must not see its runs either. So a run at the end of a `run_of` edge is raised to the
+ * narrowest of its own classification and its jobs' (`narrownessSql`), whichever event or
+ * change classified either: the runs among `nodes` (this change wrote them and their edges),
+ * and every run of the `raised` jobs (this change narrowed them). Only ever a rise.
+ */
+export async function inheritJobClassification(tx: Tx, touched: { nodes: readonly number[]; raised: readonly number[] }): Promise<void> {
+  if (touched.nodes.length === 0 && touched.raised.length === 0) return;
+  await tx.query(
+    `UPDATE lineage_nodes run SET classification = job.classification, updated_at = now()
+       FROM (SELECT e.dst AS key, (array_agg(j.classification ORDER BY ${narrownessSql('j.classification')} DESC))[1] AS classification
+               FROM lineage_edges e JOIN lineage_nodes j ON j.key = e.src
+              WHERE e.type = 'run_of' AND (e.dst = ANY ($1::bigint[]) OR e.src = ANY ($2::bigint[]))
+              GROUP BY e.dst) job
+      WHERE run.key = job.key AND ${narrownessSql('job.classification')} > ${narrownessSql('run.classification')}`,
+    [touched.nodes, touched.raised],
+  );
 }
 
 /** The stored nodes with these ids (absent ids are simply missing from the answer). */

@@ -2,7 +2,7 @@ import { appendAuditEntry } from '../audit/index.js';
 import { hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Db, Tx } from '../store/index.js';
-import { insertEdges, upsertExternalNodes, type StoredNode } from './graph-store.js';
+import { inheritJobClassification, insertEdges, upsertExternalNodes, type StoredNode } from './graph-store.js';
 import type { OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
@@ -74,6 +74,8 @@ async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[]): Promise
   const stored = await upsertExternalNodes(tx, nodes);
   const edges = [...change.edges.values()].map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
   await insertEdges(tx, edges);
+  const written = [...stored.values()];
+  await inheritJobClassification(tx, { nodes: written.map((n) => n.key), raised: written.filter((n) => n.raised).map((n) => n.key) });
 }
 
 /** One line per event for the audit reason: kind, state and what it is about. */

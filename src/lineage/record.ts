@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Conflict, ValidationFailed, type FieldIssue } from '../core/index.js';
 import { CLASSIFICATIONS } from '../policy/index.js';
 import type { Tx } from '../store/index.js';
-import { insertEdges, nodesById, upsertAssayNodes, upsertExternalNodes, type StoredNode } from './graph-store.js';
+import { inheritJobClassification, insertEdges, nodesById, upsertAssayNodes, upsertExternalNodes, type StoredNode } from './graph-store.js';
 import { MAX_NAME_BYTES, MAX_NAMESPACE_BYTES } from './openlineage-validation.js';
 import { ASSAY_NODE_TYPES, EDGE_RULES, EDGE_TYPES, edgeAllowed, EXTERNAL_KINDS, type ExternalKind } from './vocabulary.js';
 
@@ -61,7 +61,7 @@ function invalid(issues: FieldIssue[]): ValidationFailed {
 /**
  * Records Assay objects and the edges between them (or to OpenLineage datasets and jobs) in
  * the caller's transaction. Repeating a change is harmless: nodes merge (the classification
- * only rises) and an edge is stored once. Throws ValidationFailed naming `nodes.N.…` /
+ * only rises; a run's is at least its job's) and an edge is stored once. Throws ValidationFailed naming `nodes.N.…` /
  * `edges.N.…` for a malformed change, an edge whose types the edge type does not join, or an
  * edge to an Assay id that is neither in the change nor already recorded; Conflict when an id
  * is already recorded with another type. It writes no audit entry of its own: the caller's
@@ -115,4 +115,6 @@ export async function recordLineage(tx: Tx, change: LineageChange): Promise<void
   });
   if (issues.length > 0) throw invalid(issues);
   await insertEdges(tx, [...new Map(rows.map((r) => [`${r.src}:${r.dst}:${r.type}`, r])).values()]);
+  const written = [...stored.values(), ...external.values()];
+  await inheritJobClassification(tx, { nodes: written.map((n) => n.key), raised: written.filter((n) => n.raised).map((n) => n.key) });
 }

@@ -85,6 +85,20 @@ export function keptClassificationSql(current: string, next: string): string {
   return `(CASE WHEN ${next} IS NOT NULL AND ${rank(next)} > ${rank(current)} THEN ${next} ELSE ${current} END)`;
 }
 
+/**
+ * How narrow each classification's audience is, for a node that is part of another and must
+ * be hidden wherever the other is (a run of its job). Among the regulated ones PHI, then PCI,
+ * then PII: the order `declaredClassification` takes for several tags on one node. One node
+ * holds one class, so a run tagged PHI of a PII job stays PHI (see the README's lineage).
+ */
+const NARROWNESS: Record<Classification, number> = { public: 0, internal: 1, confidential: 2, PII: 3, PCI: 4, PHI: 5 };
+
+/** A classification's narrowness in SQL (higher is narrower): `c` is a column expression. */
+export function narrownessSql(c: string): string {
+  const cases = Object.entries(NARROWNESS).map(([name, n]) => `WHEN '${name}' THEN ${n}`).join(' ');
+  return `(CASE ${c} ${cases} END)`;
+}
+
 const BY_LOWER = new Map<string, Classification>(CLASSIFICATIONS.map((c) => [c.toLowerCase(), c]));
 
 /** A classification named in any letter case (`phi`, `PHI`), or undefined. */
