@@ -3,7 +3,7 @@ import { NotFound } from '../../src/core/index.js';
 import { createPrincipal, issueToken } from '../../src/identity/index.js';
 import { lineageGraph, recordLineage, visibleClassifications, type LineageChange, type LineageGraph } from '../../src/lineage/index.js';
 import { CLASSIFICATIONS } from '../../src/policy/index.js';
-import { migrate, type Db } from '../../src/store/index.js';
+import { loadMigrations, migrate, type Db } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend, type OpenedDb } from '../support/databases.js';
 import { runEvent } from './fixtures.js';
@@ -12,7 +12,7 @@ import { runEvent } from './fixtures.js';
  * A run is part of its job: it carries the job's namespace, so it lies in a lineage domain at
  * least as narrow as its job's, whichever event (or recorded change) classified the job, before
  * or after the run. Over the real HTTP server for OpenLineage in, through `recordLineage` for
- * Assay's own runs; both backends.
+ * Assay's own runs, and through the migration that raises runs stored before; both backends.
  */
 
 type Json = Record<string, unknown>;
@@ -175,6 +175,37 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a run is as narro
   const externalClassOf = async (type: string, namespace: string, name: string): Promise<string | undefined> =>
     (await db.query<{ classification: string }>('SELECT classification FROM lineage_nodes WHERE type = $1 AND namespace = $2 AND name = $3', [type, namespace, name])).rows[0]
       ?.classification;
+
+  it('the migration raises the runs stored before it to their jobs\' classification, and nothing else', async () => {
+    const shipped = loadMigrations();
+    const mine = shipped.findIndex((m) => m.name === '0016_lineage_runs_as_narrow_as_jobs.sql');
+    expect(mine).toBeGreaterThan(0);
+    await migrate(db, shipped.slice(0, mine));
+    // What the earlier code stored: untagged runs of classified jobs, as internal.
+    const node = (id: string, type: string, classification: string, ns?: string): Promise<unknown> =>
+      db.query('INSERT INTO lineage_nodes (id, type, namespace, name, classification) VALUES ($1, $2, $3, $4, $5)', [id, type, ns ?? null, ns ? id : null, classification]);
+    await node('lnd_phijob', 'external_job', 'PHI', 'clinic');
+    await node('lnd_run1', 'external_run', 'internal', 'clinic');
+    await node('lnd_run2', 'external_run', 'PII', 'clinic');
+    await node('lnd_pcijob', 'external_job', 'PCI', 'cards');
+    await node('lnd_run3', 'external_run', 'PHI', 'cards');
+    await node('lnd_pubjob', 'external_job', 'public', 'open');
+    await node('lnd_run4', 'external_run', 'confidential', 'open');
+    await node('lnd_out', 'external_dataset', 'internal', 'clinic');
+    await db.query(
+      `INSERT INTO lineage_edges (src, dst, type)
+       SELECT s.key, d.key, x.type FROM (VALUES ('lnd_phijob', 'lnd_run1', 'run_of'), ('lnd_phijob', 'lnd_run2', 'run_of'), ('lnd_pcijob', 'lnd_run3', 'run_of'),
+                                             ('lnd_pubjob', 'lnd_run4', 'run_of'), ('lnd_run1', 'lnd_out', 'output')) AS x(s, d, type)
+       JOIN lineage_nodes s ON s.id = x.s JOIN lineage_nodes d ON d.id = x.d`,
+    );
+    expect((await migrate(db)).applied.map((m) => m.name)).toEqual(['0016_lineage_runs_as_narrow_as_jobs.sql']);
+    expect(await classOf('lnd_run1')).toBe('PHI');
+    expect(await classOf('lnd_run2')).toBe('PHI');
+    // Already narrower than its job (PHI before PCI), or than a public job: left as it was.
+    expect(await classOf('lnd_run3')).toBe('PHI');
+    expect(await classOf('lnd_run4')).toBe('confidential');
+    expect(await classOf('lnd_out')).toBe('internal');
+  });
 
   it("Assay's own runs: a run recorded with a wider classification than its job takes the job's, and a job raised later raises its runs", async () => {
     await migrate(db);
