@@ -69,7 +69,7 @@ describe('assay data erasure-request / erasure-requests against a running server
 
     const human = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-999', '--reason', 'Art. 17(1)(a), ticket DSR-2']);
     expect(human.status, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^era_[0-9A-Z]{26} {2}open {2}by .* 0 dataset versions, 0 derived dataset versions, 0 models, 0 flagged retrain_required {2}reason: Art\. 17\(1\)\(a\), ticket DSR-2\n$/);
+    expect(human.stdout).toMatch(/^era_[0-9A-Z]{26} {2}open {2}by .* 0 dataset versions, 0 derived dataset versions, 0 external datasets, 0 models, 0 flagged retrain_required {2}reason: Art\. 17\(1\)\(a\), ticket DSR-2\n$/);
   });
 
   it('lists and shows requests', () => {
@@ -79,7 +79,7 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(listed.stdout).toContain(`${requestId}  open`);
     const shown = as(officer.token, ['data', 'erasure-requests', 'show', requestId]);
     expect(shown.status, shown.stderr).toBe(0);
-    expect(shown.stdout).toContain('1 dataset versions, 1 derived dataset versions, 0 models');
+    expect(shown.stdout).toContain('1 dataset versions, 1 derived dataset versions, 0 external datasets, 0 models');
     expect(shown.stdout).toMatch(/\n {2}dataset loans v1 \(dsv_[0-9A-Z]{26}, certified\)\n {2}derived dataset loan-features v1 \(dsv_[0-9A-Z]{26}, quarantine\)\n$/);
     const json = JSON.parse(as(officer.token, ['--json', 'data', 'erasure-requests', 'list', '--status', 'open']).stdout) as { erasureRequests: Array<{ id: string }> };
     expect(json.erasureRequests.map((x) => x.id)).toContain(requestId);
