@@ -117,10 +117,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit log [%s]', 
     const size = (await getJson<{ leaves: string[] }>('/api/v1/audit/leaves?start=0&end=1')).leaves.length;
     expect(size).toBe(1);
     for (const [url, field] of [
-      ['/api/v1/audit/proof/inclusion?index=5&size=99999999', 'size'],
-      ['/api/v1/audit/proof/inclusion?index=7&size=7', 'index'],
-      ['/api/v1/audit/proof/consistency?from=0&to=3', 'from'],
-      ['/api/v1/audit/leaves?start=0&end=1001', 'end'],
+      ['/api/v1/audit/proof/inclusion?index=5&size=99999999', 'query.size'],
+      ['/api/v1/audit/proof/inclusion?index=7&size=7', 'query.index'],
+      ['/api/v1/audit/proof/consistency?from=0&to=3', 'query.from'],
+      ['/api/v1/audit/leaves?start=0&end=1001', 'query.end'],
       ['/api/v1/audit/leaves?start=a&end=2', 'query.start'],
     ] as const) {
       const r = await get(url);

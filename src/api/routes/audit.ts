@@ -12,11 +12,13 @@ import {
 } from '../../audit/index.js';
 import { NotFound } from '../../core/index.js';
 import { on } from '../authorize.js';
+import { namedAsSent } from '../fields.js';
 import { defineRoute } from '../route.js';
 
 // Who reads the log is Cedar policy (audit.read-log: administrators and auditors).
 
-// These shapes are a public contract: independent verifiers are written against them.
+// These shapes are a public contract: independent verifiers are written against them. The tree
+// store names a refused value bare (`end`); the routes name it as sent (`query.end`).
 const count = z.coerce.number().int().min(0);
 const proofSchema = z.object({ proof: z.array(z.string().describe('base64 of a 32-byte hash')) });
 const b64 = (hashes: Buffer[]): string[] => hashes.map((h) => h.toString('base64'));
@@ -63,7 +65,7 @@ export const auditRoutes = [
     authorize: on.auditLog,
     request: { query: z.object({ start: count, end: count }) },
     responses: { 200: { description: 'leaves', schema: z.object({ leaves: z.array(z.string().describe('base64 of the leaf bytes')) }) } },
-    handler: async ({ deps, query }) => ({ json: { leaves: b64(await readLeaves(deps.db, query)) } }),
+    handler: async ({ deps, query }) => ({ json: { leaves: b64(await namedAsSent('query', () => readLeaves(deps.db, query))) } }),
   }),
   defineRoute({
     method: 'GET',
@@ -75,7 +77,7 @@ export const auditRoutes = [
     authorize: on.auditLog,
     request: { query: z.object({ index: count, size: count }) },
     responses: { 200: { description: 'proof', schema: proofSchema } },
-    handler: async ({ deps, query }) => ({ json: { proof: b64(await proveInclusion(deps.db, query)) } }),
+    handler: async ({ deps, query }) => ({ json: { proof: b64(await namedAsSent('query', () => proveInclusion(deps.db, query))) } }),
   }),
   defineRoute({
     method: 'GET',
@@ -87,7 +89,7 @@ export const auditRoutes = [
     authorize: on.auditLog,
     request: { query: z.object({ from: count, to: count }) },
     responses: { 200: { description: 'proof', schema: proofSchema } },
-    handler: async ({ deps, query }) => ({ json: { proof: b64(await proveConsistency(deps.db, query)) } }),
+    handler: async ({ deps, query }) => ({ json: { proof: b64(await namedAsSent('query', () => proveConsistency(deps.db, query))) } }),
   }),
   defineRoute({
     method: 'GET',
