@@ -5,8 +5,17 @@ import type { RouteSpec } from './route.js';
 type JsonSchema = Record<string, unknown>;
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', override: io === 'input' ? keepIntegerDefault : undefined }) as JsonSchema;
   return rest;
+}
+
+/**
+ * A decimal integer parameter (src/api/fields.ts) parses its text through a transform, so zod
+ * leaves its default out of the input schema; documented as an integer, its default is one.
+ */
+function keepIntegerDefault(ctx: { zodSchema: z.core.$ZodTypes; jsonSchema: z.core.JSONSchema.BaseSchema }): void {
+  const def = ctx.zodSchema._zod.def;
+  if (def.type === 'default' && ctx.jsonSchema.type === 'integer' && ctx.jsonSchema.default === undefined) ctx.jsonSchema.default = def.defaultValue as number;
 }
 
 function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {

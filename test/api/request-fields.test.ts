@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOpenApi, routeTable } from '../../src/api/index.js';
 import { sequenceBatch } from '../../src/audit/index.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { MAX_DATASET_VERSION } from '../../src/data/index.js';
+import { BUILT_IN_ROLES } from '../../src/identity/index.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 
 /**
@@ -53,6 +56,84 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
       expect(r.status, JSON.stringify(r.body)).toBe(400);
       expect(r.type).toContain('application/problem+json');
       expect(r.body.errors).toEqual([{ field, detail: expect.stringMatching(detail) }]);
+    });
+  });
+
+  describe('integers in paths and query strings: decimal digits only', () => {
+    let omni: string;
+    beforeAll(async () => {
+      // Every role and clearance, so each request gets past authorisation to its schema.
+      omni = (await createPrincipalWithToken(t.db, { name: 'omni', roles: BUILT_IN_ROLES.filter((r) => r !== 'break-glass'), attributes: { clearance: ['pii', 'phi', 'pci'] } })).token;
+      const steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'] });
+      const res = await fetch(`${base}/api/v1/datasets/ints/versions?sourceSystem=s&classification=internal&owner=steward`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'text/csv' },
+        body: 'id,n\n1,a\n2,b\n',
+      });
+      expect(res.status, await res.text()).toBe(201);
+    });
+
+    // Each a number to z.coerce.number() (version 1, 16, 1000 or 5), and none written as a version is.
+    const NOT_DECIMAL = ['0x10', '1e3', '%205%20', '5.0', '+1', '1_0', '%EF%BC%91' /* fullwidth 1 */, '0b1', 'Infinity', ''];
+    const OUT_OF_RANGE = ['0', '-1', String(MAX_DATASET_VERSION + 1), '99999999999999999999'];
+
+    it.each(['', '/checks', '/profile', '/manifest'])('…/versions/:version%s: 400 naming params.version for every form but decimal digits', async (suffix) => {
+      for (const v of [...NOT_DECIMAL.filter((x) => x !== ''), ...OUT_OF_RANGE]) {
+        const r = await get(`/api/v1/datasets/ints/versions/${v}${suffix}`, omni);
+        expect(r.status, `${v}: ${JSON.stringify(r.body)}`).toBe(400);
+        expect(r.type).toContain('application/problem+json');
+        expect(r.body.errors?.map((e) => e.field), v).toEqual(['params.version']);
+      }
+      // Legitimate versions still resolve: 1 exists, 2 does not.
+      expect((await get(`/api/v1/datasets/ints/versions/1${suffix}`, omni)).status).not.toBe(400);
+      expect((await get(`/api/v1/datasets/ints/versions/2${suffix}`, omni)).status).toBe(404);
+    });
+
+    it('version 1 in decimal digits is the version, leading zeros included', async () => {
+      expect((await get('/api/v1/datasets/ints/versions/1', omni)).body).toMatchObject({ datasetName: 'ints', version: 1 });
+      expect((await get('/api/v1/datasets/ints/versions/01', omni)).body).toMatchObject({ datasetName: 'ints', version: 1 });
+    });
+
+    it('promoting or waiving a check of a version written otherwise is 400 naming params.version, nothing recorded', async () => {
+      for (const [path, body] of [
+        ['/api/v1/datasets/ints/versions/0x1/promote', {}],
+        ['/api/v1/datasets/ints/versions/1e0/checks/pii/override', { reason: 'because' }],
+      ] as const) {
+        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${omni}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        expect(res.status, path).toBe(400);
+        expect(((await res.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['params.version']);
+      }
+      expect((await get('/api/v1/datasets/ints/versions/1', omni)).body).toMatchObject({ state: 'quarantine' });
+    });
+
+    it.each([
+      ['/api/v1/datasets?limit=', 'query.limit'],
+      ['/api/v1/audit/entries?limit=', 'query.limit'],
+      ['/api/v1/audit/payloads?limit=', 'query.limit'],
+      ['/api/v1/principals?limit=', 'query.limit'],
+      ['/api/v1/approvals?limit=', 'query.limit'],
+      ['/api/v1/erasure-requests?limit=', 'query.limit'],
+      ['/api/v1/lineage/graph?node=dsv_x&depth=', 'query.depth'],
+      ['/api/v1/lineage/graph?node=dsv_x&limit=', 'query.limit'],
+      ['/api/v1/audit/leaves?end=2&start=', 'query.start'],
+      ['/api/v1/audit/proof/inclusion?index=0&size=', 'query.size'],
+      ['/api/v1/audit/proof/consistency?from=1&to=', 'query.to'],
+    ])('%s… → 400 naming %s unless decimal digits', async (prefix, field) => {
+      for (const v of NOT_DECIMAL) {
+        const r = await get(`${prefix}${v}`, omni);
+        expect(r.status, `${v}: ${JSON.stringify(r.body)}`).toBe(400);
+        expect(r.body.errors?.map((e) => e.field), v).toEqual([field]);
+      }
+      expect((await get(`${prefix}1`, omni)).status).not.toBe(400);
+    });
+
+    it('the OpenAPI document describes them as integers with their bounds and defaults', () => {
+      const doc = buildOpenApi(routeTable(), { version: 'test' }) as { paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: Record<string, unknown> }> }>> };
+      const param = (path: string, name: string) => doc.paths[path]!.get!.parameters.find((p) => p.name === name)!.schema;
+      expect(param('/api/v1/datasets/{name}/versions/{version}', 'version')).toMatchObject({ type: 'integer', minimum: 1, maximum: MAX_DATASET_VERSION, pattern: '^[0-9]+$' });
+      expect(param('/api/v1/datasets', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
+      expect(param('/api/v1/lineage/graph', 'depth')).toMatchObject({ type: 'integer', minimum: 0, default: 5 });
+      expect(param('/api/v1/audit/leaves', 'start')).toMatchObject({ type: 'integer', minimum: 0 });
     });
   });
 });

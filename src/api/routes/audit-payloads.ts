@@ -16,6 +16,7 @@ import {
 } from '../../audit/index.js';
 import { actorOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import { on } from '../authorize.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute } from '../route.js';
 
 // Who may do what is Cedar policy: src/policy/packs/default/audit.cedar (payload bytes only for
@@ -88,7 +89,7 @@ export const auditPayloadRoutes = [
         subject: z.string().min(1).max(200).optional().describe('data subject id'),
         class: z.string().min(1).optional(),
         state: z.enum(['stored', 'erased', 'purged']).optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: decimalInteger({ min: 1, max: 1000 }).default(100),
         cursor: z.string().regex(/^[0-9a-f]{64}$/, 'must be a nextCursor from a previous page').optional(),
       }),
     },

@@ -12,14 +12,14 @@ import {
 } from '../../audit/index.js';
 import { NotFound } from '../../core/index.js';
 import { on } from '../authorize.js';
-import { namedAsSent } from '../fields.js';
+import { decimalInteger, namedAsSent } from '../fields.js';
 import { defineRoute } from '../route.js';
 
 // Who reads the log is Cedar policy (audit.read-log: administrators and auditors).
 
 // These shapes are a public contract: independent verifiers are written against them. The tree
 // store names a refused value bare (`end`); the routes name it as sent (`query.end`).
-const count = z.coerce.number().int().min(0);
+const count = decimalInteger({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const proofSchema = z.object({ proof: z.array(z.string().describe('base64 of a 32-byte hash')) });
 const b64 = (hashes: Buffer[]): string[] => hashes.map((h) => h.toString('base64'));
 
@@ -155,7 +155,7 @@ export const auditRoutes = [
         resource: z.string().min(1).optional().describe('resource id'),
         from: z.iso.datetime({ offset: true }).optional().describe('inclusive, ISO-8601'),
         to: z.iso.datetime({ offset: true }).optional().describe('exclusive, ISO-8601'),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: decimalInteger({ min: 1, max: 1000 }).default(100),
         cursor: z.string().regex(/^aud_[0-9A-Z]{26}$/, 'must be a nextCursor from a previous page').optional(),
       }),
     },

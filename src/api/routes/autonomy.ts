@@ -11,6 +11,7 @@ import {
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import { AUTONOMY_TIERS, RISK_TIERS } from '../../policy/index.js';
 import { on } from '../authorize.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute, type AppDeps, type RouteSpec } from '../route.js';
 
 const approvalId = z.string().regex(/^apr_[0-9A-Z]{26}$/, 'must be an approval request id (apr_…)');
@@ -61,7 +62,7 @@ const listQuery = z.strictObject({
   status: z.enum(APPROVAL_STATUSES).optional(),
   requester: z.string().min(1).max(40).optional().describe('Requests of this principal id only.'),
   after: z.string().min(1).max(40).optional().describe('nextCursor of the previous page'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: decimalInteger({ min: 1, max: 1000 }).default(100),
 });
 
 const resolveBody = z.strictObject({

@@ -23,6 +23,7 @@ import { CLASSIFICATIONS } from '../../policy/index.js';
 import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
 import { emitIngest, emitPromotion } from '../lineage-out.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute, type AppDeps } from '../route.js';
 import { authorizeDerivationInputs, derivationOf, derivationQuery, derivationSchema } from './data-derivation.js';
 
@@ -33,7 +34,7 @@ const datasetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'lower-case
 const columnName = z.string().min(1).max(300);
 const nameParams = z.strictObject({ name: datasetName });
 // Bounded by the column (int4): a larger number would reach the database and fail there as a 500.
-const versionNumber = z.coerce.number().int().min(1).max(MAX_DATASET_VERSION, `a version number, 1 to ${MAX_DATASET_VERSION}`);
+const versionNumber = decimalInteger({ min: 1, max: MAX_DATASET_VERSION, message: `a version number, 1 to ${MAX_DATASET_VERSION}` });
 const versionParams = z.strictObject({ name: datasetName, version: versionNumber });
 
 const checkName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a check name, e.g. pii');
@@ -277,7 +278,7 @@ export const dataRoutes = [
     request: {
       query: z.strictObject({
         after: datasetName.optional().describe('nextCursor of the previous page'),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: decimalInteger({ min: 1, max: 1000 }).default(100),
       }),
     },
     responses: { 200: { description: 'a page of datasets', schema: z.object({ datasets: z.array(datasetSchema), nextCursor: z.string().nullable() }) } },

@@ -3,6 +3,7 @@ import { ERASURE_STATUSES, getErasureRequest, listErasureRequests, MAX_SUBJECT_I
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import { lineageViewerOf, visibleClassifications } from '../../lineage/index.js';
 import { on } from '../authorize.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute } from '../route.js';
 
 // Who may is Cedar policy: src/policy/packs/default/erasure.cedar. The subject id goes in the
@@ -97,7 +98,7 @@ export const erasureRoutes = [
       query: z.strictObject({
         status: z.enum(ERASURE_STATUSES).optional(),
         after: erasureId.optional().describe('nextCursor of the previous page'),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: decimalInteger({ min: 1, max: 1000 }).default(100),
       }),
     },
     responses: { 200: { description: 'a page of requests', schema: z.object({ erasureRequests: z.array(summarySchema), nextCursor: z.string().nullable() }) } },

@@ -15,6 +15,7 @@ import {
 } from '../../lineage/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { on } from '../authorize.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 // Who may send events and who may read the graph is Cedar policy (lineage.cedar); which nodes
@@ -41,9 +42,9 @@ const graphQuery = z
     namespace: z.string().min(1).max(500).optional().describe('OpenLineage namespace (with name and kind, instead of node).'),
     name: z.string().min(1).max(1500).optional().describe('OpenLineage name.'),
     kind: z.enum(['dataset', 'job']).optional().describe('Whether namespace and name name a dataset or a job.'),
-    depth: z.coerce.number().int().min(0).max(MAX_DEPTH).default(5).describe(`Steps from the start, at most ${MAX_DEPTH}.`),
+    depth: decimalInteger({ min: 0, max: MAX_DEPTH }).default(5).describe(`Steps from the start, at most ${MAX_DEPTH}.`),
     direction: z.enum(['up', 'down', 'both']).default('both').describe('up: where it came from; down: where it went; both: the two.'),
-    limit: z.coerce.number().int().min(1).max(MAX_NODES).default(DEFAULT_MAX_NODES).describe('Node cap; past it the answer says truncated.'),
+    limit: decimalInteger({ min: 1, max: MAX_NODES }).default(DEFAULT_MAX_NODES).describe('Node cap; past it the answer says truncated.'),
     facets: z
       .enum(['true', 'false'])
       .default('false')

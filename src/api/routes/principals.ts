@@ -14,6 +14,7 @@ import {
   type AuthenticatedPrincipal,
 } from '../../identity/index.js';
 import { on } from '../authorize.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute } from '../route.js';
 
 const roleSchema = z.enum(BUILT_IN_ROLES);
@@ -100,7 +101,7 @@ const listQuery = z.strictObject({
   kind: kindSchema.optional(),
   disabled: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   after: z.string().min(1).max(40).optional().describe('nextCursor of the previous page'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: decimalInteger({ min: 1, max: 1000 }).default(100),
 });
 
 export const principalRoutes = [
