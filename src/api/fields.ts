@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationFailed } from '../core/index.js';
+import { AssayError, isAssayError } from '../core/index.js';
 
 /**
  * A whole number sent as text in a path or query string: decimal digits only, then bounded.
@@ -28,8 +28,8 @@ export async function namedAsSent<T>(part: 'params' | 'query' | 'body', work: ()
   try {
     return await work();
   } catch (err) {
-    if (!(err instanceof ValidationFailed)) throw err;
+    if (!isAssayError(err) || err.errors.length === 0) throw err;
     const prefixed = err.errors.map((e) => (/^(params|query|body|headers)(\.|$)/.test(e.field) ? e : { ...e, field: `${part}.${e.field}` }));
-    throw new ValidationFailed(err.message, prefixed);
+    throw new AssayError(err.code, err.message, { errors: prefixed, cause: err });
   }
 }

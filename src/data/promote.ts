@@ -1,5 +1,5 @@
 import { appendAuditEntry } from '../audit/index.js';
-import { canonicalBytes, Conflict, NotFound, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
+import { canonicalBytes, Conflict, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
 import type { Queryable, Tx } from '../store/index.js';
@@ -263,9 +263,17 @@ async function releaseBlobs(env: DataEnv, blobs: StoredBlob[]): Promise<void> {
   }
 }
 
-/** The signed manifest of a certified version, as stored (404 while the version is in quarantine). */
+/**
+ * The signed manifest of a certified version, as stored. NotFound for a version that does not
+ * exist; Conflict naming `version` and its state for one not certified yet, whose manifest is
+ * signed only when it is promoted.
+ */
 export async function getDatasetManifest(env: Pick<DataEnv, 'db' | 'blobs'>, ref: { name: string; version: number }): Promise<DsseEnvelope> {
   const v = await getDatasetVersion(env.db, ref);
-  if (!v.certified) throw new NotFound('dataset manifest', `${ref.name}@${ref.version}`);
+  if (!v.certified) {
+    throw new Conflict(`${v.datasetName} v${v.version} is not certified yet (state: ${v.state}): its manifest is signed when it is promoted`, [
+      { field: 'version', message: `not certified yet (state: ${v.state})` },
+    ]);
+  }
   return JSON.parse((await env.blobs.getBytes(v.certified.manifestSha256)).toString('utf8')) as DsseEnvelope;
 }

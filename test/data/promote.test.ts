@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import type { DsseEnvelope } from '../../src/core/index.js';
 import { DATASET_MANIFEST_PREDICATE_TYPE, rawSnapshotNodeId, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
+import { loadPolicyEngine } from '../../src/policy/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { GERMAN_CREDIT, upload } from './support.js';
@@ -144,6 +145,30 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     expect({ changes: await changeEntryCount(t.db), blobs: await blobCount(t) }).toEqual(before);
   });
 
+  it('the manifest of a version still in quarantine → 409 naming params.version and its state; a version that does not exist stays 404', async () => {
+    const manifest = async (who: Principal, path: string) => {
+      const res = await fetch(`${base}/api/v1/datasets/${path}/manifest`, { headers: { authorization: `Bearer ${who.token}` } });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', problem: (await res.json()) as { code: string; detail: string; errors?: Array<{ field: string; detail: string }> } };
+    };
+    const quarantined = await manifest(promoter, 'german-credit/versions/1');
+    expect(quarantined.status, JSON.stringify(quarantined.problem)).toBe(409);
+    expect(quarantined.type).toContain('application/problem+json');
+    expect(quarantined.problem).toMatchObject({
+      code: 'conflict',
+      detail: 'german-credit v1 is not certified yet (state: quarantine): its manifest is signed when it is promoted',
+      errors: [{ field: 'params.version', detail: 'not certified yet (state: quarantine)' }],
+    });
+    expect(await manifest(promoter, 'german-credit/versions/2')).toMatchObject({ status: 404, problem: { code: 'not_found', detail: 'dataset version german-credit@2 not found' } });
+    expect(await manifest(promoter, 'no-such-dataset/versions/1')).toMatchObject({ status: 404, problem: { code: 'not_found' } });
+    // A reader not cleared for PII learns nothing of the PII dataset's versions: the same 403
+    // for the quarantined version as for one that does not exist.
+    const uncleared = await createPrincipalWithToken(t.db, { name: 'uncleared', roles: ['data-scientist'] });
+    const [existing, missing] = [await manifest(uncleared, 'customers/versions/1'), await manifest(uncleared, 'customers/versions/2')];
+    expect(existing).toMatchObject({ status: 403, problem: { code: 'forbidden' } });
+    expect({ ...existing.problem, requestId: '', instance: '' }).toEqual({ ...missing.problem, requestId: '', instance: '' });
+    expect(existing.status).toBe(missing.status);
+  });
+
   it('refuses self-promotion by the ingester (sod.no-self-approval), and the database refuses it too', async () => {
     const res = await promote(ingester, 'german-credit/versions/1');
     expect(res.status).toBe(403);
@@ -266,5 +291,55 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     expect(entry).toMatchObject({ actor: { principalId: promoter.id }, outcome: 'succeeded' });
     expect(entry?.reason).toContain(reason);
     expect(await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: body.version.id })).toHaveLength(1);
+  });
+});
+
+/**
+ * A site whose policies let a role fetch manifests but not read versions (an outside verifier):
+ * the 409 for a quarantined version would tell it that version exists, so it gets the 404 of a
+ * version that does not.
+ */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('manifests for a caller who may not read versions [%s]', (_name, backend) => {
+  let t: TestApp;
+  let site: string;
+  let verifier: Principal;
+  let base: string;
+  const get = async (path: string) => {
+    const res = await fetch(`${base}/api/v1/datasets/ledger/versions/${path}`, { headers: { authorization: `Bearer ${verifier.token}` } });
+    return { status: res.status, problem: (await res.json()) as { code?: string; detail?: string } };
+  };
+  const manifest = (version: number) => get(`${version}/manifest`);
+
+  beforeAll(async () => {
+    site = await mkdtemp(join(tmpdir(), 'assay-site-'));
+    writeFileSync(
+      join(site, 'verifiers.cedar'),
+      `@id("site.manifest-verifiers")\npermit (principal, action == Assay::Action::"getDatasetVersionManifest", resource) when { principal in Assay::Role::"app-client" };\n`,
+    );
+    t = await createTestApp(backend, { policy: await loadPolicyEngine({ siteDir: site }) });
+    const ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    const promoter = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+    verifier = await createPrincipalWithToken(t.db, { name: 'verifier', roles: ['app-client'], kind: 'service' });
+    for (let i = 0; i < 2; i++) {
+      const res = await upload(t, { name: 'ledger', body: 'id,amount\n1,10\n2,20\n3,30\n', token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/ledger/versions/1/promote', headers: { authorization: `Bearer ${promoter.token}` } });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await t?.close();
+    if (site) await rm(site, { recursive: true, force: true });
+  });
+
+  it('a certified version: its manifest; a quarantined one: the same 404 as a version that does not exist', async () => {
+    expect((await manifest(1)).status).toBe(200);
+    expect((await get('2')).status).toBe(403);
+    const [quarantined, missing] = [await manifest(2), await manifest(3)];
+    expect(quarantined).toEqual({ status: 404, problem: expect.objectContaining({ code: 'not_found', detail: 'dataset version ledger@2 not found' }) });
+    expect(missing).toEqual({ status: 404, problem: expect.objectContaining({ code: 'not_found', detail: 'dataset version ledger@3 not found' }) });
+    expect(Object.keys(quarantined.problem).sort()).toEqual(Object.keys(missing.problem).sort());
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationFailed } from '../../core/index.js';
+import { isAssayError, NotFound, ValidationFailed } from '../../core/index.js';
 import {
   CSV_DELIMITERS,
   DECIMAL_SEPARATORS,
@@ -23,7 +23,7 @@ import { CLASSIFICATIONS } from '../../policy/index.js';
 import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
 import { emitIngest, emitPromotion } from '../lineage-out.js';
-import { decimalInteger } from '../fields.js';
+import { decimalInteger, namedAsSent } from '../fields.js';
 import { defineRoute, type AppDeps } from '../route.js';
 import { authorizeDerivationInputs, derivationOf, derivationQuery, derivationSchema } from './data-derivation.js';
 
@@ -138,6 +138,16 @@ async function ownerId(db: Queryable, owner: string): Promise<string> {
   const { principals } = await listPrincipals(db, { name: owner, limit: 1 });
   if (principals[0]) return principals[0].id;
   throw new ValidationFailed(`no principal ${owner}`, [{ field: 'query.owner', message: 'names no principal' }]);
+}
+
+/**
+ * Whether the caller may read the version itself (getDatasetVersion), decided on the same
+ * resource as its route would. A visibility filter, as listDatasets' is: not recorded.
+ */
+async function maySeeVersion(ref: { name: string; version: number }, caller: { principal: AuthenticatedPrincipal; deps: AppDeps }): Promise<boolean> {
+  const { principal, deps } = caller;
+  const resource = await on.datasetParam.resource({ params: { name: ref.name, version: String(ref.version) }, query: {}, principal, deps });
+  return deps.policy.authorize({ principal, action: 'getDatasetVersion', resource, context: { elevated: principal.elevation !== undefined } }).decision === 'allow';
 }
 
 const contentLength = (raw: string | undefined): number | undefined => (raw && /^\d+$/.test(raw) ? Number(raw) : undefined);
@@ -264,8 +274,23 @@ export const dataRoutes = [
     auth: 'token',
     authorize: on.datasetParam,
     request: { params: versionParams },
-    responses: { 200: { description: 'the DSSE envelope', schema: envelopeSchema }, 404: problem('no such dataset or version, or it is not certified') },
-    handler: async ({ params, deps }) => ({ json: await getDatasetManifest(deps, params) }),
+    responses: {
+      200: { description: 'the DSSE envelope', schema: envelopeSchema },
+      404: problem('no such dataset or version; to a caller who may not read the version itself (getDatasetVersion), also one not certified yet'),
+      409: problem('the version is not certified yet: `errors` names params.version with its state (quarantine)'),
+    },
+    handler: async ({ params, principal, deps }) => {
+      try {
+        return { json: await namedAsSent('params', () => getDatasetManifest(deps, params)) };
+      } catch (err) {
+        // The 409 tells that the version exists: only to a caller who may read the version
+        // itself. One a site's policies let fetch manifests alone learns no more than of a missing one.
+        if (isAssayError(err) && err.code === 'conflict' && !(await maySeeVersion(params, { principal: principal as AuthenticatedPrincipal, deps }))) {
+          throw new NotFound('dataset version', `${params.name}@${params.version}`);
+        }
+        throw err;
+      }
+    },
   }),
   defineRoute({
     method: 'GET',
