@@ -5,7 +5,8 @@
 // client-side as the auditor, place a legal hold as the compliance officer, ingest German credit
 // into quarantine (checks, profile) and have a steward certify it (signed manifest, lineage),
 // derive a feature table from it (inputs, code hash and parameters signed into its manifest),
-// file an erasure request that finds one applicant in it, let the credit app ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
+// merge a Spark job's OpenLineage event reading that table into the graph, file an erasure
+// request that finds one applicant in it and in what the Spark job wrote, let the credit app ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
 // read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
 // whole log on the database.
 // Later lifecycle stages add their steps here.
@@ -224,11 +225,36 @@ try {
   for (const e of upstream.edges) console.log(`  lineage: ${label.get(e.from)} —${e.type}→ ${label.get(e.to)}`);
   if (!upstream.edges.some((e) => e.type === 'input' && e.from === ingested.id)) throw new Error('no lineage edge German credit → derivation run');
 
+  step('OpenLineage in: a Spark job outside Assay reads the certified feature table into the risk lake');
+  // As Spark's OpenLineage listener reports it: the input is named as Assay's own events name the
+  // certified dataset (namespace lineage.namespace, default "assay"), so it joins Assay's graph.
+  const sparkRun = await fetch(`${info.url}/api/v1/lineage`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${people.steward.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      eventType: 'COMPLETE',
+      eventTime: new Date().toISOString(),
+      producer: 'https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/spark',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+      run: { runId: '0193a0c4-7d2e-7c1a-9f3b-5e8d2a6b4c10' },
+      job: { namespace: 'spark://risk-cluster', name: 'score_applicants' },
+      inputs: [{ namespace: 'assay', name: 'credit-features' }],
+      outputs: [{ namespace: 's3://risk-lake', name: 'scoring/applicant_scores' }],
+    }),
+  });
+  if (sparkRun.status !== 201) throw new Error(`OpenLineage event refused: ${sparkRun.status} ${await sparkRun.text()}`);
+  const downstream = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${derived.id}&depth=4&direction=down`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
+  const downLabel = new Map(downstream.nodes.map((n) => [n.id, `${n.type} ${n.namespace ? `${n.namespace} ` : ''}${n.name ?? n.id}`]));
+  for (const e of downstream.edges) console.log(`  lineage: ${downLabel.get(e.from)} —${e.type}→ ${downLabel.get(e.to)}`);
+  if (!downstream.nodes.some((n) => n.namespace === 's3://risk-lake')) throw new Error('the Spark job\'s output is not downstream of the certified feature table');
+
   step('erasure request (GDPR Art. 17): the compliance officer asks where one applicant\'s data went');
   const erasure = JSON.parse(cliAs(people.compliance.token, '--json', 'data', 'erasure-request', '--subject-id', applicantId(41), '--reason', 'data subject request DSR-2026-0042 under Art. 17'));
   const reached = erasure.datasetVersions.map((v) => `${v.dataset}@${v.version} (${v.state})`).join(', ');
-  console.log(`  ${erasure.id}: the subject is in ${reached || 'no dataset'}; ${erasure.models.length} model versions trained on it (the registry comes later); only a salted hash of the id is kept`);
+  const outside = erasure.externalDatasets.map((x) => `${x.namespace} ${x.name}`).join(', ');
+  console.log(`  ${erasure.id}: the subject is in ${reached || 'no dataset'}; outside Assay, in ${outside || 'nothing known'}; ${erasure.models.length} model versions trained on it (the registry comes later); only a salted hash of the id is kept`);
   if (!erasure.datasetVersions.some((v) => v.dataset === 'credit-features')) throw new Error('the erasure request did not find the feature table');
+  if (!erasure.externalDatasets.some((x) => x.namespace === 's3://risk-lake')) throw new Error('the erasure request did not find what the Spark job wrote');
 
   step('bounded autonomy: the credit app asks before acting; a risk officer decides what it may not do alone');
   const refund = (amount, ...extra) =>
