@@ -44,6 +44,19 @@ describe('configuration', () => {
     expect(err.message).toContain('ASSAY_PORT');
   });
 
+  it('reads whole numbers from the environment as decimal digits only: 0x10, 1e3, padded or fractional values stop the start', () => {
+    for (const bad of ['0x10', '1e3', ' 8080', '8080 ', '80.0', '-1']) {
+      const err = failure(() => loadConfig({ env: { ASSAY_PORT: bad }, cwd }));
+      expect(err.errors.map((e) => e.field), JSON.stringify(bad)).toEqual(['port']);
+    }
+    expect(loadConfig({ env: { ASSAY_PORT: '08080', ASSAY_MAX_JSON_BODY_BYTES: '2048' }, cwd })).toMatchObject({ port: 8080, maxJsonBodyBytes: 2048 });
+    const home = mkdtempSync(join(tmpdir(), 'assay-cfg-'));
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7601.5 }));
+    expect(failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd })).errors.map((e) => e.field)).toEqual(['port']);
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7601, lineage: { emitMaxRetries: '2' } }));
+    expect(loadConfig({ env: { ASSAY_HOME: home }, cwd })).toMatchObject({ port: 7601, lineage: { emitMaxRetries: 2 } });
+  });
+
   it('names an unknown ASSAY_ environment variable (a typo never falls back to a default)', () => {
     const err = failure(() => loadConfig({ env: { ASSAY_PROT: '1' }, cwd }));
     expect(err.errors).toEqual([{ field: 'ASSAY_PROT', message: 'unknown environment variable' }]);
