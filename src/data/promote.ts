@@ -37,16 +37,21 @@ export interface PromoteInput {
 
 type VersionCheck = CheckResult & { override: { by: string; at: string; reason: string } | null };
 
+/** The field that named the check of exception `i`: `body.overrides.N.check` with a promotion, `params.check` on its own. */
+type OverrideField = (i: number) => string;
+const inlineOverrideField: OverrideField = (i) => `body.overrides.${i}.check`;
+const paramOverrideField: OverrideField = () => 'params.check';
+
 /**
  * Refuses exceptions that are not exceptions: to a check the version does not have, to one
  * that does not fail and block, to one already excepted, or twice to the same check. Each
- * issue names the field (`body.overrides.N.check`).
+ * issue names the field the check was named in.
  */
-function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], path: string): void {
+function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], fieldOf: OverrideField): void {
   const issues: FieldIssue[] = [];
   const seen = new Set<string>();
   for (const [i, o] of overrides.entries()) {
-    const field = `${path}.${i}.check`;
+    const field = fieldOf(i);
     const c = checks.find((x) => x.name === o.check);
     if (!c) issues.push({ field, message: `the version has no check "${o.check}" (it has ${checks.map((x) => x.name).join(', ')})` });
     else if (c.status !== 'fail' || !c.blocking) issues.push({ field, message: `${checkRef(c)} is ${c.status}${c.blocking ? '' : ', not blocking'}: only a failing blocking check takes an exception` });
@@ -57,17 +62,42 @@ function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[]
   if (issues.length > 0) throw new ValidationFailed(`invalid exceptions: ${issues.map((x) => x.message).join('; ')}`, issues);
 }
 
+/** What was refused on a version that is no longer in quarantine: a promotion, or an exception to one of its checks. */
+type Attempt = 'promote' | 'override';
+
 /** 409 unless the version is still in quarantine. */
-function assertQuarantined(v: { state: string; datasetName: string; version: number }): void {
-  if (v.state !== 'quarantine') throw new Conflict(`${v.datasetName} v${v.version} is already ${v.state}; a version is promoted once`);
+function assertQuarantined(v: { state: string; datasetName: string; version: number }, attempt: Attempt): void {
+  if (v.state === 'quarantine') return;
+  const why = attempt === 'promote' ? 'a version is promoted once' : 'exceptions are recorded only while a version is in quarantine';
+  throw new Conflict(`${v.datasetName} v${v.version} is already ${v.state}; ${why}`);
 }
 
-/** Records exceptions and their audit entries inside `tx`. */
-async function insertOverrides(tx: Tx, o: { versionId: string; overrides: CheckOverrideInput[]; at: string }, ctx: ChangeContext): Promise<void> {
-  for (const x of o.overrides) {
-    await tx.query('INSERT INTO dataset_check_overrides (version_id, check_name, overridden_by, overridden_at, reason) VALUES ($1, $2, $3, $4, $5)', [
-      o.versionId, x.check, ctx.actor.principalId, o.at, x.reason,
-    ]);
+/** An exception and the version it is recorded on, with the field that named its check. */
+interface OverrideRows {
+  versionId: string;
+  overrides: CheckOverrideInput[];
+  at: string;
+  fieldOf: OverrideField;
+}
+
+/**
+ * Records exceptions and their audit entries inside `tx`. Another request may have recorded
+ * an exception to the same check after this one's checks were read: the insert then does
+ * nothing, and the exception is refused as the early check would have refused it (a 400, not
+ * the primary key's error). Under serializable isolation the conflict is a serialisation
+ * failure instead, and the re-run transaction finds the row.
+ */
+async function insertOverrides(tx: Tx, o: OverrideRows, ctx: ChangeContext): Promise<void> {
+  for (const [i, x] of o.overrides.entries()) {
+    const inserted = await tx.query(
+      'INSERT INTO dataset_check_overrides (version_id, check_name, overridden_by, overridden_at, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version_id, check_name) DO NOTHING',
+      [o.versionId, x.check, ctx.actor.principalId, o.at, x.reason],
+    );
+    if ((inserted.rowCount ?? 0) === 0) {
+      const r = await tx.query<{ by: string }>('SELECT overridden_by AS by FROM dataset_check_overrides WHERE version_id = $1 AND check_name = $2', [o.versionId, x.check]);
+      const message = `${x.check} already has an exception, recorded by ${r.rows[0]?.by ?? 'another principal'}`;
+      throw new ValidationFailed(`invalid exceptions: ${message}`, [{ field: o.fieldOf(i), message }]);
+    }
     await appendAuditEntry(
       tx,
       dataChangeEntry(ctx, { action: DATASET_OVERRIDE_ACTION, resource: { type: 'dataset_version', id: o.versionId }, reason: `exception to failing blocking check ${x.check}: ${x.reason}` }),
@@ -76,9 +106,9 @@ async function insertOverrides(tx: Tx, o: { versionId: string; overrides: CheckO
 }
 
 /** Locks the version row and proves it is still in quarantine. */
-async function lockQuarantined(tx: Tx, v: DatasetVersionRecord): Promise<void> {
+async function lockQuarantined(tx: Tx, v: DatasetVersionRecord, attempt: Attempt): Promise<void> {
   const r = await tx.query<{ state: string }>('SELECT state FROM dataset_versions WHERE id = $1 FOR UPDATE', [v.id]);
-  assertQuarantined({ state: r.rows[0]?.state ?? 'missing', datasetName: v.datasetName, version: v.version });
+  assertQuarantined({ state: r.rows[0]?.state ?? 'missing', datasetName: v.datasetName, version: v.version }, attempt);
 }
 
 /**
@@ -88,12 +118,12 @@ async function lockQuarantined(tx: Tx, v: DatasetVersionRecord): Promise<void> {
  */
 export async function overrideDatasetCheck(env: DataEnv, input: { name: string; version: number; override: CheckOverrideInput }, ctx: ChangeContext): Promise<VersionCheck> {
   const v = await getDatasetVersion(env.db, input);
-  assertQuarantined(v);
-  assertOverrides([input.override], await getDatasetVersionChecks(env.db, input), 'body');
+  assertQuarantined(v, 'override');
+  assertOverrides([input.override], await getDatasetVersionChecks(env.db, input), paramOverrideField);
   const at = (ctx.now ?? new Date()).toISOString();
   await env.db.transaction(async (tx) => {
-    await lockQuarantined(tx, v);
-    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at }, ctx);
+    await lockQuarantined(tx, v, 'override');
+    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at, fieldOf: paramOverrideField }, ctx);
   });
   const checks = await getDatasetVersionChecks(env.db, input);
   return checks.find((c) => c.name === input.override.check)!;
@@ -118,9 +148,9 @@ export interface Promotion {
 export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput, ctx: ChangeContext): Promise<Promotion> {
   const overrides = input.overrides ?? [];
   const v = await getDatasetVersion(env.db, input);
-  assertQuarantined(v);
+  assertQuarantined(v, 'promote');
   const checks = await getDatasetVersionChecks(env.db, input);
-  assertOverrides(overrides, checks, 'body.overrides');
+  assertOverrides(overrides, checks, inlineOverrideField);
   assertNothingBlocks(v, overrides);
   const at = (ctx.now ?? new Date()).toISOString();
   const created: StoredBlob[] = [];
@@ -179,8 +209,8 @@ interface Certification {
 
 async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
   const { v } = c;
-  await lockQuarantined(tx, v);
-  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at }, ctx);
+  await lockQuarantined(tx, v, 'promote');
+  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at, fieldOf: inlineOverrideField }, ctx);
   // Another principal may have recorded or waived nothing since: re-check inside the lock.
   const blocking = await tx.query<{ name: string }>(
     `SELECT c.name FROM dataset_checks c WHERE c.version_id = $1 AND c.status = 'fail' AND c.blocking

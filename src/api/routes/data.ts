@@ -255,10 +255,10 @@ export const dataRoutes = [
     request: { params: checkParams, body: z.strictObject({ reason: exceptionReason }) },
     responses: {
       201: { description: 'the check with its exception', schema: checkSchema },
-      400: problem('the check does not fail and block, or already has an exception; `errors` names the field'),
+      400: problem('the check does not exist, does not fail and block, or already has an exception (also when another request recorded one first); `errors` names params.check'),
       403: problem('policy denies it (data.override-blocking-checks, sod.no-self-approval, sod.humans-approve)'),
       404: problem('no such dataset or version'),
-      409: problem('the version is already certified'),
+      409: problem('the version is already certified: exceptions are recorded only in quarantine'),
     },
     handler: async ({ params, body, principal, deps, requestId }) => ({
       status: 201,

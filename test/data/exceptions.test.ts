@@ -1,0 +1,121 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries } from '../../src/audit/index.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { upload } from './support.js';
+
+// E-mail addresses in a dataset classified internal: pii@3 fails and blocks promotion. Each
+// dataset's rows differ, so no two certify to the same Parquet blob.
+const leaky = (name: string) => `id,email,amount\n1,anna@example.com,10\n2,bob@example.com,20\n3,${name}@example.org,30\n`;
+
+type Principal = { id: string; token: string };
+type Problem = { status: number; detail: string; errors?: Array<{ field: string; detail: string }> };
+
+/** Exceptions to failing blocking checks, as a data steward and a compliance officer record them, over HTTP. */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to failing blocking checks [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  let ingester: Principal;
+  let stewards: Principal[];
+  let compliance: Principal;
+
+  const post = (who: Principal, path: string, body?: unknown) =>
+    fetch(`${base}/api/v1/datasets/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${who.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const override = (who: Principal, path: string, reason: string) => post(who, `${path}/checks/pii/override`, { reason });
+  const overrideRows = async (name: string) =>
+    (await t.db.query<{ overridden_by: string; reason: string }>(
+      `SELECT o.overridden_by, o.reason FROM dataset_check_overrides o JOIN dataset_versions v ON v.id = o.version_id JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1`,
+      [name],
+    )).rows;
+  const ingest = async (name: string) => {
+    const res = await upload(t, { name, body: leaky(name), token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(JSON.parse(res.body)).toMatchObject({ blockingFailures: ['pii'] });
+    return (JSON.parse(res.body) as { id: string }).id;
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    stewards = [];
+    for (const name of ['steward-a', 'steward-b', 'steward-c']) stewards.push(await createPrincipalWithToken(t.db, { name, roles: ['data-steward'] }));
+    compliance = await createPrincipalWithToken(t.db, { name: 'compliance', roles: ['compliance-officer'] });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => t?.close());
+
+  it('an exception to a check that does not exist, or does not fail, names params.check (where the check was named), not a body field', async () => {
+    await ingest('fields');
+    const changes = await changeEntryCount(t.db);
+    for (const check of ['nope', 'schema', 'consent']) {
+      const res = await post(compliance, `fields/versions/1/checks/${check}/override`, { reason: 'because reasons' });
+      const problem = (await res.json()) as Problem;
+      expect(res.status, JSON.stringify(problem)).toBe(400);
+      expect(problem.errors?.map((e) => e.field)).toEqual(['params.check']);
+    }
+    expect(await overrideRows('fields')).toEqual([]);
+    expect(await changeEntryCount(t.db)).toBe(changes);
+  });
+
+  it('an exception to a certified version says exceptions wait on quarantine, not that a version is promoted once', async () => {
+    await ingest('late');
+    expect((await post(stewards[0]!, 'late/versions/1/promote', { overrides: [{ check: 'pii', reason: 'sandbox addresses, not real ones' }] })).status).toBe(200);
+    const res = await override(compliance, 'late/versions/1', 'an exception after the fact');
+    const problem = (await res.json()) as Problem;
+    expect(res.status).toBe(409);
+    expect(problem.detail).toMatch(/already certified; exceptions are recorded only while a version is in quarantine/);
+    expect(problem.detail).not.toMatch(/promoted once/);
+  });
+
+  it('concurrent exceptions to one check: exactly one is recorded, the others are 400 naming params.check, never a 500', async () => {
+    const versionId = await ingest('race');
+    const who = [compliance, ...stewards];
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => override(who[i % who.length]!, 'race/versions/1', `concurrent reason ${i}`)));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 400, 400, 400, 400, 400, 400, 400]);
+    for (const res of answers.filter((r) => r.status === 400)) {
+      const problem = (await res.json()) as Problem;
+      expect(problem.errors).toEqual([{ field: 'params.check', detail: expect.stringMatching(/^pii(@3)? already has an exception, recorded by prn_/) }]);
+    }
+    const rows = await overrideRows('race');
+    expect(rows).toHaveLength(1);
+    expect(await listAuditEntries(t.db, { action: 'dataset.override', resourceId: versionId })).toHaveLength(1);
+  });
+
+  it('promotions with an exception racing a separate exception to the same check: one exception, never a 500, and what fails leaves nothing', async () => {
+    const versionId = await ingest('race-promote');
+    const blobsBefore = await blobCount(t);
+    const answers = await Promise.all([
+      override(compliance, 'race-promote/versions/1', 'recorded on its own'),
+      ...stewards.map((s, i) => post(s, 'race-promote/versions/1/promote', { overrides: [{ check: 'pii', reason: `inline reason ${i}` }] })),
+    ]);
+    const problems = await Promise.all(answers.map(async (r) => ({ status: r.status, body: (await r.json()) as Problem })));
+    expect(problems.filter((p) => p.status >= 500), JSON.stringify(problems)).toEqual([]);
+    // One exception is recorded, by whichever request got there first.
+    const rows = await overrideRows('race-promote');
+    expect(rows).toHaveLength(1);
+    expect(await listAuditEntries(t.db, { action: 'dataset.override', resourceId: versionId })).toHaveLength(1);
+    // A promotion beaten to the exception is 400 naming its body field, or 409 once another promotion certified the version.
+    for (const p of problems.slice(1).filter((x) => x.status !== 200)) {
+      expect([400, 409]).toContain(p.status);
+      if (p.status === 400) expect(p.body.errors?.map((e) => e.field)).toEqual(['body.overrides.0.check']);
+    }
+    const promoted = problems.slice(1).filter((p) => p.status === 200).length;
+    expect(promoted).toBeLessThanOrEqual(1);
+    expect(await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: versionId })).toHaveLength(promoted);
+    // Each promotion that certified stored its Parquet and manifest; the refused ones left no blob.
+    expect(await blobCount(t)).toBe(blobsBefore + 2 * promoted);
+  });
+});
+
+async function blobCount(t: TestApp): Promise<number> {
+  let n = 0;
+  for await (const hash of t.deps.blobs.list()) if (hash) n++;
+  return n;
+}
