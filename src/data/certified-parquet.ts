@@ -20,6 +20,11 @@ export interface StoredBlob {
 /** The certified rows as a Parquet blob. */
 export interface CertifiedParquet extends StoredBlob {
   rows: number;
+  /**
+   * Distinct snapshot rows left out: a row excluded for several reasons (no consent and outside
+   * the residency) counts under each reason but once here, so snapshot rows − this = `rows`.
+   */
+  excludedRows: number;
 }
 
 /** Where materialising reads from and spills to. */
@@ -70,12 +75,14 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
     await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
     const predicates = exclusionPredicates(v);
-    await assertExclusionsReproduce(duck, predicates);
-    const keep = predicates.length > 0 ? `WHERE NOT (${predicates.map((p) => p.predicate).join(' OR ')})` : '';
+    const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
+    const counts = await countExclusions(duck, { predicates, excluded });
     const outPath = join(dir, 'certified.parquet');
-    await duck.run(`COPY (SELECT * FROM raw ${keep} ORDER BY rowid) TO ${literal(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
+    await duck.run(`COPY (SELECT * FROM raw WHERE NOT (${excluded}) ORDER BY rowid) TO ${literal(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
     const [{ n }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(outPath)})`)) as [{ n: number }];
-    return { ...(await storeFile(env.blobs, outPath)), rows: n };
+    // The manifest states snapshot rows − excluded rows = certified rows: hold the file to it.
+    if (n !== counts.total - counts.excluded) throw new AssayError('internal', `certified Parquet of ${v.datasetName} v${v.version} holds ${n} rows, not ${counts.total} − ${counts.excluded} excluded`);
+    return { ...(await storeFile(env.blobs, outPath)), rows: n, excludedRows: counts.excluded };
   } finally {
     duck?.close();
     await rm(dir, { recursive: true, force: true });
@@ -93,13 +100,19 @@ async function csvHeader(path: string, input: { delimiter: string; size: number 
   }
 }
 
-async function assertExclusionsReproduce(duck: DuckSession, predicates: Array<{ exclusion: Exclusion; predicate: string }>): Promise<void> {
-  if (predicates.length === 0) return;
-  const [counts] = await duck.rows<Record<string, number>>(`SELECT ${predicates.map((p, i) => `count(*) FILTER (WHERE ${p.predicate}) AS e${i}`).join(', ')} FROM raw`);
+/**
+ * The snapshot's rows and the distinct rows any exclusion takes (`excluded`, the predicates
+ * OR-ed), after proving each exclusion still takes exactly the rows the quarantine recorded.
+ */
+async function countExclusions(duck: DuckSession, input: { predicates: Array<{ exclusion: Exclusion; predicate: string }>; excluded: string }): Promise<{ total: number; excluded: number }> {
+  const { predicates } = input;
+  const each = predicates.map((p, i) => `, count(*) FILTER (WHERE ${p.predicate})::BIGINT AS e${i}`).join('');
+  const [counts] = await duck.rows<Record<string, number | bigint>>(`SELECT count(*)::BIGINT AS total, count(*) FILTER (WHERE ${input.excluded})::BIGINT AS excluded${each} FROM raw`);
   for (const [i, p] of predicates.entries()) {
-    const found = counts?.[`e${i}`] ?? 0;
+    const found = Number(counts?.[`e${i}`] ?? 0);
     if (found !== p.exclusion.rowCount) throw new AssayError('internal', `exclusion ${p.exclusion.reason}: the snapshot yields ${found} rows, the quarantine recorded ${p.exclusion.rowCount}`);
   }
+  return { total: Number(counts?.total ?? 0), excluded: Number(counts?.excluded ?? 0) };
 }
 
 /** Hashes a file and has the blob store adopt it (no copy where the store can help it), noting whether these bytes were new there. */

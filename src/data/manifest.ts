@@ -35,6 +35,12 @@ export interface DatasetManifest {
   values?: ValueFormat;
   checks: Array<{ check: string; status: CheckResult['status']; blocking: boolean; result: string }>;
   exclusions: Array<{ reason: string; rule: string; rows: number }>;
+  /**
+   * Distinct snapshot rows left out by the exclusions: snapshot.rows − excludedRows =
+   * certified.rows. A row excluded for two reasons counts under each in `exclusions`, once
+   * here. Absent from manifests signed before it was recorded.
+   */
+  excludedRows?: number;
   overrides: ManifestOverride[];
   classification: string;
   residency: { region: string | null; column: string | null };
@@ -57,7 +63,7 @@ export interface ManifestInput {
   version: DatasetVersionRecord;
   checks: CheckResult[];
   overrides: ManifestOverride[];
-  certified: { sha256: string; rows: number };
+  certified: { sha256: string; rows: number; excludedRows: number };
   certifiedBy: string;
   certifiedAt: string;
 }
@@ -82,6 +88,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       ...(v.values ? { values: v.values } : {}),
       checks: m.checks.map((c) => ({ check: `${c.name}@${c.version}`, status: c.status, blocking: c.blocking, result: c.result })),
       exclusions: exclusions.map((e) => ({ reason: e.reason, rule: e.rule, rows: e.rowCount })),
+      excludedRows: m.certified.excludedRows,
       overrides: m.overrides.map((o) => ({ ...o, at: iso(o.at) })),
       classification: v.classification,
       residency: { region: v.residency, column: v.residencyColumn },

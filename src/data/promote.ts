@@ -158,7 +158,7 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
     const parquet = await materialiseCertified(env, v);
     created.push(parquet);
     const manifest = signDatasetManifest(
-      { version: v, checks, overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }), certified: { sha256: parquet.hash, rows: parquet.rows }, certifiedBy: ctx.actor.principalId, certifiedAt: at },
+      { version: v, checks, overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }), certified: { sha256: parquet.hash, rows: parquet.rows, excludedRows: parquet.excludedRows }, certifiedBy: ctx.actor.principalId, certifiedAt: at },
       env.signer,
     );
     const manifestBlob = await storeManifest(env, manifest);
@@ -229,7 +229,7 @@ async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<vo
     dataChangeEntry(ctx, {
       action: DATASET_PROMOTE_ACTION,
       resource: { type: 'dataset_version', id: v.id },
-      reason: `${v.datasetName} v${v.version} certified: ${c.parquet.rows} of ${v.rowCount} rows, parquet sha256:${c.parquet.hash}, manifest sha256:${c.manifestSha256}${excluded ? `; excluded ${excluded}` : ''}${c.overrides.length ? `; exceptions to ${c.overrides.map((o) => o.check).join(', ')}` : ''}`,
+      reason: `${v.datasetName} v${v.version} certified: ${c.parquet.rows} of ${v.rowCount} rows (${c.parquet.excludedRows} excluded), parquet sha256:${c.parquet.hash}, manifest sha256:${c.manifestSha256}${excluded ? `; excluded ${excluded}` : ''}${c.overrides.length ? `; exceptions to ${c.overrides.map((o) => o.check).join(', ')}` : ''}`,
     }),
   );
 }

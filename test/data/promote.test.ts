@@ -211,6 +211,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       residency: { region: 'EU', column: null },
       consent: { purpose: 'credit scoring', column: 'consent' },
       exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@2', rows: 100 }],
+      excludedRows: 100,
       overrides: [],
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
@@ -287,6 +288,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     const statement = verifyDatasetManifest(body.manifest, (k) => t.keyring.publicKey(k));
     expect(statement.predicate.overrides).toEqual([{ check: 'pii@3', by: promoter.id, at: expect.any(String), reason }]);
     expect(statement.predicate.exclusions.map((e) => `${e.reason}:${e.rows}`).sort()).toEqual(['consent_missing:1', 'consent_unrecognised:1', 'consent_withdrawn:2', 'residency_missing:1', 'residency_outside:1']);
+    // C3 (withdrawn, US) and C5 (unrecognised, no country) are excluded for two reasons each: the
+    // reasons count 6 rows, the distinct rows left out are 4, and an examiner's sum closes.
+    const p = statement.predicate;
+    expect(p.excludedRows).toBe(4);
+    expect(p.snapshot.rows - p.excludedRows!).toBe(p.certified.rows);
+    expect((await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: body.version.id }))[0]?.reason).toContain('1 of 5 rows (4 excluded)');
     const [entry] = await listAuditEntries(t.db, { action: 'dataset.override', resourceId: body.version.id });
     expect(entry).toMatchObject({ actor: { principalId: promoter.id }, outcome: 'succeeded' });
     expect(entry?.reason).toContain(reason);
