@@ -5,6 +5,7 @@ import { atLeastAsRestrictive, recordLineage } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
+import { plainTextIssue } from './plain-text.js';
 import type { DatasetDerivation } from './types.js';
 
 /**
@@ -36,8 +37,6 @@ export interface DerivationInput {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
-// Text columns cannot hold NUL; control characters have no place in a URI or a name.
-const PLAIN_TEXT = /^\P{Cc}+$/u;
 // With the `u` flag a surrogate pair is one code point, so this matches lone surrogates only:
 // JSON can spell them, the database's jsonb refuses them.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -79,8 +78,10 @@ function assertWellFormed(d: DerivationInput, target: string): void {
     seen.add(ref);
   }
   if (!SHA256.test(d.code.sha256)) issues.push({ field: 'query.codeSha256', message: 'must be the SHA-256 of the transformation code: 64 lower-case hex digits' });
-  if (d.code.uri !== undefined && !(PLAIN_TEXT.test(d.code.uri) && d.code.uri.length <= 2000)) issues.push({ field: 'query.codeUri', message: 'must be 1 to 2000 characters, no control characters' });
-  if (d.code.name !== undefined && !(PLAIN_TEXT.test(d.code.name) && d.code.name.length <= 200)) issues.push({ field: 'query.transform', message: 'must be 1 to 200 characters, no control characters' });
+  // Text columns cannot hold NUL; control and bidirectional formatting characters have no place in a URI or a name (plain-text.ts).
+  const plain = (text: string, max: number) => text.length >= 1 && text.length <= max && plainTextIssue(text) === undefined;
+  if (d.code.uri !== undefined && !plain(d.code.uri, 2000)) issues.push({ field: 'query.codeUri', message: 'must be 1 to 2000 characters, no control or bidirectional formatting characters' });
+  if (d.code.name !== undefined && !plain(d.code.name, 200)) issues.push({ field: 'query.transform', message: 'must be 1 to 200 characters, no control or bidirectional formatting characters' });
   const p = d.parameters as unknown;
   const parameters =
     typeof p !== 'object' || p === null || Array.isArray(p)

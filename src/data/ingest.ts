@@ -7,6 +7,7 @@ import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
+import { plainTextIssue } from './plain-text.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
 import { assertMagic, resolveFormat } from './formats.js';
@@ -106,6 +107,11 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   if (!classification) issues.push({ field: 'query.classification', message: 'required for a new dataset' });
   if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
+  // Both are signed into the manifest as the version's provenance and consent basis (plain-text.ts).
+  for (const [field, text] of [['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]] as const) {
+    const issue = text === undefined ? undefined : plainTextIssue(text);
+    if (issue) issues.push({ field, message: issue });
+  }
   // Stored as the check reads it (upper case); versions declared before keep what they were given.
   const residency = input.residency === undefined ? undefined : residencyOf(input.residency);
   if (input.residency !== undefined && residency === undefined) {

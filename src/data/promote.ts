@@ -5,6 +5,7 @@ import { recordLineage } from '../lineage/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { checkRef } from './checks/index.js';
+import { plainTextIssue } from './plain-text.js';
 import { materialiseCertified, type CertifiedParquet, type StoredBlob } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
 import { signDatasetManifest, type ManifestOverride } from './manifest.js';
@@ -37,21 +38,27 @@ export interface PromoteInput {
 
 type VersionCheck = CheckResult & { override: { by: string; at: string; reason: string } | null };
 
-/** The field that named the check of exception `i`: `body.overrides.N.check` with a promotion, `params.check` on its own. */
-type OverrideField = (i: number) => string;
-const inlineOverrideField: OverrideField = (i) => `body.overrides.${i}.check`;
-const paramOverrideField: OverrideField = () => 'params.check';
+/** Where exception `i` named its check and gave its reason: `body.overrides.N.…` with a promotion, `params.check` and `body.reason` on its own. */
+interface OverrideFields {
+  check(i: number): string;
+  reason(i: number): string;
+}
+const inlineOverrideFields: OverrideFields = { check: (i) => `body.overrides.${i}.check`, reason: (i) => `body.overrides.${i}.reason` };
+const paramOverrideFields: OverrideFields = { check: () => 'params.check', reason: () => 'body.reason' };
 
 /**
  * Refuses exceptions that are not exceptions: to a check the version does not have, to one
- * that does not fail and block, to one already excepted, or twice to the same check. Each
- * issue names the field the check was named in.
+ * that does not fail and block, to one already excepted, or twice to the same check; and a
+ * reason that is no plain text (it is signed into the manifest: plain-text.ts). Each issue
+ * names the field the check was named in, or the reason's.
  */
-function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], fieldOf: OverrideField): void {
+function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], fields: OverrideFields): void {
   const issues: FieldIssue[] = [];
   const seen = new Set<string>();
   for (const [i, o] of overrides.entries()) {
-    const field = fieldOf(i);
+    const reason = plainTextIssue(o.reason);
+    if (reason) issues.push({ field: fields.reason(i), message: reason });
+    const field = fields.check(i);
     const c = checks.find((x) => x.name === o.check);
     if (!c) issues.push({ field, message: `the version has no check "${o.check}" (it has ${checks.map((x) => x.name).join(', ')})` });
     else if (c.status !== 'fail' || !c.blocking) issues.push({ field, message: `${checkRef(c)} is ${c.status}${c.blocking ? '' : ', not blocking'}: only a failing blocking check takes an exception` });
@@ -77,7 +84,7 @@ interface OverrideRows {
   versionId: string;
   overrides: CheckOverrideInput[];
   at: string;
-  fieldOf: OverrideField;
+  fields: OverrideFields;
 }
 
 /**
@@ -96,7 +103,7 @@ async function insertOverrides(tx: Tx, o: OverrideRows, ctx: ChangeContext): Pro
     if ((inserted.rowCount ?? 0) === 0) {
       const r = await tx.query<{ by: string }>('SELECT overridden_by AS by FROM dataset_check_overrides WHERE version_id = $1 AND check_name = $2', [o.versionId, x.check]);
       const message = `${x.check} already has an exception, recorded by ${r.rows[0]?.by ?? 'another principal'}`;
-      throw new ValidationFailed(`invalid exceptions: ${message}`, [{ field: o.fieldOf(i), message }]);
+      throw new ValidationFailed(`invalid exceptions: ${message}`, [{ field: o.fields.check(i), message }]);
     }
     await appendAuditEntry(
       tx,
@@ -119,11 +126,11 @@ async function lockQuarantined(tx: Tx, v: DatasetVersionRecord, attempt: Attempt
 export async function overrideDatasetCheck(env: DataEnv, input: { name: string; version: number; override: CheckOverrideInput }, ctx: ChangeContext): Promise<VersionCheck> {
   const v = await getDatasetVersion(env.db, input);
   assertQuarantined(v, 'override');
-  assertOverrides([input.override], await getDatasetVersionChecks(env.db, input), paramOverrideField);
+  assertOverrides([input.override], await getDatasetVersionChecks(env.db, input), paramOverrideFields);
   const at = (ctx.now ?? new Date()).toISOString();
   await env.db.transaction(async (tx) => {
     await lockQuarantined(tx, v, 'override');
-    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at, fieldOf: paramOverrideField }, ctx);
+    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at, fields: paramOverrideFields }, ctx);
   });
   const checks = await getDatasetVersionChecks(env.db, input);
   return checks.find((c) => c.name === input.override.check)!;
@@ -150,7 +157,7 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   const v = await getDatasetVersion(env.db, input);
   assertQuarantined(v, 'promote');
   const checks = await getDatasetVersionChecks(env.db, input);
-  assertOverrides(overrides, checks, inlineOverrideField);
+  assertOverrides(overrides, checks, inlineOverrideFields);
   assertNothingBlocks(v, overrides);
   const at = (ctx.now ?? new Date()).toISOString();
   const created: StoredBlob[] = [];
@@ -210,7 +217,7 @@ interface Certification {
 async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
   const { v } = c;
   await lockQuarantined(tx, v, 'promote');
-  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at, fieldOf: inlineOverrideField }, ctx);
+  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at, fields: inlineOverrideFields }, ctx);
   // Another principal may have recorded or waived nothing since: re-check inside the lock.
   const blocking = await tx.query<{ name: string }>(
     `SELECT c.name FROM dataset_checks c WHERE c.version_id = $1 AND c.status = 'fail' AND c.blocking

@@ -73,6 +73,40 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     expect(problem.detail).not.toMatch(/promoted once/);
   });
 
+  it('a reason, source system, purpose or transform holding control or bidirectional formatting characters is refused naming the field, and nothing is kept', async () => {
+    await ingest('spoof');
+    const changes = await changeEntryCount(t.db);
+    // What a terminal would show as a second, forged line; a carriage return; a right-to-left override.
+    const forged = 'sandbox data\u001b[2K\u001b[1Adataset.override: approved by the CISO';
+    for (const reason of [forged, 'line one\nline two', 'overwrite\rsigned off', 'ok \u202Eevil', 'isolated \u2066x\u2069']) {
+      const alone = await override(compliance, 'spoof/versions/1', reason);
+      const problem = (await alone.json()) as Problem;
+      expect(alone.status, JSON.stringify(reason)).toBe(400);
+      expect(problem.errors?.map((e) => e.field)).toEqual(['body.reason']);
+      const inline = await post(stewards[0]!, 'spoof/versions/1/promote', { overrides: [{ check: 'pii', reason }] });
+      expect(inline.status).toBe(400);
+      expect(((await inline.json()) as Problem).errors?.map((e) => e.field)).toEqual(['body.overrides.0.reason']);
+    }
+    expect(await overrideRows('spoof')).toEqual([]);
+    const ingests: Array<[Record<string, string>, string]> = [
+      [{ sourceSystem: 'crm\u001b[31m' }, 'query.sourceSystem'],
+      [{ purpose: 'credit\nscoring' }, 'query.purpose'],
+      [{ derivedFrom: 'spoof@1', codeSha256: 'a'.repeat(64), transform: 'evil\u202Eyp.exe' }, 'query.transform'],
+    ];
+    for (const [query, field] of ingests) {
+      const res = await upload(t, { name: 'spoof-2', body: leaky('spoof-2'), token: ingester.token, query: { classification: 'internal', owner: 'ingester', ...query } });
+      expect(res.statusCode, res.body).toBe(400);
+      expect((JSON.parse(res.body) as Problem).errors?.map((e) => e.field)).toEqual([field]);
+    }
+    expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'spoof-2'`)).rowCount).toBe(0);
+    expect(await changeEntryCount(t.db)).toBe(changes);
+    // Plain text in any script, with punctuation, is evidence as given.
+    const plain = 'Sandbox-Adressen (Ticket DSR-7): ça va, 特徴 — ok';
+    const res = await override(compliance, 'spoof/versions/1', plain);
+    expect(res.status).toBe(201);
+    expect(await overrideRows('spoof')).toEqual([{ overridden_by: compliance.id, reason: plain }]);
+  });
+
   it('concurrent exceptions to one check: exactly one is recorded, the others are 400 naming params.check, never a 500', async () => {
     const versionId = await ingest('race');
     const who = [compliance, ...stewards];
