@@ -25,6 +25,15 @@ export interface CommandContext {
 /** Exit codes: 0 success, 1 failure, 2 usage error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/**
+ * `text` from the server as a terminal may show it: control characters and bidirectional
+ * formatting characters as `\u{…}` escapes, so stored evidence (e.g. a reason recorded before
+ * the server refused them) can neither move the cursor nor reorder what is read.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u202A-\u202E\u2066-\u2069]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
 /** Prints `value` as one JSON document on stdout. */
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2) + '\n');

@@ -134,6 +134,14 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(out.manifest.payloadType).toBe('application/vnd.in-toto+json');
     const again = as(complianceToken, ['--json', 'dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'too late now']);
     expect(again.status).toBe(1);
+
+    // An examiner reading the certified version sees who certified it and what, and under the
+    // failing pii check the exception that let it through: who recorded it, when and why.
+    const shown = as(complianceToken, ['dataset', 'show', 'contacts', '--version', '1']);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^contacts v1 {2}certified .*\n {2}certified by prn_\w+ at \S+: 3 rows, parquet sha256:[0-9a-f]{64}, manifest sha256:[0-9a-f]{64}\n/);
+    expect(shown.stdout).toMatch(/ {2}fail pii@3 +blocking .*\n {7}exception by prn_\w+ at \S+: contact e-mails approved for churn scoring, DPIA-17\n/);
+    expect(as(complianceToken, ['dataset', 'show', 'contacts']).stdout).toMatch(/\n {2}contacts v1 {2}certified .*\n {4}certified by prn_\w+ at /);
   });
 
   it('the administrator runs the platform but does not ingest data (data.ingest)', () => {

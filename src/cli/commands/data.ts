@@ -3,7 +3,7 @@ import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueForma
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
-import { EXIT, printJson, type CommandContext } from '../io.js';
+import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
 
@@ -40,11 +40,23 @@ function parseResidency(value: string): string {
   return residency;
 }
 
-function versionLine(v: DatasetVersionRecord): string {
+/** A version in one line, then who certified it and what (a certified version), and what it was derived from (a derived one). */
+function versionLine(v: DatasetVersionRecord, indent = ''): string {
   const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
   const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
   const read = v.values ? `  read with ${describeValueFormat(v.values)}` : '';
-  return `${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}${read}\n${v.derivation ? derivationLine(v.derivation) : ''}`;
+  const c = v.certified;
+  // Without this line a certified version whose failing check carries an exception reads as certified past a failure.
+  const certified = c ? `${indent}  certified by ${c.by} at ${c.at}: ${c.rows} rows, parquet sha256:${c.parquetSha256}, manifest sha256:${c.manifestSha256}\n` : '';
+  return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}${read}\n${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
+}
+
+type ShownCheck = { name: string; version: number; status: string; blocking: boolean; result: string; override: { by: string; at: string; reason: string } | null };
+
+/** A check in one line, and under it the exception it carries: who recorded it, when and why. */
+function checkLines(c: ShownCheck): string {
+  const line = `  ${c.status.padEnd(4)} ${`${c.name}@${c.version}`.padEnd(14)} ${c.blocking ? 'blocking' : '        '}  ${printable(c.result)}\n`;
+  return c.override ? `${line}       exception by ${c.override.by} at ${c.override.at}: ${printable(c.override.reason)}\n` : line;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -139,11 +151,11 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         const base = `/api/v1/datasets/${encodeURIComponent(name)}`;
         if (opts.version) {
           const v = await getJson<DatasetVersionRecord>(target, `${base}/versions/${encodeURIComponent(opts.version)}`);
-          const { checks } = await getJson<{ checks: Array<{ name: string; version: number; status: string; blocking: boolean; result: string }> }>(target, `${base}/versions/${encodeURIComponent(opts.version)}/checks`);
+          const { checks } = await getJson<{ checks: ShownCheck[] }>(target, `${base}/versions/${encodeURIComponent(opts.version)}/checks`);
           if (json()) printJson(io, { ...v, checks });
           else {
             io.stdout(versionLine(v));
-            for (const c of checks) io.stdout(`  ${c.status.padEnd(4)} ${`${c.name}@${c.version}`.padEnd(14)} ${c.blocking ? 'blocking' : '        '}  ${c.result}\n`);
+            for (const c of checks) io.stdout(checkLines(c));
           }
           return EXIT.ok;
         }
@@ -152,7 +164,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         if (json()) printJson(io, { ...d, versions });
         else {
           io.stdout(`${d.name}  ${d.classification}  owner ${d.ownerId}  created by ${d.createdBy} at ${d.createdAt}\n`);
-          for (const v of versions) io.stdout(`  ${versionLine(v)}`);
+          for (const v of versions) io.stdout(versionLine(v, '  '));
         }
         return EXIT.ok;
       })(),
@@ -180,11 +192,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           overrides.length > 0 ? { overrides } : {},
         );
         if (json()) printJson(io, result);
-        else {
-          const c = result.version.certified!;
-          io.stdout(versionLine(result.version));
-          io.stdout(`  certified by ${c.by} at ${c.at}: ${c.rows} rows, parquet sha256:${c.parquetSha256}, manifest sha256:${c.manifestSha256}\n`);
-        }
+        else io.stdout(versionLine(result.version));
         return EXIT.ok;
       })(),
     );
@@ -206,7 +214,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           { reason: opts.reason },
         );
         if (json()) printJson(io, check);
-        else io.stdout(`${name} v${version}: ${check.name}@${check.version} waived by ${check.override.by} at ${check.override.at}: ${check.override.reason}\n`);
+        else io.stdout(`${name} v${version}: ${check.name}@${check.version} waived by ${check.override.by} at ${check.override.at}: ${printable(check.override.reason)}\n`);
         return EXIT.ok;
       })(),
     );
