@@ -1,3 +1,4 @@
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -221,6 +222,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     // The manifest blob is what the version references.
     const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);
     expect(JSON.parse(stored.toString('utf8'))).toEqual(envelope);
+
+    // The README's offline check, with nothing of Assay's: the key from the public-key route, PAE by hand, Ed25519.
+    const vkey = (await (await fetch(`${base}/api/v1/audit/public-key`, { headers: { authorization: `Bearer ${t.adminToken}` } })).text()).trim();
+    // name+hexkeyid+base64: split at the first two '+', as base64 may hold more.
+    const b64 = vkey.split('+').slice(2).join('+');
+    const keyBytes = Buffer.from(b64, 'base64');
+    expect(keyBytes[0]).toBe(0x01);
+    const pub = keyBytes.subarray(1);
+    expect(envelope.signatures[0]!.keyid).toBe(createHash('sha256').update(pub).digest('hex'));
+    const body64 = Buffer.from(envelope.payload, 'base64');
+    const signed = Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(envelope.payloadType)} ${envelope.payloadType} ${body64.length} `), body64]);
+    const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]);
+    expect(cryptoVerify(null, signed, createPublicKey({ key: spki, format: 'der', type: 'spki' }), Buffer.from(envelope.signatures[0]!.sig, 'base64'))).toBe(true);
+    const offline = JSON.parse(body64.toString('utf8')) as typeof statement;
+    expect(offline.predicate.snapshot.rows - offline.predicate.excludedRows!).toBe(offline.predicate.certified.rows);
 
     // One byte changed in the signed payload: the signature no longer verifies.
     const payload = Buffer.from(envelope.payload, 'base64');
