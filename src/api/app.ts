@@ -24,6 +24,21 @@ export interface BuildAppOptions {
   clock?: Clock;
 }
 
+/** Largest request line and headers together (Node counts them as one). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** The raw HTTP/1.1 answer to a request Node refused before Fastify saw it, as problem+json. */
+function clientRefusal(err: NodeJS.ErrnoException, requestId: string): string {
+  const [status, reason, problem] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', problemOf({ code: 'validation_failed', status: 431, detail: `the request line and headers exceed ${MAX_HEADER_BYTES} bytes; a long query string (e.g. a derivation's parameters) counts`, instance: '', requestId, errors: [{ field: 'headers', message: `request line and headers together at most ${MAX_HEADER_BYTES} bytes` }] })]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', problemOf({ code: 'malformed_request', status: 408, detail: 'the request did not arrive in time', instance: '', requestId })]
+        : [400, 'Bad Request', problemOf({ code: 'malformed_request', detail: 'the request is not well-formed HTTP', instance: '', requestId })];
+  const body = JSON.stringify(problem);
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`;
+}
+
 /**
  * The HTTP application: every route from the route table, bearer authentication and a policy
  * decision (audited) before any body is read, zod validation, and one error mapping to RFC
@@ -48,7 +63,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     frameworkErrors: (err, req, reply) => sendProblem(req, reply, frameworkRefusal(err)),
     // Node's default 16 KiB would not fit an ingest's query string declaring a derivation's
     // parameters (up to 16 KiB of JSON, URL-encoded): still bounded, four times that.
-    http: { maxHeaderSize: 64 * 1024 },
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // Refusals before a request is parsed (headers past that size, a timeout, bytes that are no
+    // HTTP) answer problem+json too, not Fastify's own JSON shape.
+    clientErrorHandler(err, socket) {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+      socket.end(clientRefusal(err as NodeJS.ErrnoException, newId('req')));
+    },
   });
 
   app.addHook('onRequest', async (req, reply) => {
