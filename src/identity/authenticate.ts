@@ -236,18 +236,31 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       return refuse('malformed bearer token', { request, resource: credential });
     },
 
-    async authorizeScope(principal, operation, request) {
-      if (scopesAdmit(principal.scopes, operation)) return;
-      const reason = `this credential's scopes (${principal.scopes.join(' ')}) do not cover ${operation.operationId}`;
-      await recordRefusal(db, {
-        actor: actorOf(principal),
-        action: 'access.deny',
-        resource: { type: 'operation', id: operation.operationId },
-        policyId: `scope:${operation.operationId}`,
-        reason,
-        ...(request?.requestId ? { requestId: request.requestId } : {}),
-      });
-      throw new Forbidden(reason);
-    },
+    authorizeScope: (principal, operation, request) => authorizeScope(db, { principal, operation }, request),
   };
+}
+
+/**
+ * Admits the operation when the credential's scopes cover it; otherwise audits `access.deny`
+ * (policy `scope:<operationId>`) and throws Forbidden. Also for an operation a route performs
+ * on top of its own (a promotion's exceptions are `overrideDatasetCheck`): a token narrowed
+ * to one operation does not carry another.
+ */
+export async function authorizeScope(
+  db: Db,
+  access: { principal: AuthenticatedPrincipal; operation: { operationId: string; method: string } },
+  request?: CredentialRequest,
+): Promise<void> {
+  const { principal, operation } = access;
+  if (scopesAdmit(principal.scopes, operation)) return;
+  const reason = `this credential's scopes (${principal.scopes.join(' ')}) do not cover ${operation.operationId}`;
+  await recordRefusal(db, {
+    actor: actorOf(principal),
+    action: 'access.deny',
+    resource: { type: 'operation', id: operation.operationId },
+    policyId: `scope:${operation.operationId}`,
+    reason,
+    ...(request?.requestId ? { requestId: request.requestId } : {}),
+  });
+  throw new Forbidden(reason);
 }

@@ -32,7 +32,7 @@ export {
 } from './api-tokens.js';
 export { FULL_ACCESS_SCOPES, TOKEN_PREFIX } from './tokens.js';
 export { CLEARANCES, principalAttributesSchema, type Clearance, type PrincipalAttributes } from './attributes.js';
-export { createAuthenticator, type Authenticator, type AuthenticatorOptions, type CredentialRequest } from './authenticate.js';
+export { authorizeScope, createAuthenticator, type Authenticator, type AuthenticatorOptions, type CredentialRequest } from './authenticate.js';
 export {
   BREAK_GLASS_ALERT_EVENT,
   BREAK_GLASS_ROLE,

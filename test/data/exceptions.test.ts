@@ -107,6 +107,29 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     expect(await overrideRows('spoof')).toEqual([{ overridden_by: compliance.id, reason: plain }]);
   });
 
+  it('a token scoped to approveDataset alone certifies, but records no exception inline (scope:overrideDatasetCheck, audited as access.deny)', async () => {
+    const versionId = await ingest('scoped');
+    const issued = await fetch(`${base}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stewards[0]!.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'certify-only', scopes: ['approveDataset'] }),
+    });
+    expect(issued.status).toBe(201);
+    const narrow = { id: stewards[0]!.id, token: ((await issued.json()) as { token: string }).token };
+    const res = await post(narrow, 'scoped/versions/1/promote', { overrides: [{ check: 'pii', reason: 'waived under a narrow token' }] });
+    const problem = (await res.json()) as Problem;
+    expect(res.status, JSON.stringify(problem)).toBe(403);
+    expect(problem.detail).toMatch(/scopes \(approveDataset\) do not cover overrideDatasetCheck/);
+    expect(await overrideRows('scoped')).toEqual([]);
+    const denied = await listAuditEntries(t.db, { action: 'access.deny', principalId: narrow.id });
+    expect(denied.map((e) => e.decision?.policyIds)).toContainEqual(['scope:overrideDatasetCheck']);
+    // Once a compliance officer recorded the exception, the same token certifies the version.
+    expect((await override(compliance, 'scoped/versions/1', 'sandbox addresses, DPIA-12')).status).toBe(201);
+    const certified = await post(narrow, 'scoped/versions/1/promote');
+    expect(certified.status).toBe(200);
+    expect(await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: versionId })).toHaveLength(1);
+  });
+
   it('concurrent exceptions to one check: exactly one is recorded, the others are 400 naming params.check, never a 500', async () => {
     const versionId = await ingest('race');
     const who = [compliance, ...stewards];

@@ -18,7 +18,7 @@ import {
   UPLOAD_MEDIA_TYPES,
   type DataEnv,
 } from '../../data/index.js';
-import { changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrincipal } from '../../identity/index.js';
+import { authorizeScope, changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrincipal } from '../../identity/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
@@ -223,7 +223,7 @@ const promoteRoute = defineRoute({
   responses: {
     200: { description: 'the certified version and its signed manifest', schema: z.object({ version: versionSchema, manifest: envelopeSchema }) },
     400: problem('an exception names no failing blocking check of the version; `errors` names the field (body.overrides.N.check)'),
-    403: problem('policy denies it: the ingester (sod.no-self-approval), a service or agent (sod.humans-approve), or an exception by a role that may not record one'),
+    403: problem('policy denies it: the ingester (sod.no-self-approval), a service or agent (sod.humans-approve), or an exception by a role that may not record one, or with a token whose scopes do not cover overrideDatasetCheck'),
     404: problem('no such dataset or version'),
     409: problem('already certified, or failing blocking checks without an exception (named in `errors`)'),
     507: problem('the server ran out of storage space writing the certified Parquet or the manifest; nothing was kept'),
@@ -233,6 +233,8 @@ const promoteRoute = defineRoute({
     const overrides = body?.overrides ?? [];
     if (overrides.length > 0) {
       const input = { params: { name: params.name, version: String(params.version) }, query: {}, principal: caller, deps };
+      // The exceptions are an operation of their own: a token scoped to approveDataset alone does not record them.
+      await authorizeScope(deps.db, { principal: caller, operation: { operationId: 'overrideDatasetCheck', method: 'POST' } }, { requestId });
       await authorizeAction(input, { action: 'overrideDatasetCheck', resource: await on.datasetParam.resource(input), requestId });
     }
     const promotion = await promoteDatasetVersion({ ...dataEnv(deps), signer: deps.keyring.active(), lineageNamespace: deps.config.lineage.namespace }, { name: params.name, version: params.version, overrides }, changeContextOf(caller, requestId));
