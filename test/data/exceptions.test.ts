@@ -130,6 +130,27 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     expect(await listAuditEntries(t.db, { action: 'dataset.promote', resourceId: versionId })).toHaveLength(1);
   });
 
+  it('the audit log keeps an exception\'s reason whole, and never half a character: the longest reason fits the entry, a longer one is 400', async () => {
+    const versionId = await ingest('long-reason');
+    const tooLong = await override(compliance, 'long-reason/versions/1', 'x'.repeat(1801));
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as Problem).errors?.map((e) => e.field)).toEqual(['body.reason']);
+    // 900 emoji are 1800 UTF-16 units: the entry's prefix and the reason fit its 2000 whole.
+    const reason = '😀'.repeat(900);
+    expect((await override(compliance, 'long-reason/versions/1', reason)).status).toBe(201);
+    const [entry] = await listAuditEntries(t.db, { action: 'dataset.override', resourceId: versionId });
+    expect(entry?.reason).toBe(`exception to failing blocking check pii: ${reason}`);
+    // A purpose of emoji overflows the ingest entry: it is cut between characters, never inside one
+    // (U+FFFD). One of the two purposes, a character apart, puts the cut where a pair starts.
+    for (const [name, purpose] of [['purpose-a', '😀'.repeat(999)], ['purpose-b', `a${'😀'.repeat(999)}`]] as const) {
+      const res = await upload(t, { name, body: leaky(name), token: ingester.token, query: { classification: 'internal', owner: 'ingester', purpose } });
+      expect(res.statusCode, res.body).toBe(201);
+      const [ingested] = await listAuditEntries(t.db, { action: 'dataset.ingest', resourceId: (JSON.parse(res.body) as { id: string }).id });
+      expect(ingested?.reason).toMatch(/; purpose: a?(😀)+$/u);
+      expect(ingested?.reason).not.toContain('\uFFFD');
+    }
+  });
+
   it('concurrent exceptions to one check: exactly one is recorded, the others are 400 naming params.check, never a 500', async () => {
     const versionId = await ingest('race');
     const who = [compliance, ...stewards];
