@@ -23,7 +23,8 @@ function creditFeatures(): string {
 /** The "transformation code" the tests declare: its bytes only matter as a hash. */
 const CODE = 'SELECT duration_months, credit_amount, age_years, credit_amount / duration_months AS amount_per_month FROM credit\n';
 const CODE_SHA256 = sha256Hex(CODE);
-const PARAMETERS = { ratio: 'credit_amount/duration_months', decimals: 2, columns: ['duration_months', 'credit_amount', 'age_years'] };
+// Sibling objects share keys (steps), as real parameters do: only a key named twice in one object is refused.
+const PARAMETERS = { ratio: 'credit_amount/duration_months', decimals: 2, columns: ['duration_months', 'credit_amount', 'age_years'], steps: [{ op: 'ratio', name: 'r' }, { op: 'round', name: 'r2' }] };
 
 /** A small PII table the PII-clearance tests derive from: e-mail addresses are personal data, nothing is a card number. */
 const CONTACTS = 'customer_id,email,score\nC1,anna@example.com,0.5\nC2,ben@example.org,0.7\nC3,cleo@example.net,0.2\n';
@@ -171,6 +172,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     ['parameters that are no object', 'scientist', 'features-a', { parameters: '[1, 2]' }, 400, 'query.parameters'],
     ['parameters over 16 KiB', 'scientist', 'features-a', { parameters: JSON.stringify({ x: 'y'.repeat(17_000) }) }, 400, 'query.parameters'],
     ['parameters the database cannot store', 'scientist', 'features-a', { parameters: '{"x": "a\\u0000b"}' }, 400, 'query.parameters'],
+    ['parameters naming a key twice (JSON.parse would keep the last silently)', 'scientist', 'features-a', { parameters: '{"window": 30, "window": 90}' }, 400, 'query.parameters'],
+    ['a nested object naming a key twice, however escaped', 'scientist', 'features-a', { parameters: '{"a": [{"k\\"x": 1, "b": {"c": 1}}, {"k\\u0022x": 2, "k\\"x": 3}]}' }, 400, 'query.parameters'],
+    ['a transform name with a right-to-left override', 'scientist', 'features-a', { transform: 'evil\u202Eyp.exe' }, 400, 'query.transform'],
     ['derivation parameters without inputs', 'scientist', 'features-a', { derivedFrom: [] }, 400, 'query.codeSha256'],
     ['an input the caller is not cleared to read', 'uncleared', 'features-c', { derivedFrom: 'contacts@1' }, 403, ''],
   ];
