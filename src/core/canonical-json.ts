@@ -152,3 +152,37 @@ function normalise(value: unknown, path: string, walk: Walk): unknown {
     ancestors.delete(obj);
   }
 }
+
+/**
+ * The first key an object of `text` (JSON that JSON.parse accepted) names twice, or undefined.
+ * JSON.parse keeps the last value and drops the others silently, so what is then hashed is not
+ * what was sent (other parsers keep the first); RFC 8785 hashes I-JSON (RFC 7493), which has no
+ * duplicate keys.
+ */
+export function duplicateJsonKey(text: string): string | undefined {
+  // Per open object or array: the keys seen (an array has none); and whether a string now is a key.
+  const open: Array<Set<string> | null> = [];
+  let keyNext = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = open.at(-1);
+      if (keys && keyNext) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      keyNext = false;
+      i = end;
+    } else if (c === '{' || c === '[') {
+      open.push(c === '{' ? new Set() : null);
+      keyNext = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      keyNext = false;
+    } else if (c === ',') keyNext = open.at(-1) instanceof Set;
+  }
+  return undefined;
+}

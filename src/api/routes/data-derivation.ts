@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationFailed, type FieldIssue } from '../../core/index.js';
+import { duplicateJsonKey, ValidationFailed, type FieldIssue } from '../../core/index.js';
 import { MAX_DATASET_VERSION, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from '../../data/index.js';
 import type { AuthenticatedPrincipal } from '../../identity/index.js';
 import { authorizeAction } from '../authorize.js';
@@ -41,40 +41,6 @@ function invalid(issues: FieldIssue[]): ValidationFailed {
   return new ValidationFailed(`invalid derivation: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
 }
 
-/**
- * The first key an object of `text` (valid JSON) names twice, or undefined. JSON.parse keeps
- * the last value and drops the others silently; the parameters recorded and hashed would then
- * not be what the client sent, and other parsers keep the first. RFC 8785 hashes I-JSON
- * (RFC 7493), which has no duplicate keys.
- */
-function duplicateKey(text: string): string | undefined {
-  // Per open object or array: the keys seen (an array has none); and whether a string now is a key.
-  const open: Array<Set<string> | null> = [];
-  let keyNext = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      const keys = open.at(-1);
-      if (keys && keyNext) {
-        const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (keys.has(key)) return key;
-        keys.add(key);
-      }
-      keyNext = false;
-      i = end;
-    } else if (c === '{' || c === '[') {
-      open.push(c === '{' ? new Set() : null);
-      keyNext = c === '{';
-    } else if (c === '}' || c === ']') {
-      open.pop();
-      keyNext = false;
-    } else if (c === ',') keyNext = open.at(-1) instanceof Set;
-  }
-  return undefined;
-}
-
 function parseParameters(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
   let value: unknown;
@@ -84,7 +50,7 @@ function parseParameters(text: string | undefined): Record<string, unknown> {
     throw invalid([{ field: 'query.parameters', message: `is not valid JSON (${(cause as Error).message})` }]);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid([{ field: 'query.parameters', message: 'must be a JSON object' }]);
-  const twice = duplicateKey(text);
+  const twice = duplicateJsonKey(text);
   if (twice !== undefined) throw invalid([{ field: 'query.parameters', message: `names the key ${JSON.stringify(twice.slice(0, 100))} twice in one object` }]);
   return value as Record<string, unknown>;
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { sha256Hasher } from '../../core/index.js';
+import { duplicateJsonKey, sha256Hasher } from '../../core/index.js';
 import type { DatasetDerivation } from '../../data/index.js';
 
 /**
@@ -61,12 +61,17 @@ async function fileSha256(file: string): Promise<string> {
 async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown> | string> {
   let base: unknown = {};
   if (opts.paramsFile) {
+    let text: string;
     try {
-      base = JSON.parse(await readFile(opts.paramsFile, 'utf8'));
+      text = await readFile(opts.paramsFile, 'utf8');
+      base = JSON.parse(text);
     } catch (err) {
       return `--params-file ${opts.paramsFile}: ${(err as Error).message}`;
     }
     if (typeof base !== 'object' || base === null || Array.isArray(base)) return `--params-file ${opts.paramsFile}: must hold a JSON object`;
+    // Re-serialised, a key named twice would reach the server once, with whichever value JSON.parse kept.
+    const twice = duplicateJsonKey(text);
+    if (twice !== undefined) return `--params-file ${opts.paramsFile}: names the key ${JSON.stringify(twice.slice(0, 100))} twice in one object`;
   }
   return { ...(base as Record<string, unknown>), ...Object.fromEntries(opts.param) };
 }
