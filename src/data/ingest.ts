@@ -131,13 +131,13 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   };
 }
 
-/** The latest certified version's schema and size: what a new version is held to. */
+/** The latest certified version's schema, size and exclusion declarations: what a new version is held to. */
 async function contractOf(db: Db, dataset: DatasetRecord): Promise<Contract | undefined> {
   const r = await db.query<{ version: number }>(`SELECT max(version) AS version FROM dataset_versions WHERE dataset_id = $1 AND state = 'certified'`, [dataset.id]);
   const version = r.rows[0]?.version;
   if (!version) return undefined;
   const v = await getDatasetVersion(db, { name: dataset.name, version });
-  return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount, values: v.values };
+  return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount, values: v.values, consentColumn: v.consentColumn, residency: v.residency, residencyColumn: v.residencyColumn };
 }
 
 /** A snapshot in the blob store, and whether this ingest put it there. */

@@ -26,6 +26,11 @@ export interface Contract {
   rowCount: number;
   /** How that version's file wrote numbers and dates (null: DuckDB's own syntax): its types were inferred so. */
   values: ValueFormat | null;
+  /** The column that version excluded rows without consent by (null: none declared). */
+  consentColumn: string | null;
+  /** Where that version's data had to reside, and the column its rows were held to (null: none declared). */
+  residency: string | null;
+  residencyColumn: string | null;
 }
 
 /** What a check plans its probes with, before the shared pass: the columns with the types they are held to, and a sample. */

@@ -69,21 +69,33 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 }
 
 /**
- * `consent@2`: with a declared consent column, rows without affirmative consent are excluded
- * from the certified data, counted by reason (ingest has already refused a declared column
- * the file does not have). Unrecognised values warn: the column may be coded otherwise, and
- * then every such row is excluded. Without a consent column there is nothing to check: the
- * consent basis is then the one stated at promotion.
+ * `consent@3`: with a declared consent column, rows without affirmative consent are excluded
+ * from the certified data, counted by reason under the rule `consent@2` (ingest has already
+ * refused a declared column the file does not have). Unrecognised values warn: the column may
+ * be coded otherwise, and then every such row is excluded. Without a consent column there is
+ * nothing to check (the consent basis is the one stated at promotion), unless the contract (the
+ * latest certified version) excluded by one: then the check fails and blocks, because leaving the
+ * declaration out would certify the rows whose consent was withdrawn. `consent@2` passed then.
  */
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
-  version: 2,
+  version: 3,
   probes: ({ declared: d }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(d.consentColumn)) : []),
   locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ctx.declared.consentColumn)) : []),
   async run(ctx): Promise<CheckOutcome> {
     const column = ctx.declared.consentColumn;
     const base = { name: this.name, version: this.version, blocking: false };
-    if (!column) return { ...base, status: 'pass', result: 'no consent column declared', evidence: { column: null } };
+    if (!column) {
+      const held = ctx.contract?.consentColumn;
+      if (!held) return { ...base, status: 'pass', result: 'no consent column declared', evidence: { column: null } };
+      return {
+        ...base,
+        blocking: true,
+        status: 'fail',
+        result: `no consent column declared, where the contract of version ${ctx.contract!.version} excluded rows without consent in ${held}: rows whose consent was withdrawn would be certified (declare consentColumn, or record an exception saying why consent no longer applies)`,
+        evidence: { column: null, contract: { version: ctx.contract!.version, consentColumn: held } },
+      };
+    }
     const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(column) });
     const evidence = { column, given: CONSENT_GIVEN, withdrawn: CONSENT_WITHDRAWN, excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (exclusions.length === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };

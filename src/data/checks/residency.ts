@@ -57,14 +57,17 @@ export function residencyRules(input: { column: string; residency: string }, rul
 }
 
 /**
- * `residency@2`: with a residency and a residency column declared, rows from outside the
- * residency (a region such as EU includes its member countries) are excluded, by reason (see
- * `residencyRules`). Values that are no country code at all warn: the column may hold another
- * coding (alpha-3, names), and then every such row is excluded.
+ * `residency@3`: with a residency and a residency column declared, rows from outside the
+ * residency (a region such as EU includes its member countries) are excluded, by reason under
+ * the rule `residency@2` (see `residencyRules`). Values that are no country code at all warn:
+ * the column may hold another coding (alpha-3, names), and then every such row is excluded. A
+ * version that leaves out the residency or the residency column its contract (the latest
+ * certified version) declared fails and blocks: its rows from elsewhere would be certified as
+ * the dataset's. `residency@2` passed then.
  */
 export const residencyCheck: QuarantineCheck = {
   name: 'residency',
-  version: 2,
+  version: 3,
   probes: ({ declared: d }) => (d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: d.residencyColumn, residency: d.residency })) : []),
   locate: (ctx) => {
     const { residencyColumn: column, residency } = ctx.declared;
@@ -73,6 +76,17 @@ export const residencyCheck: QuarantineCheck = {
   async run(ctx): Promise<CheckOutcome> {
     const { residency, residencyColumn: column } = ctx.declared;
     const base = { name: this.name, version: this.version, blocking: false };
+    const contract = ctx.contract;
+    const dropped = [contract?.residency && !residency ? `residency ${contract.residency}` : '', contract?.residencyColumn && !column ? `residency column ${contract.residencyColumn}` : ''].filter(Boolean);
+    if (contract && dropped.length > 0) {
+      return {
+        ...base,
+        blocking: true,
+        status: 'fail',
+        result: `the contract of version ${contract.version} declared ${dropped.join(' and ')}, this version does not: rows from elsewhere would be certified (declare them, or record an exception saying why they no longer apply)`,
+        evidence: { residency: residency ?? null, column: column ?? null, contract: { version: contract.version, residency: contract.residency, column: contract.residencyColumn } },
+      };
+    }
     if (!column) return { ...base, status: 'pass', result: residency ? `data resides in ${residency}; no per-row residency column declared` : 'no residency declared', evidence: { residency: residency ?? null, column: null } };
     // Ingest refuses a residency column without a residency, and one the file does not have.
     if (!residency) throw new Error('residency column declared without a residency');
