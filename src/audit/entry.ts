@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import { clipText } from '../core/index.js';
+
+/** The longest reason an audit entry holds, in UTF-16 units. */
+export const MAX_AUDIT_REASON = 2000;
+
+/** `reason` cut to what an entry holds, between characters (see `clipText`). */
+export function auditReason(reason: string): string {
+  return clipText(reason, MAX_AUDIT_REASON);
+}
 
 /** Who acted, and how they proved it. */
 export const actorSchema = z.strictObject({
@@ -38,7 +47,7 @@ export const auditEntryInputSchema = z.strictObject({
   decision: decisionSchema,
   outcome: z.enum(['succeeded', 'failed']),
   /** Reason or business purpose stated by the actor. */
-  reason: z.string().max(2000).optional(),
+  reason: z.string().max(MAX_AUDIT_REASON).optional(),
   requestId: z.string().optional(),
   payloadRefs: z.array(payloadRefSchema).default([]),
 });

@@ -16,6 +16,7 @@ import {
   type Clock,
 } from '../core/index.js';
 import { createBlobStore, type BlobStore, type BlobStoreOptions, type Db, type Queryable, type Tx } from '../store/index.js';
+import { auditReason } from './entry.js';
 import { appendAuditEntry } from './log.js';
 import { HOLD_LOCK_KEY, holdsCoveringPayload, retentionDeadlines, type AuditContext, type RetentionPolicy } from './retention.js';
 
@@ -361,7 +362,7 @@ export async function eraseAuditPayload(deps: PayloadDeps, input: EraseAuditPayl
         policyIds: outcome.kind === 'held' ? outcome.holds.map((h) => `legal-hold:${h.id}`) : [`retention:${outcome.row.class}`],
       },
       outcome: 'failed',
-      reason: `${reason} — refused: ${refusal.message}`.slice(0, 2000),
+      reason: auditReason(`${reason} — refused: ${refusal.message}`),
     }),
   );
   throw refusal;

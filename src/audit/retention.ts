@@ -10,6 +10,7 @@ import {
   newId,
   NotFound,
   PAYLOAD_CLASS_PATTERN,
+  plainText,
   systemClock,
   ValidationFailed,
   type CalendarDuration,
@@ -122,8 +123,8 @@ export type LegalHoldScope = z.output<typeof legalHoldScopeSchema>;
 
 /** The request to place a hold. */
 export const placeLegalHoldSchema = z.strictObject({
-  caseId: z.string().trim().min(1).max(200).describe('the matter, investigation or litigation this hold serves'),
-  reason: z.string().trim().min(1).max(2000),
+  caseId: plainText(z.string().trim().min(1).max(200)).describe('the matter, investigation or litigation this hold serves'),
+  reason: plainText(z.string().trim().min(1).max(2000)),
   scope: legalHoldScopeSchema.default({}),
 });
 

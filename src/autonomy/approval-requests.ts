@@ -1,4 +1,4 @@
-import { appendAuditEntry } from '../audit/index.js';
+import { appendAuditEntry, auditReason } from '../audit/index.js';
 import { Conflict, Forbidden, NotFound, ValidationFailed } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { RiskTier } from '../policy/index.js';
@@ -191,7 +191,7 @@ export async function resolveApprovalRequest(db: Db, input: ApprovalResolution, 
       resource: { type: 'approval_request', id: input.id },
       decision: { effect: 'allowed', policyIds: [] },
       outcome: 'succeeded',
-      reason: `${row.action} (${row.risk}${row.amount === null ? '' : `, amount ${row.amount}`}) for ${row.requester_id}: ${comment}`.slice(0, 2000),
+      reason: auditReason(`${row.action} (${row.risk}${row.amount === null ? '' : `, amount ${row.amount}`}) for ${row.requester_id}: ${comment}`),
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     });
     return toApprovalRequest(updated.rows[0]!, now);

@@ -1,4 +1,4 @@
-import { appendAuditEntry, type Actor } from '../audit/index.js';
+import { appendAuditEntry, auditReason, type Actor } from '../audit/index.js';
 import { AssayError, newId, ValidationFailed } from '../core/index.js';
 import type { AlertLogger, ChangeContext } from '../identity/index.js';
 import type { AutonomyDecision, AutonomyRequest, AutonomyTier, RiskTier } from '../policy/index.js';
@@ -110,7 +110,7 @@ export async function decideAutonomy(env: AutonomyEnv, q: AutonomyQuestion, ctx:
 
 function notifyLine(actor: Actor, q: AutonomyQuestion, d: AutonomyDecision): string {
   const amount = q.amount === undefined ? '' : ` amount ${q.amount}`;
-  return `${AUTONOMY_NOTIFY_EVENT}: ${actor.principalId} ${q.action} (${q.risk}${amount}) under ${d.rule}: ${q.purpose}`.slice(0, 2000);
+  return auditReason(`${AUTONOMY_NOTIFY_EVENT}: ${actor.principalId} ${q.action} (${q.risk}${amount}) under ${d.rule}: ${q.purpose}`);
 }
 
 async function openApprovalRequest(
@@ -167,7 +167,7 @@ async function redeem(env: AutonomyEnv, q: AutonomyQuestion & { approvalId: stri
       resource: { type: 'approval_request', id: q.approvalId },
       decision: { effect: 'denied', policyIds: [`autonomy:${outcome.kind}`] },
       outcome: 'failed',
-      reason: `${q.action} (${q.risk}${q.amount === undefined ? '' : `, amount ${q.amount}`}): ${outcome.message}`.slice(0, 2000),
+      reason: auditReason(`${q.action} (${q.risk}${q.amount === undefined ? '' : `, amount ${q.amount}`}): ${outcome.message}`),
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     }),
   );
@@ -209,7 +209,7 @@ async function recordAnswer(tx: Tx, ctx: ChangeContext, a: { q: AutonomyQuestion
     // require_approval answer is a denial until a human decides.
     decision: { effect: a.tier === 'require_approval' ? 'denied' : 'allowed', policyIds: [`autonomy:${a.rule}`] },
     outcome: 'succeeded',
-    reason: `${a.tier}: ${a.q.action} (${a.q.risk}${amount}): ${a.reason}; purpose: ${a.q.purpose}`.slice(0, 2000),
+    reason: auditReason(`${a.tier}: ${a.q.action} (${a.q.risk}${amount}): ${a.reason}; purpose: ${a.q.purpose}`),
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
   });
 }
@@ -221,7 +221,7 @@ async function record(tx: Tx, ctx: ChangeContext, e: { action: string; resourceT
     resource: { type: e.resourceType ?? 'autonomy_action', id: e.resourceId },
     decision: { effect: 'allowed', policyIds: [] },
     outcome: 'succeeded',
-    reason: e.reason.slice(0, 2000),
+    reason: auditReason(e.reason),
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
   });
 }

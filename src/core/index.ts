@@ -10,3 +10,4 @@ export * from './version.js';
 export * from './process.js';
 export * from './serial.js';
 export * from './nul.js';
+export * from './text.js';

@@ -1,11 +1,10 @@
 import { appendAuditEntry } from '../audit/index.js';
-import { canonicalBytes, Conflict, hashCanonical, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { canonicalBytes, Conflict, hashCanonical, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { atLeastAsRestrictive, recordLineage } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import { plainTextIssue } from './plain-text.js';
 import type { DatasetDerivation } from './types.js';
 
 /**

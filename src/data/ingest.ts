@@ -1,13 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
-import { Conflict, newId, nulPath, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { clipText, Conflict, newId, nulPath, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
-import { plainTextIssue } from './plain-text.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
 import { assertMagic, resolveFormat } from './formats.js';
@@ -298,7 +297,7 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
     `INSERT INTO dataset_checks (version_id, name, check_version, position, status, blocking, result, evidence)
      SELECT $1, c->>'name', (c->>'version')::int, ord::int, c->>'status', (c->>'blocking')::boolean, c->>'result', c->'evidence'
        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(c, ord)`,
-    [versionId, JSON.stringify(report.checks.map(({ exclusions: _e, ...c }) => ({ ...c, result: c.result.slice(0, 2000) })))],
+    [versionId, JSON.stringify(report.checks.map(({ exclusions: _e, ...c }) => ({ ...c, result: clipText(c.result, 2000) })))],
   );
   for (const e of report.exclusions) {
     await tx.query('INSERT INTO dataset_exclusions (version_id, reason, row_count, row_numbers, rule) VALUES ($1, $2, $3, $4, $5)', [

@@ -1,11 +1,10 @@
 import { appendAuditEntry } from '../audit/index.js';
-import { canonicalBytes, Conflict, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
+import { canonicalBytes, Conflict, plainTextIssue, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { checkRef } from './checks/index.js';
-import { plainTextIssue } from './plain-text.js';
 import { materialiseCertified, type CertifiedParquet, type StoredBlob } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
 import { signDatasetManifest, type ManifestOverride } from './manifest.js';

@@ -1,4 +1,4 @@
-import { appendAuditEntry, type Actor } from '../audit/index.js';
+import { appendAuditEntry, auditReason, type Actor } from '../audit/index.js';
 import type { Db, Tx } from '../store/index.js';
 import type { ChangeContext } from './types.js';
 
@@ -20,7 +20,7 @@ export async function recordChange(
     resource: change.resource,
     decision: { effect: 'allowed', policyIds: [] },
     outcome: 'succeeded',
-    ...(reason ? { reason: reason.slice(0, 2000) } : {}),
+    ...(reason ? { reason: auditReason(reason) } : {}),
     ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
   });
 }
@@ -49,7 +49,7 @@ export async function recordRefusal(db: Db, refusal: Refusal): Promise<void> {
       resource: refusal.resource,
       decision: { effect: 'denied', policyIds: [refusal.policyId] },
       outcome: 'failed',
-      reason: refusal.reason.slice(0, 2000),
+      reason: auditReason(refusal.reason),
       ...(refusal.requestId ? { requestId: refusal.requestId } : {}),
     }),
   );

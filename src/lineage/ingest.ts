@@ -1,4 +1,4 @@
-import { appendAuditEntry } from '../audit/index.js';
+import { appendAuditEntry, auditReason } from '../audit/index.js';
 import { hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Db, Tx } from '../store/index.js';
@@ -132,7 +132,7 @@ export async function ingestOpenLineage(db: Db, body: unknown, ctx: ChangeContex
         resource: { type: 'lineage_events', id: ids[0]! },
         decision: { effect: 'allowed', policyIds: [] },
         outcome: 'succeeded',
-        reason: `${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}: ${summary}`.slice(0, 2000),
+        reason: auditReason(`${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}: ${summary}`),
         ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
       });
       await storeEvents(tx, { checked, ids, auditEntryId: entry.id, ctx, receivedAt });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainText } from '../../core/index.js';
 import {
   eraseAuditPayload,
   getAuditPayload,
@@ -69,7 +70,7 @@ const purgeReportSchema = z.object({
 });
 
 const problem = (description: string) => ({ description, contentType: 'application/problem+json' });
-const reason = z.string().trim().min(1).max(2000);
+const reason = plainText(z.string().trim().min(1).max(2000));
 
 function auditContext(ctx: { principal: AuthenticatedPrincipal | undefined; requestId: string }): AuditContext {
   return { actor: actorOf(ctx.principal!), requestId: ctx.requestId };
@@ -137,7 +138,7 @@ export const auditPayloadRoutes = [
     authorize: on.payloadParam,
     request: {
       params: sha256Param,
-      query: z.strictObject({ reason: z.string().trim().min(1).max(2000).optional().describe('why you read it (recorded)') }),
+      query: z.strictObject({ reason: plainText(z.string().trim().min(1).max(2000)).optional().describe('why you read it (recorded)') }),
     },
     responses: {
       200: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainText } from '../../core/index.js';
 import {
   APPROVAL_STATUSES,
   decideAutonomy,
@@ -45,7 +46,7 @@ const decideBody = z.strictObject({
     .describe('What the caller is about to do, e.g. "payment.refund", "deployment.rollback".'),
   risk: z.enum(RISK_TIERS),
   amount: z.number().finite().nonnegative().optional().describe('Amount at stake (money, compute budget), when the action has one.'),
-  purpose: z.string().trim().min(3).max(2000).describe('Why: the business purpose a reviewer reads.'),
+  purpose: plainText(z.string().trim().min(3).max(2000)).describe('Why: the business purpose a reviewer reads.'),
   resource: z.strictObject({ type: z.string().min(1).max(100), id: z.string().min(1).max(300) }).optional(),
   approvalId: approvalId.optional().describe('An approval request opened by an earlier answer: acts on it, once, when a human approved it.'),
   expiresInMinutes: z.number().int().min(1).optional().describe('A shorter life for the approval request this may open (at most autonomy.approvalExpiryMinutes).'),
@@ -66,7 +67,7 @@ const listQuery = z.strictObject({
 });
 
 const resolveBody = z.strictObject({
-  comment: z.string().trim().min(MIN_APPROVAL_COMMENT_LENGTH).max(2000).describe('Why: kept with the decision and in the audit log.'),
+  comment: plainText(z.string().trim().min(MIN_APPROVAL_COMMENT_LENGTH).max(2000)).describe('Why: kept with the decision and in the audit log.'),
 });
 
 function autonomyEnv(deps: AppDeps, alerts: AutonomyEnv['alerts']): AutonomyEnv {

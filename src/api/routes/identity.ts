@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationFailed } from '../../core/index.js';
+import { plainText, ValidationFailed } from '../../core/index.js';
 import {
   BREAK_GLASS_ROLE,
   changeContextOf,
@@ -32,12 +32,7 @@ const whoamiSchema = principalSchema.extend({
 });
 
 const breakGlassBody = z.strictObject({
-  reason: z
-    .string()
-    .trim()
-    .min(MIN_BREAK_GLASS_REASON_LENGTH)
-    .max(1000)
-    .describe('Why elevation is needed; recorded in the audit log and the alert.'),
+  reason: plainText(z.string().trim().min(MIN_BREAK_GLASS_REASON_LENGTH).max(1000)).describe('Why elevation is needed; recorded in the audit log and the alert.'),
   durationMinutes: z
     .number()
     .int()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainText } from '../../core/index.js';
 import {
   BUILT_IN_ROLES,
   changeContextOf,
@@ -36,7 +37,7 @@ export const principalSchema = z.object({
 
 /** The fields that ask for a token, shared by self-service and administration. */
 export const tokenRequestSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100).describe('What the token is for, e.g. "ci-pipeline".'),
+  name: plainText(z.string().trim().min(1).max(100)).describe('What the token is for, e.g. "ci-pipeline".'),
   expiresInDays: z.number().int().min(1).max(3650).optional().describe('Omit for a token that does not expire.'),
   scopes: z
     .array(z.string().min(1).max(120))
@@ -90,7 +91,7 @@ const patchBody = z
     roles: z.array(roleSchema).max(BUILT_IN_ROLES.length).optional().describe('Replaces the roles.'),
     attributes: principalAttributesSchema.optional().describe('Replaces the attributes.'),
     disabled: z.boolean().optional().describe('true: every credential of the principal stops working at once.'),
-    reason: z.string().trim().min(1).max(500).optional().describe('Recorded in the audit entries.'),
+    reason: plainText(z.string().trim().min(1).max(500)).optional().describe('Recorded in the audit entries.'),
   })
   .refine((b) => b.roles !== undefined || b.attributes !== undefined || b.disabled !== undefined, {
     message: 'name at least one of roles, attributes, disabled',
