@@ -1,21 +1,15 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AssayError, sha256Hasher } from '../core/index.js';
 import type { BlobStore } from '../store/index.js';
+import type { StoredBlob } from './blob-refs.js';
 import { consentRules, residencyRules } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
 import { loadSnapshot } from './load.js';
 import type { DatasetVersionRecord, Exclusion } from './types.js';
-
-/** A blob this promotion stored, and whether it created it (only then may it delete it again). */
-export interface StoredBlob {
-  hash: string;
-  size: number;
-  created: boolean;
-}
 
 /** The certified rows as a Parquet blob. */
 export interface CertifiedParquet extends StoredBlob {
@@ -60,16 +54,18 @@ export function exclusionPredicates(v: DatasetVersionRecord): Array<{ exclusion:
 /**
  * Writes the certified rows of version `v` (its raw snapshot, in file order, minus every
  * recorded exclusion) as Parquet with DuckDB and streams the file into the blob store: the
- * snapshot is streamed from the blob store to a private scratch file, never held in memory.
+ * snapshot is streamed from the blob store to a scratch file in `dir`, never held in memory.
+ * The Parquet file stays in `dir`, the caller's private scratch directory, which it keeps
+ * until the promotion has committed: should a concurrent failure remove the blob, the
+ * promotion stores it again from there (blob-refs.ts).
  * Values are kept as the snapshot had them (CSV columns as text); the manifest carries the
  * inferred schema. Refuses (internal) when the snapshot no longer reproduces the recorded
  * exclusion counts.
  */
-export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord): Promise<CertifiedParquet> {
-  const dir = await mkdtemp(join(env.tmpDir, 'promote-'));
+export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord, dir: string): Promise<CertifiedParquet> {
+  const rawPath = join(dir, 'snapshot');
   let duck: DuckSession | undefined;
   try {
-    const rawPath = join(dir, 'snapshot');
     await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
@@ -85,7 +81,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     return { ...(await storeFile(env.blobs, outPath)), rows: n, excludedRows: counts.excluded };
   } finally {
     duck?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(rawPath, { force: true });
   }
 }
 
@@ -124,6 +120,7 @@ export async function storeFile(blobs: BlobStore, path: string): Promise<StoredB
     size += chunk.byteLength;
   }
   const hash = hasher.digest('hex');
-  if (await blobs.has(hash)) return { hash, size, created: false };
-  return { ...(await blobs.adopt(path, { hash, size })), created: true };
+  const source = { path };
+  if (await blobs.has(hash)) return { hash, size, created: false, source };
+  return { ...(await blobs.adopt(path, { hash, size })), created: true, source };
 }

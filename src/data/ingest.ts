@@ -5,6 +5,7 @@ import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
+import { keepStoredBlobs, releaseBlobs, type StoredBlob } from './blob-refs.js';
 import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
@@ -139,18 +140,11 @@ async function contractOf(db: Db, dataset: DatasetRecord): Promise<Contract | un
   return { versionId: v.id, version: v.version, schema: v.schema, rowCount: v.rowCount, values: v.values, consentColumn: v.consentColumn, residency: v.residency, residencyColumn: v.residencyColumn };
 }
 
-/** A snapshot in the blob store, and whether this ingest put it there. */
-interface StoredSnapshot {
-  hash: string;
-  size: number;
-  created: boolean;
-}
-
 interface Quarantined {
   report: QuarantineReport;
   /** With a subject id column: the distinct subject hashes, in a file beside the spooled upload. */
   subjects: SubjectHashFile | undefined;
-  snapshot: StoredSnapshot;
+  snapshot: StoredBlob;
 }
 
 /** Where the subject hashes of an upload are written: beside it, and removed with it. */
@@ -215,9 +209,9 @@ function refuseNulValues(report: QuarantineReport): void {
 }
 
 /** Waits for the snapshot an ingest that failed was storing, and releases it if this ingest created it. */
-async function abandon(env: DataEnv, storing: Promise<StoredSnapshot>): Promise<void> {
+async function abandon(env: DataEnv, storing: Promise<StoredBlob>): Promise<void> {
   const stored = await storing.catch(() => undefined);
-  if (stored) await releaseSnapshot(env, stored);
+  if (stored) await releaseBlobs(env, [stored]);
 }
 
 /** Refuses columns the declaration names but the file lacks. */
@@ -235,22 +229,14 @@ function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersio
  * adopts the spooled file under the hash the spool computed as it wrote it (no copy where the
  * store can help it). Only a snapshot this call created may be deleted again when the ingest
  * fails: bytes that were already stored may belong to anything else that is content-addressed alike.
+ * The spooled file stays until the ingest ends, so the commit can store it again should a
+ * concurrent failing ingest of the same bytes have removed it meanwhile (blob-refs.ts).
  */
-async function storeSnapshot(blobs: BlobStore, upload: SpooledUpload): Promise<StoredSnapshot> {
-  if (await blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false };
+async function storeSnapshot(blobs: BlobStore, upload: SpooledUpload): Promise<StoredBlob> {
+  const source = { path: upload.path };
+  if (await blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
   const ref = await blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
-  return { ...ref, created: true };
-}
-
-/**
- * Deletes a snapshot this ingest created once no dataset version references it. Two
- * concurrent ingests of the same new bytes where one fails could race here; the window is
- * between this check and the other's commit.
- */
-async function releaseSnapshot(env: DataEnv, snapshot: StoredSnapshot): Promise<void> {
-  if (!snapshot.created) return;
-  const r = await env.db.query('SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 LIMIT 1', [snapshot.hash]);
-  if (r.rowCount === 0) await env.blobs.delete(snapshot.hash);
+  return { ...ref, created: true, source };
 }
 
 interface StoreInput {
@@ -261,13 +247,20 @@ interface StoreInput {
   quarantined: Quarantined;
 }
 
-/** Records the version; when that fails, releases the snapshot this ingest stored. */
+/** Records the version, its snapshot made sure of as it commits; when that fails, releases the snapshot this ingest stored. */
 async function storeVersion(env: DataEnv, s: StoreInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
   let versionNumber: number;
   try {
-    versionNumber = await env.db.transaction((tx) => insertVersion(tx, s, ctx), { isolation: 'serializable' });
+    versionNumber = await env.db.transaction(
+      async (tx) => {
+        const n = await insertVersion(tx, s, ctx);
+        await keepStoredBlobs(tx, env.blobs, [s.quarantined.snapshot]);
+        return n;
+      },
+      { isolation: 'serializable' },
+    );
   } catch (err) {
-    await releaseSnapshot(env, s.quarantined.snapshot);
+    await releaseBlobs(env, [s.quarantined.snapshot]);
     throw err;
   }
   return getDatasetVersion(env.db, { name: s.input.name, version: versionNumber });

@@ -1,11 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { appendAuditEntry } from '../audit/index.js';
 import { canonicalBytes, Conflict, plainTextIssue, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
-import type { Queryable, Tx } from '../store/index.js';
+import type { Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
+import { isBlobReferenced, keepStoredBlobs, releaseBlobs, type StoredBlob } from './blob-refs.js';
 import { checkRef } from './checks/index.js';
-import { materialiseCertified, type CertifiedParquet, type StoredBlob } from './certified-parquet.js';
+import { materialiseCertified, type CertifiedParquet } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
 import { signDatasetManifest, type ManifestOverride } from './manifest.js';
 import { getDatasetVersion, getDatasetVersionChecks } from './records.js';
@@ -148,8 +151,9 @@ export interface Promotion {
  * blob; the manifest (snapshot, schema, checks, exclusions, exceptions, classification,
  * residency, retention, consent basis, ingester, promoter, times) is signed as a DSSE envelope
  * and stored as a blob; then the exceptions, the certified fields and the audit entries commit
- * in one transaction. The database refuses certification by the ingester as well. On any
- * failure, the blobs this promotion created and nothing references are removed again.
+ * in one transaction, which makes sure both blobs are still stored (blob-refs.ts). The
+ * database refuses certification by the ingester as well. On any failure, the blobs this
+ * promotion created and nothing references are removed again.
  */
 export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput, ctx: ChangeContext): Promise<Promotion> {
   const overrides = input.overrides ?? [];
@@ -160,8 +164,10 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   assertNothingBlocks(v, overrides);
   const at = (ctx.now ?? new Date()).toISOString();
   const created: StoredBlob[] = [];
+  // Holds the Parquet file until the promotion ends: the commit may have to store it again.
+  const dir = await mkdtemp(join(env.tmpDir, 'promote-'));
   try {
-    const parquet = await materialiseCertified(env, v);
+    const parquet = await materialiseCertified(env, v, dir);
     created.push(parquet);
     const manifest = signDatasetManifest(
       { version: v, checks, overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }), certified: { sha256: parquet.hash, rows: parquet.rows, excludedRows: parquet.excludedRows }, certifiedBy: ctx.actor.principalId, certifiedAt: at },
@@ -169,11 +175,19 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
     );
     const manifestBlob = await storeManifest(env, manifest);
     created.push(manifestBlob);
-    await env.db.transaction((tx) => certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx), { isolation: 'serializable' });
+    await env.db.transaction(
+      async (tx) => {
+        await certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx);
+        await keepStoredBlobs(tx, env.blobs, [parquet, manifestBlob]);
+      },
+      { isolation: 'serializable' },
+    );
     return { version: await getDatasetVersion(env.db, input), manifest };
   } catch (err) {
     await releaseBlobs(env, created);
     throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -201,7 +215,7 @@ async function storeManifest(env: PromoteEnv, manifest: DsseEnvelope): Promise<S
   const bytes = canonicalBytes(manifest);
   const ref = await env.blobs.put(bytes);
   // A signature over a fresh timestamp is new bytes; were they stored already, another version references them.
-  return { hash: ref.hash, size: ref.size, created: !(await isReferenced(env.db, ref.hash)) };
+  return { hash: ref.hash, size: ref.size, created: !(await isBlobReferenced(env.db, ref.hash)), source: { bytes } };
 }
 
 interface Certification {
@@ -285,18 +299,6 @@ async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
       { from: v.id, to: { kind: 'dataset', namespace: c.lineageNamespace, name: v.datasetName, classification: v.classification }, type: 'derived' },
     ],
   });
-}
-
-async function isReferenced(db: Queryable, hash: string): Promise<boolean> {
-  const r = await db.query('SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 OR manifest_sha256 = $1 LIMIT 1', [hash]);
-  return (r.rowCount ?? 0) > 0;
-}
-
-/** Deletes blobs this promotion created once nothing references them (as ingest releases its snapshot). */
-async function releaseBlobs(env: DataEnv, blobs: StoredBlob[]): Promise<void> {
-  for (const b of blobs) {
-    if (b.created && !(await isReferenced(env.db, b.hash))) await env.blobs.delete(b.hash);
-  }
 }
 
 /**
