@@ -10,9 +10,11 @@ export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type Seq
 export {
   auditStatus,
   type AuditStatus,
+  type PublishedKey,
   latestCheckpoint,
   logSize,
   logVerifierKey,
+  publishedKeys,
   proveConsistency,
   proveInclusion,
   readLeaves,

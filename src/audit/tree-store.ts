@@ -1,4 +1,4 @@
-import { NotFound, ValidationFailed, type ActiveKey } from '../core/index.js';
+import { NotFound, ValidationFailed, type ActiveKey, type KeyRecord } from '../core/index.js';
 import type { Queryable } from '../store/index.js';
 import { verifierKey } from './checkpoint.js';
 import { consistencyProof, inclusionProof, type HashSource, type SubtreeId } from './merkle.js';
@@ -122,6 +122,34 @@ export async function proveConsistency(db: Queryable, q: { from: number; to: num
 /** The C2SP note verifier key of this log: `name+hexkeyid+base64(0x01‖pubkey)`, named after the origin. */
 export async function logVerifierKey(db: Queryable, key: Pick<ActiveKey, 'publicKey'>): Promise<string> {
   return verifierKey(await logOrigin(db), key.publicKey);
+}
+
+/** One key the installation has signed with, as published to verifiers: public material only. */
+export interface PublishedKey {
+  /** Lowercase hex SHA-256 of the raw public key: the `keyid` a DSSE signature names. */
+  keyid: string;
+  algorithm: KeyRecord['algorithm'];
+  /** The C2SP note verifier key, exactly as `logVerifierKey` gives it for this key. */
+  publicKey: string;
+  status: 'active' | 'retired';
+  /** When the key was made; it signed from then on. */
+  createdAt: string;
+  /** When a rotation replaced it; null while it is active. */
+  retiredAt: string | null;
+}
+
+/** Every key of `records` (the keyring's list, oldest first) as verifiers see it. */
+export async function publishedKeys(db: Queryable, records: readonly KeyRecord[]): Promise<PublishedKey[]> {
+  const origin = await logOrigin(db);
+  // Built field by field from the record, so nothing but public material can ever be added by accident.
+  return records.map((r) => ({
+    keyid: r.keyid,
+    algorithm: r.algorithm,
+    publicKey: verifierKey(origin, Buffer.from(r.publicKey, 'base64')),
+    status: r.active ? 'active' : 'retired',
+    createdAt: r.createdAt,
+    retiredAt: r.retiredAt,
+  }));
 }
 
 /** Health of the log for monitoring: how far the sequencer lags and how old the newest checkpoint is. */

@@ -87,7 +87,8 @@ export interface OpenKeyringOptions {
   clock?: Clock;
 }
 
-const KEYID_PATTERN = /^[0-9a-f]{64}$/;
+/** What a key id looks like: 64 lowercase hexadecimal characters. */
+export const KEYID_PATTERN = /^[0-9a-f]{64}$/;
 const RAW_KEY_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 
 const keyRecordSchema = z.strictObject({

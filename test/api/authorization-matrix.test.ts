@@ -50,6 +50,7 @@ const MATRIX: Record<string, string> = {
   issuePrincipalToken:      ' A   -   -   -   -   -   -   -   -   -   - ',
   listPrincipalTokens:      ' A   -   -   -   -   -   -   -   -   -   - ',
   getAuditPublicKey:        ' A   -   -   -   -   -   -   -   A   -   - ',
+  listAuditPublicKeys:      ' A   -   -   -   -   -   -   -   A   -   - ',
   getAuditCheckpoint:       ' A   -   -   -   -   -   -   -   A   -   - ',
   getAuditLeaves:           ' A   -   -   -   -   -   -   -   A   -   - ',
   getAuditInclusionProof:   ' A   -   -   -   -   -   -   -   A   -   - ',

@@ -7,10 +7,11 @@ import {
   MAX_LEAVES_PER_CALL,
   proveConsistency,
   proveInclusion,
+  publishedKeys,
   readLeaves,
   verifyAuditLogSnapshot,
 } from '../../audit/index.js';
-import { NotFound } from '../../core/index.js';
+import { AssayError, KEYID_PATTERN, NotFound, type Keyring } from '../../core/index.js';
 import { on } from '../authorize.js';
 import { decimalInteger, namedAsSent } from '../fields.js';
 import { defineRoute } from '../route.js';
@@ -23,21 +24,71 @@ const count = decimalInteger({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const proofSchema = z.object({ proof: z.array(z.string().describe('base64 of a 32-byte hash')) });
 const b64 = (hashes: Buffer[]): string[] => hashes.map((h) => h.toString('base64'));
 
+const keyid = z
+  .string()
+  .regex(KEYID_PATTERN, 'must be a key id: 64 lowercase hexadecimal characters (SHA-256 of the raw Ed25519 public key)')
+  .describe('the `keyid` of a DSSE signature (lowercase hex SHA-256 of the raw Ed25519 public key)');
+
+/** The raw public key of `id`, active or retired; 404 naming `field` (as the client sent it) when the keyring never held it. */
+function knownKey(keyring: Keyring, id: string, field: string): { publicKey: Buffer } {
+  const publicKey = keyring.publicKey(id);
+  if (publicKey === undefined) {
+    throw new AssayError('not_found', `no signing key ${id}: this installation has never signed with it`, {
+      errors: [{ field, message: 'names no key of this installation, active or retired' }],
+    });
+  }
+  return { publicKey };
+}
+
 export const auditRoutes = [
   defineRoute({
     method: 'GET',
     path: '/api/v1/audit/public-key',
     operationId: 'getAuditPublicKey',
-    summary: 'The log\'s C2SP note verifier key: name+hexkeyid+base64(0x01‖pubkey).',
+    summary:
+      'The log\'s C2SP note verifier key: name+hexkeyid+base64(0x01‖pubkey). The active key, or with `keyid` the key that made ' +
+      'a signature, retired ones too (a manifest or checkpoint signed before a rotation).',
+    tags: ['audit'],
+    auth: 'token',
+    authorize: on.auditLog,
+    // Not strict: the route took no query before, so parameters it ignored stay ignored.
+    request: { query: z.object({ keyid: keyid.optional() }) },
+    responses: {
+      200: { description: 'verifier key', contentType: 'text/plain' },
+      404: { description: 'keyid names no key this installation has signed with (errors name query.keyid)', contentType: 'application/problem+json' },
+    },
+    handler: async ({ deps, query }) => ({
+      text: (await logVerifierKey(deps.db, query.keyid === undefined ? deps.keyring.active() : knownKey(deps.keyring, query.keyid, 'query.keyid'))) + '\n',
+      contentType: 'text/plain; charset=utf-8',
+    }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/api/v1/audit/public-keys',
+    operationId: 'listAuditPublicKeys',
+    summary: 'Every key this installation has signed with, oldest first: the active one and every retired one, public halves only.',
     tags: ['audit'],
     auth: 'token',
     authorize: on.auditLog,
     request: {},
-    responses: { 200: { description: 'verifier key', contentType: 'text/plain' } },
-    handler: async ({ deps }) => ({
-      text: (await logVerifierKey(deps.db, deps.keyring.active())) + '\n',
-      contentType: 'text/plain; charset=utf-8',
-    }),
+    responses: {
+      200: {
+        description: 'the keys',
+        schema: z.object({
+          keys: z.array(
+            z.object({
+              keyid: z.string().describe('lowercase hex SHA-256 of the raw 32-byte public key: the keyid a DSSE signature names'),
+              algorithm: z.literal('ed25519'),
+              publicKey: z.string().describe('the C2SP note verifier key name+hexkeyid+base64(0x01‖pubkey), as GET /api/v1/audit/public-key serves it'),
+              status: z.enum(['active', 'retired']),
+              createdAt: z.string().describe('ISO-8601: the key signed from then'),
+              retiredAt: z.string().nullable().describe('ISO-8601: the rotation that replaced it; null while active'),
+            }),
+          ),
+        }),
+      },
+    },
+    handler: async ({ deps }) => ({ json: { keys: await publishedKeys(deps.db, deps.keyring.list()) } }),
   }),
   defineRoute({
     method: 'GET',
