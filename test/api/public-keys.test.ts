@@ -132,7 +132,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('verification keys
     ['a short keyid', 'abc', 400, 'validation_failed'],
     ['a note key id (8 hex) instead', '0123abcd', 400, 'validation_failed'],
     ['an empty keyid', '', 400, 'validation_failed'],
-  ])('%s → %s problem naming query.keyid', async (_what, id, status, code) => {
+  ])('%s (keyid=%s) → %i problem naming query.keyid', async (_what, id, status, code) => {
     const res = await get(auditor, `/api/v1/audit/public-key?keyid=${id}`);
     expect(res.status, res.text).toBe(status);
     expect(res.type).toContain('application/problem+json');

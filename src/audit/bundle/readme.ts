@@ -42,7 +42,8 @@ ${span.start}…${last} of the log whose root hash at size ${checkpoint.size} th
 It does **not** prove:
 
 - **that the key is the log's**: the bundle brings its own key. Obtain the key independently (from
-  the operator, or \`GET /api/v1/audit/public-key\` on their server) and compare it with
+  the operator, or \`GET /api/v1/audit/public-key\` on their server; if the log's key was rotated
+  since, \`GET /api/v1/audit/public-keys\` lists the retired keys too) and compare it with
   \`${MEMBER.publicKey}\` (the check below takes it as \`--public-key\`);
 - **that no other entry was recorded in the time window**: the log orders entries by commit, and the
   time an entry carries is the server's clock. The bundle proves the contiguous positions

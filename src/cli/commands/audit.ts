@@ -116,8 +116,8 @@ async function runBundleVerify(io: CliIo, opts: AuditVerifyCliOptions & { bundle
   if (report.keyTrusted === 'bundle') {
     io.stderr(
       `warning: no --public-key given, so the bundle vouched for its own key ${keyLabel(report.key)}.\n` +
-        '  Compare it with the log\'s key obtained independently (GET /api/v1/audit/public-key on its server),\n' +
-        '  or pass that key with --public-key.\n',
+        '  Compare it with the log\'s key obtained independently (GET /api/v1/audit/public-key on its server;\n' +
+        '  GET /api/v1/audit/public-keys also lists keys retired since), or pass that key with --public-key.\n',
     );
   }
   return EXIT.ok;
