@@ -1,7 +1,11 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sequenceBatch } from '../../src/audit/index.js';
+import { sequenceBatch, verifyAuditBundle } from '../../src/audit/index.js';
+import { runAuditExport } from '../../src/cli/commands/audit.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { verifyCheckpointNote } from '../support/c2sp-note-verifier.js';
 import { eachBackend } from '../support/databases.js';
@@ -139,6 +143,26 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('verification keys
     const problem = JSON.parse(res.text) as { code: string; errors: Array<{ field: string }> };
     expect(problem.code).toBe(code);
     expect(problem.errors.map((e) => e.field)).toEqual(['query.keyid']);
+  });
+
+  it('assay audit export through the server, while the newest checkpoint predates a rotation: the bundle carries the key that signed it', async () => {
+    await sequenceAll();
+    const signer = (await get(auditor, '/api/v1/audit/public-key')).text.trim();
+    // No sequencing after this rotation: the newest checkpoint stays signed by the key just retired.
+    await t.keyring.rotate();
+    expect((await get(auditor, '/api/v1/audit/public-key')).text.trim()).not.toBe(signer);
+    const dir = mkdtempSync(join(tmpdir(), 'assay-keys-export-'));
+    try {
+      const out = join(dir, 'bundle.tar');
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const io = { stdout: (s: string) => stdout.push(s), stderr: (s: string) => stderr.push(s), env: { ASSAY_TOKEN: t.adminToken }, cwd: dir };
+      expect(await runAuditExport(io, { home: t.deps.config.home, url: base, out, json: true }), stderr.join('')).toBe(0);
+      expect(JSON.parse(stdout.join(''))).toMatchObject({ exportedVia: 'server', key: signer });
+      expect(await verifyAuditBundle({ path: out, publicKey: signer })).toMatchObject({ ok: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the same policy as the active key: auditors and administrators read the list, a data steward is refused', async () => {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
   dbBundleSource,
   exportAuditBundle,
+  openCheckpoint,
   parseVerifierKey,
   verifyAuditBundle,
   verifyAuditLogSnapshot,
@@ -194,10 +195,24 @@ function httpBundleSource(server: ServerTarget): BundleSource {
       return span;
     },
     latestCheckpoint: () => getText(server, '/api/v1/audit/checkpoint'),
-    async verifierKey() {
-      const key = await getText(server, '/api/v1/audit/public-key');
-      if (key === undefined) throw new AssayError('not_found', 'the server publishes no audit public key');
-      return key.trim();
+    async verifierKey(note: string) {
+      // The newest checkpoint may predate a key rotation, so the active key alone may not verify
+      // it: take whichever key the server ever signed with does (a server without the list has only its active key).
+      const listed = await getText(server, '/api/v1/audit/public-keys');
+      const keys = listed === undefined ? [await getText(server, '/api/v1/audit/public-key')] : (JSON.parse(listed) as { keys: Array<{ publicKey: string }> }).keys.map((k) => k.publicKey);
+      const published = keys.filter((k): k is string => k !== undefined).map((k) => k.trim());
+      if (published.length === 0) throw new AssayError('not_found', 'the server publishes no audit public key');
+      const signer = published.find((vkey) => {
+        try {
+          const verifier = parseVerifierKey(vkey);
+          openCheckpoint(note, verifier, { origin: verifier.name });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      // None verifies: hand over the active key, so the export's own check names the damage.
+      return signer ?? published[published.length - 1]!;
     },
     readLeaves: async (r) => fromBase64((await getJson<{ leaves: string[] }>(server, `/api/v1/audit/leaves?start=${r.start}&end=${r.end}`)).leaves),
     proveInclusion: async (q) => fromBase64((await getJson<{ proof: string[] }>(server, `/api/v1/audit/proof/inclusion?index=${q.index}&size=${q.size}`)).proof),
