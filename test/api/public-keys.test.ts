@@ -118,6 +118,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('verification keys
     for (const k of keys) expect(createHash('sha256').update(rawKeyOf(k.publicKey)).digest('hex')).toBe(k.keyid);
     // Only public halves leave the server.
     expect(list.text).not.toMatch(/PRIVATE|BEGIN/);
+    // The manifest was certified while its key was the active one, as the README tells examiners to check.
+    const certifiedAt = Date.parse((JSON.parse(Buffer.from(old.payload, 'base64').toString('utf8')) as { predicate: { certifiedAt: string } }).predicate.certifiedAt);
+    expect(certifiedAt).toBeGreaterThanOrEqual(Date.parse(first.createdAt));
+    expect(certifiedAt).toBeLessThanOrEqual(Date.parse(first.retiredAt!));
     // The list alone suffices: the examiner picks the key by the manifest's keyid.
     expect(dsseVerifies(old, keys.find((k) => k.keyid === signature!.keyid)!.publicKey)).toBe(true);
   });
