@@ -77,7 +77,7 @@ function assertWellFormed(d: DerivationInput, target: string): void {
     seen.add(ref);
   }
   if (!SHA256.test(d.code.sha256)) issues.push({ field: 'query.codeSha256', message: 'must be the SHA-256 of the transformation code: 64 lower-case hex digits' });
-  // Text columns cannot hold NUL; control and bidirectional formatting characters have no place in a URI or a name (plain-text.ts).
+  // Text columns cannot hold NUL; control and bidirectional formatting characters have no place in a URI or a name (core/text.ts).
   const plain = (text: string, max: number) => text.length >= 1 && text.length <= max && plainTextIssue(text) === undefined;
   if (d.code.uri !== undefined && !plain(d.code.uri, 2000)) issues.push({ field: 'query.codeUri', message: 'must be 1 to 2000 characters, no control or bidirectional formatting characters' });
   if (d.code.name !== undefined && !plain(d.code.name, 200)) issues.push({ field: 'query.transform', message: 'must be 1 to 200 characters, no control or bidirectional formatting characters' });

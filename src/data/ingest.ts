@@ -107,7 +107,7 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   if (!classification) issues.push({ field: 'query.classification', message: 'required for a new dataset' });
   if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
-  // Both are signed into the manifest as the version's provenance and consent basis (plain-text.ts).
+  // Both are signed into the manifest as the version's provenance and consent basis (core/text.ts).
   for (const [field, text] of [['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]] as const) {
     const issue = text === undefined ? undefined : plainTextIssue(text);
     if (issue) issues.push({ field, message: issue });

@@ -51,7 +51,7 @@ const paramOverrideFields: OverrideFields = { check: () => 'params.check', reaso
 /**
  * Refuses exceptions that are not exceptions: to a check the version does not have, to one
  * that does not fail and block, to one already excepted, or twice to the same check; and a
- * reason that is no plain text (it is signed into the manifest: plain-text.ts). Each issue
+ * reason that is no plain text (it is signed into the manifest: core/text.ts). Each issue
  * names the field the check was named in, or the reason's.
  */
 function assertOverrides(overrides: CheckOverrideInput[], checks: VersionCheck[], fields: OverrideFields): void {
