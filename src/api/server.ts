@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, Unavailable, type AssayConfig } from '../core/index.js';
+import { linkCertifiedVersions } from '../data/index.js';
 import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
@@ -68,6 +69,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     cleanups.push(() => db.close());
     const report = await migrate(db);
     if (report.applied.length > 0) logger.info({ applied: report.applied.map((m) => m.name) }, 'migrations applied');
+    // Versions certified before promotion linked them to their OpenLineage datasets, or under another namespace.
+    const linked = await linkCertifiedVersions(db, config.lineage.namespace);
+    if (linked.length > 0) logger.info({ versions: linked.length, namespace: config.lineage.namespace }, 'certified dataset versions linked to their OpenLineage datasets');
     const blobs = await createBlobStore(config.blobStore);
     cleanups.push(() => blobs.close());
     const auditPayloads = await openAuditPayloadStore(config);

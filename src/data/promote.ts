@@ -11,6 +11,7 @@ import { checkRef } from './checks/index.js';
 import { materialiseCertified, type CertifiedParquet } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
 import { signDatasetManifest, type ManifestOverride } from './manifest.js';
+import { openLineageDatasetOf } from './openlineage-link.js';
 import { getDatasetVersion, getDatasetVersionChecks } from './records.js';
 import type { CheckResult, DatasetVersionRecord } from './types.js';
 
@@ -296,7 +297,7 @@ async function recordPromotionLineage(tx: Tx, c: Certification): Promise<void> {
     ],
     edges: [
       { from: raw, to: v.id, type: 'promoted' },
-      { from: v.id, to: { kind: 'dataset', namespace: c.lineageNamespace, name: v.datasetName, classification: v.classification }, type: 'derived' },
+      { from: v.id, to: openLineageDatasetOf(c.lineageNamespace, { name: v.datasetName, classification: v.classification }), type: 'derived' },
     ],
   });
 }

@@ -44,3 +44,27 @@ export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise
   );
   return r.rows;
 }
+
+/** An edge from an Assay object to an OpenLineage dataset, by the dataset's namespace and name. */
+export interface ExternalLink {
+  from: string;
+  namespace: string;
+  name: string;
+}
+
+/** The key `existingLinks` answers a link by. */
+export const externalLinkKey = (l: ExternalLink): string => `${l.from}\u0000${l.namespace}\u0000${l.name}`;
+
+/** Which of `links` the graph already holds as an edge of `type` (by `externalLinkKey`). */
+export async function existingLinks(db: Queryable, q: { type: EdgeType; links: readonly ExternalLink[] }): Promise<Set<string>> {
+  if (q.links.length === 0) return new Set();
+  const r = await db.query<ExternalLink>(
+    `SELECT s.id AS "from", x.namespace, x.name
+       FROM jsonb_to_recordset($1::jsonb) AS l("from" text, namespace text, name text)
+       JOIN lineage_nodes s ON s.id = l."from"
+       JOIN lineage_nodes x ON x.type = 'external_dataset' AND x.namespace = l.namespace AND x.name = l.name
+       JOIN lineage_edges e ON e.src = s.key AND e.dst = x.key AND e.type = $2`,
+    [JSON.stringify(q.links), q.type],
+  );
+  return new Set(r.rows.map(externalLinkKey));
+}
