@@ -46,6 +46,10 @@ export interface DatasetManifest {
   residency: { region: string | null; column: string | null };
   retention: typeof DATASET_RETENTION_RULE;
   consent: { purpose: string | null; column: string | null };
+  /** The column erasure requests find a data subject by (its salted hashes are the subject index); null: none declared. Absent from manifests signed before it was recorded. */
+  subjectIdColumn?: string | null;
+  /** The principal accountable for the dataset when it was certified. Absent from manifests signed before it was recorded. */
+  owner?: string;
   sourceSystem: string;
   ingestedBy: string;
   ingestedAt: string;
@@ -64,6 +68,8 @@ export interface ManifestInput {
   checks: CheckResult[];
   overrides: ManifestOverride[];
   certified: { sha256: string; rows: number; excludedRows: number };
+  /** The dataset's accountable owner (a principal id). */
+  owner: string;
   certifiedBy: string;
   certifiedAt: string;
 }
@@ -94,6 +100,8 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       residency: { region: v.residency, column: v.residencyColumn },
       retention: DATASET_RETENTION_RULE,
       consent: { purpose: v.purpose, column: v.consentColumn },
+      subjectIdColumn: v.subjectIdColumn,
+      owner: m.owner,
       sourceSystem: v.sourceSystem,
       ingestedBy: v.ingestedBy,
       ingestedAt: iso(v.ingestedAt),

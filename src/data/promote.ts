@@ -12,7 +12,7 @@ import { materialiseCertified, type CertifiedParquet } from './certified-parquet
 import type { DataEnv } from './ingest.js';
 import { signDatasetManifest, type ManifestOverride } from './manifest.js';
 import { openLineageDatasetOf } from './openlineage-link.js';
-import { getDatasetVersion, getDatasetVersionChecks } from './records.js';
+import { getDataset, getDatasetVersion, getDatasetVersionChecks } from './records.js';
 import type { CheckResult, DatasetVersionRecord } from './types.js';
 
 /** Audit actions of promotion and of an exception to a failing blocking check. */
@@ -170,8 +170,17 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   try {
     const parquet = await materialiseCertified(env, v, dir);
     created.push(parquet);
+    const { ownerId } = await getDataset(env.db, input.name);
     const manifest = signDatasetManifest(
-      { version: v, checks, overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }), certified: { sha256: parquet.hash, rows: parquet.rows, excludedRows: parquet.excludedRows }, certifiedBy: ctx.actor.principalId, certifiedAt: at },
+      {
+        version: v,
+        checks,
+        overrides: manifestOverrides(checks, { overrides, by: ctx.actor.principalId, at }),
+        certified: { sha256: parquet.hash, rows: parquet.rows, excludedRows: parquet.excludedRows },
+        owner: ownerId,
+        certifiedBy: ctx.actor.principalId,
+        certifiedAt: at,
+      },
       env.signer,
     );
     const manifestBlob = await storeManifest(env, manifest);

@@ -211,6 +211,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       classification: 'confidential',
       residency: { region: 'EU', column: null },
       consent: { purpose: 'credit scoring', column: 'consent' },
+      subjectIdColumn: null,
+      owner: ingester.id,
       exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@2', rows: 100 }],
       excludedRows: 100,
       overrides: [],
