@@ -122,20 +122,29 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
     }
   }
 
-  it('an ingest finds the snapshot stored, a failing ingest that stored it removes it, then the first commits: the snapshot is stored again from its upload', async () => {
+  /**
+   * Two ingests of the same new bytes, each paused at its first blob call: A (declaring a column
+   * the file lacks, so it fails and releases what it stored) as it stores the snapshot, then B
+   * as it finds it stored. The scenarios interleave from there.
+   */
+  async function sameBytesTwice(n: number, names: [string, string]) {
     const { blobs, pause } = pausingStore(t.deps.blobs);
     const env = envWith(blobs);
-    const bytes = csv(1);
+    const bytes = csv(n);
     const sha = sha256Of(bytes);
     const stored = pause('adopt', { hash: sha });
-    // A declares a column the file lacks: it stores the snapshot while its checks fail, then releases it.
-    const failing = ingest(env, 'race-a', { bytes, consentColumn: 'nope' });
+    const failing = ingest(env, names[0], { bytes, consentColumn: 'nope' });
     failing.catch(() => undefined);
     await stored.reached;
     const found = pause('has', { hash: sha, answered: true });
-    const committing = ingest(env, 'race-b', { bytes });
+    const committing = ingest(env, names[1], { bytes });
     committing.catch(() => undefined);
     await found.reached;
+    return { pause, bytes, sha, stored, found, failing, committing };
+  }
+
+  it('an ingest finds the snapshot stored, a failing ingest that stored it removes it, then the first commits: the snapshot is stored again from its upload', async () => {
+    const { bytes, sha, stored, found, failing, committing } = await sameBytesTwice(1, ['race-a', 'race-b']);
     stored.release();
     await expect(failing).rejects.toMatchObject({ code: 'validation_failed' });
     // The race happened: the snapshot B found is gone before B commits.
@@ -148,18 +157,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
   });
 
   it("a failing ingest decides to remove the snapshot just before another commits a version referencing it: the commit waits for the removal and stores the snapshot again", async () => {
-    const { blobs, pause } = pausingStore(t.deps.blobs);
-    const env = envWith(blobs);
-    const bytes = csv(2);
-    const sha = sha256Of(bytes);
-    const stored = pause('adopt', { hash: sha });
-    const failing = ingest(env, 'lock-a', { bytes, consentColumn: 'nope' });
-    failing.catch(() => undefined);
-    await stored.reached;
-    const found = pause('has', { hash: sha, answered: true });
-    const committing = ingest(env, 'lock-b', { bytes });
-    committing.catch(() => undefined);
-    await found.reached;
+    const { pause, bytes, sha, stored, found, failing, committing } = await sameBytesTwice(2, ['lock-a', 'lock-b']);
     // A has decided nothing references the snapshot and is about to delete it.
     const deleting = pause('delete', { hash: sha });
     stored.release();
@@ -174,18 +172,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
   });
 
   it('a version commits while holding the snapshot it references, and a failing ingest that stored the snapshot waits to decide: it finds the reference and keeps the bytes', async () => {
-    const { blobs, pause } = pausingStore(t.deps.blobs);
-    const env = envWith(blobs);
-    const bytes = csv(4);
-    const sha = sha256Of(bytes);
-    const stored = pause('adopt', { hash: sha });
-    const failing = ingest(env, 'held-a', { bytes, consentColumn: 'nope' });
-    failing.catch(() => undefined);
-    await stored.reached;
-    const found = pause('has', { hash: sha, answered: true });
-    const committing = ingest(env, 'held-b', { bytes });
-    committing.catch(() => undefined);
-    await found.reached;
+    const { pause, bytes, sha, stored, found, failing, committing } = await sameBytesTwice(4, ['held-a', 'held-b']);
     // B's second look is its commit's, under the blob's lock; it pauses there, uncommitted.
     const checking = pause('has', { hash: sha, answered: true });
     found.release();
