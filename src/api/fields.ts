@@ -1,22 +1,12 @@
-import { z } from 'zod';
-import { AssayError, isAssayError } from '../core/index.js';
+import { AssayError, isAssayError, wholeNumberText } from '../core/index.js';
 
 /**
- * A whole number sent as text in a path or query string: decimal digits only, then bounded.
- * `z.coerce.number()` would take `0x10`, `1e3`, ` 5 ` and `5.0` as numbers, so one version or
- * count could be written many ways and a slip such as `1e3` would be read as 1000, not refused.
- * The OpenAPI document shows an integer with its bounds, as clients should send it.
+ * A whole number sent as text in a path or query string (core's `wholeNumberText`: decimal
+ * digits, no leading zero). The OpenAPI document shows an integer with its bounds, as clients
+ * should send it.
  */
 export function decimalInteger(bounds: { min: number; max: number; message?: string }) {
-  const { min, max } = bounds;
-  const range = bounds.message ?? `an integer from ${min} to ${max}`;
-  return z
-    .string()
-    .regex(/^[0-9]+$/, `${range}, in decimal digits only`)
-    .transform(Number)
-    // Digits only, so the number is whole: one issue for one too large, not "not an integer" too.
-    .pipe(z.number().min(min, range).max(max, range))
-    .meta({ type: 'integer', minimum: min, maximum: max });
+  return wholeNumberText(bounds).meta({ type: 'integer', minimum: bounds.min, maximum: bounds.max });
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalid, type FieldIssue } from './errors.js';
+import { wholeNumberSetting } from './whole-number.js';
 
 /**
  * Configuration: raw (file, environment, flags) → defaults → compiled, validated once.
@@ -12,14 +13,6 @@ import { ConfigInvalid, type FieldIssue } from './errors.js';
  */
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
-/**
- * A whole-number setting: a JSON number in the file, or decimal digits from the environment or a
- * flag. `z.coerce.number()` read `0x10`, `1e3` and ` 5 ` as numbers, so a slip in a variable
- * started the server with another value instead of stopping it.
- */
-const wholeNumber = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
-  z.union([z.number(), z.string().regex(/^[0-9]+$/, 'must be a whole number in decimal digits').transform(Number)]).pipe(z.number().int().min(min).max(max));
 
 const fsBlobStore = z.strictObject({
   kind: z.literal('fs'),
@@ -113,7 +106,7 @@ export const DEFAULT_RETENTION: RetentionConfig = {
 
 const breakGlassSettings = z.strictObject({
   /** Longest elevation a break-glass principal may ask for, in minutes (at most a day). @default 60 */
-  maxMinutes: wholeNumber(1, 24 * 60).default(60),
+  maxMinutes: wholeNumberSetting(1, 24 * 60).default(60),
 });
 
 const autonomySettings = z.strictObject({
@@ -122,7 +115,7 @@ const autonomySettings = z.strictObject({
    * by its requester once approved, in minutes (at most 30 days). A request may ask for less.
    * @default 1440 (one day)
    */
-  approvalExpiryMinutes: wholeNumber(1, 30 * 24 * 60).default(24 * 60),
+  approvalExpiryMinutes: wholeNumberSetting(1, 30 * 24 * 60).default(24 * 60),
 });
 
 const lineageSettings = z.strictObject({
@@ -137,9 +130,9 @@ const lineageSettings = z.strictObject({
   /** Sent as `Authorization: Bearer …` when the consumer asks for a key. */
   emitApiKey: z.string().min(1).optional(),
   /** Time allowed for one attempt, in milliseconds. @default 5000 */
-  emitTimeoutMs: wholeNumber(100, 60_000).default(5000),
+  emitTimeoutMs: wholeNumberSetting(100, 60_000).default(5000),
   /** Attempts after the first, for network errors, 429 and 5xx. @default 3 */
-  emitMaxRetries: wholeNumber(0, 10).default(3),
+  emitMaxRetries: wholeNumberSetting(0, 10).default(3),
   /** OpenLineage namespace of Assay's own jobs and certified datasets. @default assay */
   namespace: z
     .string()
@@ -155,7 +148,7 @@ export type LineageConfig = z.output<typeof lineageSettings>;
 
 const dataSettings = z.strictObject({
   /** Largest dataset upload in bytes; larger ones are refused with 413 as soon as that is known. @default 64 GiB */
-  maxUploadBytes: wholeNumber(1).default(64 * 1024 ** 3),
+  maxUploadBytes: wholeNumberSetting(1).default(64 * 1024 ** 3),
   /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
   duckdbMemoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB or 4GB').default('2GB'),
   /** Whether an erasure request (GDPR Art. 17) flags the model versions trained on the subject's data `retrain_required`; they are recorded either way. @default true */
@@ -173,7 +166,7 @@ const auditSettings = z.strictObject({
     })
     .default({}),
   /** How often the server purges payloads past their maximum; 0 turns the schedule off. @default 3600 */
-  purgeIntervalSeconds: wholeNumber(0).default(3600),
+  purgeIntervalSeconds: wholeNumberSetting(0).default(3600),
 });
 
 /** JWS algorithms an OIDC issuer may sign with: asymmetric only, so `none` and shared-secret HMAC can never verify. */
@@ -243,11 +236,11 @@ const rawConfigSchema = z.strictObject({
   /** @default 127.0.0.1 */
   host: z.string().min(1).default('127.0.0.1'),
   /** 0 picks a free port. @default 7600 */
-  port: wholeNumber(0, 65535).default(7600),
+  port: wholeNumberSetting(0, 65535).default(7600),
   /** @default info */
   logLevel: logLevel.default('info'),
   /** Largest accepted JSON request body in bytes. @default 1 MiB */
-  maxJsonBodyBytes: wholeNumber(1).default(1024 * 1024),
+  maxJsonBodyBytes: wholeNumberSetting(1).default(1024 * 1024),
   /** @default { kind: 'fs' } */
   blobStore: z.discriminatedUnion('kind', [fsBlobStore, s3BlobStore]).default({ kind: 'fs' }),
   /** Trusted OpenID Connect issuers for bearer JWTs. */

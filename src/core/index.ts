@@ -11,3 +11,4 @@ export * from './process.js';
 export * from './serial.js';
 export * from './nul.js';
 export * from './text.js';
+export * from './whole-number.js';

@@ -74,7 +74,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
     });
 
     // Each a number to z.coerce.number() (version 1, 16, 1000 or 5), and none written as a version is.
-    const NOT_DECIMAL = ['0x10', '1e3', '%205%20', '5.0', '+1', '1_0', '%EF%BC%91' /* fullwidth 1 */, '0b1', 'Infinity', ''];
+    const NOT_DECIMAL = ['0x10', '1e3', '%205%20', '5.0', '+1', '1_0', '%EF%BC%91' /* fullwidth 1 */, '0b1', 'Infinity', '', '01', '00'];
     const OUT_OF_RANGE = ['0', '-1', String(MAX_DATASET_VERSION + 1), '99999999999999999999'];
 
     it.each(['', '/checks', '/profile', '/manifest'])('…/versions/:version%s: 400 naming params.version for every form but decimal digits', async (suffix) => {
@@ -89,9 +89,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
       expect((await get(`/api/v1/datasets/ints/versions/2${suffix}`, omni)).status).toBe(404);
     });
 
-    it('version 1 in decimal digits is the version, leading zeros included', async () => {
+    it('version 1 in decimal digits is the version; 01 is refused, as name@01 is in derivedFrom', async () => {
       expect((await get('/api/v1/datasets/ints/versions/1', omni)).body).toMatchObject({ datasetName: 'ints', version: 1 });
-      expect((await get('/api/v1/datasets/ints/versions/01', omni)).body).toMatchObject({ datasetName: 'ints', version: 1 });
+      const leading = await get('/api/v1/datasets/ints/versions/01', omni);
+      expect(leading.status).toBe(400);
+      expect(leading.body.errors).toEqual([{ field: 'params.version', detail: expect.stringContaining('without leading zeros') }]);
+      // Zero itself is written "0": the lineage depth and the audit counts start there.
+      expect((await get('/api/v1/lineage/graph?node=dsv_x&depth=0', omni)).status).not.toBe(400);
     });
 
     it('promoting or waiving a check of a version written otherwise is 400 naming params.version, nothing recorded', async () => {
@@ -130,7 +134,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
     it('the OpenAPI document describes them as integers with their bounds and defaults', () => {
       const doc = buildOpenApi(routeTable(), { version: 'test' }) as { paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: Record<string, unknown> }> }>> };
       const param = (path: string, name: string) => doc.paths[path]!.get!.parameters.find((p) => p.name === name)!.schema;
-      expect(param('/api/v1/datasets/{name}/versions/{version}', 'version')).toMatchObject({ type: 'integer', minimum: 1, maximum: MAX_DATASET_VERSION, pattern: '^[0-9]+$' });
+      expect(param('/api/v1/datasets/{name}/versions/{version}', 'version')).toMatchObject({ type: 'integer', minimum: 1, maximum: MAX_DATASET_VERSION, pattern: '^(0|[1-9][0-9]*)$' });
       expect(param('/api/v1/datasets', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
       expect(param('/api/v1/lineage/graph', 'depth')).toMatchObject({ type: 'integer', minimum: 0, default: 5 });
       expect(param('/api/v1/audit/leaves', 'start')).toMatchObject({ type: 'integer', minimum: 0 });

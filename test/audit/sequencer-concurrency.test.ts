@@ -3,9 +3,11 @@ import { appendAuditEntry, startSequencer } from '../../src/audit/index.js';
 import { openKeyring, type Keyring } from '../../src/core/index.js';
 import { createPostgresDb, migrate, type Db } from '../../src/store/index.js';
 import { createTestPostgres, postgresAvailable, type TestPostgres } from '../support/databases.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDirs } from '../support/temp-dirs.js';
+
+const temp = tempDirs();
+afterAll(() => temp.removeAll());
 
 // Two "servers" are two independent connection pools on one PostgreSQL database, each with
 // its own sequencer loop, as two `assay server` processes would have.
@@ -14,7 +16,7 @@ describe.skipIf(!postgresAvailable())('audit sequencer on PostgreSQL, two sequen
   let keyring: Keyring;
   beforeAll(async () => {
     database = await createTestPostgres();
-    keyring = await openKeyring(join(mkdtempSync(join(tmpdir(), 'assay-seq-')), 'keys'), { create: true });
+    keyring = await openKeyring(join(temp.make('assay-seq-'), 'keys'), { create: true });
     await keyring.generate();
   });
   afterAll(async () => database?.drop());

@@ -1,8 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigInvalid, loadConfig } from '../../src/core/index.js';
+import { tempDirs } from '../support/temp-dirs.js';
+
+const temp = tempDirs();
+afterAll(() => temp.removeAll());
 
 function failure(fn: () => unknown): ConfigInvalid {
   try {
@@ -15,7 +18,7 @@ function failure(fn: () => unknown): ConfigInvalid {
 }
 
 describe('configuration', () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'assay-config-'));
+  const cwd = temp.make('assay-config-');
 
   it('applies defaults and derives paths from the home', () => {
     const c = loadConfig({ env: {}, cwd });
@@ -44,17 +47,19 @@ describe('configuration', () => {
     expect(err.message).toContain('ASSAY_PORT');
   });
 
-  it('reads whole numbers from the environment as decimal digits only: 0x10, 1e3, padded or fractional values stop the start', () => {
-    for (const bad of ['0x10', '1e3', ' 8080', '8080 ', '80.0', '-1']) {
+  it('reads whole numbers from the environment as decimal digits only: 0x10, 1e3, padded, fractional or zero-led values stop the start', () => {
+    for (const bad of ['0x10', '1e3', ' 8080', '8080 ', '80.0', '-1', '08080']) {
       const err = failure(() => loadConfig({ env: { ASSAY_PORT: bad }, cwd }));
       expect(err.errors.map((e) => e.field), JSON.stringify(bad)).toEqual(['port']);
     }
-    expect(loadConfig({ env: { ASSAY_PORT: '08080', ASSAY_MAX_JSON_BODY_BYTES: '2048' }, cwd })).toMatchObject({ port: 8080, maxJsonBodyBytes: 2048 });
-    const home = mkdtempSync(join(tmpdir(), 'assay-cfg-'));
+    expect(loadConfig({ env: { ASSAY_PORT: '8080', ASSAY_MAX_JSON_BODY_BYTES: '2048' }, cwd })).toMatchObject({ port: 8080, maxJsonBodyBytes: 2048 });
+    const home = temp.make('assay-cfg-');
     writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7601.5 }));
     expect(failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd })).errors.map((e) => e.field)).toEqual(['port']);
-    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7601, lineage: { emitMaxRetries: '2' } }));
-    expect(loadConfig({ env: { ASSAY_HOME: home }, cwd })).toMatchObject({ port: 7601, lineage: { emitMaxRetries: 2 } });
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7601, lineage: { emitMaxRetries: '2' }, audit: { purgeIntervalSeconds: '0' } }));
+    expect(loadConfig({ env: { ASSAY_HOME: home }, cwd })).toMatchObject({ port: 7601, lineage: { emitMaxRetries: 2 }, audit: { purgeIntervalSeconds: 0 } });
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ lineage: { emitMaxRetries: '02' } }));
+    expect(failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd })).errors.map((e) => e.field)).toEqual(['lineage.emitMaxRetries']);
   });
 
   it('names an unknown ASSAY_ environment variable (a typo never falls back to a default)', () => {
@@ -63,7 +68,7 @@ describe('configuration', () => {
   });
 
   it('names unknown and bad keys in the config file', () => {
-    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 70000, colour: 'blue', blobStore: { kind: 'tape' } }));
     const err = failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd }));
     const fields = err.errors.map((e) => e.field).sort();
@@ -74,7 +79,7 @@ describe('configuration', () => {
   it('bounds break-glass elevation: one hour by default, configurable up to a day, named when wrong', () => {
     expect(loadConfig({ env: {}, cwd }).breakGlass.maxMinutes).toBe(60);
     expect(loadConfig({ env: {}, cwd }).paths.policies).toBe(join(cwd, '.assay', 'policies'));
-    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), JSON.stringify({ breakGlass: { maxMinutes: 30 } }));
     expect(loadConfig({ env: { ASSAY_HOME: home }, cwd }).breakGlass.maxMinutes).toBe(30);
     writeFileSync(join(home, 'config.json'), JSON.stringify({ breakGlass: { maxMinutes: 0 } }));
@@ -82,7 +87,7 @@ describe('configuration', () => {
   });
 
   it('rejects a config file that is not JSON, naming the file', () => {
-    const home = mkdtempSync(join(tmpdir(), 'assay-config-home-'));
+    const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');
     const err = failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd }));
     expect(err.errors[0]?.field).toBe(join(home, 'config.json'));

@@ -1,15 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigInvalid, loadConfig, type AssayConfig } from '../../src/core/index.js';
 import { createAuthenticator } from '../../src/identity/index.js';
 import { createPgliteDb } from '../../src/store/index.js';
+import { tempDirs } from '../support/temp-dirs.js';
+
+const temp = tempDirs();
+afterAll(() => temp.removeAll());
 
 const base = { issuer: 'https://idp.example.test/realms/a', audience: 'assay', jwksUri: 'https://idp.example.test/realms/a/certs' };
 
 function load(oidc: unknown): AssayConfig {
-  const cwd = mkdtempSync(join(tmpdir(), 'assay-oidc-config-'));
+  const cwd = temp.make('assay-oidc-config-');
   writeFileSync(join(cwd, 'config.json'), JSON.stringify({ oidc }));
   return loadConfig({ env: { ASSAY_CONFIG: join(cwd, 'config.json') }, cwd });
 }
@@ -26,7 +29,7 @@ function fieldsOf(fn: () => unknown): string[] {
 
 describe('oidc configuration', () => {
   it('defaults to no issuers, and fills each issuer\'s defaults', () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'assay-oidc-config-'));
+    const cwd = temp.make('assay-oidc-config-');
     expect(loadConfig({ env: {}, cwd }).oidc).toEqual({ issuers: [] });
     expect(load({ issuers: [base] }).oidc.issuers[0]).toEqual({
       ...base,
