@@ -5,15 +5,16 @@
 
 import { z } from 'zod';
 import {
+  type AssayConfig,
   AssayError,
+  type Clock,
   Conflict,
   NotFound,
   PAYLOAD_CLASS_PATTERN,
+  plainTextIssues,
   sha256Hex,
   systemClock,
   ValidationFailed,
-  type AssayConfig,
-  type Clock,
 } from '../core/index.js';
 import { createBlobStore, type BlobStore, type BlobStoreOptions, type Db, type Queryable, type Tx } from '../store/index.js';
 import { auditReason } from './entry.js';
@@ -252,6 +253,8 @@ export async function readAuditPayload(
   ctx: AuditContext & { reason?: string },
 ): Promise<{ payload: AuditPayload; bytes: Buffer }> {
   assertSha256(sha256);
+  const notPlain = plainTextIssues([['reason', ctx.reason]]);
+  if (notPlain.length > 0) throw new ValidationFailed('a read reason is evidence: plain text only', notPlain);
   const payload = await getAuditPayload(deps.db, sha256);
   if (payload.state !== 'stored') throw gone(payload);
   let bytes: Buffer;
@@ -307,6 +310,8 @@ export async function eraseAuditPayload(deps: PayloadDeps, input: EraseAuditPayl
   if (reason.length === 0 || reason.length > 2000) {
     throw new ValidationFailed('an erasure needs a reason', [{ field: 'reason', message: 'must be 1 to 2000 characters' }]);
   }
+  const notPlain = plainTextIssues([['reason', reason]]);
+  if (notPlain.length > 0) throw new ValidationFailed('an erasure reason is evidence: plain text only', notPlain);
   const now = (deps.clock ?? systemClock).now();
   const override = input.overrideMinimum === true;
   const base = {

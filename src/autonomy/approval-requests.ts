@@ -1,5 +1,5 @@
 import { appendAuditEntry, auditReason } from '../audit/index.js';
-import { Conflict, Forbidden, NotFound, ValidationFailed } from '../core/index.js';
+import { Conflict, Forbidden, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { RiskTier } from '../policy/index.js';
 import type { Db, Queryable } from '../store/index.js';
@@ -166,6 +166,8 @@ export async function resolveApprovalRequest(db: Db, input: ApprovalResolution, 
       { field: 'body.comment', message: `must say why, in at least ${MIN_APPROVAL_COMMENT_LENGTH} characters` },
     ]);
   }
+  const notPlain = plainTextIssues([['body.comment', comment]]);
+  if (notPlain.length > 0) throw new ValidationFailed('an approval comment is evidence: plain text only', notPlain);
   const now = ctx.now ?? new Date();
   return db.transaction(async (tx) => {
     const held = await tx.query<ApprovalRow>(`SELECT ${APPROVAL_COLUMNS} FROM approval_requests WHERE id = $1 FOR UPDATE`, [input.id]);

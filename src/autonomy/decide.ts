@@ -1,5 +1,5 @@
 import { appendAuditEntry, auditReason, type Actor } from '../audit/index.js';
-import { AssayError, newId, ValidationFailed } from '../core/index.js';
+import { AssayError, newId, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { AlertLogger, ChangeContext } from '../identity/index.js';
 import type { AutonomyDecision, AutonomyRequest, AutonomyTier, RiskTier } from '../policy/index.js';
 import type { Db, Tx } from '../store/index.js';
@@ -84,6 +84,8 @@ export class AutonomyBoundaryViolation extends AssayError {
 
 /** Answers an agent's or application's question before it acts; see the module comment. */
 export async function decideAutonomy(env: AutonomyEnv, q: AutonomyQuestion, ctx: ChangeContext): Promise<AutonomyAnswer> {
+  const notPlain = plainTextIssues([['body.purpose', q.purpose]]);
+  if (notPlain.length > 0) throw new ValidationFailed('invalid autonomy question: purpose', notPlain);
   const expiresIn = q.expiresInMinutes ?? env.approvalExpiryMinutes;
   if (expiresIn > env.approvalExpiryMinutes) {
     throw new ValidationFailed('invalid autonomy question: expiresInMinutes', [

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FieldIssue } from './errors.js';
 
 /**
  * Text that becomes evidence (a reason, a comment, a source system, a transform's name) is
@@ -15,6 +16,18 @@ export function plainTextIssue(text: string): string | undefined {
   if (!m) return undefined;
   const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
   return `must not contain control or bidirectional formatting characters (U+${code} at character ${m.index + 1})`;
+}
+
+/**
+ * One issue per named text that may not become evidence (`plainTextIssue`); absent texts pass.
+ * Domain functions check their evidence text themselves, so a caller other than the HTTP API
+ * (the CLI, a job, a future route) is held to the same rule.
+ */
+export function plainTextIssues(texts: ReadonlyArray<readonly [field: string, text: string | undefined]>): FieldIssue[] {
+  return texts.flatMap(([field, text]) => {
+    const message = text === undefined ? undefined : plainTextIssue(text);
+    return message ? [{ field, message }] : [];
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { appendAuditEntry } from '../audit/index.js';
-import { newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { reachableDownstream, type EdgeType } from '../lineage/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
@@ -151,7 +151,7 @@ function validated(input: ErasureInput): ErasureInput {
   if (reason.length < 3 || reason.length > 2000) issues.push({ field: 'body.reason', message: 'must say why and on which legal basis, in 3 to 2000 characters' });
   else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId)}($|[^\\p{L}\\p{N}])`, 'iu').test(reason)) {
     issues.push({ field: 'body.reason', message: 'must not contain the subject id: the request keeps only its salted hash' });
-  }
+  } else issues.push(...plainTextIssues([['body.reason', reason]]));
   if (issues.length > 0) throw new ValidationFailed(`invalid erasure request: ${issues.map((i) => i.field).join(', ')}`, issues);
   return { subjectId, reason };
 }

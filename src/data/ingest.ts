@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
-import { clipText, Conflict, newId, nulPath, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { clipText, Conflict, newId, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -108,10 +108,7 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   if (!ownerId) issues.push({ field: 'query.owner', message: 'required for a new dataset' });
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
   // Both are signed into the manifest as the version's provenance and consent basis (core/text.ts).
-  for (const [field, text] of [['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]] as const) {
-    const issue = text === undefined ? undefined : plainTextIssue(text);
-    if (issue) issues.push({ field, message: issue });
-  }
+  issues.push(...plainTextIssues([['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]]));
   // Stored as the check reads it (upper case); versions declared before keep what they were given.
   const residency = input.residency === undefined ? undefined : residencyOf(input.residency);
   if (input.residency !== undefined && residency === undefined) {

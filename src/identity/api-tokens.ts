@@ -1,4 +1,4 @@
-import { Conflict, Forbidden, newId, NotFound, ValidationFailed } from '../core/index.js';
+import { Conflict, Forbidden, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { changeTime, recordChange } from './evidence.js';
 import { generateTokenSecret, hashTokenSecret, normaliseScopes, roleScopes, scopesWithin } from './tokens.js';
@@ -72,7 +72,8 @@ function toTokenInfo(r: TokenRow): TokenInfo {
 /** Inserts a token inside the caller's transaction, with its audit entry. */
 export async function insertToken(tx: Tx, input: IssueTokenInput, ctx: ChangeContext): Promise<IssuedToken> {
   const normalised = normaliseScopes(input.scopes);
-  if (normalised.issues.length > 0) throw new ValidationFailed('invalid token scopes', normalised.issues);
+  const issues = [...plainTextIssues([['name', input.name]]), ...normalised.issues];
+  if (issues.length > 0) throw new ValidationFailed(`invalid token: ${issues.map((i) => i.field).join(', ')}`, issues);
   const scopes = normalised.scopes;
   const owner = await tx.query<{ roles: string[]; disabled_at: string | null }>(
     'SELECT roles, disabled_at FROM principals WHERE id = $1 FOR UPDATE',

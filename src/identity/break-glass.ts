@@ -1,4 +1,4 @@
-import { Conflict, Forbidden, newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { Conflict, type FieldIssue, Forbidden, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { Db } from '../store/index.js';
 import { actorOf } from './actor.js';
 import { changeTime, recordChange, recordRefusal } from './evidence.js';
@@ -75,7 +75,7 @@ export async function startElevation(db: Db, input: StartElevationInput, ctx: Ch
   const issues: FieldIssue[] = [];
   if (reason.length < MIN_BREAK_GLASS_REASON_LENGTH) {
     issues.push({ field: 'reason', message: `must state the reason in at least ${MIN_BREAK_GLASS_REASON_LENGTH} characters` });
-  }
+  } else issues.push(...plainTextIssues([['reason', reason]]));
   if (!Number.isInteger(input.durationMinutes) || input.durationMinutes < 1 || input.durationMinutes > max) {
     issues.push({ field: 'durationMinutes', message: `must be a whole number of minutes from 1 to ${max}` });
   }

@@ -1,4 +1,4 @@
-import { Conflict, newId, NotFound, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { Conflict, type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { insertToken, type IssuedToken } from './api-tokens.js';
 import { principalAttributesSchema, type PrincipalAttributes } from './attributes.js';
@@ -179,6 +179,7 @@ async function enabledAdminsBesides(tx: Tx, id: string): Promise<number> {
  */
 export async function updatePrincipal(db: Db, input: UpdatePrincipalInput, ctx: ChangeContext): Promise<Principal> {
   const issues = input.roles ? checkRoles(input.roles, 'roles') : [];
+  issues.push(...plainTextIssues([['reason', ctx.reason]]));
   const attrs = input.attributes === undefined ? undefined : parseAttributes(input.attributes, 'attributes');
   issues.push(...(attrs?.issues ?? []));
   if (issues.length > 0) throw new ValidationFailed(`invalid change: ${issues.map((i) => i.field).join(', ')}`, issues);

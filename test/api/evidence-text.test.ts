@@ -1,6 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILT_IN_ROLES } from '../../src/identity/index.js';
+import { eraseAuditPayload, readAuditPayload } from '../../src/audit/index.js';
+import { decideAutonomy, resolveApprovalRequest } from '../../src/autonomy/index.js';
+import { ValidationFailed } from '../../src/core/index.js';
+import { requestErasure } from '../../src/data/index.js';
+import { BUILT_IN_ROLES, changeContextOf, getPrincipal, issueToken, startElevation, updatePrincipal, type AuthenticatedPrincipal } from '../../src/identity/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 
@@ -63,6 +67,43 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('evidence text is 
     }
     expect({ holds: await rows('audit_legal_holds'), erasures: await rows('erasure_requests'), tokens: await rows('api_tokens'), approvals: await rows('approval_requests') }).toEqual(before);
     expect((await t.db.query<{ disabled_at: string | null }>('SELECT disabled_at FROM principals WHERE id = $1', [subjectId])).rows[0]?.disabled_at).toBeNull();
+  });
+
+  it.each(FORGED)('the domain functions refuse %s themselves, for callers other than the HTTP API, naming the field', async (_what, forged) => {
+    const p = await getPrincipal(t.db, subjectId);
+    const medic: AuthenticatedPrincipal = { ...p, roles: ['break-glass'], authenticatedBy: 'api_token', scopes: ['read', 'write'], authenticatedAt: new Date().toISOString() };
+    const ctx = changeContextOf(medic, 'req-domain');
+    const before = { entries: await rows('audit_entries'), erasures: await rows('erasure_requests'), tokens: await rows('api_tokens'), elevations: await rows('elevations') };
+    const refusal = async (work: () => Promise<unknown>): Promise<string[]> => {
+      const err = await work().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ValidationFailed);
+      return (err as ValidationFailed).errors.map((e) => e.field);
+    };
+    const hash = 'a'.repeat(64);
+    const refused: Array<[string[], string[]]> = [
+      [await refusal(() => requestErasure({ db: t.db, flagsModels: true, lineageNamespace: 'assay' }, { subjectId: 'CUST-9', reason: forged }, ctx)), ['body.reason']],
+      [await refusal(() => startElevation(t.db, { principal: medic, reason: `INC-1 ${forged}`, durationMinutes: 5 }, ctx)), ['reason']],
+      [await refusal(() => issueToken(t.db, { principalId: subjectId, name: forged }, ctx)), ['name']],
+      [await refusal(() => updatePrincipal(t.db, { id: subjectId, disabled: true }, { ...ctx, reason: forged })), ['reason']],
+      [await refusal(() => resolveApprovalRequest(t.db, { id: 'apr_none', verdict: 'approve', comment: `looks fine ${forged}` }, ctx)), ['body.comment']],
+      [
+        await refusal(() =>
+          decideAutonomy(
+            { db: t.db, classify: () => ({ tier: 'autonomous', rule: 'r', reason: 'r' }) as never, violations: { inc: () => undefined }, approvalExpiryMinutes: 60 },
+            { action: 'payment.refund', risk: 'high', purpose: forged },
+            ctx,
+          ),
+        ),
+        ['body.purpose'],
+      ],
+      [await refusal(() => eraseAuditPayload({ db: t.db, blobs: t.auditPayloads }, { sha256: hash, reason: forged }, ctx)), ['reason']],
+      [await refusal(() => readAuditPayload({ db: t.db, blobs: t.auditPayloads }, hash, { ...ctx, reason: forged })), ['reason']],
+    ];
+    for (const [fields, expected] of refused) expect(fields).toEqual(expected);
+    expect({ entries: await rows('audit_entries'), erasures: await rows('erasure_requests'), tokens: await rows('api_tokens'), elevations: await rows('elevations') }).toEqual(before);
   });
 
   it('takes the same text without them', async () => {
