@@ -11,6 +11,7 @@ import {
   NotFound,
   PAYLOAD_CLASS_PATTERN,
   plainText,
+  plainTextIssues,
   systemClock,
   ValidationFailed,
   type CalendarDuration,
@@ -269,6 +270,8 @@ export async function releaseLegalHold(deps: Omit<HoldDeps, 'retention'>, input:
   if (reason.length === 0 || reason.length > 2000) {
     throw new ValidationFailed('a release needs a reason', [{ field: 'reason', message: 'must be 1 to 2000 characters' }]);
   }
+  const notPlain = plainTextIssues([['reason', reason]]);
+  if (notPlain.length > 0) throw new ValidationFailed('a release reason is evidence: plain text only', notPlain);
   const releasedAt = (deps.clock ?? systemClock).now().toISOString();
   return deps.db.transaction(async (tx) => {
     const found = await tx.query<HoldRow>('SELECT * FROM audit_legal_holds WHERE id = $1 FOR UPDATE', [input.id]);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eraseAuditPayload, readAuditPayload } from '../../src/audit/index.js';
+import { eraseAuditPayload, placeLegalHold, readAuditPayload, releaseLegalHold } from '../../src/audit/index.js';
 import { decideAutonomy, resolveApprovalRequest } from '../../src/autonomy/index.js';
 import { ValidationFailed } from '../../src/core/index.js';
 import { requestErasure } from '../../src/data/index.js';
@@ -101,6 +101,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('evidence text is 
       ],
       [await refusal(() => eraseAuditPayload({ db: t.db, blobs: t.auditPayloads }, { sha256: hash, reason: forged }, ctx)), ['reason']],
       [await refusal(() => readAuditPayload({ db: t.db, blobs: t.auditPayloads }, hash, { ...ctx, reason: forged })), ['reason']],
+      [await refusal(() => placeLegalHold({ db: t.db, retention: t.deps.config.audit.retention }, { caseId: 'CASE-11', reason: forged }, ctx)), ['reason']],
+      [await refusal(() => releaseLegalHold({ db: t.db }, { id: 'hold_none', reason: forged }, ctx)), ['reason']],
     ];
     for (const [fields, expected] of refused) expect(fields).toEqual(expected);
     expect({ entries: await rows('audit_entries'), erasures: await rows('erasure_requests'), tokens: await rows('api_tokens'), elevations: await rows('elevations') }).toEqual(before);
