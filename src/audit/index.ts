@@ -3,7 +3,7 @@
  * turns committed entries into an RFC 9162 Merkle tree with signed C2SP checkpoints.
  */
 export { appendAuditEntry, listAuditEntries, type AuditQuery, type IndexedAuditEntry } from './log.js';
-export { auditReason, MAX_AUDIT_REASON, SYSTEM_ACTOR, type Actor, type AuditEntry, type AuditEntryInput } from './entry.js';
+export { auditReason, auditReasonListing, MAX_AUDIT_REASON, SYSTEM_ACTOR, type Actor, type AuditEntry, type AuditEntryInput } from './entry.js';
 export { openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type Checkpoint, type NoteVerifier } from './checkpoint.js';
 export { verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { sequenceBatch, startSequencer, logOrigin, type SequenceResult, type SequencerHandle, type SequencerOptions } from './sequencer.js';

@@ -1,4 +1,4 @@
-import { appendAuditEntry } from '../audit/index.js';
+import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
 import { canonicalBytes, Conflict, hashCanonical, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { atLeastAsRestrictive, recordLineage } from '../lineage/index.js';
@@ -195,13 +195,16 @@ export async function recordDerivation(tx: Tx, v: DerivedVersion, ctx: ChangeCon
     ],
     edges: [...inputs.map((i) => ({ from: i.versionId, to: run, type: 'input' as const })), { from: job, to: run, type: 'run_of' }, { from: run, to: v.versionId, type: 'output' }],
   });
-  const from = inputs.map((i) => `${i.dataset}@${i.version} (parquet sha256:${i.parquetSha256})`).join(', ');
+  // Up to 32 inputs do not all fit in a reason: the digest binds the whole list to the entry,
+  // and an examiner recomputes it from the version's derivation (README).
+  const inputsSha256 = hashCanonical(inputs.map((i) => ({ dataset: i.dataset, version: i.version, parquetSha256: i.parquetSha256 })));
+  const head = `${v.name} v${v.version} derived by code sha256:${d.code.sha256}${d.code.name ? ` (${d.code.name})` : ''}, parameters sha256:${parametersSha256}, inputs sha256:${inputsSha256}, from `;
   await appendAuditEntry(
     tx,
     dataChangeEntry(ctx, {
       action: DATASET_DERIVE_ACTION,
       resource: { type: 'dataset_version', id: v.versionId },
-      reason: `${v.name} v${v.version} derived by code sha256:${d.code.sha256}${d.code.name ? ` (${d.code.name})` : ''}, parameters sha256:${parametersSha256}, from ${from}`,
+      reason: auditReasonListing(head, inputs.map((i) => `${i.dataset}@${i.version} (parquet sha256:${i.parquetSha256})`)),
     }),
   );
 }

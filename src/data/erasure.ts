@@ -1,4 +1,4 @@
-import { appendAuditEntry } from '../audit/index.js';
+import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
 import { type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { reachableDownstream, type EdgeType } from '../lineage/index.js';
@@ -30,6 +30,12 @@ export const RETRAIN_REQUIRED = 'retrain_required';
 export const ERASURE_LINEAGE_EDGES: readonly EdgeType[] = ['input', 'output', 'derived'];
 /** Longest subject id accepted. */
 export const MAX_SUBJECT_ID_LENGTH = 1000;
+/**
+ * The longest erasure reason: kept whole in the audit entry, after the counts of what was found
+ * (the ids follow as far as they fit; the request keeps them all).
+ */
+export const MAX_ERASURE_REASON = 1800;
+
 /** A subject id at least this long is refused inside the reason (shorter ones cannot be told from ordinary text, e.g. "Art. 17(1)"). */
 const MIN_ID_CHECKED_IN_REASON = 3;
 
@@ -148,7 +154,7 @@ function validated(input: ErasureInput): ErasureInput {
   const issues: FieldIssue[] = [];
   if (subjectId.length === 0) issues.push({ field: 'body.subjectId', message: 'must name the data subject (the id the datasets declared as subjectIdColumn)' });
   else if (subjectId.length > MAX_SUBJECT_ID_LENGTH) issues.push({ field: 'body.subjectId', message: `must be at most ${MAX_SUBJECT_ID_LENGTH} characters` });
-  if (reason.length < 3 || reason.length > 2000) issues.push({ field: 'body.reason', message: 'must say why and on which legal basis, in 3 to 2000 characters' });
+  if (reason.length < 3 || reason.length > MAX_ERASURE_REASON) issues.push({ field: 'body.reason', message: `must say why and on which legal basis, in 3 to ${MAX_ERASURE_REASON} characters` });
   else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId)}($|[^\\p{L}\\p{N}])`, 'iu').test(reason)) {
     issues.push({ field: 'body.reason', message: 'must not contain the subject id: the request keeps only its salted hash' });
   } else issues.push(...plainTextIssues([['body.reason', reason]]));
@@ -248,13 +254,23 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const models = reached.filter((n) => n.type === 'model_version').map((m) => ({ id: m.id, name: m.name }));
     await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, external: external.map((n) => n.id), models }, ctx);
     const flagged = env.flagsModels ? models.length : 0;
-    const ids = (xs: ReadonlyArray<{ id: string }>): string => (xs.length ? ` (${xs.map((x) => x.id).join(', ')})` : '');
+    // Counts and the requester's reason first, so both are always whole; then the ids as far as
+    // they fit (a subject in hundreds of versions), each named by its kind.
+    const found = [
+      ...versions.map((v) => `dataset version ${v.id}`),
+      ...derived.map((v) => `derived version ${v.id}`),
+      ...external.map((n) => `external dataset ${n.id}`),
+      ...models.map((m) => `model version ${m.id}`),
+    ];
     await appendAuditEntry(
       tx,
       dataChangeEntry(ctx, {
         action: ERASURE_REQUEST_ACTION,
         resource: { type: 'erasure_request', id },
-        reason: `subject found in ${versions.length} dataset versions${ids(versions)}; ${derived.length} derived dataset versions downstream${ids(derived)}; ${external.length} external datasets downstream${ids(external)}; ${models.length} model versions downstream${ids(models)}, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}`,
+        reason: auditReasonListing(
+          `subject found in ${versions.length} dataset versions; ${derived.length} derived dataset versions downstream; ${external.length} external datasets downstream; ${models.length} model versions downstream, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}${found.length ? '; found: ' : ''}`,
+          found,
+        ),
       }),
     );
   });

@@ -31,6 +31,7 @@ export {
   ERASURE_STATUSES,
   getErasureRequest,
   listErasureRequests,
+  MAX_ERASURE_REASON,
   MAX_SUBJECT_ID_LENGTH,
   requestErasure,
   RETRAIN_REQUIRED,

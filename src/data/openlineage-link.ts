@@ -1,4 +1,4 @@
-import { appendAuditEntry, auditReason, SYSTEM_ACTOR } from '../audit/index.js';
+import { appendAuditEntry, auditReasonListing, SYSTEM_ACTOR } from '../audit/index.js';
 import { existingLinks, externalLinkKey, recordLineage, type LineageNodeRef } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Db } from '../store/index.js';
@@ -48,7 +48,7 @@ export async function linkCertifiedVersions(db: Db, namespace: string): Promise<
       resource: { type: 'lineage_namespace', id: namespace },
       decision: { effect: 'allowed', policyIds: [] },
       outcome: 'succeeded',
-      reason: auditReason(`${missing.length} certified dataset versions linked to their OpenLineage datasets in namespace ${namespace}: ${missing.map((v) => v.id).join(', ')}`),
+      reason: auditReasonListing(`${missing.length} certified dataset versions linked to their OpenLineage datasets in namespace ${namespace} (derived edges in the lineage graph): `, missing.map((v) => v.id)),
     });
     return missing.map((v) => v.id);
   });

@@ -116,6 +116,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     expect(entry).toMatchObject({ actor: { principalId: scientist.id }, outcome: 'succeeded' });
     expect(entry?.reason).toContain(`code sha256:${CODE_SHA256}`);
     expect(entry?.reason).toContain(`german-credit@1 (parquet sha256:${credit.certified!.parquetSha256})`);
+    expect(entry?.reason).toContain(`inputs sha256:${hashCanonical([{ dataset: 'german-credit', version: 1, parquetSha256: credit.certified!.parquetSha256 }])}`);
     // Reading the input was decided and recorded as getDatasetVersion.
     expect((await decisionsOf(t.db, scientist.id, 'allowed')).some((d) => d.resource.id === 'getDatasetVersion')).toBe(true);
 
@@ -204,5 +205,28 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     await expect(t.db.query('INSERT INTO dataset_derivation_inputs (version_id, input_version_id, position) VALUES ($1, $2, 5)', [derived.id, staging])).rejects.toThrow(/certified/);
     await expect(t.db.query(`UPDATE dataset_derivations SET parameters = '{}' WHERE version_id = $1`, [derived.id])).rejects.toThrow(/never change/);
     await expect(t.db.query('DELETE FROM dataset_derivation_inputs WHERE version_id = $1', [derived.id])).rejects.toThrow(/never change/);
+  });
+
+  it('a derivation from inputs too many to name in an audit entry binds them all by digest and lists whole names as far as they fit', async () => {
+    // Ten certified inputs named with 120 characters: their names and digests need ~2,150 characters.
+    const names = Array.from({ length: 10 }, (_, i) => `wide-input-${i}-`.padEnd(120, 'x'));
+    for (const name of names) {
+      expect((await ingest(scientist, name, 'k,v\n1,a\n2,b\n', { classification: 'internal', owner: 'steward' })).status).toBe(201);
+      await promote(steward, name, 1);
+    }
+    const res = await ingest(scientist, 'wide-features', 'k,n\n1,2\n', derivedQuery({ derivedFrom: names.map((n) => `${n}@1`), classification: 'internal' }));
+    const v = (await res.json()) as DatasetVersionRecord;
+    expect(res.status, JSON.stringify(v)).toBe(201);
+    const [entry] = await listAuditEntries(t.db, { action: 'dataset.derive', resourceId: v.id });
+    const reason = entry!.reason!;
+    expect(reason.length).toBeLessThanOrEqual(2000);
+    // The digest an examiner recomputes from the version's derivation covers every input.
+    const digest = hashCanonical(v.derivation!.inputs.map((i) => ({ dataset: i.dataset, version: i.version, parquetSha256: i.parquetSha256 })));
+    expect(reason).toContain(`inputs sha256:${digest}`);
+    const listed = v.derivation!.inputs.filter((i) => reason.includes(`${i.dataset}@1 (parquet sha256:${i.parquetSha256})`)).length;
+    expect(listed).toBeGreaterThan(0);
+    expect(listed).toBeLessThan(10);
+    // The list ends at a whole input and says how many it left out.
+    expect(reason).toMatch(new RegExp(`[0-9a-f]{64}\\) … and ${10 - listed} more$`));
   });
 });

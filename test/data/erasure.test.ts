@@ -159,6 +159,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(entry).toMatchObject({ actor: { principalId: compliance.id }, resource: { type: 'erasure_request', id: r.id }, outcome: 'succeeded' });
     expect(entry?.reason).toContain('2 dataset versions');
     expect(entry?.reason).toContain('2 flagged retrain_required');
+    expect(entry?.reason).toContain(`reason: Art. 17(1)(b): consent withdrawn, ticket DSR-77; found: dataset version ${versions.a!.id}, dataset version ${versions.b!.id}, model version`);
 
     // Only the salted hash is kept, the one the subject index holds; neither it nor the id is ever shown.
     const hash = subjectHash(await subjectSalt(t.db), SUBJECT);
@@ -260,6 +261,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(quoting.status).toBe(400);
     expect(quoting.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
     expect(quoting.json.errors?.[0]?.detail).toContain('must not contain the subject id');
+    const tooLong = await erase(compliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b) '.padEnd(1801, '.') });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
     for (const r of [blank, missing, noReason, extra, quoting]) expect(r.text).not.toContain(SUBJECT);
     expect({ changes: await changeEntryCount(t.db), requests: (await t.db.query('SELECT 1 FROM erasure_requests')).rowCount }).toEqual(before);
   });
@@ -272,6 +276,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect((await call('GET', '/api/v1/erasure-requests', scientist.token)).status).toBe(403);
     expect((await erase(auditor.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b)' })).status).toBe(403);
     expect((await t.db.query('SELECT 1 FROM erasure_requests')).rowCount).toBe(before);
+  });
+
+  it('keeps the longest reason whole in the audit entry, after the counts; the ids follow as far as they fit', async () => {
+    const reason = 'Art. 17(1)(b), ticket DSR-80: '.padEnd(1800, 'x');
+    const res = await erase(clearedCompliance.token, { subjectId: SUBJECT, reason });
+    expect(res.status, res.text).toBe(201);
+    const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
+    expect(entry?.reason).toMatch(/^subject found in 2 dataset versions; /);
+    expect(entry?.reason).toContain(`; reason: ${reason}`);
+    expect(entry?.reason).toMatch(/ … and 4 more$/);
+    expect(entry!.reason!.length).toBeLessThanOrEqual(2000);
   });
 
   it('with data.erasureFlagsModels off, records the models but flags none', async () => {
@@ -382,8 +397,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       );
       const [entry, ...more] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
       expect(more).toEqual([]);
-      expect(entry?.reason).toContain(`2 derived dataset versions downstream (${chain.features!.id}, ${chain.features2!.id})`);
-      expect(entry?.reason).toContain(`1 model versions downstream (${node.mv})`);
+      expect(entry?.reason).toContain('2 derived dataset versions downstream; ');
+      expect(entry?.reason).toContain('1 model versions downstream, ');
+      expect(entry?.reason).toContain(`derived version ${chain.features!.id}, derived version ${chain.features2!.id}, model version ${node.mv}`);
       expect(entry?.reason).not.toContain(PATIENT);
     });
 
@@ -489,9 +505,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       ]);
       expect(cleared.json.withheld).toMatchObject({ externalDatasets: 0 });
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
-      expect(entry?.reason).toContain(`2 external datasets downstream (`);
-      expect(entry?.reason).toContain(features);
-      expect(entry?.reason).toContain(scores);
+      expect(entry?.reason).toContain('2 external datasets downstream; ');
+      expect(entry?.reason).toContain(`external dataset ${features}`);
+      expect(entry?.reason).toContain(`external dataset ${scores}`);
 
       await expect(t.db.query('DELETE FROM erasure_request_external')).rejects.toThrow(/never deleted/);
       await expect(t.db.query('UPDATE erasure_request_external SET node_id = $1', [features])).rejects.toThrow(/not changed/);

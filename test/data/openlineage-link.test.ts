@@ -55,7 +55,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('linking certified
     const entries = await listAuditEntries(t.db, { action: LINK_CERTIFIED_ACTION });
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ actor: { principalId: 'system' }, resource: { type: 'lineage_namespace', id: 'assay' } });
-    expect(entries[0]!.reason).toContain(`1 certified dataset versions linked to their OpenLineage datasets in namespace assay: ${v1.id}`);
+    expect(entries[0]!.reason).toContain(`1 certified dataset versions linked to their OpenLineage datasets in namespace assay (derived edges in the lineage graph): ${v1.id}`);
     expect(await linkCertifiedVersions(t.db, 'assay')).toEqual([]);
     expect(await listAuditEntries(t.db, { action: LINK_CERTIFIED_ACTION })).toHaveLength(1);
     expect(await linkCertifiedVersions(t.db, 'lake.assay')).toEqual([v1.id]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { plainText } from '../../core/index.js';
-import { ERASURE_STATUSES, getErasureRequest, listErasureRequests, MAX_SUBJECT_ID_LENGTH, requestErasure } from '../../data/index.js';
+import { ERASURE_STATUSES, getErasureRequest, listErasureRequests, MAX_ERASURE_REASON, MAX_SUBJECT_ID_LENGTH, requestErasure } from '../../data/index.js';
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import { lineageViewerOf, visibleClassifications } from '../../lineage/index.js';
 import { on } from '../authorize.js';
@@ -21,7 +21,7 @@ const requestBody = z.strictObject({
     .min(1, 'must name the data subject')
     .max(MAX_SUBJECT_ID_LENGTH)
     .describe('The data subject, as the datasets declared it (subjectIdColumn). Hashed with the installation salt at once; never stored or returned.'),
-  reason: plainText(z.string().trim().min(3).max(2000)).describe('Why, and on which legal basis (e.g. "Art. 17(1)(b), ticket DSR-7"); must not quote the subject id.'),
+  reason: plainText(z.string().trim().min(3).max(MAX_ERASURE_REASON)).describe(`Why, and on which legal basis (e.g. "Art. 17(1)(b), ticket DSR-7"), at most ${MAX_ERASURE_REASON} characters: kept whole in the audit entry; must not quote the subject id.`),
 });
 
 const summaryShape = {
