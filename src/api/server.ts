@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { openAuditPayloadStore, startRetentionPurge, startSequencer } from '../audit/index.js';
+import { openAuditPayloadStore, startBackgroundLoop, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, Unavailable, type AssayConfig } from '../core/index.js';
-import { linkCertifiedVersions } from '../data/index.js';
+import { linkCertifiedVersions, sweepPendingBlobs, type PendingBlobSweepReport } from '../data/index.js';
 import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
@@ -74,6 +74,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (linked.length > 0) logger.info({ versions: linked.length, namespace: config.lineage.namespace }, 'certified dataset versions linked to their OpenLineage datasets');
     const blobs = await createBlobStore(config.blobStore);
     cleanups.push(() => blobs.close());
+    const logSweep = (r: PendingBlobSweepReport): void => {
+      if (r.records > 0) logger.info({ removed: r.removed.length, kept: r.kept.length, records: r.records }, 'dataset blobs of requests that never finished swept');
+    };
+    // Holding the home lock, this process is the only one: every pending record is a dead process's.
+    // With PostgreSQL other servers' requests may be live, so only records older than the grace go.
+    const graceMs = config.data.pendingBlobGraceSeconds * 1000;
+    logSweep(await sweepPendingBlobs({ db, blobs, graceMs: lock ? 0 : graceMs }));
+    if (config.data.pendingBlobSweepIntervalSeconds > 0) {
+      const sweeping = startBackgroundLoop({
+        round: async () => {
+          logSweep(await sweepPendingBlobs({ db, blobs, graceMs }));
+          return false;
+        },
+        idleMs: config.data.pendingBlobSweepIntervalSeconds * 1000,
+        onError: (err) => logger.error({ err }, 'dataset pending blob sweep failed'),
+      });
+      cleanups.push(() => sweeping.stop());
+    }
     const auditPayloads = await openAuditPayloadStore(config);
     cleanups.push(() => auditPayloads.close());
     const keyring = await openKeyring(config.paths.keys);

@@ -63,5 +63,6 @@ export {
   type RetentionDeadlines,
   type RetentionPolicy,
 } from './retention.js';
+export { startBackgroundLoop, type BackgroundLoop, type BackgroundLoopOptions } from './background-loop.js';
 export { startRetentionPurge, type RetentionPurgeHandle, type RetentionPurgeOptions } from './retention-schedule.js';
 export { STRAY_PAYLOAD_GRACE_MS, sweepStrayPayloads, type StraySweepOptions, type StraySweepReport } from './stray-payloads.js';

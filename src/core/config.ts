@@ -153,6 +153,14 @@ const dataSettings = z.strictObject({
   duckdbMemoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 512MB or 4GB').default('2GB'),
   /** Whether an erasure request (GDPR Art. 17) flags the model versions trained on the subject's data `retrain_required`; they are recorded either way. @default true */
   erasureFlagsModels: z.boolean().default(true),
+  /**
+   * With PostgreSQL, how old a dataset blob's pending record must be before the sweep treats its
+   * request as dead and removes the blob it left (an embedded server, holding the home lock,
+   * removes every earlier one at start). @default 86400
+   */
+  pendingBlobGraceSeconds: wholeNumber(0).default(24 * 60 * 60),
+  /** How often the server sweeps blobs dead requests left; 0 sweeps at start only. @default 3600 */
+  pendingBlobSweepIntervalSeconds: wholeNumber(0).default(3600),
 });
 
 const auditSettings = z.strictObject({
@@ -283,7 +291,7 @@ export interface AssayConfig {
   /** Bounded autonomy: how long approval requests live. */
   autonomy: { approvalExpiryMinutes: number };
   /** Governed data: upload limit and DuckDB's memory per ingest. */
-  data: { maxUploadBytes: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean };
+  data: { maxUploadBytes: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean; pendingBlobGraceSeconds: number; pendingBlobSweepIntervalSeconds: number };
   /** OpenLineage out: the consumer Assay reports its own jobs to, if any. */
   lineage: LineageConfig;
   /** Paths derived from `home`. */

@@ -5,8 +5,13 @@
 // advisory lock per hash: the remover decides and deletes under it, and the committer checks
 // the blob is there (storing it again if not) under it and keeps it until it commits. Whichever
 // comes second sees what the first did.
+//
+// A process that dies between storing and committing would leave its blobs behind, referenced
+// by nothing: each request therefore records what it is about to store in `dataset_pending_blobs`
+// first (committed on its own), and the sweep in pending-blobs.ts removes what a dead request left.
 
-import { AssayError } from '../core/index.js';
+import { randomUUID } from 'node:crypto';
+import { AssayError, systemClock } from '../core/index.js';
 import type { BlobRef, BlobStore, Db, Queryable, Tx } from '../store/index.js';
 
 /** A blob a request stored, or found stored, for a version it is about to record or certify. */
@@ -31,7 +36,7 @@ function lockKey(hash: string): number {
 }
 
 /** Locks each hash's key in ascending order, so two transactions locking overlapping sets cannot deadlock. */
-async function lockBlobs(tx: Tx, hashes: string[]): Promise<void> {
+export async function lockBlobs(tx: Tx, hashes: string[]): Promise<void> {
   for (const key of [...new Set(hashes.map(lockKey))].sort((a, b) => a - b)) {
     await tx.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [BLOB_LOCK_CLASS, key]);
   }
@@ -43,14 +48,42 @@ export async function isBlobReferenced(db: Queryable, hash: string): Promise<boo
   return r.rowCount > 0;
 }
 
+/** A new claim id: one per request that stores dataset blobs, naming its `dataset_pending_blobs` rows. */
+export function newBlobClaim(): string {
+  return randomUUID();
+}
+
+/** Where a request records the blobs it is about to store. */
+export interface PendingBlobs {
+  db: Db;
+  claim: string;
+}
+
 /**
- * Makes sure the blobs `tx` references are stored when it commits: under each blob's lock, a
- * blob a failed request removed since this one stored or found it is stored again from the
+ * Records, committed at once and on its own, that the request may be about to store blob
+ * `hash`: call it before storing the bytes, so that a process dying before its request commits
+ * or releases leaves a row `sweepPendingBlobs` finds.
+ */
+export async function recordPendingBlob(pending: PendingBlobs, hash: string): Promise<void> {
+  await pending.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3) ON CONFLICT (claim_id, sha256) DO NOTHING', [
+    hash,
+    pending.claim,
+    systemClock.now().toISOString(),
+  ]);
+}
+
+/**
+ * Makes sure the blobs `tx` references are stored when it commits, and clears the request's
+ * pending records in it: under each blob's lock, a blob a failed request (or the sweep of a
+ * dead one's leftovers) removed since this one stored or found it is stored again from the
  * request's own source (and counts as created by it). Call it as the transaction's last
  * statement: holding a blob lock, the transaction then waits for nothing but blob locks taken
  * in order, and a remover (one blob lock, nothing else) never waits for it long.
  */
-export async function keepStoredBlobs(tx: Tx, blobs: BlobStore, stored: StoredBlob[]): Promise<void> {
+export async function keepStoredBlobs(tx: Tx, env: { blobs: BlobStore; claim: string }, stored: StoredBlob[]): Promise<void> {
+  const { blobs } = env;
+  // Before the blob locks: a sweep holds a pending row's lock while it waits for a blob lock, never the other way round.
+  await tx.query('DELETE FROM dataset_pending_blobs WHERE claim_id = $1', [env.claim]);
   await lockBlobs(tx, stored.map((b) => b.hash));
   for (const b of stored) {
     if (await blobs.has(b.hash)) continue;
@@ -64,13 +97,17 @@ export async function keepStoredBlobs(tx: Tx, blobs: BlobStore, stored: StoredBl
  * Removes the blobs this request created that no dataset version references, each in a
  * transaction of its own holding its lock, at read committed isolation: the reference check
  * runs after the lock is granted, so it sees a version a committer committed while holding it.
+ * Each blob's pending record goes in the transaction that decides about it; the claim's other
+ * records (blobs it found stored, or never stored) go last.
  */
-export async function releaseBlobs(env: { db: Db; blobs: BlobStore }, stored: StoredBlob[]): Promise<void> {
+export async function releaseBlobs(env: { db: Db; blobs: BlobStore; claim: string }, stored: StoredBlob[]): Promise<void> {
   for (const b of stored) {
     if (!b.created) continue;
     await env.db.transaction(async (tx) => {
       await lockBlobs(tx, [b.hash]);
       if (!(await isBlobReferenced(tx, b.hash))) await env.blobs.delete(b.hash);
+      await tx.query('DELETE FROM dataset_pending_blobs WHERE claim_id = $1 AND sha256 = $2', [env.claim, b.hash]);
     });
   }
+  await env.db.query('DELETE FROM dataset_pending_blobs WHERE claim_id = $1', [env.claim]);
 }

@@ -3,8 +3,8 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AssayError, sha256Hasher } from '../core/index.js';
-import type { BlobStore } from '../store/index.js';
-import type { StoredBlob } from './blob-refs.js';
+import type { BlobStore, Db } from '../store/index.js';
+import { recordPendingBlob, type StoredBlob } from './blob-refs.js';
 import { consentRules, residencyRules } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
@@ -21,8 +21,10 @@ export interface CertifiedParquet extends StoredBlob {
   excludedRows: number;
 }
 
-/** Where materialising reads from and spills to. */
+/** Where materialising reads from and spills to, and the promotion's claim its Parquet blob is recorded under. */
 export interface MaterialiseEnv {
+  db: Db;
+  claim: string;
   blobs: BlobStore;
   tmpDir: string;
   duckdbMemoryLimit: string;
@@ -78,7 +80,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     const [{ n }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(outPath)})`)) as [{ n: number }];
     // The manifest states snapshot rows − excluded rows = certified rows: hold the file to it.
     if (n !== counts.total - counts.excluded) throw new AssayError('internal', `certified Parquet of ${v.datasetName} v${v.version} holds ${n} rows, not ${counts.total} − ${counts.excluded} excluded`);
-    return { ...(await storeFile(env.blobs, outPath)), rows: n, excludedRows: counts.excluded };
+    return { ...(await storeFile(env, outPath)), rows: n, excludedRows: counts.excluded };
   } finally {
     duck?.close();
     await rm(rawPath, { force: true });
@@ -111,8 +113,12 @@ async function countExclusions(duck: DuckSession, input: { predicates: Array<{ e
   return { total: Number(counts?.total ?? 0), excluded: Number(counts?.excluded ?? 0) };
 }
 
-/** Hashes a file and has the blob store adopt it (no copy where the store can help it), noting whether these bytes were new there. */
-export async function storeFile(blobs: BlobStore, path: string): Promise<StoredBlob> {
+/**
+ * Hashes a file and has the blob store adopt it (no copy where the store can help it), noting
+ * whether these bytes were new there; new bytes are recorded pending under the claim first.
+ */
+export async function storeFile(env: { db: Db; claim: string; blobs: BlobStore }, path: string): Promise<StoredBlob> {
+  const { blobs } = env;
   const hasher = sha256Hasher();
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
@@ -122,5 +128,6 @@ export async function storeFile(blobs: BlobStore, path: string): Promise<StoredB
   const hash = hasher.digest('hex');
   const source = { path };
   if (await blobs.has(hash)) return { hash, size, created: false, source };
+  await recordPendingBlob(env, hash);
   return { ...(await blobs.adopt(path, { hash, size })), created: true, source };
 }

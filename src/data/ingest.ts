@@ -5,7 +5,7 @@ import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import { keepStoredBlobs, releaseBlobs, type StoredBlob } from './blob-refs.js';
+import { keepStoredBlobs, newBlobClaim, recordPendingBlob, releaseBlobs, type StoredBlob } from './blob-refs.js';
 import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
@@ -30,6 +30,9 @@ export interface DataEnv {
   /** DuckDB's memory limit per ingest, e.g. `2GB`; beyond it DuckDB spills to `tmpDir`. */
   duckdbMemoryLimit: string;
 }
+
+/** The data module's surroundings within one request: the claim its pending blob records go under. */
+type ClaimEnv = DataEnv & { claim: string };
 
 /** One upload and what the ingester declares about it. */
 export interface IngestInput {
@@ -69,7 +72,8 @@ export const DATASET_CREATE_ACTION = 'dataset.create';
  * DuckDB runs every quarantine check and the profile, then records the version, its checks,
  * exclusions and subject index with the audit entry in one transaction. On any failure,
  * nothing is left behind: no version row, and no blob that this ingest created and nothing
- * references.
+ * references; should the process die instead, its pending blob record lets the sweep remove
+ * the snapshot (pending-blobs.ts).
  */
 export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
   const format = resolveFormat({ mediaType: input.mediaType, format: input.format });
@@ -81,8 +85,9 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   try {
     assertMagic(format, upload.head);
     const delimiter = format === 'csv' ? (input.delimiter ?? ',') : undefined;
-    const quarantined = await quarantine(env, { upload, format, delimiter, declared, contract: existing ? await contractOf(env.db, existing) : undefined });
-    return await storeVersion(env, { input, format, delimiter, declared, quarantined }, ctx);
+    const claimed: ClaimEnv = { ...env, claim: newBlobClaim() };
+    const quarantined = await quarantine(claimed, { upload, format, delimiter, declared, contract: existing ? await contractOf(env.db, existing) : undefined });
+    return await storeVersion(claimed, { input, format, delimiter, declared, quarantined }, ctx);
   } finally {
     await discardUpload(upload);
     await rm(subjectsFileOf(upload), { force: true });
@@ -153,11 +158,11 @@ const subjectsFileOf = (upload: { path: string }): string => `${upload.path}.sub
  * passes; when the file turns out unreadable, the snapshot this ingest stored is released again.
  */
 async function quarantine(
-  env: DataEnv,
+  env: ClaimEnv,
   s: { upload: SpooledUpload; format: DatasetFormat; delimiter: string | undefined; declared: DeclaredVersion; contract: Contract | undefined },
 ): Promise<Quarantined> {
   const header = s.format === 'csv' ? readCsvHeader(s.upload.head, { delimiter: s.delimiter!, complete: s.upload.head.length === s.upload.size }) : undefined;
-  const storing = storeSnapshot(env.blobs, s.upload);
+  const storing = storeSnapshot(env, s.upload);
   // Marked handled now: a storage failure while DuckDB works must not crash the process; it is rethrown below.
   storing.catch(() => undefined);
   try {
@@ -205,10 +210,10 @@ function refuseNulValues(report: QuarantineReport): void {
   if (where) throw new ValidationFailed(`the file holds the NUL character (U+0000), which the quarantine evidence cannot record (${where})`, [{ field: 'body', message: 'NUL character in a value' }]);
 }
 
-/** Waits for the snapshot an ingest that failed was storing, and releases it if this ingest created it. */
-async function abandon(env: DataEnv, storing: Promise<StoredBlob>): Promise<void> {
+/** Waits for the snapshot an ingest that failed was storing, and releases it if this ingest created it (and its pending record in any case). */
+async function abandon(env: ClaimEnv, storing: Promise<StoredBlob>): Promise<void> {
   const stored = await storing.catch(() => undefined);
-  if (stored) await releaseBlobs(env, [stored]);
+  await releaseBlobs(env, stored ? [stored] : []);
 }
 
 /** Refuses columns the declaration names but the file lacks. */
@@ -228,11 +233,13 @@ function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersio
  * fails: bytes that were already stored may belong to anything else that is content-addressed alike.
  * The spooled file stays until the ingest ends, so the commit can store it again should a
  * concurrent failing ingest of the same bytes have removed it meanwhile (blob-refs.ts).
+ * The pending record goes first, so a crash after the adopt leaves a row the sweep finds.
  */
-async function storeSnapshot(blobs: BlobStore, upload: SpooledUpload): Promise<StoredBlob> {
+async function storeSnapshot(env: ClaimEnv, upload: SpooledUpload): Promise<StoredBlob> {
   const source = { path: upload.path };
-  if (await blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
-  const ref = await blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
+  if (await env.blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
+  await recordPendingBlob(env, upload.hash);
+  const ref = await env.blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
   return { ...ref, created: true, source };
 }
 
@@ -245,13 +252,13 @@ interface StoreInput {
 }
 
 /** Records the version, its snapshot made sure of as it commits; when that fails, releases the snapshot this ingest stored. */
-async function storeVersion(env: DataEnv, s: StoreInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
+async function storeVersion(env: ClaimEnv, s: StoreInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
   let versionNumber: number;
   try {
     versionNumber = await env.db.transaction(
       async (tx) => {
         const n = await insertVersion(tx, s, ctx);
-        await keepStoredBlobs(tx, env.blobs, [s.quarantined.snapshot]);
+        await keepStoredBlobs(tx, env, [s.quarantined.snapshot]);
         return n;
       },
       { isolation: 'serializable' },

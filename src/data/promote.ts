@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appendAuditEntry } from '../audit/index.js';
-import { canonicalBytes, Conflict, plainTextIssue, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
+import { canonicalBytes, Conflict, plainTextIssue, sha256Hex, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
 import type { Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import { isBlobReferenced, keepStoredBlobs, releaseBlobs, type StoredBlob } from './blob-refs.js';
+import { isBlobReferenced, keepStoredBlobs, newBlobClaim, recordPendingBlob, releaseBlobs, type StoredBlob } from './blob-refs.js';
 import { checkRef } from './checks/index.js';
 import { materialiseCertified, type CertifiedParquet } from './certified-parquet.js';
 import type { DataEnv } from './ingest.js';
@@ -154,7 +154,8 @@ export interface Promotion {
  * and stored as a blob; then the exceptions, the certified fields and the audit entries commit
  * in one transaction, which makes sure both blobs are still stored (blob-refs.ts). The
  * database refuses certification by the ingester as well. On any failure, the blobs this
- * promotion created and nothing references are removed again.
+ * promotion created and nothing references are removed again; should the process die instead,
+ * its pending blob records let the sweep remove them (pending-blobs.ts).
  */
 export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput, ctx: ChangeContext): Promise<Promotion> {
   const overrides = input.overrides ?? [];
@@ -165,10 +166,11 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   assertNothingBlocks(v, overrides);
   const at = (ctx.now ?? new Date()).toISOString();
   const created: StoredBlob[] = [];
+  const claimed = { ...env, claim: newBlobClaim() };
   // Holds the Parquet file until the promotion ends: the commit may have to store it again.
   const dir = await mkdtemp(join(env.tmpDir, 'promote-'));
   try {
-    const parquet = await materialiseCertified(env, v, dir);
+    const parquet = await materialiseCertified(claimed, v, dir);
     created.push(parquet);
     const { ownerId } = await getDataset(env.db, input.name);
     const manifest = signDatasetManifest(
@@ -183,18 +185,18 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
       },
       env.signer,
     );
-    const manifestBlob = await storeManifest(env, manifest);
+    const manifestBlob = await storeManifest(claimed, manifest);
     created.push(manifestBlob);
     await env.db.transaction(
       async (tx) => {
         await certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx);
-        await keepStoredBlobs(tx, env.blobs, [parquet, manifestBlob]);
+        await keepStoredBlobs(tx, claimed, [parquet, manifestBlob]);
       },
       { isolation: 'serializable' },
     );
     return { version: await getDatasetVersion(env.db, input), manifest };
   } catch (err) {
-    await releaseBlobs(env, created);
+    await releaseBlobs(claimed, created);
     throw err;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -221,8 +223,9 @@ function manifestOverrides(checks: VersionCheck[], given: { overrides: CheckOver
   return [...recorded, ...now];
 }
 
-async function storeManifest(env: PromoteEnv, manifest: DsseEnvelope): Promise<StoredBlob> {
+async function storeManifest(env: PromoteEnv & { claim: string }, manifest: DsseEnvelope): Promise<StoredBlob> {
   const bytes = canonicalBytes(manifest);
+  await recordPendingBlob(env, sha256Hex(bytes));
   const ref = await env.blobs.put(bytes);
   // A signature over a fresh timestamp is new bytes; were they stored already, another version references them.
   return { hash: ref.hash, size: ref.size, created: !(await isBlobReferenced(env.db, ref.hash)), source: { bytes } };

@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries, type Actor } from '../../src/audit/index.js';
+import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
+import type { BlobStore, Db } from '../../src/store/index.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+
+/**
+ * A process that dies at the commit: the crash hook, the one thing here that is not Assay as it
+ * runs. The request's first transaction (its commit) fails, and from then on nothing the request
+ * does reaches the database or the blob store, as nothing would after a kill -9: the pending
+ * records and the blobs it stored stay exactly as the dead process left them.
+ */
+function crashingAtCommit(env: PromoteEnv): PromoteEnv {
+  let dead = false;
+  const gone = (): Promise<never> => Promise.reject(new Error('process died'));
+  const db = new Proxy(env.db, {
+    get(target, prop, receiver) {
+      if (prop === 'transaction') {
+        return () => {
+          dead = true;
+          return gone();
+        };
+      }
+      if (prop === 'query') return (...args: Parameters<Db['query']>) => (dead ? gone() : target.query(...args));
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  const blobs: BlobStore = { ...env.blobs, delete: (hash) => (dead ? gone() : env.blobs.delete(hash)) };
+  return { ...env, db, blobs };
+}
+
+/** A small file no check blocks; each `seed` gives other bytes. */
+function csv(seed: number): Buffer {
+  const rows = Array.from({ length: 40 }, (_, i) => `${i + 1},${(i * 31 + seed) % 997}.25,${['north', 'south'][i % 2]}`);
+  return Buffer.from(['id,amount,region', ...rows].join('\n') + '\n');
+}
+const sha256Of = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead request left behind [%s]', (_name, backend) => {
+  let t: TestApp;
+  let ingester: Actor;
+  let promoter: Actor;
+  let ownerId: string;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    const a = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    const b = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+    ownerId = a.id;
+    ingester = { principalId: a.id, kind: 'human', authenticatedBy: 'api_token' };
+    promoter = { principalId: b.id, kind: 'human', authenticatedBy: 'api_token' };
+  });
+  afterAll(async () => t?.close());
+
+  const env = (): PromoteEnv => {
+    const d = t.deps;
+    const data: DataEnv = { db: d.db, blobs: d.blobs, tmpDir: d.config.paths.tmp, maxUploadBytes: d.config.data.maxUploadBytes, duckdbMemoryLimit: d.config.data.duckdbMemoryLimit };
+    return { ...data, signer: d.keyring.active(), lineageNamespace: d.config.lineage.namespace };
+  };
+  const ingest = (e: DataEnv, name: string, bytes: Buffer, extra: { consentColumn?: string } = {}) =>
+    ingestDataset(e, { name, source: Readable.from([bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId, ...extra }, { actor: ingester });
+  const pending = async (): Promise<string[]> => (await t.db.query<{ sha256: string }>('SELECT sha256 FROM dataset_pending_blobs ORDER BY sha256')).rows.map((r) => r.sha256);
+  const sweepEntries = () => listAuditEntries(t.db, { action: PENDING_BLOB_SWEEP_ACTION });
+  /** Clears what earlier tests left, so each test sees only its own records. */
+  const sweepAll = () => sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+
+  it('ingest and promotion that commit, and an ingest that fails, leave no pending record', async () => {
+    const one = await ingest(env(), 'clean', csv(1));
+    await ingest(env(), 'clean', csv(2));
+    expect(await pending()).toEqual([]);
+    await promoteDatasetVersion(env(), { name: 'clean', version: one.version }, { actor: promoter });
+    expect(await pending()).toEqual([]);
+    await expect(ingest(env(), 'clean-failing', csv(3), { consentColumn: 'nope' })).rejects.toMatchObject({ code: 'validation_failed' });
+    // The certifying ingester is refused by the database after both blobs are stored.
+    await expect(promoteDatasetVersion(env(), { name: 'clean', version: 2 }, { actor: ingester })).rejects.toThrow(/violates check constraint/);
+    expect(await pending()).toEqual([]);
+    expect(await t.deps.blobs.has(sha256Of(csv(3)))).toBe(false);
+  });
+
+  it('an ingest that died before its commit leaves its snapshot pending; the sweep removes it with an audit entry naming it', async () => {
+    await sweepAll();
+    const bytes = csv(10);
+    const sha = sha256Of(bytes);
+    await expect(ingest(crashingAtCommit(env()), 'crashed', bytes)).rejects.toThrow('process died');
+    expect(await pending()).toEqual([sha]);
+    expect(await t.deps.blobs.has(sha)).toBe(true);
+    const before = (await sweepEntries()).length;
+
+    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    expect(report).toMatchObject({ removed: [sha], kept: [], records: 1 });
+    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect(await pending()).toEqual([]);
+    const entries = await sweepEntries();
+    expect(entries).toHaveLength(before + 1);
+    const entry = entries.find((e) => e.id === report.entryIds[0])!;
+    expect(entry).toMatchObject({ actor: { principalId: 'system', kind: 'system' }, outcome: 'succeeded' });
+    expect(entry.reason).toContain(`sha256:${sha}`);
+    // Nothing left: a second sweep clears and writes nothing.
+    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).toMatchObject({ removed: [], records: 0, entryIds: [] });
+    expect(await sweepEntries()).toHaveLength(before + 1);
+  });
+
+  it('a promotion that died before its commit leaves Parquet and manifest pending; the sweep removes both and keeps the snapshot a version references', async () => {
+    await sweepAll();
+    const v = await ingest(env(), 'crashed-promotion', csv(20));
+    await expect(promoteDatasetVersion(crashingAtCommit(env()), { name: 'crashed-promotion', version: v.version }, { actor: promoter })).rejects.toThrow('process died');
+    const left = await pending();
+    expect(left).toHaveLength(2);
+    for (const hash of left) expect(await t.deps.blobs.has(hash)).toBe(true);
+    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    expect(report.removed.sort()).toEqual(left);
+    for (const hash of left) expect(await t.deps.blobs.has(hash)).toBe(false);
+    expect(await t.deps.blobs.has(v.snapshot.sha256)).toBe(true);
+    // The version promotes normally afterwards, storing the same Parquet bytes again.
+    const { version } = await promoteDatasetVersion(env(), { name: 'crashed-promotion', version: v.version }, { actor: promoter });
+    expect(await t.deps.blobs.has(version.certified!.parquetSha256)).toBe(true);
+    expect(await pending()).toEqual([]);
+  });
+
+  it('never removes a blob a committed version references, whoever else left a pending record of it', async () => {
+    await sweepAll();
+    const bytes = csv(30);
+    const v = await ingest(env(), 'referenced', bytes);
+    // A request that stored the same bytes and died: its record names a blob a version now references.
+    await t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [v.snapshot.sha256, 'dead-claim', '2020-01-01T00:00:00Z']);
+    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    expect(report).toMatchObject({ removed: [], kept: [v.snapshot.sha256], records: 1 });
+    expect((await t.deps.blobs.getBytes(v.snapshot.sha256)).equals(bytes)).toBe(true);
+    expect(await pending()).toEqual([]);
+  });
+
+  it('keeps a record younger than the grace period, and its blob; removes both once it is older', async () => {
+    await sweepAll();
+    const bytes = csv(40);
+    const sha = sha256Of(bytes);
+    await expect(ingest(crashingAtCommit(env()), 'young', bytes)).rejects.toThrow('process died');
+    const hour = 60 * 60 * 1000;
+    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: hour })).toMatchObject({ removed: [], kept: [], records: 0 });
+    expect(await pending()).toEqual([sha]);
+    expect(await t.deps.blobs.has(sha)).toBe(true);
+    const later = new Date(Date.now() + 2 * hour);
+    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: hour, now: later })).toMatchObject({ removed: [sha], records: 1 });
+    expect(await t.deps.blobs.has(sha)).toBe(false);
+  });
+
+  it('keeps a blob an older dead request stored while a younger request still claims it', async () => {
+    await sweepAll();
+    const bytes = csv(50);
+    const sha = sha256Of(bytes);
+    await expect(ingest(crashingAtCommit(env()), 'claimed-twice', bytes)).rejects.toThrow('process died');
+    await t.db.query(`UPDATE dataset_pending_blobs SET stored_at = '2020-01-01T00:00:00Z' WHERE sha256 = $1`, [sha]);
+    await t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [sha, 'live-claim', new Date().toISOString()]);
+    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 60 * 60 * 1000 });
+    expect(report).toMatchObject({ removed: [], kept: [sha], records: 1 });
+    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await pending()).toEqual([sha]);
+    await t.db.query(`DELETE FROM dataset_pending_blobs WHERE claim_id = 'live-claim'`);
+    await t.deps.blobs.delete(sha);
+  });
+
+  it('a live request whose snapshot the sweep took for a dead one still commits, with its snapshot stored again', async () => {
+    await sweepAll();
+    const bytes = csv(60);
+    const sha = sha256Of(bytes);
+    // Pauses the live ingest just after its snapshot is stored, before its commit.
+    let reached!: () => void;
+    let release!: () => void;
+    const stored = new Promise<void>((r) => (reached = r));
+    const go = new Promise<void>((r) => (release = r));
+    const blobs: BlobStore = {
+      ...t.deps.blobs,
+      async adopt(path, expected) {
+        const ref = await t.deps.blobs.adopt(path, expected);
+        if (expected.hash === sha) {
+          reached();
+          await go;
+        }
+        return ref;
+      },
+    };
+    const live = ingest({ ...env(), blobs }, 'slow', bytes);
+    live.catch(() => undefined);
+    await stored;
+    // A wrong guess: the sweep takes the live request's record for a dead one's.
+    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    expect(report.removed).toEqual([sha]);
+    expect(await t.deps.blobs.has(sha)).toBe(false);
+    release();
+    const v = await live;
+    expect(v.snapshot.sha256).toBe(sha);
+    expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
+    expect(await pending()).toEqual([]);
+  });
+
+  it('a sweep whose blob deletion fails changes nothing: records and audit entry commit with the deletion or not at all', async () => {
+    await sweepAll();
+    const bytes = csv(70);
+    const sha = sha256Of(bytes);
+    await expect(ingest(crashingAtCommit(env()), 'undeletable', bytes)).rejects.toThrow('process died');
+    const before = (await sweepEntries()).length;
+    const failing: BlobStore = { ...t.deps.blobs, delete: () => Promise.reject(new Error('disk gone')) };
+    await expect(sweepPendingBlobs({ db: t.db, blobs: failing, graceMs: 0 })).rejects.toThrow('disk gone');
+    expect(await pending()).toEqual([sha]);
+    expect(await sweepEntries()).toHaveLength(before);
+    expect((await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
+  });
+});
