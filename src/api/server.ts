@@ -8,7 +8,7 @@ import { linkCertifiedVersions, sweepPendingBlobs, type PendingBlobSweepReport }
 import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
-import { acquireHomeLock, createBlobStore, migrate, openDatabase, type HomeLock } from '../store/index.js';
+import { acquireHomeLock, createBlobStore, migrate, openDatabase, openScratch, type HomeLock } from '../store/index.js';
 import { buildApp } from './app.js';
 
 /** What `server.json` records, so other `assay` commands can find the running server. */
@@ -39,21 +39,22 @@ export interface StartServerOptions {
  * Starts the HTTP server over the configured home: loads and validates the Cedar policies
  * (default pack plus `$ASSAY_HOME/policies`; an invalid file refuses the start, naming file and
  * line, before anything is opened), takes the embedded database's lock
- * (PGlite is single-process), applies migrations (refusing edited ones), opens the blob
- * stores and keyring, starts the audit sequencer and the payload retention purge, listens,
- * and records its address in `$ASSAY_HOME/server.json`.
+ * (PGlite is single-process), removes scratch files and dataset blobs that dead processes left
+ * and takes a scratch directory of its own under `paths.tmp` (removed when it closes), applies
+ * migrations (refusing edited ones), opens the blob stores and keyring, starts the audit
+ * sequencer, the payload retention purge and the pending blob sweep, listens, and records its
+ * address in `$ASSAY_HOME/server.json`.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { config } = options;
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'assay' } });
-  if (!existsSync(join(config.paths.keys, KEYRING_FILE))) {
-    throw new AssayError('config_invalid', `${config.home} is not initialised: run "assay init" first`, {
+  const logger = options.logger ?? pino({ level: options.config.logLevel, base: { service: 'assay' } });
+  if (!existsSync(join(options.config.paths.keys, KEYRING_FILE))) {
+    throw new AssayError('config_invalid', `${options.config.home} is not initialised: run "assay init" first`, {
       errors: [{ field: 'home', message: 'not initialised' }],
     });
   }
   // First, so a bad site policy stops the start before any lock is taken or database opened.
-  const policy = await loadPolicyEngine({ siteDir: config.paths.policies });
-  logger.info({ digest: policy.digest, policies: policy.policies.length, siteDir: config.paths.policies }, 'policies loaded');
+  const policy = await loadPolicyEngine({ siteDir: options.config.paths.policies });
+  logger.info({ digest: policy.digest, policies: policy.policies.length, siteDir: options.config.paths.policies }, 'policies loaded');
   const cleanups: Array<() => Promise<void> | void> = [];
   const runCleanups = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn();
@@ -61,10 +62,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
   try {
     let lock: HomeLock | undefined;
-    if (!config.databaseUrl) {
-      lock = acquireHomeLock(config.paths.lock);
+    if (!options.config.databaseUrl) {
+      lock = acquireHomeLock(options.config.paths.lock);
       cleanups.push(() => lock?.release());
     }
+    const graceMs = options.config.data.pendingBlobGraceSeconds * 1000;
+    // Holding the home lock, this process is the only one: everything under tmp is a dead process's.
+    const scratch = await openScratch({ root: options.config.paths.tmp, exclusive: lock !== undefined, graceMs });
+    cleanups.push(() => scratch.close());
+    if (scratch.removed.entries > 0) logger.info({ dir: options.config.paths.tmp, ...scratch.removed }, 'scratch files of processes that are gone removed');
+    const config = withScratch(options.config, scratch.dir);
     const db = await openDatabase(config);
     cleanups.push(() => db.close());
     const report = await migrate(db);
@@ -77,9 +84,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const logSweep = (r: PendingBlobSweepReport): void => {
       if (r.records > 0) logger.info({ removed: r.removed.length, kept: r.kept.length, records: r.records }, 'dataset blobs of requests that never finished swept');
     };
-    // Holding the home lock, this process is the only one: every pending record is a dead process's.
-    // With PostgreSQL other servers' requests may be live, so only records older than the grace go.
-    const graceMs = config.data.pendingBlobGraceSeconds * 1000;
+    // Holding the home lock, every pending record is a dead process's. With PostgreSQL other
+    // servers' requests may be live, so only records older than the grace go.
     logSweep(await sweepPendingBlobs({ db, blobs, graceMs: lock ? 0 : graceMs }));
     if (config.data.pendingBlobSweepIntervalSeconds > 0) {
       const sweeping = startBackgroundLoop({
@@ -150,6 +156,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await runCleanups();
     throw err;
   }
+}
+
+/** `config` with this process's scratch directory as `paths.tmp` and as the S3 store's spool: its requests write nowhere else. */
+function withScratch(config: AssayConfig, dir: string): AssayConfig {
+  const blobStore = config.blobStore.kind === 's3' ? { ...config.blobStore, spoolDir: dir } : config.blobStore;
+  return { ...config, paths: { ...config.paths, tmp: dir }, blobStore };
 }
 
 /** Waits for the emitter's queue to drain, at most `ms`: a shutdown never hangs on a dead consumer. */
