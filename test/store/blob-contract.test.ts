@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -31,6 +32,18 @@ const BUCKET = 'assay-blobs';
 const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** One store under test plus the backend-specific knobs the contract needs to observe it. */
+/** The fs store's staging directory of this process, under `root/tmp` (one per process, named by its owner file). */
+async function ownStaging(root: string): Promise<string> {
+  const dirs = await readdir(join(root, 'tmp'));
+  if (dirs.length !== 1) throw new Error(`expected one staging directory under ${root}/tmp, found ${dirs.join(', ')}`);
+  return join(root, 'tmp', dirs[0]!);
+}
+
+/** What is staged in `dir`, leaving out the owner file of a process's staging directory. */
+async function staged(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name !== 'owner.json');
+}
+
 interface Harness {
   store: BlobStore;
   /** Where in-progress uploads are staged; must be empty whenever no put is running. */
@@ -61,7 +74,7 @@ const fsBackend: Backend = {
     const store = await createBlobStore({ kind: 'fs', root });
     return {
       store,
-      stagingDir: join(root, 'tmp'),
+      stagingDir: await ownStaging(root),
       async tamper(hash, bytes) {
         await writeFile(join(root, 'sha256', hash.slice(0, 2), hash.slice(2, 4), hash), bytes);
       },
@@ -254,7 +267,7 @@ function contract(backend: Backend): void {
       for (const ref of again) expect(ref).toEqual(first);
       expect(await listed(store)).toEqual([first.hash]);
       expect(await store.getBytes(first.hash)).toEqual(bytes);
-      expect(await readdir(stagingDir)).toEqual([]);
+      expect(await staged(stagingDir)).toEqual([]);
     });
 
     it('has reports stored and absent blobs', async () => {
@@ -295,7 +308,7 @@ function contract(backend: Backend): void {
       const { store, stagingDir } = await fresh();
       const kept = await store.put(Buffer.from('stored before the failed upload'));
       await expect(store.put(source())).rejects.toThrow('connection reset');
-      expect(await readdir(stagingDir)).toEqual([]);
+      expect(await staged(stagingDir)).toEqual([]);
       expect(await listed(store)).toEqual([kept.hash]);
       const partial = await digestOf(generated(3 * MiB, 0xc07));
       expect(await store.has(partial.hash)).toBe(false);
@@ -305,7 +318,7 @@ function contract(backend: Backend): void {
       const { store, stagingDir } = await fresh();
       const { path, ref } = await writtenFile(await scratchDir('adopt'), 5 * MiB + 3, 0xad0);
       expect(await store.adopt(path, ref)).toEqual(ref);
-      expect(await readdir(stagingDir)).toEqual([]);
+      expect(await staged(stagingDir)).toEqual([]);
       expect((await stat(path)).size).toBe(ref.size);
       await rm(path);
       expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
@@ -335,7 +348,7 @@ function contract(backend: Backend): void {
         () => undefined,
         (err: unknown) => err,
       );
-      expect(await readdir(stagingDir)).toEqual([]);
+      expect(await staged(stagingDir)).toEqual([]);
       if (adopted !== undefined) {
         expect(adopted).toBeInstanceOf(BlobCorrupt);
         expect(await store.has(wrong.hash)).toBe(false);
@@ -408,7 +421,35 @@ contract(fsBackend);
 contract(s3Backend());
 
 describe('fs blob store layout', () => {
-  it('publishes blobs at root/sha256/ab/cd/<hash>, owner-only, with an empty tmp/', async () => {
+  it('removes at opening what a killed process staged (its directory, and loose files of the old layout older than a day); keeps a live one’s', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'assay-blob-staged-'));
+    try {
+      const child = spawn(process.execPath, ['-e', '']);
+      await new Promise((resolve) => child.on('exit', resolve));
+      const staged = async (pid: number): Promise<string> => {
+        const dir = join(root, 'tmp', `proc-${pid}-0123456789ab`);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'owner.json'), JSON.stringify({ host: hostname(), pid, startedAt: new Date().toISOString() }));
+        await writeFile(join(dir, 'a.part'), 'fsynced bytes a crash kept from their rename');
+        return dir;
+      };
+      const dead = await staged(child.pid!);
+      const live = await staged(process.pid);
+      const loose = join(root, 'tmp', 'b.part');
+      await writeFile(loose, 'old layout');
+      await utimes(loose, new Date(Date.now() - 25 * 3600_000), new Date(Date.now() - 25 * 3600_000));
+      const store = await createBlobStore({ kind: 'fs', root });
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(loose)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      await store.close();
+      expect(await readdir(join(root, 'tmp'))).toEqual([live.slice(join(root, 'tmp').length + 1)]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('publishes blobs at root/sha256/ab/cd/<hash>, owner-only, with nothing left staged under tmp/', async () => {
     const root = await mkdtemp(join(tmpdir(), 'assay-blob-layout-'));
     try {
       const store = await createBlobStore({ kind: 'fs', root });
@@ -418,7 +459,7 @@ describe('fs blob store layout', () => {
       expect(await readFile(path)).toEqual(bytes);
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       expect((await stat(join(root, 'sha256', hash.slice(0, 2)))).mode & 0o777).toBe(0o700);
-      expect(await readdir(join(root, 'tmp'))).toEqual([]);
+      expect(await staged(await ownStaging(root))).toEqual([]);
       await store.close();
     } finally {
       await rm(root, { recursive: true, force: true });
@@ -443,7 +484,7 @@ describe('fs blob store adoption', () => {
     const blob = await stat(blobPath(root, ref.hash));
     expect(blob.ino).toBe((await stat(path)).ino);
     expect(blob.mode & 0o777).toBe(0o600);
-    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    expect(await staged(await ownStaging(root))).toEqual([]);
   });
 
   // /dev/shm is a tmpfs on Linux: a link from there into a store on disk fails with EXDEV.
@@ -458,7 +499,7 @@ describe('fs blob store adoption', () => {
     expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
     const { path: liar } = await writtenFile(shm, MiB + 5, 0xad5);
     await expect(store.adopt(liar, { hash: sha256(Buffer.from('claimed')), size: MiB + 5 })).rejects.toBeInstanceOf(BlobCorrupt);
-    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    expect(await staged(await ownStaging(root))).toEqual([]);
     expect(await listed(store)).toEqual([ref.hash]);
   });
 });

@@ -4,15 +4,22 @@ import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/pr
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobCorrupt, NotFound } from '../../../core/index.js';
+import { openScratch } from '../../scratch.js';
 import { DIR_MODE, discard, ensureDir, FILE_MODE, spoolToFile, type Spooled } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
 
 /** Where the filesystem blob store keeps its files. */
 export interface FsBlobStoreOptions {
-  /** Holds `sha256/ab/cd/<hash>` (published blobs) and `tmp/` (uploads in progress). */
+  /** Holds `sha256/ab/cd/<hash>` (published blobs) and `tmp/` (uploads in progress, one directory per process). */
   root: string;
 }
+
+/**
+ * Staged files under `tmp/` of no known owner (from before per-process directories) are removed
+ * once this old: no put takes a day, and a store cannot tell whether another process shares it.
+ */
+const STAGING_GRACE_MS = 24 * 60 * 60 * 1000;
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -55,14 +62,16 @@ async function namesIn(dir: string): Promise<string[]> {
 }
 
 /**
- * A blob store on the local filesystem. Uploads are written and fsynced under `root/tmp`,
- * then renamed into `root/sha256/ab/cd/<hash>`, so a blob is either absent or complete.
+ * A blob store on the local filesystem. Uploads are written and fsynced in this process's own
+ * directory under `root/tmp`, then renamed into `root/sha256/ab/cd/<hash>`, so a blob is either
+ * absent or complete. Opening it removes what dead processes on this host staged there (a
+ * crash between write and rename leaves a whole copy of the bytes); closing it removes its own.
  */
 export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<BlobStore> {
   const objects = join(root, 'sha256');
-  const tmp = join(root, 'tmp');
   await ensureDir(objects);
-  await ensureDir(tmp);
+  const staging = await openScratch({ root: join(root, 'tmp'), exclusive: false, graceMs: STAGING_GRACE_MS });
+  const tmp = staging.dir;
 
   // Callers validate first: the hash is the only user input that reaches a path.
   const pathOf = (hash: string): string => join(objects, hash.slice(0, 2), hash.slice(2, 4), hash);
@@ -179,7 +188,7 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     has,
     list,
     delete: remove,
-    // Every file handle is scoped to a single call or stream, so there is nothing to release.
-    close: async () => undefined,
+    // Every file handle is scoped to a single call or stream: only the staging directory remains.
+    close: () => staging.close(),
   };
 }
