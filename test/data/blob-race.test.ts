@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/audit/index.js';
 import { ingestDataset, promoteDatasetVersion, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore } from '../../src/store/index.js';
-import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
+import { promoteEnvOf, twoStewards } from './support.js';
 
 /**
  * Ordering hook, the one thing here that is not Assay as it runs: the real blob store does
@@ -84,19 +85,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
 
   beforeAll(async () => {
     t = await createTestApp(backend);
-    const a = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
-    const b = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
-    ownerId = a.id;
-    ingester = { principalId: a.id, kind: 'human', authenticatedBy: 'api_token' };
-    promoter = { principalId: b.id, kind: 'human', authenticatedBy: 'api_token' };
+    ({ ingester, promoter, ownerId } = await twoStewards(t));
   });
   afterAll(async () => t?.close());
 
-  const envWith = (blobs: BlobStore): PromoteEnv => {
-    const d = t.deps;
-    const data: DataEnv = { db: d.db, blobs, tmpDir: d.config.paths.tmp, maxUploadBytes: d.config.data.maxUploadBytes, duckdbMemoryLimit: d.config.data.duckdbMemoryLimit };
-    return { ...data, signer: d.keyring.active(), lineageNamespace: d.config.lineage.namespace };
-  };
+  const envWith = (blobs: BlobStore): PromoteEnv => promoteEnvOf(t, blobs);
   const ingest = (env: DataEnv, name: string, file: { bytes: Buffer; consentColumn?: string }) =>
     ingestDataset(env, { name, source: Readable.from([file.bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId, ...(file.consentColumn ? { consentColumn: file.consentColumn } : {}) }, { actor: ingester });
   const snapshotOf = async (name: string): Promise<string | undefined> =>

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries, type Actor } from '../../src/audit/index.js';
 import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore, Db } from '../../src/store/index.js';
-import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
+import { promoteEnvOf, twoStewards } from './support.js';
 
 /**
  * A process that dies at the commit: the crash hook, the one thing here that is not Assay as it
@@ -47,25 +48,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
 
   beforeAll(async () => {
     t = await createTestApp(backend);
-    const a = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
-    const b = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
-    ownerId = a.id;
-    ingester = { principalId: a.id, kind: 'human', authenticatedBy: 'api_token' };
-    promoter = { principalId: b.id, kind: 'human', authenticatedBy: 'api_token' };
+    ({ ingester, promoter, ownerId } = await twoStewards(t));
   });
   afterAll(async () => t?.close());
 
-  const env = (): PromoteEnv => {
-    const d = t.deps;
-    const data: DataEnv = { db: d.db, blobs: d.blobs, tmpDir: d.config.paths.tmp, maxUploadBytes: d.config.data.maxUploadBytes, duckdbMemoryLimit: d.config.data.duckdbMemoryLimit };
-    return { ...data, signer: d.keyring.active(), lineageNamespace: d.config.lineage.namespace };
-  };
+  const env = (): PromoteEnv => promoteEnvOf(t);
   const ingest = (e: DataEnv, name: string, bytes: Buffer, extra: { consentColumn?: string } = {}) =>
     ingestDataset(e, { name, source: Readable.from([bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId, ...extra }, { actor: ingester });
   const pending = async (): Promise<string[]> => (await t.db.query<{ sha256: string }>('SELECT sha256 FROM dataset_pending_blobs ORDER BY sha256')).rows.map((r) => r.sha256);
   const sweepEntries = () => listAuditEntries(t.db, { action: PENDING_BLOB_SWEEP_ACTION });
   /** Clears what earlier tests left, so each test sees only its own records. */
   const sweepAll = () => sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+  /** After sweeping what earlier tests left: an ingest of new bytes whose process dies at the commit. */
+  async function deadIngest(name: string, seed: number): Promise<{ bytes: Buffer; sha: string }> {
+    await sweepAll();
+    const bytes = csv(seed);
+    await expect(ingest(crashingAtCommit(env()), name, bytes)).rejects.toThrow('process died');
+    return { bytes, sha: sha256Of(bytes) };
+  }
 
   it('ingest and promotion that commit, and an ingest that fails, leave no pending record', async () => {
     const one = await ingest(env(), 'clean', csv(1));
@@ -81,10 +81,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   });
 
   it('an ingest that died before its commit leaves its snapshot pending; the sweep removes it with an audit entry naming it', async () => {
-    await sweepAll();
-    const bytes = csv(10);
-    const sha = sha256Of(bytes);
-    await expect(ingest(crashingAtCommit(env()), 'crashed', bytes)).rejects.toThrow('process died');
+    const { sha } = await deadIngest('crashed', 10);
     expect(await pending()).toEqual([sha]);
     expect(await t.deps.blobs.has(sha)).toBe(true);
     const before = (await sweepEntries()).length;
@@ -133,10 +130,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   });
 
   it('keeps a record younger than the grace period, and its blob; removes both once it is older', async () => {
-    await sweepAll();
-    const bytes = csv(40);
-    const sha = sha256Of(bytes);
-    await expect(ingest(crashingAtCommit(env()), 'young', bytes)).rejects.toThrow('process died');
+    const { sha } = await deadIngest('young', 40);
     const hour = 60 * 60 * 1000;
     expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: hour })).toMatchObject({ removed: [], kept: [], records: 0 });
     expect(await pending()).toEqual([sha]);
@@ -147,10 +141,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   });
 
   it('keeps a blob an older dead request stored while a younger request still claims it', async () => {
-    await sweepAll();
-    const bytes = csv(50);
-    const sha = sha256Of(bytes);
-    await expect(ingest(crashingAtCommit(env()), 'claimed-twice', bytes)).rejects.toThrow('process died');
+    const { sha } = await deadIngest('claimed-twice', 50);
     await t.db.query(`UPDATE dataset_pending_blobs SET stored_at = '2020-01-01T00:00:00Z' WHERE sha256 = $1`, [sha]);
     await t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [sha, 'live-claim', new Date().toISOString()]);
     const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 60 * 60 * 1000 });
@@ -196,10 +187,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   });
 
   it('a sweep whose blob deletion fails changes nothing: records and audit entry commit with the deletion or not at all', async () => {
-    await sweepAll();
-    const bytes = csv(70);
-    const sha = sha256Of(bytes);
-    await expect(ingest(crashingAtCommit(env()), 'undeletable', bytes)).rejects.toThrow('process died');
+    const { sha } = await deadIngest('undeletable', 70);
     const before = (await sweepEntries()).length;
     const failing: BlobStore = { ...t.deps.blobs, delete: () => Promise.reject(new Error('disk gone')) };
     await expect(sweepPendingBlobs({ db: t.db, blobs: failing, graceMs: 0 })).rejects.toThrow('disk gone');

@@ -7,7 +7,10 @@ import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
 import { openSnapshot } from '../../src/data/load.js';
 import type { DeclaredVersion } from '../../src/data/checks/index.js';
 import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.js';
-import type { TestApp } from '../support/app.js';
+import type { Actor } from '../../src/audit/index.js';
+import type { DataEnv, PromoteEnv } from '../../src/data/index.js';
+import type { BlobStore } from '../../src/store/index.js';
+import { createPrincipalWithToken, type TestApp } from '../support/app.js';
 
 /** German credit: the copy the product ships (with its attribution), so a bare checkout tests the same bytes the demo uses. */
 export const GERMAN_CREDIT = join(import.meta.dirname, '..', '..', 'examples', 'data', 'german_credit.csv');
@@ -75,4 +78,22 @@ export function scratchDuckSuite(label: string): { duck(): DuckSession; dir(): s
       return runQuarantine(scratch!.duck, { snapshot, declared: { classification: 'internal', ...declared }, contract: undefined });
     },
   };
+}
+
+/** Two data stewards as the data module's callers: one ingests (and owns the datasets), the other certifies. */
+export async function twoStewards(t: TestApp): Promise<{ ingester: Actor; promoter: Actor; ownerId: string }> {
+  const a = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+  const b = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+  return {
+    ingester: { principalId: a.id, kind: 'human', authenticatedBy: 'api_token' },
+    promoter: { principalId: b.id, kind: 'human', authenticatedBy: 'api_token' },
+    ownerId: a.id,
+  };
+}
+
+/** The data module's surroundings as the app's routes build them, over `blobs` (default: the app's store). */
+export function promoteEnvOf(t: TestApp, blobs: BlobStore = t.deps.blobs): PromoteEnv {
+  const d = t.deps;
+  const data: DataEnv = { db: d.db, blobs, tmpDir: d.config.paths.tmp, maxUploadBytes: d.config.data.maxUploadBytes, duckdbMemoryLimit: d.config.data.duckdbMemoryLimit };
+  return { ...data, signer: d.keyring.active(), lineageNamespace: d.config.lineage.namespace };
 }
