@@ -87,6 +87,8 @@ export async function keepStoredBlobs(tx: Tx, env: { blobs: BlobStore; claim: st
   await lockBlobs(tx, stored.map((b) => b.hash));
   for (const b of stored) {
     if (await blobs.has(b.hash)) continue;
+    // No pending record covers this copy (one written here would roll back with a crash): a process
+    // dying between this and the commit leaves it, the one window the sweep cannot see.
     const ref: BlobRef = 'path' in b.source ? await blobs.adopt(b.source.path, { hash: b.hash, size: b.size }) : await blobs.put(b.source.bytes);
     if (ref.hash !== b.hash) throw new AssayError('internal', `blob sha256:${b.hash} was stored again from bytes hashing to ${ref.hash}`);
     b.created = true;
