@@ -158,9 +158,9 @@ const dataSettings = z.strictObject({
    * request as dead and removes the blob it left (an embedded server, holding the home lock,
    * removes every earlier one at start). @default 86400
    */
-  pendingBlobGraceSeconds: wholeNumber(0).default(24 * 60 * 60),
+  pendingBlobGraceSeconds: wholeNumberSetting(0).default(24 * 60 * 60),
   /** How often the server sweeps blobs dead requests left; 0 sweeps at start only. @default 3600 */
-  pendingBlobSweepIntervalSeconds: wholeNumber(0).default(3600),
+  pendingBlobSweepIntervalSeconds: wholeNumberSetting(0).default(3600),
 });
 
 const auditSettings = z.strictObject({

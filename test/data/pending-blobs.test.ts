@@ -195,4 +195,15 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     expect(await sweepEntries()).toHaveLength(before);
     expect((await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
   });
+
+  it('asks whether a blob is referenced from indexes, the manifest digest included, never by reading every version', async () => {
+    // The statement isBlobReferenced runs before every deletion a failing request or the sweep makes.
+    const plan = await t.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const r = await tx.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 OR manifest_sha256 = $1 LIMIT 1', ['a'.repeat(64)]);
+      return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect(plan).toContain('dataset_versions_by_manifest');
+  });
 });
