@@ -1,7 +1,7 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
 import { type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
-import { reachableDownstream, type EdgeType } from '../lineage/index.js';
+import { derivedFromAny, reachableDownstream, type EdgeType } from '../lineage/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
@@ -46,8 +46,6 @@ export interface ErasureEnv {
   flagsModels: boolean;
   /** The classifications the caller may see (lineage domains); the answer names only hits in them. @default all */
   visible?: readonly string[];
-  /** The OpenLineage namespace of Assay's own datasets (`config.lineage.namespace`): reported as dataset versions, not as external datasets. */
-  lineageNamespace: string;
 }
 
 /** One request: whose data, and why. */
@@ -229,8 +227,8 @@ async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<v
  * Records an erasure request: hashes the subject id with the installation's salt, finds every
  * dataset version whose subject index holds it, and every dataset version (feature table) and
  * model version downstream of those (lineage `input`, `output` and `derived` edges, any depth,
- * every lineage domain), and every OpenLineage dataset there outside Assay's own namespace (what
- * Spark, dbt or Airflow jobs built from them), and records the request, its hits, the derived
+ * every lineage domain), and every OpenLineage dataset there other than those versions' own (what
+ * Spark, dbt or Airflow jobs built from them, in any namespace), and records the request, its hits, the derived
  * versions, the external datasets, the
  * `retrain_required` flags (unless the site's policy says not to flag) and a
  * `data.erasure_request` audit entry in one transaction. Who may ask is the
@@ -249,8 +247,14 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     // also found stays a hit and is not listed twice.
     const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: ['dataset_version', 'model_version', 'external_dataset'] });
     const derived = await versionsById(tx, reached.filter((n) => n.type === 'dataset_version').map((n) => n.id));
-    // Assay's own datasets as OpenLineage names them are the versions already listed.
-    const external = reached.filter((n) => n.type === 'external_dataset' && n.namespace !== env.lineageNamespace);
+    // Assay's own datasets as OpenLineage names them are the versions already listed: the nodes
+    // promotion linked those versions to. Not every node in Assay's namespace is one: an outside
+    // job may write a table there (an extract named like Assay's datasets), and the subject's
+    // data is in it all the same; and a node linked under an earlier lineage.namespace is still
+    // Assay's own.
+    const candidates = reached.filter((n) => n.type === 'external_dataset');
+    const own = await derivedFromAny(tx, { ids: candidates.map((n) => n.id), from: [...versions, ...derived].map((v) => v.id) });
+    const external = candidates.filter((n) => !own.has(n.id));
     const models = reached.filter((n) => n.type === 'model_version').map((m) => ({ id: m.id, name: m.name }));
     await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, external: external.map((n) => n.id), models }, ctx);
     const flagged = env.flagsModels ? models.length : 0;

@@ -45,6 +45,23 @@ export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise
   return r.rows;
 }
 
+/**
+ * Of the nodes `ids`, those a `derived` edge links from one of the `from` nodes: of external
+ * datasets, the ones that are, to OpenLineage, the certified dataset versions `from` (promotion
+ * links each version to its dataset under `lineage.namespace`, the namespace current then).
+ */
+export async function derivedFromAny(db: Queryable, q: { ids: readonly string[]; from: readonly string[] }): Promise<Set<string>> {
+  if (q.ids.length === 0 || q.from.length === 0) return new Set();
+  const r = await db.query<{ id: string }>(
+    `SELECT DISTINCT x.id FROM lineage_nodes x
+       JOIN lineage_edges e ON e.dst = x.key AND e.type = 'derived'
+       JOIN lineage_nodes s ON s.key = e.src
+      WHERE x.id = ANY($1::text[]) AND s.id = ANY($2::text[])`,
+    [q.ids, q.from],
+  );
+  return new Set(r.rows.map((row) => row.id));
+}
+
 /** An edge from an Assay object to an OpenLineage dataset, by the dataset's namespace and name. */
 export interface ExternalLink {
   from: string;

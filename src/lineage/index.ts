@@ -9,7 +9,7 @@
  * events to a configured consumer (`createLineageEmitter`, `assayRunEvent`).
  */
 export { recordLineage, type LineageChange, type LineageNodeInput, type LineageNodeRef } from './record.js';
-export { existingLinks, externalLinkKey, reachableDownstream, type ExternalLink, type ReachedNode, type ReachQuery } from './downstream.js';
+export { derivedFromAny, existingLinks, externalLinkKey, reachableDownstream, type ExternalLink, type ReachedNode, type ReachQuery } from './downstream.js';
 export {
   DEFAULT_MAX_NODES,
   lineageGraph,

@@ -48,7 +48,7 @@ const recordSchema = z.object({
   externalDatasets: z
     .array(z.object({ nodeId: z.string(), namespace: z.string(), name: z.string() }))
     .describe(
-      'Every OpenLineage dataset downstream of those versions outside lineage.namespace: feature tables and extracts that Spark, dbt or Airflow jobs built from a certified version, as their OpenLineage events reported them.',
+      "Every OpenLineage dataset downstream of those versions, in any namespace, other than the versions' own (the datasets promotion linked them to): feature tables and extracts that Spark, dbt or Airflow jobs built from a certified version, as their OpenLineage events reported them.",
     ),
   models: z
     .array(z.object({ nodeId: z.string(), name: z.string().optional(), retrainRequired: z.boolean() }))
@@ -81,7 +81,7 @@ export const erasureRoutes = [
     handler: async ({ body, principal, deps, requestId }) => ({
       status: 201,
       json: await requestErasure(
-        { db: deps.db, flagsModels: deps.config.data.erasureFlagsModels, visible: visibleTo(principal), lineageNamespace: deps.config.lineage.namespace },
+        { db: deps.db, flagsModels: deps.config.data.erasureFlagsModels, visible: visibleTo(principal) },
         body,
         changeContextOf(principal as AuthenticatedPrincipal, requestId),
       ),
