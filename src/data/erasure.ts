@@ -1,7 +1,7 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
-import { type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
+import { hashCanonical, newId, NotFound, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
-import { derivedFromAny, reachableDownstream, type EdgeType } from '../lineage/index.js';
+import { derivedFromAny, reachableDownstream, type EdgeType, type ReachedNode } from '../lineage/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
@@ -32,9 +32,9 @@ export const ERASURE_LINEAGE_EDGES: readonly EdgeType[] = ['input', 'output', 'd
 export const MAX_SUBJECT_ID_LENGTH = 1000;
 /**
  * The longest erasure reason: kept whole in the audit entry, after the counts of what was found
- * (the ids follow as far as they fit; the request keeps them all).
+ * and the digest of every id reached (under 400 characters); the ids follow as far as they fit.
  */
-export const MAX_ERASURE_REASON = 1800;
+export const MAX_ERASURE_REASON = 1500;
 
 /** A subject id at least this long is refused inside the reason (shorter ones cannot be told from ordinary text, e.g. "Art. 17(1)"). */
 const MIN_ID_CHECKED_IN_REASON = 3;
@@ -223,6 +223,47 @@ async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<v
   }
 }
 
+/** What one request reached, by id, each list sorted: the document `reachedSha256` hashes. */
+function reachedIds(r: { versions: ReadonlyArray<{ id: string }>; derived: ReadonlyArray<{ id: string }>; external: ReadonlyArray<{ id: string }>; models: ReadonlyArray<{ id: string }> }): Record<string, string[]> {
+  const sorted = (xs: ReadonlyArray<{ id: string }>): string[] => xs.map((x) => x.id).sort();
+  return { datasetVersions: sorted(r.versions), derivedDatasetVersions: sorted(r.derived), externalDatasets: sorted(r.external), models: sorted(r.models) };
+}
+
+/**
+ * The SHA-256 of what a request reached: RFC 8785 canonical JSON of `{"datasetVersions",
+ * "derivedDatasetVersions", "externalDatasets", "models"}`, each the ids (dataset version ids,
+ * lineage node ids) sorted. An examiner recomputes it from the request as a reader cleared for
+ * every domain sees it.
+ */
+export function reachedSha256(r: Pick<ErasureRequestRecord, 'datasetVersions' | 'derivedDatasetVersions' | 'externalDatasets' | 'models'>): string {
+  return hashCanonical(
+    reachedIds({ versions: r.datasetVersions, derived: r.derivedDatasetVersions, external: r.externalDatasets.map((x) => ({ id: x.nodeId })), models: r.models.map((m) => ({ id: m.nodeId })) }),
+  );
+}
+
+/**
+ * The audit entry's reason. An entry holds 2000 characters and a request may reach thousands of
+ * versions and tables, so the counts, the digest of everything reached and the requester's
+ * reason come first and are always whole; the ids follow, as many as fit, the digest vouching for
+ * all of them.
+ */
+function auditReasonOf(f: { reason: string; flagsModels: boolean; versions: ErasureDatasetHit[]; derived: ErasureDatasetHit[]; external: ReachedNode[]; models: ReadonlyArray<{ id: string }> }): string {
+  const flagged = f.flagsModels ? f.models.length : 0;
+  const ids = reachedIds(f);
+  const found = [
+    ...ids.datasetVersions!.map((id) => `dataset version ${id}`),
+    ...ids.derivedDatasetVersions!.map((id) => `derived version ${id}`),
+    ...ids.externalDatasets!.map((id) => `external dataset ${id}`),
+    ...ids.models!.map((id) => `model version ${id}`),
+  ];
+  return auditReasonListing(
+    `subject found in ${f.versions.length} dataset versions; ${f.derived.length} derived dataset versions downstream; ${f.external.length} external datasets downstream; ` +
+      `${f.models.length} model versions downstream, ${flagged} flagged ${RETRAIN_REQUIRED}${f.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; ` +
+      `reached sha256:${hashCanonical(ids)}; reason: ${f.reason}${found.length ? '; found: ' : ''}`,
+    found,
+  );
+}
+
 /**
  * Records an erasure request: hashes the subject id with the installation's salt, finds every
  * dataset version whose subject index holds it, and every dataset version (feature table) and
@@ -257,26 +298,7 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const external = candidates.filter((n) => !own.has(n.id));
     const models = reached.filter((n) => n.type === 'model_version').map((m) => ({ id: m.id, name: m.name }));
     await insertRequest(tx, { id, hash, reason, at, flagsModels: env.flagsModels, versions, derived, external: external.map((n) => n.id), models }, ctx);
-    const flagged = env.flagsModels ? models.length : 0;
-    // Counts and the requester's reason first, so both are always whole; then the ids as far as
-    // they fit (a subject in hundreds of versions), each named by its kind.
-    const found = [
-      ...versions.map((v) => `dataset version ${v.id}`),
-      ...derived.map((v) => `derived version ${v.id}`),
-      ...external.map((n) => `external dataset ${n.id}`),
-      ...models.map((m) => `model version ${m.id}`),
-    ];
-    await appendAuditEntry(
-      tx,
-      dataChangeEntry(ctx, {
-        action: ERASURE_REQUEST_ACTION,
-        resource: { type: 'erasure_request', id },
-        reason: auditReasonListing(
-          `subject found in ${versions.length} dataset versions; ${derived.length} derived dataset versions downstream; ${external.length} external datasets downstream; ${models.length} model versions downstream, ${flagged} flagged ${RETRAIN_REQUIRED}${env.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; reason: ${reason}${found.length ? '; found: ' : ''}`,
-          found,
-        ),
-      }),
-    );
+    await appendAuditEntry(tx, dataChangeEntry(ctx, { action: ERASURE_REQUEST_ACTION, resource: { type: 'erasure_request', id }, reason: auditReasonOf({ reason, flagsModels: env.flagsModels, versions, derived, external, models }) }));
   });
   return getErasureRequest(env.db, id, env.visible);
 }

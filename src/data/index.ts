@@ -33,6 +33,7 @@ export {
   listErasureRequests,
   MAX_ERASURE_REASON,
   MAX_SUBJECT_ID_LENGTH,
+  reachedSha256,
   requestErasure,
   RETRAIN_REQUIRED,
   type ErasureDatasetHit,

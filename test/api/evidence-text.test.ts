@@ -84,7 +84,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('evidence text is 
     };
     const hash = 'a'.repeat(64);
     const refused: Array<[string[], string[]]> = [
-      [await refusal(() => requestErasure({ db: t.db, flagsModels: true, lineageNamespace: 'assay' }, { subjectId: 'CUST-9', reason: forged }, ctx)), ['body.reason']],
+      [await refusal(() => requestErasure({ db: t.db, flagsModels: true }, { subjectId: 'CUST-9', reason: forged }, ctx)), ['body.reason']],
       [await refusal(() => startElevation(t.db, { principal: medic, reason: `INC-1 ${forged}`, durationMinutes: 5 }, ctx)), ['reason']],
       [await refusal(() => issueToken(t.db, { principalId: subjectId, name: forged }, ctx)), ['name']],
       [await refusal(() => updatePrincipal(t.db, { id: subjectId, disabled: true }, { ...ctx, reason: forged })), ['reason']],

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { loadConfig, newId, sha256Hex } from '../../src/core/index.js';
-import { ERASURE_REQUEST_ACTION, subjectHash, subjectSalt, type DatasetVersionRecord, type ErasureRequestRecord, type ErasureRequestSummary } from '../../src/data/index.js';
+import { ERASURE_REQUEST_ACTION, MAX_ERASURE_REASON, reachedSha256, subjectHash, subjectSalt, type DatasetVersionRecord, type ErasureRequestRecord, type ErasureRequestSummary } from '../../src/data/index.js';
 import { recordLineage } from '../../src/lineage/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
@@ -261,10 +261,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(quoting.status).toBe(400);
     expect(quoting.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
     expect(quoting.json.errors?.[0]?.detail).toContain('must not contain the subject id');
-    const tooLong = await erase(compliance.token, { subjectId: SUBJECT, reason: 'Art. 17(1)(b) '.padEnd(1801, '.') });
-    expect(tooLong.status).toBe(400);
-    expect(tooLong.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
-    for (const r of [blank, missing, noReason, extra, quoting]) expect(r.text).not.toContain(SUBJECT);
+    // Longer than the audit entry keeps whole after the counts and the digest.
+    const long = await erase(compliance.token, { subjectId: SUBJECT, reason: `Art. 17(1)(b) ${'x'.repeat(MAX_ERASURE_REASON)}` });
+    expect(long.status).toBe(400);
+    expect(long.json.errors?.map((e) => e.field)).toEqual(['body.reason']);
+    for (const r of [blank, missing, noReason, extra, quoting, long]) expect(r.text).not.toContain(SUBJECT);
     expect({ changes: await changeEntryCount(t.db), requests: (await t.db.query('SELECT 1 FROM erasure_requests')).rowCount }).toEqual(before);
   });
 
@@ -279,13 +280,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
   });
 
   it('keeps the longest reason whole in the audit entry, after the counts; the ids follow as far as they fit', async () => {
-    const reason = 'Art. 17(1)(b), ticket DSR-80: '.padEnd(1800, 'x');
+    const reason = 'Art. 17(1)(b), ticket DSR-80: '.padEnd(MAX_ERASURE_REASON, 'x');
     const res = await erase(clearedCompliance.token, { subjectId: SUBJECT, reason });
     expect(res.status, res.text).toBe(201);
     const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: res.json.id });
     expect(entry?.reason).toMatch(/^subject found in 2 dataset versions; /);
     expect(entry?.reason).toContain(`; reason: ${reason}`);
-    expect(entry?.reason).toMatch(/ … and 4 more$/);
+    // Then the ids, ending at a whole one.
+    expect(entry?.reason).toMatch(/([0-9A-Z]{26}| … and \d+ more)$/);
     expect(entry!.reason!.length).toBeLessThanOrEqual(2000);
   });
 
@@ -399,7 +401,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(more).toEqual([]);
       expect(entry?.reason).toContain('2 derived dataset versions downstream; ');
       expect(entry?.reason).toContain('1 model versions downstream, ');
-      expect(entry?.reason).toContain(`derived version ${chain.features!.id}, derived version ${chain.features2!.id}, model version ${node.mv}`);
+      const [d1, d2] = [chain.features!.id, chain.features2!.id].sort();
+      expect(entry?.reason).toContain(`derived version ${d1}, derived version ${d2}, model version ${node.mv}`);
       expect(entry?.reason).not.toContain(PATIENT);
     });
 
@@ -531,6 +534,29 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       const extract = await nodeOf('assay', 'deposits_marketing_extract');
       expect(r.json).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 1 });
       expect(r.json.externalDatasets).toEqual([{ nodeId: extract, namespace: 'assay', name: 'deposits_marketing_extract' }]);
+    });
+
+    it('keeps the reason, the counts and a digest of everything reached whole in the audit entry, however many tables a request reaches', async () => {
+      const subject = 'BOR-8001';
+      await ingestAs(scientist, 'savings', `borrower_id,amount\n${subject},70\nBOR-8002,80\n`, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' });
+      await promoteAs(steward, 'savings');
+      // One Spark job fans the certified savings out into 120 tables: their ids alone exceed what an entry holds.
+      const fan = { ...sparkEvent(5, { namespace: 'assay', name: 'savings' }, { namespace: 's3://fan', name: 'unused' }), outputs: Array.from({ length: 120 }, (_, i) => ({ namespace: 's3://fan', name: `savings_part_${i}` })) };
+      const sent = await call<Problem>('POST', '/api/v1/lineage', steward.token, fan);
+      expect(sent.status, sent.text).toBe(201);
+
+      const reason = `Art. 17(1)(a): no longer necessary, ticket DSR-57. ${'Letter of the data subject, read and checked. '.repeat(40)}`.slice(0, MAX_ERASURE_REASON).trim();
+      const r = await erase(compliance.token, { subjectId: subject, reason });
+      expect(r.status, r.text).toBe(201);
+      expect(r.json).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 120, modelCount: 0, flaggedRetrainRequired: 0 });
+      const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.json.id });
+      expect(entry?.reason).toContain('subject found in 1 dataset versions; 0 derived dataset versions downstream; 120 external datasets downstream; 0 model versions downstream, 0 flagged retrain_required');
+      expect(entry?.reason).toContain(`; reason: ${reason}; `);
+      // The digest commits to every table, also those the entry has no room to name.
+      const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.json.id}`, clearedCompliance.token);
+      expect(cleared.json.externalDatasets).toHaveLength(120);
+      expect(entry?.reason).toContain(`reached sha256:${reachedSha256(cleared.json)}`);
+      expect(entry?.reason?.length).toBeLessThanOrEqual(2000);
     });
   });
 
