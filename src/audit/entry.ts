@@ -10,19 +10,19 @@ export function auditReason(reason: string): string {
 }
 
 /**
- * `head` followed by as many of `items` as fit in an audit reason, comma-separated, and
+ * `head` followed by as many of `items` as fit in an audit reason, `separator` between them, and
  * "… and N more" for the rest: a long list ends at an item, never inside a name or digest, and
  * says how much it left out. The head should say where the whole list is kept.
  */
-export function auditReasonListing(head: string, items: readonly string[]): string {
-  let text = head + items.join(', ');
+export function auditReasonListing(head: string, items: readonly string[], separator = ', '): string {
+  let text = head + items.join(separator);
   if (text.length <= MAX_AUDIT_REASON) return text;
   // The suffix for the most that can be left out, so whatever count ends up there fits.
   const room = MAX_AUDIT_REASON - ` … and ${items.length} more`.length;
   text = head;
   let shown = 0;
   for (const item of items) {
-    const next = shown === 0 ? text + item : `${text}, ${item}`;
+    const next = shown === 0 ? text + item : `${text}${separator}${item}`;
     if (next.length > room) break;
     text = next;
     shown++;

@@ -1,4 +1,4 @@
-import { appendAuditEntry, auditReason } from '../audit/index.js';
+import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
 import { hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Db, Tx } from '../store/index.js';
@@ -78,6 +78,14 @@ async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[]): Promise
   await inheritJobClassification(tx, { nodes: written.map((n) => n.key), raised: written.filter((n) => n.raised).map((n) => n.key) });
 }
 
+/**
+ * What the `lineage.events.ingest` entry names as `events sha256:`: the SHA-256 of the RFC 8785
+ * canonical JSON array of the events' own SHA-256 (lowercase hex), in the order sent.
+ */
+export function eventsSha256(eventHashes: readonly string[]): string {
+  return hashCanonical(eventHashes);
+}
+
 /** One line per event for the audit reason: kind, state and what it is about. */
 function describe(c: CheckedEvent): string {
   const e = c.event;
@@ -125,14 +133,21 @@ export async function ingestOpenLineage(db: Db, body: unknown, ctx: ChangeContex
     async (tx) => {
       const ids = checked.map(() => newId('lev'));
       await mergeIntoGraph(tx, checked);
-      const summary = checked.map((c) => `${describe(c)} sha256:${c.sha256}`).join('; ');
+      // The entry holds 2000 characters, some 20 events' lines: the digest of every event's
+      // hash, in the order sent, comes first, so the log vouches for each event of a batch of
+      // 1000 as well (recomputed from lineage_events in id order).
+      const digest = eventsSha256(checked.map((c) => c.sha256));
       const entry = await appendAuditEntry(tx, {
         actor: ctx.actor,
         action: 'lineage.events.ingest',
         resource: { type: 'lineage_events', id: ids[0]! },
         decision: { effect: 'allowed', policyIds: [] },
         outcome: 'succeeded',
-        reason: auditReason(`${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}: ${summary}`),
+        reason: auditReasonListing(
+          `${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}, events sha256:${digest}: `,
+          checked.map((c) => `${describe(c)} sha256:${c.sha256}`),
+          '; ',
+        ),
         ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
       });
       await storeEvents(tx, { checked, ids, auditEntryId: entry.id, ctx, receivedAt });

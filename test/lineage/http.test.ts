@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
+import { canonicalBytes, sha256Hex } from '../../src/core/index.js';
 import { createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
-import type { FacetPosition, LineageGraph } from '../../src/lineage/index.js';
+import { eventsSha256, MAX_EVENTS_PER_REQUEST, type FacetPosition, type LineageGraph } from '../../src/lineage/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { exampleFullEvent, facetExamples, positionOf, runEvent, withFacet, without } from './fixtures.js';
@@ -88,6 +89,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
     const [entry] = await listAuditEntries(t.db, { action: 'lineage.events.ingest', resourceId: receipt.eventIds[0] });
     expect(entry).toMatchObject({ id: receipt.auditEntryId, actor: { principalId: steward.id, kind: 'service' }, outcome: 'succeeded' });
     expect(entry!.reason).toContain(`sha256:${stored.rows[0]!.sha256}`);
+  });
+
+  it('vouches in its one audit entry for every event of a full batch, past what the entry can name one by one', async () => {
+    const events = Array.from({ length: MAX_EVENTS_PER_REQUEST }, (_, i) => runEvent({ job: `batch.job.${i}`, output: `batch.out.${i}` }));
+    const res = await post(events);
+    expect(res.status, JSON.stringify(res.json).slice(0, 500)).toBe(201);
+    const receipt = res.json as unknown as { eventIds: string[]; auditEntryId: string };
+    // As an examiner recomputes it: the stored events in id order, each event's hash, one digest.
+    const stored = await t.db.query<{ id: string; sha256: string }>('SELECT id, sha256 FROM lineage_events WHERE audit_entry_id = $1 ORDER BY id', [receipt.auditEntryId]);
+    expect(stored.rows.map((r) => r.id)).toEqual(receipt.eventIds);
+    expect(stored.rows.map((r) => r.sha256)).toEqual(events.map((e) => sha256Hex(canonicalBytes(e))));
+    const [entry] = await listAuditEntries(t.db, { action: 'lineage.events.ingest', resourceId: receipt.eventIds[0] });
+    expect(entry!.reason!.length).toBeLessThanOrEqual(2000);
+    expect(entry!.reason).not.toContain(stored.rows.at(-1)!.sha256);
+    expect(entry!.reason).toContain(`events sha256:${sha256Hex(canonicalBytes(stored.rows.map((r) => r.sha256)))}`);
+    expect(eventsSha256(stored.rows.map((r) => r.sha256))).toBe(sha256Hex(canonicalBytes(stored.rows.map((r) => r.sha256))));
+    // The events it names end at a whole one, and it says how many it left out.
+    expect(entry!.reason).toMatch(new RegExp(`sha256:[0-9a-f]{64} … and ${MAX_EVENTS_PER_REQUEST - (entry!.reason!.match(/ sha256:[0-9a-f]{64}/g)!.length - 1)} more$`));
   });
 
   // Where each position's facet is read back from: the job node (walking down from the job), or
