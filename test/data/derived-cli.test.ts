@@ -75,6 +75,8 @@ describe('assay dataset ingest --derived-from against a running server', () => {
       ['--derived-from', 'german-credit@1', '--code', code, '--code-sha256', 'a'.repeat(64)],
       ['--code', code],
       ['--derived-from', 'german-credit@1', '--code', code, '--param', 'novalue'],
+      // Two values for one key: recording the last would not be what was typed.
+      ['--derived-from', 'german-credit@1', '--code', code, '--param', 'window=30', '--param', 'window=90'],
     ]) {
       const r = ingestFeatures(args);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);

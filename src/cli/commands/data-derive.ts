@@ -30,6 +30,10 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 function parseParam(value: string, previous: Array<[string, unknown]>): Array<[string, unknown]> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('must be KEY=VALUE, e.g. window=90 or columns=["age","duration"]');
+  // The last value would win silently, and the version would record parameters other than the
+  // ones the user typed; the server refuses a key named twice for the same reason.
+  const key = value.slice(0, eq);
+  if (previous.some(([k]) => k === key)) throw new InvalidArgumentError(`names the key ${JSON.stringify(key)} again: give each parameter once`);
   const raw = value.slice(eq + 1);
   let parsed: unknown = raw;
   try {
@@ -37,7 +41,7 @@ function parseParam(value: string, previous: Array<[string, unknown]>): Array<[s
   } catch {
     // Not JSON: the text as given.
   }
-  return [...previous, [value.slice(0, eq), parsed]];
+  return [...previous, [key, parsed]];
 }
 
 /** Adds the derivation flags to `command`. */
