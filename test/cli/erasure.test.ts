@@ -85,6 +85,27 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(json.erasureRequests.map((x) => x.id)).toContain(requestId);
   });
 
+  it('shows the names of outside tables as escapes, so an escape sequence or a line break in one cannot forge what the officer reads', async () => {
+    // A pipeline reports a copy of the certified loans under a name holding a terminal escape
+    // sequence, a right-to-left override and a line break that would start a fake line.
+    const event = {
+      eventType: 'COMPLETE',
+      eventTime: '2026-12-06T10:00:00.000Z',
+      producer: 'https://example.com/spark',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+      run: { runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a01' },
+      job: { namespace: 'spark', name: 'copy' },
+      inputs: [{ namespace: 'assay', name: 'loans' }],
+      outputs: [{ namespace: 's3://x\u001b[2J', name: 'copy\u202e\nFAKE: 0 external datasets' }],
+    };
+    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    expect(res.status, await res.text()).toBe(201);
+    const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-502', '--reason', 'Art. 17(1)(b), ticket DSR-3']);
+    expect(filed.status, filed.stderr).toBe(0);
+    expect(filed.stdout).toMatch(/\n {2}external dataset s3:\/\/x\\u\{1B\}\[2J copy\\u\{202E\}\\u\{A\}FAKE: 0 external datasets \(lnd_[0-9A-Z]{26}\)\n/);
+    expect(filed.stdout).not.toMatch(/[\u001b\u202e]|\nFAKE/);
+  });
+
   it('exits 1 naming the field or the policy, 2 on a usage error', () => {
     const blank = as(officer.token, ['--json', 'data', 'erasure-request', '--subject-id', '  ', '--reason', 'Art. 17(1)(b)']);
     expect(blank.status).toBe(1);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ERASURE_STATUSES, type ErasureRequestRecord, type ErasureRequestSummary } from '../../data/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
-import { EXIT, printJson, type CommandContext } from '../io.js';
+import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
 const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
@@ -11,14 +11,16 @@ function summaryLine(r: ErasureRequestSummary): string {
   // A request filed before derived versions were looked for has no count of them.
   const derived = r.derivedDatasetVersionCount === null ? '' : `${r.derivedDatasetVersionCount} derived dataset versions, `;
   const external = r.externalDatasetCount === null ? '' : `${r.externalDatasetCount} external datasets, `;
-  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${external}${r.modelCount} models, ${flagged}  reason: ${r.reason}\n`;
+  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${external}${r.modelCount} models, ${flagged}  reason: ${printable(r.reason)}\n`;
 }
 
 function recordLines(r: ErasureRequestRecord): string {
   const versions = r.datasetVersions.map((v) => `  dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
   const derived = r.derivedDatasetVersions.map((v) => `  derived dataset ${v.dataset} v${v.version} (${v.id}, ${v.state})\n`);
-  const external = r.externalDatasets.map((x) => `  external dataset ${x.namespace} ${x.name} (${x.nodeId})\n`);
-  const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${m.name}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
+  // Namespaces and names come from OpenLineage events that any pipeline may send: escaped, so an
+  // escape sequence or a line break in one cannot rewrite what the officer reads.
+  const external = r.externalDatasets.map((x) => `  external dataset ${printable(x.namespace)} ${printable(x.name)} (${x.nodeId})\n`);
+  const models = r.models.map((m) => `  model ${m.nodeId}${m.name ? ` ${printable(m.name)}` : ''}${m.retrainRequired ? '  retrain_required' : ''}\n`);
   const { datasetVersions, derivedDatasetVersions, externalDatasets, models: hiddenModels } = r.withheld;
   const withheld =
     datasetVersions + derivedDatasetVersions + externalDatasets + hiddenModels > 0
