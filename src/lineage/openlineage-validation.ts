@@ -1,5 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import type { FieldIssue } from '../core/index.js';
+import { plainTextIssue, type FieldIssue } from '../core/index.js';
 import type { OpenLineageEvent } from './openlineage-event.js';
 import { EVENT_KINDS, openLineageSchemas, type EventKind, type FacetPosition, type OpenLineageSchemas } from './openlineage-schemas.js';
 
@@ -143,7 +143,7 @@ function facetIssues(schemas: OpenLineageSchemas, e: OpenLineageEvent, base: str
   return out;
 }
 
-/** Names longer than the graph can key on, and times PostgreSQL cannot store. */
+/** Names longer than the graph can key on or holding what may not become evidence, and times PostgreSQL cannot store. */
 function storageIssues(e: OpenLineageEvent, base: string): FieldIssue[] {
   const out: FieldIssue[] = [];
   const named: Array<{ v: { namespace: string; name: string }; path: Segment[] }> = [];
@@ -159,6 +159,13 @@ function storageIssues(e: OpenLineageEvent, base: string): FieldIssue[] {
     if (ns < 1 || ns > MAX_NAMESPACE_BYTES) out.push({ field: join(base, [...path, 'namespace']), message: `must be 1 to ${MAX_NAMESPACE_BYTES} bytes` });
     const n = Buffer.byteLength(v.name);
     if (n < 1 || n > MAX_NAME_BYTES) out.push({ field: join(base, [...path, 'name']), message: `must be 1 to ${MAX_NAME_BYTES} bytes` });
+    // Namespaces and names become graph nodes, go into the audit entry and reach terminals (an
+    // erasure request lists the tables by name): an ESC sequence, a line break or a
+    // right-to-left override there would forge or reorder what an examiner reads (core/text.ts).
+    for (const key of ['namespace', 'name'] as const) {
+      const issue = plainTextIssue(v[key]);
+      if (issue) out.push({ field: join(base, [...path, key]), message: issue });
+    }
   }
   const year = new Date(e.eventTime).getUTCFullYear();
   if (!(year >= 1 && year <= 9999)) out.push({ field: join(base, ['eventTime']), message: 'must be a date-time between years 1 and 9999' });

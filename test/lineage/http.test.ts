@@ -190,6 +190,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
       expect((await graph(q({ namespace: 'tests', name: 'never.stored', kind: 'job' }))).status).toBe(404);
     });
 
+    it('a namespace or name holding a control or bidi character (it would reach the audit entry and terminals) → 400 naming each, nothing written', async () => {
+      const before = await counts();
+      const forged = withFacet(runEvent({ job: 'forged\u001b[2K\rapproved', output: 'out\nFAKE LINE' }), {
+        position: 'run',
+        key: 'parent',
+        facet: { _producer: 'https://p', _schemaURL: 'https://s', run: { runId: '00000000-0000-4000-8000-00000000f00d' }, job: { namespace: 'air\u202Eflow', name: 'dag' } },
+      });
+      (forged.inputs as Json[])[0]!.namespace = 'ware\thouse';
+      const res = await post([runEvent({ job: 'plain.neighbour' }), forged]);
+      expect(res.status).toBe(400);
+      expect(res.json.errors?.map((e) => e.field)).toEqual(['body.1.job.name', 'body.1.inputs.0.namespace', 'body.1.outputs.0.name', 'body.1.run.facets.parent.job.namespace']);
+      expect(res.json.errors?.[0]?.detail).toContain('U+001B');
+      expect(await counts()).toEqual(before);
+    });
+
     it.each(['text/plain', 'application/xml', undefined])('an event sent as %s → 415 naming headers.content-type (accepted: application/json), nothing written', async (type) => {
       const before = await counts();
       for (const path of ['/api/v1/lineage', '/api/v1/lineage/batch']) {
