@@ -86,8 +86,10 @@ describe('assay data erasure-request / erasure-requests against a running server
   });
 
   it('shows the names of outside tables as escapes, so an escape sequence or a line break in one cannot forge what the officer reads', async () => {
-    // A pipeline reports a copy of the certified loans under a name holding a terminal escape
-    // sequence, a right-to-left override and a line break that would start a fake line.
+    // A pipeline reported a copy of the certified loans under a name holding a terminal escape
+    // sequence, a right-to-left override and a line break that would start a fake line. The
+    // server now refuses such names, so they are written as an earlier release stored them: the
+    // event goes in with plain names, and the names are rewritten while the server is stopped.
     const event = {
       eventType: 'COMPLETE',
       eventTime: '2026-12-06T10:00:00.000Z',
@@ -96,14 +98,26 @@ describe('assay data erasure-request / erasure-requests against a running server
       run: { runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a01' },
       job: { namespace: 'spark', name: 'copy' },
       inputs: [{ namespace: 'assay', name: 'loans' }],
-      outputs: [{ namespace: 's3://x\u001b[2J', name: 'copy\u202e\nFAKE: 0 external datasets' }],
+      outputs: [{ namespace: 's3://x', name: 'copy' }],
     };
     const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
+    await server!.stop();
+    const db = await createPgliteDb({ dataDir: join(home, 'db') });
+    try {
+      const renamed = await db.query(`UPDATE lineage_nodes SET namespace = $1, name = $2 WHERE type = 'external_dataset' AND namespace = 's3://x' AND name = 'copy'`, [
+        's3://x\u001b[2J',
+        'copy\u202e\nFAKE: 0 external datasets',
+      ]);
+      expect(renamed.rowCount).toBe(1);
+    } finally {
+      await db.close();
+    }
+    server = await startAssayServer(home);
     const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-502', '--reason', 'Art. 17(1)(b), ticket DSR-3']);
     expect(filed.status, filed.stderr).toBe(0);
     expect(filed.stdout).toMatch(/\n {2}external dataset s3:\/\/x\\u\{1B\}\[2J copy\\u\{202E\}\\u\{A\}FAKE: 0 external datasets \(lnd_[0-9A-Z]{26}\)\n/);
-    expect(filed.stdout).not.toMatch(/[\u001b\u202e]|\nFAKE/);
+    expect(filed.stdout).not.toMatch(/[\u001b\u202e]|\nFAKE/); // eslint-disable-line no-control-regex -- the test looks for the raw characters
   });
 
   it('exits 1 naming the field or the policy, 2 on a usage error', () => {
