@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { derivationParams } from '../../src/cli/commands/data-derive.js';
-import { duplicateJsonKey } from '../../src/core/index.js';
+import { duplicateJsonKey, sha256Hex } from '../../src/core/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'assay-params-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,5 +23,16 @@ describe('a key named twice in one JSON object', () => {
     expect(await derivationParams(base)).toBe(`--params-file ${file}: names the key "window" twice in one object`);
     writeFileSync(file, '{"window": 30, "decimals": 2}');
     expect(await derivationParams(base)).toEqual(expect.arrayContaining([['parameters', JSON.stringify({ window: 30, decimals: 2 })]]));
+  });
+});
+
+describe('--code', () => {
+  it('a file that cannot be read is a usage error naming --code and the path, not a bare ENOENT', async () => {
+    const missing = join(dir, 'no-such-features.sql');
+    const opts = { derivedFrom: ['german-credit@1'], code: missing, param: [] as Array<[string, unknown]> };
+    expect(await derivationParams(opts)).toMatch(new RegExp(`^--code ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
+    const file = join(dir, 'features.sql');
+    writeFileSync(file, 'SELECT 1');
+    expect(await derivationParams({ ...opts, code: file })).toEqual(expect.arrayContaining([['codeSha256', sha256Hex(Buffer.from('SELECT 1'))]]));
   });
 });

@@ -56,9 +56,14 @@ export function addDeriveOptions(command: Command): Command {
     .option('--params-file <file.json>', 'the transformation parameters as a JSON object (--param entries override its keys)');
 }
 
-async function fileSha256(file: string): Promise<string> {
+/** The file's SHA-256, or a usage message naming --code when it cannot be read (a typo in the path is the caller's). */
+async function codeSha256(file: string): Promise<string | { usage: string }> {
   const hash = sha256Hasher();
-  await pipeline(createReadStream(file), hash);
+  try {
+    await pipeline(createReadStream(file), hash);
+  } catch (err) {
+    return { usage: `--code ${file}: ${(err as Error).message}` };
+  }
   return hash.digest('hex');
 }
 
@@ -93,9 +98,11 @@ export async function derivationParams(opts: DeriveOptions): Promise<Array<[stri
   const parameters = await parametersOf(opts);
   if (typeof parameters === 'string') return parameters;
   const transform = opts.transform ?? (opts.code ? basename(opts.code) : undefined);
+  const code = opts.code ? await codeSha256(opts.code) : opts.codeSha256!;
+  if (typeof code !== 'string') return code.usage;
   return [
     ...opts.derivedFrom.map((ref): [string, string] => ['derivedFrom', ref]),
-    ['codeSha256', opts.code ? await fileSha256(opts.code) : opts.codeSha256!],
+    ['codeSha256', code],
     ...(opts.codeUri ? [['codeUri', opts.codeUri] as [string, string]] : []),
     ...(transform ? [['transform', transform] as [string, string]] : []),
     ...(Object.keys(parameters).length > 0 ? [['parameters', JSON.stringify(parameters)] as [string, string]] : []),
