@@ -61,8 +61,9 @@ export interface PendingBlobs {
 
 /**
  * Records, committed at once and on its own, that the request may be about to store blob
- * `hash`: call it before storing the bytes, so that a process dying before its request commits
- * or releases leaves a row `sweepPendingBlobs` finds.
+ * `hash`: call it before storing the bytes, or before relying on bytes found stored (the commit
+ * may store them again), so that a process dying before its request commits or releases leaves
+ * a row `sweepPendingBlobs` finds.
  */
 export async function recordPendingBlob(pending: PendingBlobs, hash: string): Promise<void> {
   await pending.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3) ON CONFLICT (claim_id, sha256) DO NOTHING', [
@@ -87,8 +88,9 @@ export async function keepStoredBlobs(tx: Tx, env: { blobs: BlobStore; claim: st
   await lockBlobs(tx, stored.map((b) => b.hash));
   for (const b of stored) {
     if (await blobs.has(b.hash)) continue;
-    // No pending record covers this copy (one written here would roll back with a crash): a process
-    // dying between this and the commit leaves it, the one window the sweep cannot see.
+    // The request recorded every blob it holds as pending before this transaction, found ones
+    // too, and the DELETE above rolls back with a crash: a process dying between this copy and
+    // the commit leaves the record, and the sweep finds the copy.
     const ref: BlobRef = 'path' in b.source ? await blobs.adopt(b.source.path, { hash: b.hash, size: b.size }) : await blobs.put(b.source.bytes);
     if (ref.hash !== b.hash) throw new AssayError('internal', `blob sha256:${b.hash} was stored again from bytes hashing to ${ref.hash}`);
     b.created = true;

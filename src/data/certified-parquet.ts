@@ -127,7 +127,8 @@ export async function storeFile(env: { db: Db; claim: string; blobs: BlobStore }
   }
   const hash = hasher.digest('hex');
   const source = { path };
-  if (await blobs.has(hash)) return { hash, size, created: false, source };
+  // Recorded even when the bytes are there already: the commit may have to store them again.
   await recordPendingBlob(env, hash);
+  if (await blobs.has(hash)) return { hash, size, created: false, source };
   return { ...(await blobs.adopt(path, { hash, size })), created: true, source };
 }

@@ -237,8 +237,9 @@ function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersio
  */
 async function storeSnapshot(env: ClaimEnv, upload: SpooledUpload): Promise<StoredBlob> {
   const source = { path: upload.path };
-  if (await env.blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
+  // Recorded even when the bytes are there already: the commit may have to store them again.
   await recordPendingBlob(env, upload.hash);
+  if (await env.blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
   const ref = await env.blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
   return { ...ref, created: true, source };
 }

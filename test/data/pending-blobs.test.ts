@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries, type Actor } from '../../src/audit/index.js';
 import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
-import type { BlobStore, Db } from '../../src/store/index.js';
+import type { BlobStore, Db, Tx } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { promoteEnvOf, twoStewards } from './support.js';
@@ -14,12 +14,25 @@ import { promoteEnvOf, twoStewards } from './support.js';
  * does reaches the database or the blob store, as nothing would after a kill -9: the pending
  * records and the blobs it stored stay exactly as the dead process left them.
  */
-function crashingAtCommit(env: PromoteEnv): PromoteEnv {
+function crashingAtCommit(env: PromoteEnv, when: { afterWork?: () => void } = {}): PromoteEnv {
   let dead = false;
   const gone = (): Promise<never> => Promise.reject(new Error('process died'));
   const db = new Proxy(env.db, {
     get(target, prop, receiver) {
       if (prop === 'transaction') {
+        // With afterWork: the commit's statements all run, then the process dies before COMMIT.
+        if (when.afterWork) {
+          const started = when.afterWork;
+          return (work: (tx: Tx) => Promise<unknown>, options?: Parameters<Db['transaction']>[1]) =>
+            dead
+              ? gone()
+              : target.transaction(async (tx) => {
+                  started();
+                  await work(tx);
+                  dead = true;
+                  throw new Error('process died');
+                }, options);
+        }
         return () => {
           dead = true;
           return gone();
@@ -184,6 +197,29 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     expect(v.snapshot.sha256).toBe(sha);
     expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
     expect(await pending()).toEqual([]);
+  });
+
+  it('a commit that stored again bytes another request removed, and died before committing, leaves them pending; the sweep removes them', async () => {
+    await sweepAll();
+    const bytes = csv(80);
+    const sha = sha256Of(bytes);
+    // Another request stored the same bytes first; this ingest finds them stored and relies on them.
+    await t.deps.blobs.put(bytes);
+    let committing = false;
+    const blobs: BlobStore = {
+      ...t.deps.blobs,
+      async has(hash) {
+        // That other request fails and removes its bytes just as this one commits, so the commit stores them again.
+        if (committing && hash === sha) await t.deps.blobs.delete(hash);
+        return t.deps.blobs.has(hash);
+      },
+    };
+    const crashing = crashingAtCommit({ ...env(), blobs }, { afterWork: () => (committing = true) });
+    await expect(ingest(crashing, 'stored-again', bytes)).rejects.toThrow('process died');
+    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await pending()).toEqual([sha]);
+    expect((await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
+    expect(await t.deps.blobs.has(sha)).toBe(false);
   });
 
   it('a sweep whose blob deletion fails changes nothing: records and audit entry commit with the deletion or not at all', async () => {
