@@ -224,7 +224,14 @@ async function insertRequest(tx: Tx, f: Findings, ctx: ChangeContext): Promise<v
 }
 
 /** What one request reached, by id, each list sorted: the document `reachedSha256` hashes. */
-function reachedIds(r: { versions: ReadonlyArray<{ id: string }>; derived: ReadonlyArray<{ id: string }>; external: ReadonlyArray<{ id: string }>; models: ReadonlyArray<{ id: string }> }): Record<string, string[]> {
+interface ReachedIds {
+  datasetVersions: string[];
+  derivedDatasetVersions: string[];
+  externalDatasets: string[];
+  models: string[];
+}
+
+function reachedIds(r: { versions: ReadonlyArray<{ id: string }>; derived: ReadonlyArray<{ id: string }>; external: ReadonlyArray<{ id: string }>; models: ReadonlyArray<{ id: string }> }): ReachedIds {
   const sorted = (xs: ReadonlyArray<{ id: string }>): string[] => xs.map((x) => x.id).sort();
   return { datasetVersions: sorted(r.versions), derivedDatasetVersions: sorted(r.derived), externalDatasets: sorted(r.external), models: sorted(r.models) };
 }
@@ -251,10 +258,10 @@ function auditReasonOf(f: { reason: string; flagsModels: boolean; versions: Eras
   const flagged = f.flagsModels ? f.models.length : 0;
   const ids = reachedIds(f);
   const found = [
-    ...ids.datasetVersions!.map((id) => `dataset version ${id}`),
-    ...ids.derivedDatasetVersions!.map((id) => `derived version ${id}`),
-    ...ids.externalDatasets!.map((id) => `external dataset ${id}`),
-    ...ids.models!.map((id) => `model version ${id}`),
+    ...ids.datasetVersions.map((id) => `dataset version ${id}`),
+    ...ids.derivedDatasetVersions.map((id) => `derived version ${id}`),
+    ...ids.externalDatasets.map((id) => `external dataset ${id}`),
+    ...ids.models.map((id) => `model version ${id}`),
   ];
   return auditReasonListing(
     `subject found in ${f.versions.length} dataset versions; ${f.derived.length} derived dataset versions downstream; ${f.external.length} external datasets downstream; ` +

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/core/index.js';
 import type { Actor } from '../../src/audit/index.js';
 import { ingestDataset, promoteDatasetVersion, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore } from '../../src/store/index.js';
@@ -70,7 +70,6 @@ function csv(seed: number): Buffer {
   const rows = Array.from({ length: 50 }, (_, i) => `${i + 1},${(i * 37 + seed) % 1000}.50,${['north', 'south', 'east'][i % 3]}`);
   return Buffer.from(['id,amount,region', ...rows].join('\n') + '\n');
 }
-const sha256Of = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /**
  * Two requests holding the same bytes, one failing while the other is about to commit a
@@ -124,7 +123,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
     const { blobs, pause } = pausingStore(t.deps.blobs);
     const env = envWith(blobs);
     const bytes = csv(n);
-    const sha = sha256Of(bytes);
+    const sha = sha256Hex(bytes);
     const stored = pause('adopt', { hash: sha });
     const failing = ingest(env, names[0], { bytes, consentColumn: 'nope' });
     failing.catch(() => undefined);

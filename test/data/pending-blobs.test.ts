@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/core/index.js';
 import { listAuditEntries, type Actor } from '../../src/audit/index.js';
 import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore, Db, Tx } from '../../src/store/index.js';
@@ -51,7 +51,6 @@ function csv(seed: number): Buffer {
   const rows = Array.from({ length: 40 }, (_, i) => `${i + 1},${(i * 31 + seed) % 997}.25,${['north', 'south'][i % 2]}`);
   return Buffer.from(['id,amount,region', ...rows].join('\n') + '\n');
 }
-const sha256Of = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead request left behind [%s]', (_name, backend) => {
   let t: TestApp;
@@ -77,7 +76,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     await sweepAll();
     const bytes = csv(seed);
     await expect(ingest(crashingAtCommit(env()), name, bytes)).rejects.toThrow('process died');
-    return { bytes, sha: sha256Of(bytes) };
+    return { bytes, sha: sha256Hex(bytes) };
   }
 
   it('ingest and promotion that commit, and an ingest that fails, leave no pending record', async () => {
@@ -90,7 +89,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     // The certifying ingester is refused by the database after both blobs are stored.
     await expect(promoteDatasetVersion(env(), { name: 'clean', version: 2 }, { actor: ingester })).rejects.toThrow(/violates check constraint/);
     expect(await pending()).toEqual([]);
-    expect(await t.deps.blobs.has(sha256Of(csv(3)))).toBe(false);
+    expect(await t.deps.blobs.has(sha256Hex(csv(3)))).toBe(false);
   });
 
   it('an ingest that died before its commit leaves its snapshot pending; the sweep removes it with an audit entry naming it', async () => {
@@ -168,7 +167,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   it('a live request whose snapshot the sweep took for a dead one still commits, with its snapshot stored again', async () => {
     await sweepAll();
     const bytes = csv(60);
-    const sha = sha256Of(bytes);
+    const sha = sha256Hex(bytes);
     // Pauses the live ingest just after its snapshot is stored, before its commit.
     let reached!: () => void;
     let release!: () => void;
@@ -202,7 +201,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
   it('a commit that stored again bytes another request removed, and died before committing, leaves them pending; the sweep removes them', async () => {
     await sweepAll();
     const bytes = csv(80);
-    const sha = sha256Of(bytes);
+    const sha = sha256Hex(bytes);
     // Another request stored the same bytes first; this ingest finds them stored and relies on them.
     await t.deps.blobs.put(bytes);
     let committing = false;
