@@ -225,28 +225,45 @@ try {
   for (const e of upstream.edges) console.log(`  lineage: ${label.get(e.from)} —${e.type}→ ${label.get(e.to)}`);
   if (!upstream.edges.some((e) => e.type === 'input' && e.from === ingested.id)) throw new Error('no lineage edge German credit → derivation run');
 
-  step('OpenLineage in: a Spark job outside Assay reads the certified feature table into the risk lake');
+  step('OpenLineage in: a Spark job outside Assay reads the certified feature table into the risk lake (writing it is refused)');
   // As Spark's OpenLineage listener reports it: the input is named as Assay's own events name the
   // certified dataset (namespace lineage.namespace, default "assay"), so it joins Assay's graph.
-  const sparkRun = await fetch(`${info.url}/api/v1/lineage`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${people.steward.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      eventType: 'COMPLETE',
-      eventTime: new Date().toISOString(),
-      producer: 'https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/spark',
-      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
-      run: { runId: '0193a0c4-7d2e-7c1a-9f3b-5e8d2a6b4c10' },
-      job: { namespace: 'spark://risk-cluster', name: 'score_applicants' },
-      inputs: [{ namespace: 'assay', name: 'credit-features' }],
-      outputs: [{ namespace: 's3://risk-lake', name: 'scoring/applicant_scores' }],
-    }),
+  const sparkEvent = (run) =>
+    fetch(`${info.url}/api/v1/lineage`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${people.steward.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        eventType: 'COMPLETE',
+        eventTime: new Date().toISOString(),
+        producer: 'https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/spark',
+        schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+        run: { runId: run.runId },
+        job: { namespace: 'spark://risk-cluster', name: run.job },
+        inputs: [run.input],
+        outputs: [run.output],
+      }),
+    });
+  const sparkRun = await sparkEvent({
+    runId: '0193a0c4-7d2e-7c1a-9f3b-5e8d2a6b4c10',
+    job: 'score_applicants',
+    input: { namespace: 'assay', name: 'credit-features' },
+    output: { namespace: 's3://risk-lake', name: 'scoring/applicant_scores' },
   });
   if (sparkRun.status !== 201) throw new Error(`OpenLineage event refused: ${sparkRun.status} ${await sparkRun.text()}`);
   const downstream = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${derived.id}&depth=4&direction=down`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
   const downLabel = new Map(downstream.nodes.map((n) => [n.id, `${n.type} ${n.namespace ? `${n.namespace} ` : ''}${n.name ?? n.id}`]));
   for (const e of downstream.edges) console.log(`  lineage: ${downLabel.get(e.from)} —${e.type}→ ${downLabel.get(e.to)}`);
   if (!downstream.nodes.some((n) => n.namespace === 's3://risk-lake')) throw new Error('the Spark job\'s output is not downstream of the certified feature table');
+  // Reading a certified dataset is what outside jobs do; writing it is its promotion's alone.
+  const sparkOverwrite = await sparkEvent({
+    runId: '0193a0c4-7d2e-7c1a-9f3b-5e8d2a6b4c11',
+    job: 'backfill_features',
+    input: { namespace: 's3://risk-lake', name: 'staging/features' },
+    output: { namespace: 'assay', name: 'credit-features' },
+  });
+  const overwriteProblem = await sparkOverwrite.json();
+  if (sparkOverwrite.status !== 403) throw new Error(`an outside job writing the certified feature table was not refused: ${sparkOverwrite.status}`);
+  console.log(`  an outside job claiming to write it: ${sparkOverwrite.status} ${overwriteProblem.errors[0].field}: ${overwriteProblem.errors[0].detail}`);
 
   step('erasure request (GDPR Art. 17): the compliance officer asks where one applicant\'s data went');
   const erasure = JSON.parse(cliAs(people.compliance.token, '--json', 'data', 'erasure-request', '--subject-id', applicantId(41), '--reason', 'data subject request DSR-2026-0042 under Art. 17'));

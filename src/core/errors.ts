@@ -62,10 +62,13 @@ export class Unauthenticated extends AssayError {
   }
 }
 
-/** The caller is authenticated but not permitted to do this. `reason` is safe to show. */
+/** The caller is authenticated but not permitted to do this. `reason` is safe to show; `errors` names the fields refused, if any. */
 export class Forbidden extends AssayError {
-  constructor(readonly reason: string) {
-    super('forbidden', reason);
+  constructor(
+    readonly reason: string,
+    errors: FieldIssue[] = [],
+  ) {
+    super('forbidden', reason, { errors });
   }
 }
 

@@ -6,6 +6,7 @@
 export type { AlertLogger, AuthenticatedPrincipal, ChangeContext, Elevation, Principal, PrincipalKind } from './types.js';
 export { PRINCIPAL_KINDS } from './types.js';
 export { actorOf, changeContextOf } from './actor.js';
+export { recordRefusal, type Refusal } from './evidence.js';
 export {
   bootstrapAdmin,
   createPrincipal,

@@ -1,12 +1,14 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
-import { hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
-import type { ChangeContext } from '../identity/index.js';
+import { Forbidden, hashCanonical, newId, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { recordRefusal, type ChangeContext } from '../identity/index.js';
+import type { Classification } from '../policy/index.js';
 import type { Db, Tx } from '../store/index.js';
 import { inheritJobClassification, insertEdges, upsertExternalNodes, type StoredNode } from './graph-store.js';
 import type { OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
+import { declarationsBeyondClearance, standingOf, withinClearance, writesToCertified } from './sender-clearance.js';
 
 /**
  * OpenLineage in: `POST /api/v1/lineage` like Marquez. A request holds one event or an array;
@@ -19,6 +21,10 @@ import { checkOpenLineageEvent } from './openlineage-validation.js';
 export const MAX_EVENTS_PER_REQUEST = 1000;
 /** Bad fields reported per request. */
 const MAX_ISSUES = 20;
+/** The rule refusing a tag beyond the sender's clearance (the default pack's, applied per node). */
+const CLEARANCE_POLICY = 'data.clearance-for-sensitive';
+/** The rule refusing an outside write to a dataset Assay certifies. */
+const CERTIFIED_WRITE_POLICY = 'lineage:certified-datasets-written-by-promotion';
 /** Re-runs of the transaction after a deadlock with a concurrent ingest touching the same nodes. */
 const DEADLOCK_RETRIES = 3;
 
@@ -35,6 +41,14 @@ interface CheckedEvent {
   kind: EventKind;
   event: OpenLineageEvent;
   sha256: string;
+  /** Where the event sits in the body, as field paths name it: `body` or `body.<index>`. */
+  at: string;
+}
+
+/** Who sends events: the change context and the lineage domains the sender may see (`visibleClassifications`). */
+export interface OpenLineageSender {
+  ctx: ChangeContext;
+  visible: readonly Classification[];
 }
 
 /**
@@ -51,8 +65,9 @@ function checkAll(body: unknown): CheckedEvent[] {
   const issues: FieldIssue[] = [];
   const checked: CheckedEvent[] = [];
   list.forEach((value, i) => {
-    const r = checkOpenLineageEvent(value, many ? `body.${i}` : 'body');
-    if (r.ok) checked.push({ kind: r.kind, event: r.event, sha256: hashCanonical(value) });
+    const at = many ? `body.${i}` : 'body';
+    const r = checkOpenLineageEvent(value, at);
+    if (r.ok) checked.push({ kind: r.kind, event: r.event, sha256: hashCanonical(value), at });
     else issues.push(...r.issues);
   });
   if (issues.length > 0) {
@@ -68,9 +83,24 @@ const nodeRef = (m: Map<string, StoredNode>, key: string): StoredNode => {
   return n;
 };
 
-async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[]): Promise<void> {
+/** A refusal decided inside the transaction, thrown to roll it back and recorded after. */
+class RefusedWrite extends Error {
+  constructor(
+    readonly policyId: string,
+    readonly issues: FieldIssue[],
+  ) {
+    super('refused');
+  }
+}
+
+/** Merges the events into the graph as the sender may change it (`sender-clearance.ts`); throws RefusedWrite. */
+async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], visible: readonly Classification[]): Promise<void> {
   const change = graphChangeOf(checked);
-  const nodes = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
+  const changed = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
+  const standing = await standingOf(tx, changed);
+  const certifiedWrites = writesToCertified(checked, standing);
+  if (certifiedWrites.length > 0) throw new RefusedWrite(CERTIFIED_WRITE_POLICY, certifiedWrites);
+  const nodes = withinClearance(changed, standing, visible);
   const stored = await upsertExternalNodes(tx, nodes);
   const edges = [...change.edges.values()].map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
   await insertEdges(tx, edges);
@@ -119,40 +149,66 @@ async function storeEvents(tx: Tx, input: { checked: readonly CheckedEvent[]; id
   );
 }
 
+/** Records the refusal (`access.deny`, its own transaction) and answers the error to throw: 403 naming each field. */
+async function refused(db: Db, sender: OpenLineageSender, r: RefusedWrite): Promise<Forbidden> {
+  const shown = r.issues.slice(0, MAX_ISSUES);
+  const reason = `OpenLineage events refused: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}`;
+  await recordRefusal(db, {
+    actor: sender.ctx.actor,
+    action: 'access.deny',
+    resource: { type: 'lineage_events', id: 'ingest' },
+    policyId: r.policyId,
+    reason,
+    ...(sender.ctx.requestId ? { requestId: sender.ctx.requestId } : {}),
+  });
+  return new Forbidden(reason, shown);
+}
+
 /**
  * Accepts one OpenLineage event or an array of them (the request body as sent): validates
- * every event against the official schemas, then in one transaction merges them into the
- * lineage graph, appends the `lineage.events.ingest` audit entry (its reason names each event
- * and the SHA-256 of each event's canonical JSON) and stores every event as sent, pointing at
- * that entry. Throws ValidationFailed (nothing written) when any event is invalid.
+ * every event against the official schemas, holds them to what the sender may change
+ * (`sender-clearance.ts`), then in one transaction merges them into the lineage graph, appends
+ * the `lineage.events.ingest` audit entry (its reason names each event and the SHA-256 of each
+ * event's canonical JSON) and stores every event as sent, pointing at that entry. Throws
+ * ValidationFailed when any event is invalid and Forbidden (audited `access.deny`) when it
+ * declares a domain beyond the sender's clearance or writes a dataset Assay certifies; nothing
+ * of the request is written then.
  */
-export async function ingestOpenLineage(db: Db, body: unknown, ctx: ChangeContext): Promise<IngestReceipt> {
+export async function ingestOpenLineage(db: Db, body: unknown, sender: OpenLineageSender): Promise<IngestReceipt> {
+  const { ctx } = sender;
   const checked = checkAll(body);
+  const beyond = declarationsBeyondClearance(checked, sender.visible);
+  if (beyond.length > 0) throw await refused(db, sender, new RefusedWrite(CLEARANCE_POLICY, beyond));
   const receivedAt = (ctx.now ?? new Date()).toISOString();
-  return db.transaction(
-    async (tx) => {
-      const ids = checked.map(() => newId('lev'));
-      await mergeIntoGraph(tx, checked);
-      // The entry holds 2000 characters, some 20 events' lines: the digest of every event's
-      // hash, in the order sent, comes first, so the log vouches for each event of a batch of
-      // 1000 as well (recomputed from lineage_events in id order).
-      const digest = eventsSha256(checked.map((c) => c.sha256));
-      const entry = await appendAuditEntry(tx, {
-        actor: ctx.actor,
-        action: 'lineage.events.ingest',
-        resource: { type: 'lineage_events', id: ids[0]! },
-        decision: { effect: 'allowed', policyIds: [] },
-        outcome: 'succeeded',
-        reason: auditReasonListing(
-          `${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}, events sha256:${digest}: `,
-          checked.map((c) => `${describe(c)} sha256:${c.sha256}`),
-          '; ',
-        ),
-        ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-      });
-      await storeEvents(tx, { checked, ids, auditEntryId: entry.id, ctx, receivedAt });
-      return { received: checked.length, eventIds: ids, auditEntryId: entry.id };
-    },
-    { retries: DEADLOCK_RETRIES },
-  );
+  try {
+    return await db.transaction(
+      async (tx) => {
+        const ids = checked.map(() => newId('lev'));
+        await mergeIntoGraph(tx, checked, sender.visible);
+        // The entry holds 2000 characters, some 20 events' lines: the digest of every event's
+        // hash, in the order sent, comes first, so the log vouches for each event of a batch of
+        // 1000 as well (recomputed from lineage_events in id order).
+        const digest = eventsSha256(checked.map((c) => c.sha256));
+        const entry = await appendAuditEntry(tx, {
+          actor: ctx.actor,
+          action: 'lineage.events.ingest',
+          resource: { type: 'lineage_events', id: ids[0]! },
+          decision: { effect: 'allowed', policyIds: [] },
+          outcome: 'succeeded',
+          reason: auditReasonListing(
+            `${checked.length} OpenLineage event${checked.length === 1 ? '' : 's'} ${ids[0]}${ids.length > 1 ? `…${ids.at(-1)}` : ''}, events sha256:${digest}: `,
+            checked.map((c) => `${describe(c)} sha256:${c.sha256}`),
+            '; ',
+          ),
+          ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+        });
+        await storeEvents(tx, { checked, ids, auditEntryId: entry.id, ctx, receivedAt });
+        return { received: checked.length, eventIds: ids, auditEntryId: entry.id };
+      },
+      { retries: DEADLOCK_RETRIES },
+    );
+  } catch (err) {
+    if (err instanceof RefusedWrite) throw await refused(db, sender, err);
+    throw err;
+  }
 }

@@ -473,7 +473,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       // Spark reads the certified loans (Assay's namespace and the dataset's name, as Assay's own
       // events call it) into a feature table, and a second job scores that into a PII table;
       // a third job reads a table that has nothing to do with the subject.
-      const res = await call<Problem>('POST', '/api/v1/lineage', steward.token, [
+      // The orchestrator tags the scores PII, so it is cleared for PII.
+      const spark = await createPrincipalWithToken(t.db, { name: 'spark-lineage', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['pii'] } });
+      const res = await call<Problem>('POST', '/api/v1/lineage', spark.token, [
         sparkEvent(1, { namespace: 'assay', name: 'loans' }, { namespace: 's3://features', name: 'loan_features' }),
         sparkEvent(2, { namespace: 's3://features', name: 'loan_features' }, { namespace: 'postgres://dwh:5432', name: 'risk.loan_scores', classification: 'PII' }),
         sparkEvent(3, { namespace: 's3://features', name: 'unrelated' }, { namespace: 's3://features', name: 'unrelated_features' }),

@@ -41,7 +41,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
   beforeAll(async () => {
     t = await createTestApp(backend);
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    steward = await createPrincipalWithToken(t.db, { name: 'airflow', roles: ['data-steward'], kind: 'service' });
+    // The orchestrator classifies datasets into every regulated domain, so it is cleared for each.
+    steward = await createPrincipalWithToken(t.db, { name: 'airflow', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['pii', 'phi', 'pci'] } });
     auditor = await createPrincipalWithToken(t.db, { name: 'ann-auditor', roles: ['auditor'] });
     phiAuditor = await withClearance('phil-auditor', ['auditor'], ['phi']);
   });

@@ -36,7 +36,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a run is as narro
   beforeAll(async () => {
     t = await createTestApp(backend);
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    tokens.steward = await principal('etl', ['data-steward'], []);
+    // The sender classifies jobs PHI, so it is cleared for it (sender-clearance.test.ts).
+    tokens.steward = await principal('etl', ['data-steward'], ['pii', 'phi', 'pci']);
     tokens.plain = await principal('ann', ['auditor'], []);
     tokens.phi = await principal('phil', ['auditor'], ['phi']);
     tokens.pii = await principal('pia', ['auditor'], ['pii']);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { changeContextOf } from '../../identity/index.js';
+import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import {
   DEFAULT_MAX_NODES,
   EDGE_TYPES,
@@ -12,6 +12,7 @@ import {
   NODE_TYPES,
   OPENLINEAGE_SCHEMA_ID,
   visibleClassifications,
+  type OpenLineageSender,
 } from '../../lineage/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { on } from '../authorize.js';
@@ -19,7 +20,13 @@ import { decimalInteger } from '../fields.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 // Who may send events and who may read the graph is Cedar policy (lineage.cedar); which nodes
-// a reader sees is the lineage domain of each node (src/lineage/domains.ts).
+// a reader sees is the lineage domain of each node (src/lineage/domains.ts), and so is what a
+// sender may change (src/lineage/sender-clearance.ts).
+
+const senderOf = (principal: AuthenticatedPrincipal, requestId: string): OpenLineageSender => ({
+  ctx: changeContextOf(principal, requestId),
+  visible: visibleClassifications(lineageViewerOf(principal)),
+});
 
 const event = z
   .record(z.string(), z.unknown())
@@ -85,7 +92,7 @@ export const lineageRoutes: RouteSpec[] = [
     method: 'POST',
     path: '/api/v1/lineage',
     operationId: 'ingestLineageEvents',
-    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
+    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field) and stay within the sender's clearance (403 names a tags facet declaring a domain the sender is not cleared for, or an output naming a dataset Assay certifies); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
     tags: ['lineage'],
     auth: 'token',
     authorize: on.platform,
@@ -94,7 +101,7 @@ export const lineageRoutes: RouteSpec[] = [
     // The body as parsed, not zod's copy of it: what is hashed and stored is the event as sent.
     handler: async ({ request, principal, deps, requestId }) => ({
       status: 201,
-      json: await ingestOpenLineage(deps.db, request.body, changeContextOf(principal!, requestId)),
+      json: await ingestOpenLineage(deps.db, request.body, senderOf(principal!, requestId)),
     }),
   }),
   defineRoute({
@@ -108,7 +115,7 @@ export const lineageRoutes: RouteSpec[] = [
     request: { body: z.array(event) },
     responses: { 200: { description: 'every event accepted', schema: batchReceipt } },
     handler: async ({ request, principal, deps, requestId }) => {
-      const r = await ingestOpenLineage(deps.db, request.body, changeContextOf(principal!, requestId));
+      const r = await ingestOpenLineage(deps.db, request.body, senderOf(principal!, requestId));
       return { json: { status: 'success', summary: { received: r.received, successful: r.received, failed: 0 }, ...r } };
     },
   }),

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditEntries } from '../../src/audit/index.js';
+import type { LineageGraph } from '../../src/lineage/index.js';
+import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { upload } from '../data/support.js';
+import { runEvent } from './fixtures.js';
+
+/**
+ * What an OpenLineage sender may change, by its clearance (src/lineage/sender-clearance.ts):
+ * it classifies nodes only into domains it is cleared for, it never writes a dataset Assay
+ * certifies, and a node it may not see keeps what it says while the sender's edges are kept.
+ * Over the real HTTP server on a loopback port, on both backends.
+ */
+
+type Json = Record<string, unknown>;
+interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  errors?: Array<{ field: string; detail: string }>;
+}
+
+const P = { _producer: 'https://p', _schemaURL: 'https://s' };
+const tagged = (classification: string): Json => ({ tags: { ...P, tags: [{ key: 'classification', value: classification, source: 'USER' }] } });
+const schema = (...fields: string[]): Json => ({ schema: { ...P, fields: fields.map((name) => ({ name, type: 'string' })) } });
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLineage sender may change [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  /** Sends lineage, cleared for nothing regulated. */
+  let plain: { id: string; token: string };
+  /** Sends lineage, cleared for PHI. */
+  let clinic: { id: string; token: string };
+  /** Reads the graph, cleared for every regulated domain. */
+  let reader: { id: string; token: string };
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    plain = await createPrincipalWithToken(t.db, { name: 'spark', roles: ['data-steward'], kind: 'service' });
+    clinic = await createPrincipalWithToken(t.db, { name: 'clinic-airflow', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['phi'] } });
+    reader = await createPrincipalWithToken(t.db, { name: 'ann-auditor', roles: ['auditor'], attributes: { clearance: ['pii', 'phi', 'pci'] } });
+  });
+  afterAll(async () => t?.close());
+
+  async function post(token: string, body: unknown): Promise<{ status: number; text: string; json: Problem & Json }> {
+    const res = await fetch(`${base}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, text, json: JSON.parse(text) as Problem & Json };
+  }
+  async function node(namespace: string, name: string, kind: 'dataset' | 'job' = 'dataset'): Promise<LineageGraph> {
+    const q = new URLSearchParams({ namespace, name, kind, direction: 'both', depth: '2', facets: 'true' });
+    const res = await fetch(`${base}/api/v1/lineage/graph?${q}`, { headers: { authorization: `Bearer ${reader.token}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as LineageGraph;
+  }
+  const stored = async (): Promise<{ nodes: number; events: number; changes: number }> => ({
+    nodes: (await t.db.query('SELECT 1 FROM lineage_nodes')).rowCount,
+    events: (await t.db.query('SELECT 1 FROM lineage_events')).rowCount,
+    changes: await changeEntryCount(t.db),
+  });
+
+  it('a sender may not classify a node into a domain it is not cleared for: 403 naming each tags facet, nothing written, the refusal audited', async () => {
+    const event = runEvent({ job: 'oncology.extract', namespace: 'clinic', input: 'onc.visits', output: 'onc.extract' });
+    (event.outputs as Json[])[0]!.facets = tagged('PHI');
+    const second = runEvent({ job: 'cards.settle', namespace: 'cards', input: 'cards.raw', output: 'cards.settled' });
+    (second.job as Json).facets = { ...tagged('PCI') };
+    const before = await stored();
+
+    const res = await post(plain.token, [event, second]);
+    expect(res.status, res.text).toBe(403);
+    expect(res.json.code).toBe('forbidden');
+    expect(res.json.errors?.map((e) => e.field)).toEqual(['body.0.outputs.0.facets.tags', 'body.1.job.facets.tags']);
+    expect(res.json.errors?.[0]?.detail).toMatch(/declares PHI; the sender is not cleared for PHI/);
+    // The refusal is the only change: no node, no event, no ingest entry.
+    const after = await stored();
+    expect({ nodes: after.nodes, events: after.events }).toEqual({ nodes: before.nodes, events: before.events });
+    expect(after.changes).toBe(before.changes + 1);
+    const [denied] = (await listAuditEntries(t.db, { action: 'access.deny', principalId: plain.id })).slice(-1);
+    expect(denied).toMatchObject({ decision: { effect: 'denied', policyIds: ['data.clearance-for-sensitive'] }, outcome: 'failed' });
+    expect(denied?.reason).toContain('body.0.outputs.0.facets.tags declares PHI');
+
+    // Cleared for PHI (but not PCI), the first event alone is accepted and classifies the node.
+    expect((await post(clinic.token, second)).status).toBe(403);
+    const ok = await post(clinic.token, event);
+    expect(ok.status, ok.text).toBe(201);
+    expect((await node('warehouse', 'onc.extract')).nodes.find((n) => n.name === 'onc.extract')).toMatchObject({ classification: 'PHI' });
+  });
+
+  it('a node the sender may not see keeps its facets, tags and run state; the edges are kept; the answer is the same as for an unknown node', async () => {
+    // The clinic's job reads its PHI admissions table, classified and described by the clinic.
+    const start = runEvent({ job: 'admissions.load', namespace: 'clinic', input: 'adm.raw', output: 'adm.patients' });
+    start.eventType = 'START';
+    (start.outputs as Json[])[0]!.facets = { ...tagged('PHI'), ...schema('patient_id', 'diagnosis') };
+    (start.job as Json).facets = tagged('PHI');
+    expect((await post(clinic.token, start)).status).toBe(201);
+    const before = await node('warehouse', 'adm.patients');
+    const patients = before.nodes.find((n) => n.name === 'adm.patients')!;
+
+    // An uncleared sender names that table as its input, retags it and rewrites its schema,
+    // deletes a facet, and reports the clinic's run COMPLETE with a tag of its own.
+    const spark = runEvent({ job: 'marketing.copy', namespace: 'spark', input: 'adm.patients', output: 'mkt.contacts' });
+    (spark.inputs as Json[])[0]!.facets = { ...tagged('public'), ...schema('name', 'email') };
+    const rewrite = structuredClone(start);
+    rewrite.eventType = 'COMPLETE';
+    rewrite.eventTime = '2030-02-01T00:00:00.000Z';
+    (rewrite.job as Json).facets = { ...tagged('internal'), documentation: { ...P, description: 'harmless' } };
+    (rewrite.outputs as Json[])[0]!.facets = { schema: { ...P, _deleted: true } };
+    rewrite.inputs = [];
+    const res = await post(plain.token, [spark, rewrite]);
+    expect(res.status, res.text).toBe(201);
+
+    const after = await node('warehouse', 'adm.patients');
+    const same = after.nodes.find((n) => n.id === patients.id)!;
+    expect(same).toMatchObject({ classification: 'PHI', facets: patients.facets });
+    expect(JSON.stringify(same.facets)).toContain('diagnosis');
+    const job = (await node('clinic', 'admissions.load', 'job')).nodes.find((n) => n.type === 'external_job')!;
+    expect(job.classification).toBe('PHI');
+    expect(job.facets).not.toHaveProperty('documentation');
+    const run = after.nodes.find((n) => n.type === 'external_run' && n.namespace === 'clinic')!;
+    expect(run.attributes).toMatchObject({ state: 'START' });
+    // The uncleared job's read of the PHI table is in the graph: an erasure walk follows it.
+    const sparkRun = after.nodes.find((n) => n.type === 'external_run' && n.namespace === 'spark');
+    expect(sparkRun).toBeDefined();
+    expect(after.edges).toContainEqual(expect.objectContaining({ from: patients.id, to: sparkRun!.id, type: 'input' }));
+
+    // The same kind of event naming a table nobody knows answers alike: the sender learns nothing.
+    const unknown = runEvent({ job: 'marketing.copy', namespace: 'spark', input: 'never.seen', output: 'mkt.contacts2' });
+    (unknown.inputs as Json[])[0]!.facets = { ...tagged('public'), ...schema('name', 'email') };
+    const other = await post(plain.token, unknown);
+    expect(other.status).toBe(res.status);
+    expect(Object.keys(other.json).sort()).toEqual(Object.keys(res.json).sort());
+  });
+
+  it("a dataset Assay certifies is written by its promotion alone: an outside output or DatasetEvent naming it is 403, nothing written; read as an input it keeps Assay's description", async () => {
+    const scientist = await createPrincipalWithToken(t.db, { name: 'sam', roles: ['data-scientist'] });
+    const steward = await createPrincipalWithToken(t.db, { name: 'stella', roles: ['data-steward'] });
+    const ingested = await upload(t, { name: 'loans', token: scientist.token, body: 'id,amount\n1,100\n2,250\n', query: { classification: 'internal', owner: steward.id } });
+    expect(ingested.statusCode, ingested.body).toBe(201);
+    const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/loans/versions/1/promote', headers: { authorization: `Bearer ${steward.token}` } });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    const certified = (await node('assay', 'loans')).nodes.find((n) => n.type === 'external_dataset' && n.name === 'loans')!;
+    const before = await stored();
+
+    const overwrite = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans' });
+    (overwrite.outputs as Json[])[0]!.namespace = 'assay';
+    const describe = {
+      eventTime: '2030-01-05T00:00:00.000Z',
+      producer: 'https://example.com/tests',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
+      dataset: { namespace: 'assay', name: 'loans', facets: schema('anything') },
+    };
+    const res = await post(plain.token, [overwrite, describe]);
+    expect(res.status, res.text).toBe(403);
+    expect(res.json.errors).toEqual([
+      { field: 'body.0.outputs.0', detail: expect.stringMatching(/^assay\/loans is a dataset Assay certifies: only its promotion writes it/) },
+      { field: 'body.1.dataset', detail: expect.stringMatching(/^assay\/loans is a dataset Assay certifies/) },
+    ]);
+    const after = await stored();
+    expect({ nodes: after.nodes, events: after.events, changes: after.changes }).toEqual({ ...before, changes: before.changes + 1 });
+    const [denied] = (await listAuditEntries(t.db, { action: 'access.deny', principalId: plain.id })).slice(-1);
+    expect(denied?.decision.policyIds).toEqual(['lineage:certified-datasets-written-by-promotion']);
+    // Even a sender cleared for everything may not.
+    expect((await post(clinic.token, overwrite)).status).toBe(403);
+
+    // Reading it is what outside jobs do: accepted, downstream of the version, its description Assay's.
+    const read = runEvent({ job: 'loans.score', namespace: 'spark', input: 'loans', output: 'scores.loans' });
+    (read.inputs as Json[])[0]!.namespace = 'assay';
+    (read.inputs as Json[])[0]!.facets = { ...tagged('public'), ...schema('anything') };
+    expect((await post(plain.token, read)).status).toBe(201);
+    const graph = await node('assay', 'loans');
+    expect(graph.nodes.find((n) => n.id === certified.id)).toMatchObject({ classification: certified.classification, facets: certified.facets });
+    expect(graph.nodes.some((n) => n.type === 'external_run' && n.namespace === 'spark')).toBe(true);
+  });
+});
