@@ -1,7 +1,8 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
 import { hashCanonical, newId, NotFound, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
-import { derivedFromAny, reachableDownstream, type EdgeType, type ReachedNode } from '../lineage/index.js';
+import { derivedFromAny, reachableDownstream, type EdgeType, type NodeType, type ReachedNode } from '../lineage/index.js';
+import { CLASSIFICATIONS, type Classification } from '../policy/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
@@ -28,6 +29,8 @@ export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
 export const RETRAIN_REQUIRED = 'retrain_required';
 /** Lineage edges that carry data into what was made from it: a run's inputs and outputs, derivations. */
 export const ERASURE_LINEAGE_EDGES: readonly EdgeType[] = ['input', 'output', 'derived'];
+/** The lineage nodes a request records downstream of its hits: derived versions, models, OpenLineage datasets. */
+const DOWNSTREAM_TYPES: readonly NodeType[] = ['dataset_version', 'model_version', 'external_dataset'];
 /** Longest subject id accepted. */
 export const MAX_SUBJECT_ID_LENGTH = 1000;
 /**
@@ -44,8 +47,8 @@ export interface ErasureEnv {
   db: Db;
   /** Flag affected model versions `retrain_required` (config `data.erasureFlagsModels`). */
   flagsModels: boolean;
-  /** The classifications the caller may see (lineage domains); the answer names only hits in them. @default all */
-  visible?: readonly string[];
+  /** The classifications the caller may see (lineage domains); the answer names only what it may see, as `getErasureRequest` says. @default all */
+  visible?: readonly Classification[];
 }
 
 /** One request: whose data, and why. */
@@ -107,7 +110,10 @@ export interface ErasureRequestRecord extends ErasureRequestSummary {
   /** OpenLineage datasets downstream of them, written by jobs outside Assay (Assay's own datasets under its namespace are the versions above). */
   externalDatasets: ErasureExternalDataset[];
   models: ErasureModelHit[];
-  /** Hits in lineage domains (classifications) the reader is not cleared for: counted, not named. */
+  /**
+   * Hits in lineage domains (classifications) the reader is not cleared for, and what lies
+   * downstream only behind such nodes (as the lineage graph does not pass through them): counted, not named.
+   */
   withheld: { datasetVersions: number; derivedDatasetVersions: number; externalDatasets: number; models: number };
 }
 
@@ -293,7 +299,7 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
     const versions = await findVersions(tx, subjectLookupHashes(salt, subjectId));
     // One walk for both: the start nodes (the hits) are left out, so a derived version the index
     // also found stays a hit and is not listed twice.
-    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: ['dataset_version', 'model_version', 'external_dataset'] });
+    const reached = await reachableDownstream(tx, { from: versions.map((v) => v.id), through: ERASURE_LINEAGE_EDGES, types: DOWNSTREAM_TYPES });
     const derived = await versionsById(tx, reached.filter((n) => n.type === 'dataset_version').map((n) => n.id));
     // Assay's own datasets as OpenLineage names them are the versions already listed: the nodes
     // promotion linked those versions to. Not every node in Assay's namespace is one: an outside
@@ -324,13 +330,30 @@ async function recordedVersions(db: Queryable, table: 'erasure_request_hits' | '
 }
 
 /**
- * The request with this id and what it reached, or NotFound. With `visible` (the reader's
- * lineage domains, `visibleClassifications`), dataset versions, derived dataset versions and model
- * versions of any other classification are left out and counted in `withheld`, as the lineage
- * graph does: the request still holds them all, for a reader cleared to see them. A request filed
- * before derived versions (or external datasets) were looked for lists none, and counts them as null.
+ * The ids of the nodes downstream of `from` (the hits a restricted reader may see) that the reader
+ * reaches through nodes it may see, as the lineage graph walks for it; undefined for a reader
+ * cleared for every domain, who is shown all a request recorded.
  */
-export async function getErasureRequest(db: Queryable, id: string, visible?: readonly string[]): Promise<ErasureRequestRecord> {
+async function reachableByReader(db: Queryable, q: { from: readonly string[]; visible: readonly Classification[] | undefined; recorded: number }): Promise<Set<string> | undefined> {
+  const { visible } = q;
+  if (visible === undefined || CLASSIFICATIONS.every((c) => visible.includes(c))) return undefined;
+  if (q.recorded === 0) return new Set();
+  const reached = await reachableDownstream(db, { from: q.from, through: ERASURE_LINEAGE_EDGES, types: DOWNSTREAM_TYPES, visible });
+  return new Set(reached.map((n) => n.id));
+}
+
+/**
+ * The request with this id and what it reached, or NotFound. With `visible` (the reader's
+ * lineage domains, `visibleClassifications`), what the lineage graph would not show that reader
+ * is left out and counted in `withheld`: dataset versions, derived dataset versions, OpenLineage
+ * datasets and model versions of any other classification, and the downstream ones (derived
+ * versions, OpenLineage datasets, models) it reaches from the hits it may see only through nodes
+ * it may not (a table an outside PII job wrote). That is decided against the graph as it is
+ * when read, one walk. The request still holds them all, for a reader cleared to see them. A
+ * request filed before derived versions (or external datasets) were looked for lists none, and
+ * counts them as null.
+ */
+export async function getErasureRequest(db: Queryable, id: string, visible?: readonly Classification[]): Promise<ErasureRequestRecord> {
   const r = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1`, [id]);
   const row = r.rows[0];
   if (!row) throw new NotFound('erasure_request', id);
@@ -349,11 +372,16 @@ export async function getErasureRequest(db: Queryable, id: string, visible?: rea
     [id],
   );
   // A model whose lineage node is gone has no domain left to check: only an unrestricted reader sees it.
-  const seen = (classification: string | null): boolean => visible === undefined || (classification !== null && visible.includes(classification));
+  const seen = (classification: string | null): boolean => visible === undefined || (classification !== null && visible.includes(classification as Classification));
   const shownHits = hits.filter((h) => seen(h.classification));
-  const shownDerived = derived.filter((h) => seen(h.classification));
-  const shownExternal = external.rows.filter((x) => seen(x.classification));
-  const shownModels = models.rows.filter((m) => seen(m.classification));
+  // Downstream of the hits, the reader sees what the lineage graph would show it: the graph's
+  // walk does not pass through a node the reader may not see, so a table reached only through
+  // a PII run stays unseen by a reader without PII clearance, whatever its own classification.
+  const reachable = await reachableByReader(db, { from: shownHits.map((h) => h.id), visible, recorded: derived.length + external.rows.length + models.rows.length });
+  const shown = (nodeId: string, classification: string | null): boolean => seen(classification) && (reachable === undefined || reachable.has(nodeId));
+  const shownDerived = derived.filter((h) => shown(h.id, h.classification));
+  const shownExternal = external.rows.filter((x) => shown(x.node_id, x.classification));
+  const shownModels = models.rows.filter((m) => shown(m.model_node_id, m.classification));
   const asHit = (h: RecordedVersion): ErasureDatasetHit => ({ dataset: h.dataset, version: Number(h.version), id: h.id, state: h.state });
   return {
     ...toSummary(row),

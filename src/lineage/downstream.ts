@@ -20,27 +20,37 @@ export interface ReachQuery {
   through: readonly EdgeType[];
   /** The types of node to answer. */
   types: readonly NodeType[];
+  /**
+   * A reader's lineage domains (`visibleClassifications`): the walk then starts from, passes
+   * through and answers only nodes of these classifications, as `lineageGraph` walks for that
+   * reader, so what lies only behind a node outside them is not reached. @default every domain
+   */
+  visible?: readonly Classification[];
 }
 
 /**
  * Every node of `types` downstream of the `from` nodes along `through` edges, at any depth, in
- * id order, the start nodes left out. Unlike `lineageGraph` this is not a view for a reader:
- * it has no depth or node cap and ignores lineage domains, because an obligation (a GDPR
- * erasure request reaching every model trained on a subject's data) must not stop at what one
- * reader may see. One recursive statement; it ends on cycles because a node is visited once.
+ * id order, the start nodes left out. Unlike `lineageGraph` this has no depth or node cap, and
+ * without `visible` it ignores lineage domains, because an obligation (a GDPR erasure request
+ * reaching every model trained on a subject's data) must not stop at what one reader may see;
+ * with `visible` it answers what that reader may be shown of it. One recursive statement; it
+ * ends on cycles because a node is visited once.
  */
 export async function reachableDownstream(db: Queryable, q: ReachQuery): Promise<ReachedNode[]> {
-  if (q.from.length === 0 || q.through.length === 0 || q.types.length === 0) return [];
+  if (q.from.length === 0 || q.through.length === 0 || q.types.length === 0 || q.visible?.length === 0) return [];
+  // Only for a reader: the domain check costs a node lookup per edge followed.
+  const inDomains = (alias: string): string => (q.visible ? ` AND ${alias}.classification = ANY($4::text[])` : '');
   const r = await db.query<ReachedNode>(
     `WITH RECURSIVE reach (key) AS (
-         SELECT n.key FROM lineage_nodes n WHERE n.id = ANY($1::text[])
+         SELECT n.key FROM lineage_nodes n WHERE n.id = ANY($1::text[])${inDomains('n')}
        UNION
-         SELECT e.dst FROM reach r JOIN lineage_edges e ON e.src = r.key WHERE e.type = ANY($2::text[])
+         SELECT e.dst FROM reach r JOIN lineage_edges e ON e.src = r.key${q.visible ? ' JOIN lineage_nodes d ON d.key = e.dst' : ''}
+          WHERE e.type = ANY($2::text[])${inDomains('d')}
      )
      SELECT n.id, n.type, n.namespace, n.name, n.classification FROM reach r JOIN lineage_nodes n ON n.key = r.key
       WHERE n.type = ANY($3::text[]) AND NOT (n.id = ANY($1::text[]))
       ORDER BY n.id`,
-    [q.from, q.through, q.types],
+    q.visible ? [q.from, q.through, q.types, q.visible] : [q.from, q.through, q.types],
   );
   return r.rows;
 }

@@ -538,6 +538,65 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(r.json.externalDatasets).toEqual([{ nodeId: extract, namespace: 'assay', name: 'deposits_marketing_extract' }]);
     });
 
+    it('withholds a table a reader reaches only through nodes it may not see, as the lineage graph does, and names one it also reaches another way', async () => {
+      const subject = 'BOR-9001';
+      const transfers = await ingestAs(scientist, 'transfers', `borrower_id,amount\n${subject},40\nBOR-9002,30\n`, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' });
+      await promoteAs(steward, 'transfers');
+      // A job tagged PII (so are its runs) enriches the certified transfers into two untagged
+      // (internal) tables; an untagged job copies them into the second one as well.
+      const piiJobTags = { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] };
+      const input = { namespace: 'assay', name: 'transfers' };
+      const enrich = sparkEvent(6, input, { namespace: 's3://enriched', name: 'transfers_enriched' });
+      const sent = await call<Problem>('POST', '/api/v1/lineage', steward.token, [
+        { ...enrich, job: { namespace: 'spark://risk-cluster', name: 'enrich_transfers', facets: { tags: piiJobTags } }, outputs: [...enrich.outputs, { namespace: 's3://enriched', name: 'transfers_daily' }] },
+        sparkEvent(7, input, { namespace: 's3://enriched', name: 'transfers_daily' }),
+      ]);
+      expect(sent.status, sent.text).toBe(201);
+      const onlyBehindPii = await nodeOf('s3://enriched', 'transfers_enriched');
+      const bothWays = await nodeOf('s3://enriched', 'transfers_daily');
+
+      // The officer without PII clearance: the lineage graph from the version does not show the
+      // table behind the PII run, and the erasure answer names it neither, over HTTP and read back.
+      const graph = await call<{ nodes: Array<{ id: string }>; withheld: number }>('GET', `/api/v1/lineage/graph?node=${transfers.id}&direction=down&depth=5`, compliance.token);
+      expect(graph.status, graph.text).toBe(200);
+      expect(graph.json.nodes.map((n) => n.id)).toContain(bothWays);
+      expect(graph.json.nodes.map((n) => n.id)).not.toContain(onlyBehindPii);
+      const res = await erase(compliance.token, { subjectId: subject, reason: 'Art. 17(1)(a): no longer necessary, ticket DSR-58' });
+      expect(res.status, res.text).toBe(201);
+      const r = res.json;
+      expect(r).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 2 });
+      expect(r.externalDatasets).toEqual([{ nodeId: bothWays, namespace: 's3://enriched', name: 'transfers_daily' }]);
+      expect(r.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 1, models: 0 });
+      expect(res.text).not.toContain('transfers_enriched');
+      expect(res.text).not.toContain(onlyBehindPii);
+      for (const reader of [compliance, auditor]) {
+        const back = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, reader.token);
+        expect(back.status, back.text).toBe(200);
+        expect(back.json.externalDatasets).toEqual(r.externalDatasets);
+        expect(back.json.withheld).toEqual(r.withheld);
+        expect(back.text).not.toContain('transfers_enriched');
+      }
+
+      // An officer cleared for PII sees both named, whoever filed the request.
+      const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.id}`, clearedCompliance.token);
+      expect(cleared.status, cleared.text).toBe(200);
+      expect(cleared.json.externalDatasets).toEqual([
+        { nodeId: bothWays, namespace: 's3://enriched', name: 'transfers_daily' },
+        { nodeId: onlyBehindPii, namespace: 's3://enriched', name: 'transfers_enriched' },
+      ]);
+      expect(cleared.json.withheld).toEqual({ datasetVersions: 0, derivedDatasetVersions: 0, externalDatasets: 0, models: 0 });
+      const filedCleared = await erase(clearedCompliance.token, { subjectId: subject, reason: 'Art. 17(1)(a): no longer necessary, ticket DSR-59' });
+      expect(filedCleared.status, filedCleared.text).toBe(201);
+      expect(filedCleared.json.externalDatasets.map((x) => x.nodeId)).toEqual([bothWays, onlyBehindPii]);
+      expect(filedCleared.json.withheld.externalDatasets).toBe(0);
+
+      // The audit entry is evidence for its own readers, not a reader's view: it names every table
+      // reached, as it names hits in any domain, whoever filed the request.
+      const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
+      expect(entry?.reason).toContain(`external dataset ${onlyBehindPii}`);
+      expect(entry?.reason).toContain(`external dataset ${bothWays}`);
+    });
+
     it('keeps the reason, the counts and a digest of everything reached whole in the audit entry, however many tables a request reaches', async () => {
       const subject = 'BOR-8001';
       await ingestAs(scientist, 'savings', `borrower_id,amount\n${subject},70\nBOR-8002,80\n`, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' });

@@ -9,8 +9,9 @@ import { defineRoute } from '../route.js';
 
 // Who may is Cedar policy: src/policy/packs/default/erasure.cedar. The subject id goes in the
 // body (never the URL, which logs keep) and comes back in no answer, nor does its hash. The
-// answers name only the hits in lineage domains the caller is cleared for, like the lineage
-// graph, and count the others.
+// answers name only the hits in lineage domains the caller is cleared for, and downstream only
+// what the caller reaches from those through nodes it may see, like the lineage graph; they
+// count the others.
 
 const erasureId = z.string().regex(/^era_[0-9A-Z]{26}$/, 'must be an erasure request id (era_…)');
 
@@ -55,10 +56,12 @@ const recordSchema = z.object({
     .describe('Every model version downstream of those versions in the lineage graph (input, output and derived edges, any depth).'),
   withheld: z
     .object({ datasetVersions: z.number(), derivedDatasetVersions: z.number(), externalDatasets: z.number(), models: z.number() })
-    .describe('Hits in lineage domains (PII, PHI, PCI) the caller is not cleared for: recorded and counted in the totals, not named here.'),
+    .describe(
+      'Hits in lineage domains (PII, PHI, PCI) the caller is not cleared for, and derived versions, OpenLineage datasets and models it reaches only through nodes in such domains (as the lineage graph does not pass through them): recorded and counted in the totals, not named here.',
+    ),
 });
 
-const visibleTo = (principal: AuthenticatedPrincipal | undefined): string[] => (principal ? visibleClassifications(lineageViewerOf(principal)) : []);
+const visibleTo = (principal: AuthenticatedPrincipal | undefined) => (principal ? visibleClassifications(lineageViewerOf(principal)) : []);
 
 const problem = (description: string) => ({ description, contentType: 'application/problem+json' });
 
@@ -111,7 +114,7 @@ export const erasureRoutes = [
     method: 'GET',
     path: '/api/v1/erasure-requests/:id',
     operationId: 'getErasureRequest',
-    summary: 'One erasure request with the dataset versions, derived dataset versions and model versions it reached, naming those in lineage domains the caller is cleared for and counting the others.',
+    summary: 'One erasure request with the dataset versions, derived dataset versions and model versions it reached, naming those the caller may see (in lineage domains it is cleared for, and downstream reached through such nodes) and counting the others.',
     tags: ['data'],
     auth: 'token',
     authorize: on.platform,
