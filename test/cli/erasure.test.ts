@@ -17,6 +17,7 @@ describe('assay data erasure-request / erasure-requests against a running server
   let scientist = { id: '', token: '' };
   let officer = { id: '', token: '' };
   let steward = { id: '', token: '' };
+  let clearedOfficer = { id: '', token: '' };
   let requestId = '';
   const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
 
@@ -29,6 +30,7 @@ describe('assay data erasure-request / erasure-requests against a running server
       scientist = await createPrincipalWithToken(db, { name: 'sam-scientist', roles: ['data-scientist'] });
       officer = await createPrincipalWithToken(db, { name: 'carla-compliance', roles: ['compliance-officer'] });
       steward = await createPrincipalWithToken(db, { name: 'stella-steward', roles: ['data-steward'] });
+      clearedOfficer = await createPrincipalWithToken(db, { name: 'pia-compliance', roles: ['compliance-officer'], attributes: { clearance: ['pii'] } });
     } finally {
       await db.close();
     }
@@ -118,6 +120,34 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(filed.status, filed.stderr).toBe(0);
     expect(filed.stdout).toMatch(/\n {2}external dataset s3:\/\/x\\u\{1B\}\[2J copy\\u\{202E\}\\u\{A\}FAKE: 0 external datasets \(lnd_[0-9A-Z]{26}\)\n/);
     expect(filed.stdout).not.toMatch(/[\u001b\u202e]|\nFAKE/); // eslint-disable-line no-control-regex -- the test looks for the raw characters
+  });
+
+  it('names an outside table reached only through a PII job to an officer cleared for PII, and counts it as withheld for the others', async () => {
+    const event = {
+      eventType: 'COMPLETE',
+      eventTime: '2026-12-06T11:00:00.000Z',
+      producer: 'https://example.com/spark',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+      run: { runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a02' },
+      job: {
+        namespace: 'spark',
+        name: 'enrich',
+        facets: { tags: { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] } },
+      },
+      inputs: [{ namespace: 'assay', name: 'loans' }],
+      outputs: [{ namespace: 's3://y', name: 'loans_enriched' }],
+    };
+    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    expect(res.status, await res.text()).toBe(201);
+    const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-4']);
+    expect(filed.status, filed.stderr).toBe(0);
+    expect(filed.stdout).not.toContain('loans_enriched');
+    expect(filed.stdout).toContain('  withheld: 0 dataset versions, 0 derived dataset versions, 1 external datasets and 0 models in lineage domains you are not cleared for, or reached only through them');
+    const id = /^(era_[0-9A-Z]{26}) /.exec(filed.stdout)?.[1] ?? '';
+    const shown = as(clearedOfficer.token, ['data', 'erasure-requests', 'show', id]);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/\n {2}external dataset s3:\/\/y loans_enriched \(lnd_[0-9A-Z]{26}\)\n/);
+    expect(shown.stdout).not.toContain('withheld');
   });
 
   it('exits 1 naming the field or the policy, 2 on a usage error', () => {

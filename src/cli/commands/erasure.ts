@@ -25,7 +25,7 @@ function recordLines(r: ErasureRequestRecord): string {
   const withheld =
     datasetVersions + derivedDatasetVersions + externalDatasets + hiddenModels > 0
       ? [
-          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions, ${externalDatasets} external datasets and ${hiddenModels} models in lineage domains you are not cleared for (counted above)\n`,
+          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions, ${externalDatasets} external datasets and ${hiddenModels} models in lineage domains you are not cleared for, or reached only through them (counted above)\n`,
         ]
       : [];
   return [summaryLine(r), ...versions, ...derived, ...external, ...models, ...withheld].join('');
