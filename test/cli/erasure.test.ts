@@ -18,6 +18,8 @@ describe('assay data erasure-request / erasure-requests against a running server
   let officer = { id: '', token: '' };
   let steward = { id: '', token: '' };
   let clearedOfficer = { id: '', token: '' };
+  /** The orchestrator's lineage sender: it tags a job PII, so it is cleared for PII. */
+  let spark = { id: '', token: '' };
   let requestId = '';
   const as = (token: string, args: string[]) => runAssay(['--home', home, ...args], cliEnv({ ASSAY_TOKEN: token }));
 
@@ -31,6 +33,7 @@ describe('assay data erasure-request / erasure-requests against a running server
       officer = await createPrincipalWithToken(db, { name: 'carla-compliance', roles: ['compliance-officer'] });
       steward = await createPrincipalWithToken(db, { name: 'stella-steward', roles: ['data-steward'] });
       clearedOfficer = await createPrincipalWithToken(db, { name: 'pia-compliance', roles: ['compliance-officer'], attributes: { clearance: ['pii'] } });
+      spark = await createPrincipalWithToken(db, { name: 'spark-lineage', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['pii'] } });
     } finally {
       await db.close();
     }
@@ -137,7 +140,7 @@ describe('assay data erasure-request / erasure-requests against a running server
       inputs: [{ namespace: 'assay', name: 'loans' }],
       outputs: [{ namespace: 's3://y', name: 'loans_enriched' }],
     };
-    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${spark.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
     const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-4']);
     expect(filed.status, filed.stderr).toBe(0);

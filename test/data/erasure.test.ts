@@ -464,6 +464,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       ],
     });
     let loans: DatasetVersionRecord;
+    /** The orchestrator's lineage sender: it tags tables PII, so it is cleared for PII. */
+    let spark: { id: string; token: string };
     const nodeOf = async (namespace: string, name: string): Promise<string> =>
       (await t.db.query<{ id: string }>(`SELECT id FROM lineage_nodes WHERE type = 'external_dataset' AND namespace = $1 AND name = $2`, [namespace, name])).rows[0]!.id;
 
@@ -473,8 +475,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       // Spark reads the certified loans (Assay's namespace and the dataset's name, as Assay's own
       // events call it) into a feature table, and a second job scores that into a PII table;
       // a third job reads a table that has nothing to do with the subject.
-      // The orchestrator tags the scores PII, so it is cleared for PII.
-      const spark = await createPrincipalWithToken(t.db, { name: 'spark-lineage', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['pii'] } });
+      spark = await createPrincipalWithToken(t.db, { name: 'spark-lineage', roles: ['data-steward'], kind: 'service', attributes: { clearance: ['pii'] } });
       const res = await call<Problem>('POST', '/api/v1/lineage', spark.token, [
         sparkEvent(1, { namespace: 'assay', name: 'loans' }, { namespace: 's3://features', name: 'loan_features' }),
         sparkEvent(2, { namespace: 's3://features', name: 'loan_features' }, { namespace: 'postgres://dwh:5432', name: 'risk.loan_scores', classification: 'PII' }),
@@ -547,7 +548,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       const piiJobTags = { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] };
       const input = { namespace: 'assay', name: 'transfers' };
       const enrich = sparkEvent(6, input, { namespace: 's3://enriched', name: 'transfers_enriched' });
-      const sent = await call<Problem>('POST', '/api/v1/lineage', steward.token, [
+      const sent = await call<Problem>('POST', '/api/v1/lineage', spark.token, [
         { ...enrich, job: { namespace: 'spark://risk-cluster', name: 'enrich_transfers', facets: { tags: piiJobTags } }, outputs: [...enrich.outputs, { namespace: 's3://enriched', name: 'transfers_daily' }] },
         sparkEvent(7, input, { namespace: 's3://enriched', name: 'transfers_daily' }),
       ]);
