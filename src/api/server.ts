@@ -118,8 +118,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
             logger.info({ purged: r.purged.length, heldByLegalHold: r.held.length, more: r.more }, 'audit payload retention purge');
           }
         },
+        // Holding the home lock, every pending payload record is a dead process's; with PostgreSQL only those older than the grace.
+        ...(lock ? { firstSweepGraceMs: 0 } : {}),
         onSweep: (r) => {
-          if (r.marked > 0 || r.removed.length > 0) logger.info({ marked: r.marked, removed: r.removed.length }, 'audit payload stray sweep');
+          if (r.recorded > 0 || r.records > 0) {
+            logger.info({ legacyRecorded: r.recorded, removed: r.removed.length, kept: r.kept.length, records: r.records }, 'audit payload stray sweep');
+          }
         },
         onError: (err) => logger.error({ err }, 'audit payload retention purge failed'),
       });

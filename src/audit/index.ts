@@ -29,6 +29,7 @@ export {
   listAuditPayloads,
   openAuditPayloadStore,
   readAuditPayload,
+  recordPendingAuditPayload,
   storeAuditPayload,
   type AuditPayload,
   type AuditPayloadQuery,
@@ -36,6 +37,8 @@ export {
   type EraseAuditPayloadInput,
   type PayloadDeps,
   type PayloadStoreDeps,
+  type PendingAuditPayload,
+  type PendingPayloadDeps,
   type StoreAuditPayloadInput,
 } from './payloads.js';
 export {
@@ -65,4 +68,11 @@ export {
 } from './retention.js';
 export { startBackgroundLoop, type BackgroundLoop, type BackgroundLoopOptions } from './background-loop.js';
 export { startRetentionPurge, type RetentionPurgeHandle, type RetentionPurgeOptions } from './retention-schedule.js';
-export { STRAY_PAYLOAD_GRACE_MS, sweepStrayPayloads, type StraySweepOptions, type StraySweepReport } from './stray-payloads.js';
+export {
+  LEGACY_STRAY_LISTING_ACTION,
+  STRAY_PAYLOAD_GRACE_MS,
+  STRAY_PAYLOAD_SWEEP_ACTION,
+  sweepStrayPayloads,
+  type StraySweepOptions,
+  type StraySweepReport,
+} from './stray-payloads.js';

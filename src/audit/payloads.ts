@@ -3,6 +3,7 @@
 // reference them by SHA-256 (`payloadRefs`). Erasing a payload removes its bytes but keeps
 // its row and hash, and appends an entry: the Merkle tree over the entries still verifies.
 
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   type AssayConfig,
@@ -19,6 +20,7 @@ import {
 import { createBlobStore, type BlobStore, type BlobStoreOptions, type Db, type Queryable, type Tx } from '../store/index.js';
 import { auditReason } from './entry.js';
 import { appendAuditEntry } from './log.js';
+import { lockPayloadHashes } from './payload-locks.js';
 import { HOLD_LOCK_KEY, holdsCoveringPayload, retentionDeadlines, type AuditContext, type RetentionPolicy } from './retention.js';
 
 /** Where a payload's bytes stand. */
@@ -110,6 +112,54 @@ const storeInputSchema = z.strictObject({
 /** A payload to keep: its class decides its retention. */
 export type StoreAuditPayloadInput = z.input<typeof storeInputSchema>;
 
+/** A payload recorded as pending (`recordPendingAuditPayload`): what `storeAuditPayload` keeps. */
+export interface PendingAuditPayload {
+  readonly sha256: string;
+  /** Names this request's `audit_payload_pending` record. */
+  readonly claimId: string;
+  readonly class: string;
+  readonly mediaType: string;
+  readonly subjectId?: string;
+  readonly bytes: Uint8Array;
+}
+
+/** What recording a pending payload needs. */
+export interface PendingPayloadDeps {
+  db: Db;
+  retention: RetentionPolicy;
+  /** @default the system clock */
+  clock?: Clock;
+}
+
+/**
+ * Validates a payload and records, committed at once and on its own, that this request is about
+ * to store its bytes: call it before the transaction that calls `storeAuditPayload`, so that a
+ * transaction that rolls back, or a process that dies before its commit, leaves a record the
+ * stray sweep finds (`sweepStrayPayloads`). Bytes once erased are refused here (Conflict),
+ * before anything is written.
+ */
+export async function recordPendingAuditPayload(deps: PendingPayloadDeps, input: StoreAuditPayloadInput): Promise<PendingAuditPayload> {
+  const parsed = storeInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationFailed(
+      'invalid audit payload',
+      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+    );
+  }
+  const p = parsed.data;
+  const now = (deps.clock ?? systemClock).now();
+  // An unknown class is refused here, before anything is recorded or written.
+  retentionDeadlines(deps.retention, p.class, now);
+  const bytes = typeof p.bytes === 'string' ? Buffer.from(p.bytes, 'utf8') : p.bytes;
+  const sha256 = sha256Hex(bytes);
+  const { db } = deps;
+  const erased = (await db.query<PayloadRow>('SELECT * FROM audit_payloads WHERE sha256 = $1 AND erased_at IS NOT NULL', [sha256])).rows[0];
+  if (erased) throw erasedConflict(erased);
+  const claimId = randomUUID();
+  await db.query('INSERT INTO audit_payload_pending (sha256, claim_id, recorded_at) VALUES ($1, $2, $3)', [sha256, claimId, now.toISOString()]);
+  return { sha256, claimId, class: p.class, mediaType: p.mediaType, ...(p.subjectId ? { subjectId: p.subjectId } : {}), bytes };
+}
+
 /** What storing needs besides the caller's transaction. */
 export interface PayloadStoreDeps {
   /** The audit payload store (`openAuditPayloadStore`). */
@@ -120,32 +170,29 @@ export interface PayloadStoreDeps {
 }
 
 /**
- * Keeps `bytes` as an audit payload: the bytes are written first, then the row is recorded in
- * the caller's transaction, so the entry the caller appends next can reference it
- * (`payloadRefs: [{name, sha256}]`) and never names bytes that are not there. If that
- * transaction rolls back, no row refers to the bytes and `sweepStrayPayloads` removes them later. Storing bytes already kept pushes their
+ * Keeps a payload recorded as pending: the bytes are written, then the row is recorded in the
+ * caller's transaction, so the entry the caller appends next can reference it
+ * (`payloadRefs: [{name, sha256}]`) and never names bytes that are not there; the pending
+ * record goes in the same transaction. If that transaction rolls back, the record stays and
+ * `sweepStrayPayloads` removes the bytes later. Storing bytes already kept pushes their
  * deadlines out, never in; bytes once erased are refused (Conflict).
  */
-export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, input: StoreAuditPayloadInput): Promise<AuditPayload> {
-  const parsed = storeInputSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ValidationFailed(
-      'invalid audit payload',
-      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
-    );
-  }
-  const p = parsed.data;
-  const bytes = typeof p.bytes === 'string' ? Buffer.from(p.bytes, 'utf8') : p.bytes;
+export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, pending: PendingAuditPayload): Promise<AuditPayload> {
+  const { sha256, bytes } = pending;
   const storedAt = (deps.clock ?? systemClock).now();
-  const d = retentionDeadlines(deps.retention, p.class, storedAt);
-  const sha256 = sha256Hex(bytes);
+  const d = retentionDeadlines(deps.retention, pending.class, storedAt);
   // Locks the row when there is one: a purge or erasure of these bytes finishes (or waits) first.
   const existing = (await tx.query<PayloadRow>('SELECT * FROM audit_payloads WHERE sha256 = $1 FOR UPDATE', [sha256])).rows[0];
   if (existing?.erased_at) throw erasedConflict(existing);
-  // Unmark these bytes as stray before writing them: a sweep removing them holds the mark, so
-  // this waits for it and then writes the bytes anew; a sweep coming later finds no mark to take.
-  await tx.query('DELETE FROM audit_payload_strays WHERE sha256 = $1', [sha256]);
-  await deps.blobs.put(bytes);
+  // Before the hash's lock: a sweep holds a record's lock while it waits for a hash lock, never
+  // the other way round. Gone already when a sweep took this request for a dead one (slower
+  // than the grace): the bytes are then written anew below, after that sweep removed them.
+  await tx.query('DELETE FROM audit_payload_pending WHERE claim_id = $1 AND sha256 = $2', [pending.claimId, sha256]);
+  // Under the hash's lock, held to the commit: a sweep deciding about these bytes has finished
+  // (they are written anew after it removed them), or starts after this commit and sees the row.
+  await lockPayloadHashes(tx, [sha256]);
+  const written = await deps.blobs.put(bytes);
+  if (written.hash !== sha256) throw new AssayError('internal', `audit payload sha256:${sha256} was written as ${written.hash}`);
   const r = await tx.query<PayloadRow>(
     `INSERT INTO audit_payloads (sha256, class, media_type, size, subject_ids, stored_at, hot_until, retain_until, purge_after)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -163,10 +210,10 @@ export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, input: S
      RETURNING *`,
     [
       sha256,
-      p.class,
-      p.mediaType,
+      pending.class,
+      pending.mediaType,
       bytes.byteLength,
-      p.subjectId ? [p.subjectId] : [],
+      pending.subjectId ? [pending.subjectId] : [],
       storedAt.toISOString(),
       d.hotUntil.toISOString(),
       d.retainUntil.toISOString(),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAuditEntries, sequenceBatch, storeAuditPayload, type AuditPayload, type LegalHold, type PurgeReport } from '../../src/audit/index.js';
+import { listAuditEntries, recordPendingAuditPayload, sequenceBatch, storeAuditPayload, type AuditPayload, type LegalHold, type PurgeReport } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION, type Clock } from '../../src/core/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
@@ -29,12 +29,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
   /** A payload and the entry referencing it, stored at `storedAt`. */
   async function seed(storedAt: string, options: { subjectId?: string; payloadClass?: string } = {}): Promise<{ payload: AuditPayload; body: string }> {
     const body = `{"messages":[{"role":"user","content":"patient ${++n} has a rash"}]}`;
+    const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, {
+      class: options.payloadClass ?? 'inference',
+      mediaType: 'application/json',
+      bytes: body,
+      ...(options.subjectId ? { subjectId: options.subjectId } : {}),
+    });
     const payload = await t.db.transaction(async (tx) => {
-      const p = await storeAuditPayload(
-        tx,
-        { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(storedAt) },
-        { class: options.payloadClass ?? 'inference', mediaType: 'application/json', bytes: body, ...(options.subjectId ? { subjectId: options.subjectId } : {}) },
-      );
+      const p = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(storedAt) }, pending);
       await appendInferenceEntry(tx, { inferenceId: `inf_${n}`, requestSha256: p.sha256 });
       return p;
     });

@@ -14,6 +14,7 @@ import {
   readAuditPayload,
   releaseLegalHold,
   sequenceBatch,
+  recordPendingAuditPayload,
   storeAuditPayload,
   verifyAuditLog,
   type AuditContext,
@@ -43,8 +44,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
 
   /** Stores a payload and the entry that references it, in one transaction, as a domain module would. */
   async function storeWithEntry(input: StoreAuditPayloadInput, clock: Clock = at('2024-01-15T08:00:00.000Z')) {
+    const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, input);
     return t.db.transaction(async (tx) => {
-      const payload = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock }, input);
+      const payload = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock }, pending);
       const entry = await appendInferenceEntry(tx, { inferenceId: `inf_${unique}`, requestSha256: payload.sha256 });
       return { payload, entry };
     });
@@ -87,9 +89,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
 
   it('records nothing when the caller\'s transaction rolls back', async () => {
     const body = fresh('rollback');
+    const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body });
     await expect(
       t.db.transaction(async (tx) => {
-        await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body });
+        await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION }, pending);
         throw new Error('the entry could not be written');
       }),
     ).rejects.toThrow('the entry could not be written');
@@ -98,13 +101,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
 
   it('refuses an unknown class or a bad media type naming the field, and writes nothing', async () => {
     const body = fresh('invalid');
-    const store = (input: Partial<StoreAuditPayloadInput>) =>
-      t.db.transaction((tx) =>
-        storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body, ...input }),
-      );
+    const store = async (input: Partial<StoreAuditPayloadInput>) => {
+      const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body, ...input });
+      return t.db.transaction((tx) => storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION }, pending));
+    };
     await expect(store({ class: 'gossip' })).rejects.toMatchObject({ code: 'validation_failed', errors: [{ field: 'class' }] });
     await expect(store({ mediaType: 'not a type' })).rejects.toMatchObject({ code: 'validation_failed', errors: [{ field: 'mediaType' }] });
     expect((await t.db.query('SELECT 1 FROM audit_payloads WHERE sha256 = $1', [sha(body)])).rowCount).toBe(0);
+    expect((await t.db.query('SELECT 1 FROM audit_payload_pending WHERE sha256 = $1', [sha(body)])).rowCount).toBe(0);
     expect(await t.auditPayloads.has(sha(body))).toBe(false);
   });
 
@@ -250,8 +254,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
       const payloads = await openAuditPayloadStore(config);
       const body = fresh('namespace');
       await shared.put(Buffer.from(body));
+      const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body });
       const { payload } = await t.db.transaction(async (tx) => ({
-        payload: await storeAuditPayload(tx, { blobs: payloads, retention: DEFAULT_RETENTION, clock: at('2020-01-01T00:00:00.000Z') }, { class: 'inference', mediaType: 'text/plain', bytes: body }),
+        payload: await storeAuditPayload(tx, { blobs: payloads, retention: DEFAULT_RETENTION, clock: at('2020-01-01T00:00:00.000Z') }, pending),
       }));
       await eraseAuditPayload({ db: t.db, blobs: payloads }, { sha256: payload.sha256, reason: 'DSR-13' }, officer);
       expect(await payloads.has(payload.sha256)).toBe(false);

@@ -16,6 +16,7 @@ import {
   retentionDeadlines,
   sequenceBatch,
   startRetentionPurge,
+  recordPendingAuditPayload,
   storeAuditPayload,
   verifyAuditLog,
   type AuditContext,
@@ -125,12 +126,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('legal holds and p
   /** Stores a payload with its referencing entry (about `resource`), as a domain module would. */
   async function store(input: Omit<StoreAuditPayloadInput, 'bytes' | 'mediaType'> & { storedAt: string; resource?: { type: string; id: string } }) {
     const body = `payload ${++n} ${input.class} ${input.storedAt}`;
+    const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, { class: input.class, mediaType: 'text/plain', bytes: body, ...(input.subjectId ? { subjectId: input.subjectId } : {}) });
     return t.db.transaction(async (tx) => {
-      const p = await storeAuditPayload(
-        tx,
-        { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(input.storedAt) },
-        { class: input.class, mediaType: 'text/plain', bytes: body, ...(input.subjectId ? { subjectId: input.subjectId } : {}) },
-      );
+      const p = await storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(input.storedAt) }, pending);
       await appendAuditEntry(tx, {
         actor: officer.actor,
         action: 'inference.complete',
@@ -309,10 +307,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('legal holds and p
     await releaseAll();
     const now = '2033-01-01T00:00:00.000Z';
     const body = 'the same bytes, a year later';
-    const storeBody = (storedAt: string) =>
-      t.db.transaction((tx) =>
-        storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(storedAt) }, { class: 'inference', mediaType: 'text/plain', bytes: body }),
-      );
+    const storeBody = async (storedAt: string) => {
+      const pending = await recordPendingAuditPayload({ db: t.db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'text/plain', bytes: body });
+      return t.db.transaction((tx) => storeAuditPayload(tx, { blobs: t.auditPayloads, retention: DEFAULT_RETENTION, clock: at(storedAt) }, pending));
+    };
     await storeBody('2031-06-01T00:00:00.000Z');
     await purge({ now, limit: 10_000 });
     expect((await getAuditPayload(t.db, sha(body))).state).toBe('purged');

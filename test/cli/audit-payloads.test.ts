@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeAuditPayload } from '../../src/audit/index.js';
+import { recordPendingAuditPayload, storeAuditPayload, type PendingAuditPayload } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION } from '../../src/core/index.js';
 import { createFsBlobStore, createPgliteDb } from '../../src/store/index.js';
 import { createPrincipalWithToken } from '../support/app.js';
@@ -30,11 +30,15 @@ describe('assay audit hold / purge / erase against a running server', () => {
     try {
       complianceToken = (await createPrincipalWithToken(db, { name: 'cora-compliance', roles: ['compliance-officer'] })).token;
       const clock = { now: () => new Date('2001-01-01T00:00:00.000Z') };
+      const pending: PendingAuditPayload[] = [];
+      for (const [body, subjectId] of [['{"q":"expired"}', 'subj-free'], ['{"q":"held"}', 'subj-cli']] as const) {
+        pending.push(await recordPendingAuditPayload({ db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'application/json', bytes: body, subjectId }));
+      }
       const hashes = await db.transaction(async (tx) => {
         const hashes: string[] = [];
-        for (const [body, subjectId] of [['{"q":"expired"}', 'subj-free'], ['{"q":"held"}', 'subj-cli']] as const) {
-          const p = await storeAuditPayload(tx, { blobs, retention: DEFAULT_RETENTION, clock }, { class: 'inference', mediaType: 'application/json', bytes: body, subjectId });
-          await appendInferenceEntry(tx, { inferenceId: `inf_${subjectId}`, requestSha256: p.sha256 });
+        for (const one of pending) {
+          const p = await storeAuditPayload(tx, { blobs, retention: DEFAULT_RETENTION, clock }, one);
+          await appendInferenceEntry(tx, { inferenceId: `inf_${one.subjectId ?? ''}`, requestSha256: p.sha256 });
           hashes.push(p.sha256);
         }
         return hashes;
