@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/api/index.js';
-import { listAuditEntries } from '../../src/audit/index.js';
+import { listAuditEntries, STRAY_PAYLOAD_SWEEP_ACTION } from '../../src/audit/index.js';
 import { loadConfig, openKeyring, type AssayConfig } from '../../src/core/index.js';
 import { PENDING_BLOB_SWEEP_ACTION } from '../../src/data/index.js';
 import { acquireHomeLock, createFsBlobStore, migrate, openDatabase, type Db } from '../../src/store/index.js';
+import { eventually } from '../support/cli.js';
 import { createTestPostgres, postgresAvailable, type TestPostgres } from '../support/databases.js';
 
 const homes: string[] = [];
@@ -96,6 +97,28 @@ describe('what dead processes left, at server start', () => {
       const entries = await listAuditEntries(db, { action: PENDING_BLOB_SWEEP_ACTION });
       expect(entries).toHaveLength(1);
       expect(entries[0]!.reason).toContain(`sha256:${hash}`);
+    });
+  });
+
+  it('embedded: the first stray payload sweep takes every pending audit payload record, and removes its bytes, audited', async () => {
+    const config = await home();
+    // What a process killed between recording a payload and its commit leaves: the bytes and the record, recorded just now.
+    const payloads = await createFsBlobStore({ root: config.paths.auditPayloads });
+    const { hash } = await payloads.put(Buffer.from('{"prompt":"a request whose process died"}'));
+    await withDb(config, (db) => db.query('INSERT INTO audit_payload_pending (sha256, claim_id, recorded_at) VALUES ($1, $2, $3)', [hash, 'claim-dead', new Date().toISOString()]));
+
+    const server = await startServer({ config, logger });
+    try {
+      // The retention schedule sweeps in the background, after its first purge.
+      await eventually(async () => ((await payloads.has(hash)) ? undefined : true));
+    } finally {
+      await server.close();
+      await payloads.close();
+    }
+    await withDb(config, async (db) => {
+      expect((await db.query('SELECT 1 FROM audit_payload_pending')).rowCount).toBe(0);
+      const entries = await listAuditEntries(db, { action: STRAY_PAYLOAD_SWEEP_ACTION });
+      expect(entries.flatMap((e) => e.payloadRefs)).toEqual([{ name: 'stray', sha256: hash }]);
     });
   });
 
