@@ -20,7 +20,7 @@ import {
 import { createBlobStore, type BlobStore, type BlobStoreOptions, type Db, type Queryable, type Tx } from '../store/index.js';
 import { auditReason } from './entry.js';
 import { appendAuditEntry } from './log.js';
-import { lockPayloadHashes } from './payload-locks.js';
+import { lockPayloadHash } from './payload-locks.js';
 import { HOLD_LOCK_KEY, holdsCoveringPayload, retentionDeadlines, type AuditContext, type RetentionPolicy } from './retention.js';
 
 /** Where a payload's bytes stand. */
@@ -190,7 +190,7 @@ export async function storeAuditPayload(tx: Tx, deps: PayloadStoreDeps, pending:
   await tx.query('DELETE FROM audit_payload_pending WHERE claim_id = $1 AND sha256 = $2', [pending.claimId, sha256]);
   // Under the hash's lock, held to the commit: a sweep deciding about these bytes has finished
   // (they are written anew after it removed them), or starts after this commit and sees the row.
-  await lockPayloadHashes(tx, [sha256]);
+  await lockPayloadHash(tx, sha256);
   const written = await deps.blobs.put(bytes);
   if (written.hash !== sha256) throw new AssayError('internal', `audit payload sha256:${sha256} was written as ${written.hash}`);
   const r = await tx.query<PayloadRow>(

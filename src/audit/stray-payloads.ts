@@ -9,6 +9,7 @@
 // stored payload admits to them and no other request claims them. It decides and deletes under
 // the hash's advisory lock, which a store takes before writing the bytes: a store racing the
 // sweep either finishes first (the sweep then sees its row) or writes the bytes anew after it.
+// The sweep only tries the lock: a hash a store holds waits for the next sweep.
 //
 // Strays left by releases before pending records existed have no record. The first sweep after
 // the upgrade lists the store once to record them, and records in the database (with an audit
@@ -25,7 +26,7 @@ import { systemClock } from '../core/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { auditReason, SYSTEM_ACTOR, type Actor } from './entry.js';
 import { appendAuditEntry } from './log.js';
-import { lockPayloadHashes } from './payload-locks.js';
+import { tryLockPayloadHash } from './payload-locks.js';
 
 /** How long a pending record stays before the sweep takes its request for dead: longer than any transaction that could still commit its row. */
 export const STRAY_PAYLOAD_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -115,10 +116,14 @@ async function sweepBatch(tx: Tx, s: { options: StraySweepOptions; cutoff: strin
       ORDER BY sha256, claim_id FOR UPDATE SKIP LOCKED`,
     [cutoff, BATCH],
   );
-  if (rows.rows.length === 0) return { removed: [], kept: [], records: 0, entryId: '' };
-  const hashes = [...new Set(rows.rows.map((r) => r.sha256))].sort();
-  const pairs = [rows.rows.map((r) => r.sha256), rows.rows.map((r) => r.claim_id)];
-  await lockPayloadHashes(tx, hashes);
+  // Never waits for a hash's lock: a store holds it until its commit, and a transaction storing
+  // several payloads may wait for a record this sweep holds, which would be a deadlock. A hash
+  // a store holds is left, with its records, to the next sweep.
+  const hashes: string[] = [];
+  for (const hash of [...new Set(rows.rows.map((r) => r.sha256))].sort()) if (await tryLockPayloadHash(tx, hash)) hashes.push(hash);
+  const taken = rows.rows.filter((r) => hashes.includes(r.sha256));
+  if (taken.length === 0) return { removed: [], kept: [], records: 0, entryId: '' };
+  const pairs = [taken.map((r) => r.sha256), taken.map((r) => r.claim_id)];
   // After the locks, in a statement of its own: sees the row of a store that committed holding one.
   const keep = await tx.query<{ sha256: string }>(
     `SELECT h AS sha256 FROM unnest($1::text[]) AS h
@@ -142,7 +147,7 @@ async function sweepBatch(tx: Tx, s: { options: StraySweepOptions; cutoff: strin
     decision: { effect: 'allowed', policyIds: ['retention:stray-payloads'] },
     outcome: 'succeeded',
     reason: auditReason(
-      `cleared ${rows.rows.length} pending payload record(s) older than ${cutoff} of requests that never committed; ` +
+      `cleared ${taken.length} pending payload record(s) older than ${cutoff} of requests that never committed; ` +
         `removed ${removed.length} payload blob(s) that no stored payload admits to and no other request claims` +
         `${kept.length ? `; kept ${kept.length} stored or claimed` : ''}`,
     ),
@@ -150,7 +155,7 @@ async function sweepBatch(tx: Tx, s: { options: StraySweepOptions; cutoff: strin
   });
   // Inside the transaction and under the locks: should the commit fail, the records come back and the next sweep deletes again (a no-op for bytes gone).
   for (const hash of removed) await options.blobs.delete(hash);
-  return { removed, kept, records: rows.rows.length, entryId: entry.id };
+  return { removed, kept, records: taken.length, entryId: entry.id };
 }
 
 /**

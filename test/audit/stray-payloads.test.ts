@@ -198,6 +198,35 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('stray audit paylo
     expect(await t.auditPayloads.getBytes(p.sha256)).toEqual(Buffer.from(body));
   });
 
+  // Two transactions at once: PostgreSQL only (PGlite runs one at a time).
+  it.runIf(backend.name === 'postgres')('never waits for a store that holds the hash: leaves its records to the next sweep', async () => {
+    await sweepAll();
+    const body = fresh('held');
+    await diesBeforeCommit(body);
+    const live = await record(body);
+    let inStore!: () => void;
+    const storing = new Promise<void>((resolve) => (inStore = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // A caller's transaction that stored the payload and still has work to do before it commits.
+    const committing = t.db.transaction(async (tx) => {
+      const p = await storeAuditPayload(tx, { ...deps, blobs: t.auditPayloads }, live);
+      inStore();
+      await released;
+      await appendInferenceEntry(tx, { inferenceId: `inf_${++unique}`, requestSha256: p.sha256 });
+      return p;
+    });
+    await storing;
+    // Were the sweep to wait for the hash's lock, it would wait for this commit, which waits for the sweep.
+    expect(await sweep(after(STRAY_PAYLOAD_GRACE_MS))).toEqual({ recorded: 0, removed: [], kept: [], records: 0, entryIds: [] });
+    // Both records: the dead request's, and the live one's, whose deletion is not yet committed.
+    expect(await pending()).toEqual([sha(body), sha(body)]);
+    release();
+    const p = await committing;
+    expect(await sweep(after(STRAY_PAYLOAD_GRACE_MS))).toMatchObject({ removed: [], kept: [sha(body)], records: 1 });
+    expect(await t.auditPayloads.getBytes(p.sha256)).toEqual(Buffer.from(body));
+  });
+
   it('the retention schedule sweeps too, its first sweep with the grace it is given', async () => {
     await sweepAll();
     const body = fresh('scheduled');
