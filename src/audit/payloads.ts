@@ -135,8 +135,9 @@ export interface PendingPayloadDeps {
  * Validates a payload and records, committed at once and on its own, that this request is about
  * to store its bytes: call it before the transaction that calls `storeAuditPayload`, so that a
  * transaction that rolls back, or a process that dies before its commit, leaves a record the
- * stray sweep finds (`sweepStrayPayloads`). Bytes once erased are refused here (Conflict),
- * before anything is written.
+ * stray sweep finds (`sweepStrayPayloads`). Never inside that transaction: the record must
+ * outlive its rollback (and on the embedded database a statement outside an open transaction
+ * waits for it to end). Bytes once erased are refused here (Conflict), before anything is written.
  */
 export async function recordPendingAuditPayload(deps: PendingPayloadDeps, input: StoreAuditPayloadInput): Promise<PendingAuditPayload> {
   const parsed = storeInputSchema.safeParse(input);
