@@ -1,13 +1,11 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/core/index.js';
-import type { Actor } from '../../src/audit/index.js';
 import { ingestDataset, promoteDatasetVersion, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore } from '../../src/store/index.js';
-import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { promoteEnvOf, twoStewards } from './support.js';
+import { promoteEnvOf, withTwoStewards } from './support.js';
 
 /**
  * Ordering hook, the one thing here that is not Assay as it runs: the real blob store does
@@ -77,22 +75,13 @@ function csv(seed: number): Buffer {
  * references it, and the other must not commit a reference to bytes that are gone.
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and a failing request [%s]', (_name, backend) => {
-  let t: TestApp;
-  let ingester: Actor;
-  let promoter: Actor;
-  let ownerId: string;
+  const suite = withTwoStewards(backend);
 
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-    ({ ingester, promoter, ownerId } = await twoStewards(t));
-  });
-  afterAll(async () => t?.close());
-
-  const envWith = (blobs: BlobStore): PromoteEnv => promoteEnvOf(t, blobs);
+  const envWith = (blobs: BlobStore): PromoteEnv => promoteEnvOf(suite.t, blobs);
   const ingest = (env: DataEnv, name: string, file: { bytes: Buffer; consentColumn?: string }) =>
-    ingestDataset(env, { name, source: Readable.from([file.bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId, ...(file.consentColumn ? { consentColumn: file.consentColumn } : {}) }, { actor: ingester });
+    ingestDataset(env, { name, source: Readable.from([file.bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId, ...(file.consentColumn ? { consentColumn: file.consentColumn } : {}) }, { actor: suite.ingester });
   const snapshotOf = async (name: string): Promise<string | undefined> =>
-    (await t.db.query<{ sha: string }>('SELECT v.snapshot_sha256 AS sha FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1', [name])).rows[0]?.sha;
+    (await suite.t.db.query<{ sha: string }>('SELECT v.snapshot_sha256 AS sha FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1', [name])).rows[0]?.sha;
 
   /** Resolves once `settled` has, or once another transaction waits for a blob's advisory lock. */
   async function settledOrWaitingForBlobLock(settled: Promise<unknown>): Promise<void> {
@@ -101,14 +90,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
       () => (done = true),
       () => (done = true),
     );
-    if (t.db.kind === 'pglite') {
+    if (suite.t.db.kind === 'pglite') {
       // One connection: the remover's transaction holds it, so nothing here can look at pg_locks;
       // the other request either commits around the remover (the defect) or queues behind it.
       await Promise.race([settled.catch(() => undefined), sleep(2000)]);
       return;
     }
     while (!done) {
-      const waiting = await t.db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = x'626c6f62'::int::oid AND NOT granted`);
+      const waiting = await suite.t.db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = x'626c6f62'::int::oid AND NOT granted`);
       if (waiting.rowCount > 0) return;
       await sleep(10);
     }
@@ -120,7 +109,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
    * as it finds it stored. The scenarios interleave from there.
    */
   async function sameBytesTwice(n: number, names: [string, string]) {
-    const { blobs, pause } = pausingStore(t.deps.blobs);
+    const { blobs, pause } = pausingStore(suite.t.deps.blobs);
     const env = envWith(blobs);
     const bytes = csv(n);
     const sha = sha256Hex(bytes);
@@ -140,12 +129,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
     stored.release();
     await expect(failing).rejects.toMatchObject({ code: 'validation_failed' });
     // The race happened: the snapshot B found is gone before B commits.
-    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
     found.release();
     const v = await committing;
     expect(v.snapshot.sha256).toBe(sha);
     expect(await snapshotOf('race-b')).toBe(sha);
-    expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
+    expect((await suite.t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
   });
 
   it("a failing ingest decides to remove the snapshot just before another commits a version referencing it: the commit waits for the removal and stores the snapshot again", async () => {
@@ -160,7 +149,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
     await expect(failing).rejects.toMatchObject({ code: 'validation_failed' });
     const v = await committing;
     expect(await snapshotOf('lock-b')).toBe(v.snapshot.sha256);
-    expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
+    expect((await suite.t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
   });
 
   it('a version commits while holding the snapshot it references, and a failing ingest that stored the snapshot waits to decide: it finds the reference and keeps the bytes', async () => {
@@ -175,36 +164,36 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('shared blobs and 
     const v = await committing;
     await expect(failing).rejects.toMatchObject({ code: 'validation_failed' });
     expect(await snapshotOf('held-b')).toBe(v.snapshot.sha256);
-    expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
+    expect((await suite.t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
   });
 
   it('a promotion finds the certified Parquet stored, a failing promotion that stored it removes it, then the first commits: the Parquet is stored again from its scratch file', async () => {
-    const env = envWith(t.deps.blobs);
+    const env = envWith(suite.t.deps.blobs);
     const bytes = csv(3);
     const one = await ingest(env, 'promote-race', { bytes });
     const two = await ingest(env, 'promote-race', { bytes });
-    const { blobs, pause } = pausingStore(t.deps.blobs);
+    const { blobs, pause } = pausingStore(suite.t.deps.blobs);
     const paused = envWith(blobs);
     const stored = pause('adopt');
     // A is the versions' ingester: the database refuses its certification after both blobs are stored.
-    const failing = promoteDatasetVersion(paused, { name: 'promote-race', version: one.version }, { actor: ingester });
+    const failing = promoteDatasetVersion(paused, { name: 'promote-race', version: one.version }, { actor: suite.ingester });
     failing.catch(() => undefined);
     const parquet = await stored.reached;
     const found = pause('has', { hash: parquet, answered: true });
-    const committing = promoteDatasetVersion(paused, { name: 'promote-race', version: two.version }, { actor: promoter });
+    const committing = promoteDatasetVersion(paused, { name: 'promote-race', version: two.version }, { actor: suite.promoter });
     committing.catch(() => undefined);
     await found.reached;
     stored.release();
     await expect(failing).rejects.toThrow(/violates check constraint/);
-    expect(await t.deps.blobs.has(parquet)).toBe(false);
+    expect(await suite.t.deps.blobs.has(parquet)).toBe(false);
     found.release();
     const { version } = await committing;
     expect(version.certified).toMatchObject({ parquetSha256: parquet });
-    expect(await t.deps.blobs.has(parquet)).toBe(true);
+    expect(await suite.t.deps.blobs.has(parquet)).toBe(true);
     // Read back in full: the stored bytes hash to the address the version records.
-    expect((await t.deps.blobs.getBytes(parquet)).length).toBeGreaterThan(0);
-    expect(await t.deps.blobs.has(version.certified!.manifestSha256)).toBe(true);
-    const v1 = await t.db.query<{ state: string }>('SELECT state FROM dataset_versions WHERE id = $1', [one.id]);
+    expect((await suite.t.deps.blobs.getBytes(parquet)).length).toBeGreaterThan(0);
+    expect(await suite.t.deps.blobs.has(version.certified!.manifestSha256)).toBe(true);
+    const v1 = await suite.t.db.query<{ state: string }>('SELECT state FROM dataset_versions WHERE id = $1', [one.id]);
     expect(v1.rows[0]?.state).toBe('quarantine');
   });
 });

@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/core/index.js';
-import { listAuditEntries, type Actor } from '../../src/audit/index.js';
+import { listAuditEntries } from '../../src/audit/index.js';
 import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore, Db, Tx } from '../../src/store/index.js';
-import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { promoteEnvOf, twoStewards } from './support.js';
+import { promoteEnvOf, withTwoStewards } from './support.js';
 
 /**
  * A process that dies at the commit: the crash hook, the one thing here that is not Assay as it
@@ -53,24 +52,15 @@ function csv(seed: number): Buffer {
 }
 
 describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead request left behind [%s]', (_name, backend) => {
-  let t: TestApp;
-  let ingester: Actor;
-  let promoter: Actor;
-  let ownerId: string;
+  const suite = withTwoStewards(backend);
 
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-    ({ ingester, promoter, ownerId } = await twoStewards(t));
-  });
-  afterAll(async () => t?.close());
-
-  const env = (): PromoteEnv => promoteEnvOf(t);
+  const env = (): PromoteEnv => promoteEnvOf(suite.t);
   const ingest = (e: DataEnv, name: string, bytes: Buffer, extra: { consentColumn?: string } = {}) =>
-    ingestDataset(e, { name, source: Readable.from([bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId, ...extra }, { actor: ingester });
-  const pending = async (): Promise<string[]> => (await t.db.query<{ sha256: string }>('SELECT sha256 FROM dataset_pending_blobs ORDER BY sha256')).rows.map((r) => r.sha256);
-  const sweepEntries = () => listAuditEntries(t.db, { action: PENDING_BLOB_SWEEP_ACTION });
+    ingestDataset(e, { name, source: Readable.from([bytes]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId, ...extra }, { actor: suite.ingester });
+  const pending = async (): Promise<string[]> => (await suite.t.db.query<{ sha256: string }>('SELECT sha256 FROM dataset_pending_blobs ORDER BY sha256')).rows.map((r) => r.sha256);
+  const sweepEntries = () => listAuditEntries(suite.t.db, { action: PENDING_BLOB_SWEEP_ACTION });
   /** Clears what earlier tests left, so each test sees only its own records. */
-  const sweepAll = () => sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+  const sweepAll = () => sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
   /** After sweeping what earlier tests left: an ingest of new bytes whose process dies at the commit. */
   async function deadIngest(name: string, seed: number): Promise<{ bytes: Buffer; sha: string }> {
     await sweepAll();
@@ -83,24 +73,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const one = await ingest(env(), 'clean', csv(1));
     await ingest(env(), 'clean', csv(2));
     expect(await pending()).toEqual([]);
-    await promoteDatasetVersion(env(), { name: 'clean', version: one.version }, { actor: promoter });
+    await promoteDatasetVersion(env(), { name: 'clean', version: one.version }, { actor: suite.promoter });
     expect(await pending()).toEqual([]);
     await expect(ingest(env(), 'clean-failing', csv(3), { consentColumn: 'nope' })).rejects.toMatchObject({ code: 'validation_failed' });
     // The certifying ingester is refused by the database after both blobs are stored.
-    await expect(promoteDatasetVersion(env(), { name: 'clean', version: 2 }, { actor: ingester })).rejects.toThrow(/violates check constraint/);
+    await expect(promoteDatasetVersion(env(), { name: 'clean', version: 2 }, { actor: suite.ingester })).rejects.toThrow(/violates check constraint/);
     expect(await pending()).toEqual([]);
-    expect(await t.deps.blobs.has(sha256Hex(csv(3)))).toBe(false);
+    expect(await suite.t.deps.blobs.has(sha256Hex(csv(3)))).toBe(false);
   });
 
   it('an ingest that died before its commit leaves its snapshot pending; the sweep removes it with an audit entry naming it', async () => {
     const { sha } = await deadIngest('crashed', 10);
     expect(await pending()).toEqual([sha]);
-    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(true);
     const before = (await sweepEntries()).length;
 
-    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
     expect(report).toMatchObject({ removed: [sha], kept: [], records: 1 });
-    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
     expect(await pending()).toEqual([]);
     const entries = await sweepEntries();
     expect(entries).toHaveLength(before + 1);
@@ -108,24 +98,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     expect(entry).toMatchObject({ actor: { principalId: 'system', kind: 'system' }, outcome: 'succeeded' });
     expect(entry.reason).toContain(`sha256:${sha}`);
     // Nothing left: a second sweep clears and writes nothing.
-    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).toMatchObject({ removed: [], records: 0, entryIds: [] });
+    expect(await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 })).toMatchObject({ removed: [], records: 0, entryIds: [] });
     expect(await sweepEntries()).toHaveLength(before + 1);
   });
 
   it('a promotion that died before its commit leaves Parquet and manifest pending; the sweep removes both and keeps the snapshot a version references', async () => {
     await sweepAll();
     const v = await ingest(env(), 'crashed-promotion', csv(20));
-    await expect(promoteDatasetVersion(crashingAtCommit(env()), { name: 'crashed-promotion', version: v.version }, { actor: promoter })).rejects.toThrow('process died');
+    await expect(promoteDatasetVersion(crashingAtCommit(env()), { name: 'crashed-promotion', version: v.version }, { actor: suite.promoter })).rejects.toThrow('process died');
     const left = await pending();
     expect(left).toHaveLength(2);
-    for (const hash of left) expect(await t.deps.blobs.has(hash)).toBe(true);
-    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    for (const hash of left) expect(await suite.t.deps.blobs.has(hash)).toBe(true);
+    const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
     expect(report.removed.sort()).toEqual(left);
-    for (const hash of left) expect(await t.deps.blobs.has(hash)).toBe(false);
-    expect(await t.deps.blobs.has(v.snapshot.sha256)).toBe(true);
+    for (const hash of left) expect(await suite.t.deps.blobs.has(hash)).toBe(false);
+    expect(await suite.t.deps.blobs.has(v.snapshot.sha256)).toBe(true);
     // The version promotes normally afterwards, storing the same Parquet bytes again.
-    const { version } = await promoteDatasetVersion(env(), { name: 'crashed-promotion', version: v.version }, { actor: promoter });
-    expect(await t.deps.blobs.has(version.certified!.parquetSha256)).toBe(true);
+    const { version } = await promoteDatasetVersion(env(), { name: 'crashed-promotion', version: v.version }, { actor: suite.promoter });
+    expect(await suite.t.deps.blobs.has(version.certified!.parquetSha256)).toBe(true);
     expect(await pending()).toEqual([]);
   });
 
@@ -134,34 +124,34 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const bytes = csv(30);
     const v = await ingest(env(), 'referenced', bytes);
     // A request that stored the same bytes and died: its record names a blob a version now references.
-    await t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [v.snapshot.sha256, 'dead-claim', '2020-01-01T00:00:00Z']);
-    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    await suite.t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [v.snapshot.sha256, 'dead-claim', '2020-01-01T00:00:00Z']);
+    const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
     expect(report).toMatchObject({ removed: [], kept: [v.snapshot.sha256], records: 1 });
-    expect((await t.deps.blobs.getBytes(v.snapshot.sha256)).equals(bytes)).toBe(true);
+    expect((await suite.t.deps.blobs.getBytes(v.snapshot.sha256)).equals(bytes)).toBe(true);
     expect(await pending()).toEqual([]);
   });
 
   it('keeps a record younger than the grace period, and its blob; removes both once it is older', async () => {
     const { sha } = await deadIngest('young', 40);
     const hour = 60 * 60 * 1000;
-    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: hour })).toMatchObject({ removed: [], kept: [], records: 0 });
+    expect(await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: hour })).toMatchObject({ removed: [], kept: [], records: 0 });
     expect(await pending()).toEqual([sha]);
-    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(true);
     const later = new Date(Date.now() + 2 * hour);
-    expect(await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: hour, now: later })).toMatchObject({ removed: [sha], records: 1 });
-    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect(await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: hour, now: later })).toMatchObject({ removed: [sha], records: 1 });
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
   });
 
   it('keeps a blob an older dead request stored while a younger request still claims it', async () => {
     const { sha } = await deadIngest('claimed-twice', 50);
-    await t.db.query(`UPDATE dataset_pending_blobs SET stored_at = '2020-01-01T00:00:00Z' WHERE sha256 = $1`, [sha]);
-    await t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [sha, 'live-claim', new Date().toISOString()]);
-    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 60 * 60 * 1000 });
+    await suite.t.db.query(`UPDATE dataset_pending_blobs SET stored_at = '2020-01-01T00:00:00Z' WHERE sha256 = $1`, [sha]);
+    await suite.t.db.query('INSERT INTO dataset_pending_blobs (sha256, claim_id, stored_at) VALUES ($1, $2, $3)', [sha, 'live-claim', new Date().toISOString()]);
+    const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 60 * 60 * 1000 });
     expect(report).toMatchObject({ removed: [], kept: [sha], records: 1 });
-    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(true);
     expect(await pending()).toEqual([sha]);
-    await t.db.query(`DELETE FROM dataset_pending_blobs WHERE claim_id = 'live-claim'`);
-    await t.deps.blobs.delete(sha);
+    await suite.t.db.query(`DELETE FROM dataset_pending_blobs WHERE claim_id = 'live-claim'`);
+    await suite.t.deps.blobs.delete(sha);
   });
 
   it('a live request whose snapshot the sweep took for a dead one still commits, with its snapshot stored again', async () => {
@@ -174,9 +164,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const stored = new Promise<void>((r) => (reached = r));
     const go = new Promise<void>((r) => (release = r));
     const blobs: BlobStore = {
-      ...t.deps.blobs,
+      ...suite.t.deps.blobs,
       async adopt(path, expected) {
-        const ref = await t.deps.blobs.adopt(path, expected);
+        const ref = await suite.t.deps.blobs.adopt(path, expected);
         if (expected.hash === sha) {
           reached();
           await go;
@@ -188,13 +178,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     live.catch(() => undefined);
     await stored;
     // A wrong guess: the sweep takes the live request's record for a dead one's.
-    const report = await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 });
+    const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
     expect(report.removed).toEqual([sha]);
-    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
     release();
     const v = await live;
     expect(v.snapshot.sha256).toBe(sha);
-    expect((await t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
+    expect((await suite.t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
     expect(await pending()).toEqual([]);
   });
 
@@ -203,37 +193,37 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const bytes = csv(80);
     const sha = sha256Hex(bytes);
     // Another request stored the same bytes first; this ingest finds them stored and relies on them.
-    await t.deps.blobs.put(bytes);
+    await suite.t.deps.blobs.put(bytes);
     let committing = false;
     const blobs: BlobStore = {
-      ...t.deps.blobs,
+      ...suite.t.deps.blobs,
       async has(hash) {
         // That other request fails and removes its bytes just as this one commits, so the commit stores them again.
-        if (committing && hash === sha) await t.deps.blobs.delete(hash);
-        return t.deps.blobs.has(hash);
+        if (committing && hash === sha) await suite.t.deps.blobs.delete(hash);
+        return suite.t.deps.blobs.has(hash);
       },
     };
     const crashing = crashingAtCommit({ ...env(), blobs }, { afterWork: () => (committing = true) });
     await expect(ingest(crashing, 'stored-again', bytes)).rejects.toThrow('process died');
-    expect(await t.deps.blobs.has(sha)).toBe(true);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(true);
     expect(await pending()).toEqual([sha]);
-    expect((await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
-    expect(await t.deps.blobs.has(sha)).toBe(false);
+    expect((await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
   });
 
   it('a sweep whose blob deletion fails changes nothing: records and audit entry commit with the deletion or not at all', async () => {
     const { sha } = await deadIngest('undeletable', 70);
     const before = (await sweepEntries()).length;
-    const failing: BlobStore = { ...t.deps.blobs, delete: () => Promise.reject(new Error('disk gone')) };
-    await expect(sweepPendingBlobs({ db: t.db, blobs: failing, graceMs: 0 })).rejects.toThrow('disk gone');
+    const failing: BlobStore = { ...suite.t.deps.blobs, delete: () => Promise.reject(new Error('disk gone')) };
+    await expect(sweepPendingBlobs({ db: suite.t.db, blobs: failing, graceMs: 0 })).rejects.toThrow('disk gone');
     expect(await pending()).toEqual([sha]);
     expect(await sweepEntries()).toHaveLength(before);
-    expect((await sweepPendingBlobs({ db: t.db, blobs: t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
+    expect((await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 })).removed).toEqual([sha]);
   });
 
   it('asks whether a blob is referenced from indexes, the manifest digest included, never by reading every version', async () => {
     // The statement isBlobReferenced runs before every deletion a failing request or the sweep makes.
-    const plan = await t.db.transaction(async (tx) => {
+    const plan = await suite.t.db.transaction(async (tx) => {
       await tx.query('SET LOCAL enable_seqscan = off');
       const r = await tx.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 OR manifest_sha256 = $1 LIMIT 1', ['a'.repeat(64)]);
       return r.rows.map((row) => row['QUERY PLAN']).join('\n');

@@ -10,7 +10,8 @@ import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.
 import type { Actor } from '../../src/audit/index.js';
 import type { DataEnv, PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore } from '../../src/store/index.js';
-import { createPrincipalWithToken, type TestApp } from '../support/app.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import type { TestBackend } from '../support/databases.js';
 
 /** German credit: the copy the product ships (with its attribution), so a bare checkout tests the same bytes the demo uses. */
 export const GERMAN_CREDIT = join(import.meta.dirname, '..', '..', 'examples', 'data', 'german_credit.csv');
@@ -88,6 +89,46 @@ export async function twoStewards(t: TestApp): Promise<{ ingester: Actor; promot
     ingester: { principalId: a.id, kind: 'human', authenticatedBy: 'api_token' },
     promoter: { principalId: b.id, kind: 'human', authenticatedBy: 'api_token' },
     ownerId: a.id,
+  };
+}
+
+/** A suite's app with its two stewards, usable in its tests (after its beforeAll). */
+export interface TwoStewardsSuite {
+  readonly t: TestApp;
+  readonly ingester: Actor;
+  readonly promoter: Actor;
+  readonly ownerId: string;
+}
+
+/**
+ * Registers, in the calling describe, an app over a fresh database of `backend` with two data
+ * stewards (`twoStewards`), built before its tests and closed after them.
+ */
+export function withTwoStewards(backend: TestBackend): TwoStewardsSuite {
+  let built: ({ t: TestApp } & Awaited<ReturnType<typeof twoStewards>>) | undefined;
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    app = await createTestApp(backend);
+    built = { t: app, ...(await twoStewards(app)) };
+  });
+  afterAll(async () => app?.close());
+  const ready = () => {
+    if (!built) throw new Error('withTwoStewards: the suite is used before its beforeAll ran');
+    return built;
+  };
+  return {
+    get t() {
+      return ready().t;
+    },
+    get ingester() {
+      return ready().ingester;
+    },
+    get promoter() {
+      return ready().promoter;
+    },
+    get ownerId() {
+      return ready().ownerId;
+    },
   };
 }
 
