@@ -198,7 +198,7 @@ async function recordLegacyStrays(options: StraySweepOptions, now: Date): Promis
       decision: { effect: 'allowed', policyIds: ['retention:stray-payloads'] },
       outcome: 'succeeded',
       reason:
-        `listed the payload store once after an upgrade from a release without pending payload records: ${listed} blob(s), ` +
+        `listed the payload store once, as the first sweep with pending payload records (a new install, or an upgrade from a release without them): ${listed} blob(s), ` +
         `${recorded} that no stored payload admits to recorded as pending (removed by the stray sweep once older than the grace); later sweeps read only pending records`,
     });
     await tx.query('INSERT INTO audit_payload_legacy_listing (completed_at, listed, recorded, entry_id) VALUES ($1, $2, $3, $4)', [
