@@ -146,6 +146,14 @@ const lineageSettings = z.strictObject({
 /** The `lineage` section with defaults applied. */
 export type LineageConfig = z.output<typeof lineageSettings>;
 
+/**
+ * The longest pause a schedule may take, in seconds: Node's timers hold at most 2^31 − 1 ms
+ * (24 days 20 hours) and run a longer one after 1 ms, so a monthly sweep would run back to back.
+ */
+const LONGEST_INTERVAL_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** The longest grace, in seconds (100 years): the cutoff it subtracts from now stays a date PostgreSQL reads. */
+const LONGEST_GRACE_SECONDS = 100 * 365 * 24 * 60 * 60;
+
 const dataSettings = z.strictObject({
   /** Largest dataset upload in bytes; larger ones are refused with 413 as soon as that is known. @default 64 GiB */
   maxUploadBytes: wholeNumberSetting(1).default(64 * 1024 ** 3),
@@ -158,9 +166,9 @@ const dataSettings = z.strictObject({
    * request as dead and removes the blob it left (an embedded server, holding the home lock,
    * removes every earlier one at start). @default 86400
    */
-  pendingBlobGraceSeconds: wholeNumberSetting(0).default(24 * 60 * 60),
+  pendingBlobGraceSeconds: wholeNumberSetting(0, LONGEST_GRACE_SECONDS).default(24 * 60 * 60),
   /** How often the server sweeps blobs dead requests left; 0 sweeps at start only. @default 3600 */
-  pendingBlobSweepIntervalSeconds: wholeNumberSetting(0).default(3600),
+  pendingBlobSweepIntervalSeconds: wholeNumberSetting(0, LONGEST_INTERVAL_SECONDS).default(3600),
 });
 
 const auditSettings = z.strictObject({
@@ -174,7 +182,7 @@ const auditSettings = z.strictObject({
     })
     .default({}),
   /** How often the server purges payloads past their maximum; 0 turns the schedule off. @default 3600 */
-  purgeIntervalSeconds: wholeNumberSetting(0).default(3600),
+  purgeIntervalSeconds: wholeNumberSetting(0, LONGEST_INTERVAL_SECONDS).default(3600),
 });
 
 /** JWS algorithms an OIDC issuer may sign with: asymmetric only, so `none` and shared-secret HMAC can never verify. */

@@ -86,6 +86,26 @@ describe('configuration', () => {
     expect(failure(() => loadConfig({ env: { ASSAY_HOME: home }, cwd })).errors.map((e) => e.field)).toEqual(['breakGlass.maxMinutes']);
   });
 
+  it('refuses a schedule longer than a Node timer holds (2^31 - 1 ms), which would run it every millisecond, and a grace no date can subtract', () => {
+    const home = temp.make('assay-config-home-');
+    const load = (settings: object) => {
+      writeFileSync(join(home, 'config.json'), JSON.stringify(settings));
+      return loadConfig({ env: { ASSAY_HOME: home }, cwd });
+    };
+    // 30 days: an operator's monthly sweep or purge; Node would clamp its timer to 1 ms.
+    const month = 30 * 24 * 60 * 60;
+    const err = failure(() => load({ data: { pendingBlobSweepIntervalSeconds: month }, audit: { purgeIntervalSeconds: month } }));
+    expect(err.errors.map((e) => e.field).sort()).toEqual(['audit.purgeIntervalSeconds', 'data.pendingBlobSweepIntervalSeconds']);
+    expect(err.message).toContain('an integer from 0 to 2147483');
+    const longest = load({ data: { pendingBlobSweepIntervalSeconds: 2147483 }, audit: { purgeIntervalSeconds: 2147483 } });
+    expect(longest.data.pendingBlobSweepIntervalSeconds * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(longest.audit.purgeIntervalSeconds * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+    // The sweep's cutoff is now minus the grace: 2^53 - 1 seconds is no date, and every sweep threw.
+    expect(failure(() => load({ data: { pendingBlobGraceSeconds: Number.MAX_SAFE_INTEGER } })).errors.map((e) => e.field)).toEqual(['data.pendingBlobGraceSeconds']);
+    const century = load({ data: { pendingBlobGraceSeconds: 100 * 365 * 24 * 60 * 60 } }).data.pendingBlobGraceSeconds;
+    expect(new Date(Date.now() - century * 1000).toISOString()).toMatch(/^19\d\d-/);
+  });
+
   it('rejects a config file that is not JSON, naming the file', () => {
     const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');
