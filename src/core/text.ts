@@ -47,3 +47,35 @@ export function plainText<T extends z.ZodType<string>>(schema: T): T {
     if (issue) ctx.addIssue({ code: 'custom', message: issue });
   });
 }
+
+/**
+ * A URL's user information (`https://user:token@host`, `https://ghp_…@github.com`) or a query
+ * parameter that carries a secret (`?password=`, a presigned URL's `X-Amz-Signature=`, a SAS
+ * `sig=`). Evidence text is signed into manifests and audit entries the database refuses to
+ * change or delete, and copied into every audit bundle, so a credential in it could never be
+ * revoked from the record. A user name alone is allowed where it is no secret: `ssh://git@host`.
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@]*)@/gi;
+const SECRET_QUERY_PARAMETER = /[?&;](password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key|x-amz-signature|x-amz-credential|x-goog-signature|sig)=/i;
+
+/** Why `text` may not become evidence because it embeds a credential, or undefined when it does not. The credential is never echoed. */
+export function embeddedCredentialIssue(text: string): string | undefined {
+  for (const m of text.matchAll(URL_USERINFO)) {
+    const [, scheme, userinfo] = m as unknown as [string, string, string];
+    // Over http(s) a lone user name is how tokens travel (https://TOKEN@github.com).
+    if (userinfo.includes(':') || /^(https?|ftps?)$/i.test(scheme)) {
+      return `must not embed credentials: the ${scheme}:// URL at character ${m.index + 1} holds user information (user@ or user:password@); name the location without them`;
+    }
+  }
+  const q = SECRET_QUERY_PARAMETER.exec(text);
+  if (q) return `must not embed credentials: the query parameter "${q[1]}" at character ${q.index + 2} carries a secret; name the location without it`;
+  return undefined;
+}
+
+/** One issue per named text that embeds a credential (`embeddedCredentialIssue`); absent texts pass. */
+export function embeddedCredentialIssues(texts: ReadonlyArray<readonly [field: string, text: string | undefined]>): FieldIssue[] {
+  return texts.flatMap(([field, text]) => {
+    const message = text === undefined ? undefined : embeddedCredentialIssue(text);
+    return message ? [{ field, message }] : [];
+  });
+}

@@ -1,5 +1,5 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
-import { canonicalBytes, Conflict, hashCanonical, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { canonicalBytes, Conflict, embeddedCredentialIssues, hashCanonical, plainTextIssue, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { atLeastAsRestrictive, recordLineage } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
@@ -81,6 +81,8 @@ function assertWellFormed(d: DerivationInput, target: string): void {
   const plain = (text: string, max: number) => text.length >= 1 && text.length <= max && plainTextIssue(text) === undefined;
   if (d.code.uri !== undefined && !plain(d.code.uri, 2000)) issues.push({ field: 'query.codeUri', message: 'must be 1 to 2000 characters, no control or bidirectional formatting characters' });
   if (d.code.name !== undefined && !plain(d.code.name, 200)) issues.push({ field: 'query.transform', message: 'must be 1 to 200 characters, no control or bidirectional formatting characters' });
+  // A repository URL is easily copied with its access token; the derivation is signed and never edited.
+  issues.push(...embeddedCredentialIssues([['query.codeUri', d.code.uri], ['query.transform', d.code.name]]));
   const p = d.parameters as unknown;
   const parameters =
     typeof p !== 'object' || p === null || Array.isArray(p)

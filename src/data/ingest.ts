@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
-import { clipText, Conflict, newId, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { clipText, Conflict, embeddedCredentialIssues, newId, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -114,6 +114,8 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   if (input.residencyColumn && !input.residency) issues.push({ field: 'query.residency', message: 'required with residencyColumn' });
   // Both are signed into the manifest as the version's provenance and consent basis (core/text.ts).
   issues.push(...plainTextIssues([['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]]));
+  // A source system is often written as its URL or DSN; signed and undeletable, it must hold no credential.
+  issues.push(...embeddedCredentialIssues([['query.sourceSystem', input.sourceSystem], ['query.purpose', input.purpose]]));
   // Stored as the check reads it (upper case); versions declared before keep what they were given.
   const residency = input.residency === undefined ? undefined : residencyOf(input.residency);
   if (input.residency !== undefined && residency === undefined) {

@@ -107,6 +107,43 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     expect(await overrideRows('spoof')).toEqual([{ overridden_by: compliance.id, reason: plain }]);
   });
 
+  it('a source system, purpose, code URI or transform embedding a credential is refused naming the field, never echoing it, and nothing is kept: a signed manifest and an undeletable row could never give it back', async () => {
+    await ingest('creds');
+    const changes = await changeEntryCount(t.db);
+    const secret = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a';
+    const derived = { derivedFrom: 'creds@1', codeSha256: 'a'.repeat(64) };
+    const ingests: Array<[Record<string, string>, string]> = [
+      [{ sourceSystem: `postgresql://etl:${secret}@core-db.bank.internal:5432/ledger` }, 'query.sourceSystem'],
+      [{ sourceSystem: `https://sftp.bank.example/export?password=${secret}` }, 'query.sourceSystem'],
+      [{ purpose: `scoring, see https://svc:${secret}@wiki.bank.example/p/7` }, 'query.purpose'],
+      [{ ...derived, codeUri: `https://${secret}@github.com/bank/features.git#3f2a` }, 'query.codeUri'],
+      [{ ...derived, codeUri: `git+ssh://git:${secret}@git.bank.example/features.git` }, 'query.codeUri'],
+      [{ ...derived, codeUri: `https://bucket.s3.amazonaws.com/build.py?X-Amz-Credential=AKIA&X-Amz-Signature=${secret}` }, 'query.codeUri'],
+      [{ ...derived, transform: `https://u:${secret}@ci.bank.example/job` }, 'query.transform'],
+    ];
+    for (const [query, field] of ingests) {
+      const res = await upload(t, { name: 'creds-2', body: leaky('creds-2'), token: ingester.token, query: { classification: 'internal', owner: 'ingester', ...query } });
+      expect(res.statusCode, res.body).toBe(400);
+      const problem = JSON.parse(res.body) as Problem;
+      expect(problem.errors?.map((e) => e.field)).toEqual([field]);
+      expect(problem.errors?.[0]?.detail).toMatch(/must not embed credentials/);
+      expect(res.body).not.toContain(secret);
+    }
+    expect((await t.db.query(`SELECT 1 FROM datasets WHERE name = 'creds-2'`)).rowCount).toBe(0);
+    expect(await changeEntryCount(t.db)).toBe(changes);
+    // Locations without credentials are evidence as given: a URL at a commit, an SSH user name, a DSN without a password.
+    const promoted = await post(stewards[0]!, 'creds/versions/1/promote', { overrides: [{ check: 'pii', reason: 'sandbox addresses, not real ones' }] });
+    expect(promoted.status).toBe(200);
+    const ok = await upload(t, {
+      name: 'creds-3',
+      body: leaky('creds-3'),
+      token: ingester.token,
+      query: { classification: 'internal', owner: 'ingester', sourceSystem: 'postgresql://core-db.bank.internal:5432/ledger', ...derived, codeUri: 'ssh://git@git.bank.example/features.git#3f2a', transform: 'build_features' },
+    });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(JSON.parse(ok.body)).toMatchObject({ sourceSystem: 'postgresql://core-db.bank.internal:5432/ledger', derivation: { code: { uri: 'ssh://git@git.bank.example/features.git#3f2a' } } });
+  });
+
   it('a token scoped to approveDataset alone certifies, but records no exception inline (scope:overrideDatasetCheck, audited as access.deny)', async () => {
     const versionId = await ingest('scoped');
     const issued = await fetch(`${base}/api/v1/tokens`, {
