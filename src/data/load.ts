@@ -38,11 +38,40 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   // A Parquet schema can name a column with NUL; no SQL text or database row could carry it.
   const nul = columns.findIndex((c) => c.column_name.includes('\u0000'));
   if (nul >= 0) throw new ValidationFailed(`column ${nul + 1} of the file has a name holding the NUL character (U+0000)`, [{ field: 'body', message: `NUL in the name of column ${nul + 1}` }]);
+  if (input.format !== 'csv') refuseBlankColumnNames(columns.map((c) => c.column_name));
+  if (input.format === 'jsonl') await refuseEmptyKeys(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   if (input.format === 'jsonl') await refuseKeysDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   if (input.format === 'parquet') await refuseParquetColumnsDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
   if (n === 0) throw noRecords();
   return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+}
+
+/**
+ * Refuses a JSON Lines key or Parquet column whose name is only white space, as a CSV header's
+ * blank name is: no examiner or SQL query can tell such a column by its name.
+ */
+function refuseBlankColumnNames(columns: string[]): void {
+  const blank = columns.findIndex((c) => c.trim() === '');
+  if (blank < 0) return;
+  throw new ValidationFailed(`column ${blank + 1} of the file has a blank name (only white space)`, [{ field: 'body', message: `column ${blank + 1} has a blank name` }]);
+}
+
+/**
+ * Refuses JSON Lines whose records hold the empty key `""`: DuckDB's reader quietly names that
+ * column `C` and its position (`C0`, `C1`), a column the file does not have, and the schema,
+ * checks and certified Parquet would carry the invented name. Only when a loaded name looks
+ * like that are the file's own keys read (one more pass): a key genuinely called `C0` is fine.
+ */
+async function refuseEmptyKeys(duck: DuckSession, input: { path: string; columns: string[] }): Promise<void> {
+  if (!input.columns.some((c) => /^C\d+$/.test(c))) return;
+  const [{ n }] = (await duck.rows<{ n: number | bigint }>(
+    `SELECT count(*) AS n FROM read_json_objects(${literal(input.path)}, format = 'newline_delimited') WHERE list_contains(json_keys(json), '')`,
+  )) as [{ n: number | bigint }];
+  if (Number(n) === 0) return;
+  throw new ValidationFailed('records hold the empty key "", which DuckDB would name C0, C1…, a column the file does not have: name the key', [
+    { field: 'body', message: `the empty key "" in ${Number(n)} record(s)` },
+  ]);
 }
 
 /**
