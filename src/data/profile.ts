@@ -240,7 +240,9 @@ function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: nu
     max,
     mean: stats.avg as number,
     stddev: (stats.sd as number | null) ?? null,
-    quantiles: Object.fromEntries(PROFILE_QUANTILES.map((p, k) => [`p${Math.round(p * 100)}`, q[k]!])),
+    // DuckDB's t-digest answers 2.2e-308 (the least normal double) for the upper quantiles of a
+    // column of zeros; a quantile lies within the values, so it is held to [min, max].
+    quantiles: Object.fromEntries(PROFILE_QUANTILES.map((p, k) => [`p${Math.round(p * 100)}`, Math.min(max, Math.max(min, q[k]!))])),
     histogram: { edges, counts, edgesFrom: bounds.lo === min && bounds.hi === max ? 'range' : 'sample' },
   };
 }

@@ -25,4 +25,15 @@ describe('histogram bins from the sample', () => {
     expect(level.histogram.edges).toEqual(Array.from({ length: 21 }, (_, k) => (k === 20 ? 99 : 0 + k * width)));
     expect(level.histogram.counts).toEqual(counts);
   });
+
+  it('quantiles lie between the column min and max: a column of zeros (and -0) has every quantile 0, not the t-digest\'s 2.2e-308', async () => {
+    for (const [name, values] of [['zeros', ['0', '0', '0', '0']], ['signed-zeros', ['-0.0', '0.0', '-0.0', '0.0']], ['zeros-and-one', [...new Array<string>(99).fill('0'), '1']]] as const) {
+      const level = await numeric(name, [...values]);
+      for (const [p, v] of Object.entries(level.quantiles)) {
+        expect(v, `${name} ${p}`).toBeGreaterThanOrEqual(level.min);
+        expect(v, `${name} ${p}`).toBeLessThanOrEqual(level.max);
+      }
+      if (level.max === 0) expect(new Set(Object.values(level.quantiles))).toEqual(new Set([0]));
+    }
+  });
 });
