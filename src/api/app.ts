@@ -199,9 +199,28 @@ function refuseMediaType(req: FastifyRequest, reply: FastifyReply, accepted: rea
   const hasBody = header !== undefined || req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   if (!hasBody) return;
   const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase();
-  if (accepted.some((a) => a === mediaType || (a === 'application/json' && JSON_MEDIA_TYPE.test(mediaType)))) return;
-  void reply.header('connection', 'close');
-  throw unsupportedMediaType(mediaType, accepted);
+  if (!accepted.some((a) => a === mediaType || (a === 'application/json' && JSON_MEDIA_TYPE.test(mediaType)))) {
+    void reply.header('connection', 'close');
+    throw unsupportedMediaType(mediaType, accepted);
+  }
+  refuseContentCoding(req, reply);
+}
+
+/**
+ * 415 naming `headers.content-encoding` for a body sent compressed (gzip, br…): nothing here
+ * decodes it, so its bytes would be read as the file itself (a gzipped CSV refused as
+ * "invalid UTF-8, maybe Windows-1252"; JSON as malformed). RFC 7694: the answer's
+ * Accept-Encoding says only identity is taken.
+ */
+function refuseContentCoding(req: FastifyRequest, reply: FastifyReply): void {
+  const codings = (req.headers['content-encoding'] ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return;
+  void reply.header('connection', 'close').header('accept-encoding', 'identity');
+  // Echoed only as RFC 9110 tokens, so the answer repeats no arbitrary header bytes.
+  const given = codings.every((c) => /^[a-z0-9!#$%&'*+.^_`|~-]{1,32}$/.test(c)) ? codings.join(', ').slice(0, 64) : 'a coding';
+  throw new AssayError('unsupported_media_type', `the body is sent with Content-Encoding ${given}, which the server does not decode; send it uncompressed`, {
+    errors: [{ field: 'headers.content-encoding', message: `unsupported: ${given}; send the body uncompressed (identity)` }],
+  });
 }
 
 function unsupportedMediaType(mediaType: string, accepted: readonly string[]): AssayError {

@@ -22,6 +22,8 @@ export interface Upload {
   body: string | Buffer;
   token: string;
   contentType?: string;
+  /** More request headers, e.g. content-encoding. */
+  headers?: Record<string, string>;
   query?: Record<string, string>;
 }
 
@@ -31,7 +33,7 @@ export function upload(t: TestApp, u: Upload) {
   return t.app.inject({
     method: 'POST',
     url: `/api/v1/datasets/${u.name}/versions?${query.toString()}`,
-    headers: { authorization: `Bearer ${u.token}`, 'content-type': u.contentType ?? 'text/csv' },
+    headers: { authorization: `Bearer ${u.token}`, 'content-type': u.contentType ?? 'text/csv', ...(u.headers ?? {}) },
     payload: u.body,
   });
 }

@@ -2,15 +2,18 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { leftovers, upload } from './support.js';
 
+const GOOD = 'id,name,amount\n1,a,10\n2,b,20\n';
+
 /**
- * Uploads whose column names DuckDB would invent or no one could tell apart: each a clear 4xx
- * naming the problem that leaves nothing new behind (DESIGN invariant 6), where they were
- * accepted under an invented name.
+ * Uploads whose column names DuckDB would invent or no one could tell apart, and bodies sent
+ * compressed: each a clear 4xx naming the problem that leaves nothing new behind (DESIGN
+ * invariant 6), where they were accepted under an invented name or refused with a misleading one.
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('upload names and codings [%s]', (_name, backend) => {
   let t: TestApp;
@@ -56,5 +59,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('upload names and 
     const named = await upload(t, { name: 'c0-key', body: '{"C0":1,"b":2}\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
     expect(named.statusCode, named.body).toBe(201);
     expect(named.json()).toMatchObject({ schema: { columns: [{ name: 'C0' }, { name: 'b' }] } });
+  });
+
+  it('a body sent compressed (Content-Encoding gzip) → 415 naming headers.content-encoding before a byte is read, not a misleading invalid UTF-8 or unreadable Parquet; identity is the file as sent', async () => {
+    const gzipped = gzipSync(GOOD);
+    for (const [contentType, encoding] of [['text/csv', 'gzip'], ['application/x-ndjson', 'br'], ['application/vnd.apache.parquet', 'identity, gzip']] as const) {
+      const res = await upload(t, { name: 'gz', body: gzipped, token: steward.token, contentType, headers: { 'content-encoding': encoding }, query: declared });
+      expect(res.statusCode, res.body).toBe(415);
+      expect(res.headers['accept-encoding']).toBe('identity');
+      expect(res.json()).toMatchObject({ errors: [{ field: 'headers.content-encoding', detail: expect.stringMatching(/^unsupported: (gzip|br); send the body uncompressed/) }] });
+      await nothingNew();
+    }
+    const plain = await upload(t, { name: 'gz', body: GOOD, token: steward.token, headers: { 'content-encoding': 'identity' }, query: declared });
+    expect(plain.statusCode, plain.body).toBe(201);
+    // JSON bodies likewise: a compressed promotion request is not "malformed JSON".
+    const promoter = await createPrincipalWithToken(t.db, { name: 'promoter-gz', roles: ['data-steward'] });
+    const promote = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/gz/versions/1/promote', headers: { authorization: `Bearer ${promoter.token}`, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync('{}') });
+    expect(promote.statusCode, promote.body).toBe(415);
+    expect(promote.json()).toMatchObject({ errors: [{ field: 'headers.content-encoding' }] });
+    expect((await t.db.query(`SELECT v.state FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = 'gz'`)).rows).toEqual([{ state: 'quarantine' }]);
   });
 });
