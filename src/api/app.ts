@@ -27,6 +27,25 @@ export interface BuildAppOptions {
 /** Largest request line and headers together (Node counts them as one). */
 const MAX_HEADER_BYTES = 64 * 1024;
 
+/**
+ * A request as the log shows it: the query string's parameter names, never their values. An
+ * ingest declares its purpose, a derivation's parameters and code URI there, and a refused
+ * credential arrives there too; request logs travel to systems with other readers and other
+ * retention than the evidence, which keeps what was accepted.
+ */
+function loggedRequest(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }): Record<string, unknown> {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const names = q < 0 ? [] : [...new Set(new URLSearchParams(url.slice(q + 1)).keys())];
+  return {
+    method: req.method,
+    url: q < 0 ? url : `${url.slice(0, q)}?${names.map(encodeURIComponent).join('&')}`,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 /** The raw HTTP/1.1 answer to a request Node refused before Fastify saw it, as problem+json. */
 function clientRefusal(err: NodeJS.ErrnoException, requestId: string): string {
   const [status, reason, problem] =
@@ -48,7 +67,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   const { deps } = options;
   const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    loggerInstance: options.logger.child({}, { serializers: { req: loggedRequest } }) as FastifyBaseLogger,
     bodyLimit: deps.config.maxJsonBodyBytes,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
