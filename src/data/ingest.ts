@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
 import { clipText, Conflict, embeddedCredentialIssues, newId, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
-import type { ChangeContext } from '../identity/index.js';
+import { getPrincipal, type ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
@@ -80,6 +80,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   if (input.declaredSize !== undefined && input.declaredSize > env.maxUploadBytes) throw uploadTooLarge(env.maxUploadBytes);
   const existing = await findDataset(env.db, input.name);
   const declared = declare(input, existing, format);
+  if (!existing) await assertAccountableOwner(env.db, declared.ownerId);
   if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
   const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonLines: format === 'jsonl' });
   try {
@@ -92,6 +93,17 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
     await discardUpload(upload);
     await rm(subjectsFileOf(upload), { force: true });
   }
+}
+
+/**
+ * A new dataset's owner is answerable for it: an enabled human principal. A service or agent
+ * answers to no one, and a disabled principal (someone who left) cannot be asked; either would
+ * leave the dataset, and its manifest's `owner`, with nobody accountable. 400 naming query.owner.
+ */
+async function assertAccountableOwner(db: Db, ownerId: string): Promise<void> {
+  const owner = await getPrincipal(db, ownerId).catch(() => undefined);
+  const problem = !owner ? 'names no principal' : owner.disabledAt !== null ? `${owner.name} is disabled` : owner.kind !== 'human' ? `${owner.name} is ${owner.kind === 'agent' ? 'an agent' : 'a service'}, not a person` : undefined;
+  if (problem) throw new ValidationFailed(`the owner of a new dataset must be an enabled human principal: ${problem}`, [{ field: 'query.owner', message: `${problem}; the accountable owner is an enabled human principal` }]);
 }
 
 /** The declaration the checks hold the file to; refuses contradictions before a byte is read. */
