@@ -487,6 +487,29 @@ describe('fs blob store adoption', () => {
     expect(await staged(await ownStaging(root))).toEqual([]);
   });
 
+  it('repairs a blob that rotted in place at the same size when the same bytes are put or adopted again, instead of keeping it', async () => {
+    const { store, root } = await fsStore();
+    const { path, ref } = await writtenFile(root, MiB + 3, 0xad6);
+    const good = await readFile(path);
+    const rot = async () => {
+      const bytes = Buffer.from(good);
+      bytes[4242] = bytes[4242]! ^ 0x10;
+      // The adopted blob is a hard link of the caller's file: break the link, as a disk fault would not share it.
+      await rm(blobPath(root, ref.hash));
+      await writeFile(blobPath(root, ref.hash), bytes, { mode: 0o600 });
+      await expect(store.getBytes(ref.hash)).rejects.toBeInstanceOf(BlobCorrupt);
+    };
+    expect(await store.put(good)).toEqual(ref);
+    await rot();
+    expect(await store.put(good)).toEqual(ref);
+    expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
+    await rot();
+    expect(await store.adopt(path, ref)).toEqual(ref);
+    expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
+    expect(await staged(await ownStaging(root))).toEqual([]);
+    expect(await listed(store)).toEqual([ref.hash]);
+  });
+
   // /dev/shm is a tmpfs on Linux: a link from there into a store on disk fails with EXDEV.
   const otherDevice = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(tmpdir()).dev;
   it.skipIf(!otherDevice)('copies and verifies a file from another filesystem', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -62,6 +62,23 @@ async function namesIn(dir: string): Promise<string[]> {
 }
 
 /**
+ * Whether the file at `path` holds exactly the bytes of `ref`: its size, then its SHA-256 (one
+ * read). Storing bytes already stored is the moment to notice a blob that rotted in place, which
+ * every read refuses: the same bytes arriving again replace it rather than leaving it broken.
+ */
+async function holds(path: string, ref: BlobRef): Promise<boolean> {
+  if ((await fileSize(path)) !== ref.size) return false;
+  const digest = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) digest.update(chunk as Buffer);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+  return digest.digest('hex') === ref.hash;
+}
+
+/**
  * A blob store on the local filesystem. Uploads are written and fsynced in this process's own
  * directory under `root/tmp`, then renamed into `root/sha256/ab/cd/<hash>`, so a blob is either
  * absent or complete. Opening it removes what dead processes on this host staged there (a
@@ -81,9 +98,9 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     const ref = { hash: staged.hash, size: staged.size };
     const target = pathOf(staged.hash);
     try {
-      // Same content, same address: a stored blob of the right size is kept and the copy dropped.
-      // A wrong-sized one (truncated by a disk fault) is replaced by the good bytes just received.
-      if ((await fileSize(target)) === staged.size) return ref;
+      // Same content, same address: a stored blob holding these bytes is kept and the copy dropped.
+      // A damaged one (truncated, or rotted in place at the same size) is replaced by the good bytes just received.
+      if (await holds(target, ref)) return ref;
       const leaf = dirname(target);
       const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
       // rename(2) within one filesystem is atomic: readers see the old state or the whole blob.
@@ -107,7 +124,7 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
    */
   async function adopt(path: string, expected: BlobRef): Promise<BlobRef> {
     assertBlobHash(expected.hash);
-    if ((await fileSize(pathOf(expected.hash))) === expected.size) return { hash: expected.hash, size: expected.size };
+    if (await holds(pathOf(expected.hash), expected)) return { hash: expected.hash, size: expected.size };
     const handle = await open(path, 'r');
     try {
       const info = await handle.stat();
