@@ -253,9 +253,11 @@ async function storeSnapshot(env: ClaimEnv, upload: SpooledUpload): Promise<Stor
   const source = { path: upload.path };
   // Recorded even when the bytes are there already: the commit may have to store them again.
   await recordPendingBlob(env, upload.hash);
-  if (await env.blobs.has(upload.hash)) return { hash: upload.hash, size: upload.size, created: false, source };
+  const existed = await env.blobs.has(upload.hash);
+  // Adopted even when stored: the filesystem store then checks the stored bytes, and replaces a
+  // snapshot that rotted in place, so re-ingesting the original file repairs it.
   const ref = await env.blobs.adopt(upload.path, { hash: upload.hash, size: upload.size });
-  return { ...ref, created: true, source };
+  return { ...ref, created: !existed, source };
 }
 
 interface StoreInput {
