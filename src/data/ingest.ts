@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { appendAuditEntry } from '../audit/index.js';
-import { clipText, Conflict, embeddedCredentialIssues, newId, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { clipText, Conflict, embeddedCredentialIssues, newId, NotFound, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import { getPrincipal, type ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -101,7 +101,11 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
  * leave the dataset, and its manifest's `owner`, with nobody accountable. 400 naming query.owner.
  */
 async function assertAccountableOwner(db: Db, ownerId: string): Promise<void> {
-  const owner = await getPrincipal(db, ownerId).catch(() => undefined);
+  // Only "no such principal" is the caller's to hear; a database failure stays what it is.
+  const owner = await getPrincipal(db, ownerId).catch((err: unknown) => {
+    if (err instanceof NotFound) return undefined;
+    throw err;
+  });
   const problem = !owner ? 'names no principal' : owner.disabledAt !== null ? `${owner.name} is disabled` : owner.kind !== 'human' ? `${owner.name} is ${owner.kind === 'agent' ? 'an agent' : 'a service'}, not a person` : undefined;
   if (problem) throw new ValidationFailed(`the owner of a new dataset must be an enabled human principal: ${problem}`, [{ field: 'query.owner', message: `${problem}; the accountable owner is an enabled human principal` }]);
 }
