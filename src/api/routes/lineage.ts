@@ -23,6 +23,11 @@ import { defineRoute, type RouteSpec } from '../route.js';
 // a reader sees is the lineage domain of each node (src/lineage/domains.ts), and so is what a
 // sender may change (src/lineage/sender-clearance.ts).
 
+const beyondClearance = {
+  description: "refused: a tags facet declares a lineage domain the sender is not cleared for, or an output or DatasetEvent names a dataset Assay certifies (errors[].field names each); nothing written, access.deny audited",
+  contentType: 'application/problem+json',
+};
+
 const senderOf = (principal: AuthenticatedPrincipal, requestId: string): OpenLineageSender => ({
   ctx: changeContextOf(principal, requestId),
   visible: visibleClassifications(lineageViewerOf(principal)),
@@ -97,7 +102,7 @@ export const lineageRoutes: RouteSpec[] = [
     auth: 'token',
     authorize: on.platform,
     request: { body: z.union([event, z.array(event)]) },
-    responses: { 201: { description: 'accepted', schema: receipt } },
+    responses: { 201: { description: 'accepted', schema: receipt }, 403: beyondClearance },
     // The body as parsed, not zod's copy of it: what is hashed and stored is the event as sent.
     handler: async ({ request, principal, deps, requestId }) => ({
       status: 201,
@@ -113,7 +118,7 @@ export const lineageRoutes: RouteSpec[] = [
     auth: 'token',
     authorize: on.platform,
     request: { body: z.array(event) },
-    responses: { 200: { description: 'every event accepted', schema: batchReceipt } },
+    responses: { 200: { description: 'every event accepted', schema: batchReceipt }, 403: beyondClearance },
     handler: async ({ request, principal, deps, requestId }) => {
       const r = await ingestOpenLineage(deps.db, request.body, senderOf(principal!, requestId));
       return { json: { status: 'success', summary: { received: r.received, successful: r.received, failed: 0 }, ...r } };
