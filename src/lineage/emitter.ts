@@ -7,7 +7,11 @@ import { checkOpenLineageEvent } from './openlineage-validation.js';
  * produced the event never waits for, or fails because of, the consumer. Each event is checked
  * against the bundled official schemas before it is queued; it is then POSTed with Node's
  * built-in fetch (undici), one at a time and in order (a run's START before its COMPLETE),
- * retried a bounded number of times on network errors, timeouts, 429 and 5xx.
+ * retried a bounded number of times on network errors, timeouts, 429 and 5xx. Redirects are
+ * not followed: fetch turns a POST answered 301/302/303 into a bodiless GET whose 200 would
+ * count an event as sent that the consumer never received, and a 307/308 would carry the
+ * event (dataset names, schemas, classifications) to whatever host it names. A redirect is a
+ * failure naming its Location, for the operator to fix `lineage.emitUrl`.
  */
 
 /** Anything that logs; pino fits. */
@@ -39,7 +43,7 @@ export type EmitOutcome = 'queued' | 'invalid' | 'dropped';
 /** Counters since the emitter was created. */
 export interface EmitterStats {
   sent: number;
-  /** Given up on: refused by the consumer (4xx) or still failing after every retry. */
+  /** Given up on: refused by the consumer (4xx), redirected, or still failing after every retry. */
   failed: number;
   /** Refused before queueing: not valid against the schemas. */
   invalid: number;
@@ -79,14 +83,20 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
       let problem: string;
       let again: boolean;
       try {
-        const res = await fetch(options.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        const res = await fetch(options.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
         if (res.ok) {
           await res.body?.cancel();
           stats.sent++;
           return;
         }
-        problem = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;
-        again = retryable(res.status);
+        if (res.status >= 300 && res.status < 400) {
+          await res.body?.cancel();
+          problem = `HTTP ${res.status} redirect to ${(res.headers.get('location') ?? '(no location)').slice(0, 200)} not followed: lineage.emitUrl must name the consumer's endpoint itself`;
+          again = false;
+        } else {
+          problem = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;
+          again = retryable(res.status);
+        }
       } catch (err) {
         problem = (err as Error).message;
         again = true;

@@ -155,6 +155,25 @@ describe('lineage emitter', () => {
     expect(emitter.stats.failed).toBe(1);
   });
 
+  it('follows no redirect: the event is neither counted as sent nor carried elsewhere', async () => {
+    const elsewhere = await start([200]);
+    for (const status of [301, 302, 303, 307, 308]) {
+      const redirecting = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(status, { location: elsewhere.url.replace('127.0.0.1', 'localhost') }).end());
+      });
+      await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+      open.push({ close: () => new Promise<void>((resolve) => redirecting.close(() => resolve())) });
+      const log = capturingLogger();
+      const emitter = createLineageEmitter({ url: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/api/v1/lineage`, maxRetries: 2, retryDelayMs: 5, logger: log });
+      emitter.emit(event());
+      await emitter.flush();
+      expect(emitter.stats, `HTTP ${status}`).toMatchObject({ sent: 0, failed: 1 });
+      expect(log.lines).toEqual([{ level: 'error', details: expect.objectContaining({ event: 'lineage.emit.failed', attempts: 1, problem: expect.stringContaining(`HTTP ${status} redirect to ${elsewhere.url.replace('127.0.0.1', 'localhost')}`) }) }]);
+    }
+    expect(elsewhere.received).toHaveLength(0);
+  });
+
   it('gives up quietly on an unreachable consumer', async () => {
     const r = await receiver([200]);
     await r.close();
