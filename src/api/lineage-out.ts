@@ -7,9 +7,16 @@ import type { AppDeps } from './route.js';
  * OpenLineage out for the data jobs the API runs. The quarantine and the certified data are
  * two OpenLineage datasets, `<name>/quarantine` and `<name>`, both versioned by the Assay
  * version number: an ingest writes the first, a promotion reads it and writes the second, so
- * a consumer draws the same raw → certified path Assay's own graph holds. Emitting only
- * queues (see lineage/emitter.ts): the request never waits for the consumer.
+ * a consumer draws the same raw → certified path Assay's own graph holds. Each dataset has
+ * jobs of its own (`dataset.ingest/<name>`…): a consumer such as Marquez versions a job by the
+ * datasets its latest run read and wrote, so one `dataset.promote` job shared by every dataset
+ * would show only the last promotion's datasets, and draw one dataset's certified data as
+ * upstream of another's. Emitting only queues (see lineage/emitter.ts): the request never
+ * waits for the consumer.
  */
+
+/** The OpenLineage job that runs `verb` (ingest, derive, promote) for one dataset. */
+const dataJobName = (verb: 'ingest' | 'derive' | 'promote', datasetName: string): string => `dataset.${verb}/${datasetName}`;
 
 /** The quarantine zone's OpenLineage dataset name of a dataset. */
 export const quarantineDatasetName = (name: string): string => `${name}/quarantine`;
@@ -45,14 +52,14 @@ function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
 
 /**
  * Tells the configured consumer (if any) that an ingest wrote version `v` into quarantine; a
- * derived version's ingest is job `dataset.derive`, reading the certified versions it was built from.
+ * derived version's ingest is job `dataset.derive/<name>`, reading the certified versions it was built from.
  */
 export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
   const inputs = (v.derivation?.inputs ?? []).map((i) => ({ name: i.dataset, version: i.version, classification: i.classification }));
-  emitDataJob(deps, reply, { job: v.derivation ? 'dataset.derive' : 'dataset.ingest', assayRunId: `${v.id}/ingest`, inputs, outputs: [refOf(v, 'quarantine')] });
+  emitDataJob(deps, reply, { job: dataJobName(v.derivation ? 'derive' : 'ingest', v.datasetName), assayRunId: `${v.id}/ingest`, inputs, outputs: [refOf(v, 'quarantine')] });
 }
 
 /** Tells the configured consumer (if any) that a promotion certified version `v`. */
 export function emitPromotion(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
-  emitDataJob(deps, reply, { job: 'dataset.promote', assayRunId: `${v.id}/promote`, inputs: [refOf(v, 'quarantine')], outputs: [refOf(v, 'certified')] });
+  emitDataJob(deps, reply, { job: dataJobName('promote', v.datasetName), assayRunId: `${v.id}/promote`, inputs: [refOf(v, 'quarantine')], outputs: [refOf(v, 'certified')] });
 }

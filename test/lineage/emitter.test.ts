@@ -276,7 +276,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
 
     const events = consumer.received.map((r) => r.body as OpenLineageEvent);
     for (const e of events) expect(checkOpenLineageEvent(e, 'event')).toMatchObject({ ok: true, kind: 'RunEvent' });
-    expect(events.map((e) => `${e.job?.name} ${e.eventType}`)).toEqual(['dataset.ingest START', 'dataset.ingest COMPLETE', 'dataset.promote START', 'dataset.promote COMPLETE']);
+    expect(events.map((e) => `${e.job?.name} ${e.eventType}`)).toEqual(['dataset.ingest/loans START', 'dataset.ingest/loans COMPLETE', 'dataset.promote/loans START', 'dataset.promote/loans COMPLETE']);
     const [, ingestDone, promoteStart, promoteDone] = events as [OpenLineageEvent, OpenLineageEvent, OpenLineageEvent, OpenLineageEvent];
     expect(ingestDone.job?.namespace).toBe('bank-assay');
     expect(ingestDone.outputs?.[0]).toMatchObject({
@@ -295,7 +295,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     expect(promoteDone.outputs?.[0]).toMatchObject({ name: 'loans', facets: { version: { datasetVersion: '1' } }, outputFacets: { outputStatistics: { rowCount: 3 } } });
   });
 
-  it('a derived version is job dataset.derive, reading the certified versions it was built from', async () => {
+  it('a derived version is job dataset.derive/<name>, reading the certified versions it was built from', async () => {
     const before = consumer.received.length;
     const scientist = await createPrincipalWithToken(t.db, { name: 'feature-builder', roles: ['data-scientist'] });
     const derived = await upload(t, {
@@ -307,10 +307,34 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     expect(derived.statusCode, derived.body).toBe(201);
     await t.deps.lineageEmitter!.flush();
     const [start, done] = consumer.received.slice(before).map((r) => r.body as OpenLineageEvent) as [OpenLineageEvent, OpenLineageEvent];
-    expect([start.job?.name, start.eventType, done.eventType]).toEqual(['dataset.derive', 'START', 'COMPLETE']);
+    expect([start.job?.name, start.eventType, done.eventType]).toEqual(['dataset.derive/loan-features', 'START', 'COMPLETE']);
     expect(done.inputs).toEqual([expect.objectContaining({ namespace: 'bank-assay', name: 'loans', facets: expect.objectContaining({ version: expect.objectContaining({ datasetVersion: '1' }) }) })]);
     expect(done.outputs?.[0]).toMatchObject({ name: 'loan-features/quarantine' });
     expect(checkOpenLineageEvent(done, 'event')).toMatchObject({ ok: true });
+  });
+
+  it("each dataset's ingest and promotion are jobs of its own: a consumer's job never links two datasets", async () => {
+    // Marquez versions a job by the datasets its latest run read and wrote: a job shared by two
+    // datasets would draw the last one promoted as upstream of the other.
+    const before = consumer.received.length;
+    const scientist = await createPrincipalWithToken(t.db, { name: 'scientist-3', roles: ['data-scientist'] });
+    const steward = await createPrincipalWithToken(t.db, { name: 'steward-3', roles: ['data-steward'] });
+    for (const name of ['cards', 'mortgages']) {
+      const ingested = await upload(t, { name, token: scientist.token, body: 'id,amount\n1,10\n2,20\n', query: { classification: 'internal', owner: steward.id } });
+      expect(ingested.statusCode, ingested.body).toBe(201);
+      const promoted = await t.app.inject({ method: 'POST', url: `/api/v1/datasets/${name}/versions/1/promote`, headers: { authorization: `Bearer ${steward.token}` } });
+      expect(promoted.statusCode, promoted.body).toBe(200);
+    }
+    await t.deps.lineageEmitter!.flush();
+    const events = consumer.received.slice(before).map((r) => r.body as OpenLineageEvent);
+    expect(events.filter((e) => e.eventType === 'COMPLETE').map((e) => e.job?.name)).toEqual(['dataset.ingest/cards', 'dataset.promote/cards', 'dataset.ingest/mortgages', 'dataset.promote/mortgages']);
+    const datasetsOfJob = new Map<string, Set<string>>();
+    for (const e of events) {
+      const names = datasetsOfJob.get(e.job!.name) ?? new Set<string>();
+      for (const d of [...(e.inputs ?? []), ...(e.outputs ?? [])]) names.add(d.name.replace(/\/quarantine$/, ''));
+      datasetsOfJob.set(e.job!.name, names);
+    }
+    for (const [job, names] of datasetsOfJob) expect([...names], job).toHaveLength(1);
   });
 
   it('a refused ingest emits nothing', async () => {
