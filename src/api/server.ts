@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { openAuditPayloadStore, startBackgroundLoop, startRetentionPurge, startSequencer } from '../audit/index.js';
 import { AssayError, ASSAY_VERSION, KEYRING_FILE, openKeyring, Unavailable, type AssayConfig } from '../core/index.js';
 import { linkCertifiedVersions, sweepPendingBlobs, type PendingBlobSweepReport } from '../data/index.js';
-import { lineageEmitterFromConfig, type LineageEmitter } from '../lineage/index.js';
+import { lineageEmitterFromConfig } from '../lineage/index.js';
 import { createMetrics } from '../monitor/index.js';
 import { loadPolicyEngine } from '../policy/index.js';
 import { acquireHomeLock, createBlobStore, migrate, openDatabase, openScratch, type HomeLock } from '../store/index.js';
@@ -130,10 +130,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cleanups.push(() => purge.stop());
     }
 
-    const metrics = createMetrics({ db, policy });
     const lineageEmitter = lineageEmitterFromConfig(config.lineage, logger);
     // Closed before the app (cleanups run in reverse): what the last requests queued still goes out.
-    if (lineageEmitter) cleanups.push(() => flushWithin(lineageEmitter, config.lineage.emitTimeoutMs));
+    if (lineageEmitter) cleanups.push(async () => void (await lineageEmitter.close(config.lineage.emitTimeoutMs)));
+    const metrics = createMetrics({ db, policy, ...(lineageEmitter ? { lineageEmitter } : {}) });
     const app = buildApp({ deps: { config, db, blobs, auditPayloads, keyring, policy, metrics, lineageEmitter, version: ASSAY_VERSION }, logger });
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -166,11 +166,4 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 function withScratch(config: AssayConfig, dir: string): AssayConfig {
   const blobStore = config.blobStore.kind === 's3' ? { ...config.blobStore, spoolDir: dir } : config.blobStore;
   return { ...config, paths: { ...config.paths, tmp: dir }, blobStore };
-}
-
-/** Waits for the emitter's queue to drain, at most `ms`: a shutdown never hangs on a dead consumer. */
-async function flushWithin(emitter: LineageEmitter, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([emitter.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { LineageConfig } from '../core/index.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
 
@@ -49,6 +50,8 @@ export interface EmitterStats {
   invalid: number;
   /** Refused before queueing: the queue was full. */
   dropped: number;
+  /** Queued or being sent when `close` gave up on them (a shutdown). */
+  abandoned: number;
 }
 
 /** A background sender of OpenLineage events. */
@@ -57,10 +60,18 @@ export interface LineageEmitter {
   emit(event: unknown): EmitOutcome;
   /** Resolves once every event queued so far has been sent or given up on. */
   flush(): Promise<void>;
+  /**
+   * Flushes for at most `ms`, then abandons what is still queued or being sent (the request is
+   * aborted): counted in `stats.abandoned` and logged (`lineage.emit.abandoned`), so a shutdown
+   * never hangs on a dead consumer and never loses events unseen. Later events are dropped.
+   * Resolves with the number abandoned.
+   */
+  close(ms: number): Promise<number>;
   readonly stats: Readonly<EmitterStats>;
+  /** Events queued or being sent now. */
+  readonly pending: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const retryable = (status: number): boolean => status === 429 || status >= 500;
 
 /** Creates an emitter for one consumer. */
@@ -73,9 +84,12 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
 
-  const stats: EmitterStats = { sent: 0, failed: 0, invalid: 0, dropped: 0 };
+  const stats: EmitterStats = { sent: 0, failed: 0, invalid: 0, dropped: 0, abandoned: 0 };
   const queue: string[] = [];
   let draining: Promise<void> | undefined;
+  let sending = 0;
+  // Aborted by `close`: the request in flight and any wait before a retry end at once.
+  const stop = new AbortController();
 
   /** One event, with retries; resolves whatever happens. */
   async function deliver(body: string): Promise<void> {
@@ -83,7 +97,7 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
       let problem: string;
       let again: boolean;
       try {
-        const res = await fetch(options.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+        const res = await fetch(options.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop.signal]) });
         if (res.ok) {
           await res.body?.cancel();
           stats.sent++;
@@ -101,22 +115,42 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
         problem = (err as Error).message;
         again = true;
       }
+      if (stop.signal.aborted) {
+        stats.abandoned++;
+        return;
+      }
       if (!again || attempt >= maxRetries) {
         stats.failed++;
         log?.error({ event: 'lineage.emit.failed', url: options.url, attempts: attempt + 1, problem }, 'OpenLineage event not delivered');
         return;
       }
-      await sleep(retryDelayMs * 2 ** attempt);
+      try {
+        await wait(retryDelayMs * 2 ** attempt, undefined, { signal: stop.signal });
+      } catch {
+        stats.abandoned++;
+        return;
+      }
     }
   }
 
   async function drain(): Promise<void> {
-    for (let body = queue.shift(); body !== undefined; body = queue.shift()) await deliver(body);
+    for (let body = queue.shift(); body !== undefined; body = queue.shift()) {
+      sending = 1;
+      await deliver(body);
+      sending = 0;
+    }
     draining = undefined;
+  }
+
+  async function flush(): Promise<void> {
+    while (draining) await draining;
   }
 
   return {
     stats,
+    get pending() {
+      return queue.length + sending;
+    },
     emit(event) {
       const check = checkOpenLineageEvent(event, 'event');
       if (!check.ok) {
@@ -124,17 +158,29 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
         log?.error({ event: 'lineage.emit.invalid', issues: check.issues }, 'OpenLineage event refused: not valid against the schema');
         return 'invalid';
       }
-      if (queue.length >= maxQueue) {
+      if (queue.length >= maxQueue || stop.signal.aborted) {
         stats.dropped++;
-        log?.warn({ event: 'lineage.emit.dropped', queued: queue.length }, 'OpenLineage event dropped: the send queue is full');
+        log?.warn({ event: 'lineage.emit.dropped', queued: queue.length, closed: stop.signal.aborted }, 'OpenLineage event dropped: the send queue is full, or the emitter closed');
         return 'dropped';
       }
       queue.push(JSON.stringify(event));
       draining ??= drain();
       return 'queued';
     },
-    async flush() {
-      while (draining) await draining;
+    flush,
+    async close(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
+      const before = stats.abandoned;
+      stats.abandoned += queue.length;
+      queue.length = 0;
+      stop.abort();
+      // The request in flight, if any, ends now: as sent if its answer came first, else abandoned.
+      await flush();
+      const abandoned = stats.abandoned - before;
+      if (abandoned > 0) log?.error({ event: 'lineage.emit.abandoned', url: options.url, abandoned, waitedMs: ms }, 'OpenLineage events not delivered before shutdown');
+      return abandoned;
     },
   };
 }

@@ -24,6 +24,8 @@ export interface MetricsOptions {
   db: Queryable;
   /** The policy engine whose decisions `assay_policy_decisions_total{path}` counts. */
   policy?: { decisionCounts(): Readonly<Record<string, number>> };
+  /** The OpenLineage emitter whose outcomes `assay_lineage_emit_events_total{outcome}` counts. */
+  lineageEmitter?: { readonly stats: Readonly<Record<string, number>>; readonly pending: number };
   /** Adds Node's process metrics (CPU, memory, event loop lag) under `assay_process_…`. @default true */
   processMetrics?: boolean;
 }
@@ -40,6 +42,7 @@ export function createMetrics(options: MetricsOptions): AssayMetrics {
   });
   registerAuditGauges(registry, options.db);
   if (options.policy) registerPolicyDecisions(registry, options.policy);
+  if (options.lineageEmitter) registerLineageEmitter(registry, options.lineageEmitter);
   return { registry, autonomyBoundaryViolations, exposition: () => registry.metrics() };
 }
 
@@ -53,6 +56,32 @@ function registerPolicyDecisions(registry: Registry, policy: NonNullable<Metrics
     collect() {
       this.reset();
       for (const [path, n] of Object.entries(policy.decisionCounts())) this.inc({ path }, n);
+    },
+  });
+}
+
+/**
+ * What became of the OpenLineage events this process emitted, and how many wait: the emitter
+ * never fails the job that emitted, so an alert on `failed`, `dropped` or `abandoned` is how an
+ * operator learns the consumer (Marquez, DataHub) is missing lineage.
+ */
+function registerLineageEmitter(registry: Registry, emitter: NonNullable<MetricsOptions['lineageEmitter']>): void {
+  new Counter({
+    name: 'assay_lineage_emit_events_total',
+    help: 'OpenLineage events about Assay jobs by outcome: sent, failed (refused, redirected or out of retries), invalid (against the schema), dropped (queue full), abandoned (queued at shutdown).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(emitter.stats)) this.inc({ outcome }, n);
+    },
+  });
+  new Gauge({
+    name: 'assay_lineage_emit_queue_length',
+    help: 'OpenLineage events queued or being sent to the configured consumer.',
+    registers: [registry],
+    collect() {
+      this.set(emitter.pending);
     },
   });
 }

@@ -104,7 +104,7 @@ describe('lineage emitter', () => {
     expect(r.received.map((x) => (x.body as { eventType: string }).eventType)).toEqual(['START', 'COMPLETE']);
     expect(r.received[0]!.body).toEqual(JSON.parse(JSON.stringify(event('run_A', 'START'))));
     expect(r.received[0]!.headers).toMatchObject({ authorization: 'Bearer k-123', 'content-type': 'application/json' });
-    expect(emitter.stats).toEqual({ sent: 2, failed: 0, invalid: 0, dropped: 0 });
+    expect(emitter.stats).toEqual({ sent: 2, failed: 0, invalid: 0, dropped: 0, abandoned: 0 });
   });
 
   it('returns at once, whatever the consumer does: the caller never waits for delivery', async () => {
@@ -195,7 +195,33 @@ describe('lineage emitter', () => {
     expect(emitter.emit(event('run_3'))).toBe('dropped');
     await emitter.flush();
     expect(r.received).toHaveLength(2);
-    expect(emitter.stats).toEqual({ sent: 1, failed: 1, invalid: 1, dropped: 1 });
+    expect(emitter.stats).toEqual({ sent: 1, failed: 1, invalid: 1, dropped: 1, abandoned: 0 });
+  });
+
+  it('on close, abandons within its time what the consumer has not taken, counted and logged, never silently', async () => {
+    const r = await start(['hang']);
+    const log = capturingLogger();
+    const emitter = createLineageEmitter({ url: r.url, timeoutMs: 60_000, maxRetries: 0, logger: log });
+    for (const id of ['run_1', 'run_2', 'run_3']) emitter.emit(event(id));
+    expect(emitter.pending).toBe(3);
+    // The consumer holds the first request open: nothing can be delivered before close gives up.
+    await expect(emitter.close(50)).resolves.toBe(3);
+    expect(emitter.stats).toMatchObject({ sent: 0, failed: 0, abandoned: 3 });
+    expect(emitter.pending).toBe(0); // the request in flight was aborted
+    expect(log.lines).toEqual([{ level: 'error', details: expect.objectContaining({ event: 'lineage.emit.abandoned', abandoned: 3, waitedMs: 50 }) }]);
+    expect(emitter.emit(event('run_4'))).toBe('dropped');
+
+    // A wait before a retry ends too: close never outlives its time by a backoff.
+    const failing = await start([503]);
+    const retrying = createLineageEmitter({ url: failing.url, maxRetries: 5, retryDelayMs: 60_000, logger: log });
+    retrying.emit(event('run_5'));
+    while (failing.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await expect(retrying.close(20)).resolves.toBe(1);
+    expect(retrying.stats).toMatchObject({ failed: 0, abandoned: 1 });
+
+    const idle = createLineageEmitter({ url: r.url, logger: log });
+    await expect(idle.close(50)).resolves.toBe(0);
+    expect(log.lines.filter((l) => l.details.event === 'lineage.emit.abandoned')).toHaveLength(2);
   });
 
   it('is built from config.lineage only when emitUrl is set', () => {
@@ -273,6 +299,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     expect(promoted.statusCode).toBe(200);
     await t.deps.lineageEmitter!.flush();
     expect(t.deps.lineageEmitter!.stats).toMatchObject({ sent: 4, failed: 0, invalid: 0 });
+    // What became of the events is on /metrics, for an alert on lineage the consumer is missing.
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body).toContain('assay_lineage_emit_events_total{outcome="sent"} 4');
+    expect(metrics.body).toContain('assay_lineage_emit_events_total{outcome="failed"} 0');
+    expect(metrics.body).toContain('assay_lineage_emit_queue_length 0');
 
     const events = consumer.received.map((r) => r.body as OpenLineageEvent);
     for (const e of events) expect(checkOpenLineageEvent(e, 'event')).toMatchObject({ ok: true, kind: 'RunEvent' });

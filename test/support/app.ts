@@ -59,8 +59,8 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
   if (!boot.created) throw new Error('fresh database already had an administrator');
   const policy = options.policy ?? (await loadPolicyEngine({ siteDir: config.paths.policies }));
   // Process metrics off: a test process builds many apps, and Node's collectors are per registry.
-  const metrics = createMetrics({ db, policy, processMetrics: false });
   const lineageEmitter = lineageEmitterFromConfig(config.lineage);
+  const metrics = createMetrics({ db, policy, processMetrics: false, ...(lineageEmitter ? { lineageEmitter } : {}) });
   const deps: AppDeps = { config, db, blobs, auditPayloads, keyring, policy, metrics, lineageEmitter, version: ASSAY_VERSION };
   const app = buildApp({
     deps,
