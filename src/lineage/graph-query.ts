@@ -138,11 +138,13 @@ type WalkAnswer = {
 /** One direction's walk (`lineage_walk`, migration 0006: one statement, its plan cached per connection). */
 async function walk(db: Queryable, q: { start: number; way: 'up' | 'down'; depth: number; visible: readonly Classification[]; maxNodes: number }, found: Found): Promise<void> {
   const stepBound = q.maxNodes * rowsPerNode(q.depth);
+  // One row past the bound is read so that reaching the bound exactly (depth 0 with a cap of 1
+  // reads one row, the start) is told apart from there being more: only the latter truncates.
   const r = await db.query<{ walk: WalkAnswer }>('SELECT lineage_walk($1::bigint, $2::int, $3::text[], $4::int, $5::int, $6::boolean) AS walk', [
     q.start,
     q.depth,
     q.visible,
-    stepBound,
+    stepBound + 1,
     q.maxNodes,
     q.way === 'up',
   ]);
@@ -153,7 +155,7 @@ async function walk(db: Queryable, q: { start: number; way: 'up' | 'down'; depth
   }
   for (const [src, dst, type] of w.edges) found.edges.set(`${src}:${dst}:${type}`, { src, dst, type });
   for (const key of w.withheld) found.hidden.add(key);
-  found.truncated ||= w.steps >= stepBound || w.reached > q.maxNodes;
+  found.truncated ||= w.steps > stepBound || w.reached > q.maxNodes;
 }
 
 /**

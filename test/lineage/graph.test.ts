@@ -127,6 +127,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage graph [%s
     expect(hub.edges).toHaveLength(1);
   });
 
+  it('says truncated only when the cap or the row bound left something out', async () => {
+    // depth 0 asks for the start alone: a cap of 1 leaves nothing out, however connected it is.
+    for (const direction of ['up', 'down', 'both'] as const) {
+      const alone = await graph({ start: { id: 'dsv_A' }, direction, depth: 0, maxNodes: 1 });
+      expect(alone, direction).toMatchObject({ truncated: false, withheld: 0 });
+      expect(ids(alone)).toEqual(['dsv_A']);
+    }
+    // Exactly as many nodes as the cap: all shown, nothing beyond.
+    expect(await graph({ start: { id: 'inf_A' }, direction: 'up', depth: 1, maxNodes: 2 })).toMatchObject({ truncated: false });
+    expect(await graph({ start: { id: 'inf_A' }, direction: 'up', depth: 2, maxNodes: 2 })).toMatchObject({ truncated: true });
+  });
+
   describe('lineage domains', () => {
     // public raw → PHI dataset version → public run → public model version
     beforeAll(async () => {
