@@ -186,3 +186,43 @@ export function duplicateJsonKey(text: string): string | undefined {
   }
   return undefined;
 }
+
+/** Sign, significant digits and exponent of a JSON number token: `1.50e2` and `150` are both `15e1`. */
+function decimalOf(token: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token);
+  if (!m) return token;
+  const digits = (m[2]! + (m[3] ?? '')).replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  return `${m[1]}${significant}e${Number(m[4] ?? 0) - (m[3]?.length ?? 0) + digits.length - significant.length}`;
+}
+
+const JSON_NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * The first number of `text` (JSON that JSON.parse accepted) that no double holds as written, or
+ * undefined: JSON.parse reads `12345678901234567891` as 12345678901234567000, so what is then
+ * hashed and recorded is not what was sent. I-JSON (RFC 7493), which RFC 8785 hashes, has no
+ * number of greater magnitude or precision than a double. The same number written otherwise
+ * (`1.0`, `1.50e2`) is fine.
+ */
+export function impreciseJsonNumber(text: string): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      i = end;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      JSON_NUMBER.lastIndex = i;
+      const token = JSON_NUMBER.exec(text)?.[0] ?? c;
+      const value = Number(token);
+      // An integer is compared exactly (2^60 is a double, though printed 1152921504606847000); other
+      // numbers with the double's shortest form, which JSON.stringify and RFC 8785 write.
+      const exact = /^-?\d+$/.test(token) ? Number.isFinite(value) && BigInt(token) === BigInt(value) : Number.isFinite(value) && decimalOf(String(value)) === decimalOf(token);
+      if (!exact) return token;
+      i += token.length - 1;
+    }
+  }
+  return undefined;
+}

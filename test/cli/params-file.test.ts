@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { derivationParams } from '../../src/cli/commands/data-derive.js';
-import { duplicateJsonKey, sha256Hex } from '../../src/core/index.js';
+import { Command } from 'commander';
+import { addDeriveOptions, derivationParams } from '../../src/cli/commands/data-derive.js';
+import { duplicateJsonKey, impreciseJsonNumber, sha256Hex } from '../../src/core/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'assay-params-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,6 +24,34 @@ describe('a key named twice in one JSON object', () => {
     expect(await derivationParams(base)).toBe(`--params-file ${file}: names the key "window" twice in one object`);
     writeFileSync(file, '{"window": 30, "decimals": 2}');
     expect(await derivationParams(base)).toEqual(expect.arrayContaining([['parameters', JSON.stringify({ window: 30, decimals: 2 })]]));
+  });
+});
+
+describe('a number no double holds as written', () => {
+  it('is found anywhere but in strings; the same number written otherwise is not', () => {
+    expect(impreciseJsonNumber('{"seed": 12345678901234567891}')).toBe('12345678901234567891');
+    expect(impreciseJsonNumber('{"a": [1, {"b": 9007199254740993}]}')).toBe('9007199254740993');
+    expect(impreciseJsonNumber('{"pi": 3.141592653589793238462643383279}')).toBe('3.141592653589793238462643383279');
+    expect(impreciseJsonNumber('{"tiny": 1e-400}')).toBe('1e-400');
+    expect(impreciseJsonNumber('{"s": "12345678901234567891", "k\\"9007199254740993": 1}')).toBeUndefined();
+    expect(impreciseJsonNumber('{"a": 1.0, "b": 1.50e2, "c": 0.1, "d": 9007199254740992, "e": 1152921504606846976, "f": -0, "g": 1E+21, "h": 5e-324}')).toBeUndefined();
+  });
+
+  it('--param and --params-file refuse it, before the CLI would send another number', async () => {
+    const base = { derivedFrom: ['german-credit@1'], codeSha256: 'a'.repeat(64), param: [] as Array<[string, unknown]> };
+    const file = join(dir, 'seed.json');
+    writeFileSync(file, '{"seed": 12345678901234567891}');
+    expect(await derivationParams({ ...base, paramsFile: file })).toMatch(/^--params-file .*seed\.json: holds the number 12345678901234567891, which would be recorded as 12345678901234567000/);
+    const parse = (...args: string[]) => {
+      const command = addDeriveOptions(new Command('ingest')).exitOverride().configureOutput({ writeErr: () => undefined });
+      return command.parse(args, { from: 'user' }).opts<{ param: Array<[string, unknown]> }>().param;
+    };
+    expect(() => parse('--param', 'seed=12345678901234567891')).toThrow(/seed: 12345678901234567891 is a number no double holds \(it would be recorded as 12345678901234567000\)/);
+    expect(parse('--param', 'seed="12345678901234567891"', '--param', 'window=90', '--param', 'name=12345678901234567891x')).toEqual([
+      ['seed', '12345678901234567891'],
+      ['window', 90],
+      ['name', '12345678901234567891x'],
+    ]);
   });
 });
 

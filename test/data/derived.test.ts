@@ -174,6 +174,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     ['parameters over 16 KiB', 'scientist', 'features-a', { parameters: JSON.stringify({ x: 'y'.repeat(17_000) }) }, 400, 'query.parameters'],
     ['parameters the database cannot store', 'scientist', 'features-a', { parameters: '{"x": "a\\u0000b"}' }, 400, 'query.parameters'],
     ['parameters naming a key twice (JSON.parse would keep the last silently)', 'scientist', 'features-a', { parameters: '{"window": 30, "window": 90}' }, 400, 'query.parameters'],
+    ['a number no double holds (JSON.parse would record 12345678901234567000)', 'scientist', 'features-a', { parameters: '{"seed": 12345678901234567891}' }, 400, 'query.parameters'],
+    ['a nested number with more precision than a double', 'scientist', 'features-a', { parameters: '{"steps": [{"alpha": 3.141592653589793238462643383279}]}' }, 400, 'query.parameters'],
     ['a nested object naming a key twice, however escaped', 'scientist', 'features-a', { parameters: '{"a": [{"k\\"x": 1, "b": {"c": 1}}, {"k\\u0022x": 2, "k\\"x": 3}]}' }, 400, 'query.parameters'],
     ['a transform name with a right-to-left override', 'scientist', 'features-a', { transform: 'evil\u202Eyp.exe' }, 400, 'query.transform'],
     ['derivation parameters without inputs', 'scientist', 'features-a', { derivedFrom: [] }, 400, 'query.codeSha256'],

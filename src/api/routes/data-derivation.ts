@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duplicateJsonKey, ValidationFailed, type FieldIssue } from '../../core/index.js';
+import { duplicateJsonKey, impreciseJsonNumber, ValidationFailed, type FieldIssue } from '../../core/index.js';
 import { MAX_DATASET_VERSION, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from '../../data/index.js';
 import type { AuthenticatedPrincipal } from '../../identity/index.js';
 import { authorizeAction } from '../authorize.js';
@@ -52,6 +52,10 @@ function parseParameters(text: string | undefined): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid([{ field: 'query.parameters', message: 'must be a JSON object' }]);
   const twice = duplicateJsonKey(text);
   if (twice !== undefined) throw invalid([{ field: 'query.parameters', message: `names the key ${JSON.stringify(twice.slice(0, 100))} twice in one object` }]);
+  const imprecise = impreciseJsonNumber(text);
+  if (imprecise !== undefined) {
+    throw invalid([{ field: 'query.parameters', message: `holds the number ${imprecise.slice(0, 100)}, which JSON.parse would record as ${Number(imprecise)}: write it as a string, or as a number a double holds (I-JSON)` }]);
+  }
   return value as Record<string, unknown>;
 }
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { duplicateJsonKey, sha256Hasher } from '../../core/index.js';
+import { duplicateJsonKey, impreciseJsonNumber, sha256Hasher } from '../../core/index.js';
 import type { DatasetDerivation } from '../../data/index.js';
 
 /**
@@ -41,6 +41,9 @@ function parseParam(value: string, previous: Array<[string, unknown]>): Array<[s
   } catch {
     // Not JSON: the text as given.
   }
+  // Parsed, 12345678901234567891 would be sent (and recorded) as 12345678901234567000.
+  const imprecise = parsed === raw ? undefined : impreciseJsonNumber(raw);
+  if (imprecise !== undefined) throw new InvalidArgumentError(`${key}: ${imprecise.slice(0, 100)} is a number no double holds (it would be recorded as ${Number(imprecise)}): quote it, ${key}='"${imprecise.slice(0, 100)}"', to send it as text`);
   return [...previous, [key, parsed]];
 }
 
@@ -81,6 +84,8 @@ async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown
     // Re-serialised, a key named twice would reach the server once, with whichever value JSON.parse kept.
     const twice = duplicateJsonKey(text);
     if (twice !== undefined) return `--params-file ${opts.paramsFile}: names the key ${JSON.stringify(twice.slice(0, 100))} twice in one object`;
+    const imprecise = impreciseJsonNumber(text);
+    if (imprecise !== undefined) return `--params-file ${opts.paramsFile}: holds the number ${imprecise.slice(0, 100)}, which would be recorded as ${Number(imprecise)}: write it as a string`;
   }
   return { ...(base as Record<string, unknown>), ...Object.fromEntries(opts.param) };
 }
