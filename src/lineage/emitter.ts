@@ -35,6 +35,12 @@ export interface LineageEmitterOptions {
   retryDelayMs?: number;
   /** Events waiting to be sent; past it new events are dropped (and logged). @default 1000 */
   maxQueue?: number;
+  /**
+   * Bytes of events waiting to be sent; past it new events are dropped (and logged). An event
+   * carries each dataset's schema, so a thousand events about wide tables could otherwise hold
+   * hundreds of megabytes while the consumer is down. @default 32 MiB
+   */
+  maxQueueBytes?: number;
   logger?: EmitterLogger;
 }
 
@@ -80,6 +86,7 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
   const maxRetries = options.maxRetries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 250;
   const maxQueue = options.maxQueue ?? 1000;
+  const maxQueueBytes = options.maxQueueBytes ?? 32 * 1024 * 1024;
   const log = options.logger;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
@@ -88,6 +95,7 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
   const queue: string[] = [];
   let draining: Promise<void> | undefined;
   let sending = 0;
+  let queuedBytes = 0;
   // Aborted by `close`: the request in flight and any wait before a retry end at once.
   const stop = new AbortController();
 
@@ -135,6 +143,7 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
 
   async function drain(): Promise<void> {
     for (let body = queue.shift(); body !== undefined; body = queue.shift()) {
+      queuedBytes -= Buffer.byteLength(body);
       sending = 1;
       await deliver(body);
       sending = 0;
@@ -158,12 +167,15 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
         log?.error({ event: 'lineage.emit.invalid', issues: check.issues }, 'OpenLineage event refused: not valid against the schema');
         return 'invalid';
       }
-      if (queue.length >= maxQueue || stop.signal.aborted) {
+      const body = JSON.stringify(event);
+      const bytes = Buffer.byteLength(body);
+      if (queue.length >= maxQueue || queuedBytes + bytes > maxQueueBytes || stop.signal.aborted) {
         stats.dropped++;
-        log?.warn({ event: 'lineage.emit.dropped', queued: queue.length, closed: stop.signal.aborted }, 'OpenLineage event dropped: the send queue is full, or the emitter closed');
+        log?.warn({ event: 'lineage.emit.dropped', queued: queue.length, queuedBytes, bytes, closed: stop.signal.aborted }, 'OpenLineage event dropped: the send queue is full, or the emitter closed');
         return 'dropped';
       }
-      queue.push(JSON.stringify(event));
+      queue.push(body);
+      queuedBytes += bytes;
       draining ??= drain();
       return 'queued';
     },
@@ -175,6 +187,7 @@ export function createLineageEmitter(options: LineageEmitterOptions): LineageEmi
       const before = stats.abandoned;
       stats.abandoned += queue.length;
       queue.length = 0;
+      queuedBytes = 0;
       stop.abort();
       // The request in flight, if any, ends now: as sent if its answer came first, else abandoned.
       await flush();

@@ -198,6 +198,32 @@ describe('lineage emitter', () => {
     expect(emitter.stats).toEqual({ sent: 1, failed: 1, invalid: 1, dropped: 1, abandoned: 0 });
   });
 
+  it('bounds the queue in bytes too: an event about a wide table that would pass the bound is dropped, smaller ones still queue', async () => {
+    const r = await start(['hang']);
+    const log = capturingLogger();
+    const small = (id: string) => event(id);
+    const size = Buffer.byteLength(JSON.stringify(small('run_1')));
+    const emitter = createLineageEmitter({ url: r.url, maxQueueBytes: 3 * size, timeoutMs: 60_000, maxRetries: 0, logger: log });
+    const wide = assayRunEvent({
+      namespace: 'assay',
+      job: 'dataset.ingest/genomics',
+      assayRunId: 'run_W',
+      eventType: 'COMPLETE',
+      eventTime: new Date('2030-05-06T07:08:09.000Z'),
+      outputs: [{ namespace: 'assay', name: 'genomics', facets: { schema: { _producer: 'urn:test', _schemaURL: 'https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet', fields: Array.from({ length: 200 }, (_, i) => ({ name: `snp_${i}`, type: 'BIGINT' })) } } }],
+    });
+    expect(emitter.emit(small('run_1'))).toBe('queued'); // taken by the sender at once
+    expect(emitter.emit(small('run_2'))).toBe('queued');
+    expect(emitter.emit(small('run_3'))).toBe('queued');
+    expect(emitter.emit(wide)).toBe('dropped');
+    expect(emitter.emit(small('run_4'))).toBe('queued');
+    expect(emitter.emit(small('run_5'))).toBe('dropped');
+    expect(emitter.stats).toMatchObject({ dropped: 2 });
+    expect(log.lines[0]).toMatchObject({ level: 'warn', details: { event: 'lineage.emit.dropped', queued: 2 } });
+    await emitter.close(10);
+    expect(emitter.stats).toMatchObject({ dropped: 2, abandoned: 4 });
+  });
+
   it('on close, abandons within its time what the consumer has not taken, counted and logged, never silently', async () => {
     const r = await start(['hang']);
     const log = capturingLogger();
