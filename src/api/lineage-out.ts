@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
-import type { DatasetVersionRecord } from '../data/index.js';
-import { assayDataJobEvents, type AssayDatasetRef } from '../lineage/index.js';
+import type { DatasetDerivation, DatasetVersionRecord } from '../data/index.js';
+import { ASSAY_PRODUCER, assayDataJobEvents, type AssayDatasetRef } from '../lineage/index.js';
 import type { AppDeps } from './route.js';
 
 /**
@@ -42,7 +42,23 @@ interface DataJob {
   assayRunId: string;
   inputs: AssayDatasetRef[];
   outputs: AssayDatasetRef[];
+  runFacets?: Record<string, Record<string, unknown>>;
 }
+
+/**
+ * A derivation's run facet: the transformation code's SHA-256 (and where it lives, its name)
+ * and the parameters with their canonical SHA-256, as the version records them, so a consumer
+ * tells which code and settings built a feature table, as Assay's own graph and manifest do.
+ */
+const derivationFacet = (d: DatasetDerivation): Record<string, Record<string, unknown>> => ({
+  assayDerivation: {
+    _producer: ASSAY_PRODUCER,
+    _schemaURL: 'urn:assay:openlineage:AssayDerivationRunFacet',
+    code: { sha256: d.code.sha256, ...(d.code.uri !== null ? { uri: d.code.uri } : {}), ...(d.code.name !== null ? { name: d.code.name } : {}) },
+    parameters: d.parameters,
+    parametersSha256: d.parametersSha256,
+  },
+});
 
 function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
   if (!deps.lineageEmitter) return;
@@ -56,7 +72,13 @@ function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
  */
 export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
   const inputs = (v.derivation?.inputs ?? []).map((i) => ({ name: i.dataset, version: i.version, classification: i.classification }));
-  emitDataJob(deps, reply, { job: dataJobName(v.derivation ? 'derive' : 'ingest', v.datasetName), assayRunId: `${v.id}/ingest`, inputs, outputs: [refOf(v, 'quarantine')] });
+  emitDataJob(deps, reply, {
+    job: dataJobName(v.derivation ? 'derive' : 'ingest', v.datasetName),
+    assayRunId: `${v.id}/ingest`,
+    inputs,
+    outputs: [refOf(v, 'quarantine')],
+    ...(v.derivation ? { runFacets: derivationFacet(v.derivation) } : {}),
+  });
 }
 
 /** Tells the configured consumer (if any) that a promotion certified version `v`. */

@@ -39,6 +39,8 @@ export interface AssayDataJobInput {
   completedAt: Date;
   inputs: AssayDatasetRef[];
   outputs: AssayDatasetRef[];
+  /** Run facets of both events, e.g. a derivation's code and parameters. */
+  runFacets?: Facets;
 }
 
 function datasetOf(namespace: string, d: AssayDatasetRef, output: boolean): OpenLineageDataset {
@@ -58,6 +60,7 @@ export function assayDataJobEvents(input: AssayDataJobInput): OpenLineageEvent[]
     job: input.job,
     assayRunId: input.assayRunId,
     inputs: input.inputs.map((d) => datasetOf(input.namespace, d, false)),
+    ...(input.runFacets ? { runFacets: input.runFacets } : {}),
   };
   return [
     assayRunEvent({ ...common, eventType: 'START', eventTime: input.startedAt }),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigInvalid } from '../../src/core/index.js';
+import { hashCanonical, loadConfig, type ConfigInvalid } from '../../src/core/index.js';
 import {
   assayRunEvent,
   checkOpenLineageEvent,
@@ -360,12 +360,31 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
       name: 'loan-features',
       token: scientist.token,
       body: 'id,amount_log\n1,4.61\n2,5.52\n3,4.32\n',
-      query: { classification: 'internal', owner: scientist.id, derivedFrom: 'loans@1', codeSha256: 'ab'.repeat(32) },
+      query: {
+        classification: 'internal',
+        owner: scientist.id,
+        derivedFrom: 'loans@1',
+        codeSha256: 'ab'.repeat(32),
+        codeUri: 'git+https://git.example/features@4f2a',
+        transform: 'log_amount.py',
+        parameters: '{"base": 2.718281828459045, "columns": ["amount"]}',
+      },
     });
     expect(derived.statusCode, derived.body).toBe(201);
     await t.deps.lineageEmitter!.flush();
     const [start, done] = consumer.received.slice(before).map((r) => r.body as OpenLineageEvent) as [OpenLineageEvent, OpenLineageEvent];
     expect([start.job?.name, start.eventType, done.eventType]).toEqual(['dataset.derive/loan-features', 'START', 'COMPLETE']);
+    // Which code and settings built the table, as the version records them.
+    const parameters = { base: 2.718281828459045, columns: ['amount'] };
+    for (const e of [start, done]) {
+      expect(e.run?.facets?.assayDerivation).toEqual({
+        _producer: expect.any(String),
+        _schemaURL: 'urn:assay:openlineage:AssayDerivationRunFacet',
+        code: { sha256: 'ab'.repeat(32), uri: 'git+https://git.example/features@4f2a', name: 'log_amount.py' },
+        parameters,
+        parametersSha256: hashCanonical(parameters),
+      });
+    }
     expect(done.inputs).toEqual([expect.objectContaining({ namespace: 'bank-assay', name: 'loans', facets: expect.objectContaining({ version: expect.objectContaining({ datasetVersion: '1' }) }) })]);
     expect(done.outputs?.[0]).toMatchObject({ name: 'loan-features/quarantine' });
     expect(checkOpenLineageEvent(done, 'event')).toMatchObject({ ok: true });
