@@ -4,7 +4,7 @@ import { appendAuditEntry } from '../audit/index.js';
 import { canonicalBytes, Conflict, plainTextIssue, sha256Hex, ValidationFailed, type DsseEnvelope, type DsseSigner, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { recordLineage } from '../lineage/index.js';
-import type { Tx } from '../store/index.js';
+import type { Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { isBlobReferenced, keepStoredBlobs, newBlobClaim, recordPendingBlob, releaseBlobs, type StoredBlob } from './blob-refs.js';
 import { checkRef } from './checks/index.js';
@@ -164,6 +164,7 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   const checks = await getDatasetVersionChecks(env.db, input);
   assertOverrides(overrides, checks, inlineOverrideFields);
   assertNothingBlocks(v, overrides);
+  await assertCheckedAgainstContract(env.db, v);
   const at = (ctx.now ?? new Date()).toISOString();
   const created: StoredBlob[] = [];
   const claimed = { ...env, claim: newBlobClaim() };
@@ -201,6 +202,31 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * 409 naming `checks.schema` when the version's checks compared it with another contract than
+ * the dataset's now (its latest certified version): a version ingested before an earlier one
+ * was certified was checked against no contract, and certified it would break that contract
+ * unseen (a dropped column, a consent column left out) and become the contract itself. Checks
+ * recorded before the schema check named its contract are taken as they are. Ingesting the file
+ * again checks it against the contract in force.
+ */
+async function assertCheckedAgainstContract(db: Queryable, v: DatasetVersionRecord): Promise<void> {
+  const r = await db.query<{ checked: string | null; checked_version: string | null; current: string | null; current_version: number | null }>(
+    `SELECT c.evidence -> 'contract' ->> 'versionId' AS checked, c.evidence -> 'contract' ->> 'version' AS checked_version, cur.id AS current, cur.version AS current_version
+       FROM dataset_checks c
+       LEFT JOIN LATERAL (SELECT id, version FROM dataset_versions WHERE dataset_id = $2 AND state = 'certified' ORDER BY version DESC LIMIT 1) cur ON true
+      WHERE c.version_id = $1 AND c.name = 'schema' AND c.evidence -> 'contract' IS NOT NULL`,
+    [v.id, v.datasetId],
+  );
+  const row = r.rows[0];
+  if (!row || row.checked === row.current) return;
+  const checkedAgainst = row.checked === null ? 'no contract (no version was certified then)' : `the contract of version ${row.checked_version} (${row.checked})`;
+  const now = row.current === null ? 'no certified version' : `version ${row.current_version} (${row.current})`;
+  throw new Conflict(`${v.datasetName} v${v.version} was checked against ${checkedAgainst}, but the dataset's contract is now ${now}: ingest the file again to check it against that contract`, [
+    { field: 'checks.schema', message: `checked against ${checkedAgainst}; the contract is now ${now}: ingest the file again` },
+  ]);
 }
 
 /** 409 naming every failing blocking check that has no exception, recorded or given now. */
@@ -251,6 +277,8 @@ async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<vo
     [v.id],
   );
   if (blocking.rows.length > 0) assertNothingBlocks({ ...v, blockingFailures: blocking.rows.map((r) => r.name) }, []);
+  // Another version may have been certified since: it is the contract now.
+  await assertCheckedAgainstContract(tx, v);
   await tx.query(
     `UPDATE dataset_versions SET state = 'certified', certified_by = $2, certified_at = $3, manifest_sha256 = $4, certified_sha256 = $5, certified_rows = $6 WHERE id = $1`,
     [v.id, ctx.actor.principalId, c.at, c.manifestSha256, c.parquet.hash, c.parquet.rows],
