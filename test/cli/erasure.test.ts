@@ -12,6 +12,20 @@ const home = join(root, 'home');
 const csv = join(root, 'loans.csv');
 const features = join(root, 'loan-features.csv');
 
+/** A Spark RunEvent reading the certified loans (as Assay's own events name it) into `output`. */
+function sparkReadingLoans(run: { runId: string; job: Record<string, unknown>; output: { namespace: string; name: string } }): Record<string, unknown> {
+  return {
+    eventType: 'COMPLETE',
+    eventTime: '2026-12-06T10:00:00.000Z',
+    producer: 'https://example.com/spark',
+    schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+    run: { runId: run.runId },
+    job: run.job,
+    inputs: [{ namespace: 'assay', name: 'loans' }],
+    outputs: [run.output],
+  };
+}
+
 describe('assay data erasure-request / erasure-requests against a running server', () => {
   let server: RunningServer | undefined;
   let scientist = { id: '', token: '' };
@@ -95,16 +109,7 @@ describe('assay data erasure-request / erasure-requests against a running server
     // sequence, a right-to-left override and a line break that would start a fake line. The
     // server now refuses such names, so they are written as an earlier release stored them: the
     // event goes in with plain names, and the names are rewritten while the server is stopped.
-    const event = {
-      eventType: 'COMPLETE',
-      eventTime: '2026-12-06T10:00:00.000Z',
-      producer: 'https://example.com/spark',
-      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
-      run: { runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a01' },
-      job: { namespace: 'spark', name: 'copy' },
-      inputs: [{ namespace: 'assay', name: 'loans' }],
-      outputs: [{ namespace: 's3://x', name: 'copy' }],
-    };
+    const event = sparkReadingLoans({ runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a01', job: { namespace: 'spark', name: 'copy' }, output: { namespace: 's3://x', name: 'copy' } });
     const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
     await server!.stop();
@@ -126,20 +131,8 @@ describe('assay data erasure-request / erasure-requests against a running server
   });
 
   it('names an outside table reached only through a PII job to an officer cleared for PII, and counts it as withheld for the others', async () => {
-    const event = {
-      eventType: 'COMPLETE',
-      eventTime: '2026-12-06T11:00:00.000Z',
-      producer: 'https://example.com/spark',
-      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
-      run: { runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a02' },
-      job: {
-        namespace: 'spark',
-        name: 'enrich',
-        facets: { tags: { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] } },
-      },
-      inputs: [{ namespace: 'assay', name: 'loans' }],
-      outputs: [{ namespace: 's3://y', name: 'loans_enriched' }],
-    };
+    const piiTags = { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] };
+    const event = sparkReadingLoans({ runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a02', job: { namespace: 'spark', name: 'enrich', facets: { tags: piiTags } }, output: { namespace: 's3://y', name: 'loans_enriched' } });
     const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${spark.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
     const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-4']);
