@@ -1,7 +1,7 @@
 import { NotFound } from '../core/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Queryable } from '../store/index.js';
-import { facetsOf } from './graph-facets.js';
+import { facetsOf, MAX_FACET_BYTES_PER_ANSWER } from './graph-facets.js';
 import type { Facets } from './openlineage-event.js';
 import { EXTERNAL_KINDS, type EdgeType, type ExternalKind, type NodeType } from './vocabulary.js';
 
@@ -48,6 +48,8 @@ export interface GraphQuery {
   maxNodes?: number;
   /** Include node and edge facets, references to nodes outside `visible` withheld. @default false */
   facets?: boolean;
+  /** With `facets`, the most facet text the answer may carry, else 400 naming `query.limit`. @default MAX_FACET_BYTES_PER_ANSWER */
+  maxFacetBytes?: number;
 }
 
 /** One node of an answer. */
@@ -187,7 +189,8 @@ export async function lineageGraph(db: Queryable, q: GraphQuery): Promise<Lineag
   if (q.direction !== 'up') await walk(db, { ...plan, way: 'down' }, found);
   found = capped(found, maxNodes);
 
-  const extra = q.facets ? await facetsOf(db, { nodes: [...found.nodes.keys()], edges: [...found.edges.values()] }, q.visible) : undefined;
+  const maxBytes = q.maxFacetBytes ?? MAX_FACET_BYTES_PER_ANSWER;
+  const extra = q.facets ? await facetsOf(db, { nodes: [...found.nodes.keys()], edges: [...found.edges.values()], maxBytes }, q.visible) : undefined;
   const idOf = (key: number): string => found.nodes.get(key)!.id;
   return {
     nodes: [...found.nodes.values()].map((n) => ({

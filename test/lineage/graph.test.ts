@@ -230,4 +230,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage graph [%s
       expect(await count()).toBe(before);
     });
   });
+  it('refuses an answer whose facets would exceed the budget (400 naming query.limit), measured before any document is loaded; without facets it answers', async () => {
+    await record({
+      nodes: [
+        { id: 'dsv_BIG', type: 'dataset_version', classification: 'internal', name: 'wide', attributes: { note: 'x'.repeat(5000) } },
+        { id: 'run_BIG', type: 'run', classification: 'internal', attributes: { note: 'y'.repeat(5000) } },
+      ],
+      edges: [{ from: 'dsv_BIG', to: 'run_BIG', type: 'input' }],
+    });
+    const refused = graph({ start: { id: 'dsv_BIG' }, depth: 1, facets: true, maxFacetBytes: 8000 });
+    await expect(refused).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(refused).rejects.toMatchObject({ errors: [{ field: 'query.limit', message: expect.stringMatching(/over 8000 bytes: ask for fewer nodes/) }] });
+    // One node alone fits; so does the whole answer under the default budget, and without facets.
+    expect((await graph({ start: { id: 'dsv_BIG' }, depth: 0, facets: true, maxFacetBytes: 8000 })).nodes[0]?.attributes).toMatchObject({ note: 'x'.repeat(5000) });
+    expect(ids(await graph({ start: { id: 'dsv_BIG' }, depth: 1, facets: true }))).toEqual(['dsv_BIG', 'run_BIG']);
+    expect(ids(await graph({ start: { id: 'dsv_BIG' }, depth: 1, maxFacetBytes: 1 }))).toEqual(['dsv_BIG', 'run_BIG']);
+  });
 });

@@ -61,7 +61,7 @@ const graphQuery = z
       .enum(['true', 'false'])
       .default('false')
       .transform((v) => v === 'true')
-      .describe('true: nodes carry their facets and attributes, edges their input/output facets; a reference in them to a dataset, job or run the caller may not see is replaced by {"withheld": true}.'),
+      .describe('true: nodes carry their facets and attributes, edges their input/output facets; a reference in them to a dataset, job or run the caller may not see is replaced by {"withheld": true}. At most 32 MiB of them per answer, else 400 naming query.limit.'),
   })
   .superRefine((q, ctx) => {
     const external = (['namespace', 'name', 'kind'] as const).filter((k) => q[k] !== undefined);
