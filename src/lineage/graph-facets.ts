@@ -10,6 +10,15 @@ export interface GraphFacets {
   edges: Map<string, Facets>;
 }
 
+/** The answer's edges as a FROM clause (`e`), given as three array parameters from `$first` (`edgeParameters`). */
+const shownEdges = (first: number): string =>
+  `lineage_edges e JOIN unnest($${first}::bigint[], $${first + 1}::bigint[], $${first + 2}::text[]) AS w(src, dst, type) ON (e.src, e.dst, e.type) = (w.src, w.dst, w.type)`;
+const edgeParameters = (edges: ReadonlyArray<{ src: number; dst: number; type: string }>): [number[], number[], string[]] => [
+  edges.map((x) => x.src),
+  edges.map((x) => x.dst),
+  edges.map((x) => x.type),
+];
+
 /**
  * The facets and attributes of the nodes of an answer, and the input/output facets of its
  * edges, as the viewer may see them: references to datasets, jobs and runs outside `visible`
@@ -26,11 +35,7 @@ export async function facetsOf(
     'SELECT key, facets, attributes FROM lineage_nodes WHERE key = ANY($1::bigint[])',
     [shown.nodes],
   );
-  const e = await db.query<{ src: number; dst: number; type: string; facets: Facets }>(
-    `SELECT e.src, e.dst, e.type, e.facets FROM lineage_edges e
-       JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS w(src, dst, type) ON (e.src, e.dst, e.type) = (w.src, w.dst, w.type)`,
-    [shown.edges.map((x) => x.src), shown.edges.map((x) => x.dst), shown.edges.map((x) => x.type)],
-  );
+  const e = await db.query<{ src: number; dst: number; type: string; facets: Facets }>(`SELECT e.src, e.dst, e.type, e.facets FROM ${shownEdges(1)}`, edgeParameters(shown.edges));
   const documents = [...n.rows.flatMap((r) => [r.facets, r.attributes]), ...e.rows.map((r) => r.facets)];
   const hidden = await hiddenReferences(db, referencesIn(documents), visible);
   return {
@@ -51,9 +56,8 @@ export const MAX_FACET_BYTES_PER_ANSWER = 32 * 1024 * 1024;
 async function assertWithinBudget(db: Queryable, shown: { nodes: readonly number[]; edges: ReadonlyArray<{ src: number; dst: number; type: string }>; maxBytes: number }): Promise<void> {
   const r = await db.query<{ bytes: string | number }>(
     `SELECT (SELECT coalesce(sum(octet_length(facets::text) + octet_length(attributes::text)), 0) FROM lineage_nodes WHERE key = ANY($1::bigint[]))
-          + (SELECT coalesce(sum(octet_length(e.facets::text)), 0) FROM lineage_edges e
-               JOIN unnest($2::bigint[], $3::bigint[], $4::text[]) AS w(src, dst, type) ON (e.src, e.dst, e.type) = (w.src, w.dst, w.type)) AS bytes`,
-    [shown.nodes, shown.edges.map((x) => x.src), shown.edges.map((x) => x.dst), shown.edges.map((x) => x.type)],
+          + (SELECT coalesce(sum(octet_length(e.facets::text)), 0) FROM ${shownEdges(2)}) AS bytes`,
+    [shown.nodes, ...edgeParameters(shown.edges)],
   );
   const bytes = Number(r.rows[0]?.bytes ?? 0);
   if (bytes <= shown.maxBytes) return;
