@@ -42,6 +42,12 @@ export async function lockBlobs(tx: Tx, hashes: string[]): Promise<void> {
   }
 }
 
+/** Locks the hash's key if no other transaction holds it, never waiting; true when locked (until the transaction ends). */
+export async function tryLockBlob(tx: Tx, hash: string): Promise<boolean> {
+  const r = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::int4, $2::int4) AS locked', [BLOB_LOCK_CLASS, lockKey(hash)]);
+  return r.rows[0]?.locked === true;
+}
+
 /** True when a dataset version references the blob: as its raw snapshot, certified Parquet or manifest. */
 export async function isBlobReferenced(db: Queryable, hash: string): Promise<boolean> {
   const r = await db.query('SELECT 1 FROM dataset_versions WHERE snapshot_sha256 = $1 OR certified_sha256 = $1 OR manifest_sha256 = $1 LIMIT 1', [hash]);
@@ -83,7 +89,7 @@ export async function recordPendingBlob(pending: PendingBlobs, hash: string): Pr
  */
 export async function keepStoredBlobs(tx: Tx, env: { blobs: BlobStore; claim: string }, stored: StoredBlob[]): Promise<void> {
   const { blobs } = env;
-  // Before the blob locks: a sweep holds a pending row's lock while it waits for a blob lock, never the other way round.
+  // Before the blob locks, so this never holds one while waiting for a row a sweep holds (the sweep only tries blob locks anyway).
   await tx.query('DELETE FROM dataset_pending_blobs WHERE claim_id = $1', [env.claim]);
   await lockBlobs(tx, stored.map((b) => b.hash));
   for (const b of stored) {

@@ -190,6 +190,38 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     expect(await pending()).toEqual([]);
   });
 
+  // Two transactions at once: PostgreSQL only (PGlite runs one at a time).
+  it.runIf(backend.name === 'postgres')('never waits for a failed request releasing a blob: leaves its record to the next sweep', async () => {
+    await sweepAll();
+    const bytes = csv(90);
+    const sha = sha256Hex(bytes);
+    // Pauses the failed ingest as it releases its snapshot: holding the blob's lock, before it deletes its pending record.
+    let deleting!: () => void;
+    let resume!: () => void;
+    const inDelete = new Promise<void>((r) => (deleting = r));
+    const resumed = new Promise<void>((r) => (resume = r));
+    const blobs: BlobStore = {
+      ...suite.t.deps.blobs,
+      async delete(hash) {
+        if (hash === sha) {
+          deleting();
+          await resumed;
+        }
+        return suite.t.deps.blobs.delete(hash);
+      },
+    };
+    const failing = ingest({ ...env(), blobs }, 'releasing', bytes, { consentColumn: 'absent' });
+    failing.catch(() => undefined);
+    await inDelete;
+    // Were the sweep to wait for the blob's lock, it would hold the record the release is about to delete: each would wait for the other.
+    expect(await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 })).toEqual({ removed: [], kept: [], records: 0, entryIds: [] });
+    expect(await pending()).toEqual([sha]);
+    resume();
+    await expect(failing).rejects.toThrow('absent');
+    expect(await pending()).toEqual([]);
+    expect(await suite.t.deps.blobs.has(sha)).toBe(false);
+  });
+
   it('a commit that stored again bytes another request removed, and died before committing, leaves them pending; the sweep removes them', async () => {
     await sweepAll();
     const bytes = csv(80);
