@@ -1,8 +1,12 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetVersionRecord } from '../../src/data/index.js';
+import { listAuditEntries } from '../../src/audit/index.js';
+import { Conflict } from '../../src/core/index.js';
+import { DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, type DatasetVersionRecord, type PromoteEnv } from '../../src/data/index.js';
+import type { BlobStore, Db } from '../../src/store/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { leftovers, upload } from './support.js';
+import { leftovers, promoteEnvOf, upload, withTwoStewards } from './support.js';
 
 /**
  * A version is certified only as checked against the dataset's contract in force (its latest
@@ -76,3 +80,60 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('the contract at p
     expect((await promote('cards', 4)).statusCode).toBe(200);
   });
 });
+
+/**
+ * The contract check runs twice: before the promotion's slow work (Parquet, manifest) and again
+ * inside the certifying transaction, where it counts. Two promotions of versions checked against
+ * the same contract both pass the first; whichever certifies second must meet the second check.
+ */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('the contract at promotion, two promotions at once [%s]', (_name, backend) => {
+  const suite = withTwoStewards(backend);
+  const env = (blobs?: BlobStore): PromoteEnv => promoteEnvOf(suite.t, blobs);
+  const ingest = (name: string, body: string) =>
+    ingestDataset(env(), { name, source: Readable.from([Buffer.from(body)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId }, { actor: suite.ingester });
+
+  it('refuses the later of two promotions checked against one contract, as it commits, and leaves nothing of it behind', async () => {
+    await ingest('race', WITH_SEGMENT);
+    await promoteDatasetVersion(env(), { name: 'race', version: 1 }, { actor: suite.promoter });
+    const v2 = await ingest('race', WITH_SEGMENT); // checked against v1
+    const v3 = await ingest('race', WITH_SEGMENT); // checked against v1
+    // Pauses v3's promotion as it stores its manifest: past the first contract check, before its transaction.
+    let storing!: (hash: string) => void;
+    let resume!: () => void;
+    const manifestStored = new Promise<string>((r) => (storing = r));
+    const resumed = new Promise<void>((r) => (resume = r));
+    const store = suite.t.deps.blobs;
+    const pausing: BlobStore = {
+      ...store,
+      async put(bytes) {
+        const ref = await store.put(bytes);
+        storing(ref.hash);
+        await resumed;
+        return ref;
+      },
+    };
+    const later = promoteDatasetVersion(env(pausing), { name: 'race', version: v3.version }, { actor: suite.promoter });
+    later.catch(() => undefined);
+    const manifest = await manifestStored;
+
+    await promoteDatasetVersion(env(), { name: 'race', version: v2.version }, { actor: suite.promoter });
+    resume();
+    const refused = await later.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(Conflict);
+    expect((refused as Conflict).errors).toEqual([{ field: 'checks.schema', message: expect.stringContaining(`the contract is now version ${v2.version}`) }]);
+    expect((await getDatasetVersion(suite.t.db, { name: 'race', version: v3.version })).state).toBe('quarantine');
+    // v3's promotion wrote no entry, and its manifest is gone with its pending records.
+    expect(await changesOf(suite.t.db, v2.id)).toBe(1);
+    expect(await changesOf(suite.t.db, v3.id)).toBe(0);
+    expect(await store.has(manifest)).toBe(false);
+    expect((await suite.t.db.query('SELECT 1 FROM dataset_pending_blobs')).rowCount).toBe(0);
+  });
+});
+
+/** Promotion entries written about one version. */
+async function changesOf(db: Db, versionId: string): Promise<number> {
+  return (await listAuditEntries(db, { action: DATASET_PROMOTE_ACTION })).filter((e) => e.resource.id === versionId).length;
+}
