@@ -389,6 +389,30 @@ function contract(backend: Backend): void {
       expect(await store.getBytes(ref.hash)).toEqual(bytes);
     });
 
+    it('repairs a blob damaged in place at the same size when the same bytes are put or adopted again, instead of keeping it', async () => {
+      const { store, tamper } = await fresh();
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of generated(MiB + 9, 0xad7)) chunks.push(chunk);
+      const good = Buffer.concat(chunks);
+      const damage = async (hash: string) => {
+        const bytes = Buffer.from(good);
+        bytes[4242] = bytes[4242]! ^ 0x10;
+        await tamper(hash, bytes);
+        await expect(store.getBytes(hash)).rejects.toBeInstanceOf(BlobCorrupt);
+      };
+      const ref = await store.put(good);
+      await damage(ref.hash);
+      expect(await store.put(good)).toEqual(ref);
+      expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
+      await damage(ref.hash);
+      // A file of its own, written after the damage (a file system store may link what it adopts).
+      const path = join(await scratchDir('rot'), 'good.bin');
+      await writeFile(path, good);
+      expect(await store.adopt(path, ref)).toEqual(ref);
+      expect(await digestOf(await store.get(ref.hash))).toEqual(ref);
+      expect(await listed(store)).toEqual([ref.hash]);
+    });
+
     it('detects a corrupted blob on get (stream fails, never ends cleanly) and on getBytes', async () => {
       const { store, tamper } = await fresh();
       const chunks: Uint8Array[] = [];

@@ -86,6 +86,23 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     }
   }
 
+  /**
+   * Whether the object for `ref` holds exactly its bytes: its size, then its SHA-256 (one
+   * download). Storing bytes already stored is the moment to notice an object damaged in place
+   * (a self-hosted server's disk fault, an overwrite behind Assay's back), which every read
+   * refuses: the same bytes arriving again replace it rather than leaving it broken.
+   */
+  async function holds(ref: BlobRef): Promise<boolean> {
+    if ((await storedSize(ref.hash)) !== ref.size) return false;
+    try {
+      for await (const chunk of await get(ref.hash)) void chunk;
+      return true;
+    } catch (err) {
+      if (err instanceof BlobCorrupt || err instanceof NotFound) return false;
+      throw err;
+    }
+  }
+
   /** Uploads `body` as the object for `hash` (multipart when large). */
   async function upload(hash: string, body: Readable): Promise<void> {
     const upload = new Upload({
@@ -103,8 +120,8 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     const body = createReadStream(spooled.path);
     try {
       const ref = { hash: spooled.hash, size: spooled.size };
-      // Same content, same key: skip the upload when an object of the right size is there already.
-      if ((await storedSize(ref.hash)) === ref.size) return ref;
+      // Same content, same key: skip the upload when the object holds these bytes already.
+      if (await holds(ref)) return ref;
       await upload(ref.hash, body);
       return ref;
     } finally {
@@ -118,7 +135,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
   async function adopt(path: string, expected: BlobRef): Promise<BlobRef> {
     assertBlobHash(expected.hash);
     const ref = { hash: expected.hash, size: expected.size };
-    if ((await storedSize(ref.hash)) === ref.size) return ref;
+    if (await holds(ref)) return ref;
     const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
     const digest = createHash('sha256');
     let size = 0;
