@@ -8,7 +8,7 @@ import type { OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
-import { declarationsBeyondClearance, standingOf, withinClearance, writesToCertified } from './sender-clearance.js';
+import { declarationsBeyondClearance, standingOf, withinClearance, writesToAssayDatasets, type SenderScope } from './sender-clearance.js';
 
 /**
  * OpenLineage in: `POST /api/v1/lineage` like Marquez. A request holds one event or an array;
@@ -23,8 +23,8 @@ export const MAX_EVENTS_PER_REQUEST = 1000;
 const MAX_ISSUES = 20;
 /** The rule refusing a tag beyond the sender's clearance (the default pack's, applied per node). */
 const CLEARANCE_POLICY = 'data.clearance-for-sensitive';
-/** The rule refusing an outside write to a dataset Assay certifies. */
-const CERTIFIED_WRITE_POLICY = 'lineage:certified-datasets-written-by-promotion';
+/** The rule refusing an outside write to one of Assay's datasets: in its lineage namespace, or certified. */
+const ASSAY_DATASET_WRITE_POLICY = 'lineage:assay-datasets-written-by-assay';
 /** Re-runs of the transaction after a deadlock with a concurrent ingest touching the same nodes. */
 const DEADLOCK_RETRIES = 3;
 
@@ -49,6 +49,12 @@ interface CheckedEvent {
 export interface OpenLineageSender {
   ctx: ChangeContext;
   visible: readonly Classification[];
+}
+
+/** Where events land: the database, and Assay's own lineage namespace (`config.lineage.namespace`), which outside senders only read. */
+export interface OpenLineageTarget {
+  db: Db;
+  assayNamespace: string;
 }
 
 /**
@@ -94,13 +100,13 @@ class RefusedWrite extends Error {
 }
 
 /** Merges the events into the graph as the sender may change it (`sender-clearance.ts`); throws RefusedWrite. */
-async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], visible: readonly Classification[]): Promise<void> {
+async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], scope: SenderScope): Promise<void> {
   const change = graphChangeOf(checked);
   const changed = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
   const standing = await standingOf(tx, changed);
-  const certifiedWrites = writesToCertified(checked, standing);
-  if (certifiedWrites.length > 0) throw new RefusedWrite(CERTIFIED_WRITE_POLICY, certifiedWrites);
-  const nodes = withinClearance(changed, standing, visible);
+  const assayWrites = writesToAssayDatasets(checked, standing, scope.assayNamespace);
+  if (assayWrites.length > 0) throw new RefusedWrite(ASSAY_DATASET_WRITE_POLICY, assayWrites);
+  const nodes = withinClearance({ nodes: changed, edges: change.edges.values() }, standing, scope);
   const stored = await upsertExternalNodes(tx, nodes);
   const edges = [...change.edges.values()].map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
   await insertEdges(tx, edges);
@@ -171,10 +177,11 @@ async function refused(db: Db, sender: OpenLineageSender, r: RefusedWrite): Prom
  * the `lineage.events.ingest` audit entry (its reason names each event and the SHA-256 of each
  * event's canonical JSON) and stores every event as sent, pointing at that entry. Throws
  * ValidationFailed when any event is invalid and Forbidden (audited `access.deny`) when it
- * declares a domain beyond the sender's clearance or writes a dataset Assay certifies; nothing
- * of the request is written then.
+ * declares a domain beyond the sender's clearance or writes one of Assay's datasets (in its
+ * lineage namespace, or certified); nothing of the request is written then.
  */
-export async function ingestOpenLineage(db: Db, body: unknown, sender: OpenLineageSender): Promise<IngestReceipt> {
+export async function ingestOpenLineage(target: OpenLineageTarget, body: unknown, sender: OpenLineageSender): Promise<IngestReceipt> {
+  const { db, assayNamespace } = target;
   const { ctx } = sender;
   const checked = checkAll(body);
   const beyond = declarationsBeyondClearance(checked, sender.visible);
@@ -184,7 +191,7 @@ export async function ingestOpenLineage(db: Db, body: unknown, sender: OpenLinea
     return await db.transaction(
       async (tx) => {
         const ids = checked.map(() => newId('lev'));
-        await mergeIntoGraph(tx, checked, sender.visible);
+        await mergeIntoGraph(tx, checked, { visible: sender.visible, assayNamespace });
         // The entry holds 2000 characters, some 20 events' lines: the digest of every event's
         // hash, in the order sent, comes first, so the log vouches for each event of a batch of
         // 1000 as well (recomputed from lineage_events in id order).

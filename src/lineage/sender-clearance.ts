@@ -3,7 +3,7 @@ import type { Classification } from '../policy/index.js';
 import type { Queryable } from '../store/index.js';
 import { declaredClassification } from './classification-tags.js';
 import type { Facets, OpenLineageEvent } from './openlineage-event.js';
-import type { ExternalNodeChange } from './openlineage-merge.js';
+import type { ExternalEdgeChange, ExternalNodeChange } from './openlineage-merge.js';
 import { externalKey } from './openlineage-merge.js';
 import { ASSAY_NODE_TYPES } from './vocabulary.js';
 
@@ -15,12 +15,15 @@ import { ASSAY_NODE_TYPES } from './vocabulary.js';
  * - An event may classify a node only into a domain its sender is cleared for: tagging a node
  *   PHI writes into the PHI domain, and would also hide the node from every reader not cleared
  *   for PHI, erasure officers included. Refused, naming the tags facet.
- * - The OpenLineage dataset a certified version is (its `derived` link from an Assay node) is
- *   written by Assay's promotion alone: an outside job may read it, but an event naming it as an
- *   output, or a DatasetEvent about it, would put an outside writer upstream of certified data.
- *   Refused, naming the dataset.
+ * - Assay's datasets are written by Assay alone: every dataset in its current lineage namespace
+ *   (where promotion names a certified version, before the first certification too) and every
+ *   dataset a certified version is linked to (`derived`, under a namespace Assay used before).
+ *   An outside job may read one, but an event naming it as an output, or a DatasetEvent about
+ *   it, would put an outside writer upstream of certified data. Refused, naming the dataset,
+ *   whoever sends it: one rule, since the certified datasets in the current namespace are a
+ *   part of it and the namespace alone cannot tell which datasets a changed one left behind.
  * - A node the sender may not see keeps what it says: facets, deletions, tags and run state from
- *   the event are not applied to it, and neither are they to a dataset Assay certifies (Assay
+ *   the event are not applied to it, nor to one of Assay's datasets read as an input (Assay
  *   states its schema and classification). The event's edges are still recorded (they are the
  *   sender's own account of what its run read and wrote, and an erasure request must follow
  *   them), and the event is stored as sent. Nothing in the answer differs, so a sender cannot
@@ -80,30 +83,51 @@ export async function standingOf(db: Queryable, nodes: readonly ExternalNodeChan
   return new Map(r.rows.map((n) => [externalKey(n), { classification: n.classification, certifiedByAssay: n.certified }]));
 }
 
-/** Each output or DatasetEvent subject naming a dataset Assay certifies, as a field issue. */
-export function writesToCertified(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>): FieldIssue[] {
-  const certified = (d: { namespace: string; name: string }): boolean => standing.get(externalKey({ type: 'external_dataset', ...d }))?.certifiedByAssay === true;
-  const message = (d: { namespace: string; name: string }): string =>
-    `${d.namespace}/${d.name} is a dataset Assay certifies: only its promotion writes it; an outside job may read it as an input`;
+/** What a sender's rights are judged against: the lineage domains it may see, and Assay's own lineage namespace. */
+export interface SenderScope {
+  visible: readonly Classification[];
+  /** `config.lineage.namespace`: where Assay names its datasets. */
+  assayNamespace: string;
+}
+
+/** Each output or DatasetEvent subject naming one of Assay's datasets (see above), as a field issue. */
+export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
+  const refusal = (d: { namespace: string; name: string }): string | undefined => {
+    if (standing.get(externalKey({ type: 'external_dataset', ...d }))?.certifiedByAssay === true) {
+      return `${d.namespace}/${d.name} is a dataset Assay certifies: only its promotion writes it; an outside job may read it as an input`;
+    }
+    if (d.namespace === assayNamespace) return `${d.namespace}/${d.name} is in Assay's lineage namespace: only Assay writes its datasets; an outside job may read them as inputs`;
+    return undefined;
+  };
   const issues: FieldIssue[] = [];
   for (const p of events) {
     const e = p.event;
-    (e.outputs ?? []).forEach((d, i) => {
-      if (certified(d)) issues.push({ field: `${p.at}.outputs.${i}`, message: message(d) });
-    });
-    if (e.dataset && certified(e.dataset)) issues.push({ field: `${p.at}.dataset`, message: message(e.dataset) });
+    const subjects = [...(e.outputs ?? []).map((d, i) => ({ field: `${p.at}.outputs.${i}`, d })), ...(e.dataset ? [{ field: `${p.at}.dataset`, d: e.dataset }] : [])];
+    for (const { field, d } of subjects) {
+      const message = refusal(d);
+      if (message) issues.push({ field, message });
+    }
   }
   return issues;
 }
 
 /**
- * `nodes` as the sender may change them: a node that exists and that the sender may not see,
- * or that Assay certifies, is kept only as an edge end (nothing of it changed).
+ * `change`'s nodes as the sender may change them: a node that exists and that the sender may
+ * not see, and one of Assay's datasets, are kept only as edge ends (nothing of them changed).
  */
-export function withinClearance(nodes: readonly ExternalNodeChange[], standing: ReadonlyMap<string, NodeStanding>, visible: readonly Classification[]): ExternalNodeChange[] {
-  return nodes.map((n) => {
-    const s = standing.get(externalKey(n));
-    if (!s || (visible.includes(s.classification) && !s.certifiedByAssay)) return n;
+export function withinClearance(
+  change: { nodes: readonly ExternalNodeChange[]; edges: Iterable<ExternalEdgeChange> },
+  standing: ReadonlyMap<string, NodeStanding>,
+  scope: SenderScope,
+): ExternalNodeChange[] {
+  const hidden = (key: string): boolean => {
+    const s = standing.get(key);
+    return s !== undefined && !scope.visible.includes(s.classification);
+  };
+  return change.nodes.map((n) => {
+    const key = externalKey(n);
+    const assays = n.type === 'external_dataset' && (n.namespace === scope.assayNamespace || standing.get(key)?.certifiedByAssay === true);
+    if (!hidden(key) && !assays) return n;
     return { ...n, facets: {}, deleted: [], classification: undefined, attributes: {} };
   });
 }

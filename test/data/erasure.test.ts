@@ -521,22 +521,23 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(list.json.erasureRequests.find((x) => x.id === r.id)).toMatchObject({ externalDatasetCount: 2 });
     });
 
-    it("finds a table an outside job wrote under Assay's own namespace, and one under an earlier namespace's name; leaves out only the versions' own datasets", async () => {
+    it("finds a table an outside job wrote under a namespace Assay used before, beside a version's own dataset there; leaves out only the versions' own datasets", async () => {
       const subject = 'BOR-7001';
       const deposits = await ingestAs(scientist, 'deposits', `borrower_id,amount\n${subject},50\nBOR-7002,60\n`, { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' });
       await promoteAs(steward, 'deposits');
-      // Spark copies the certified deposits into an extract it names under Assay's namespace, and
-      // the version is also linked to its dataset under a namespace Assay used before (as the
-      // server's start links versions under a changed lineage.namespace).
-      const res = await call<Problem>('POST', '/api/v1/lineage', steward.token, sparkEvent(4, { namespace: 'assay', name: 'deposits' }, { namespace: 'assay', name: 'deposits_marketing_extract' }));
-      expect(res.status, res.text).toBe(201);
+      // The version is also linked to its dataset under a namespace Assay used before (as the
+      // server's start links versions under a changed lineage.namespace), and Spark copies the
+      // certified deposits into an extract it names under that old namespace (Assay's current
+      // one it may only read).
       await t.db.transaction((tx) => recordLineage(tx, { nodes: [], edges: [{ from: deposits.id, to: { kind: 'dataset', namespace: 'assay-old', name: 'deposits' }, type: 'derived' }] }));
+      const res = await call<Problem>('POST', '/api/v1/lineage', steward.token, sparkEvent(4, { namespace: 'assay', name: 'deposits' }, { namespace: 'assay-old', name: 'deposits_marketing_extract' }));
+      expect(res.status, res.text).toBe(201);
 
       const r = await erase(compliance.token, { subjectId: subject, reason: 'Art. 17(1)(a): no longer necessary, ticket DSR-56' });
       expect(r.status, r.text).toBe(201);
-      const extract = await nodeOf('assay', 'deposits_marketing_extract');
+      const extract = await nodeOf('assay-old', 'deposits_marketing_extract');
       expect(r.json).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 1 });
-      expect(r.json.externalDatasets).toEqual([{ nodeId: extract, namespace: 'assay', name: 'deposits_marketing_extract' }]);
+      expect(r.json.externalDatasets).toEqual([{ nodeId: extract, namespace: 'assay-old', name: 'deposits_marketing_extract' }]);
     });
 
     it('withholds a table a reader reaches only through nodes it may not see, as the lineage graph does, and names one it also reaches another way', async () => {

@@ -277,12 +277,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('Assay to Assay: t
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    t = await createTestApp(backend);
+    // A central Assay with a namespace of its own: one Assay's namespace is written by that Assay alone.
+    t = await createTestApp(backend, { config: { lineage: { namespace: 'central-assay' } } });
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => t?.close());
 
-  it("an Assay job's events, sent by the emitter, land in the graph", async () => {
+  it("another Assay's job events, sent by its emitter, land in the graph", async () => {
     const engineer = await createPrincipalWithToken(t.db, { name: 'pipeline', roles: ['ml-engineer'], kind: 'service' });
     const emitter = createLineageEmitter({ url: `${base}/api/v1/lineage`, apiKey: engineer.token, retryDelayMs: 5 });
     emitter.emit(event('run_X', 'START'));

@@ -160,7 +160,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     const after = await stored();
     expect({ nodes: after.nodes, events: after.events, changes: after.changes }).toEqual({ ...before, changes: before.changes + 1 });
     const [denied] = (await listAuditEntries(t.db, { action: 'access.deny', principalId: plain.id })).slice(-1);
-    expect(denied?.decision.policyIds).toEqual(['lineage:certified-datasets-written-by-promotion']);
+    expect(denied?.decision.policyIds).toEqual(['lineage:assay-datasets-written-by-assay']);
     // Even a sender cleared for everything may not.
     expect((await post(clinic.token, overwrite)).status).toBe(403);
 
@@ -172,5 +172,54 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     const graph = await node('assay', 'loans');
     expect(graph.nodes.find((n) => n.id === certified.id)).toMatchObject({ classification: certified.classification, facets: certified.facets });
     expect(graph.nodes.some((n) => n.type === 'external_run' && n.namespace === 'spark')).toBe(true);
+  });
+
+  it("Assay's lineage namespace is written by Assay alone: an outside output or DatasetEvent there is 403 before the dataset is ever certified, so promotion never links a version below an outside writer", async () => {
+    const scientist = await createPrincipalWithToken(t.db, { name: 'sue', roles: ['data-scientist'] });
+    const steward = await createPrincipalWithToken(t.db, { name: 'stan', roles: ['data-steward'] });
+    const before = await stored();
+    // Spark claims to write the dataset Assay will certify as `deposits`, and describes it, before its first certification.
+    const early = runEvent({ job: 'deposits.backfill', namespace: 'spark', input: 'staging.deposits', output: 'deposits' });
+    (early.outputs as Json[])[0]!.namespace = 'assay';
+    const describe = {
+      eventTime: '2030-01-05T00:00:00.000Z',
+      producer: 'https://example.com/tests',
+      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
+      dataset: { namespace: 'assay', name: 'deposits_extract', facets: schema('anything') },
+    };
+    const res = await post(plain.token, [early, describe]);
+    expect(res.status, res.text).toBe(403);
+    expect(res.json.errors).toEqual([
+      { field: 'body.0.outputs.0', detail: expect.stringMatching(/^assay\/deposits is in Assay's lineage namespace: only Assay writes its datasets/) },
+      { field: 'body.1.dataset', detail: expect.stringMatching(/^assay\/deposits_extract is in Assay's lineage namespace/) },
+    ]);
+    const after = await stored();
+    expect({ nodes: after.nodes, events: after.events, changes: after.changes }).toEqual({ ...before, changes: before.changes + 1 });
+    const [denied] = (await listAuditEntries(t.db, { action: 'access.deny', principalId: plain.id })).slice(-1);
+    expect(denied?.decision.policyIds).toEqual(['lineage:assay-datasets-written-by-assay']);
+    expect(denied?.reason).toContain('body.0.outputs.0 assay/deposits is in Assay');
+    // Whoever sends it: a sender cleared for every domain too.
+    expect((await post(clinic.token, early)).status).toBe(403);
+
+    // Read as an input it is accepted; the description the sender gives it is not applied (Assay states it).
+    const read = runEvent({ job: 'deposits.score', namespace: 'spark', input: 'deposits', output: 'scores.deposits' });
+    (read.inputs as Json[])[0]!.namespace = 'assay';
+    (read.inputs as Json[])[0]!.facets = { ...tagged('public'), ...schema('anything') };
+    const accepted = await post(plain.token, read);
+    expect(accepted.status, accepted.text).toBe(201);
+
+    const ingested = await upload(t, { name: 'deposits', token: scientist.token, body: 'id,amount\n1,100\n2,250\n', query: { classification: 'internal', owner: steward.id } });
+    expect(ingested.statusCode, ingested.body).toBe(201);
+    const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/deposits/versions/1/promote', headers: { authorization: `Bearer ${steward.token}` } });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    // Upstream of the certified dataset: its version alone, no outside writer; downstream: the outside reader.
+    const graph = await node('assay', 'deposits');
+    const certified = graph.nodes.find((n) => n.type === 'external_dataset' && n.namespace === 'assay' && n.name === 'deposits')!;
+    const writers = graph.edges.filter((e) => e.to === certified.id).map((e) => graph.nodes.find((n) => n.id === e.from)?.type);
+    expect(writers).toEqual(['dataset_version']);
+    expect(graph.nodes.some((n) => n.type === 'external_job' && n.name === 'deposits.backfill')).toBe(false);
+    expect(graph.edges).toContainEqual(expect.objectContaining({ from: certified.id, type: 'input' }));
+    expect(certified.facets).not.toHaveProperty('schema');
+    expect(certified.classification).toBe('internal');
   });
 });

@@ -13,20 +13,23 @@ import {
   OPENLINEAGE_SCHEMA_ID,
   visibleClassifications,
   type OpenLineageSender,
+  type OpenLineageTarget,
 } from '../../lineage/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { on } from '../authorize.js';
 import { decimalInteger } from '../fields.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, type AppDeps, type RouteSpec } from '../route.js';
 
 // Who may send events and who may read the graph is Cedar policy (lineage.cedar); which nodes
 // a reader sees is the lineage domain of each node (src/lineage/domains.ts), and so is what a
 // sender may change (src/lineage/sender-clearance.ts).
 
 const beyondClearance = {
-  description: "refused: a tags facet declares a lineage domain the sender is not cleared for, or an output or DatasetEvent names a dataset Assay certifies (errors[].field names each); nothing written, access.deny audited",
+  description: "refused: a tags facet declares a lineage domain the sender is not cleared for, or an output or DatasetEvent names one of Assay's datasets (any dataset in Assay's lineage namespace, or one a certified version is linked to); errors[].field names each; nothing written, access.deny audited",
   contentType: 'application/problem+json',
 };
+
+const targetOf = (deps: AppDeps): OpenLineageTarget => ({ db: deps.db, assayNamespace: deps.config.lineage.namespace });
 
 const senderOf = (principal: AuthenticatedPrincipal, requestId: string): OpenLineageSender => ({
   ctx: changeContextOf(principal, requestId),
@@ -97,7 +100,7 @@ export const lineageRoutes: RouteSpec[] = [
     method: 'POST',
     path: '/api/v1/lineage',
     operationId: 'ingestLineageEvents',
-    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field) and stay within the sender's clearance (403 names a tags facet declaring a domain the sender is not cleared for, or an output naming a dataset Assay certifies); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
+    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field) and stay within the sender's clearance (403 names a tags facet declaring a domain the sender is not cleared for, or an output or DatasetEvent naming a dataset in Assay's lineage namespace or one Assay certifies); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
     tags: ['lineage'],
     auth: 'token',
     authorize: on.platform,
@@ -106,7 +109,7 @@ export const lineageRoutes: RouteSpec[] = [
     // The body as parsed, not zod's copy of it: what is hashed and stored is the event as sent.
     handler: async ({ request, principal, deps, requestId }) => ({
       status: 201,
-      json: await ingestOpenLineage(deps.db, request.body, senderOf(principal!, requestId)),
+      json: await ingestOpenLineage(targetOf(deps), request.body, senderOf(principal!, requestId)),
     }),
   }),
   defineRoute({
@@ -120,7 +123,7 @@ export const lineageRoutes: RouteSpec[] = [
     request: { body: z.array(event) },
     responses: { 200: { description: 'every event accepted', schema: batchReceipt }, 403: beyondClearance },
     handler: async ({ request, principal, deps, requestId }) => {
-      const r = await ingestOpenLineage(deps.db, request.body, senderOf(principal!, requestId));
+      const r = await ingestOpenLineage(targetOf(deps), request.body, senderOf(principal!, requestId));
       return { json: { status: 'success', summary: { received: r.received, successful: r.received, failed: 0 }, ...r } };
     },
   }),
