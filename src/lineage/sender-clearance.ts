@@ -23,8 +23,9 @@ import { ASSAY_NODE_TYPES } from './vocabulary.js';
  *   whoever sends it: one rule, since the certified datasets in the current namespace are a
  *   part of it and the namespace alone cannot tell which datasets a changed one left behind.
  * - A node the sender may not see keeps what it says: facets, deletions, tags and run state from
- *   the event are not applied to it, nor to one of Assay's datasets read as an input (Assay
- *   states its schema and classification). The event's edges are still recorded (they are the
+ *   the event are not applied to it, nor to a run of a job the sender may not see (its own new
+ *   run there too: a run is as narrow as its job, migration 0016), nor to one of Assay's
+ *   datasets read as an input (Assay states its schema and classification). The event's edges are still recorded (they are the
  *   sender's own account of what its run read and wrote, and an erasure request must follow
  *   them), and the event is stored as sent. Nothing in the answer differs, so a sender cannot
  *   learn from it that a node it may not see exists.
@@ -113,7 +114,8 @@ export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: 
 
 /**
  * `change`'s nodes as the sender may change them: a node that exists and that the sender may
- * not see, and one of Assay's datasets, are kept only as edge ends (nothing of them changed).
+ * not see, a run of such a job (by the change's `run_of` edges), and one of Assay's datasets are
+ * kept only as edge ends (nothing of them changed).
  */
 export function withinClearance(
   change: { nodes: readonly ExternalNodeChange[]; edges: Iterable<ExternalEdgeChange> },
@@ -124,10 +126,14 @@ export function withinClearance(
     const s = standing.get(key);
     return s !== undefined && !scope.visible.includes(s.classification);
   };
+  // A run is part of its job (graph-store's inheritJobClassification): what the sender may not
+  // say about a hidden job it may not say about the job's runs either, its own new one included.
+  const runsOfHiddenJobs = new Set<string>();
+  for (const e of change.edges) if (e.type === 'run_of' && hidden(e.from)) runsOfHiddenJobs.add(e.to);
   return change.nodes.map((n) => {
     const key = externalKey(n);
     const assays = n.type === 'external_dataset' && (n.namespace === scope.assayNamespace || standing.get(key)?.certifiedByAssay === true);
-    if (!hidden(key) && !assays) return n;
+    if (!hidden(key) && !assays && !runsOfHiddenJobs.has(key)) return n;
     return { ...n, facets: {}, deleted: [], classification: undefined, attributes: {} };
   });
 }

@@ -133,6 +133,50 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(Object.keys(other.json).sort()).toEqual(Object.keys(res.json).sort());
   });
 
+  it('a run under a job the sender may not see, new or not, keeps what it says: no facets, tags or state of the sender; its edges are kept; the answer is the one an unknown job gets', async () => {
+    // The clinic's PHI export job, and one run of it.
+    const first = runEvent({ job: 'ward.export', namespace: 'clinic', input: 'ward.beds', output: 'ward.export' });
+    first.eventType = 'START';
+    (first.job as Json).facets = tagged('PHI');
+    expect((await post(clinic.token, first)).status).toBe(201);
+
+    // An uncleared sender reports a run of its own under that job: a state, a run facet, a tag
+    // within its clearance, and what the run read and wrote.
+    const mine = (job: string): Json => {
+      const e = runEvent({ job, namespace: 'clinic', input: 'lobby.visitors', output: 'lobby.report' });
+      e.eventType = 'FAIL';
+      (e.run as Json).facets = { ...tagged('internal'), errorMessage: { ...P, message: 'disk full', programmingLanguage: 'python' } };
+      return e;
+    };
+    const hiddenJob = mine('ward.export');
+    const res = await post(plain.token, hiddenJob);
+    expect(res.status, res.text).toBe(201);
+
+    const graph = await node('clinic', 'ward.export', 'job');
+    const job = graph.nodes.find((n) => n.type === 'external_job')!;
+    const runId = ((hiddenJob.run as Json).runId as string).toLowerCase();
+    const run = graph.nodes.find((n) => n.type === 'external_run' && n.name === runId)!;
+    // The run is there, under the job and as narrow as it, with the sender's edges...
+    expect(graph.edges).toContainEqual(expect.objectContaining({ from: job.id, to: run.id, type: 'run_of' }));
+    expect(run.classification).toBe('PHI');
+    const report = (await node('warehouse', 'lobby.report')).nodes.find((n) => n.name === 'lobby.report')!;
+    expect((await node('warehouse', 'lobby.report')).edges).toContainEqual(expect.objectContaining({ from: run.id, to: report.id, type: 'output' }));
+    // ...but nothing the sender said about it.
+    expect(run.facets).toEqual({});
+    expect(run.attributes).toEqual({});
+    const earlier = graph.nodes.find((n) => n.type === 'external_run' && n.id !== run.id)!;
+    expect(earlier.attributes).toMatchObject({ state: 'START' });
+
+    // The same event under a job nobody knows is applied, and answered alike.
+    const unknownJob = mine('lobby.count');
+    const other = await post(plain.token, unknownJob);
+    expect(other.status).toBe(res.status);
+    expect(Object.keys(other.json).sort()).toEqual(Object.keys(res.json).sort());
+    const known = (await node('clinic', 'lobby.count', 'job')).nodes.find((n) => n.type === 'external_run')!;
+    expect(known.attributes).toMatchObject({ state: 'FAIL' });
+    expect(known.facets).toHaveProperty('errorMessage');
+  });
+
   it("a dataset Assay certifies is written by its promotion alone: an outside output or DatasetEvent naming it is 403, nothing written; read as an input it keeps Assay's description", async () => {
     const scientist = await createPrincipalWithToken(t.db, { name: 'sam', roles: ['data-scientist'] });
     const steward = await createPrincipalWithToken(t.db, { name: 'stella', roles: ['data-steward'] });
