@@ -218,6 +218,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(graph.nodes.some((n) => n.type === 'external_run' && n.namespace === 'spark')).toBe(true);
   });
 
+  it('asks whether a dataset is certified from its derived edges alone, never by reading every edge into it', async () => {
+    // The subquery standingOf runs for every dataset of every event: a table an hourly job
+    // writes gains an output edge per run, and the answer must not grow with them.
+    const plan = await t.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT 1 FROM lineage_edges e WHERE e.dst = $1 AND e.type = 'derived'`, [1]);
+      return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toContain('lineage_edges_derived');
+  });
+
   it("Assay's lineage namespace is written by Assay alone: an outside output or DatasetEvent there is 403 before the dataset is ever certified, so promotion never links a version below an outside writer", async () => {
     const scientist = await createPrincipalWithToken(t.db, { name: 'sue', roles: ['data-scientist'] });
     const steward = await createPrincipalWithToken(t.db, { name: 'stan', roles: ['data-steward'] });
