@@ -93,11 +93,13 @@ export interface SenderScope {
 
 /** Each output or DatasetEvent subject naming one of Assay's datasets (see above), as a field issue. */
 export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
+  // Assay's namespace first: the answer about a dataset there then says nothing of whether it
+  // exists, nor whether it is certified (it may be one the sender may not see).
   const refusal = (d: { namespace: string; name: string }): string | undefined => {
+    if (d.namespace === assayNamespace) return `${d.namespace}/${d.name} is in Assay's lineage namespace: only Assay writes its datasets; an outside job may read them as inputs`;
     if (standing.get(externalKey({ type: 'external_dataset', ...d }))?.certifiedByAssay === true) {
       return `${d.namespace}/${d.name} is a dataset Assay certifies: only its promotion writes it; an outside job may read it as an input`;
     }
-    if (d.namespace === assayNamespace) return `${d.namespace}/${d.name} is in Assay's lineage namespace: only Assay writes its datasets; an outside job may read them as inputs`;
     return undefined;
   };
   const issues: FieldIssue[] = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import type { LineageGraph } from '../../src/lineage/index.js';
+import { recordLineage, type LineageGraph } from '../../src/lineage/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { upload } from '../data/support.js';
@@ -177,7 +177,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(known.facets).toHaveProperty('errorMessage');
   });
 
-  it("a dataset Assay certifies is written by its promotion alone: an outside output or DatasetEvent naming it is 403, nothing written; read as an input it keeps Assay's description", async () => {
+  it("a dataset Assay certifies is written by its promotion alone, under an earlier namespace too: an outside output or DatasetEvent naming it is 403, nothing written; read as an input it keeps Assay's description", async () => {
     const scientist = await createPrincipalWithToken(t.db, { name: 'sam', roles: ['data-scientist'] });
     const steward = await createPrincipalWithToken(t.db, { name: 'stella', roles: ['data-steward'] });
     const ingested = await upload(t, { name: 'loans', token: scientist.token, body: 'id,amount\n1,100\n2,250\n', query: { classification: 'internal', owner: steward.id } });
@@ -185,7 +185,6 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/loans/versions/1/promote', headers: { authorization: `Bearer ${steward.token}` } });
     expect(promoted.statusCode, promoted.body).toBe(200);
     const certified = (await node('assay', 'loans')).nodes.find((n) => n.type === 'external_dataset' && n.name === 'loans')!;
-    const before = await stored();
 
     const overwrite = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans' });
     (overwrite.outputs as Json[])[0]!.namespace = 'assay';
@@ -195,11 +194,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
       schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
       dataset: { namespace: 'assay', name: 'loans', facets: schema('anything') },
     };
-    const res = await post(plain.token, [overwrite, describe]);
+    // The version is also linked to its dataset under a namespace Assay used before (as the
+    // server's start links versions under a changed lineage.namespace).
+    const version = (await node('assay', 'loans')).nodes.find((n) => n.type === 'dataset_version')!;
+    await t.db.transaction((tx) => recordLineage(tx, { nodes: [], edges: [{ from: version.id, to: { kind: 'dataset', namespace: 'assay-old', name: 'loans' }, type: 'derived' }] }));
+    const before = await stored();
+    const overwriteOld = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans' });
+    (overwriteOld.outputs as Json[])[0]!.namespace = 'assay-old';
+    const res = await post(plain.token, [overwrite, describe, overwriteOld]);
     expect(res.status, res.text).toBe(403);
+    // In Assay's namespace the answer is the same whether the dataset is certified or not yet.
     expect(res.json.errors).toEqual([
-      { field: 'body.0.outputs.0', detail: expect.stringMatching(/^assay\/loans is a dataset Assay certifies: only its promotion writes it/) },
-      { field: 'body.1.dataset', detail: expect.stringMatching(/^assay\/loans is a dataset Assay certifies/) },
+      { field: 'body.0.outputs.0', detail: expect.stringMatching(/^assay\/loans is in Assay's lineage namespace: only Assay writes its datasets/) },
+      { field: 'body.1.dataset', detail: expect.stringMatching(/^assay\/loans is in Assay's lineage namespace/) },
+      { field: 'body.2.outputs.0', detail: expect.stringMatching(/^assay-old\/loans is a dataset Assay certifies: only its promotion writes it/) },
     ]);
     const after = await stored();
     expect({ nodes: after.nodes, events: after.events, changes: after.changes }).toEqual({ ...before, changes: before.changes + 1 });
@@ -207,6 +215,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(denied?.decision.policyIds).toEqual(['lineage:assay-datasets-written-by-assay']);
     // Even a sender cleared for everything may not.
     expect((await post(clinic.token, overwrite)).status).toBe(403);
+    expect((await post(clinic.token, overwriteOld)).status).toBe(403);
 
     // Reading it is what outside jobs do: accepted, downstream of the version, its description Assay's.
     const read = runEvent({ job: 'loans.score', namespace: 'spark', input: 'loans', output: 'scores.loans' });
