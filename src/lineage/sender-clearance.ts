@@ -22,12 +22,14 @@ import { ASSAY_NODE_TYPES } from './vocabulary.js';
  *   it, would put an outside writer upstream of certified data. Refused, naming the dataset,
  *   whoever sends it: one rule, since the certified datasets in the current namespace are a
  *   part of it and the namespace alone cannot tell which datasets a changed one left behind.
+ *   Jobs in Assay's namespace are Assay's too: an event's job there, or its run's parent job
+ *   there, is refused alike, naming the job.
  * - A node the sender may not see keeps what it says: facets, deletions, tags and run state from
  *   the event are not applied to it, nor to a run of a job the sender may not see (its own new
  *   run there too: a run is as narrow as its job, migration 0016), nor to one of Assay's
- *   datasets read as an input (Assay states its schema and classification). The event's edges are still recorded (they are the
- *   sender's own account of what its run read and wrote, and an erasure request must follow
- *   them), and the event is stored as sent. Nothing in the answer differs, so a sender cannot
+ *   datasets read as an input (Assay states its schema and classification). The event's edges
+ *   are still recorded (they are the sender's own account of what its run read and wrote, and
+ *   an erasure request must follow them), and the event is stored as sent. Nothing in the answer differs, so a sender cannot
  *   learn from it that a node it may not see exists.
  */
 
@@ -91,7 +93,7 @@ export interface SenderScope {
   assayNamespace: string;
 }
 
-/** Each output or DatasetEvent subject naming one of Assay's datasets (see above), as a field issue. */
+/** Each output or DatasetEvent subject naming one of Assay's datasets (see above), and each job (or parent job) in Assay's namespace, as a field issue. */
 export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
   // Assay's namespace first: the answer about a dataset there then says nothing of whether it
   // exists, nor whether it is certified (it may be one the sender may not see).
@@ -110,8 +112,24 @@ export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: 
       const message = refusal(d);
       if (message) issues.push({ field, message });
     }
+    for (const { field, job } of jobsNamed(p)) {
+      if (job.namespace === assayNamespace) issues.push({ field, message: `${job.namespace}/${job.name} is in Assay's lineage namespace: only Assay runs its jobs there` });
+    }
   }
   return issues;
+}
+
+/**
+ * The jobs an event says ran: its own, and its run's parent (ParentRunFacet). A job in Assay's
+ * namespace is one of Assay's (`dataset.promote/<name>`…): an outside run of it, or an outside
+ * run it claims to have started, would be drawn as Assay's own work.
+ */
+function jobsNamed(p: PlacedEvent): Array<{ field: string; job: { namespace: string; name: string } }> {
+  const jobs: Array<{ field: string; job: { namespace: string; name: string } }> = [];
+  if (p.event.job) jobs.push({ field: `${p.at}.job`, job: p.event.job });
+  const parent = (p.event.run?.facets?.parent as { job?: { namespace?: unknown; name?: unknown } } | undefined)?.job;
+  if (typeof parent?.namespace === 'string' && typeof parent.name === 'string') jobs.push({ field: `${p.at}.run.facets.parent.job`, job: { namespace: parent.namespace, name: parent.name } });
+  return jobs;
 }
 
 /**

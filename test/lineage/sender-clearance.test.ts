@@ -286,4 +286,28 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(certified.facets).not.toHaveProperty('schema');
     expect(certified.classification).toBe('internal');
   });
+
+  it("Assay's jobs are run by Assay alone: an outside run of a job in Assay's namespace, or one claiming such a job's run as its parent, is 403 naming the job, nothing written", async () => {
+    const before = await stored();
+    // A run of Assay's own promotion job, as if Assay had run it; and a Spark run claiming Assay's ingest started it.
+    const impersonating = runEvent({ job: 'dataset.promote/loans', namespace: 'assay', input: 'staging.loans', output: 'scores.loans' });
+    const child = runEvent({ job: 'loans.enrich', namespace: 'spark', input: 'staging.loans', output: 'enriched.loans' });
+    (child.run as Json).facets = {
+      parent: { ...P, run: { runId: '00000000-0000-4000-8000-00000000beef' }, job: { namespace: 'assay', name: 'dataset.ingest/loans' } },
+    };
+    const res = await post(clinic.token, [impersonating, child]);
+    expect(res.status, res.text).toBe(403);
+    expect(res.json.errors).toEqual([
+      { field: 'body.0.job', detail: expect.stringMatching(/^assay\/dataset\.promote\/loans is in Assay's lineage namespace: only Assay runs its jobs there/) },
+      { field: 'body.1.run.facets.parent.job', detail: expect.stringMatching(/^assay\/dataset\.ingest\/loans is in Assay's lineage namespace/) },
+    ]);
+    expect(await stored()).toEqual({ ...before, changes: before.changes + 1 });
+    const [denied] = (await listAuditEntries(t.db, { action: 'access.deny', principalId: clinic.id })).slice(-1);
+    expect(denied?.decision.policyIds).toEqual(['lineage:assay-datasets-written-by-assay']);
+    // The same runs under the sender's own namespaces are accepted.
+    (impersonating.job as Json).namespace = 'spark';
+    ((child.run as Json).facets as { parent: { job: Json } }).parent.job.namespace = 'airflow';
+    const accepted = await post(clinic.token, [impersonating, child]);
+    expect(accepted.status, accepted.text).toBe(201);
+  });
 });
