@@ -78,6 +78,14 @@ const finiteOf = (pass: AggregatePass, q: string, values: ValueFormat | undefine
   return pass.shared(`CASE WHEN isfinite(${v}) THEN ${v} END`);
 };
 
+/**
+ * Numeric values at most this large have a mean and standard deviation a double holds. A column
+ * with larger ones takes its moments from values scaled by MOMENT_SCALE (2^-600, exact but for
+ * values below 1e-127, which cannot move moments of values above 1e100).
+ */
+const MOMENT_LIMIT = 1e100;
+const MOMENT_SCALE = 2 ** -600;
+
 /** One column's moments, quantiles, bounds or lengths, as the shared pass computed them. */
 export type ColumnStats = Record<string, unknown>;
 
@@ -93,7 +101,19 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[], values:
     const parts: Record<string, string> = {};
     if (NUMERIC.has(c.type)) {
       const v = finiteOf(pass, q, values);
-      Object.assign(parts, { min: `min(${v})`, max: `max(${v})`, avg: `avg(${v})`, sd: `stddev_samp(${v})`, q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])` });
+      // Moments of values beyond ±MOMENT_LIMIT overflow a double (DuckDB's stddev then fails the
+      // ingest, its avg answers Infinity): they are taken of the values scaled by 2^-600 as well.
+      const small = pass.shared(`CASE WHEN abs(${v}) < ${MOMENT_LIMIT} THEN ${v} END`);
+      const scaled = pass.shared(`${v} * ${MOMENT_SCALE}`);
+      Object.assign(parts, {
+        min: `min(${v})`,
+        max: `max(${v})`,
+        avg: `avg(${small})`,
+        sd: `stddev_samp(${small})`,
+        avgScaled: `avg(${scaled})`,
+        sdScaled: `stddev_samp(${scaled})`,
+        q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])`,
+      });
     } else if (TEMPORAL.has(c.type)) {
       const v = pass.shared(temporalOf(q, c.type as 'DATE' | 'TIMESTAMP', { shared: pass.shared, values }));
       Object.assign(parts, { tmin: `CAST(min(${v}) AS VARCHAR)`, tmax: `CAST(max(${v}) AS VARCHAR)` });
@@ -204,17 +224,29 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
 }
 
 /**
+ * The width of one of HISTOGRAM_BINS equal bins between the bounds, always finite: bounds near
+ * ±1.8e308 (`-1e308` and `1e308`) have a range no double holds, so it is computed from halves.
+ */
+function binWidth({ lo, hi }: Bounds): number {
+  return Number.isFinite(hi - lo) ? (hi - lo) / HISTOGRAM_BINS : (hi / 2 - lo / 2) / (HISTOGRAM_BINS / 2);
+}
+
+/**
  * The bin of each record's value: HISTOGRAM_BINS equal-width bins between the bounds, the first
  * and last open towards smaller and larger values; null (left out) without a finite value.
  * Bounds of zero width put values up to them in the first bin, larger ones in the last.
  */
 function binOf(pass: AggregatePass, column: string, how: { bounds: Bounds; values: ValueFormat | undefined }): string {
   const { bounds, values } = how;
-  const { lo, hi } = bounds;
-  const width = (hi - lo) / HISTOGRAM_BINS;
+  const { lo } = bounds;
+  const width = binWidth(bounds);
   const v = finiteOf(pass, ident(column), values);
+  // Clamped while still a double: a value far beyond sample bounds (or a range overflowing to
+  // ±Infinity) makes a quotient no BIGINT holds, and the cast would fail the whole ingest.
   // `least` ignores nulls (least(null, 19) is 19), so a value that is not a number must be left out before it.
-  const bin = width > 0 ? `least(greatest(CAST(floor((${v} - (${lo})) / ${width}) AS BIGINT), 0), ${HISTOGRAM_BINS - 1})` : `CASE WHEN ${v} <= ${lo} THEN 0 ELSE ${HISTOGRAM_BINS - 1} END`;
+  // A range that overflows a double is measured in halves, else v − lo would overflow inside it.
+  const offset = Number.isFinite(bounds.hi - lo) ? `(${v} - (${lo})) / ${width}` : `(${v} / 2 - (${lo / 2})) / ${width / 2}`;
+  const bin = width > 0 ? `CAST(least(greatest(floor(${offset}), 0), ${HISTOGRAM_BINS - 1}) AS BIGINT)` : `CASE WHEN ${v} <= ${lo} THEN 0 ELSE ${HISTOGRAM_BINS - 1} END`;
   return `CASE WHEN ${v} IS NOT NULL THEN ${bin} END`;
 }
 
@@ -227,19 +259,33 @@ function topK(entries: Array<{ key: string; value: number }>): Array<{ value: st
     .map(({ value, count }) => ({ value, count }));
 }
 
+/**
+ * Mean and sample standard deviation, from the scaled values when the column holds values beyond
+ * MOMENT_LIMIT. A standard deviation that no double holds (values near ±1.8e308) is null, as for
+ * a single value: JSON has no Infinity.
+ */
+function moments(stats: ColumnStats): { mean: number; stddev: number | null } {
+  const large = Math.max(Math.abs(stats.min as number), Math.abs(stats.max as number)) >= MOMENT_LIMIT;
+  const mean = large ? (stats.avgScaled as number) / MOMENT_SCALE : (stats.avg as number);
+  const sd = large ? (stats.sdScaled as number | null) === null ? null : (stats.sdScaled as number) / MOMENT_SCALE : ((stats.sd as number | null) ?? null);
+  return { mean, stddev: sd !== null && Number.isFinite(sd) ? sd : null };
+}
+
+/** The k-th inner edge, lo + k·width, in halves when k·width overflows a double (the edge lies within the bounds, so it does not). */
+const edgeAt = (lo: number, k: number, width: number): number => (Number.isFinite(k * width) ? lo + k * width : (lo / 2 + k * (width / 2)) * 2);
+
 function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: number }>, bounds: Bounds): NonNullable<ColumnProfile['numeric']> {
   const min = stats.min as number;
   const max = stats.max as number;
-  const width = (bounds.hi - bounds.lo) / HISTOGRAM_BINS;
-  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, k) => (k === 0 ? min : k === HISTOGRAM_BINS ? max : bounds.lo + k * width));
+  const width = binWidth(bounds);
+  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, k) => (k === 0 ? min : k === HISTOGRAM_BINS ? max : edgeAt(bounds.lo, k, width)));
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   for (const b of bins) counts[b.key] = b.value;
   const q = (stats.q as number[] | null) ?? [];
   return {
     min,
     max,
-    mean: stats.avg as number,
-    stddev: (stats.sd as number | null) ?? null,
+    ...moments(stats),
     // DuckDB's t-digest answers 2.2e-308 (the least normal double) for the upper quantiles of a
     // column of zeros; a quantile lies within the values, so it is held to [min, max].
     quantiles: Object.fromEntries(PROFILE_QUANTILES.map((p, k) => [`p${Math.round(p * 100)}`, Math.min(max, Math.max(min, q[k]!))])),

@@ -37,3 +37,41 @@ describe('histogram bins from the sample', () => {
     }
   });
 });
+
+/** Values at the ends of the double range, and far beyond the sample's, are binned like any other: the ingest never fails on them. */
+describe('histogram bins at the ends of the double range', () => {
+  const session = scratchDuckSuite('bins-extreme');
+  const numeric = async (name: string, values: string[]): Promise<NonNullable<ColumnProfile['numeric']>> =>
+    (await session.quarantineCsv(name, ['level', ...values])).profile.columns[0]!.numeric!;
+
+  it('a range wider than any double (-1e308 to 1e308): finite edges, each value in its own bin', async () => {
+    const level = await numeric('overflowing-range', ['-1e308', '0', '0.8e308', '1e308']);
+    expect(level.histogram.edges.every((e) => Number.isFinite(e))).toBe(true);
+    expect(level.histogram.edges[0]).toBe(-1e308);
+    expect(level.histogram.edges[10]).toBe(0);
+    expect(level.histogram.edges[20]).toBe(1e308);
+    // 0.8e308 − (−1e308) overflows a double, yet it falls in bin 18 of 20, not the last.
+    expect(level.histogram.counts).toEqual([1, ...new Array<number>(9).fill(0), 1, ...new Array<number>(7).fill(0), 1, 1]);
+  });
+
+  it('mean and standard deviation of values near the double range are the values\', not Infinity or a failed ingest', async () => {
+    const wide = await numeric('wide-moments', ['-1e308', '0', '1e308']);
+    expect([wide.mean, wide.stddev]).toEqual([0, 1e308]);
+    const same = await numeric('same-huge', ['1e308', '1e308', '1e308']);
+    expect([same.mean, same.stddev]).toEqual([1e308, 0]);
+    // Its standard deviation (2.4e308) is no double: null, as JSON has no Infinity.
+    const widest = await numeric('widest', ['-1.7e308', '1.7e308']);
+    expect([widest.mean, widest.stddev]).toEqual([0, null]);
+    const small = await numeric('small-moments', ['1e-200', '3e-200']);
+    expect(small.mean).toBeCloseTo(2e-200, 210);
+  });
+
+  it('a value far beyond the sample range (1e30 after values in [0, 1]) falls in the last bin, though its bin number overflows a BIGINT', async () => {
+    const sample = Array.from({ length: INFERENCE_SAMPLE_ROWS }, (_, i) => String(i % 2));
+    const level = await numeric('far-outlier', [...sample, '1e30', '-1e30']);
+    expect(level.histogram.edgesFrom).toBe('sample');
+    expect([level.min, level.max]).toEqual([-1e30, 1e30]);
+    expect(level.histogram.counts[0]).toBe(INFERENCE_SAMPLE_ROWS / 2 + 1);
+    expect(level.histogram.counts[19]).toBe(INFERENCE_SAMPLE_ROWS / 2 + 1);
+  });
+});
