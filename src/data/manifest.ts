@@ -25,7 +25,12 @@ export interface ManifestOverride {
 /** The predicate of a dataset manifest: everything a certification rests on. */
 export interface DatasetManifest {
   dataset: { id: string; name: string; version: number; versionId: string };
-  snapshot: { sha256: string; size: number; format: string; rows: number };
+  /**
+   * `delimiter`: a CSV snapshot's field delimiter, which `rows` and the exclusions were counted
+   * with (a `;` file read with `,` is one column). Absent for JSON Lines and Parquet, and from
+   * manifests signed before it was recorded.
+   */
+  snapshot: { sha256: string; size: number; format: string; rows: number; delimiter?: string };
   certified: { sha256: string; format: 'parquet'; rows: number };
   schema: DatasetSchema;
   /**
@@ -88,7 +93,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
     predicateType: DATASET_MANIFEST_PREDICATE_TYPE,
     predicate: {
       dataset: { id: v.datasetId, name: v.datasetName, version: v.version, versionId: v.id },
-      snapshot: { sha256: v.snapshot.sha256, size: Number(v.snapshot.size), format: v.format, rows: Number(v.rowCount) },
+      snapshot: { sha256: v.snapshot.sha256, size: Number(v.snapshot.size), format: v.format, rows: Number(v.rowCount), ...(v.format === 'csv' ? { delimiter: v.delimiter ?? ',' } : {}) },
       certified: { sha256: m.certified.sha256, format: 'parquet', rows: m.certified.rows },
       schema: v.schema,
       ...(v.values ? { values: v.values } : {}),

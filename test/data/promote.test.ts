@@ -206,7 +206,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     expect(statement.predicateType).toBe(DATASET_MANIFEST_PREDICATE_TYPE);
     expect(statement.subject.map((s) => s.digest.sha256)).toEqual([v.certified!.parquetSha256, v.snapshot.sha256]);
     expect(statement.predicate).toMatchObject({
-      snapshot: { sha256: v.snapshot.sha256, rows: 1000 },
+      snapshot: { sha256: v.snapshot.sha256, rows: 1000, format: 'csv', delimiter: ',' },
       certified: { sha256: v.certified!.parquetSha256, rows: 900 },
       classification: 'confidential',
       residency: { region: 'EU', column: null },

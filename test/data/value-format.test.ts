@@ -141,6 +141,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('declared value fo
     const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/ledger/versions/1/promote', headers: { authorization: `Bearer ${promoter.token}` } });
     expect(promoted.statusCode, promoted.body).toBe(200);
     const statement = verifyDatasetManifest(promoted.json<{ manifest: DsseEnvelope }>().manifest, (k) => t.keyring.publicKey(k));
+    // The delimiter is signed too: read with ",", the snapshot is one column and none of its counts hold.
+    expect(statement.predicate.snapshot).toMatchObject({ format: 'csv', delimiter: ';', rows: version.rowCount });
     expect(statement.predicate).toMatchObject({ values: { decimalSeparator: ',', dateFormat: '%d.%m.%Y' }, schema: { columns: [{ type: 'BIGINT' }, { type: 'DOUBLE' }, { type: 'DATE' }] } });
     // A file without a declaration records none, and its manifest says nothing of it.
     const plain = await upload(t, { name: 'plain', body: 'id,amount\n1,2.5\n', token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
