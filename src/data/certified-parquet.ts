@@ -8,7 +8,7 @@ import { recordPendingBlob, type StoredBlob } from './blob-refs.js';
 import { consentRules, residencyRules } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
-import { loadSnapshot } from './load.js';
+import { loadSnapshot, shadowsRowid } from './load.js';
 import type { DatasetVersionRecord, Exclusion } from './types.js';
 
 /** The certified rows as a Parquet blob. */
@@ -71,12 +71,14 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
-    await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
+    const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
     const predicates = exclusionPredicates(v);
     const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
     const counts = await countExclusions(duck, { predicates, excluded });
     const outPath = join(dir, 'certified.parquet');
-    await duck.run(`COPY (SELECT * FROM raw WHERE NOT (${excluded}) ORDER BY rowid) TO ${literal(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
+    // A file's own `rowid` column hides the table's row id: the session's preserved insertion order keeps file order then.
+    const order = shadowsRowid(columns) ? '' : ' ORDER BY rowid';
+    await duck.run(`COPY (SELECT * FROM raw WHERE NOT (${excluded})${order}) TO ${literal(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
     const [{ n }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(outPath)})`)) as [{ n: number }];
     // The manifest states snapshot rows − excluded rows = certified rows: hold the file to it.
     if (n !== counts.total - counts.excluded) throw new AssayError('internal', `certified Parquet of ${v.datasetName} v${v.version} holds ${n} rows, not ${counts.total} − ${counts.excluded} excluded`);

@@ -21,7 +21,7 @@ export interface LoadInput {
 
 /**
  * Loads the raw snapshot into DuckDB table `raw`, in file order, so `rowid + 1` is the record
- * number. CSV loads strictly (every record must have the header's number of fields, quotes
+ * number (unless a column of the file is called `rowid`: see `shadowsRowid`). CSV loads strictly (every record must have the header's number of fields, quotes
  * must close) with every column as text: typing is the quarantine's job, not the reader's
  * guess. A file that cannot be read is refused with a 400 naming the line, never echoing its
  * content.
@@ -189,9 +189,18 @@ export async function openSnapshot(duck: DuckSession, input: LoadInput): Promise
   const columns = loaded ? await loadSnapshot(duck, input) : input.csv!.header.map((name) => ({ name, duckType: 'VARCHAR' }));
   const rowColumn = unusedName(columns, '__record');
   const scan = loaded ? 'raw' : readerOf(input);
-  const numbered = loaded ? `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)` : `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})`;
+  const numbered = loaded && !shadowsRowid(columns) ? `(SELECT rowid + 1 AS ${ident(rowColumn)}, * FROM raw)` : `(SELECT row_number() OVER () AS ${ident(rowColumn)}, * FROM ${scan})`;
   const refuse = async (err: unknown): Promise<unknown> => (isReaderError(err) ? unreadable(input, err) : err);
   return { format: input.format, columns, scan, numbered, rowColumn, refuse, aggregatesPerRead: small ? AGGREGATES_PER_QUERY : AGGREGATES_PER_FILE_READ };
+}
+
+/**
+ * True when one of the file's columns is called `rowid` (any case, as DuckDB compares names):
+ * it then hides table `raw`'s own row id, so record numbers and file order come from
+ * `row_number() OVER ()` in insertion order instead (Oracle exports carry a ROWID column).
+ */
+export function shadowsRowid(columns: Array<{ name: string }>): boolean {
+  return columns.some((c) => c.name.toLowerCase() === 'rowid');
 }
 
 /** `base`, or `base` with a number appended, whichever no column is called. */
