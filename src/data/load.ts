@@ -205,7 +205,8 @@ export function shadowsRowid(columns: Array<{ name: string }>): boolean {
 
 /** `base`, or `base` with a number appended, whichever no column is called. */
 function unusedName(columns: Array<{ name: string }>, base: string): string {
-  const taken = new Set(columns.map((c) => c.name));
+  // In lower case: DuckDB's names ignore case, so `__RECORD` would be taken as well.
+  const taken = new Set(columns.map((c) => c.name.toLowerCase()));
   let name = base;
   for (let i = 1; taken.has(name); i++) name = `${base}${i}`;
   return name;

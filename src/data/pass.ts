@@ -31,9 +31,10 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
   /** The value expression of each distinct count, by its aggregate's SQL. */
   const distinctOf = new Map<string, string>();
   const derived = new Map<string, string>();
-  // The derived columns sit beside the file's own: their names start with what none of the file's does.
+  // The derived columns sit beside the file's own: their names start with what none of the file's
+  // does, in any case (DuckDB's names ignore case, so a column `__SHARED0` is `__shared0`).
   let prefix = '__shared';
-  while (snapshot.columns.some((c) => c.name.startsWith(prefix))) prefix = `_${prefix}`;
+  while (snapshot.columns.some((c) => c.name.toLowerCase().startsWith(prefix))) prefix = `_${prefix}`;
   const add = (sql: string): string => {
     let key = aggregates.get(sql);
     if (!key) aggregates.set(sql, (key = `a${aggregates.size}`));

@@ -73,4 +73,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a column called r
     expect(res.json<DatasetVersionRecord>().exclusions).toMatchObject([{ reason: 'consent_withdrawn', rowCount: 1, rowNumbers: [2] }]);
     expect((await certifiedRows('numbered')).map((r) => r.rowid)).toEqual([300, 100]);
   });
+
+  it('columns named like the ones the quarantine derives beside the file\'s, in another case (__SHARED0, __RECORD), are profiled as any other', async () => {
+    const res = await upload(t, { name: 'derived-names', body: '__SHARED0,__Shared1,__RECORD\n1.5,2,9\n1.5,2,9\n2.5,3,7\n', token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const profile = await t.app.inject({ method: 'GET', url: '/api/v1/datasets/derived-names/versions/1/profile', headers: { authorization: `Bearer ${ingester.token}` } });
+    const columns = profile.json<{ columns: Array<{ name: string; numeric?: { min: number; max: number } }> }>().columns;
+    expect(columns.map((c) => [c.name, c.numeric?.min, c.numeric?.max])).toEqual([
+      ['__SHARED0', 1.5, 2.5],
+      ['__Shared1', 2, 3],
+      ['__RECORD', 7, 9],
+    ]);
+    const checks = await t.app.inject({ method: 'GET', url: '/api/v1/datasets/derived-names/versions/1/checks', headers: { authorization: `Bearer ${ingester.token}` } });
+    expect(checks.json<{ checks: Array<{ name: string; result: string }> }>().checks.find((c) => c.name === 'duplicates')!.result).toMatch(/^1 records repeat an earlier record/);
+  });
 });
