@@ -44,8 +44,10 @@ export function subjectKey(subjectId: string): string {
  * bound parameter). Trimming a set of characters is skipped where both ends are printable
  * ASCII, which no padding character is.
  */
-function subjectKeySql(column: string, padding: string): string {
-  const v = `CAST(${ident(column)} AS VARCHAR)`;
+function subjectKeySql(column: { name: string; json: boolean }, padding: string): string {
+  const q = ident(column.name);
+  // A JSON column (JSON Lines whose key holds strings and numbers) casts a string with its quotes: `"A-77"`, never found as A-77.
+  const v = column.json ? `(CASE WHEN json_type(${q}) = 'VARCHAR' THEN json_extract_string(${q}, '$') ELSE CAST(${q} AS VARCHAR) END)` : `CAST(${q} AS VARCHAR)`;
   const bare = `ascii(${v}) BETWEEN 33 AND 126 AND ascii(${v}[-1:]) BETWEEN 33 AND 126`;
   const trimmed = `CASE WHEN ${bare} THEN ${v} ELSE trim(${v}, ${padding}) END`;
   // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves ASCII text, whose bytes are its characters.
@@ -61,13 +63,14 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
 }
 
 /**
- * The hashes an erasure request looks a subject id up under: `subjectHash`, and the hash of
- * the id merely trimmed, under which versions ingested before ids were normalised were indexed.
+ * The hashes an erasure request looks a subject id up under: `subjectHash`; the hash of the id
+ * merely trimmed, under which versions ingested before ids were normalised were indexed; and
+ * the hash of its key as a JSON string (`"a-77"`), under which versions ingested before JSON
+ * columns were unwrapped indexed a string id of a JSON Lines key that also held numbers.
  */
 export function subjectLookupHashes(salt: Buffer, subjectId: string): Buffer[] {
-  const legacy = saltedHash(salt, subjectId.trim());
-  const current = subjectHash(salt, subjectId);
-  return current.equals(legacy) ? [current] : [current, legacy];
+  const hashes = [subjectHash(salt, subjectId), saltedHash(salt, subjectId.trim()), saltedHash(salt, JSON.stringify(subjectKey(subjectId)))];
+  return hashes.filter((h, i) => hashes.findIndex((x) => x.equals(h)) === i);
 }
 
 /** The distinct subject hashes of a snapshot, one lowercase hex hash per line in ascending order, in a private file. */
@@ -82,7 +85,7 @@ export interface SubjectHashFile {
  * subjects is never held in memory here (DuckDB spills), and sorted hashes go into the index
  * in key order, which PostgreSQL appends to a B-tree far faster than random keys.
  */
-export async function writeSubjectHashes(duck: DuckSession, input: { source: string; column: string; salt: Buffer; path: string }): Promise<SubjectHashFile> {
+export async function writeSubjectHashes(duck: DuckSession, input: { source: string; column: { name: string; json: boolean }; salt: Buffer; path: string }): Promise<SubjectHashFile> {
   const v = subjectKeySql(input.column, '$2');
   // The salt is a bound parameter, never part of the SQL text. Read in parallel: order does not matter to a set.
   await duck.aggregate(`CREATE OR REPLACE TEMP TABLE assay_subjects AS SELECT DISTINCT sha256($1 || ':' || k) AS h FROM (SELECT ${v} AS k FROM ${input.source}) WHERE coalesce(k, '') <> ''`, [

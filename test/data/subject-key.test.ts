@@ -30,7 +30,7 @@ describe('subject keys', () => {
     await writeFile(path, ['id', ...ids.map((id) => `"${id}"`)].join('\n') + '\n');
     const snapshot = await openSnapshot(session.duck(), { path, format: 'csv', csv: { delimiter: ',', header: ['id'] } });
     const salt = randomBytes(32);
-    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: 'id', salt, path: join(session.dir(), 'subjects.txt') });
+    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'id', json: false }, salt, path: join(session.dir(), 'subjects.txt') });
     const indexed = (await readFile(file.path, 'utf8')).trim().split('\n');
     const asked = ['anna@example.COM', 'c-1001', 'C-1002', ' c-1003', 'C-1004', 'Élodie-7', 'C-1005'];
     // Distinct (c-1005 twice in a case), and sorted: the index takes them in key order.
@@ -43,6 +43,20 @@ describe('subject keys', () => {
     const [current, legacy] = subjectLookupHashes(salt, ' Anna@Example.com ');
     expect(current).toEqual(subjectHash(salt, 'anna@example.com'));
     expect(legacy!.toString('hex')).not.toBe(current!.toString('hex'));
-    expect(subjectLookupHashes(salt, 'c-1')).toHaveLength(1);
+    // Besides the id as a JSON string (see the JSON Lines test below): nothing more.
+    expect(subjectLookupHashes(salt, 'c-1')).toHaveLength(2);
+  });
+
+  it('a JSON Lines key holding string and number ids (a JSON column) indexes each string as itself, not with its quotes', async () => {
+    const path = join(session.dir(), 'mixed.jsonl');
+    await writeFile(path, '{"cid": "A-77"}\n{"cid": 123}\n{"cid": " B-8 "}\n{"cid": null}\n');
+    const snapshot = await openSnapshot(session.duck(), { path, format: 'jsonl' });
+    expect(snapshot.columns).toEqual([{ name: 'cid', duckType: 'JSON' }]);
+    const salt = randomBytes(32);
+    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'cid', json: true }, salt, path: join(session.dir(), 'mixed.txt') });
+    const indexed = (await readFile(file.path, 'utf8')).trim().split('\n');
+    expect(indexed).toEqual(['a-77', '123', 'b-8'].map((id) => subjectHash(salt, id).toString('hex')).sort());
+    // Versions indexed before held '"a-77"': an erasure request still finds them.
+    expect(subjectLookupHashes(salt, 'A-77').map((h) => h.toString('hex'))).toContain(subjectHash(salt, '"a-77"').toString('hex'));
   });
 });
