@@ -219,8 +219,35 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
   const entries = input.details.get(f.name) ?? [];
   if (NUMERIC.has(f.type) && stats.min !== null && stats.min !== undefined) base.numeric = numericProfile(stats, entries as Array<{ key: number; value: number }>, input.bounds.get(f.name)!);
   else if (TEMPORAL.has(f.type) && stats.tmin != null) base.temporal = { min: String(stats.tmin), max: String(stats.tmax) };
-  else if (f.type === 'VARCHAR' || f.type === 'BOOLEAN') base.topK = topK(entries as Array<{ key: string; value: number }>);
+  else if (f.type === 'BOOLEAN') {
+    const folded = booleanCounts(entries as Array<{ key: string; value: number }>);
+    base.topK = topK(folded.counts);
+    if (entries.length > 0) base.distinctApprox = folded.counts.length + folded.other;
+  } else if (f.type === 'VARCHAR') base.topK = topK(entries as Array<{ key: string; value: number }>);
   return base;
+}
+
+/** How DuckDB reads text as a BOOLEAN (`TRY_CAST`, in any case but not padded); other text is no boolean. */
+const BOOLEAN_TEXT = new Map<string, 'true' | 'false'>([
+  ...['true', 't', '1', 'yes', 'y'].map((k) => [k, 'true'] as const),
+  ...['false', 'f', '0', 'no', 'n'].map((k) => [k, 'false'] as const),
+]);
+
+/**
+ * A boolean column's value counts by value: a CSV file's spellings (`TRUE`, `yes`, `1`) count as
+ * the `true` or `false` a JSON Lines or Parquet boolean reads as, so the same data profiles
+ * alike in every format; `other` is how many distinct values are no boolean (left out of the
+ * counts, as a numeric histogram leaves out what is no number).
+ */
+function booleanCounts(entries: Array<{ key: string; value: number }>): { counts: Array<{ key: string; value: number }>; other: number } {
+  const counts = new Map<string, number>();
+  let other = 0;
+  for (const e of entries) {
+    const b = BOOLEAN_TEXT.get(String(e.key).toLowerCase());
+    if (b === undefined) other++;
+    else counts.set(b, (counts.get(b) ?? 0) + e.value);
+  }
+  return { counts: [...counts].map(([key, value]) => ({ key, value })), other };
 }
 
 /**
