@@ -6,7 +6,7 @@ import { createPrincipalWithToken, createTestApp, type TestApp } from '../suppor
 import { eachBackend } from '../support/databases.js';
 
 /**
- * consent@3 and residency@3 over the real HTTP server on a loopback port: a version that leaves
+ * consent@3 and residency@4 over the real HTTP server on a loopback port: a version that leaves
  * out the consent column, residency or residency column its contract (the latest certified
  * version) declared would certify the rows those declarations excluded. The check fails and
  * blocks, so the steward must declare them again or record an exception saying why.
@@ -71,7 +71,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     const checks = await checksOf('customers', 2);
     expect(checks.consent).toMatchObject({ version: 3, status: 'fail', blocking: true, evidence: { column: null, contract: { version: 1, consentColumn: 'consent' } } });
     expect(checks.consent!.result).toContain('where the contract of version 1 excluded rows without consent in consent');
-    expect(checks.residency).toMatchObject({ version: 3, status: 'fail', blocking: true, evidence: { contract: { version: 1, residency: 'EU', column: 'country' } } });
+    expect(checks.residency).toMatchObject({ version: 4, status: 'fail', blocking: true, evidence: { contract: { version: 1, residency: 'EU', column: 'country' } } });
     expect(checks.residency!.result).toContain('declared residency EU and residency column country, this version does not');
     const refused = await promote('customers', 2);
     expect(refused.status, refused.text).toBe(409);
@@ -89,6 +89,23 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     expect(checks.residency).toMatchObject({ status: 'pass', blocking: false, evidence: { excluded: [expect.objectContaining({ reason: 'residency_outside', rowCount: 1 })] } });
   });
 
+  it('a residency reaching beyond the contract\'s (EEA or US where it said EU) fails residency and blocks; a narrower one (DE) passes', async () => {
+    for (const residency of ['EEA', 'US']) {
+      const wider = await ingest('customers', { ...DECLARED, residency });
+      expect(wider.status, wider.text).toBe(201);
+      expect(wider.json.blockingFailures).toEqual(['residency']);
+      const checks = await checksOf('customers', wider.json.version);
+      expect(checks.residency).toMatchObject({ version: 4, status: 'fail', blocking: true, evidence: { residency, contract: { residency: 'EU' } } });
+      expect(checks.residency!.result).toContain(`declared residency EU, this version ${residency}, which reaches beyond it`);
+      expect((await promote('customers', wider.json.version)).status).toBe(409);
+    }
+    // In any case, as residencies are compared.
+    const lower = await ingest('customers', { ...DECLARED, residency: 'us' });
+    expect(lower.json.blockingFailures).toEqual(['residency']);
+    const narrower = await ingest('customers', { ...DECLARED, residency: 'de' });
+    expect(narrower.json.blockingFailures).toEqual([]);
+  });
+
   it('an exception with its reason certifies such a version, and the manifest records it', async () => {
     expect((await ingest('accounts', {})).status).toBe(201);
     const reason = 'DPIA-114: consent is no longer the legal basis (contract, Art. 6(1)(b)); processing moved to an EU-only cluster';
@@ -98,7 +115,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     ]);
     expect(promoted.status, promoted.text).toBe(200);
     const statement = verifyDatasetManifest(promoted.json.manifest, (k) => t.keyring.publicKey(k));
-    expect(statement.predicate.overrides.map((o) => o.check).sort()).toEqual(['consent@3', 'residency@3']);
+    expect(statement.predicate.overrides.map((o) => o.check).sort()).toEqual(['consent@3', 'residency@4']);
     expect(statement.predicate.checks.find((c) => c.check === 'consent@3')).toMatchObject({ status: 'fail', blocking: true });
   });
 });

@@ -5,7 +5,7 @@ import { literal } from '../../src/data/duck.js';
 import type { DatasetVersionRecord } from '../../src/data/types.js';
 import { scratchDuckSuite } from './support.js';
 
-/** residency@3 and consent@3 (rules residency@2 and consent@2): rows excluded by reason; values in no coding the rule knows warn; versions checked under @1 are rebuilt by @1. */
+/** residency@4 and consent@3 (rules residency@2 and consent@2): rows excluded by reason; values in no coding the rule knows warn; versions checked under @1 are rebuilt by @1. */
 describe('exclusion rules', () => {
   const session = scratchDuckSuite('exclusion-rules');
   const declared = { residency: 'EU', residencyColumn: 'country' };
@@ -18,7 +18,7 @@ describe('exclusion rules', () => {
       { reason: 'residency_unrecognised', rule: 'residency@2', rowCount: 2, rowNumbers: [2, 3] },
     ]);
     const check = report.checks.find((c) => c.name === 'residency')!;
-    expect(check).toMatchObject({ version: 3, status: 'warn', blocking: false });
+    expect(check).toMatchObject({ version: 4, status: 'warn', blocking: false });
     expect(check.result).toBe('4 rows not shown to reside in EU are excluded (residency_outside: 1, residency_missing: 1, residency_unrecognised: 2); 2 hold no ISO 3166-1 alpha-2 country code: is country coded otherwise?');
   });
 

@@ -15,6 +15,12 @@ export function insideValues(residency: string): string[] {
   return [r, ...(REGIONS[r] ?? [])];
 }
 
+/** True when every place `residency` admits is one `contract` admits too (DE within EU, EU within EEA), in any case. */
+function within(residency: string, contract: string): boolean {
+  const admitted = new Set(insideValues(contract));
+  return insideValues(residency).every((v) => admitted.has(v));
+}
+
 /** Every officially assigned ISO 3166-1 alpha-2 code (249), and the region names: the values a residency column is read as. */
 const KNOWN_VALUES = [...getCodes(), ...Object.keys(REGIONS)];
 
@@ -57,17 +63,19 @@ export function residencyRules(input: { column: string; residency: string }, rul
 }
 
 /**
- * `residency@3`: with a residency and a residency column declared, rows from outside the
+ * `residency@4`: with a residency and a residency column declared, rows from outside the
  * residency (a region such as EU includes its member countries) are excluded, by reason under
  * the rule `residency@2` (see `residencyRules`). Values that are no country code at all warn:
  * the column may hold another coding (alpha-3, names), and then every such row is excluded. A
  * version that leaves out the residency or the residency column its contract (the latest
  * certified version) declared fails and blocks: its rows from elsewhere would be certified as
- * the dataset's. `residency@2` passed then.
+ * the dataset's. `residency@2` passed then. Version 4 also fails and blocks a residency that
+ * reaches outside the contract's (EU where it said DE, US where it said EU): declared anew, it
+ * let those rows in just as leaving it out did; a narrower one (DE where it said EU) passes.
  */
 export const residencyCheck: QuarantineCheck = {
   name: 'residency',
-  version: 3,
+  version: 4,
   probes: ({ declared: d }) => (d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: d.residencyColumn, residency: d.residency })) : []),
   locate: (ctx) => {
     const { residencyColumn: column, residency } = ctx.declared;
@@ -78,12 +86,16 @@ export const residencyCheck: QuarantineCheck = {
     const base = { name: this.name, version: this.version, blocking: false };
     const contract = ctx.contract;
     const dropped = [contract?.residency && !residency ? `residency ${contract.residency}` : '', contract?.residencyColumn && !column ? `residency column ${contract.residencyColumn}` : ''].filter(Boolean);
-    if (contract && dropped.length > 0) {
+    const widened = contract?.residency && residency && !within(residency, contract.residency);
+    if (contract && (dropped.length > 0 || widened)) {
+      const what = [dropped.length > 0 ? `declared ${dropped.join(' and ')}, this version does not` : '', widened ? `declared residency ${contract.residency}, this version ${residency}, which reaches beyond it` : '']
+        .filter(Boolean)
+        .join('; ');
       return {
         ...base,
         blocking: true,
         status: 'fail',
-        result: `the contract of version ${contract.version} declared ${dropped.join(' and ')}, this version does not: rows from elsewhere would be certified (declare them, or record an exception saying why they no longer apply)`,
+        result: `the contract of version ${contract.version} ${what}: rows from elsewhere would be certified (declare them, or record an exception saying why they no longer apply)`,
         evidence: { residency: residency ?? null, column: column ?? null, contract: { version: contract.version, residency: contract.residency, column: contract.residencyColumn } },
       };
     }
