@@ -5,7 +5,7 @@ import { literal } from '../../src/data/duck.js';
 import type { DatasetVersionRecord } from '../../src/data/types.js';
 import { scratchDuckSuite } from './support.js';
 
-/** residency@4 and consent@3 (rules residency@2 and consent@2): rows excluded by reason; values in no coding the rule knows warn; versions checked under @1 are rebuilt by @1. */
+/** residency@4 and consent@4 (rules residency@2 and consent@2): rows excluded by reason; values in no coding the rule knows warn; versions checked under @1 are rebuilt by @1. */
 describe('exclusion rules', () => {
   const session = scratchDuckSuite('exclusion-rules');
   const declared = { residency: 'EU', residencyColumn: 'country' };
@@ -51,7 +51,7 @@ describe('exclusion rules', () => {
       { reason: 'consent_missing', rule: 'consent@2', rowCount: 1, rowNumbers: [12] },
       { reason: 'consent_unrecognised', rule: 'consent@2', rowCount: 1, rowNumbers: [11] },
     ]);
-    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 3, status: 'warn' });
+    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 4, status: 'warn' });
   });
 
   it('a version certified under consent@1 is rebuilt with consent@1, which did not know "ja"', () => {

@@ -219,7 +219,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
     });
-    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@3', 'consent@3', 'residency@4']);
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@3', 'consent@4', 'residency@4']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
     // The manifest blob is what the version references.
     const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);

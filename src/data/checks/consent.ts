@@ -69,17 +69,19 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 }
 
 /**
- * `consent@3`: with a declared consent column, rows without affirmative consent are excluded
+ * `consent@4`: with a declared consent column, rows without affirmative consent are excluded
  * from the certified data, counted by reason under the rule `consent@2` (ingest has already
  * refused a declared column the file does not have). Unrecognised values warn: the column may
  * be coded otherwise, and then every such row is excluded. Without a consent column there is
  * nothing to check (the consent basis is the one stated at promotion), unless the contract (the
  * latest certified version) excluded by one: then the check fails and blocks, because leaving the
  * declaration out would certify the rows whose consent was withdrawn. `consent@2` passed then.
+ * Version 4 also fails and blocks another consent column than the contract's: consent read from
+ * a column that grants it everywhere certified those rows just as leaving it out did.
  */
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
-  version: 3,
+  version: 4,
   probes: ({ declared: d }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(d.consentColumn)) : []),
   locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ctx.declared.consentColumn)) : []),
   async run(ctx): Promise<CheckOutcome> {
@@ -94,6 +96,16 @@ export const consentCheck: QuarantineCheck = {
         status: 'fail',
         result: `no consent column declared, where the contract of version ${ctx.contract!.version} excluded rows without consent in ${held}: rows whose consent was withdrawn would be certified (declare consentColumn, or record an exception saying why consent no longer applies)`,
         evidence: { column: null, contract: { version: ctx.contract!.version, consentColumn: held } },
+      };
+    }
+    const held = ctx.contract?.consentColumn;
+    if (held && held !== column) {
+      return {
+        ...base,
+        blocking: true,
+        status: 'fail',
+        result: `consent read from ${column}, where the contract of version ${ctx.contract!.version} excluded rows without consent in ${held}: rows whose consent was withdrawn there would be certified (declare consentColumn ${held}, or record an exception saying why consent is now recorded in ${column})`,
+        evidence: { column, contract: { version: ctx.contract!.version, consentColumn: held } },
       };
     }
     const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(column) });
