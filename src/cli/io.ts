@@ -1,4 +1,4 @@
-import { isAssayError } from '../core/index.js';
+import { isAssayError, type FieldIssue } from '../core/index.js';
 
 /** Where a command writes; injectable so tests capture output in process. */
 export interface CliIo {
@@ -39,15 +39,25 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * The lines a person reads for an error: each issue once. Some errors (a configuration, a policy
+ * test file) spell their issues out in the message as well, for logs; printed as they are, each
+ * issue would show twice, so such a message loses its list of issues, and an issue the message
+ * already states is not listed again.
+ */
+function errorLines(message: string, errors: readonly FieldIssue[]): string[] {
+  const issue = (e: FieldIssue): string => `${e.field}: ${e.message}`;
+  const spelled = `: ${errors.map(issue).join('; ')}`;
+  const headline = errors.length > 0 && message.endsWith(spelled) ? message.slice(0, -spelled.length) : message;
+  return [`error: ${headline}`, ...errors.filter((e) => !headline.includes(issue(e))).map((e) => `  - ${issue(e)}`)];
+}
+
 /** Reports a failure on stderr (as JSON with --json) and returns exit code 1. */
 export function reportError(io: CliIo, err: unknown, json: boolean): number {
   const payload = isAssayError(err)
     ? { code: err.code, message: err.message, errors: err.errors }
     : { code: 'internal', message: err instanceof Error ? err.message : String(err), errors: [] };
   if (json) io.stderr(JSON.stringify({ error: payload }) + '\n');
-  else {
-    io.stderr(`error: ${payload.message}\n`);
-    for (const e of payload.errors) io.stderr(`  - ${e.field}: ${e.message}\n`);
-  }
+  else for (const line of errorLines(payload.message, payload.errors)) io.stderr(`${line}\n`);
   return EXIT.failure;
 }

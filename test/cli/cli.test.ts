@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,37 @@ describe('assay CLI: usage and exit codes', () => {
     expect(r.stderr).toMatch(/Usage: assay|error:/);
   });
 
-  it('bad configuration → exit 1 naming the variable', () => {
+  it.each([
+    ['a role that is not one', ['principal', 'create', 'bob', '--role', 'bad'], "argument 'bad' is invalid"],
+    ['a missing required flag', ['principal', 'create', 'bob'], "required option '--role <role>'"],
+    ['a bad choice', ['dataset', 'ingest', 'f.csv', '--format', 'xls'], "argument 'xls' is invalid"],
+  ])('%s → the usage error once, then help', (_n, args, error) => {
+    const r = runAssay(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.match(/^error:/gm)).toHaveLength(1);
+    expect(r.stderr.split(error)).toHaveLength(2);
+    expect(r.stderr).toContain('Usage: assay');
+    expect(r.stdout).toBe('');
+  });
+
+  it('bad configuration → exit 1 naming the variable, once', () => {
     const r = runAssay(['--home', freshHome(), 'init'], cliEnv({ ASSAY_PORT: 'eighty' }));
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('ASSAY_PORT');
+    expect(r.stderr.match(/ASSAY_PORT/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: invalid configuration \(environment\)\n {2}- port: .*\(from ASSAY_PORT\)\n/);
+  });
+
+  it('a bad setting in the config file → exit 1 listing each bad setting once, for init and server', () => {
+    const home = freshHome();
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 'x', breakGlass: { maxMinutes: 0 } }));
+    for (const command of ['init', 'server']) {
+      const r = runAssay(['--home', home, command]);
+      expect(r.status, command).toBe(1);
+      expect(r.stderr.match(/breakGlass\.maxMinutes/g), r.stderr).toHaveLength(1);
+      expect(r.stderr.match(/\bport:/g), r.stderr).toHaveLength(1);
+      expect(r.stderr.split('\n')[0]).toBe(`error: invalid configuration (${join(home, 'config.json')})`);
+    }
   });
 });
 

@@ -39,6 +39,9 @@ describe('assay policy test FILE', () => {
     const r = runAssay(['--home', join(dir, 'home'), 'policy', 'test', join(dir, 't.yaml')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/authorization\[0\]\.expect: .*t\.yaml:6\)/);
+    // Printed once: the message does not spell out again the issues listed under it.
+    expect(r.stderr.match(/authorization\[0\]\.expect/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: invalid policy test file .*t\.yaml\n {2}- authorization\[0\]\.expect: /);
   });
 
   it('--json prints the report', () => {
