@@ -31,17 +31,22 @@ function rewrite(text: string, flags: Readonly<Record<string, string>>): string 
   });
 }
 
+/** `text` with each `query.name` of a known parameter (not a deeper path such as `query.name.key`) written as its flag. */
+function renameFields(text: string, flags: Readonly<Record<string, string>>): string {
+  return text.replace(/\bquery\.([A-Za-z0-9]+)(?![A-Za-z0-9]|\.[A-Za-z0-9])/g, (whole, name: string) =>
+    (Object.hasOwn(flags, name) ? flags[name] : undefined) ?? whole,
+  );
+}
+
 /**
  * A server's refusal in the command's terms: advice such as "pass delimiter=;" becomes "pass
  * --delimiter ';'", and, when `fields` is set (not for --json, whose consumers read the API's
- * field names), `query.delimiter` becomes `--delimiter`. Anything else is returned as it was.
+ * field names), `query.delimiter` becomes `--delimiter`, in the fields and wherever the message
+ * or an issue names it. Anything else is returned as it was.
  */
 export function inFlagTerms(err: unknown, flags: Readonly<Record<string, string>>, options: { fields: boolean }): unknown {
   if (!(err instanceof AssayError)) return err;
-  const errors: FieldIssue[] = err.errors.map((e) => {
-    const name = /^query\.([A-Za-z0-9]+)$/.exec(e.field)?.[1];
-    const flag = name !== undefined && Object.hasOwn(flags, name) ? flags[name] : undefined;
-    return { field: options.fields && flag ? flag : e.field, message: rewrite(e.message, flags) };
-  });
-  return new AssayError(err.code, rewrite(err.message, flags), { errors, cause: err });
+  const terms = (text: string): string => (options.fields ? renameFields(rewrite(text, flags), flags) : rewrite(text, flags));
+  const errors: FieldIssue[] = err.errors.map((e) => ({ field: options.fields ? renameFields(e.field, flags) : e.field, message: terms(e.message) }));
+  return new AssayError(err.code, terms(err.message), { errors, cause: err });
 }

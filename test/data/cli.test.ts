@@ -68,6 +68,30 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(ok.status, ok.stderr).toBe(0);
   });
 
+  it('a refused ingest names the flags typed, on every line: --source-system, not query.sourceSystem', () => {
+    const file = join(root, 'flags.csv');
+    writeFileSync(file, 'a,b\n1,2\n');
+    const base = ['dataset', 'ingest', file, '--name', 'flags', '--classification', 'internal', '--owner', 'stella'];
+    const cases: [string[], string, string][] = [
+      [['--source-system', 'https://user:pw@host/x'], '--source-system', 'query.sourceSystem'],
+      [['--source-system', 's', '--purpose', 'see https://u:p@h/x'], '--purpose', 'query.purpose'],
+      [['--source-system', 's', '--date-format', '%Q'], '--date-format', 'query.dateFormat'],
+      [['--source-system', 's', '--derived-from', 'semi@1', '--code-sha256', 'abc'], '--code-sha256', 'query.codeSha256'],
+    ];
+    for (const [flags, flag, field] of cases) {
+      const human = as(stewardToken, [...base, ...flags]);
+      expect(human.status, human.stderr).toBe(1);
+      const lines = human.stderr.trimEnd().split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^error: server answered 400: .*${flag}$`));
+      expect(lines[1]).toMatch(new RegExp(`^ {2}- ${flag}: `));
+      expect(human.stderr).not.toContain('query.');
+      // --json keeps the API's names, in the message as in the fields.
+      const json = as(stewardToken, ['--json', ...base, ...flags]);
+      expect(JSON.parse(json.stderr)).toMatchObject({ error: { message: expect.stringContaining(field), errors: [{ field }] } });
+    }
+    expect(as(stewardToken, ['dataset', 'show', 'flags']).stderr).toContain('404');
+  });
+
   it('a file exported under a European locale: --decimal-separator and --date-format type it', () => {
     const file = join(root, 'buchungen.csv');
     writeFileSync(file, 'konto;betrag;datum\n1;1.234,56;31.12.2024\n2;-0,5;01.02.2024\n');
