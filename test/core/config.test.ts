@@ -106,6 +106,23 @@ describe('configuration', () => {
     expect(new Date(Date.now() - century * 1000).toISOString()).toMatch(/^19\d\d-/);
   });
 
+  it('refuses a DuckDB memory limit below 64MB, with which every ingest ran out of memory, naming the setting', () => {
+    const home = temp.make('assay-config-home-');
+    const load = (duckdbMemoryLimit: string) => {
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ data: { duckdbMemoryLimit } }));
+      return loadConfig({ env: { ASSAY_HOME: home }, cwd });
+    };
+    // KB, MB… count in thousands as DuckDB reads them, KiB, MiB… in 1024s: 61MiB is 63.96MB.
+    for (const small of ['1KB', '1MB', '32MB', '63.9MB', '61MiB', '0.06GB', '1kib']) {
+      const err = failure(() => load(small));
+      expect(err.errors, small).toEqual([{ field: 'data.duckdbMemoryLimit', message: expect.stringMatching(/^must be at least 64MB: /) }]);
+    }
+    // Not a size at all: one issue, not the floor's as well.
+    expect(failure(() => load('lots')).errors).toEqual([{ field: 'data.duckdbMemoryLimit', message: expect.stringMatching(/^must be a size such as 512MB or 4GB/) }]);
+    for (const enough of ['64MB', '64MiB', '0.064GB', '64 mb', '2GB']) expect(load(enough).data.duckdbMemoryLimit).toBe(enough);
+    expect(loadConfig({ env: {}, cwd }).data.duckdbMemoryLimit).toBe('2GB');
+  });
+
   it('rejects a config file that is not JSON, naming the file', () => {
     const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');

@@ -1,9 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ingestDataset, promoteDatasetVersion } from '../../src/data/index.js';
 import { openDuckSession } from '../../src/data/duck.js';
-import { scratchDuckSuite } from './support.js';
+import { eachBackend } from '../support/databases.js';
+import { GERMAN_CREDIT, promoteEnvOf, scratchDuckSuite, withTwoStewards } from './support.js';
 
 const ORDER = "SELECT current_setting('preserve_insertion_order') AS kept";
 
@@ -46,5 +49,18 @@ describe('DuckDB session: out of memory', () => {
       duck.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('DuckDB at the least memory the configuration allows (data.duckdbMemoryLimit 64MB)', () => {
+  // One backend is enough: the database plays no part in DuckDB's memory.
+  const suite = withTwoStewards(eachBackend()[0]!);
+
+  it('ingests and certifies the German credit demo', async () => {
+    const env = { ...promoteEnvOf(suite.t), duckdbMemoryLimit: '64MB' };
+    const v = await ingestDataset(env, { name: 'german-credit', source: createReadStream(GERMAN_CREDIT), mediaType: 'text/csv', sourceSystem: 'uci', classification: 'confidential', ownerId: suite.ownerId }, { actor: suite.ingester });
+    expect(v).toMatchObject({ state: 'quarantine', rowCount: 1000 });
+    const { version } = await promoteDatasetVersion(env, { name: 'german-credit', version: v.version }, { actor: suite.promoter });
+    expect(version).toMatchObject({ state: 'certified', certified: { rows: 1000 } });
   });
 });
