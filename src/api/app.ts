@@ -12,6 +12,8 @@ import { UPLOAD_MEDIA_TYPES } from '../data/index.js';
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** JSON bodies: application/json and its structured-syntax relatives (application/…+json). */
 const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/i;
+/** A JSON media type with any parameters: Fastify matches a parser's pattern against the whole header (`application/json; charset="utf-8"`). */
+const JSON_CONTENT_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/is;
 const API_PREFIX = '/api/v1/';
 
 /** Options of `buildApp`. */
@@ -97,7 +99,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
 
   // Our own JSON parser: strict UTF-8 and an error that names where the JSON broke.
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+  app.addContentTypeParser(JSON_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     try {
       done(null, parseJsonBody(body));
     } catch (err) {
