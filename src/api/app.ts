@@ -224,7 +224,36 @@ function refuseMediaType(req: FastifyRequest, reply: FastifyReply, accepted: rea
     void reply.header('connection', 'close');
     throw unsupportedMediaType(mediaType, accepted);
   }
+  // JSON is UTF-8 by definition (RFC 8259) and its routes decode it so whatever the label says.
+  if (!JSON_MEDIA_TYPE.test(mediaType)) refuseCharset(header ?? '', reply);
   refuseContentCoding(req, reply);
+}
+
+/** Charsets whose text is UTF-8 as sent: ASCII is a subset of it. */
+const UTF8_CHARSETS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+
+/**
+ * 415 naming `headers.content-type` for an upload declared in a charset other than UTF-8 (or
+ * ASCII): a file is read as UTF-8 only, so an ISO-8859-1 or Windows-1252 export would be
+ * refused later as invalid UTF-8, or, holding no byte above 127 in its first chunks, stored
+ * and read under a label that says otherwise. Refused before a byte is read, with advice.
+ */
+function refuseCharset(header: string, reply: FastifyReply): void {
+  const charsets = header
+    .split(';')
+    .slice(1)
+    .map((p) => p.split('='))
+    .filter(([name]) => name!.trim().toLowerCase() === 'charset')
+    .map(([, value = '']) => value.trim().replace(/^"(.*)"$/, '$1').toLowerCase());
+  const foreign = charsets.filter((c) => !UTF8_CHARSETS.has(c));
+  if (foreign.length === 0) return;
+  void reply.header('connection', 'close');
+  // Echoed only as a charset name (RFC 2978), so the answer repeats no arbitrary header bytes.
+  const given = foreign.every((c) => /^[a-z0-9!#$%&'+^_`{}~.-]{1,40}$/.test(c)) ? foreign.join(', ') : 'an unknown charset';
+  const from = /^[a-z0-9_.:-]{1,40}$/.test(foreign[0]!) ? foreign[0]!.toUpperCase() : 'WINDOWS-1252';
+  throw new AssayError('unsupported_media_type', `the body is declared as charset ${given}; files are read as UTF-8 only: convert it to UTF-8 (e.g. iconv -f ${from} -t UTF-8) and send it with charset=utf-8 or none`, {
+    errors: [{ field: 'headers.content-type', message: `unsupported charset: ${given}; convert the file to UTF-8` }],
+  });
 }
 
 /**

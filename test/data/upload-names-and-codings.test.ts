@@ -79,4 +79,37 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('upload names and 
     expect(promote.json()).toMatchObject({ errors: [{ field: 'headers.content-encoding' }] });
     expect((await t.db.query(`SELECT v.state FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = 'gz'`)).rows).toEqual([{ state: 'quarantine' }]);
   });
+  it('a body declared in a charset other than UTF-8 → 415 naming headers.content-type with advice to convert, before anything is stored; utf-8 in any spelling, us-ascii and none are read', async () => {
+    const latin1 = Buffer.from('id,name,amount\n1,M\xfcller,10\n', 'latin1');
+    const refused: [string, string | Buffer, string][] = [
+      ['text/csv; charset=iso-8859-1', latin1, 'iso-8859-1'],
+      ['text/csv;charset="Windows-1252"', latin1, 'windows-1252'],
+      // Every byte ASCII, so it would have been stored under a label that says otherwise.
+      ['text/csv; header=present; charset=latin1', GOOD, 'latin1'],
+      ['application/x-ndjson; charset=utf-16', Buffer.from('{"a":1}\n', 'utf16le'), 'utf-16'],
+      ['application/octet-stream; charset=utf-8; charset=koi8-r', GOOD, 'koi8-r'],
+    ];
+    for (const [contentType, body, charset] of refused) {
+      const res = await upload(t, { name: 'charset', body, token: steward.token, contentType, query: { ...declared, format: 'csv' } });
+      expect(res.statusCode, `${contentType}: ${res.body}`).toBe(415);
+      expect(res.json()).toMatchObject({
+        detail: expect.stringContaining(`declared as charset ${charset}; files are read as UTF-8 only: convert it to UTF-8 (e.g. iconv -f ${charset.toUpperCase()} -t UTF-8)`),
+        errors: [{ field: 'headers.content-type', detail: `unsupported charset: ${charset}; convert the file to UTF-8` }],
+      });
+      await nothingNew();
+    }
+    // A header's arbitrary bytes are not echoed.
+    const odd = await upload(t, { name: 'charset', body: GOOD, token: steward.token, contentType: 'text/csv; charset=<script>', query: declared });
+    expect(odd.statusCode).toBe(415);
+    expect(odd.body).not.toContain('<script>');
+    await nothingNew();
+    for (const contentType of ['text/csv; charset=utf-8', 'text/csv; charset=UTF-8', 'text/csv;charset="Utf-8"', 'text/csv; charset=utf8', 'text/csv; charset=us-ascii', 'text/csv']) {
+      const res = await upload(t, { name: 'charset', body: GOOD, token: steward.token, contentType, query: declared });
+      expect(res.statusCode, `${contentType}: ${res.body}`).toBe(201);
+    }
+    // JSON is UTF-8 by definition: a charset on a JSON body is not the uploads' business.
+    const promoter = await createPrincipalWithToken(t.db, { name: 'promoter-charset', roles: ['data-steward'] });
+    const promote = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/charset/versions/1/promote', headers: { authorization: `Bearer ${promoter.token}`, 'content-type': 'application/json; charset=iso-8859-1' }, payload: '{}' });
+    expect(promote.statusCode, promote.body).not.toBe(415);
+  });
 });

@@ -178,7 +178,7 @@ const ingestRoute = defineRoute({
     403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion)'),
     409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
     413: problem('larger than data.maxUploadBytes'),
-    415: problem('unsupported or missing content type (`errors` names headers.content-type and lists the accepted types), or content that contradicts it'),
+    415: problem('unsupported or missing content type (`errors` names headers.content-type and lists the accepted types), a charset other than UTF-8 (headers.content-type: convert the file to UTF-8), a body sent compressed (headers.content-encoding), or content that contradicts it'),
     507: problem('the server ran out of storage space (upload spool, blob store, DuckDB spill or database); nothing was kept'),
   },
   handler: async ({ params, query, principal, deps, requestId, request, reply }) => {
