@@ -31,22 +31,44 @@ function rewrite(text: string, flags: Readonly<Record<string, string>>): string 
   });
 }
 
-/** `text` with each `query.name` of a known parameter (not a deeper path such as `query.name.key`) written as its flag. */
-function renameFields(text: string, flags: Readonly<Record<string, string>>): string {
-  return text.replace(/\bquery\.([A-Za-z0-9]+)(?![A-Za-z0-9]|\.[A-Za-z0-9])/g, (whole, name: string) =>
-    (Object.hasOwn(flags, name) ? flags[name] : undefined) ?? whole,
-  );
+/** 1st, 2nd, 3rd, 4th… */
+function ordinal(n: number): string {
+  const tens = n % 100;
+  return `${n}${tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
+}
+
+/** Flags for request fields other than query parameters, keyed by the API's field with `*` for an index (`body.overrides.*.check`). */
+export type FieldFlags = Readonly<Record<string, string>>;
+
+/**
+ * The flag for an API field: `query.name` of a known parameter, or a field `paths` names; an
+ * index the field holds says which occurrence of a repeated flag (`--reason (2nd)`).
+ */
+function flagOf(field: string, flags: Readonly<Record<string, string>>, paths: FieldFlags): string | undefined {
+  const name = /^query\.([A-Za-z0-9]+)$/.exec(field)?.[1];
+  if (name !== undefined) return Object.hasOwn(flags, name) ? flags[name] : undefined;
+  const indexes = field.match(/(?<=\.)\d+(?=\.|$)/g) ?? [];
+  const pattern = field.replace(/(?<=\.)\d+(?=\.|$)/g, '*');
+  const flag = Object.hasOwn(paths, pattern) ? paths[pattern] : undefined;
+  if (flag === undefined || indexes.length === 0) return flag;
+  return `${flag} (${indexes.map((i) => ordinal(Number(i) + 1)).join(', ')})`;
+}
+
+/** `text` with each API field a flag stands for (not a deeper path such as `query.parameters.key`) written as that flag. */
+function renameFields(text: string, flags: Readonly<Record<string, string>>, paths: FieldFlags): string {
+  return text.replace(/\b(?:query|body|params)(?:\.[A-Za-z0-9_]+)+/g, (whole) => flagOf(whole, flags, paths) ?? whole);
 }
 
 /**
  * A server's refusal in the command's terms: advice such as "pass delimiter=;" becomes "pass
  * --delimiter ';'", and, when `fields` is set (not for --json, whose consumers read the API's
- * field names), `query.delimiter` becomes `--delimiter`, in the fields and wherever the message
- * or an issue names it. Anything else is returned as it was.
+ * field names), `query.delimiter` (or a field `paths` names) becomes `--delimiter`, in the
+ * fields and wherever the message or an issue names it. Anything else is returned as it was.
  */
-export function inFlagTerms(err: unknown, flags: Readonly<Record<string, string>>, options: { fields: boolean }): unknown {
+export function inFlagTerms(err: unknown, flags: Readonly<Record<string, string>>, options: { fields: boolean; paths?: FieldFlags }): unknown {
   if (!(err instanceof AssayError)) return err;
-  const terms = (text: string): string => (options.fields ? renameFields(rewrite(text, flags), flags) : rewrite(text, flags));
-  const errors: FieldIssue[] = err.errors.map((e) => ({ field: options.fields ? renameFields(e.field, flags) : e.field, message: terms(e.message) }));
+  const paths = options.paths ?? {};
+  const terms = (text: string): string => (options.fields ? renameFields(rewrite(text, flags), flags, paths) : rewrite(text, flags));
+  const errors: FieldIssue[] = err.errors.map((e) => ({ field: options.fields ? renameFields(e.field, flags, paths) : e.field, message: terms(e.message) }));
   return new AssayError(err.code, terms(err.message), { errors, cause: err });
 }

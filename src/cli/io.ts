@@ -41,14 +41,14 @@ export function printJson(io: CliIo, value: unknown): void {
 
 /**
  * The lines a person reads for an error: each issue once. Some errors (a configuration, a policy
- * test file) spell their issues out in the message as well, for logs; printed as they are, each
- * issue would show twice, so such a message loses its list of issues, and an issue the message
- * already states is not listed again.
+ * test file, a server's refusal) spell their issues out in the message as well, for logs;
+ * printed as they are, each issue would show twice, so such a message loses its list of issues
+ * (with their fields or without), and an issue the message already states is not listed again.
  */
 function errorLines(message: string, errors: readonly FieldIssue[]): string[] {
   const issue = (e: FieldIssue): string => `${e.field}: ${e.message}`;
-  const spelled = `: ${errors.map(issue).join('; ')}`;
-  const headline = errors.length > 0 && message.endsWith(spelled) ? message.slice(0, -spelled.length) : message;
+  const spelled = [errors.map(issue), errors.map((e) => e.message)].map((texts) => `: ${texts.join('; ')}`).find((s) => message.endsWith(s));
+  const headline = errors.length > 0 && spelled !== undefined ? message.slice(0, -spelled.length) : message;
   return [`error: ${headline}`, ...errors.filter((e) => !headline.includes(issue(e))).map((e) => `  - ${issue(e)}`)];
 }
 

@@ -148,6 +148,17 @@ describe('assay dataset ingest / list / show against a running server', () => {
     expect(ownException.status).toBe(1);
     expect(JSON.parse(ownException.stderr)).toMatchObject({ error: { code: 'forbidden' } });
 
+    // Refusals name the flags typed, each issue once: which --override, not body.overrides.1.check.
+    const wrongChecks = as(secondStewardToken, ['dataset', 'promote', 'contacts', '1', '--override', 'schema', '--reason', 'it passed', '--override', 'nosuch', '--reason', 'no such check']);
+    expect(wrongChecks.status).toBe(1);
+    expect(wrongChecks.stderr).toMatch(/^error: server answered 400: invalid exceptions\n {2}- --override \(1st\): schema@\d+ is pass: .*\n {2}- --override \(2nd\): the version has no check "nosuch" .*\n$/);
+    const shortReason = as(secondStewardToken, ['dataset', 'promote', 'contacts', '1', '--override', 'pii', '--reason', 'ok']);
+    expect(shortReason.stderr).toMatch(/^error: server answered 400: invalid body: --reason \(1st\)\n {2}- --reason \(1st\): /);
+    expect(as(secondStewardToken, ['dataset', 'promote', 'contacts', 'v1']).stderr).toMatch(/^error: server answered 400: invalid params: VERSION\n {2}- VERSION: /);
+    expect(as(complianceToken, ['dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'ok']).stderr).toMatch(/^error: server answered 400: invalid body: --reason\n {2}- --reason: /);
+    // --json keeps the API's names.
+    expect(JSON.parse(as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1', '--override', 'pii', '--reason', 'ok']).stderr)).toMatchObject({ error: { message: expect.stringContaining('body.overrides.0.reason'), errors: [{ field: 'body.overrides.0.reason' }] } });
+
     const waived = as(complianceToken, ['dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'contact e-mails approved for churn scoring, DPIA-17']);
     expect(waived.status, waived.stderr).toBe(0);
     expect(waived.stdout).toMatch(/^contacts v1: pii@3 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);

@@ -67,6 +67,10 @@ const INGEST_FLAGS = flagsFor(
   { parameters: '--param' },
 );
 
+/** The arguments and flags behind the fields `dataset promote` and `dataset override` send. */
+const PROMOTE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'body.overrides.*.check': '--override', 'body.overrides.*.reason': '--reason' };
+const OVERRIDE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'params.check': '--check', 'body.reason': '--reason' };
+
 interface PromoteOptions extends UrlOption {
   override: string[];
   reason: string[];
@@ -190,7 +194,9 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           target,
           `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/promote`,
           overrides.length > 0 ? { overrides } : {},
-        );
+        ).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: PROMOTE_FIELDS });
+        });
         if (json()) printJson(io, result);
         else io.stdout(versionLine(result.version));
         return EXIT.ok;
@@ -212,7 +218,9 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           target,
           `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/checks/${encodeURIComponent(opts.check)}/override`,
           { reason: opts.reason },
-        );
+        ).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: OVERRIDE_FIELDS });
+        });
         if (json()) printJson(io, check);
         else io.stdout(`${name} v${version}: ${check.name}@${check.version} waived by ${check.override.by} at ${check.override.at}: ${printable(check.override.reason)}\n`);
         return EXIT.ok;
