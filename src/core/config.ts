@@ -426,7 +426,9 @@ export function loadConfig(options: LoadConfigOptions = {}): AssayConfig {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (path ? `${path}.${k}` : k)) : [path];
       for (const field of keys) {
         const envName = envNameFor(field);
-        const origin = fromFile.has(field.split('.')[0] ?? '') ? configFile : envName;
+        // The environment wins over the file: a value set in both was read from the environment.
+        const fromEnv = envName !== undefined && (env[envName] ?? '') !== '';
+        const origin = !fromEnv && fromFile.has(field.split('.')[0] ?? '') ? configFile : envName;
         issues.push({ field: field || '(root)', message: `${issue.message}${origin ? ` (from ${origin})` : ''}` });
       }
     }

@@ -123,6 +123,16 @@ describe('configuration', () => {
     expect(loadConfig({ env: {}, cwd }).data.duckdbMemoryLimit).toBe('2GB');
   });
 
+  it('names the environment variable for a bad value set in both the file and the environment: the environment wins', () => {
+    const home = temp.make('assay-config-home-');
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ port: 7000, host: 7 }));
+    const err = failure(() => loadConfig({ env: { ASSAY_HOME: home, ASSAY_PORT: 'eighty' }, cwd }));
+    expect(err.errors).toEqual([
+      { field: 'host', message: expect.stringMatching(new RegExp(`\\(from ${join(home, 'config.json')}\\)$`)) },
+      { field: 'port', message: expect.stringMatching(/\(from ASSAY_PORT\)$/) },
+    ]);
+  });
+
   it('rejects a config file that is not JSON, naming the file', () => {
     const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');
