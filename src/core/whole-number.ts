@@ -33,5 +33,7 @@ export function wholeNumberText(bounds: WholeNumberBounds) {
 /** A zod schema for a whole-number setting: a JSON number from a file, or digits (WHOLE_NUMBER_TEXT) from the environment or a flag. */
 export function wholeNumberSetting(min: number, max: number = Number.MAX_SAFE_INTEGER) {
   const range = `an integer from ${min} to ${max}`;
-  return z.union([z.number(), wholeNumberText({ min: 0, message: range })]).pipe(z.number().int(range).min(min, range).max(max, range));
+  // Neither a number nor digits: say what is wanted rather than zod's "Invalid input".
+  const union = z.union([z.number(), wholeNumberText({ min: 0, message: range })], { error: `${range}: a JSON number in the file, decimal digits without leading zeros in a variable or flag` });
+  return union.pipe(z.number().int(range).min(min, range).max(max, range));
 }

@@ -133,6 +133,15 @@ describe('configuration', () => {
     ]);
   });
 
+  it('says what a whole-number setting wants when the value is not one, rather than "Invalid input"', () => {
+    for (const port of ['eighty', '0x1db0', '07600', ' 7600']) {
+      expect(failure(() => loadConfig({ env: { ASSAY_PORT: port }, cwd })).errors, port).toEqual([
+        { field: 'port', message: 'an integer from 0 to 65535: a JSON number in the file, decimal digits without leading zeros in a variable or flag (from ASSAY_PORT)' },
+      ]);
+    }
+    expect(failure(() => loadConfig({ env: { ASSAY_PORT: '70000' }, cwd })).errors).toEqual([{ field: 'port', message: 'an integer from 0 to 65535 (from ASSAY_PORT)' }]);
+  });
+
   it('rejects a config file that is not JSON, naming the file', () => {
     const home = temp.make('assay-config-home-');
     writeFileSync(join(home, 'config.json'), '{ port: 1 ');
