@@ -102,16 +102,15 @@ export function planStats(pass: AggregatePass, columns: PlannedColumn[], values:
     if (NUMERIC.has(c.type)) {
       const v = finiteOf(pass, q, values);
       // Moments of values beyond ±MOMENT_LIMIT overflow a double (DuckDB's stddev then fails the
-      // ingest, its avg answers Infinity): they are taken of the values scaled by 2^-600 as well.
+      // ingest, its avg answers Infinity): such values are left out here, and a column that holds
+      // any takes its moments from scaled values in the detail pass (planDetails), so the common
+      // column pays no second pair of moments on every record.
       const small = pass.shared(`CASE WHEN abs(${v}) < ${MOMENT_LIMIT} THEN ${v} END`);
-      const scaled = pass.shared(`${v} * ${MOMENT_SCALE}`);
       Object.assign(parts, {
         min: `min(${v})`,
         max: `max(${v})`,
         avg: `avg(${small})`,
         sd: `stddev_samp(${small})`,
-        avgScaled: `avg(${scaled})`,
-        sdScaled: `stddev_samp(${scaled})`,
         q: `approx_quantile(${v}, [${PROFILE_QUANTILES.join(', ')}])`,
       });
     } else if (TEMPORAL.has(c.type)) {
@@ -190,8 +189,21 @@ export function planDetails(
     if (isCategorical(f) || f.type === 'BOOLEAN') return [[f.name, pass.add(valueCounts(f.name))] as const];
     return [];
   });
-  return (result) => new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
+  // Columns holding values beyond MOMENT_LIMIT: their moments from values scaled by MOMENT_SCALE.
+  const scaled = input.facts.flatMap((f, i) => {
+    const stats = input.stats[i]!;
+    if (!NUMERIC.has(f.type) || stats.min === null || stats.min === undefined || !beyondMomentLimit(stats)) return [];
+    const v = pass.shared(`${finiteOf(pass, ident(f.name), input.values)} * ${MOMENT_SCALE}`);
+    return [{ stats, avg: pass.add(`avg(${v})`), sd: pass.add(`stddev_samp(${v})`) }];
+  });
+  return (result) => {
+    for (const m of scaled) Object.assign(m.stats, { avgScaled: result[m.avg], sdScaled: result[m.sd] });
+    return new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
+  };
 }
+
+/** Whether a numeric column's min or max lies beyond MOMENT_LIMIT, so its moments come from scaled values. */
+const beyondMomentLimit = (stats: ColumnStats): boolean => Math.max(Math.abs(stats.min as number), Math.abs(stats.max as number)) >= MOMENT_LIMIT;
 
 /** A text column with at most CATEGORICAL_MAX_DISTINCT values (by the HyperLogLog estimate): its values can be counted one by one. */
 export const isCategorical = (f: ColumnFacts): boolean => f.type === 'VARCHAR' && f.distinctApprox <= CATEGORICAL_MAX_DISTINCT;
@@ -292,7 +304,7 @@ function topK(entries: Array<{ key: string; value: number }>): Array<{ value: st
  * a single value: JSON has no Infinity.
  */
 function moments(stats: ColumnStats): { mean: number; stddev: number | null } {
-  const large = Math.max(Math.abs(stats.min as number), Math.abs(stats.max as number)) >= MOMENT_LIMIT;
+  const large = beyondMomentLimit(stats);
   const mean = large ? (stats.avgScaled as number) / MOMENT_SCALE : (stats.avg as number);
   const sd = large ? (stats.sdScaled as number | null) === null ? null : (stats.sdScaled as number) / MOMENT_SCALE : ((stats.sd as number | null) ?? null);
   return { mean, stddev: sd !== null && Number.isFinite(sd) ? sd : null };
