@@ -79,4 +79,4 @@ export {
   type PromoteInput,
   type Promotion,
 } from './promote.js';
-export { DATASET_MANIFEST_PREDICATE_TYPE, DATASET_RETENTION_RULE, verifyDatasetManifest, type DatasetManifest, type ManifestOverride } from './manifest.js';
+export { checkEvidenceSha256, DATASET_MANIFEST_PREDICATE_TYPE, DATASET_RETENTION_RULE, verifyDatasetManifest, type DatasetManifest, type ManifestOverride } from './manifest.js';

@@ -1,4 +1,4 @@
-import { AssayError, makeStatement, signStatement, verifyEnvelope, type DsseEnvelope, type DsseSigner, type InTotoStatement, type PublicKeyResolver } from '../core/index.js';
+import { AssayError, canonicalBytes, makeStatement, sha256Hex, signStatement, verifyEnvelope, type DsseEnvelope, type DsseSigner, type InTotoStatement, type PublicKeyResolver } from '../core/index.js';
 import type { CheckResult, DatasetDerivation, DatasetSchema, DatasetVersionRecord, Exclusion, ValueFormat } from './types.js';
 
 /** predicateType of a certified dataset version's manifest. */
@@ -38,7 +38,13 @@ export interface DatasetManifest {
    * declared: the schema's types hold for them read this way. Absent: DuckDB's own syntax.
    */
   values?: ValueFormat;
-  checks: Array<{ check: string; status: CheckResult['status']; blocking: boolean; result: string }>;
+  /**
+   * `evidenceSha256`: the SHA-256 of the check's evidence as canonical JSON (RFC 8785), as the
+   * version's checks answer it (`GET …/checks`): the counts, columns and row numbers the result
+   * rests on, bound to the signature without copying them in. Absent from manifests signed
+   * before it was recorded.
+   */
+  checks: Array<{ check: string; status: CheckResult['status']; blocking: boolean; result: string; evidenceSha256?: string }>;
   exclusions: Array<{ reason: string; rule: string; rows: number }>;
   /**
    * Distinct snapshot rows left out by the exclusions: snapshot.rows − excludedRows =
@@ -97,7 +103,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       certified: { sha256: m.certified.sha256, format: 'parquet', rows: m.certified.rows },
       schema: v.schema,
       ...(v.values ? { values: v.values } : {}),
-      checks: m.checks.map((c) => ({ check: `${c.name}@${c.version}`, status: c.status, blocking: c.blocking, result: c.result })),
+      checks: m.checks.map((c) => ({ check: `${c.name}@${c.version}`, status: c.status, blocking: c.blocking, result: c.result, evidenceSha256: checkEvidenceSha256(c.evidence) })),
       exclusions: exclusions.map((e) => ({ reason: e.reason, rule: e.rule, rows: e.rowCount })),
       excludedRows: m.certified.excludedRows,
       overrides: m.overrides.map((o) => ({ ...o, at: iso(o.at) })),
@@ -115,6 +121,11 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       ...(v.derivation ? { derivation: v.derivation } : {}),
     },
   });
+}
+
+/** The SHA-256 (lowercase hex) of a check's evidence as canonical JSON: what a manifest's `evidenceSha256` binds. */
+export function checkEvidenceSha256(evidence: Record<string, unknown>): string {
+  return sha256Hex(canonicalBytes(evidence));
 }
 
 /** The manifest signed as a DSSE envelope by `signer` (the server keyring's active key). */

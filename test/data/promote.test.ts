@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import type { DsseEnvelope } from '../../src/core/index.js';
+import { canonicalJson, type DsseEnvelope } from '../../src/core/index.js';
 import { DATASET_MANIFEST_PREDICATE_TYPE, rawSnapshotNodeId, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import { loadPolicyEngine } from '../../src/policy/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
@@ -221,6 +221,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     });
     expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@2', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@2', 'pii@3', 'consent@4', 'residency@4']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
+    // Each check's evidence, as the API answers it, is bound by its digest: an examiner hashes what the server shows.
+    const shown = ((await (await fetch(`${base}/api/v1/datasets/german-credit/versions/1/checks`, { headers: { authorization: `Bearer ${promoter.token}` } })).json()) as {
+      checks: Array<{ name: string; version: number; evidence: Record<string, unknown> }>;
+    }).checks;
+    expect(statement.predicate.checks.map((c) => [c.check, c.evidenceSha256])).toEqual(
+      shown.map((c) => [`${c.name}@${c.version}`, createHash('sha256').update(canonicalJson(c.evidence)).digest('hex')]),
+    );
+    expect(shown.find((c) => c.name === 'consent')?.evidence).toMatchObject({ column: 'consent' });
     // The manifest blob is what the version references.
     const stored = await t.deps.blobs.getBytes(v.certified!.manifestSha256);
     expect(JSON.parse(stored.toString('utf8'))).toEqual(envelope);
