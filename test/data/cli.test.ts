@@ -10,7 +10,8 @@ import { GERMAN_CREDIT } from './support.js';
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-data-'));
 const home = join(root, 'home');
 
-describe('assay dataset ingest / list / show against a running server', () => {
+// Each test runs CLI processes one after another, up to a dozen: on a loaded machine each takes seconds to start.
+describe('assay dataset ingest / list / show against a running server', { timeout: 180_000 }, () => {
   let server: RunningServer | undefined;
   let stewardToken = '';
   let secondStewardToken = '';
@@ -141,6 +142,9 @@ describe('assay dataset ingest / list / show against a running server', () => {
     const own = as(stewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
     expect(own.status).toBe(1);
     expect(JSON.parse(own.stderr)).toMatchObject({ error: { code: 'forbidden' } });
+    const unpaired = as(secondStewardToken, ['dataset', 'promote', 'contacts', '1', '--override', 'pii']);
+    expect(unpaired.status).toBe(2);
+    expect(unpaired.stderr).toMatch(/^error: each --override needs its --reason \(1 overrides, 0 reasons\)\n$/);
     const blocked = as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
     expect(blocked.status).toBe(1);
     expect(blocked.stderr).toContain('pii');

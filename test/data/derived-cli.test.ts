@@ -80,6 +80,8 @@ describe('assay dataset ingest --derived-from against a running server', () => {
     ]) {
       const r = ingestFeatures(args);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      // Ours as commander's: one "error:" line first.
+      expect(r.stderr, args.join(' ')).toMatch(/^error: /);
     }
     const unknown = ingestFeatures(['--derived-from', 'nope@1', '--code-sha256', 'a'.repeat(64)]);
     expect(unknown.status).toBe(1);

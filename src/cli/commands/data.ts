@@ -108,7 +108,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         }
         const derivation = await derivationParams(opts);
         if (typeof derivation === 'string') {
-          io.stderr(`${derivation}\n`);
+          io.stderr(`error: ${derivation}\n`);
           return EXIT.usage;
         }
         for (const [key, value] of derivation) query.append(key, value);
@@ -185,7 +185,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .action((name: string, version: string, opts: PromoteOptions) =>
       ctx.run(async () => {
         if (opts.override.length !== opts.reason.length) {
-          io.stderr(`each --override needs its --reason (${opts.override.length} overrides, ${opts.reason.length} reasons)\n`);
+          io.stderr(`error: each --override needs its --reason (${opts.override.length} overrides, ${opts.reason.length} reasons)\n`);
           return EXIT.usage;
         }
         const overrides = opts.override.map((check, i) => ({ check, reason: opts.reason[i]! }));
