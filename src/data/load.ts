@@ -42,9 +42,87 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   if (input.format === 'jsonl') await refuseEmptyKeys(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   if (input.format === 'jsonl') await refuseKeysDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   if (input.format === 'parquet') await refuseParquetColumnsDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
-  const [{ n }] = (await duck.rows<{ n: number }>('SELECT count(*) AS n FROM raw')) as [{ n: number }];
-  if (n === 0) throw noRecords();
-  return columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+  const loaded = columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
+  // JSON Lines numbers a DOUBLE column may have rounded: integral values of 2^53 and more (counted in the same query as the records).
+  const doubles = input.format === 'jsonl' ? loaded.filter((c) => c.duckType === 'DOUBLE') : [];
+  const suspect = doubles.map((c, i) => `, count(CASE WHEN abs(${ident(c.name)}) >= ${2 ** 53} AND ${ident(c.name)} = trunc(${ident(c.name)}) THEN 1 END) AS d${i}`).join('');
+  const [counts] = (await duck.rows<Record<string, number | bigint>>(`SELECT count(*) AS n${suspect} FROM raw`)) as [Record<string, number | bigint>];
+  if (Number(counts.n) === 0) throw noRecords();
+  if (input.format !== 'jsonl') return loaded;
+  await refuseRoundedIntegers(duck, { path: input.path, columns: doubles.filter((_c, i) => Number(counts[`d${i}`]) > 0) });
+  return narrowWideIntegers(duck, { path: input.path, columns: loaded });
+}
+
+/** A type DuckDB's JSON reader gives integers beyond BIGINT somewhere inside (`HUGEINT`, `STRUCT(a UBIGINT)[]`). */
+const WIDE_INTEGER = /\b(UHUGEINT|HUGEINT|UBIGINT)\b/g;
+
+/**
+ * Makes BIGINT of every JSON Lines column (or nested field) DuckDB read as a wider integer, and
+ * refuses the file when a value does not fit: DuckDB's Parquet writer turns HUGEINT into DOUBLE,
+ * so 18446744073709551615 would be certified as 18446744073709552000 while the schema says
+ * BIGINT. DuckDB also widens columns whose values all fit (9223372036854775807 beside a negative
+ * number), which are kept, exactly, as BIGINT.
+ */
+async function narrowWideIntegers(duck: DuckSession, input: { path: string; columns: LoadedColumn[] }): Promise<LoadedColumn[]> {
+  const narrowed: LoadedColumn[] = [];
+  for (const c of input.columns) {
+    const narrow = c.duckType.replace(WIDE_INTEGER, 'BIGINT');
+    if (narrow === c.duckType) {
+      narrowed.push(c);
+      continue;
+    }
+    const q = ident(c.name);
+    const [beyond] = await duck.rows<{ n: number | bigint }>(`SELECT n FROM (SELECT row_number() OVER () AS n, ${q} AS v FROM raw) WHERE TRY_CAST(v AS ${narrow}) IS DISTINCT FROM v LIMIT 1`);
+    if (beyond) throw await roundedInteger({ path: input.path, key: c.name, record: Number(beyond.n) }, 'beyond the 64-bit integer range (−2^63 to 2^63−1)');
+    await duck.run(`ALTER TABLE raw ALTER ${q} TYPE ${narrow}`);
+    narrowed.push({ name: c.name, duckType: narrow });
+  }
+  return narrowed;
+}
+
+/**
+ * Refuses JSON Lines where a DOUBLE column (numbers with fractions, or integers beyond 64 bits)
+ * holds an integer written in digits that the DOUBLE does not hold exactly (9007199254740993,
+ * 10^42): certified data would carry the rounded number. The file's own text is read, one more
+ * pass, only for `columns`, those holding an integral value of 2^53 or more.
+ */
+async function refuseRoundedIntegers(duck: DuckSession, input: { path: string; columns: LoadedColumn[] }): Promise<void> {
+  for (const c of input.columns) {
+    const pointer = literal(`/${c.name.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+    const [rounded] = await duck.rows<{ n: number | bigint }>(
+      `SELECT n FROM (SELECT row_number() OVER () AS n, json_extract(json, ${pointer})::VARCHAR AS t FROM read_json_objects(${literal(input.path)}, format = 'newline_delimited'))
+       WHERE regexp_full_match(t, '-?[0-9]+') AND NOT coalesce(TRY_CAST(CAST(t AS DOUBLE) AS HUGEINT) = TRY_CAST(t AS HUGEINT), false) LIMIT 1`,
+    );
+    if (rounded) throw await roundedInteger({ path: input.path, key: c.name, record: Number(rounded.n) }, 'that a column of numbers with fractions (DOUBLE) cannot hold exactly: beyond 2^53 or beyond 64 bits');
+  }
+}
+
+/** The 400 for a JSON Lines integer that would be certified rounded, naming the key and line, never the value. */
+async function roundedInteger(input: { path: string; key: string; record: number }, why: string): Promise<ValidationFailed> {
+  const line = await lineOfRecord(input.path, input.record);
+  const where = `key "${input.key}" on line ${line}`;
+  return new ValidationFailed(`${where} holds an integer ${why}, which would be rounded in the certified data: send such values as JSON strings ("12345678901234567890", not 12345678901234567890)`, [
+    { field: 'body', message: `${where}: an integer that would be rounded (send it as a JSON string)` },
+  ]);
+}
+
+/** The line (1-based) of JSON Lines record `record`: lines of only white space hold no record, as DuckDB's reader skips them. */
+async function lineOfRecord(path: string, record: number): Promise<number> {
+  let line = 1;
+  let records = 0;
+  let blank = true; // nothing but white space yet on this line
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === 0x0a) {
+        line++;
+        blank = true;
+      } else if (blank && byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
+        blank = false;
+        if (++records === record) return line;
+      }
+    }
+  }
+  return line;
 }
 
 /**

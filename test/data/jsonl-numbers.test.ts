@@ -1,0 +1,109 @@
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetVersionRecord } from '../../src/data/index.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+import { upload } from './support.js';
+
+type Principal = { id: string; token: string };
+
+/** The rows of a Parquet file, every value as text, read in a throwaway DuckDB. */
+async function parquetText(path: string): Promise<Array<Record<string, unknown>>> {
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  try {
+    return (await conn.runAndReadAll(`SELECT COLUMNS(*)::VARCHAR FROM read_parquet('${path}')`)).getRowObjectsJS() as Array<Record<string, unknown>>;
+  } finally {
+    conn.closeSync();
+    duck.closeSync();
+  }
+}
+
+/**
+ * JSON Lines integers that a 64-bit integer or a DOUBLE cannot hold exactly: DuckDB reads
+ * 18446744073709551615 as HUGEINT, which its Parquet writer rounds to a DOUBLE, and reads a
+ * 17-digit integer beside fractions as a DOUBLE. Certified data is the source minus exclusions,
+ * never a rounded number: such files are refused, naming the key and line, and leave nothing.
+ */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines integers beyond 64 bits [%s]', (_name, backend) => {
+  let t: TestApp;
+  let ingester: Principal;
+  let promoter: Principal;
+  let dir: string;
+  const declared = { classification: 'internal', owner: 'ingester' };
+  const jsonl = (name: string, body: string): ReturnType<typeof upload> => upload(t, { name, body, token: ingester.token, contentType: 'application/x-ndjson', query: declared });
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    promoter = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+    dir = mkdtempSync(join(tmpdir(), 'assay-jsonl-numbers-'));
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Promotes version 1 of `name` and reads its certified Parquet back, values as text. */
+  async function certified(name: string): Promise<Array<Record<string, unknown>>> {
+    const res = await t.app.inject({ method: 'POST', url: `/api/v1/datasets/${name}/versions/1/promote`, headers: { authorization: `Bearer ${promoter.token}` } });
+    expect(res.statusCode, res.body).toBe(200);
+    const path = join(dir, `${name}.parquet`);
+    await pipeline(await t.deps.blobs.get(res.json<{ version: DatasetVersionRecord }>().version.certified!.parquetSha256), createWriteStream(path));
+    return parquetText(path);
+  }
+
+  async function versions(name: string): Promise<number> {
+    const r = await t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1', [name]);
+    return Number(r.rows[0]!.n);
+  }
+
+  it('an integer beyond 64 bits is refused with 400 naming body, the key and the line, and nothing is recorded', async () => {
+    const res = await jsonl('huge', '{"id":1,"v":1}\n\n{"id":2,"v":18446744073709551615}\n');
+    expect(res.statusCode, res.body).toBe(400);
+    const body = res.json<{ detail: string; errors: Array<{ field: string; detail: string }> }>();
+    expect(body.detail).toContain('key "v" on line 3');
+    expect(body.detail).toContain('beyond the 64-bit integer range');
+    expect(body.detail).toContain('as JSON strings');
+    expect(body.detail).not.toContain('18446744073709551615');
+    expect(body.errors).toEqual([{ field: 'body', detail: 'key "v" on line 3: an integer that would be rounded (send it as a JSON string)' }]);
+    expect(await versions('huge')).toBe(0);
+  });
+
+  it('so is a negative one, and one beyond 128 bits (DuckDB reads both as DOUBLE)', async () => {
+    for (const v of ['-9223372036854775809', '1000000000000000000000000000000000000000000']) {
+      const res = await jsonl('huger', `{"v":${v}}\n{"v":2}\n`);
+      expect(res.statusCode, `${v}: ${res.body}`).toBe(400);
+      expect(res.json<{ detail: string }>().detail).toContain('key "v" on line 1');
+    }
+    expect(await versions('huger')).toBe(0);
+  });
+
+  it('nested in an object too; nested integers that fit are certified exactly', async () => {
+    const res = await jsonl('nested', '{"s":{"a":1}}\n{"s":{"a":18446744073709551615}}\n');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json<{ detail: string }>().detail).toContain('key "s" on line 2');
+    const fits = await jsonl('nested-fits', '{"s":{"a":9223372036854775807}}\n{"s":{"a":-1}}\n');
+    expect(fits.statusCode, fits.body).toBe(201);
+    expect(await certified('nested-fits')).toEqual([{ s: '{\'a\': 9223372036854775807}' }, { s: '{\'a\': -1}' }]);
+  });
+
+  it('an integer a DOUBLE column cannot hold exactly beside fractions is refused too', async () => {
+    const res = await jsonl('mixed', '{"v":1.5}\n{"v":9007199254740993}\n');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json<{ detail: string }>().detail).toContain('key "v" on line 2');
+  });
+
+  it('the same values as JSON strings are certified exactly as written; ordinary large numbers pass', async () => {
+    const res = await jsonl('as-text', '{"v":"18446744073709551615","n":9223372036854775807,"d":1e30,"f":9007199254740992.5}\n{"v":"1","n":-9223372036854775808,"d":2,"f":1.5}\n');
+    expect(res.statusCode, res.body).toBe(201);
+    expect(await certified('as-text')).toEqual([
+      { v: '18446744073709551615', n: '9223372036854775807', d: '1e+30', f: '9007199254740992.0' },
+      { v: '1', n: '-9223372036854775808', d: '2.0', f: '1.5' },
+    ]);
+  });
+});
