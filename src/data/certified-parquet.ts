@@ -5,10 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { AssayError, sha256Hasher } from '../core/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 import { recordPendingBlob, type StoredBlob } from './blob-refs.js';
-import { consentRules, residencyRules } from './checks/index.js';
+import { consentRules, isConsentRule, isResidencyRule, residencyRules, ruleColumn } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
-import { loadSnapshot, shadowsRowid } from './load.js';
+import { loadSnapshot, shadowsRowid, type LoadedColumn } from './load.js';
 import type { DatasetVersionRecord, Exclusion } from './types.js';
 
 /** The certified rows as a Parquet blob. */
@@ -35,17 +35,18 @@ const HEAD_BYTES = 64 * 1024;
 
 /**
  * The SQL predicate (over table `raw`) of each recorded exclusion, rebuilt from the rule that
- * recorded it (`consent@1` or `@2`, `residency@1` or `@2`) and the version's declaration, so the certified
+ * recorded it (`consent@1` to `@3`, `residency@1` to `@3`), the version's declaration and the snapshot's `columns` (a
+ * JSON column's strings are read without their quotes from rule version 3 on), so the certified
  * rows are exactly the snapshot minus what the quarantine excluded. An exclusion whose rule
  * this code does not know is an internal error: certifying without it would let rows through.
  */
-export function exclusionPredicates(v: DatasetVersionRecord): Array<{ exclusion: Exclusion; predicate: string }> {
+export function exclusionPredicates(v: DatasetVersionRecord, columns: LoadedColumn[]): Array<{ exclusion: Exclusion; predicate: string }> {
   return v.exclusions.map((exclusion) => {
     const rules =
-      (exclusion.rule === 'consent@1' || exclusion.rule === 'consent@2') && v.consentColumn
-        ? consentRules(v.consentColumn, exclusion.rule)
-        : (exclusion.rule === 'residency@1' || exclusion.rule === 'residency@2') && v.residencyColumn && v.residency
-          ? residencyRules({ column: v.residencyColumn, residency: v.residency }, exclusion.rule)
+      isConsentRule(exclusion.rule) && v.consentColumn
+        ? consentRules(ruleColumn(v.consentColumn, columns), exclusion.rule)
+        : isResidencyRule(exclusion.rule) && v.residencyColumn && v.residency
+          ? residencyRules({ column: ruleColumn(v.residencyColumn, columns), residency: v.residency }, exclusion.rule)
           : [];
     const rule = rules.find((r) => r.reason === exclusion.reason);
     if (!rule) throw new AssayError('internal', `exclusion ${exclusion.reason} (${exclusion.rule}) of ${v.datasetName} v${v.version} has no rule to rebuild it`);
@@ -72,7 +73,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
     const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
-    const predicates = exclusionPredicates(v);
+    const predicates = exclusionPredicates(v, columns);
     const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
     const counts = await countExclusions(duck, { predicates, excluded });
     const outPath = join(dir, 'certified.parquet');

@@ -213,7 +213,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       consent: { purpose: 'credit scoring', column: 'consent' },
       subjectIdColumn: null,
       owner: ingester.id,
-      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@2', rows: 100 }],
+      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@3', rows: 100 }],
       excludedRows: 100,
       overrides: [],
       ingestedBy: ingester.id,

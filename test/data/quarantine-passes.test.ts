@@ -101,13 +101,13 @@ describe('quarantine passes over a file whose sample misleads', () => {
     expect(check('pii').status).toBe('fail');
   });
 
-  it('types@2, duplicates@1, consent@2 and residency@2 report exact counts and the first row numbers', () => {
+  it('types@2, duplicates@1, consent@3 and residency@3 report exact counts and the first row numbers', () => {
     const amount = Array.from({ length: 100 }, (_, k) => 55_010 + 10 * k);
     expect(check('types').evidence).toEqual({ columns: [{ column: 'amount', expected: 'BIGINT', source: 'inferred', violations: 500, rowNumbers: amount }] });
     expect(check('duplicates').evidence).toEqual({ duplicateRows: 2, rowNumbers: [ROWS + 1, ROWS + 2] });
     expect(report.exclusions.map(({ predicate: _p, ...e }) => e)).toEqual([
-      { reason: 'consent_withdrawn', rule: 'consent@2', rowCount: 2, rowNumbers: [55_000, 60_000] },
-      { reason: 'residency_outside', rule: 'residency@2', rowCount: ROWS / 2, rowNumbers: Array.from({ length: 100 }, (_, k) => 2 * (k + 1)) },
+      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 2, rowNumbers: [55_000, 60_000] },
+      { reason: 'residency_outside', rule: 'residency@3', rowCount: ROWS / 2, rowNumbers: Array.from({ length: 100 }, (_, k) => 2 * (k + 1)) },
     ]);
   });
 });

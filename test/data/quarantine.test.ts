@@ -58,18 +58,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect(version.blockingFailures).toEqual(['pii']);
   });
 
-  it('consent@2 and residency@2 exclude rows with counts, reasons and row numbers', async () => {
+  it('consent@3 and residency@3 exclude rows with counts, reasons and row numbers', async () => {
     const checks = await checksOf('customers');
     // 'maybe' neither gives nor withdraws consent: excluded, and a warning asks whether the column is coded otherwise.
     expect(checks.consent).toMatchObject({ status: 'warn' });
     expect(checks.consent!.result).toMatch(/1 hold a value that neither gives nor withdraws consent: is consent coded otherwise\?$/);
     const version = await get<{ exclusions: unknown[] }>('/api/v1/datasets/customers/versions/1');
     expect(version.exclusions).toEqual([
-      { reason: 'consent_missing', rule: 'consent@2', rowCount: 1, rowNumbers: [4] },
-      { reason: 'consent_unrecognised', rule: 'consent@2', rowCount: 1, rowNumbers: [5] },
-      { reason: 'consent_withdrawn', rule: 'consent@2', rowCount: 2, rowNumbers: [2, 3] },
-      { reason: 'residency_missing', rule: 'residency@2', rowCount: 1, rowNumbers: [5] },
-      { reason: 'residency_outside', rule: 'residency@2', rowCount: 1, rowNumbers: [3] },
+      { reason: 'consent_missing', rule: 'consent@3', rowCount: 1, rowNumbers: [4] },
+      { reason: 'consent_unrecognised', rule: 'consent@3', rowCount: 1, rowNumbers: [5] },
+      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 2, rowNumbers: [2, 3] },
+      { reason: 'residency_missing', rule: 'residency@3', rowCount: 1, rowNumbers: [5] },
+      { reason: 'residency_outside', rule: 'residency@3', rowCount: 1, rowNumbers: [3] },
     ]);
   });
 

@@ -11,19 +11,46 @@ export const CONSENT_GIVEN = [...GIVEN_V1, 'ja', 'j', 'oui', 'si', 'sí', 'sì',
 /** Values that withdraw or refuse consent: `consent@1`'s and no in the same languages (nein, nee, nej, non, não, nie). */
 export const CONSENT_WITHDRAWN = [...WITHDRAWN_V1, 'nein', 'nee', 'nej', 'non', 'não', 'nao', 'nie'];
 
-/** The rule that excludes rows by consent: version 2 knows more languages; version 1 is kept to rebuild what it recorded. */
-export type ConsentRule = 'consent@1' | 'consent@2';
+/**
+ * The rule that excludes rows by consent: version 3 reads a JSON column's strings without their
+ * quotes; version 2 knows more languages than version 1. Older versions are kept to rebuild what they recorded.
+ */
+export type ConsentRule = 'consent@1' | 'consent@2' | 'consent@3';
 
 /** The rule the consent check records exclusions under. */
-export const CONSENT_RULE: ConsentRule = 'consent@2';
+export const CONSENT_RULE: ConsentRule = 'consent@3';
+
+/** True when `rule` is a consent rule this code can rebuild. */
+export const isConsentRule = (rule: string): rule is ConsentRule => rule === 'consent@1' || rule === 'consent@2' || rule === 'consent@3';
+
+/** A column an exclusion rule reads: its name, and whether DuckDB typed it JSON (a JSON Lines key holding strings in some records, objects, arrays or numbers in others). */
+export interface RuleColumn {
+  name: string;
+  json: boolean;
+}
+
+/** The RuleColumn `name` of `columns` (as loaded, with DuckDB's types). */
+export function ruleColumn(name: string, columns: ReadonlyArray<{ name: string; duckType: string }>): RuleColumn {
+  return { name, json: columns.find((c) => c.name === name)?.duckType === 'JSON' };
+}
+
+/**
+ * `column`'s values as text (SQL). With `unwrap`, a JSON column's strings are read without their
+ * quotes (`yes`, not `"yes"`); a cast keeps them, so every string of such a column was unrecognised.
+ */
+export function valueText(column: RuleColumn, unwrap: boolean): string {
+  const q = ident(column.name);
+  if (!unwrap || !column.json) return `CAST(${q} AS VARCHAR)`;
+  return `(CASE WHEN json_type(${q}) = 'VARCHAR' THEN json_extract_string(${q}, '$') ELSE CAST(${q} AS VARCHAR) END)`;
+}
 
 /**
  * The exclusion rules of a consent rule on column `column`: a row stays only when consent is
  * affirmatively given. Withdrawn or refused → `consent_withdrawn`; empty → `consent_missing`;
  * any other value → `consent_unrecognised` (no proof of consent is no consent).
  */
-export function consentRules(column: string, rule: ConsentRule = CONSENT_RULE): Array<{ reason: string; predicate: string }> {
-  const v = `lower(trim(CAST(${ident(column)} AS VARCHAR)))`;
+export function consentRules(column: RuleColumn, rule: ConsentRule = CONSENT_RULE): Array<{ reason: string; predicate: string }> {
+  const v = `lower(trim(${valueText(column, rule === 'consent@3')}))`;
   const [given, withdrawn] = rule === 'consent@1' ? [GIVEN_V1, WITHDRAWN_V1] : [CONSENT_GIVEN, CONSENT_WITHDRAWN];
   return [
     { reason: 'consent_withdrawn', predicate: `${v} IN (${literalList(withdrawn)})` },
@@ -70,7 +97,7 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 
 /**
  * `consent@4`: with a declared consent column, rows without affirmative consent are excluded
- * from the certified data, counted by reason under the rule `consent@2` (ingest has already
+ * from the certified data, counted by reason under the rule `consent@3` (ingest has already
  * refused a declared column the file does not have). Unrecognised values warn: the column may
  * be coded otherwise, and then every such row is excluded. Without a consent column there is
  * nothing to check (the consent basis is the one stated at promotion), unless the contract (the
@@ -82,8 +109,8 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
   version: 4,
-  probes: ({ declared: d }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(d.consentColumn)) : []),
-  locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ctx.declared.consentColumn)) : []),
+  probes: ({ declared: d, columns }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(ruleColumn(d.consentColumn, columns))) : []),
+  locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ruleColumn(ctx.declared.consentColumn, ctx.snapshot.columns))) : []),
   async run(ctx): Promise<CheckOutcome> {
     const column = ctx.declared.consentColumn;
     const base = { name: this.name, version: this.version, blocking: false };
@@ -108,7 +135,7 @@ export const consentCheck: QuarantineCheck = {
         evidence: { column, contract: { version: ctx.contract!.version, consentColumn: held } },
       };
     }
-    const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(column) });
+    const exclusions = exclusionsOf(ctx, { rule: CONSENT_RULE, rules: consentRules(ruleColumn(column, ctx.snapshot.columns)) });
     const evidence = { column, given: CONSENT_GIVEN, withdrawn: CONSENT_WITHDRAWN, excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (exclusions.length === 0) return { ...base, status: 'pass', result: `every row has consent in ${column}`, evidence, exclusions };
     return exclusionOutcome(base, {

@@ -34,8 +34,8 @@ export {
   type Probe,
   type QuarantineCheck,
 } from './check.js';
-export { consentRules, CONSENT_GIVEN, CONSENT_WITHDRAWN } from './consent.js';
-export { residencyOf, residencyRules, REGIONS, RESIDENCY_REGIONS } from './residency.js';
+export { consentRules, isConsentRule, ruleColumn, CONSENT_GIVEN, CONSENT_WITHDRAWN, type RuleColumn } from './consent.js';
+export { isResidencyRule, residencyOf, residencyRules, REGIONS, RESIDENCY_REGIONS } from './residency.js';
 export { schemaOf } from './schema.js';
 export { PII_DETECTORS, registerPiiMacros, type PiiDetector } from './pii-detectors.js';
 export type { PiiFinding } from './pii.js';

@@ -1,7 +1,7 @@
 import { getCodes } from 'country-list';
-import { ident, literalList } from '../duck.js';
+import { literalList } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
-import { exclusionOutcome, exclusionsOf, ruleLocates, ruleProbes } from './consent.js';
+import { exclusionOutcome, exclusionsOf, ruleColumn, ruleLocates, ruleProbes, valueText, type RuleColumn } from './consent.js';
 
 /** Regions a residency may name, with the ISO 3166-1 alpha-2 codes inside them. */
 export const REGIONS: Record<string, string[]> = {
@@ -37,21 +37,29 @@ export function residencyOf(value: string): string | undefined {
   return KNOWN_VALUES.includes(r) ? r : undefined;
 }
 
-/** The rule that excludes rows by residency: version 2 tells outside, empty and unrecognised apart; version 1 (one reason) is kept to rebuild what it recorded. */
-export type ResidencyRule = 'residency@1' | 'residency@2';
+/**
+ * The rule that excludes rows by residency: version 3 reads a JSON column's strings without their
+ * quotes; version 2 tells outside, empty and unrecognised apart; version 1 (one reason). Older
+ * versions are kept to rebuild what they recorded.
+ */
+export type ResidencyRule = 'residency@1' | 'residency@2' | 'residency@3';
 
 /** The rule the residency check records exclusions under. */
-export const RESIDENCY_RULE: ResidencyRule = 'residency@2';
+export const RESIDENCY_RULE: ResidencyRule = 'residency@3';
+
+/** True when `rule` is a residency rule this code can rebuild. */
+export const isResidencyRule = (rule: string): rule is ResidencyRule => rule === 'residency@1' || rule === 'residency@2' || rule === 'residency@3';
 
 /**
- * The exclusion rules of a residency rule on `column` (values trimmed, any case). `residency@2`:
+ * The exclusion rules of a residency rule on `column` (values trimmed, any case). `residency@3`
+ * reads a JSON column's strings without their quotes, and otherwise is `residency@2`:
  * a country code (or region) outside the residency → `residency_outside`; empty →
  * `residency_missing`; a value that is neither an ISO 3166-1 alpha-2 code nor a region (`DEU`,
  * `Germany`) → `residency_unrecognised`: no proof of residency is no residency. Together they
  * exclude exactly the rows `residency@1` excluded, under its single reason `residency`.
  */
-export function residencyRules(input: { column: string; residency: string }, rule: ResidencyRule = RESIDENCY_RULE): Array<{ reason: string; predicate: string }> {
-  const v = `upper(trim(CAST(${ident(input.column)} AS VARCHAR)))`;
+export function residencyRules(input: { column: RuleColumn; residency: string }, rule: ResidencyRule = RESIDENCY_RULE): Array<{ reason: string; predicate: string }> {
+  const v = `upper(trim(${valueText(input.column, rule === 'residency@3')}))`;
   const inside = insideValues(input.residency);
   if (rule === 'residency@1') return [{ reason: 'residency', predicate: `coalesce(${v}, '') NOT IN (${literalList(inside)})` }];
   const known = [...new Set([...KNOWN_VALUES, ...inside])];
@@ -65,7 +73,7 @@ export function residencyRules(input: { column: string; residency: string }, rul
 /**
  * `residency@4`: with a residency and a residency column declared, rows from outside the
  * residency (a region such as EU includes its member countries) are excluded, by reason under
- * the rule `residency@2` (see `residencyRules`). Values that are no country code at all warn:
+ * the rule `residency@3` (see `residencyRules`). Values that are no country code at all warn:
  * the column may hold another coding (alpha-3, names), and then every such row is excluded. A
  * version that leaves out the residency or the residency column its contract (the latest
  * certified version) declared fails and blocks: its rows from elsewhere would be certified as
@@ -76,10 +84,11 @@ export function residencyRules(input: { column: string; residency: string }, rul
 export const residencyCheck: QuarantineCheck = {
   name: 'residency',
   version: 4,
-  probes: ({ declared: d }) => (d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: d.residencyColumn, residency: d.residency })) : []),
+  probes: ({ declared: d, columns }) =>
+    d.residencyColumn && d.residency ? ruleProbes(d.residencyColumn, residencyRules({ column: ruleColumn(d.residencyColumn, columns), residency: d.residency })) : [],
   locate: (ctx) => {
     const { residencyColumn: column, residency } = ctx.declared;
-    return column && residency ? ruleLocates(ctx, residencyRules({ column, residency })) : [];
+    return column && residency ? ruleLocates(ctx, residencyRules({ column: ruleColumn(column, ctx.snapshot.columns), residency })) : [];
   },
   async run(ctx): Promise<CheckOutcome> {
     const { residency, residencyColumn: column } = ctx.declared;
@@ -102,7 +111,7 @@ export const residencyCheck: QuarantineCheck = {
     if (!column) return { ...base, status: 'pass', result: residency ? `data resides in ${residency}; no per-row residency column declared` : 'no residency declared', evidence: { residency: residency ?? null, column: null } };
     // Ingest refuses a residency column without a residency, and one the file does not have.
     if (!residency) throw new Error('residency column declared without a residency');
-    const exclusions = exclusionsOf(ctx, { rule: RESIDENCY_RULE, rules: residencyRules({ column, residency }) });
+    const exclusions = exclusionsOf(ctx, { rule: RESIDENCY_RULE, rules: residencyRules({ column: ruleColumn(column, ctx.snapshot.columns), residency }) });
     const evidence = { residency, column, inside: insideValues(residency), excluded: exclusions.map(({ predicate: _p, ...e }) => e) };
     if (exclusions.length === 0) return { ...base, status: 'pass', result: `every row resides in ${residency}`, evidence, exclusions };
     return exclusionOutcome(base, {
