@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AssayError, sha256Hasher } from '../core/index.js';
+import { AssayError, Conflict, sha256Hasher, ValidationFailed } from '../core/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 import { recordPendingBlob, type StoredBlob } from './blob-refs.js';
 import { consentRules, isConsentRule, isResidencyRule, residencyRules, ruleColumn } from './checks/index.js';
@@ -63,7 +63,7 @@ export function exclusionPredicates(v: DatasetVersionRecord, columns: LoadedColu
  * promotion stores it again from there (blob-refs.ts).
  * Values are kept as the snapshot had them (CSV columns as text); the manifest carries the
  * inferred schema. Refuses (internal) when the snapshot no longer reproduces the recorded
- * exclusion counts.
+ * exclusion counts, and (conflict) when ingest would now refuse it.
  */
 export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord, dir: string): Promise<CertifiedParquet> {
   const rawPath = join(dir, 'snapshot');
@@ -72,7 +72,10 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
-    const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) });
+    const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) }).catch((err: unknown) => {
+      // A snapshot quarantined before ingest refused what it holds (a JSON Lines integer the Parquet would round) is not certified as it is.
+      throw err instanceof ValidationFailed ? new Conflict(`${v.datasetName} v${v.version} cannot be certified: ${err.message}; ingest the file again`) : err;
+    });
     const predicates = exclusionPredicates(v, columns);
     const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
     const counts = await countExclusions(duck, { predicates, excluded });

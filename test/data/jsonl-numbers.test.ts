@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { materialiseCertified } from '../../src/data/certified-parquet.js';
 import type { DatasetVersionRecord } from '../../src/data/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
@@ -105,5 +106,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines intege
       { v: '18446744073709551615', n: '9223372036854775807', d: '1e+30', f: '9007199254740992.0' },
       { v: '1', n: '-9223372036854775808', d: '2.0', f: '1.5' },
     ]);
+  });
+
+  it('a version quarantined before such files were refused is not certified rounded: materialising it is a conflict', async () => {
+    const body = Buffer.from('{"v":1}\n{"v":18446744073709551615}\n');
+    const blob = await t.deps.blobs.put(body);
+    const version = { datasetName: 'before', version: 1, format: 'jsonl', delimiter: null, snapshot: { sha256: blob.hash, size: body.byteLength }, exclusions: [], consentColumn: null, residencyColumn: null, residency: null };
+    const scratch = mkdtempSync(join(dir, 'promote-'));
+    const env = { db: t.db, claim: 'test-claim', blobs: t.deps.blobs, tmpDir: dir, duckdbMemoryLimit: '256MB' };
+    await expect(materialiseCertified(env, version as unknown as DatasetVersionRecord, scratch)).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining('before v1 cannot be certified: key "v" on line 2 holds an integer beyond the 64-bit integer range'),
+    });
   });
 });
