@@ -106,10 +106,23 @@ async function roundedInteger(input: { path: string; key: string; record: number
   ]);
 }
 
-/** The line (1-based) of JSON Lines record `record`: lines of only white space hold no record, as DuckDB's reader skips them. */
+/** The line (1-based) of JSON Lines record `record` (the last line when the file has fewer). */
 async function lineOfRecord(path: string, record: number): Promise<number> {
-  let line = 1;
   let records = 0;
+  let last = 1;
+  for await (const start of recordStarts(path)) {
+    if (++records === record) return start.line;
+    last = start.line;
+  }
+  return last;
+}
+
+/**
+ * Each record's line (1-based) and first byte other than white space, in file order: lines of
+ * only white space hold no record, as DuckDB's JSON Lines reader skips them.
+ */
+async function* recordStarts(path: string): AsyncGenerator<{ line: number; byte: number }> {
+  let line = 1;
   let blank = true; // nothing but white space yet on this line
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     for (const byte of chunk) {
@@ -118,11 +131,10 @@ async function lineOfRecord(path: string, record: number): Promise<number> {
         blank = true;
       } else if (blank && byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
         blank = false;
-        if (++records === record) return line;
+        yield { line, byte };
       }
     }
   }
-  return line;
 }
 
 /**
@@ -339,19 +351,7 @@ async function unreadable(input: LoadInput, err: Error): Promise<ValidationFaile
 
 /** The first line (1-based) whose first byte other than white space does not open an object; blank lines are skipped, as DuckDB's reader skips them. */
 async function firstLineNotAnObject(path: string): Promise<number | undefined> {
-  let line = 1;
-  let atStart = true; // nothing but white space yet on this line
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    for (const byte of chunk) {
-      if (byte === 0x0a) {
-        line++;
-        atStart = true;
-      } else if (atStart && byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
-        if (byte !== 0x7b) return line; // {
-        atStart = false;
-      }
-    }
-  }
+  for await (const start of recordStarts(path)) if (start.byte !== 0x7b) return start.line; // {
   return undefined;
 }
 

@@ -1,28 +1,11 @@
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { materialiseCertified } from '../../src/data/certified-parquet.js';
 import type { DatasetVersionRecord } from '../../src/data/index.js';
-import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { upload } from './support.js';
-
-type Principal = { id: string; token: string };
-
-/** The rows of a Parquet file, every value as text, read in a throwaway DuckDB. */
-async function parquetText(path: string): Promise<Array<Record<string, unknown>>> {
-  const duck = await DuckDBInstance.create(':memory:');
-  const conn = await duck.connect();
-  try {
-    return (await conn.runAndReadAll(`SELECT COLUMNS(*)::VARCHAR FROM read_parquet('${path}')`)).getRowObjectsJS() as Array<Record<string, unknown>>;
-  } finally {
-    conn.closeSync();
-    duck.closeSync();
-  }
-}
+import { upload, withIngesterAndPromoter } from './support.js';
 
 /**
  * JSON Lines integers that a 64-bit integer or a DOUBLE cannot hold exactly: DuckDB reads
@@ -31,35 +14,16 @@ async function parquetText(path: string): Promise<Array<Record<string, unknown>>
  * never a rounded number: such files are refused, naming the key and line, and leave nothing.
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines integers beyond 64 bits [%s]', (_name, backend) => {
-  let t: TestApp;
-  let ingester: Principal;
-  let promoter: Principal;
-  let dir: string;
+  const suite = withIngesterAndPromoter(backend);
+  const dir = mkdtempSync(join(tmpdir(), 'assay-jsonl-numbers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const declared = { classification: 'internal', owner: 'ingester' };
-  const jsonl = (name: string, body: string): ReturnType<typeof upload> => upload(t, { name, body, token: ingester.token, contentType: 'application/x-ndjson', query: declared });
-
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-    ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
-    promoter = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
-    dir = mkdtempSync(join(tmpdir(), 'assay-jsonl-numbers-'));
-  });
-  afterAll(async () => {
-    await t?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Promotes version 1 of `name` and reads its certified Parquet back, values as text. */
-  async function certified(name: string): Promise<Array<Record<string, unknown>>> {
-    const res = await t.app.inject({ method: 'POST', url: `/api/v1/datasets/${name}/versions/1/promote`, headers: { authorization: `Bearer ${promoter.token}` } });
-    expect(res.statusCode, res.body).toBe(200);
-    const path = join(dir, `${name}.parquet`);
-    await pipeline(await t.deps.blobs.get(res.json<{ version: DatasetVersionRecord }>().version.certified!.parquetSha256), createWriteStream(path));
-    return parquetText(path);
-  }
+  const jsonl = (name: string, body: string): ReturnType<typeof upload> => upload(suite.t, { name, body, token: suite.ingester.token, contentType: 'application/x-ndjson', query: declared });
+  /** The certified rows of version 1 of `name`, every value as text. */
+  const certified = (name: string) => suite.certify(name, 'SELECT COLUMNS(*)::VARCHAR FROM $file');
 
   async function versions(name: string): Promise<number> {
-    const r = await t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1', [name]);
+    const r = await suite.t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = $1', [name]);
     return Number(r.rows[0]!.n);
   }
 
@@ -110,10 +74,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines intege
 
   it('a version quarantined before such files were refused is not certified rounded: materialising it is a conflict', async () => {
     const body = Buffer.from('{"v":1}\n{"v":18446744073709551615}\n');
-    const blob = await t.deps.blobs.put(body);
+    const blob = await suite.t.deps.blobs.put(body);
     const version = { datasetName: 'before', version: 1, format: 'jsonl', delimiter: null, snapshot: { sha256: blob.hash, size: body.byteLength }, exclusions: [], consentColumn: null, residencyColumn: null, residency: null };
     const scratch = mkdtempSync(join(dir, 'promote-'));
-    const env = { db: t.db, claim: 'test-claim', blobs: t.deps.blobs, tmpDir: dir, duckdbMemoryLimit: '256MB' };
+    const env = { db: suite.t.db, claim: 'test-claim', blobs: suite.t.deps.blobs, tmpDir: dir, duckdbMemoryLimit: '256MB' };
     await expect(materialiseCertified(env, version as unknown as DatasetVersionRecord, scratch)).rejects.toMatchObject({
       code: 'conflict',
       message: expect.stringContaining('before v1 cannot be certified: key "v" on line 2 holds an integer beyond the 64-bit integer range'),

@@ -1,11 +1,9 @@
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { canonicalJson, type DsseEnvelope } from '../../src/core/index.js';
@@ -13,7 +11,7 @@ import { DATASET_MANIFEST_PREDICATE_TYPE, rawSnapshotNodeId, verifyDatasetManife
 import { loadPolicyEngine } from '../../src/policy/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { GERMAN_CREDIT, upload } from './support.js';
+import { GERMAN_CREDIT, parquetRows, upload } from './support.js';
 
 const CUSTOMERS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'data', 'customers.csv'));
 
@@ -25,26 +23,6 @@ function germanCreditWithConsent(): string {
 
 type Principal = { id: string; token: string };
 type Promotion = { version: DatasetVersionRecord; manifest: DsseEnvelope };
-
-/** Reads a Parquet blob back with DuckDB: its rows, as plain objects. */
-async function parquetRows(t: TestApp, hash: string, sql: string): Promise<Array<Record<string, unknown>>> {
-  const dir = await mkdtemp(join(tmpdir(), 'assay-parquet-'));
-  try {
-    const path = join(dir, 'certified.parquet');
-    await pipeline(await t.deps.blobs.get(hash), createWriteStream(path));
-    const duck = await DuckDBInstance.create(':memory:');
-    const conn = await duck.connect();
-    try {
-      const reader = await conn.runAndReadAll(sql.replace('$file', `read_parquet('${path}')`));
-      return reader.getRowObjectsJS() as Array<Record<string, unknown>>;
-    } finally {
-      conn.closeSync();
-      duck.closeSync();
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function blobCount(t: TestApp): Promise<number> {
   let n = 0;

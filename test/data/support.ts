@@ -1,14 +1,16 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
 import { openSnapshot } from '../../src/data/load.js';
 import type { DeclaredVersion } from '../../src/data/checks/index.js';
 import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.js';
 import type { Actor } from '../../src/audit/index.js';
-import type { DataEnv, PromoteEnv } from '../../src/data/index.js';
+import type { DataEnv, DatasetVersionRecord, PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore } from '../../src/store/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import type { TestBackend } from '../support/databases.js';
@@ -107,30 +109,33 @@ export interface TwoStewardsSuite {
  * stewards (`twoStewards`), built before its tests and closed after them.
  */
 export function withTwoStewards(backend: TestBackend): TwoStewardsSuite {
-  let built: ({ t: TestApp } & Awaited<ReturnType<typeof twoStewards>>) | undefined;
+  const ready = appForSuite('withTwoStewards', backend, async (t) => ({ t, ...(await twoStewards(t)) }));
+  return viewOf(ready, ['t', 'ingester', 'promoter', 'ownerId']);
+}
+
+/** An object whose properties `keys` read those of the value `ready` gives, when they are read (after the suite's beforeAll). */
+function viewOf<T extends object, K extends keyof T>(ready: () => T, keys: readonly K[]): Pick<T, K> {
+  const view = {} as Pick<T, K>;
+  for (const key of keys) Object.defineProperty(view, key, { get: () => ready()[key], enumerable: true });
+  return view;
+}
+
+/**
+ * Registers, in the calling describe, an app over a fresh database of `backend` with what
+ * `build` adds to it, built before its tests and closed after them; answers a function that
+ * gives the built value (and throws when called before the suite's beforeAll ran).
+ */
+function appForSuite<T>(label: string, backend: TestBackend, build: (t: TestApp) => Promise<T>): () => T {
   let app: TestApp | undefined;
+  let built: T | undefined;
   beforeAll(async () => {
     app = await createTestApp(backend);
-    built = { t: app, ...(await twoStewards(app)) };
+    built = await build(app);
   });
   afterAll(async () => app?.close());
-  const ready = () => {
-    if (!built) throw new Error('withTwoStewards: the suite is used before its beforeAll ran');
+  return () => {
+    if (built === undefined) throw new Error(`${label}: the suite is used before its beforeAll ran`);
     return built;
-  };
-  return {
-    get t() {
-      return ready().t;
-    },
-    get ingester() {
-      return ready().ingester;
-    },
-    get promoter() {
-      return ready().promoter;
-    },
-    get ownerId() {
-      return ready().ownerId;
-    },
   };
 }
 
@@ -139,4 +144,58 @@ export function promoteEnvOf(t: TestApp, blobs: BlobStore = t.deps.blobs): Promo
   const d = t.deps;
   const data: DataEnv = { db: d.db, blobs, tmpDir: d.config.paths.tmp, maxUploadBytes: d.config.data.maxUploadBytes, duckdbMemoryLimit: d.config.data.duckdbMemoryLimit };
   return { ...data, signer: d.keyring.active(), lineageNamespace: d.config.lineage.namespace };
+}
+
+/** Runs `sql` in a throwaway in-memory DuckDB (not Assay's sessions) and returns its rows as plain objects. */
+export async function duckRows(sql: string): Promise<Array<Record<string, unknown>>> {
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+  } finally {
+    conn.closeSync();
+    duck.closeSync();
+  }
+}
+
+/** A Parquet blob read back with DuckDB: the rows of `sql`, in which `$file` stands for the blob. */
+export async function parquetRows(t: TestApp, hash: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const dir = await mkdtemp(join(tmpdir(), 'assay-parquet-'));
+  try {
+    const path = join(dir, 'certified.parquet');
+    await pipeline(await t.deps.blobs.get(hash), createWriteStream(path));
+    return await duckRows(sql.replace('$file', `read_parquet('${path}')`));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A suite's app with two data stewards over HTTP: one ingests (and owns), the other promotes. */
+export interface IngestAndPromoteSuite {
+  readonly t: TestApp;
+  readonly ingester: { id: string; token: string };
+  readonly promoter: { id: string; token: string };
+  /** Promotes version 1 of `name` (200 expected) and reads its certified Parquet back: the rows of `sql`, `$file` standing for it. */
+  certify(name: string, sql?: string): Promise<Array<Record<string, unknown>>>;
+}
+
+/**
+ * Registers, in the calling describe, an app over a fresh database of `backend` with an
+ * ingesting and a promoting data steward (tokens for the HTTP API), built before its tests and
+ * closed after them.
+ */
+export function withIngesterAndPromoter(backend: TestBackend): IngestAndPromoteSuite {
+  const ready = appForSuite('withIngesterAndPromoter', backend, async (t) => ({
+    t,
+    ingester: await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] }),
+    promoter: await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] }),
+  }));
+  return Object.assign(viewOf(ready, ['t', 'ingester', 'promoter']), {
+    async certify(name: string, sql = 'SELECT * FROM $file'): Promise<Array<Record<string, unknown>>> {
+      const { t, promoter } = ready();
+      const res = await t.app.inject({ method: 'POST', url: `/api/v1/datasets/${name}/versions/1/promote`, headers: { authorization: `Bearer ${promoter.token}` } });
+      expect(res.statusCode, res.body).toBe(200);
+      return parquetRows(t, res.json<{ version: DatasetVersionRecord }>().version.certified!.parquetSha256, sql);
+    },
+  });
 }
