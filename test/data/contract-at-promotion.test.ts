@@ -6,7 +6,7 @@ import { DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatase
 import type { BlobStore, Db } from '../../src/store/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
-import { leftovers, promoteEnvOf, upload, withTwoStewards } from './support.js';
+import { gatedBlobStore, leftovers, promoteEnvOf, upload, withTwoStewards } from './support.js';
 
 /**
  * A version is certified only as checked against the dataset's contract in force (its latest
@@ -98,26 +98,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('the contract at p
     const v2 = await ingest('race', WITH_SEGMENT); // checked against v1
     const v3 = await ingest('race', WITH_SEGMENT); // checked against v1
     // Pauses v3's promotion as it stores its manifest: past the first contract check, before its transaction.
-    let storing!: (hash: string) => void;
-    let resume!: () => void;
-    const manifestStored = new Promise<string>((r) => (storing = r));
-    const resumed = new Promise<void>((r) => (resume = r));
     const store = suite.t.deps.blobs;
-    const pausing: BlobStore = {
-      ...store,
-      async put(bytes) {
-        const ref = await store.put(bytes);
-        storing(ref.hash);
-        await resumed;
-        return ref;
-      },
-    };
-    const later = promoteDatasetVersion(env(pausing), { name: 'race', version: v3.version }, { actor: suite.promoter });
+    const gate = gatedBlobStore(store, 'put');
+    const later = promoteDatasetVersion(env(gate.blobs), { name: 'race', version: v3.version }, { actor: suite.promoter });
     later.catch(() => undefined);
-    const manifest = await manifestStored;
+    const manifest = await gate.reached;
 
     await promoteDatasetVersion(env(), { name: 'race', version: v2.version }, { actor: suite.promoter });
-    resume();
+    gate.release();
     const refused = await later.then(
       () => undefined,
       (e: unknown) => e,

@@ -5,7 +5,7 @@ import { listAuditEntries } from '../../src/audit/index.js';
 import { ingestDataset, PENDING_BLOB_SWEEP_ACTION, promoteDatasetVersion, sweepPendingBlobs, type DataEnv, type PromoteEnv } from '../../src/data/index.js';
 import type { BlobStore, Db, Tx } from '../../src/store/index.js';
 import { eachBackend } from '../support/databases.js';
-import { promoteEnvOf, withTwoStewards } from './support.js';
+import { gatedBlobStore, promoteEnvOf, withTwoStewards } from './support.js';
 
 /**
  * A process that dies at the commit: the crash hook, the one thing here that is not Assay as it
@@ -161,29 +161,15 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const bytes = csv(60);
     const sha = sha256Hex(bytes);
     // Pauses the live ingest just after its snapshot is stored, before its commit.
-    let reached!: () => void;
-    let release!: () => void;
-    const stored = new Promise<void>((r) => (reached = r));
-    const go = new Promise<void>((r) => (release = r));
-    const blobs: BlobStore = {
-      ...suite.t.deps.blobs,
-      async adopt(path, expected) {
-        const ref = await suite.t.deps.blobs.adopt(path, expected);
-        if (expected.hash === sha) {
-          reached();
-          await go;
-        }
-        return ref;
-      },
-    };
-    const live = ingest({ ...env(), blobs }, 'slow', bytes);
+    const gate = gatedBlobStore(suite.t.deps.blobs, 'adopt', (hash) => hash === sha);
+    const live = ingest({ ...env(), blobs: gate.blobs }, 'slow', bytes);
     live.catch(() => undefined);
-    await stored;
+    await gate.reached;
     // A wrong guess: the sweep takes the live request's record for a dead one's.
     const report = await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 });
     expect(report.removed).toEqual([sha]);
     expect(await suite.t.deps.blobs.has(sha)).toBe(false);
-    release();
+    gate.release();
     const v = await live;
     expect(v.snapshot.sha256).toBe(sha);
     expect((await suite.t.deps.blobs.getBytes(sha)).equals(bytes)).toBe(true);
@@ -196,27 +182,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('blobs a dead requ
     const bytes = csv(90);
     const sha = sha256Hex(bytes);
     // Pauses the failed ingest as it releases its snapshot: holding the blob's lock, before it deletes its pending record.
-    let deleting!: () => void;
-    let resume!: () => void;
-    const inDelete = new Promise<void>((r) => (deleting = r));
-    const resumed = new Promise<void>((r) => (resume = r));
-    const blobs: BlobStore = {
-      ...suite.t.deps.blobs,
-      async delete(hash) {
-        if (hash === sha) {
-          deleting();
-          await resumed;
-        }
-        return suite.t.deps.blobs.delete(hash);
-      },
-    };
-    const failing = ingest({ ...env(), blobs }, 'releasing', bytes, { consentColumn: 'absent' });
+    const gate = gatedBlobStore(suite.t.deps.blobs, 'delete', (hash) => hash === sha);
+    const failing = ingest({ ...env(), blobs: gate.blobs }, 'releasing', bytes, { consentColumn: 'absent' });
     failing.catch(() => undefined);
-    await inDelete;
+    await gate.reached;
     // Were the sweep to wait for the blob's lock, it would hold the record the release is about to delete: each would wait for the other.
     expect(await sweepPendingBlobs({ db: suite.t.db, blobs: suite.t.deps.blobs, graceMs: 0 })).toEqual({ removed: [], kept: [], records: 0, entryIds: [] });
     expect(await pending()).toEqual([sha]);
-    resume();
+    gate.release();
     await expect(failing).rejects.toThrow('absent');
     expect(await pending()).toEqual([]);
     expect(await suite.t.deps.blobs.has(sha)).toBe(false);

@@ -199,3 +199,35 @@ export function withIngesterAndPromoter(backend: TestBackend): IngestAndPromoteS
     },
   });
 }
+
+/** A blob store holding a request at one step until the test releases it. */
+export interface BlobGate {
+  blobs: BlobStore;
+  /** Resolves, with the blob's hash, when a request reaches the gate. */
+  reached: Promise<string>;
+  /** Lets every request held at the gate, and every later one, go on. */
+  release(): void;
+}
+
+/**
+ * `store` with `method` held for each blob `at` accepts (default: any) until `release()`: just
+ * after the bytes are stored (`put`, `adopt`), or just before they are removed (`delete`).
+ */
+export function gatedBlobStore(store: BlobStore, method: 'put' | 'adopt' | 'delete', at: (hash: string) => boolean = () => true): BlobGate {
+  let reach!: (hash: string) => void;
+  let release!: () => void;
+  const reached = new Promise<string>((r) => (reach = r));
+  const released = new Promise<void>((r) => (release = r));
+  const hold = async (hash: string): Promise<void> => {
+    if (!at(hash)) return;
+    reach(hash);
+    await released;
+  };
+  const gated: Partial<BlobStore> =
+    method === 'put'
+      ? { put: async (bytes) => store.put(bytes).then(async (ref) => (await hold(ref.hash), ref)) }
+      : method === 'adopt'
+        ? { adopt: async (path, expected) => store.adopt(path, expected).then(async (ref) => (await hold(expected.hash), ref)) }
+        : { delete: async (hash) => (await hold(hash), store.delete(hash)) };
+  return { blobs: { ...store, ...gated }, reached, release };
+}

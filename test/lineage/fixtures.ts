@@ -58,7 +58,7 @@ export function positionOf(example: FacetExample): FacetPosition {
 let runCounter = 0;
 
 /** A fresh, valid RunEvent (a new runId each call) of `job` reading `input` and writing `output`. */
-export function runEvent(options: { job?: string; input?: string; output?: string; namespace?: string } = {}): Json {
+export function runEvent(options: { job?: string; input?: string; output?: string; namespace?: string; outputNamespace?: string } = {}): Json {
   runCounter++;
   const ns = options.namespace ?? 'tests';
   return {
@@ -69,7 +69,17 @@ export function runEvent(options: { job?: string; input?: string; output?: strin
     run: { runId: `00000000-0000-4000-8000-${String(runCounter).padStart(12, '0')}`, facets: {} },
     job: { namespace: ns, name: options.job ?? 'job.a', facets: {} },
     inputs: [{ namespace: 'warehouse', name: options.input ?? 'in.table', facets: {}, inputFacets: {} }],
-    outputs: [{ namespace: 'warehouse', name: options.output ?? 'out.table', facets: {}, outputFacets: {} }],
+    outputs: [{ namespace: options.outputNamespace ?? 'warehouse', name: options.output ?? 'out.table', facets: {}, outputFacets: {} }],
+  };
+}
+
+/** A DatasetEvent about `namespace`/`name` with `facets`. */
+export function datasetEvent(namespace: string, name: string, facets: Json = {}): Json {
+  return {
+    eventTime: '2030-01-05T00:00:00.000Z',
+    producer: 'https://example.com/tests',
+    schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
+    dataset: { namespace, name, facets },
   };
 }
 

@@ -4,7 +4,7 @@ import { recordLineage, type LineageGraph } from '../../src/lineage/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { upload } from '../data/support.js';
-import { runEvent } from './fixtures.js';
+import { datasetEvent, runEvent } from './fixtures.js';
 
 /**
  * What an OpenLineage sender may change, by its clearance (src/lineage/sender-clearance.ts):
@@ -186,21 +186,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(promoted.statusCode, promoted.body).toBe(200);
     const certified = (await node('assay', 'loans')).nodes.find((n) => n.type === 'external_dataset' && n.name === 'loans')!;
 
-    const overwrite = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans' });
-    (overwrite.outputs as Json[])[0]!.namespace = 'assay';
-    const describe = {
-      eventTime: '2030-01-05T00:00:00.000Z',
-      producer: 'https://example.com/tests',
-      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
-      dataset: { namespace: 'assay', name: 'loans', facets: schema('anything') },
-    };
+    const overwrite = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans', outputNamespace: 'assay' });
+    const describe = datasetEvent('assay', 'loans', schema('anything'));
     // The version is also linked to its dataset under a namespace Assay used before (as the
     // server's start links versions under a changed lineage.namespace).
     const version = (await node('assay', 'loans')).nodes.find((n) => n.type === 'dataset_version')!;
     await t.db.transaction((tx) => recordLineage(tx, { nodes: [], edges: [{ from: version.id, to: { kind: 'dataset', namespace: 'assay-old', name: 'loans' }, type: 'derived' }] }));
     const before = await stored();
-    const overwriteOld = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans' });
-    (overwriteOld.outputs as Json[])[0]!.namespace = 'assay-old';
+    const overwriteOld = runEvent({ job: 'loans.backfill', namespace: 'spark', input: 'staging.loans', output: 'loans', outputNamespace: 'assay-old' });
     const res = await post(plain.token, [overwrite, describe, overwriteOld]);
     expect(res.status, res.text).toBe(403);
     // In Assay's namespace the answer is the same whether the dataset is certified or not yet.
@@ -243,14 +236,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     const steward = await createPrincipalWithToken(t.db, { name: 'stan', roles: ['data-steward'] });
     const before = await stored();
     // Spark claims to write the dataset Assay will certify as `deposits`, and describes it, before its first certification.
-    const early = runEvent({ job: 'deposits.backfill', namespace: 'spark', input: 'staging.deposits', output: 'deposits' });
-    (early.outputs as Json[])[0]!.namespace = 'assay';
-    const describe = {
-      eventTime: '2030-01-05T00:00:00.000Z',
-      producer: 'https://example.com/tests',
-      schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent',
-      dataset: { namespace: 'assay', name: 'deposits_extract', facets: schema('anything') },
-    };
+    const early = runEvent({ job: 'deposits.backfill', namespace: 'spark', input: 'staging.deposits', output: 'deposits', outputNamespace: 'assay' });
+    const describe = datasetEvent('assay', 'deposits_extract', schema('anything'));
     const res = await post(plain.token, [early, describe]);
     expect(res.status, res.text).toBe(403);
     expect(res.json.errors).toEqual([
