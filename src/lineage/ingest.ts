@@ -8,7 +8,7 @@ import type { OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
-import { declarationsBeyondClearance, standingOf, withinClearance, writesToAssayDatasets, type SenderScope } from './sender-clearance.js';
+import { declarationsBeyondClearance, standingOf, withinClearance, writesToAssayLineage, type SenderScope } from './sender-clearance.js';
 
 /**
  * OpenLineage in: `POST /api/v1/lineage` like Marquez. A request holds one event or an array;
@@ -23,7 +23,7 @@ export const MAX_EVENTS_PER_REQUEST = 1000;
 const MAX_ISSUES = 20;
 /** The rule refusing a tag beyond the sender's clearance (the default pack's, applied per node). */
 const CLEARANCE_POLICY = 'data.clearance-for-sensitive';
-/** The rule refusing an outside write to one of Assay's datasets: in its lineage namespace, or certified. */
+/** The rule refusing an outside write to Assay's lineage: a dataset in its namespace or certified, a job or parent job in its namespace. */
 const ASSAY_DATASET_WRITE_POLICY = 'lineage:assay-datasets-written-by-assay';
 /** Re-runs of the transaction after a deadlock with a concurrent ingest touching the same nodes. */
 const DEADLOCK_RETRIES = 3;
@@ -104,7 +104,7 @@ async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], scope: S
   const change = graphChangeOf(checked);
   const changed = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
   const standing = await standingOf(tx, changed);
-  const assayWrites = writesToAssayDatasets(checked, standing, scope.assayNamespace);
+  const assayWrites = writesToAssayLineage(checked, standing, scope.assayNamespace);
   if (assayWrites.length > 0) throw new RefusedWrite(ASSAY_DATASET_WRITE_POLICY, assayWrites);
   const nodes = withinClearance({ nodes: changed, edges: change.edges.values() }, standing, scope);
   const stored = await upsertExternalNodes(tx, nodes);

@@ -94,7 +94,7 @@ export interface SenderScope {
 }
 
 /** Each output or DatasetEvent subject naming one of Assay's datasets (see above), and each job (or parent job) in Assay's namespace, as a field issue. */
-export function writesToAssayDatasets(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
+export function writesToAssayLineage(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
   // Assay's namespace first: the answer about a dataset there then says nothing of whether it
   // exists, nor whether it is certified (it may be one the sender may not see).
   const refusal = (d: { namespace: string; name: string }): string | undefined => {
