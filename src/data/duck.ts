@@ -120,6 +120,16 @@ export const literal = (value: string): string => `'${value.replaceAll("'", "''"
 /** DuckDB string literals, comma-separated (an IN list's inside). */
 export const literalList = (values: readonly string[]): string => values.map(literal).join(', ');
 
+/**
+ * SQL: column `name` as text. A column DuckDB typed JSON (a JSON Lines key holding strings in
+ * some records, objects, arrays or numbers in others) casts a string with its quotes (`"yes"`):
+ * with `json`, its strings are read as the strings they are.
+ */
+export function columnText(column: { name: string; json: boolean }): string {
+  const q = ident(column.name);
+  return column.json ? `(CASE WHEN json_type(${q}) = 'VARCHAR' THEN json_extract_string(${q}, '$') ELSE CAST(${q} AS VARCHAR) END)` : `CAST(${q} AS VARCHAR)`;
+}
+
 function plain(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);
   if (Array.isArray(value)) return value.map(plain);

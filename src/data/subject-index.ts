@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Queryable, Tx } from '../store/index.js';
-import { ident, literal, type DuckSession } from './duck.js';
+import { columnText, literal, type DuckSession } from './duck.js';
 
 const SALT_NAME = 'subject_index_salt';
 /** Subject hashes are inserted this many at a time (one round trip each). */
@@ -45,9 +45,8 @@ export function subjectKey(subjectId: string): string {
  * ASCII, which no padding character is.
  */
 function subjectKeySql(column: { name: string; json: boolean }, padding: string): string {
-  const q = ident(column.name);
-  // A JSON column (JSON Lines whose key holds strings and numbers) casts a string with its quotes: `"A-77"`, never found as A-77.
-  const v = column.json ? `(CASE WHEN json_type(${q}) = 'VARCHAR' THEN json_extract_string(${q}, '$') ELSE CAST(${q} AS VARCHAR) END)` : `CAST(${q} AS VARCHAR)`;
+  // A JSON column's strings without their quotes: `"A-77"` would never be found as A-77.
+  const v = columnText(column);
   const bare = `ascii(${v}) BETWEEN 33 AND 126 AND ascii(${v}[-1:]) BETWEEN 33 AND 126`;
   const trimmed = `CASE WHEN ${bare} THEN ${v} ELSE trim(${v}, ${padding}) END`;
   // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves ASCII text, whose bytes are its characters.

@@ -1,4 +1,4 @@
-import { ident, literalList } from '../duck.js';
+import { columnText, literalList } from '../duck.js';
 import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
 /** Values (case-insensitive, trimmed) that granted consent under `consent@1`: English words and digits. */
@@ -39,9 +39,7 @@ export function ruleColumn(name: string, columns: ReadonlyArray<{ name: string; 
  * quotes (`yes`, not `"yes"`); a cast keeps them, so every string of such a column was unrecognised.
  */
 export function valueText(column: RuleColumn, unwrap: boolean): string {
-  const q = ident(column.name);
-  if (!unwrap || !column.json) return `CAST(${q} AS VARCHAR)`;
-  return `(CASE WHEN json_type(${q}) = 'VARCHAR' THEN json_extract_string(${q}, '$') ELSE CAST(${q} AS VARCHAR) END)`;
+  return columnText({ name: column.name, json: unwrap && column.json });
 }
 
 /**
