@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AUTHZ_DECIDE_ACTION, buildApp, type AppDeps, type RouteSpec } from '../../src/api/index.js';
+import { AUTHZ_DECIDE_ACTION, buildApp, routeTable, type AppDeps, type RouteSpec } from '../../src/api/index.js';
 import { listAuditEntries, type IndexedAuditEntry } from '../../src/audit/index.js';
 import { ASSAY_VERSION, loadConfig, openKeyring, type Clock, type Keyring } from '../../src/core/index.js';
 import { bootstrapAdmin, createPrincipal, issueToken, type Role } from '../../src/identity/index.js';
@@ -12,6 +12,7 @@ import { createMetrics } from '../../src/monitor/index.js';
 import { loadPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { createFsBlobStore, migrate, type BlobStore, type Db } from '../../src/store/index.js';
 import type { TestBackend } from './databases.js';
+import { checkResponsesAgainstOpenApi } from './response-conformance.js';
 
 /** An in-process app over a fresh, migrated database of `backend`, with an admin token. */
 export interface TestApp {
@@ -68,6 +69,8 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
     ...(options.routes ? { routes: options.routes } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  // Every answer any suite receives is held to the OpenAPI document the app publishes.
+  const conformance = checkResponsesAgainstOpenApi(app, options.routes ?? routeTable());
   await app.ready();
   return {
     app,
@@ -84,6 +87,7 @@ export async function createTestApp(backend: TestBackend, options: TestAppOption
       await auditPayloads.close();
       await cleanup();
       rmSync(home, { recursive: true, force: true });
+      conformance.assertConforming();
     },
   };
 }
