@@ -8,7 +8,7 @@ import type { OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
-import { declarationsBeyondClearance, standingOf, withinClearance, writesToAssayLineage, type SenderScope } from './sender-clearance.js';
+import { certifiedOutputsLeftOut, declarationsBeyondClearance, standingOf, withinClearance, writesToAssayLineage, type SenderScope } from './sender-clearance.js';
 
 /**
  * OpenLineage in: `POST /api/v1/lineage` like Marquez. A request holds one event or an array;
@@ -104,11 +104,11 @@ async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], scope: S
   const change = graphChangeOf(checked);
   const changed = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
   const standing = await standingOf(tx, changed);
-  const assayWrites = writesToAssayLineage(checked, standing, scope.assayNamespace);
+  const assayWrites = writesToAssayLineage(checked, standing, scope);
   if (assayWrites.length > 0) throw new RefusedWrite(ASSAY_DATASET_WRITE_POLICY, assayWrites);
   const nodes = withinClearance({ nodes: changed, edges: change.edges.values() }, standing, scope);
   const stored = await upsertExternalNodes(tx, nodes);
-  const edges = [...change.edges.values()].map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
+  const edges = certifiedOutputsLeftOut(change.edges.values(), standing).map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
   await insertEdges(tx, edges);
   const written = [...stored.values()];
   await inheritJobClassification(tx, { nodes: written.map((n) => n.key), raised: written.filter((n) => n.raised).map((n) => n.key) });

@@ -19,9 +19,13 @@ import { ASSAY_NODE_TYPES } from './vocabulary.js';
  *   (where promotion names a certified version, before the first certification too) and every
  *   dataset a certified version is linked to (`derived`, under a namespace Assay used before).
  *   An outside job may read one, but an event naming it as an output, or a DatasetEvent about
- *   it, would put an outside writer upstream of certified data. Refused, naming the dataset,
- *   whoever sends it: one rule, since the certified datasets in the current namespace are a
- *   part of it and the namespace alone cannot tell which datasets a changed one left behind.
+ *   it, would put an outside writer upstream of certified data. In the current namespace this is
+ *   refused, naming the dataset, whoever sends it and whether or not the dataset exists. Under an
+ *   earlier namespace only the certified datasets are Assay's (the namespace alone cannot tell
+ *   which datasets a changed one left behind), so a refusal there would say the dataset exists
+ *   and is certified: it is refused only to a sender that may see it, and for one it may not see
+ *   the event is answered as for an unknown dataset, the output edge left out (the outside write
+ *   it claims is the one Assay's datasets never have) and nothing applied to the node.
  *   Jobs in Assay's namespace are Assay's too: an event's job there, or its run's parent job
  *   there, is refused alike, naming the job.
  * - A node the sender may not see keeps what it says: facets, deletions, tags and run state from
@@ -93,13 +97,20 @@ export interface SenderScope {
   assayNamespace: string;
 }
 
-/** Each output or DatasetEvent subject naming one of Assay's datasets (see above), and each job (or parent job) in Assay's namespace, as a field issue. */
-export function writesToAssayLineage(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, assayNamespace: string): FieldIssue[] {
+/**
+ * Each output or DatasetEvent subject naming one of Assay's datasets that the sender may see (see
+ * above), and each job (or parent job) in Assay's namespace, as a field issue.
+ */
+export function writesToAssayLineage(events: readonly PlacedEvent[], standing: ReadonlyMap<string, NodeStanding>, scope: SenderScope): FieldIssue[] {
+  const { assayNamespace } = scope;
   // Assay's namespace first: the answer about a dataset there then says nothing of whether it
   // exists, nor whether it is certified (it may be one the sender may not see).
   const refusal = (d: { namespace: string; name: string }): string | undefined => {
     if (d.namespace === assayNamespace) return `${d.namespace}/${d.name} is in Assay's lineage namespace: only Assay writes its datasets; an outside job may read them as inputs`;
-    if (standing.get(externalKey({ type: 'external_dataset', ...d }))?.certifiedByAssay === true) {
+    const s = standing.get(externalKey({ type: 'external_dataset', ...d }));
+    // Under an earlier namespace, one the sender may not see is answered as an unknown one is
+    // (certifiedOutputsLeftOut drops the write): refusing would say it exists and is certified.
+    if (s?.certifiedByAssay === true && scope.visible.includes(s.classification)) {
       return `${d.namespace}/${d.name} is a dataset Assay certifies: only its promotion writes it; an outside job may read it as an input`;
     }
     return undefined;
@@ -156,4 +167,14 @@ export function withinClearance(
     if (!hidden(key) && !assays && !runsOfHiddenJobs.has(key)) return n;
     return { ...n, facets: {}, deleted: [], classification: undefined, attributes: {} };
   });
+}
+
+/**
+ * `edges` without the outside writes into Assay's certified datasets: the `output` edges into a
+ * dataset a certified version is linked to. After `writesToAssayLineage` only those the sender
+ * may not see are left (under an earlier namespace); the event is accepted as for an unknown
+ * dataset, but the write it claims is not drawn, since only promotion writes a certified dataset.
+ */
+export function certifiedOutputsLeftOut<E extends ExternalEdgeChange>(edges: Iterable<E>, standing: ReadonlyMap<string, NodeStanding>): E[] {
+  return [...edges].filter((e) => e.type !== 'output' || standing.get(e.to)?.certifiedByAssay !== true);
 }

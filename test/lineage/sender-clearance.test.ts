@@ -220,6 +220,43 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect(graph.nodes.some((n) => n.type === 'external_run' && n.namespace === 'spark')).toBe(true);
   });
 
+  it('a certified dataset the sender may not see, under a namespace Assay used before, is answered as an unknown dataset there: accepted, its output edge and description left out; a sender that may see it is refused', async () => {
+    // A PHI version linked to its dataset under an earlier lineage.namespace, as the server's
+    // start links versions when the setting changed (linkCertifiedVersions).
+    await t.db.transaction((tx) =>
+      recordLineage(tx, {
+        nodes: [{ id: 'dsv_01CHARTSV1', type: 'dataset_version', classification: 'PHI', name: 'charts v1' }],
+        edges: [{ from: 'dsv_01CHARTSV1', to: { kind: 'dataset', namespace: 'assay-2024', name: 'charts', classification: 'PHI' }, type: 'derived' }],
+      }),
+    );
+    const writes = (name: string): Json[] => [
+      runEvent({ job: `${name}.backfill`, namespace: 'spark', input: `staging.${name}`, output: name, outputNamespace: 'assay-2024' }),
+      datasetEvent('assay-2024', name, schema('anything')),
+    ];
+    const before = await stored();
+    const hidden = await post(plain.token, writes('charts'));
+    expect(hidden.status, hidden.text).toBe(201);
+    const unknown = await post(plain.token, writes('never.seen'));
+    expect(unknown.status, unknown.text).toBe(201);
+    expect(Object.keys(hidden.json).sort()).toEqual(Object.keys(unknown.json).sort());
+    expect((await stored()).events).toBe(before.events + 4);
+
+    // The certified dataset has its version alone upstream, and keeps Assay's description.
+    const graph = await node('assay-2024', 'charts');
+    const charts = graph.nodes.find((n) => n.type === 'external_dataset')!;
+    expect(charts).toMatchObject({ classification: 'PHI', facets: {} });
+    expect(graph.edges.filter((e) => e.to === charts.id)).toEqual([expect.objectContaining({ from: 'dsv_01CHARTSV1', type: 'derived' })]);
+    expect(graph.nodes.some((n) => n.type === 'external_job' && n.name === 'charts.backfill')).toBe(false);
+
+    // A sender that may see it learns nothing it could not read: refused, as before.
+    const cleared = await post(clinic.token, writes('charts'));
+    expect(cleared.status, cleared.text).toBe(403);
+    expect(cleared.json.errors).toEqual([
+      { field: 'body.0.outputs.0', detail: expect.stringMatching(/^assay-2024\/charts is a dataset Assay certifies/) },
+      { field: 'body.1.dataset', detail: expect.stringMatching(/^assay-2024\/charts is a dataset Assay certifies/) },
+    ]);
+  });
+
   it('asks whether a dataset is certified from its derived edges alone, never by reading every edge into it', async () => {
     // The subquery standingOf runs for every dataset of every event: a table an hourly job
     // writes gains an output edge per run, and the answer must not grow with them.

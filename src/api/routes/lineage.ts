@@ -25,7 +25,7 @@ import { defineRoute, type AppDeps, type RouteSpec } from '../route.js';
 // sender may change (src/lineage/sender-clearance.ts).
 
 const beyondClearance = {
-  description: "refused: a tags facet declares a lineage domain the sender is not cleared for, an output or DatasetEvent names one of Assay's datasets (any dataset in Assay's lineage namespace, or one a certified version is linked to), or the event's job or its run's parent job is in Assay's namespace; errors[].field names each; nothing written, access.deny audited",
+  description: "refused: a tags facet declares a lineage domain the sender is not cleared for, an output or DatasetEvent names one of Assay's datasets (any dataset in Assay's lineage namespace, or one a certified version is linked to that the sender may see: one it may not see is answered as an unknown one is, the write left out), or the event's job or its run's parent job is in Assay's namespace; errors[].field names each; nothing written, access.deny audited",
   contentType: 'application/problem+json',
 };
 
@@ -100,7 +100,7 @@ export const lineageRoutes: RouteSpec[] = [
     method: 'POST',
     path: '/api/v1/lineage',
     operationId: 'ingestLineageEvents',
-    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field) and stay within the sender's clearance (403 names a tags facet declaring a domain the sender is not cleared for, an output or DatasetEvent naming a dataset in Assay's lineage namespace or one Assay certifies, or a job or parent job in Assay's namespace); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
+    summary: `Marquez-compatible OpenLineage endpoint: one event, or an array of at most ${MAX_EVENTS_PER_REQUEST}. Every event must pass the official schemas (400 names the path of each bad field) and stay within the sender's clearance (403 names a tags facet declaring a domain the sender is not cleared for, an output or DatasetEvent naming a dataset in Assay's lineage namespace or one Assay certifies that the sender may see, or a job or parent job in Assay's namespace); then all merge into the lineage graph, are stored as sent and audited, in one transaction.`,
     tags: ['lineage'],
     auth: 'token',
     authorize: on.platform,
