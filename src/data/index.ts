@@ -46,7 +46,7 @@ export {
   type ErasureRequestSummary,
   type ErasureStatus,
 } from './erasure.js';
-export { LINK_CERTIFIED_ACTION, linkCertifiedVersions } from './openlineage-link.js';
+export { certifiedVersionFacts, LINK_CERTIFIED_ACTION, linkCertifiedVersions } from './openlineage-link.js';
 export { PENDING_BLOB_SWEEP_ACTION, sweepPendingBlobs, type PendingBlobSweepOptions, type PendingBlobSweepReport } from './pending-blobs.js';
 export { QUARANTINE_CHECKS, PII_DETECTORS, residencyOf, RESIDENCY_REGIONS, ROW_NUMBER_LIMIT, type PiiDetector } from './checks/index.js';
 export type { ColumnProfile, DatasetProfile } from './profile.js';

@@ -1,7 +1,7 @@
 import { appendAuditEntry, auditReasonListing, SYSTEM_ACTOR } from '../audit/index.js';
-import { existingLinks, externalLinkKey, recordLineage, type LineageNodeRef } from '../lineage/index.js';
+import { existingLinks, externalLinkKey, recordLineage, type CertifiedVersionFacts, type LineageNodeRef } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
-import type { Db } from '../store/index.js';
+import type { Db, Queryable } from '../store/index.js';
 
 /**
  * A certified version is, to OpenLineage, its dataset in Assay's namespace: what Assay's emitted
@@ -52,4 +52,18 @@ export async function linkCertifiedVersions(db: Db, namespace: string): Promise<
     });
     return missing.map((v) => v.id);
   });
+}
+
+/**
+ * The version number and certification time of those of `ids` that are certified dataset
+ * versions: what OpenLineage ingest places a run's read of a certified dataset by (the version
+ * current at the event's time, or the one it names).
+ */
+export async function certifiedVersionFacts(db: Queryable, ids: readonly string[]): Promise<Map<string, CertifiedVersionFacts>> {
+  if (ids.length === 0) return new Map();
+  const r = await db.query<{ id: string; version: number; certified_at: string | Date }>(
+    `SELECT id, version, certified_at FROM dataset_versions WHERE id = ANY ($1::text[]) AND state = 'certified' AND certified_at IS NOT NULL`,
+    [ids],
+  );
+  return new Map(r.rows.map((v) => [v.id, { version: Number(v.version), certifiedAt: new Date(v.certified_at).toISOString() }]));
 }

@@ -23,6 +23,7 @@ export {
   type StartNode,
 } from './graph-query.js';
 export { lineageViewerOf, visibleClassifications, type LineageViewer } from './domains.js';
+export type { CertifiedVersionFacts, CertifiedVersionLookup } from './certified-reads.js';
 export { eventsSha256, ingestOpenLineage, MAX_EVENTS_PER_REQUEST, type IngestReceipt, type OpenLineageSender, type OpenLineageTarget } from './ingest.js';
 export { checkOpenLineageEvent, type EventCheck } from './openlineage-validation.js';
 export {

@@ -3,10 +3,12 @@ import { Forbidden, hashCanonical, newId, ValidationFailed, type FieldIssue } fr
 import { recordRefusal, type ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { Db, Tx } from '../store/index.js';
-import { inheritJobClassification, insertEdges, upsertExternalNodes, type StoredNode } from './graph-store.js';
-import type { OpenLineageEvent } from './openlineage-event.js';
+import { certifiedVersionsRead, type CertifiedVersionLookup } from './certified-reads.js';
+import { inheritJobClassification, insertEdges, nodesById, upsertExternalNodes, type StoredNode } from './graph-store.js';
+import type { Facets, OpenLineageEvent } from './openlineage-event.js';
 import { graphChangeOf, normalRunId } from './openlineage-merge.js';
 import type { EventKind } from './openlineage-schemas.js';
+import type { EdgeType } from './vocabulary.js';
 import { checkOpenLineageEvent } from './openlineage-validation.js';
 import { certifiedOutputsLeftOut, declarationsBeyondClearance, standingOf, withinClearance, writesToAssayLineage, type SenderScope } from './sender-clearance.js';
 
@@ -55,6 +57,8 @@ export interface OpenLineageSender {
 export interface OpenLineageTarget {
   db: Db;
   assayNamespace: string;
+  /** When each certified dataset version was certified (the data module's `certifiedVersionFacts`): a run reading one of Assay's datasets is linked to the version it read (`certified-reads.ts`). */
+  certifiedVersions: CertifiedVersionLookup;
 }
 
 /**
@@ -100,7 +104,8 @@ class RefusedWrite extends Error {
 }
 
 /** Merges the events into the graph as the sender may change it (`sender-clearance.ts`); throws RefusedWrite. */
-async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], scope: SenderScope): Promise<void> {
+async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], into: { scope: SenderScope; certifiedVersions: CertifiedVersionLookup }): Promise<void> {
+  const { scope } = into;
   const change = graphChangeOf(checked);
   const changed = [...change.nodes.values()].sort((a, b) => (a.type + a.namespace + a.name < b.type + b.namespace + b.name ? -1 : 1));
   const standing = await standingOf(tx, changed);
@@ -108,8 +113,23 @@ async function mergeIntoGraph(tx: Tx, checked: readonly CheckedEvent[], scope: S
   if (assayWrites.length > 0) throw new RefusedWrite(ASSAY_DATASET_WRITE_POLICY, assayWrites);
   const nodes = withinClearance({ nodes: changed, edges: change.edges.values() }, standing, scope);
   const stored = await upsertExternalNodes(tx, nodes);
-  const edges = certifiedOutputsLeftOut(change.edges.values(), standing).map((e) => ({ src: nodeRef(stored, e.from).key, dst: nodeRef(stored, e.to).key, type: e.type, facets: e.facets }));
-  await insertEdges(tx, edges);
+  const kept = certifiedOutputsLeftOut(change.edges.values(), standing);
+  // A read of one of Assay's datasets comes from the certified version read, not from the dataset.
+  const read = await certifiedVersionsRead(tx, { nodes: change.nodes, edges: kept, standing }, into.certifiedVersions);
+  const versions = await nodesById(tx, [...new Set(read.values())]);
+  // Keyed by the stored edge: a run reading a version under two namespaces (Assay's current and an
+  // earlier one) reads it once, and one statement may not write one edge twice.
+  const edges = new Map<string, { src: number; dst: number; type: EdgeType; facets: Facets }>();
+  kept.forEach((e, i) => {
+    const version = read.get(i);
+    const src = (version !== undefined ? versions.get(version)?.key : undefined) ?? nodeRef(stored, e.from).key;
+    const dst = nodeRef(stored, e.to).key;
+    const key = `${src}:${dst}:${e.type}`;
+    const same = edges.get(key);
+    if (same) Object.assign(same.facets, e.facets);
+    else edges.set(key, { src, dst, type: e.type, facets: { ...e.facets } });
+  });
+  await insertEdges(tx, [...edges.values()]);
   const written = [...stored.values()];
   await inheritJobClassification(tx, { nodes: written.map((n) => n.key), raised: written.filter((n) => n.raised).map((n) => n.key) });
 }
@@ -191,7 +211,7 @@ export async function ingestOpenLineage(target: OpenLineageTarget, body: unknown
     return await db.transaction(
       async (tx) => {
         const ids = checked.map(() => newId('lev'));
-        await mergeIntoGraph(tx, checked, { visible: sender.visible, assayNamespace });
+        await mergeIntoGraph(tx, checked, { scope: { visible: sender.visible, assayNamespace }, certifiedVersions: target.certifiedVersions });
         // The entry holds 2000 characters, some 20 events' lines: the digest of every event's
         // hash, in the order sent, comes first, so the log vouches for each event of a batch of
         // 1000 as well (recomputed from lineage_events in id order).

@@ -38,6 +38,19 @@ export interface ExternalEdgeChange {
   to: string;
   type: EdgeType;
   facets: Facets;
+  /**
+   * A run's read of its input (RunEvent inputs only): when (the earliest `eventTime` of the
+   * events naming it) and, if the event says so, which version (the `version` dataset facet's
+   * `datasetVersion`). Reading one of Assay's datasets is a read of one certified version.
+   */
+  read?: DatasetRead;
+}
+
+/** When a run read an input dataset, and the version it names, if any. */
+export interface DatasetRead {
+  /** ISO-8601 UTC. */
+  at: string;
+  version?: string;
 }
 
 /** A merged change. */
@@ -82,18 +95,32 @@ class ChangeBuilder {
     return key;
   }
 
-  /** Adds an edge, or merges its facets into the same edge already added; a self-loop is no lineage. */
-  edge(e: { from: string; to: string; type: EdgeType; facets?: Facets | undefined }): void {
+  /** Adds an edge, or merges its facets (and its read: the earliest, the version first named) into the same edge already added; a self-loop is no lineage. */
+  edge(e: { from: string; to: string; type: EdgeType; facets?: Facets | undefined; read?: DatasetRead }): void {
     if (e.from === e.to) return;
     const key = `${e.from}\u0001${e.to}\u0001${e.type}`;
     const current = this.edges.get(key);
-    if (current) Object.assign(current.facets, e.facets);
-    else this.edges.set(key, { from: e.from, to: e.to, type: e.type, facets: { ...e.facets } });
+    if (!current) {
+      this.edges.set(key, { from: e.from, to: e.to, type: e.type, facets: { ...e.facets }, ...(e.read ? { read: { ...e.read } } : {}) });
+      return;
+    }
+    Object.assign(current.facets, e.facets);
+    if (e.read) {
+      const at = current.read && current.read.at < e.read.at ? current.read.at : e.read.at;
+      const version = current.read?.version ?? e.read.version;
+      current.read = { at, ...(version !== undefined ? { version } : {}) };
+    }
   }
 
   dataset(d: OpenLineageDataset): string {
     return this.node({ type: 'external_dataset', namespace: d.namespace, name: d.name, facets: d.facets, deletable: true });
   }
+}
+
+/** A run's read of `d` at `at`, with the version its `version` facet (DatasetVersionDatasetFacet) names. */
+function readOf(d: OpenLineageDataset, at: string): DatasetRead {
+  const version = (d.facets?.version as { datasetVersion?: unknown } | undefined)?.datasetVersion;
+  return typeof version === 'string' ? { at, version } : { at };
 }
 
 function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<OpenLineageEvent['run']>): void {
@@ -109,7 +136,7 @@ function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<Ope
     attributes: e.eventType ? { state: e.eventType, stateAt } : { stateAt },
   });
   b.edge({ from: jobKey, to: runKey, type: 'run_of' });
-  for (const d of e.inputs ?? []) b.edge({ from: b.dataset(d), to: runKey, type: 'input', facets: d.inputFacets });
+  for (const d of e.inputs ?? []) b.edge({ from: b.dataset(d), to: runKey, type: 'input', facets: d.inputFacets, read: readOf(d, stateAt) });
   for (const d of e.outputs ?? []) b.edge({ from: runKey, to: b.dataset(d), type: 'output', facets: d.outputFacets });
   const parent = run.facets?.parent as { run?: { runId?: unknown }; job?: { namespace?: unknown; name?: unknown } } | undefined;
   const parentJob = parent?.job;

@@ -75,8 +75,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(res.status, text).toBe(201);
     return JSON.parse(text) as DatasetVersionRecord;
   }
-  async function promoteAs(who: Principal, name: string): Promise<void> {
-    const res = await fetch(`${base}/api/v1/datasets/${name}/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${who.token}` } });
+  async function promoteAs(who: Principal, name: string, version = 1): Promise<void> {
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions/${version}/promote`, { method: 'POST', headers: { authorization: `Bearer ${who.token}` } });
     expect(res.status, await res.text()).toBe(200);
   }
   const ingest = (name: string, csv: string): Promise<DatasetVersionRecord> =>
@@ -597,6 +597,51 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
       expect(entry?.reason).toContain(`external dataset ${onlyBehindPii}`);
       expect(entry?.reason).toContain(`external dataset ${bothWays}`);
+    });
+
+    it('places a run reading a certified dataset downstream of the version current at its event time, or of the one its version facet names; a read it cannot place stays downstream of every version', async () => {
+      const inFirst = 'ACC-3001';
+      const inSecond = 'ACC-3002';
+      const options = { sourceSystem: 'core-banking', classification: 'internal', subjectIdColumn: 'borrower_id' };
+      const v1 = await ingestAs(scientist, 'accounts', `borrower_id,amount\n${inFirst},1\nACC-3009,2\n`, options);
+      await promoteAs(steward, 'accounts');
+      const v2 = await ingestAs(scientist, 'accounts', `borrower_id,amount\n${inSecond},3\nACC-3009,4\n`, options);
+      await promoteAs(steward, 'accounts', 2);
+      const certifiedAt = async (id: string): Promise<string> =>
+        new Date((await t.db.query<{ certified_at: string }>('SELECT certified_at FROM dataset_versions WHERE id = $1', [id])).rows[0]!.certified_at).toISOString();
+      const [t1, t2] = [await certifiedAt(v1.id), await certifiedAt(v2.id)];
+      expect(t1 < t2).toBe(true);
+      const version1 = { version: { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet', datasetVersion: '1' } };
+      const read = (k: number, at: string, output: string, facets?: Record<string, unknown>) => ({
+        ...sparkEvent(k, { namespace: 'assay', name: 'accounts', ...(facets ? { facets } : {}) }, { namespace: 's3://accounts', name: output }),
+        eventTime: at,
+        run: { runId: `01890a5d-ac96-774b-b0a4-6c2b7e0c8b1${k}` },
+      });
+      const sent = await call<Problem>('POST', '/api/v1/lineage', steward.token, [
+        // While v1 was current; once v2 was; long before either (a clock or a replay Assay cannot
+        // place); and after v2, naming v1 with the version facet.
+        read(1, t1, 'read_while_v1'),
+        read(2, t2, 'read_while_v2'),
+        read(3, '2000-01-01T00:00:00.000Z', 'read_unplaced'),
+        read(4, t2, 'pinned_v1', version1),
+      ]);
+      expect(sent.status, sent.text).toBe(201);
+
+      // The graph draws each read from the version read.
+      const down = await call<{ nodes: Array<{ name?: string }> }>('GET', `/api/v1/lineage/graph?node=${v1.id}&direction=down&depth=4`, clearedCompliance.token);
+      expect(down.status, down.text).toBe(200);
+      const names = down.json.nodes.map((n) => n.name).filter((n) => n?.startsWith('read_') || n === 'pinned_v1').sort();
+      expect(names).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1']);
+
+      // An erasure request for a subject of v1 alone reaches what was built from v1 (and the read
+      // that cannot say), not what was built from v2 alone; and the other way round.
+      const reached = async (subjectId: string, ticket: string): Promise<string[]> => {
+        const r = await erase(clearedCompliance.token, { subjectId, reason: `Art. 17(1)(a): no longer necessary, ticket ${ticket}` });
+        expect(r.status, r.text).toBe(201);
+        return r.json.externalDatasets.map((x) => x.name);
+      };
+      expect(await reached(inFirst, 'DSR-61')).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1']);
+      expect(await reached(inSecond, 'DSR-62')).toEqual(['read_unplaced', 'read_while_v2']);
     });
 
     it('keeps the reason, the counts and a digest of everything reached whole in the audit entry, however many tables a request reaches', async () => {

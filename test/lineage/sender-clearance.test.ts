@@ -210,14 +210,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('what an OpenLinea
     expect((await post(clinic.token, overwrite)).status).toBe(403);
     expect((await post(clinic.token, overwriteOld)).status).toBe(403);
 
-    // Reading it is what outside jobs do: accepted, downstream of the version, its description Assay's.
+    // Reading it is what outside jobs do: accepted, downstream of the version read (the current
+    // one), its description Assay's.
     const read = runEvent({ job: 'loans.score', namespace: 'spark', input: 'loans', output: 'scores.loans' });
     (read.inputs as Json[])[0]!.namespace = 'assay';
     (read.inputs as Json[])[0]!.facets = { ...tagged('public'), ...schema('anything') };
     expect((await post(plain.token, read)).status).toBe(201);
     const graph = await node('assay', 'loans');
     expect(graph.nodes.find((n) => n.id === certified.id)).toMatchObject({ classification: certified.classification, facets: certified.facets });
-    expect(graph.nodes.some((n) => n.type === 'external_run' && n.namespace === 'spark')).toBe(true);
+    const scores = await node('warehouse', 'scores.loans');
+    const sparkRun = scores.nodes.find((n) => n.type === 'external_run' && n.namespace === 'spark')!;
+    expect(scores.edges).toContainEqual(expect.objectContaining({ from: version.id, to: sparkRun.id, type: 'input' }));
   });
 
   it('a certified dataset the sender may not see, under a namespace Assay used before, is answered as an unknown dataset there: accepted, its output edge and description left out; a sender that may see it is refused', async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certifiedVersionFacts } from '../../data/index.js';
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import {
   DEFAULT_MAX_NODES,
@@ -29,7 +30,7 @@ const beyondClearance = {
   contentType: 'application/problem+json',
 };
 
-const targetOf = (deps: AppDeps): OpenLineageTarget => ({ db: deps.db, assayNamespace: deps.config.lineage.namespace });
+const targetOf = (deps: AppDeps): OpenLineageTarget => ({ db: deps.db, assayNamespace: deps.config.lineage.namespace, certifiedVersions: certifiedVersionFacts });
 
 const senderOf = (principal: AuthenticatedPrincipal, requestId: string): OpenLineageSender => ({
   ctx: changeContextOf(principal, requestId),
