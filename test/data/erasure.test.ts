@@ -624,14 +624,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
         read(2, t2, 'read_while_v2'),
         read(3, '2000-01-01T00:00:00.000Z', 'read_unplaced'),
         read(4, t2, 'pinned_v1', version1),
+        // One run started while v1 was current and completed once v2 was: it read at its start.
+        { ...read(5, t1, 'started_while_v1'), eventType: 'START' },
+        read(5, t2, 'started_while_v1'),
       ]);
       expect(sent.status, sent.text).toBe(201);
 
       // The graph draws each read from the version read.
       const down = await call<{ nodes: Array<{ name?: string }> }>('GET', `/api/v1/lineage/graph?node=${v1.id}&direction=down&depth=4`, clearedCompliance.token);
       expect(down.status, down.text).toBe(200);
-      const names = down.json.nodes.map((n) => n.name).filter((n) => n?.startsWith('read_') || n === 'pinned_v1').sort();
-      expect(names).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1']);
+      const names = down.json.nodes.map((n) => n.name).filter((n) => n?.startsWith('read_') || n?.endsWith('_v1')).sort();
+      expect(names).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1', 'started_while_v1']);
 
       // An erasure request for a subject of v1 alone reaches what was built from v1 (and the read
       // that cannot say), not what was built from v2 alone; and the other way round.
@@ -640,7 +643,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
         expect(r.status, r.text).toBe(201);
         return r.json.externalDatasets.map((x) => x.name);
       };
-      expect(await reached(inFirst, 'DSR-61')).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1']);
+      expect(await reached(inFirst, 'DSR-61')).toEqual(['pinned_v1', 'read_unplaced', 'read_while_v1', 'started_while_v1']);
       expect(await reached(inSecond, 'DSR-62')).toEqual(['read_unplaced', 'read_while_v2']);
     });
 
