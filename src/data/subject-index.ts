@@ -61,14 +61,21 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
   return saltedHash(salt, subjectKey(subjectId));
 }
 
+/** A whole number as a decimal integer: DuckDB spells it with `.0` when it is a float (DOUBLE, FLOAT). */
+const INTEGER = /^-?[0-9]+$/;
+
 /**
  * The hashes an erasure request looks a subject id up under: `subjectHash`; the hash of the id
- * merely trimmed, under which versions ingested before ids were normalised were indexed; and
- * the hash of its key as a JSON string (`"a-77"`), under which versions ingested before JSON
- * columns were unwrapped indexed a string id of a JSON Lines key that also held numbers.
+ * merely trimmed, under which versions ingested before ids were normalised were indexed; the
+ * hash of its key as a JSON string (`"a-77"`), under which versions ingested before JSON
+ * columns were unwrapped indexed a string id of a JSON Lines key that also held numbers; and,
+ * for a whole number, the hash of it with `.0`, as a float column holds it (`1001.0`: Parquet
+ * from pandas, whose integer ids become float64 once one is missing, or a JSON Lines key where
+ * one record spells a number `1e3` or `7.5`).
  */
 export function subjectLookupHashes(salt: Buffer, subjectId: string): Buffer[] {
-  const hashes = [subjectHash(salt, subjectId), saltedHash(salt, subjectId.trim()), saltedHash(salt, JSON.stringify(subjectKey(subjectId)))];
+  const key = subjectKey(subjectId);
+  const hashes = [subjectHash(salt, subjectId), saltedHash(salt, subjectId.trim()), saltedHash(salt, JSON.stringify(key)), ...(INTEGER.test(key) ? [saltedHash(salt, `${key}.0`)] : [])];
   return hashes.filter((h, i) => hashes.findIndex((x) => x.equals(h)) === i);
 }
 

@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetVersionRecord, ErasureRequestRecord } from '../../src/data/index.js';
+import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
+import { eachBackend } from '../support/databases.js';
+
+/**
+ * Erasure requests over the real HTTP server on a loopback port, for subject ids as files of
+ * every format really hold them: the officer types the id as the data subject's letter gives
+ * it, and the request must find every version the subject is in however the file spelled it.
+ */
+
+type Principal = { id: string; token: string };
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests find subject ids as files hold them [%s]', (_name, backend) => {
+  let t: TestApp;
+  let base: string;
+  let dir: string;
+  let scientist: Principal;
+  let steward: Principal;
+  let officer: Principal;
+
+  /** Ingests `body` over HTTP as the next version of `name`, with `customer_id` as its subject id column. */
+  async function ingest(name: string, body: string | Buffer, contentType: string, query: Record<string, string> = {}): Promise<DatasetVersionRecord> {
+    const q = new URLSearchParams({ sourceSystem: 'core-banking', classification: 'internal', owner: steward.id, subjectIdColumn: 'customer_id', ...query });
+    const res = await fetch(`${base}/api/v1/datasets/${name}/versions?${q.toString()}`, { method: 'POST', headers: { authorization: `Bearer ${scientist.token}`, 'content-type': contentType }, body });
+    const text = await res.text();
+    expect(res.status, text).toBe(201);
+    return JSON.parse(text) as DatasetVersionRecord;
+  }
+  /** Files a request for `subjectId` and returns the datasets it found the subject in. */
+  async function foundIn(subjectId: string): Promise<string[]> {
+    const res = await fetch(`${base}/api/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${officer.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subjectId, reason: 'Art. 17(1)(b), ticket DSR-90' }),
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(201);
+    return (JSON.parse(text) as ErasureRequestRecord).datasetVersions.map((v) => v.dataset);
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    dir = mkdtempSync(join(tmpdir(), 'assay-erasure-ids-'));
+    scientist = await createPrincipalWithToken(t.db, { name: 'sam-scientist', roles: ['data-scientist'] });
+    steward = await createPrincipalWithToken(t.db, { name: 'stella-steward', roles: ['data-steward'] });
+    officer = await createPrincipalWithToken(t.db, { name: 'carla-compliance', roles: ['compliance-officer'] });
+  });
+  afterAll(async () => {
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds a numeric id held as a float: Parquet from pandas (float64 once an id is missing) and a JSON Lines key with one 1e3', async () => {
+    // pandas writes an integer column holding a missing value as float64: DuckDB reads 1001.0.
+    const duck = await DuckDBInstance.create(':memory:');
+    const conn = await duck.connect();
+    const path = join(dir, 'loans.parquet');
+    await conn.run(`COPY (SELECT * FROM (VALUES (1001.0::DOUBLE, 10), (NULL, 20), (1002.0::DOUBLE, 30)) AS t(customer_id, amount)) TO '${path}' (FORMAT parquet)`);
+    conn.closeSync();
+    duck.closeSync();
+    const parquet = await ingest('loans-parquet', readFileSync(path), 'application/vnd.apache.parquet');
+    expect(parquet.schema.columns[0]).toMatchObject({ name: 'customer_id', type: 'DOUBLE' });
+    const jsonl = await ingest('loans-jsonl', '{"customer_id": 1001, "amount": 1}\n{"customer_id": 1e3, "amount": 2}\n', 'application/x-ndjson');
+    expect(jsonl.schema.columns[0]).toMatchObject({ name: 'customer_id', type: 'DOUBLE' });
+    await ingest('loans-csv', 'customer_id,amount\n1001,5\n', 'text/csv');
+
+    expect(await foundIn('1001')).toEqual(['loans-csv', 'loans-jsonl', 'loans-parquet']);
+    expect(await foundIn(' 1000 ')).toEqual(['loans-jsonl']);
+    // Another number, or one with other digits, is another subject.
+    expect(await foundIn('1003')).toEqual([]);
+    expect(await foundIn('10010')).toEqual([]);
+  });
+});
