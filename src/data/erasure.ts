@@ -159,7 +159,8 @@ function validated(input: ErasureInput): ErasureInput {
   if (subjectId.length === 0) issues.push({ field: 'body.subjectId', message: 'must name the data subject (the id the datasets declared as subjectIdColumn)' });
   else if (subjectId.length > MAX_SUBJECT_ID_LENGTH) issues.push({ field: 'body.subjectId', message: `must be at most ${MAX_SUBJECT_ID_LENGTH} characters` });
   if (reason.length < 3 || reason.length > MAX_ERASURE_REASON) issues.push({ field: 'body.reason', message: `must say why and on which legal basis, in 3 to ${MAX_ERASURE_REASON} characters` });
-  else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId)}($|[^\\p{L}\\p{N}])`, 'iu').test(reason)) {
+  // Both in NFC: the id quoted in its other Unicode spelling is the id all the same.
+  else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId.normalize('NFC'))}($|[^\\p{L}\\p{N}])`, 'iu').test(reason.normalize('NFC'))) {
     issues.push({ field: 'body.reason', message: 'must not contain the subject id: the request keeps only its salted hash' });
   } else issues.push(...plainTextIssues([['body.reason', reason]]));
   if (issues.length > 0) throw new ValidationFailed(`invalid erasure request: ${issues.map((i) => i.field).join(', ')}`, issues);

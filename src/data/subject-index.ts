@@ -29,14 +29,21 @@ export const SUBJECT_ID_PADDING = '\t\n\u000b\f\r \u00a0\u1680\u2000\u2001\u2002
 const PADDING = new RegExp(`^[${SUBJECT_ID_PADDING}]+|[${SUBJECT_ID_PADDING}]+$`, 'g');
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
+/** A subject id stripped of SUBJECT_ID_PADDING, with ASCII letters in lower case: the key versions indexed before keys were NFC-normalised hold. */
+function unnormalisedKey(subjectId: string): string {
+  return subjectId.replace(PADDING, '').replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
 /**
- * What a subject id is indexed and looked up as: stripped of SUBJECT_ID_PADDING, with ASCII
- * letters in lower case, so `Anna@Example.com` and `anna@example.com` are one subject (an
- * erasure request should find too much rather than too little; non-ASCII letters keep their
- * case, since DuckDB and JavaScript do not fold them alike).
+ * What a subject id is indexed and looked up as: in Unicode NFC, stripped of
+ * SUBJECT_ID_PADDING, with ASCII letters in lower case, so `Anna@Example.com` and
+ * `anna@example.com` are one subject, and so are `Zoë` typed on one keyboard and `Zoë` written
+ * decomposed (e + U+0308) by another system (an erasure request should find too much rather
+ * than too little; non-ASCII letters keep their case, since DuckDB and JavaScript do not fold
+ * them alike).
  */
 export function subjectKey(subjectId: string): string {
-  return subjectId.replace(PADDING, '').replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return unnormalisedKey(subjectId.normalize('NFC'));
 }
 
 /**
@@ -48,9 +55,10 @@ function subjectKeySql(column: { name: string; json: boolean }, padding: string)
   // A JSON column's strings without their quotes: `"A-77"` would never be found as A-77.
   const v = columnText(column);
   const bare = `ascii(${v}) BETWEEN 33 AND 126 AND ascii(${v}[-1:]) BETWEEN 33 AND 126`;
-  const trimmed = `CASE WHEN ${bare} THEN ${v} ELSE trim(${v}, ${padding}) END`;
-  // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves ASCII text, whose bytes are its characters.
-  return `CASE WHEN strlen(${v}) = length(${v}) THEN lower(${trimmed}) ELSE translate(${trimmed}, '${UPPER}', '${UPPER.toLowerCase()}') END`;
+  const trimmed = (text: string): string => `CASE WHEN ${bare} THEN ${text} ELSE trim(${text}, ${padding}) END`;
+  // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves
+  // ASCII text, whose bytes are its characters and which NFC leaves as it is.
+  return `CASE WHEN strlen(${v}) = length(${v}) THEN lower(${trimmed(v)}) ELSE translate(${trimmed(`nfc_normalize(${v})`)}, '${UPPER}', '${UPPER.toLowerCase()}') END`;
 }
 
 /** SHA-256 over the salt (hex), ":" and `text`. */
@@ -65,7 +73,9 @@ export function subjectHash(salt: Buffer, subjectId: string): Buffer {
 const INTEGER = /^-?[0-9]+$/;
 
 /**
- * The hashes an erasure request looks a subject id up under: `subjectHash`; the hash of the id
+ * The hashes an erasure request looks a subject id up under: `subjectHash`; the hash of its key
+ * without NFC, under which versions ingested before keys were NFC-normalised indexed it as
+ * the file spelled it; the hash of the id
  * merely trimmed, under which versions ingested before ids were normalised were indexed; the
  * hash of its key as a JSON string (`"a-77"`), under which versions ingested before JSON
  * columns were unwrapped indexed a string id of a JSON Lines key that also held numbers; and,
@@ -75,7 +85,7 @@ const INTEGER = /^-?[0-9]+$/;
  */
 export function subjectLookupHashes(salt: Buffer, subjectId: string): Buffer[] {
   const key = subjectKey(subjectId);
-  const hashes = [subjectHash(salt, subjectId), saltedHash(salt, subjectId.trim()), saltedHash(salt, JSON.stringify(key)), ...(INTEGER.test(key) ? [saltedHash(salt, `${key}.0`)] : [])];
+  const hashes = [subjectHash(salt, subjectId), saltedHash(salt, unnormalisedKey(subjectId)), saltedHash(salt, subjectId.trim()), saltedHash(salt, JSON.stringify(key)), ...(INTEGER.test(key) ? [saltedHash(salt, `${key}.0`)] : [])];
   return hashes.filter((h, i) => hashes.findIndex((x) => x.equals(h)) === i);
 }
 

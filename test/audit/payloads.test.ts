@@ -218,7 +218,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
   });
 
   it('keys subject ids in SQL exactly as the data module keys its subject index', async () => {
-    const ids = ['Anna@Example.COM', ' \t\n\r\u000b\f\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeffid\ufeff\u3000 ', '\u200bzero-width\u200b', '\u0085NEL\u0085', 'ÉLODIE-7', 'İstanbul', ''];
+    const ids = ['Anna@Example.COM', ' \t\n\r\u000b\f\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeffid\ufeff\u3000 ', '\u200bzero-width\u200b', '\u0085NEL\u0085', 'ÉLODIE-7', 'İstanbul', 'Zoe\u0308', 'E\u0301LODIE-8', '\u212bngstr\u00f6m', ''];
     const r = await t.db.query<{ keys: string[] }>('SELECT array_agg(assay_subject_key(x) ORDER BY n) AS keys FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n)', [ids]);
     expect(r.rows[0]!.keys).toEqual(ids.map(subjectKey));
   });

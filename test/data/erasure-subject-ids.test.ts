@@ -78,4 +78,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(await foundIn('1003')).toEqual([]);
     expect(await foundIn('10010')).toEqual([]);
   });
+
+  it('finds an id with accents whichever Unicode spelling the file and the request use (NFC or NFD), and refuses a reason quoting it in the other', async () => {
+    // One system exports decomposed (e + U+0308, as macOS file names are), another composed.
+    await ingest('patients-nfd', 'customer_id,amount\nZoe\u0308-Mu\u0308ller,1\nAnna,2\n', 'text/csv');
+    await ingest('patients-nfc', '{"customer_id": "  Zo\u00eb-M\u00fcller", "amount": 3}\n', 'application/x-ndjson');
+    expect(await foundIn('Zo\u00eb-M\u00fcller')).toEqual(['patients-nfc', 'patients-nfd']);
+    expect(await foundIn(' ZOe\u0308-Mu\u0308LLER')).toEqual(['patients-nfc', 'patients-nfd']);
+    expect(await foundIn('Zoe-Muller')).toEqual([]);
+
+    const quoting = await fetch(`${base}/api/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${officer.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subjectId: 'Zo\u00eb-M\u00fcller', reason: 'Art. 17(1)(b): letter from Zoe\u0308-Mu\u0308ller' }),
+    });
+    expect(quoting.status).toBe(400);
+    expect(((await quoting.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.reason']);
+  });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,21 +18,25 @@ describe('subject keys', () => {
       if (c >= 0xd800 && c <= 0xdfff) continue;
       const ch = String.fromCharCode(c);
       const padded = `${ch}id${ch}`;
-      expect(subjectKey(padded), `U+${c.toString(16)}`).toBe(padded.trim() === 'id' ? 'id' : padded.replace(/[A-Z]/g, (x) => x.toLowerCase()));
+      const nfc = padded.normalize('NFC');
+      expect(subjectKey(padded), `U+${c.toString(16)}`).toBe(nfc.trim() === 'id' ? 'id' : nfc.replace(/[A-Z]/g, (x) => x.toLowerCase()));
     }
     expect(subjectKey(' Anna@Example.COM\t')).toBe('anna@example.com');
     expect(subjectKey('ÉLODIE-7')).toBe('Élodie-7');
+    // Decomposed (as macOS file names and some exports write it) or composed: one key, in NFC.
+    expect(subjectKey('E\u0301LODIE-7')).toBe('\u00c9lodie-7');
+    expect(subjectKey('Zoe\u0308')).toBe(subjectKey('Zo\u00eb'));
   });
 
   it('DuckDB indexes every id under the hash an erasure request computes for it, padded or not, in any ASCII case', async () => {
-    const ids = ['Anna@Example.com', '\tC-1001\t', '\u00a0C-1002', 'C-1003\u3000', '\u2028C-1004', 'ÉLODIE-7', 'c-1005 ', 'C-1005'];
+    const ids = ['Anna@Example.com', '\tC-1001\t', '\u00a0C-1002', 'C-1003\u3000', '\u2028C-1004', 'ÉLODIE-7', 'c-1005 ', 'C-1005', ' Zoe\u0308-9', '\u212bngstr\u00f6m'];
     const path = join(session.dir(), 'subjects.csv');
     await writeFile(path, ['id', ...ids.map((id) => `"${id}"`)].join('\n') + '\n');
     const snapshot = await openSnapshot(session.duck(), { path, format: 'csv', csv: { delimiter: ',', header: ['id'] } });
     const salt = randomBytes(32);
     const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'id', json: false }, salt, path: join(session.dir(), 'subjects.txt') });
     const indexed = (await readFile(file.path, 'utf8')).trim().split('\n');
-    const asked = ['anna@example.COM', 'c-1001', 'C-1002', ' c-1003', 'C-1004', 'Élodie-7', 'C-1005'];
+    const asked = ['anna@example.COM', 'c-1001', 'C-1002', ' c-1003', 'C-1004', 'Élodie-7', 'C-1005', 'Zo\u00eb-9', '\u00c5ngstro\u0308m'];
     // Distinct (c-1005 twice in a case), and sorted: the index takes them in key order.
     expect(indexed).toEqual([...new Set(asked.map((id) => subjectHash(salt, id).toString('hex')))].sort());
     expect(file.count).toBe(indexed.length);
@@ -43,6 +47,10 @@ describe('subject keys', () => {
     const [current, legacy] = subjectLookupHashes(salt, ' Anna@Example.com ');
     expect(current).toEqual(subjectHash(salt, 'anna@example.com'));
     expect(legacy!.toString('hex')).not.toBe(current!.toString('hex'));
+    // An id in NFD is also looked up as it was keyed before keys were NFC-normalised.
+    const decomposed = subjectLookupHashes(salt, 'Zoe\u0308').map((h) => h.toString('hex'));
+    expect(decomposed[0]).toBe(subjectHash(salt, 'Zo\u00eb').toString('hex'));
+    expect(decomposed).toContain(createHash('sha256').update(`${salt.toString('hex')}:zoe\u0308`).digest('hex'));
     // Besides the id as a JSON string (see the JSON Lines test below): nothing more.
     expect(subjectLookupHashes(salt, 'c-1')).toHaveLength(2);
   });
