@@ -156,4 +156,21 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501']).status).toBe(2);
     expect(as(officer.token, ['data', 'erasure-requests', 'list', '--status', 'pending']).status).toBe(2);
   });
+
+  it('names the flag or argument the officer typed, not the API field, in a refusal (and the API field with --json)', () => {
+    const blank = as(officer.token, ['data', 'erasure-request', '--subject-id', '  ', '--reason', 'Art. 17(1)(b)']);
+    expect(blank.status).toBe(1);
+    expect(blank.stderr).toContain('--subject-id');
+    expect(blank.stderr).not.toContain('body.subjectId');
+    const quoting = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'letter from K-501']);
+    expect(quoting.status).toBe(1);
+    expect(quoting.stderr).toMatch(/--reason: must not contain the subject id/);
+    expect(quoting.stderr).not.toContain('body.reason');
+    const badId = as(officer.token, ['data', 'erasure-requests', 'show', 'DSR-7']);
+    expect(badId.status).toBe(1);
+    expect(badId.stderr).toMatch(/ID: must be an erasure request id/);
+    expect(badId.stderr).not.toContain('params.id');
+    const json = as(officer.token, ['--json', 'data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'letter from K-501']);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { errors: [{ field: 'body.reason' }] } });
+  });
 });

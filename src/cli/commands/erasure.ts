@@ -1,10 +1,14 @@
 import { Option, type Command } from 'commander';
 import { ERASURE_STATUSES, type ErasureRequestRecord, type ErasureRequestSummary } from '../../data/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
 const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
+/** The flags and arguments behind the fields the commands send, so a refusal names what the officer typed. */
+const REQUEST_FIELDS = { 'body.subjectId': '--subject-id', 'body.reason': '--reason' };
+const SHOW_FIELDS = { 'params.id': 'ID' };
 
 function summaryLine(r: ErasureRequestSummary): string {
   const flagged = r.flagsModels ? `${r.flaggedRetrainRequired} flagged retrain_required` : 'models not flagged (data.erasureFlagsModels is off)';
@@ -51,7 +55,9 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
     .option('--url <url>', URL_HELP)
     .action((opts: UrlOption & { subjectId: string; reason: string }) =>
       ctx.run(async () => {
-        const r = await postJson<ErasureRequestRecord>(server(opts), '/api/v1/erasure-requests', { subjectId: opts.subjectId, reason: opts.reason });
+        const r = await postJson<ErasureRequestRecord>(server(opts), '/api/v1/erasure-requests', { subjectId: opts.subjectId, reason: opts.reason }).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: REQUEST_FIELDS });
+        });
         if (json()) printJson(io, r);
         else io.stdout(recordLines(r));
         return EXIT.ok;
@@ -80,7 +86,9 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
     .option('--url <url>', URL_HELP)
     .action((id: string, opts: UrlOption) =>
       ctx.run(async () => {
-        const r = await getJson<ErasureRequestRecord>(server(opts), `/api/v1/erasure-requests/${encodeURIComponent(id)}`);
+        const r = await getJson<ErasureRequestRecord>(server(opts), `/api/v1/erasure-requests/${encodeURIComponent(id)}`).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: SHOW_FIELDS });
+        });
         if (json()) printJson(io, r);
         else io.stdout(recordLines(r));
         return EXIT.ok;
