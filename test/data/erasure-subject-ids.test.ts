@@ -95,4 +95,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(quoting.status).toBe(400);
     expect(((await quoting.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.reason']);
   });
+
+  it('finds a subject whose only rows were excluded (consent withdrawn): the raw snapshot, which the version keeps, still holds them', async () => {
+    const v = await ingest('consents', 'customer_id,consent\nW-1,no\nW-2,yes\nW-3,yes\n', 'text/csv', { purpose: 'credit-scoring', consentColumn: 'consent' });
+    const promoted = await fetch(`${base}/api/v1/datasets/consents/versions/1/promote`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}` } });
+    const certified = (await promoted.json()) as { version: DatasetVersionRecord };
+    expect(promoted.status).toBe(200);
+    expect(certified.version).toMatchObject({ id: v.id, state: 'certified', rowCount: 3, certified: { rows: 2 }, exclusions: [{ reason: 'consent_withdrawn', rowCount: 1 }] });
+    expect(await foundIn('W-1')).toEqual(['consents']);
+  });
 });
