@@ -9,8 +9,9 @@ export class PolicyDenied extends AssayError {
   readonly principalId: string;
   readonly policyIds: readonly string[];
 
-  constructor(denial: { action: string; principalId: string; policyIds: readonly string[]; reason: string }) {
-    super('forbidden', denial.reason);
+  /** `errors`: the request fields the denial is about, when the request named what was denied (an ingest's derivation inputs). */
+  constructor(denial: { action: string; principalId: string; policyIds: readonly string[]; reason: string; errors?: FieldIssue[] }) {
+    super('forbidden', denial.reason, denial.errors ? { errors: denial.errors } : {});
     this.action = denial.action;
     this.principalId = denial.principalId;
     this.policyIds = denial.policyIds;

@@ -179,7 +179,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     ['a nested object naming a key twice, however escaped', 'scientist', 'features-a', { parameters: '{"a": [{"k\\"x": 1, "b": {"c": 1}}, {"k\\u0022x": 2, "k\\"x": 3}]}' }, 400, 'query.parameters'],
     ['a transform name with a right-to-left override', 'scientist', 'features-a', { transform: 'evil\u202Eyp.exe' }, 400, 'query.transform'],
     ['derivation parameters without inputs', 'scientist', 'features-a', { derivedFrom: [] }, 400, 'query.codeSha256'],
-    ['an input the caller is not cleared to read', 'uncleared', 'features-c', { derivedFrom: 'contacts@1' }, 403, ''],
+    ['an input the caller is not cleared to read', 'uncleared', 'features-c', { derivedFrom: 'contacts@1' }, 403, 'query.derivedFrom'],
   ];
 
   it.each(refusals.map(([what, who, name, query, status, field]) => ({ what, who, name, query, status, field })))(
@@ -189,11 +189,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     const res = await ingest(who === 'uncleared' ? uncleared : scientist, name, creditFeatures(), derivedQuery(over));
     const problem = (await res.json()) as Problem;
     expect(res.status, JSON.stringify(problem)).toBe(status);
-    if (field) expect(problem.errors?.map((e) => e.field)).toContain(field);
-    else expect(problem.detail).toContain('data.clearance-for-sensitive');
+    expect(problem.errors?.map((e) => e.field)).toContain(field);
+    if (status === 403) expect(problem.detail).toContain('data.clearance-for-sensitive');
     expect(await snapshot()).toEqual(before);
     },
   );
+
+  it('a denied input is named, among several, in query.derivedFrom', async () => {
+    const before = await snapshot();
+    const res = await ingest(uncleared, 'features-c', creditFeatures(), derivedQuery({ derivedFrom: ['german-credit@1', 'contacts@1'] }));
+    const problem = (await res.json()) as Problem;
+    expect(res.status, JSON.stringify(problem)).toBe(403);
+    expect(problem.detail).toMatch(/^the input contacts@1 may not be read: getDatasetVersion is forbidden: data\.clearance-for-sensitive/);
+    expect(problem.errors).toEqual([{ field: 'query.derivedFrom', detail: 'contacts@1: you may not read this input (data.clearance-for-sensitive)' }]);
+    expect(await snapshot()).toEqual(before);
+  });
 
   it('a PII input feeds a PII feature table, for those cleared to read it', async () => {
     const res = await ingest(scientist, 'contact-scores', 'score_bucket,n\nlow,1\nhigh,2\n', derivedQuery({ derivedFrom: 'contacts@1', classification: 'PII' }));

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duplicateJsonKey, impreciseJsonNumber, ValidationFailed, type FieldIssue } from '../../core/index.js';
 import { MAX_DATASET_VERSION, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from '../../data/index.js';
 import type { AuthenticatedPrincipal } from '../../identity/index.js';
+import { PolicyDenied } from '../../policy/index.js';
 import { authorizeAction } from '../authorize.js';
 import type { AppDeps } from '../route.js';
 import { datasetResources } from './data-resources.js';
@@ -87,7 +88,8 @@ export function derivationOf(query: DerivationQuery): DerivationInput | undefine
 /**
  * Whoever derives a feature table read its inputs: each input is decided as
  * getDatasetVersion on that version (so data.clearance-for-sensitive applies to it), recorded
- * and enforced like the route's own decision. An input that does not exist is decided as
+ * and enforced like the route's own decision; a denial names `query.derivedFrom` and the input
+ * as the caller wrote it, as a refusal of an ingest may list many. An input that does not exist is decided as
  * `internal`; the data module then answers 400 naming it.
  */
 export async function authorizeDerivationInputs(
@@ -96,7 +98,17 @@ export async function authorizeDerivationInputs(
 ): Promise<void> {
   for (const i of derivation.inputs) {
     const input = { params: { name: i.dataset, version: String(i.version) }, query: {}, principal: request.principal, deps: request.deps };
-    await authorizeAction(input, { action: 'getDatasetVersion', resource: await datasetResources.datasetParam.resource(input), requestId: request.requestId });
+    const ref = `${i.dataset}@${i.version}`;
+    await authorizeAction(input, { action: 'getDatasetVersion', resource: await datasetResources.datasetParam.resource(input), requestId: request.requestId }).catch((err: unknown) => {
+      if (!(err instanceof PolicyDenied)) throw err;
+      throw new PolicyDenied({
+        action: err.action,
+        principalId: err.principalId,
+        policyIds: err.policyIds,
+        reason: `the input ${ref} may not be read: ${err.message}`,
+        errors: [{ field: 'query.derivedFrom', message: `${ref}: you may not read this input (${err.policyIds.join(', ') || err.action})` }],
+      });
+    });
   }
 }
 

@@ -175,7 +175,7 @@ const ingestRoute = defineRoute({
   responses: {
     201: { description: 'the new version, in quarantine', schema: versionSchema },
     400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, query.derivedFrom, query.codeSha256, query.parameters, …)'),
-    403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion)'),
+    403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion; `errors` names query.derivedFrom and the input)'),
     409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
     413: problem('larger than data.maxUploadBytes'),
     415: problem('unsupported or missing content type (`errors` names headers.content-type and lists the accepted types), a charset other than UTF-8 (headers.content-type: convert the file to UTF-8), a body sent compressed (headers.content-encoding), or content that contradicts it'),
