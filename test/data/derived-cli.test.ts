@@ -83,6 +83,13 @@ describe('assay dataset ingest --derived-from against a running server', () => {
       // Ours as commander's: one "error:" line first.
       expect(r.stderr, args.join(' ')).toMatch(/^error: /);
     }
+    // Parameters beyond the server's bound, from the file: the refusal names both flags that make them.
+    const big = join(root, 'big-params.json');
+    writeFileSync(big, JSON.stringify({ note: 'x'.repeat(17 * 1024) }));
+    const tooBig = as(stella, ['dataset', 'ingest', features, '--name', 'credit-features', '--source-system', 'feature-store', '--classification', 'confidential', '--owner', 'stella', '--derived-from', 'german-credit@1', '--code', code, '--params-file', big]);
+    expect(tooBig.status, tooBig.stderr).toBe(1);
+    expect(tooBig.stderr).toMatch(/--param\/--params-file/);
+    expect(tooBig.stderr).not.toMatch(/query\.parameters/);
     const unknown = ingestFeatures(['--derived-from', 'nope@1', '--code-sha256', 'a'.repeat(64)]);
     expect(unknown.status).toBe(1);
     expect(JSON.parse(unknown.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.derivedFrom' }] } });

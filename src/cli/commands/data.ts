@@ -64,7 +64,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** The flag behind each query parameter `dataset ingest` sends, so the server's refusals read in its terms. */
 const INGEST_FLAGS = flagsFor(
   ['sourceSystem', 'classification', 'owner', 'purpose', 'consentColumn', 'subjectIdColumn', 'residency', 'residencyColumn', 'delimiter', 'decimalSeparator', 'dateFormat', 'timestampFormat', 'format', 'derivedFrom', 'codeSha256', 'codeUri', 'transform', 'parameters'],
-  { parameters: '--param' },
+  // Both flags make the one parameters object the server checks.
+  { parameters: '--param/--params-file' },
 );
 
 /** The arguments and flags behind the fields `dataset promote` and `dataset override` send. */
