@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
 import { firstMixedLineEnding } from './csv-dialect.js';
+import { anyLeaf, parseDuckType, printDuckType, replaceLeaf, type DuckType } from './duck-type.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, columnNameKey, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -43,9 +44,9 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   if (input.format === 'jsonl') await refuseKeysDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   if (input.format === 'parquet') await refuseParquetColumnsDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   const loaded = columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
-  // JSON Lines numbers a DOUBLE column may have rounded: integral values of 2^53 and more (counted in the same query as the records).
-  const doubles = input.format === 'jsonl' ? loaded.filter((c) => c.duckType === 'DOUBLE') : [];
-  const suspect = doubles.map((c, i) => `, count(CASE WHEN abs(${ident(c.name)}) >= ${2 ** 53} AND ${ident(c.name)} = trunc(${ident(c.name)}) THEN 1 END) AS d${i}`).join('');
+  // JSON Lines numbers a DOUBLE may have rounded, at the top level or nested in objects and lists: integral values of 2^53 and more (counted in the same query as the records).
+  const doubles = input.format === 'jsonl' ? withDoubles(loaded) : [];
+  const suspect = doubles.map((c, i) => `, count(CASE WHEN ${anyLeaf(ident(c.name), { type: c.type, leaf: 'DOUBLE', test: (v) => `abs(${v}) >= ${2 ** 53} AND ${v} = trunc(${v})` })} THEN 1 END) AS d${i}`).join('');
   const [counts] = (await duck.rows<Record<string, number | bigint>>(`SELECT count(*) AS n${suspect} FROM raw`)) as [Record<string, number | bigint>];
   if (Number(counts.n) === 0) throw noRecords();
   if (input.format !== 'jsonl') return loaded;
@@ -80,19 +81,39 @@ async function narrowWideIntegers(duck: DuckSession, input: { path: string; colu
   return narrowed;
 }
 
+/** A JSON Lines column whose type holds DOUBLE somewhere (`DOUBLE`, `STRUCT(x DOUBLE)`, `DOUBLE[][]`), parsed. */
+interface DoubleColumn {
+  name: string;
+  type: DuckType;
+}
+
+/** The columns whose type holds a DOUBLE, at the top level or nested. */
+function withDoubles(columns: LoadedColumn[]): DoubleColumn[] {
+  // The test on the text first: most columns hold no DOUBLE and need no parse.
+  return columns
+    .filter((c) => /\bDOUBLE\b/.test(c.duckType))
+    .map((c) => ({ name: c.name, type: parseDuckType(c.duckType) }))
+    .filter((c) => anyLeaf('v', { type: c.type, leaf: 'DOUBLE', test: () => 'true' }) !== undefined);
+}
+
 /**
- * Refuses JSON Lines where a DOUBLE column (numbers with fractions, or integers beyond 64 bits)
- * holds an integer written in digits that the DOUBLE does not hold exactly (9007199254740993,
- * 10^42): certified data would carry the rounded number. The file's own text is read, one more
- * pass, only for `columns`, those holding an integral value of 2^53 or more.
+ * Refuses JSON Lines where a DOUBLE (a column, or a field or list nested in one, of numbers with
+ * fractions or integers beyond 64 bits) holds an integer written in digits that the DOUBLE does
+ * not hold exactly (9007199254740993, 10^42): certified data would carry the rounded number. The
+ * file is read once more, only for `columns`, those holding an integral value of 2^53 or more,
+ * with each such DOUBLE read as text: the number as written.
  */
-async function refuseRoundedIntegers(duck: DuckSession, input: { path: string; columns: LoadedColumn[] }): Promise<void> {
+async function refuseRoundedIntegers(duck: DuckSession, input: { path: string; columns: DoubleColumn[] }): Promise<void> {
   for (const c of input.columns) {
-    const pointer = literal(`/${c.name.replaceAll('~', '~0').replaceAll('/', '~1')}`);
-    const [rounded] = await duck.rows<{ n: number | bigint }>(
-      `SELECT n FROM (SELECT row_number() OVER () AS n, json_extract(json, ${pointer})::VARCHAR AS t FROM read_json_objects(${literal(input.path)}, format = 'newline_delimited'))
-       WHERE regexp_full_match(t, '-?[0-9]+') AND NOT coalesce(TRY_CAST(CAST(t AS DOUBLE) AS HUGEINT) = TRY_CAST(t AS HUGEINT), false) LIMIT 1`,
-    );
+    const text = printDuckType(replaceLeaf(c.type, { from: 'DOUBLE', to: 'VARCHAR' }));
+    // The same places as the DOUBLEs in c.type (not every VARCHAR: a string of digits is exact).
+    const rounds = anyLeaf(ident(c.name), {
+      type: c.type,
+      leaf: 'DOUBLE',
+      test: (t) => `(regexp_full_match(${t}, '-?[0-9]+') AND NOT coalesce(TRY_CAST(CAST(${t} AS DOUBLE) AS HUGEINT) = TRY_CAST(${t} AS HUGEINT), false))`,
+    });
+    const reader = `read_json(${literal(input.path)}, format = 'newline_delimited', records = true, columns = {${literal(c.name)}: ${literal(text)}})`;
+    const [rounded] = await duck.rows<{ n: number | bigint }>(`SELECT n FROM (SELECT row_number() OVER () AS n, ${rounds} AS r FROM ${reader}) WHERE r LIMIT 1`);
     if (rounded) throw await roundedInteger({ path: input.path, key: c.name, record: Number(rounded.n) }, 'that a column of numbers with fractions (DOUBLE) cannot hold exactly: beyond 2^53 or beyond 64 bits');
   }
 }

@@ -63,6 +63,36 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines intege
     expect(res.json<{ detail: string }>().detail).toContain('key "v" on line 2');
   });
 
+  it('an integer a DOUBLE nested in an object, a list or a map cannot hold exactly is refused too, naming the top-level key', async () => {
+    const cases: Array<[string, string]> = [
+      ['{"a":{"x":9007199254740993}}\n{"a":{"x":1.5}}\n', 'key "a" on line 1'],
+      ['{"a":[1.5]}\n{"a":[2.5, -9007199254740993]}\n', 'key "a" on line 2'],
+      ['{"a":{"x":100000000000000000000000000000000000000001}}\n', 'key "a" on line 1'],
+      ['{"id":1,"a":[{"x":1.5}]}\n{"id":2,"a":[{"x":2},{"y":[[3.5],[12345678901234567890123]]}]}\n', 'key "a" on line 2'],
+      // 250 keys: DuckDB reads the object as a MAP(VARCHAR, DOUBLE).
+      [`{"a":{${Array.from({ length: 250 }, (_, i) => `"k${i}":${i}.5`).join(',')}}}\n{"a":{"z":9007199254740993}}\n`, 'key "a" on line 2'],
+      ['{"a":{"x y":{"\\"z":[1.5]}}}\n{"a":{"x y":{"\\"z":[18014398509481985]}}}\n', 'key "a" on line 2'],
+    ];
+    for (const [body, where] of cases) {
+      const res = await jsonl('nested-double', body);
+      expect(res.statusCode, `${body}: ${res.body}`).toBe(400);
+      const detail = res.json<{ detail: string }>().detail;
+      expect(detail).toContain(where);
+      expect(detail).toContain('that a column of numbers with fractions (DOUBLE) cannot hold exactly');
+      expect(detail).not.toMatch(/9007199254740993|12345678901234567890123|18014398509481985|10{40}1/);
+    }
+    expect(await versions('nested-double')).toBe(0);
+  });
+
+  it('nested DOUBLEs that hold their integers exactly, and digits in nested strings and integers, are certified exactly', async () => {
+    const res = await jsonl('nested-exact', '{"a":{"x":9007199254740992,"s":"9007199254740993","n":9007199254740993,"l":[1e300]}}\n{"a":{"x":1.5,"s":"t","n":1,"l":[2.5]}}\n');
+    expect(res.statusCode, res.body).toBe(201);
+    expect(await certified('nested-exact')).toEqual([
+      { a: "{'x': 9007199254740992.0, 's': 9007199254740993, 'n': 9007199254740993, 'l': [1e+300]}" },
+      { a: "{'x': 1.5, 's': t, 'n': 1, 'l': [2.5]}" },
+    ]);
+  });
+
   it('the same values as JSON strings are certified exactly as written; ordinary large numbers pass', async () => {
     const res = await jsonl('as-text', '{"v":"18446744073709551615","n":9223372036854775807,"d":1e30,"f":9007199254740992.5}\n{"v":"1","n":-9223372036854775808,"d":2,"f":1.5}\n');
     expect(res.statusCode, res.body).toBe(201);
