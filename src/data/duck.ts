@@ -79,6 +79,13 @@ export async function aggregateRow(ask: (sql: string) => Promise<Array<Record<st
  */
 export const UNPIVOT_MAX_CELLS = 2_000_000;
 
+/** A column `distinctCounts` counts: its values, or with `text`, those of that SQL expression over the source's columns (of type `duckType`). */
+export interface DistinctColumn {
+  name: string;
+  duckType: string;
+  text?: string;
+}
+
 /** A table's record count and each column's exact number of distinct non-null values. */
 export interface DistinctCounts {
   rows: number;
@@ -92,20 +99,21 @@ export interface DistinctCounts {
  * unpivoted into (column, value) pairs and counted in one query instead; other types (JSON
  * Lines, Parquet) are counted in slices, as their values must not be compared as text.
  */
-export async function distinctCounts(duck: DuckSession, input: { source: string; columns: ReadonlyArray<{ name: string; duckType: string }> }): Promise<DistinctCounts> {
+export async function distinctCounts(duck: DuckSession, input: { source: string; columns: ReadonlyArray<DistinctColumn> }): Promise<DistinctCounts> {
   const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.source}`)) as [{ n: number }];
+  const valueOf = (c: DistinctColumn): string => c.text ?? ident(c.name);
   const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
   const unpivoted = text.length > 0 && rows * text.length <= UNPIVOT_MAX_CELLS ? text : [];
   const distinct = new Map<string, number>(unpivoted.map((c) => [c.name, 0]));
   if (unpivoted.length > 0) {
     // Columns by position (c0, c1…), so no name of the file's has to survive as a value. UNPIVOT leaves nulls out.
     const found = await duck.rows<{ k: string; d: number }>(
-      `SELECT k, count(*) AS d FROM (SELECT DISTINCT k, v FROM (UNPIVOT (SELECT ${unpivoted.map((c, i) => `${ident(c.name)} AS c${i}`).join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v)) GROUP BY k`,
+      `SELECT k, count(*) AS d FROM (SELECT DISTINCT k, v FROM (UNPIVOT (SELECT ${unpivoted.map((c, i) => `${valueOf(c)} AS c${i}`).join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v)) GROUP BY k`,
     );
     for (const { k, d } of found) distinct.set(unpivoted[Number(k.slice(1))]!.name, d);
   }
   const rest = input.columns.filter((c) => !distinct.has(c.name));
-  const row = await aggregateRow((sql) => duck.rows(sql), { select: rest.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS d${i}`), from: input.source });
+  const row = await aggregateRow((sql) => duck.rows(sql), { select: rest.map((c, i) => `count(DISTINCT ${valueOf(c)}) AS d${i}`), from: input.source });
   rest.forEach((c, i) => distinct.set(c.name, row[`d${i}`] as number));
   return { rows, distinct };
 }

@@ -94,6 +94,28 @@ export function doubleOf(q: string, reading: Reading = {}): string {
 }
 
 /**
+ * What a numeric column read as text (CSV) counts as distinct values, so that `1`, `1.0` and
+ * `1e0` count once, as a JSON Lines or Parquet number does: `value`, the number (null when the
+ * text is none), and `other`, the text of every value `value` leaves out, which counts by its
+ * spelling (as a boolean column counts text that is no boolean). A BIGINT column's integers
+ * beyond 2^53, which a double would merge, count by spelling too. Undefined for other columns:
+ * their values count as they are. `reading` as for `doubleOf`.
+ */
+export function distinctParts(c: { name: string; duckType: string; type: ColumnType }, reading: Reading = {}): { value: string; other: string } | undefined {
+  if (logicalTypeOf(c.duckType) !== 'VARCHAR' || (c.type !== 'BIGINT' && c.type !== 'DOUBLE')) return undefined;
+  const q = ident(c.name);
+  const d = doubleOf(q, reading);
+  const value = c.type === 'DOUBLE' ? d : (reading.shared ?? same)(`CASE WHEN abs(${d}) < ${2 ** 53} THEN ${d} END`);
+  return { value, other: `CASE WHEN ${value} IS NULL THEN ${q} END` };
+}
+
+/** The aggregates (to add up) estimating a column's distinct values (HyperLogLog), by value for numbers read as text (see `distinctParts`). */
+export function approxDistinct(c: { name: string; duckType: string; type: ColumnType }, reading: Reading = {}): string[] {
+  const parts = distinctParts(c, reading);
+  return parts ? [`approx_count_distinct(${parts.value})`, `approx_count_distinct(${parts.other})`] : [`approx_count_distinct(${ident(c.name)})`];
+}
+
+/**
  * A text value as a DATE or TIMESTAMP of type `t`, or null. DuckDB's own casts lose
  * information: `'2024-05-01 10:30'` casts to the DATE 2024-05-01 (the time of day dropped), and
  * `'2024-05-01T10:30+02:00'` to the TIMESTAMP 10:30 (the offset dropped). So a TIMESTAMP is read
@@ -187,7 +209,7 @@ export function planFacts(
     const contract = alsoCount.get(c.name);
     return {
       nonNull: pass.add(`count(${q})`),
-      distinct: distinctElsewhere.has(c.name) ? undefined : pass.add(`approx_count_distinct(${q})`),
+      distinct: distinctElsewhere.has(c.name) ? undefined : approxDistinct(c, { shared: pass.shared, values }).map((sql) => pass.add(sql)),
       fit: scalar(c.duckType) ? pass.add(`count(${fitsInPass(q, c, { shared: pass.shared, values })})`) : undefined,
       contract: scalar(c.duckType) && contract && contract !== c.type ? pass.add(`count(${fits(q, contract, { shared: pass.shared, values })})`) : undefined,
     };
@@ -203,7 +225,7 @@ export function planFacts(
       if (k.fit) conforming[c.type] = result[k.fit] as number;
       if (k.contract) conforming[alsoCount.get(c.name)!] = result[k.contract] as number;
       if (k.fit && !c.fitAll && rows > INFERENCE_SAMPLE_ROWS && conforming[c.type]! < TYPE_THRESHOLD * nonNull) contradicted.push(c.name);
-      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: k.distinct ? (result[k.distinct] as number) : Number.NaN, conforming });
+      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: k.distinct ? k.distinct.reduce((n, key) => n + (result[key] as number), 0) : Number.NaN, conforming });
     }
     return { rows, facts, contradicted };
   };

@@ -1,3 +1,4 @@
+import { listValue } from '@duckdb/node-api';
 import {
   QUARANTINE_CHECKS,
   registerPiiMacros,
@@ -13,8 +14,8 @@ import {
 } from './checks/index.js';
 import { countOf } from './checks/check.js';
 import { countFromValues, planValueCounts, sampleDictionaries, sampledDictionaryColumns, type Dictionary } from './dictionary.js';
-import { distinctCounts, ident, type DistinctCounts, type DuckSession } from './duck.js';
-import { inferFromAll, inferFromSample, INFERENCE_SAMPLE_ROWS, planFacts, sampleSnapshot, type InspectedColumns, type PlannedColumn } from './inspect.js';
+import { AGGREGATES_PER_QUERY, distinctCounts, ident, type DistinctCounts, type DuckSession } from './duck.js';
+import { approxDistinct, distinctParts, inferFromAll, inferFromSample, INFERENCE_SAMPLE_ROWS, planFacts, sampleSnapshot, type ColumnFacts, type InspectedColumns, type PlannedColumn } from './inspect.js';
 import { noRecords, type Snapshot } from './load.js';
 import { locateRows } from './locate.js';
 import { aggregatePass, type AggregatePass } from './pass.js';
@@ -100,7 +101,7 @@ export async function runQuarantine(duck: DuckSession, input: QuarantineInput): 
     found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
   }
   await duck.run(`DROP TABLE ${sample}`);
-  await distinctPass(duck, { snapshot: input.snapshot, found });
+  await distinctPass(duck, { snapshot: input.snapshot, found, values });
   const details = await secondPass(duck, { snapshot: input.snapshot, found, values });
   const checks = await runChecks(duck, { ...input, found });
   const withheld = new Map<string, Redaction>();
@@ -162,9 +163,42 @@ async function sharedPass(
     values.set(column, entries);
     if (VALUE_PROFILED.has(facts.type)) details.set(column, entries);
   }
+  await countNumbersByValue(duck, { facts: inspected.facts, sample: whole ? input.sample : undefined, values, format });
   const probes = new Map(keys.map(([name, key]) => [name, result[key] as number]));
   const deferred = counts.filter((p) => byValue.has(p.probe.column));
   return { ...inspected, stats: readStats(result), probes, deferred, values, details, bounds: new Map(input.bounds), outgrown };
+}
+
+/**
+ * The exact distinct counts of numeric columns read as text, by value (see `distinctParts`),
+ * where the counts so far are exact but by spelling: every such column of a file the `sample`
+ * holds whole (counted over it, as its spellings were), and those whose `values` counts are
+ * complete (counted over their distinct values, at most a few thousand). No pass over the file.
+ */
+async function countNumbersByValue(duck: DuckSession, input: { facts: ColumnFacts[]; sample: string | undefined; values: Map<string, HistogramEntries>; format: ValueFormat | undefined }): Promise<void> {
+  const numeric = input.facts.filter((f) => distinctParts(f) !== undefined);
+  if (numeric.length === 0) return;
+  // One text per value: the number's own (shortest) spelling, or `~` and the text that is no number.
+  const valueText = (f: ColumnFacts): string => {
+    const parts = distinctParts(f, { values: input.format })!;
+    return `CASE WHEN ${parts.value} IS NOT NULL THEN CAST(${parts.value} AS VARCHAR) ELSE '~' || ${parts.other} END`;
+  };
+  if (input.sample !== undefined) {
+    const counted = await distinctCounts(duck, { source: input.sample, columns: numeric.map((f) => ({ name: f.name, duckType: 'VARCHAR', text: valueText(f) })) });
+    for (const f of numeric) f.distinctApprox = counted.distinct.get(f.name)!;
+    return;
+  }
+  // In batches, each column in its own branch (c, d) over its values, which go to DuckDB as bound parameters, never into the SQL text.
+  const counted = numeric.filter((f) => input.values.has(f.name));
+  for (let at = 0; at < counted.length; at += AGGREGATES_PER_QUERY) {
+    const batch = counted.slice(at, at + AGGREGATES_PER_QUERY);
+    const branches = batch.map((f, j) => `SELECT ${j} AS c, count(DISTINCT ${valueText(f)}) AS d FROM (SELECT unnest($${j + 1}::VARCHAR[]) AS ${ident(f.name)})`);
+    const rows = await duck.rows<{ c: number; d: number }>(
+      branches.join(' UNION ALL '),
+      batch.map((f) => listValue(input.values.get(f.name)!.map((e) => String(e.key)))),
+    );
+    for (const row of rows) batch[row.c]!.distinctApprox = Number(row.d);
+  }
 }
 
 /** Types whose profile lists values (top-k): text and booleans. */
@@ -173,11 +207,14 @@ const VALUE_PROFILED = new Set(['VARCHAR', 'BOOLEAN']);
 const addCount = (pass: AggregatePass, probe: CountProbe): string => pass.add(countOf(probe.predicate((sql) => pass.shared(sql))));
 
 /** The distinct counts (HyperLogLog) of the outgrown columns, in a pass of their own (none when the sample foresaw every value). */
-async function distinctPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings }): Promise<void> {
+async function distinctPass(duck: DuckSession, input: { snapshot: Snapshot; found: Findings; values: ValueFormat | undefined }): Promise<void> {
   const pass = aggregatePass(input.snapshot);
-  const keys = input.found.outgrown.map((column) => [column, pass.add(`approx_count_distinct(${ident(column)})`)] as const);
+  const keys = input.found.outgrown.map((column) => {
+    const facts = input.found.facts.find((f) => f.name === column)!;
+    return [facts, approxDistinct(facts, { shared: pass.shared, values: input.values }).map((sql) => pass.add(sql))] as const;
+  });
   const result = await pass.run(duck);
-  for (const [column, key] of keys) input.found.facts.find((f) => f.name === column)!.distinctApprox = result[key] as number;
+  for (const [facts, parts] of keys) facts.distinctApprox = parts.reduce((n, key) => n + (result[key] as number), 0);
 }
 
 /**
