@@ -22,7 +22,7 @@ export interface ColumnProfile {
   count: number;
   nulls: number;
   nullRate: number;
-  /** HyperLogLog estimate (see ColumnFacts.distinctApprox for how far off); exact for a column whose values the sample's dictionary covers (they are counted one by one), and for every column of a file the sample holds whole. */
+  /** HyperLogLog estimate (see ColumnFacts.distinctApprox for how far off); exact for a column whose values the sample's dictionary covers (they are counted one by one), and for every column of a file the sample holds whole. Numbers count by value, not by spelling (see `distinctParts`). */
   distinctApprox: number;
   numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: Histogram };
   temporal?: { min: string; max: string };
@@ -85,6 +85,24 @@ const finiteOf = (pass: AggregatePass, q: string, values: ValueFormat | undefine
  */
 const MOMENT_LIMIT = 1e100;
 const MOMENT_SCALE = 2 ** -600;
+/**
+ * A column whose values all lie below this (in magnitude, and not all zero) has deviations whose
+ * squares underflow a double (1e-200 squared is 0: a standard deviation of 0), so it takes its
+ * moments from values scaled by 2^600, exactly (a power of two), as MOMENT_LIMIT's columns do
+ * by 2^-600.
+ */
+const MOMENT_FLOOR = 1e-100;
+
+/**
+ * The factor a numeric column's moments are taken at in the detail pass: MOMENT_SCALE for a
+ * column holding values beyond MOMENT_LIMIT, its inverse for one holding only values below
+ * MOMENT_FLOOR (not all zero), and 1 (the shared pass's moments, unscaled) for any other.
+ */
+function momentScale(stats: ColumnStats): number {
+  const top = Math.max(Math.abs(stats.min as number), Math.abs(stats.max as number));
+  if (top >= MOMENT_LIMIT) return MOMENT_SCALE;
+  return top > 0 && top < MOMENT_FLOOR ? 1 / MOMENT_SCALE : 1;
+}
 
 /** One column's moments, quantiles, bounds or lengths, as the shared pass computed them. */
 export type ColumnStats = Record<string, unknown>;
@@ -189,11 +207,11 @@ export function planDetails(
     if (isCategorical(f) || f.type === 'BOOLEAN') return [[f.name, pass.add(valueCounts(f.name))] as const];
     return [];
   });
-  // Columns holding values beyond MOMENT_LIMIT: their moments from values scaled by MOMENT_SCALE.
+  // Columns holding values beyond MOMENT_LIMIT, or only values below MOMENT_FLOOR: their moments from scaled values (see momentScale).
   const scaled = input.facts.flatMap((f, i) => {
     const stats = input.stats[i]!;
-    if (!NUMERIC.has(f.type) || stats.min === null || stats.min === undefined || !beyondMomentLimit(stats)) return [];
-    const v = pass.shared(`${finiteOf(pass, ident(f.name), input.values)} * ${MOMENT_SCALE}`);
+    if (!NUMERIC.has(f.type) || stats.min === null || stats.min === undefined || momentScale(stats) === 1) return [];
+    const v = pass.shared(`${finiteOf(pass, ident(f.name), input.values)} * ${momentScale(stats)}`);
     return [{ stats, avg: pass.add(`avg(${v})`), sd: pass.add(`stddev_samp(${v})`) }];
   });
   return (result) => {
@@ -201,9 +219,6 @@ export function planDetails(
     return new Map(keys.map(([name, key]) => [name, (result[key] as HistogramEntries | null) ?? []]));
   };
 }
-
-/** Whether a numeric column's min or max lies beyond MOMENT_LIMIT, so its moments come from scaled values. */
-const beyondMomentLimit = (stats: ColumnStats): boolean => Math.max(Math.abs(stats.min as number), Math.abs(stats.max as number)) >= MOMENT_LIMIT;
 
 /** A text column with at most CATEGORICAL_MAX_DISTINCT values (by the HyperLogLog estimate): its values can be counted one by one. */
 export const isCategorical = (f: ColumnFacts): boolean => f.type === 'VARCHAR' && f.distinctApprox <= CATEGORICAL_MAX_DISTINCT;
@@ -300,13 +315,14 @@ function topK(entries: Array<{ key: string; value: number }>): Array<{ value: st
 
 /**
  * Mean and sample standard deviation, from the scaled values when the column holds values beyond
- * MOMENT_LIMIT. A standard deviation that no double holds (values near ±1.8e308) is null, as for
- * a single value: JSON has no Infinity.
+ * MOMENT_LIMIT or only below MOMENT_FLOOR. The standard deviation is null for a single value, and
+ * when no double holds it (values spanning ±1.7e308: 2.4e308 is Infinity, which JSON has not).
  */
 function moments(stats: ColumnStats): { mean: number; stddev: number | null } {
-  const large = beyondMomentLimit(stats);
-  const mean = large ? (stats.avgScaled as number) / MOMENT_SCALE : (stats.avg as number);
-  const sd = large ? (stats.sdScaled as number | null) === null ? null : (stats.sdScaled as number) / MOMENT_SCALE : ((stats.sd as number | null) ?? null);
+  const scale = momentScale(stats);
+  const mean = scale !== 1 ? (stats.avgScaled as number) / scale : (stats.avg as number);
+  const scaledSd = stats.sdScaled as number | null;
+  const sd = scale !== 1 ? (scaledSd === null ? null : scaledSd / scale) : ((stats.sd as number | null) ?? null);
   return { mean, stddev: sd !== null && Number.isFinite(sd) ? sd : null };
 }
 

@@ -64,6 +64,24 @@ describe('histogram bins at the ends of the double range', () => {
     expect([widest.mean, widest.stddev]).toEqual([0, null]);
     const small = await numeric('small-moments', ['1e-200', '3e-200']);
     expect(small.mean).toBeCloseTo(2e-200, 210);
+    const near = await numeric('near-max', ['1.7e308', '1.6e308', '1.5e308']);
+    expect(near.mean / 1.6e308).toBeCloseTo(1, 12);
+    expect(near.stddev! / 1e307).toBeCloseTo(1, 12);
+  });
+
+  it('the standard deviation of values near 1e-200, whose squares underflow a double, is theirs, not 0', async () => {
+    // Sample standard deviations: √2·1e-200, 1e-200 (with a zero among them), and of two subnormals.
+    for (const [values, sd] of [
+      [['1e-200', '3e-200'], Math.SQRT2 * 1e-200],
+      [['1e-200', '2e-200', '0'], 1e-200],
+      [['-1e-300', '1e-300'], Math.SQRT2 * 1e-300],
+      [['1e-310', '3e-310'], Math.SQRT2 * 1e-310],
+    ] as Array<[string[], number]>) {
+      const level = await numeric(`tiny-${values.join('_')}`, values);
+      expect(level.stddev! / sd, values.join(',')).toBeCloseTo(1, 9);
+    }
+    const zeros = await numeric('zeros', ['0', '0', '-0']);
+    expect([zeros.mean, zeros.stddev]).toEqual([0, 0]);
   });
 
   it('a value far beyond the sample range (1e30 after values in [0, 1]) falls in the last bin, though its bin number overflows a BIGINT', async () => {
