@@ -37,7 +37,13 @@ function ordinal(n: number): string {
   return `${n}${tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
 }
 
-/** Flags for request fields other than query parameters, keyed by the API's field with `*` for an index (`body.overrides.*.check`). */
+/**
+ * Flags for request fields other than query parameters, keyed by the API's field with `*` for an
+ * index (`body.overrides.*.check`), or ending in `<key>` for any key of an object the flag
+ * builds, which the flag then names (`body.attributes.<key>`: `--attr <key>`, so
+ * `body.attributes.colour` is `--attr colour`). A field without a prefix (`scopes`) is a whole
+ * issue's field.
+ */
 export type FieldFlags = Readonly<Record<string, string>>;
 
 /**
@@ -50,8 +56,23 @@ function flagOf(field: string, flags: Readonly<Record<string, string>>, paths: F
   const indexes = field.match(/(?<=\.)\d+(?=\.|$)/g) ?? [];
   const pattern = field.replace(/(?<=\.)\d+(?=\.|$)/g, '*');
   const flag = Object.hasOwn(paths, pattern) ? paths[pattern] : undefined;
-  if (flag === undefined || indexes.length === 0) return flag;
+  if (flag === undefined) return keyFlagOf(field, paths);
+  if (indexes.length === 0) return flag;
   return `${flag} (${indexes.map((i) => ordinal(Number(i) + 1)).join(', ')})`;
+}
+
+/**
+ * The flag for a field below a path ending in `<key>`, naming the key; a field deeper inside the
+ * key's value (`body.attributes.clearance.1`, an item of one flag's list) is the key's.
+ */
+function keyFlagOf(field: string, paths: FieldFlags): string | undefined {
+  for (const [path, flag] of Object.entries(paths)) {
+    if (!path.endsWith('.<key>')) continue;
+    const prefix = path.slice(0, -'<key>'.length);
+    const key = field.startsWith(prefix) ? field.slice(prefix.length).split('.')[0] : undefined;
+    if (key) return flag.replace('<key>', key);
+  }
+  return undefined;
 }
 
 /** `text` with each API field a flag stands for (not a deeper path such as `query.parameters.key`) written as that flag. */
@@ -69,6 +90,7 @@ export function inFlagTerms(err: unknown, flags: Readonly<Record<string, string>
   if (!(err instanceof AssayError)) return err;
   const paths = options.paths ?? {};
   const terms = (text: string): string => (options.fields ? renameFields(rewrite(text, flags), flags, paths) : rewrite(text, flags));
-  const errors: FieldIssue[] = err.errors.map((e) => ({ field: options.fields ? renameFields(e.field, flags, paths) : e.field, message: terms(e.message) }));
+  const fieldOf = (field: string): string => (Object.hasOwn(paths, field) ? paths[field]! : renameFields(field, flags, paths));
+  const errors: FieldIssue[] = err.errors.map((e) => ({ field: options.fields ? fieldOf(e.field) : e.field, message: terms(e.message) }));
   return new AssayError(err.code, terms(err.message), { errors, cause: err });
 }

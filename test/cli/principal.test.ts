@@ -137,6 +137,29 @@ describe('assay principal and assay token, through the running server', () => {
     expect(services).toHaveLength(names.length);
   }, 120_000);
 
+  // Last of the tests on the server: it takes long, and a fetch after so long a gap may reuse a connection the server has closed.
+  it('in text, a refused value is named by the flag or argument that gave it, not the API field', () => {
+    const attr = assay('principal', 'create', 'bad-attr', '--role', 'auditor', '--attr', 'colour=red');
+    expect(attr.status).toBe(1);
+    expect(attr.stderr).toContain('--attr colour: unknown field');
+    const values = assay('principal', 'create', 'bad-values', '--role', 'auditor', '--attr', 'team=Credit Risk', '--attr', 'clearance=pii,secret', '--token-name', '');
+    expect(values.status).toBe(1);
+    expect(values.stderr).toContain('--attr team: must be a lower-case slug');
+    // The second item of one --attr's list, not a second --attr.
+    expect(values.stderr).toMatch(/--attr clearance: .*"pii"/);
+    expect(values.stderr).toContain('--token-name: ');
+    const named = assay('principal', 'create', 'bad name!', '--role', 'auditor');
+    expect(named.stderr).toContain('NAME: ');
+    const scope = assay('principal', 'create', 'bad-scope', '--role', 'auditor', '--scope', 'role:ml-engineer');
+    expect(scope.stderr).toContain('--scope: role scopes must name roles the principal holds');
+    const issued = assay('token', 'issue', '', '--principal', 'x', '--scope', 'role:ml-engineer');
+    expect(issued.status).toBe(1);
+    expect(issued.stderr).toContain('NAME: ');
+    const revoked = assay('token', 'revoke', 'not-a-token');
+    expect(revoked.stderr).toContain('TOKEN_ID: must be a token id');
+    for (const r of [attr, values, named, scope, issued, revoked]) expect(r.stderr).not.toMatch(/\b(body|params)\.|- scopes:/);
+  });
+
   it('needs a running server', () => {
     const r = runAssay(['--home', freshHome(), 'principal', 'list']);
     expect(r.status).toBe(1);

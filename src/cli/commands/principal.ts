@@ -2,7 +2,33 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssayError } from '../../core/index.js';
 import { BUILT_IN_ROLES, isRole, PRINCIPAL_KINDS, type IssuedToken, type Principal, type Role, type TokenInfo } from '../../identity/index.js';
 import { getAllPages, getJson, postJson, requestJson, serverFor, type JsonRequest, type ServerTarget } from '../client.js';
+import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
+
+/** The flags (or arguments) of `principal create` for the API's fields, so a refusal names what was typed (`--attr colour`, not `body.attributes.colour`). */
+const CREATE_FIELDS: FieldFlags = {
+  'body.name': 'NAME',
+  'body.kind': '--kind',
+  'body.roles': '--role',
+  'body.roles.*': '--role',
+  'body.attributes': '--attr',
+  'body.attributes.<key>': '--attr <key>',
+  'body.token.name': '--token-name',
+  'body.token.expiresInDays': '--expires-in-days',
+  'body.token.scopes': '--scope',
+  'body.token.scopes.*': '--scope',
+  scopes: '--scope',
+};
+
+/** The same for `token issue` and `token list` (`params.id` is the --principal they were given). */
+const TOKEN_FIELDS: FieldFlags = {
+  'params.id': '--principal',
+  'body.name': 'NAME',
+  'body.expiresInDays': '--expires-in-days',
+  'body.scopes': '--scope',
+  'body.scopes.*': '--scope',
+  scopes: '--scope',
+};
 
 /** What these commands need from the program. */
 export type PrincipalCommandContext = CommandContext;
@@ -109,6 +135,8 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
           roles: opts.role,
           attributes: opts.attr ?? {},
           token: tokenBody(opts.tokenName, opts),
+        }).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !globals().json, paths: CREATE_FIELDS });
         });
         // Scripts rely on this exact shape: no other keys.
         if (globals().json) printJson(io, { id: created.id, token: created.token });
@@ -162,7 +190,9 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
       run(async () => {
         const target = server(ctx, opts);
         const path = opts.principal ? `/api/v1/principals/${await resolvePrincipal(target, opts.principal)}/tokens` : '/api/v1/tokens';
-        const issued = await postJson<IssuedToken>(target, path, tokenBody(name, opts));
+        const issued = await postJson<IssuedToken>(target, path, tokenBody(name, opts)).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !globals().json, paths: TOKEN_FIELDS });
+        });
         if (globals().json) printJson(io, issued);
         else printIssued(io, issued);
         return EXIT.ok;
@@ -190,7 +220,9 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .action((tokenId: string, opts: UrlOption) =>
       run(async () => {
         const request: JsonRequest = { method: 'DELETE', path: `/api/v1/tokens/${encodeURIComponent(tokenId)}` };
-        const revoked = await requestJson<TokenInfo>(server(ctx, opts), request);
+        const revoked = await requestJson<TokenInfo>(server(ctx, opts), request).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !globals().json, paths: { 'params.id': 'TOKEN_ID' } });
+        });
         if (globals().json) printJson(io, revoked);
         else io.stdout(`revoked ${revoked.id} ("${revoked.name}") at ${revoked.revokedAt ?? ''}\n`);
         return EXIT.ok;
