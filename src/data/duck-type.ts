@@ -44,6 +44,20 @@ export function replaceLeaf(type: DuckType, swap: { from: string; to: string }):
   }
 }
 
+/** How deeply lists nest in `type` (`DOUBLE[][]`: 2; through structs and maps too): `anyLeaf` nests one lambda per level. */
+export function listDepth(type: DuckType): number {
+  switch (type.kind) {
+    case 'leaf':
+      return 0;
+    case 'list':
+      return 1 + listDepth(type.of);
+    case 'struct':
+      return Math.max(0, ...type.fields.map((f) => listDepth(f.type)));
+    case 'map':
+      return 1 + listDepth(type.value);
+  }
+}
+
 /** What `anyLeaf` tests: values of leaves named `leaf`, each with the SQL condition `test` builds from the value's expression. */
 export interface LeafTest {
   type: DuckType;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
 import { firstMixedLineEnding } from './csv-dialect.js';
-import { anyLeaf, parseDuckType, printDuckType, replaceLeaf, type DuckType } from './duck-type.js';
+import { anyLeaf, listDepth, parseDuckType, printDuckType, replaceLeaf, type DuckType } from './duck-type.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, columnNameKey, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -93,8 +93,15 @@ function withDoubles(columns: LoadedColumn[]): DoubleColumn[] {
   return columns
     .filter((c) => /\bDOUBLE\b/.test(c.duckType))
     .map((c) => ({ name: c.name, type: parseDuckType(c.duckType) }))
-    .filter((c) => anyLeaf('v', { type: c.type, leaf: 'DOUBLE', test: () => 'true' }) !== undefined);
+    .filter((c) => listDepth(c.type) <= MAX_LIST_DEPTH && anyLeaf('v', { type: c.type, leaf: 'DOUBLE', test: () => 'true' }) !== undefined);
 }
+
+/**
+ * Lists nested deeper than this are not searched for rounded integers: DuckDB takes minutes to
+ * plan the nested lambdas that reach their values (40 levels did not finish), which no upload
+ * may cost. Such a column's DOUBLEs are certified as DuckDB read them.
+ */
+const MAX_LIST_DEPTH = 8;
 
 /**
  * Refuses JSON Lines where a DOUBLE (a column, or a field or list nested in one, of numbers with
