@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { InsufficientStorage, isStorageFull, Unavailable } from '../core/index.js';
 
 /** A private in-process DuckDB for one ingest or promotion (see load.ts for how it reads the snapshot). */
 export interface DuckSession {
   /** Runs `sql` and returns its rows as plain JavaScript (BIGINT as number, lists as arrays). */
   rows<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]>;
+  /** The names and types (as DuckDB's own type objects, nested ones walkable) of the columns `sql` returns. */
+  columns(sql: string): Promise<Array<{ name: string; type: DuckDBType }>>;
   /** Runs statements that return nothing worth reading. */
   run(sql: string, params?: DuckDBValue[]): Promise<void>;
   /**
@@ -187,6 +189,15 @@ export async function openDuckSession(options: DuckOptions): Promise<DuckSession
         return await rows<T>(sql, params);
       } finally {
         await conn.run('SET preserve_insertion_order = true');
+      }
+    },
+    async columns(sql: string) {
+      try {
+        const result = await conn.run(sql);
+        const types = result.columnTypes();
+        return result.columnNames().map((name, i) => ({ name, type: types[i]! }));
+      } catch (err) {
+        throw capacity(err);
       }
     },
     async run(sql: string, params?: DuckDBValue[]) {

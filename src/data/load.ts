@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAssayError, ValidationFailed } from '../core/index.js';
 import { firstMixedLineEnding } from './csv-dialect.js';
-import { anyLeaf, listDepth, parseDuckType, printDuckType, replaceLeaf, type DuckType } from './duck-type.js';
+import type { DuckDBType } from '@duckdb/node-api';
+import { anyDouble, doublesAsText, listDepth } from './duck-type.js';
 import { AGGREGATES_PER_FILE_READ, AGGREGATES_PER_QUERY, columnNameKey, ident, literal, SMALL_FILE_BYTES, type DuckSession } from './duck.js';
 import type { ColumnType, DatasetFormat } from './types.js';
 
@@ -45,8 +46,8 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   if (input.format === 'parquet') await refuseParquetColumnsDifferingInCase(duck, { path: input.path, columns: columns.map((c) => c.column_name) });
   const loaded = columns.map((c) => ({ name: c.column_name, duckType: c.column_type }));
   // JSON Lines numbers a DOUBLE may have rounded, at the top level or nested in objects and lists: integral values of 2^53 and more (counted in the same query as the records).
-  const doubles = input.format === 'jsonl' ? withDoubles(loaded) : [];
-  const suspect = doubles.map((c, i) => `, count(CASE WHEN ${anyLeaf(ident(c.name), { type: c.type, leaf: 'DOUBLE', test: (v) => `abs(${v}) >= ${2 ** 53} AND ${v} = trunc(${v})` })} THEN 1 END) AS d${i}`).join('');
+  const doubles = input.format === 'jsonl' ? await withDoubles(duck, loaded) : [];
+  const suspect = doubles.map((c, i) => `, count(CASE WHEN ${anyDouble(ident(c.name), { type: c.type, test: (v) => `abs(${v}) >= ${2 ** 53} AND ${v} = trunc(${v})` })} THEN 1 END) AS d${i}`).join('');
   const [counts] = (await duck.rows<Record<string, number | bigint>>(`SELECT count(*) AS n${suspect} FROM raw`)) as [Record<string, number | bigint>];
   if (Number(counts.n) === 0) throw noRecords();
   if (input.format !== 'jsonl') return loaded;
@@ -81,19 +82,19 @@ async function narrowWideIntegers(duck: DuckSession, input: { path: string; colu
   return narrowed;
 }
 
-/** A JSON Lines column whose type holds DOUBLE somewhere (`DOUBLE`, `STRUCT(x DOUBLE)`, `DOUBLE[][]`), parsed. */
+/** A JSON Lines column whose type holds DOUBLE somewhere (`DOUBLE`, `STRUCT(x DOUBLE)`, `DOUBLE[][]`), with DuckDB's type of it. */
 interface DoubleColumn {
   name: string;
-  type: DuckType;
+  type: DuckDBType;
 }
 
 /** The columns whose type holds a DOUBLE, at the top level or nested. */
-function withDoubles(columns: LoadedColumn[]): DoubleColumn[] {
-  // The test on the text first: most columns hold no DOUBLE and need no parse.
-  return columns
-    .filter((c) => /\bDOUBLE\b/.test(c.duckType))
-    .map((c) => ({ name: c.name, type: parseDuckType(c.duckType) }))
-    .filter((c) => listDepth(c.type) <= MAX_LIST_DEPTH && anyLeaf('v', { type: c.type, leaf: 'DOUBLE', test: () => 'true' }) !== undefined);
+async function withDoubles(duck: DuckSession, columns: LoadedColumn[]): Promise<DoubleColumn[]> {
+  // The test on DESCRIBE's text first: most files hold no DOUBLE and need no second look.
+  if (!columns.some((c) => /\bDOUBLE\b/.test(c.duckType))) return [];
+  return (await duck.columns('SELECT * FROM raw LIMIT 0')).filter(
+    (c) => listDepth(c.type) <= MAX_LIST_DEPTH && anyDouble('v', { type: c.type, test: () => 'true' }) !== undefined,
+  );
 }
 
 /**
@@ -112,11 +113,10 @@ const MAX_LIST_DEPTH = 8;
  */
 async function refuseRoundedIntegers(duck: DuckSession, input: { path: string; columns: DoubleColumn[] }): Promise<void> {
   for (const c of input.columns) {
-    const text = printDuckType(replaceLeaf(c.type, { from: 'DOUBLE', to: 'VARCHAR' }));
+    const text = doublesAsText(c.type).toString();
     // The same places as the DOUBLEs in c.type (not every VARCHAR: a string of digits is exact).
-    const rounds = anyLeaf(ident(c.name), {
+    const rounds = anyDouble(ident(c.name), {
       type: c.type,
-      leaf: 'DOUBLE',
       test: (t) => `(regexp_full_match(${t}, '-?[0-9]+') AND NOT coalesce(TRY_CAST(CAST(${t} AS DOUBLE) AS HUGEINT) = TRY_CAST(${t} AS HUGEINT), false))`,
     });
     const reader = `read_json(${literal(input.path)}, format = 'newline_delimited', records = true, columns = {${literal(c.name)}: ${literal(text)}})`;
