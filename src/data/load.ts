@@ -107,7 +107,8 @@ const MAX_LIST_DEPTH = 8;
 /**
  * Refuses JSON Lines where a DOUBLE (a column, or a field or list nested in one, of numbers with
  * fractions or integers beyond 64 bits) holds an integer written in digits that the DOUBLE does
- * not hold exactly (9007199254740993, 10^42): certified data would carry the rounded number. The
+ * not hold exactly (9007199254740993, 10^42), or a number beyond its range (1e400, read as
+ * infinity): certified data would carry the rounded number, or infinity. The
  * file is read once more, only for `columns`, those holding an integral value of 2^53 or more,
  * with each such DOUBLE read as text: the number as written.
  */
@@ -119,10 +120,21 @@ async function refuseRoundedIntegers(duck: DuckSession, input: { path: string; c
       type: c.type,
       test: (t) => `(regexp_full_match(${t}, '-?[0-9]+') AND NOT coalesce(TRY_CAST(CAST(${t} AS DOUBLE) AS HUGEINT) = TRY_CAST(${t} AS HUGEINT), false))`,
     });
+    // A number beyond a double's range (1e400) reads as infinity, which JSON cannot even write.
+    const overflows = anyDouble(ident(c.name), { type: c.type, test: (t) => `coalesce(isinf(TRY_CAST(${t} AS DOUBLE)), false)` });
     const reader = `read_json(${literal(input.path)}, format = 'newline_delimited', records = true, columns = {${literal(c.name)}: ${literal(text)}})`;
-    const [rounded] = await duck.rows<{ n: number | bigint }>(`SELECT n FROM (SELECT row_number() OVER () AS n, ${rounds} AS r FROM ${reader}) WHERE r LIMIT 1`);
-    if (rounded) throw await roundedInteger({ path: input.path, key: c.name, record: Number(rounded.n) }, 'that a column of numbers with fractions (DOUBLE) cannot hold exactly: beyond 2^53 or beyond 64 bits');
+    const [found] = await duck.rows<{ n: number | bigint; o: boolean }>(`SELECT n, o FROM (SELECT row_number() OVER () AS n, ${rounds} AS r, ${overflows} AS o FROM ${reader}) WHERE r OR o LIMIT 1`);
+    if (found?.o) throw await overflowingNumber({ path: input.path, key: c.name, record: Number(found.n) });
+    if (found) throw await roundedInteger({ path: input.path, key: c.name, record: Number(found.n) }, 'that a column of numbers with fractions (DOUBLE) cannot hold exactly: beyond 2^53 or beyond 64 bits');
   }
+}
+
+/** The 400 for a JSON Lines number beyond a double's range, which would be certified as infinity, naming the key and line, never the value. */
+async function overflowingNumber(input: { path: string; key: string; record: number }): Promise<ValidationFailed> {
+  const where = `key "${input.key}" on line ${await lineOfRecord(input.path, input.record)}`;
+  return new ValidationFailed(`${where} holds a number beyond the range of a double (about ±1.8e308), which would be certified as infinity: send such values as JSON strings ("1e400", not 1e400)`, [
+    { field: 'body', message: `${where}: a number beyond the range of a double (send it as a JSON string)` },
+  ]);
 }
 
 /** The 400 for a JSON Lines integer that would be certified rounded, naming the key and line, never the value. */

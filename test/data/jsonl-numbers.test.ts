@@ -48,6 +48,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines intege
     expect(await versions('huger')).toBe(0);
   });
 
+  it('a number beyond a double\'s range (DuckDB reads 1e400 as infinity) is refused naming the key and line, at the top level and nested; 1.7e308 passes', async () => {
+    for (const [body, key, line] of [
+      ['{"v":1.5}\n{"v":2e400}\n', 'v', 2],
+      ['{"v":-3e999}\n{"v":1.5}\n', 'v', 1],
+      ['{"s":{"x":[1.5]}}\n{"s":{"x":[2.5]}}\n{"s":{"x":[-4e400]}}\n', 's', 3],
+    ] as const) {
+      const res = await jsonl('overflow', body);
+      expect(res.statusCode, `${body}: ${res.body}`).toBe(400);
+      const problem = res.json<{ detail: string; errors: Array<{ field: string; detail: string }> }>();
+      expect(problem.detail).toContain(`key "${key}" on line ${line} holds a number beyond the range of a double`);
+      expect(problem.detail).not.toMatch(/2e400|3e999|4e400/i);
+      expect(problem.errors).toEqual([{ field: 'body', detail: `key "${key}" on line ${line}: a number beyond the range of a double (send it as a JSON string)` }]);
+    }
+    expect(await versions('overflow')).toBe(0);
+    const largest = await jsonl('largest', '{"v":1.5}\n{"v":1.7e308}\n');
+    expect(largest.statusCode, largest.body).toBe(201);
+  });
+
   it('nested in an object too; nested integers that fit are certified exactly', async () => {
     const res = await jsonl('nested', '{"s":{"a":1}}\n{"s":{"a":18446744073709551615}}\n');
     expect(res.statusCode, res.body).toBe(400);
