@@ -204,8 +204,8 @@ async function checkSnapshot(
     const report = await runQuarantine(duck, { snapshot, declared: s.declared, contract: s.contract });
     refuseNulValues(report);
     const column = s.declared.subjectIdColumn;
-    const json = snapshot.columns.find((c) => c.name === column)?.duckType === 'JSON';
-    const subjects = column ? await writeSubjectHashes(duck, { source: snapshot.scan, column: { name: column, json }, salt: await subjectSalt(env.db), path: subjectsFileOf(s.upload) }) : undefined;
+    const duckType = snapshot.columns.find((c) => c.name === column)?.duckType ?? 'VARCHAR';
+    const subjects = column ? await writeSubjectHashes(duck, { source: snapshot.scan, column: { name: column, duckType }, salt: await subjectSalt(env.db), path: subjectsFileOf(s.upload) }) : undefined;
     return { report, subjects };
   } finally {
     duck.close();

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Queryable, Tx } from '../store/index.js';
-import { columnText, literal, type DuckSession } from './duck.js';
+import { columnText, ident, literal, type DuckSession } from './duck.js';
 
 const SALT_NAME = 'subject_index_salt';
 /** Subject hashes are inserted this many at a time (one round trip each). */
@@ -46,14 +46,32 @@ export function subjectKey(subjectId: string): string {
   return unnormalisedKey(subjectId.normalize('NFC'));
 }
 
+/** The subject id column of a file, as DuckDB loaded it. */
+export interface SubjectColumn {
+  name: string;
+  duckType: string;
+}
+
+/** Column types whose whole numbers DuckDB writes with a fraction (`1001.0`, `1001.0000000000`). */
+const FRACTIONAL = /^(DOUBLE|FLOAT|DECIMAL\(\d+,\s*[1-9]\d*\))$/;
+
+/**
+ * A number column's value as the officer types it: a whole number in its digits (`1001`, not
+ * the `1001.0000000000` of an Oracle NUMBER exported as DECIMAL(38,10), nor pandas' float
+ * `1001.0`); any other value as DuckDB writes it.
+ */
+function wholeNumberText(q: string): string {
+  return `CASE WHEN ${q} = trunc(${q}) AND abs(${q}) < 1e18 THEN CAST(CAST(${q} AS HUGEINT) AS VARCHAR) ELSE CAST(${q} AS VARCHAR) END`;
+}
+
 /**
  * `subjectKey` of `column` as DuckDB SQL; `padding` is the SQL holding SUBJECT_ID_PADDING (a
  * bound parameter). Trimming a set of characters is skipped where both ends are printable
  * ASCII, which no padding character is.
  */
-function subjectKeySql(column: { name: string; json: boolean }, padding: string): string {
+function subjectKeySql(column: SubjectColumn, padding: string): string {
   // A JSON column's strings without their quotes: `"A-77"` would never be found as A-77.
-  const v = columnText(column);
+  const v = FRACTIONAL.test(column.duckType) ? wholeNumberText(ident(column.name)) : columnText({ name: column.name, json: column.duckType === 'JSON' });
   const bare = `ascii(${v}) BETWEEN 33 AND 126 AND ascii(${v}[-1:]) BETWEEN 33 AND 126`;
   const trimmed = (text: string): string => `CASE WHEN ${bare} THEN ${text} ELSE trim(${text}, ${padding}) END`;
   // lower() folds every letter, translate() only A-Z but costs six times as much: lower() serves
@@ -101,7 +119,7 @@ export interface SubjectHashFile {
  * subjects is never held in memory here (DuckDB spills), and sorted hashes go into the index
  * in key order, which PostgreSQL appends to a B-tree far faster than random keys.
  */
-export async function writeSubjectHashes(duck: DuckSession, input: { source: string; column: { name: string; json: boolean }; salt: Buffer; path: string }): Promise<SubjectHashFile> {
+export async function writeSubjectHashes(duck: DuckSession, input: { source: string; column: SubjectColumn; salt: Buffer; path: string }): Promise<SubjectHashFile> {
   const v = subjectKeySql(input.column, '$2');
   // The salt is a bound parameter, never part of the SQL text. Read in parallel: order does not matter to a set.
   await duck.aggregate(`CREATE OR REPLACE TEMP TABLE assay_subjects AS SELECT DISTINCT sha256($1 || ':' || k) AS h FROM (SELECT ${v} AS k FROM ${input.source}) WHERE coalesce(k, '') <> ''`, [

@@ -72,7 +72,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(jsonl.schema.columns[0]).toMatchObject({ name: 'customer_id', type: 'DOUBLE' });
     await ingest('loans-csv', 'customer_id,amount\n1001,5\n', 'text/csv');
 
-    expect(await foundIn('1001')).toEqual(['loans-csv', 'loans-jsonl', 'loans-parquet']);
+    // An Oracle NUMBER exported through Spark is DECIMAL(38,10): DuckDB writes 1001.0000000000.
+    const decimal = join(dir, 'decimal.parquet');
+    const duck2 = await DuckDBInstance.create(':memory:');
+    const conn2 = await duck2.connect();
+    await conn2.run(`COPY (SELECT * FROM (VALUES (1001::DECIMAL(38,10), 1::FLOAT), (12.5::DECIMAL(38,10), 2::FLOAT)) AS t(customer_id, amount)) TO '${decimal}' (FORMAT parquet)`);
+    await conn2.run(`COPY (SELECT amount AS customer_id, customer_id AS amount FROM '${decimal}') TO '${join(dir, 'float.parquet')}' (FORMAT parquet)`);
+    conn2.closeSync();
+    duck2.closeSync();
+    const dec = await ingest('loans-decimal', readFileSync(decimal), 'application/vnd.apache.parquet');
+    expect(dec.schema.columns[0]).toMatchObject({ name: 'customer_id' });
+    await ingest('loans-float', readFileSync(join(dir, 'float.parquet')), 'application/vnd.apache.parquet');
+    expect(await foundIn('1001')).toEqual(['loans-csv', 'loans-decimal', 'loans-jsonl', 'loans-parquet']);
+    expect(await foundIn('2')).toEqual(['loans-float']);
+    // A fraction is found as DuckDB writes it at the column's scale.
+    expect(await foundIn('12.5000000000')).toEqual(['loans-decimal']);
     expect(await foundIn(' 1000 ')).toEqual(['loans-jsonl']);
     // Another number, or one with other digits, is another subject.
     expect(await foundIn('1003')).toEqual([]);

@@ -34,7 +34,7 @@ describe('subject keys', () => {
     await writeFile(path, ['id', ...ids.map((id) => `"${id}"`)].join('\n') + '\n');
     const snapshot = await openSnapshot(session.duck(), { path, format: 'csv', csv: { delimiter: ',', header: ['id'] } });
     const salt = randomBytes(32);
-    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'id', json: false }, salt, path: join(session.dir(), 'subjects.txt') });
+    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'id', duckType: 'VARCHAR' }, salt, path: join(session.dir(), 'subjects.txt') });
     const indexed = (await readFile(file.path, 'utf8')).trim().split('\n');
     const asked = ['anna@example.COM', 'c-1001', 'C-1002', ' c-1003', 'C-1004', 'Élodie-7', 'C-1005', 'Zo\u00eb-9', '\u00c5ngstro\u0308m'];
     // Distinct (c-1005 twice in a case), and sorted: the index takes them in key order.
@@ -61,7 +61,7 @@ describe('subject keys', () => {
     const snapshot = await openSnapshot(session.duck(), { path, format: 'jsonl' });
     expect(snapshot.columns).toEqual([{ name: 'cid', duckType: 'JSON' }]);
     const salt = randomBytes(32);
-    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'cid', json: true }, salt, path: join(session.dir(), 'mixed.txt') });
+    const file = await writeSubjectHashes(session.duck(), { source: snapshot.scan, column: { name: 'cid', duckType: 'JSON' }, salt, path: join(session.dir(), 'mixed.txt') });
     const indexed = (await readFile(file.path, 'utf8')).trim().split('\n');
     expect(indexed).toEqual(['a-77', '123', 'b-8'].map((id) => subjectHash(salt, id).toString('hex')).sort());
     // Versions indexed before held '"a-77"': an erasure request still finds them.
