@@ -50,22 +50,41 @@ export async function loadSnapshot(duck: DuckSession, input: LoadInput): Promise
   const suspect = doubles.map((c, i) => `, count(CASE WHEN ${anyDouble(ident(c.name), { type: c.type, test: (v) => `abs(${v}) >= ${2 ** 53} AND ${v} = trunc(${v})` })} THEN 1 END) AS d${i}`).join('');
   const [counts] = (await duck.rows<Record<string, number | bigint>>(`SELECT count(*) AS n${suspect} FROM raw`)) as [Record<string, number | bigint>];
   if (Number(counts.n) === 0) throw noRecords();
+  if (input.format === 'parquet') return narrowWideIntegers(duck, { columns: loaded, refusal: async (key, record) => parquetBeyondBigint(key, record) });
   if (input.format !== 'jsonl') return loaded;
   await refuseRoundedIntegers(duck, { path: input.path, columns: doubles.filter((_c, i) => Number(counts[`d${i}`]) > 0) });
-  return narrowWideIntegers(duck, { path: input.path, columns: loaded });
+  const path = input.path;
+  return narrowWideIntegers(duck, {
+    columns: loaded,
+    refusal: async (key, record) => roundedInteger({ path, key, record }, 'beyond the 64-bit integer range (−2^63 to 2^63−1)'),
+  });
 }
 
-/** A type DuckDB's JSON reader gives integers beyond BIGINT somewhere inside (`HUGEINT`, `STRUCT(a UBIGINT)[]`). */
+/**
+ * The 400 for a Parquet column of unsigned 64-bit (or 128-bit) integers holding a value beyond
+ * BIGINT: the schema has no wider integer type, and BIGINT would not be true of it.
+ */
+function parquetBeyondBigint(column: string, row: number): ValidationFailed {
+  const where = `column "${column}" in row ${row}`;
+  return new ValidationFailed(
+    `${where} holds an integer beyond the 64-bit signed integer range (−2^63 to 2^63−1), which the schema's BIGINT cannot hold: write the column as a string (or as a DECIMAL) in the Parquet file`,
+    [{ field: 'body', message: `${where}: an integer beyond the 64-bit signed range` }],
+  );
+}
+
+/** A type holding integers beyond BIGINT somewhere inside (`HUGEINT`, `STRUCT(a UBIGINT)[]`): DuckDB's JSON reader's, or a Parquet file's UINT_64. */
 const WIDE_INTEGER = /\b(UHUGEINT|HUGEINT|UBIGINT)\b/g;
 
 /**
- * Makes BIGINT of every JSON Lines column (or nested field) DuckDB read as a wider integer, and
- * refuses the file when a value does not fit: DuckDB's Parquet writer turns HUGEINT into DOUBLE,
- * so 18446744073709551615 would be certified as 18446744073709552000 while the schema says
- * BIGINT. DuckDB also widens columns whose values all fit (9223372036854775807 beside a negative
- * number), which are kept, exactly, as BIGINT.
+ * Makes BIGINT of every JSON Lines or Parquet column (or nested field) read as a wider integer,
+ * and refuses the file (`refusal`, given the column and record number) when a value does not
+ * fit: DuckDB's Parquet writer turns HUGEINT into DOUBLE, so 18446744073709551615 would be
+ * certified as 18446744073709552000 while the schema says BIGINT, and a Parquet UINT_64 of
+ * 18446744073709551615 would be recorded as BIGINT, which no BIGINT holds. DuckDB also widens
+ * JSON columns whose values all fit (9223372036854775807 beside a negative number), which are
+ * kept, exactly, as BIGINT.
  */
-async function narrowWideIntegers(duck: DuckSession, input: { path: string; columns: LoadedColumn[] }): Promise<LoadedColumn[]> {
+async function narrowWideIntegers(duck: DuckSession, input: { columns: LoadedColumn[]; refusal: (key: string, record: number) => Promise<ValidationFailed> }): Promise<LoadedColumn[]> {
   const narrowed: LoadedColumn[] = [];
   for (const c of input.columns) {
     const narrow = c.duckType.replace(WIDE_INTEGER, 'BIGINT');
@@ -75,7 +94,7 @@ async function narrowWideIntegers(duck: DuckSession, input: { path: string; colu
     }
     const q = ident(c.name);
     const [beyond] = await duck.rows<{ n: number | bigint }>(`SELECT n FROM (SELECT row_number() OVER () AS n, ${q} AS v FROM raw) WHERE TRY_CAST(v AS ${narrow}) IS DISTINCT FROM v LIMIT 1`);
-    if (beyond) throw await roundedInteger({ path: input.path, key: c.name, record: Number(beyond.n) }, 'beyond the 64-bit integer range (−2^63 to 2^63−1)');
+    if (beyond) throw await input.refusal(c.name, Number(beyond.n));
     await duck.run(`ALTER TABLE raw ALTER ${q} TYPE ${narrow}`);
     narrowed.push({ name: c.name, duckType: narrow });
   }
