@@ -10,6 +10,7 @@ import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
 import { loadSnapshot, shadowsRowid, type LoadedColumn } from './load.js';
 import type { DatasetVersionRecord, Exclusion } from './types.js';
+import { skipBom } from './utf8.js';
 
 /** The certified rows as a Parquet blob. */
 export interface CertifiedParquet extends StoredBlob {
@@ -69,7 +70,9 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
   const rawPath = join(dir, 'snapshot');
   let duck: DuckSession | undefined;
   try {
-    await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
+    // DuckDB's JSON reader refuses a byte order mark, which ingest accepted (reading a copy without it).
+    if (v.format === 'jsonl') await pipeline(await env.blobs.get(v.snapshot.sha256), skipBom(), createWriteStream(rawPath));
+    else await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
     const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) }).catch((err: unknown) => {

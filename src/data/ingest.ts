@@ -1,6 +1,8 @@
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { appendAuditEntry } from '../audit/index.js';
-import { clipText, Conflict, embeddedCredentialIssues, newId, NotFound, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { clipText, Conflict, embeddedCredentialIssues, InsufficientStorage, isStorageFull, newId, NotFound, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import { getPrincipal, type ChangeContext } from '../identity/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
@@ -16,6 +18,7 @@ import { runQuarantine, type QuarantineReport } from './quarantine.js';
 import { findDataset, getDatasetVersion } from './records.js';
 import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from './spool.js';
 import { indexSubjects, subjectSalt, writeSubjectHashes, type SubjectHashFile } from './subject-index.js';
+import { startsWithBom } from './utf8.js';
 import { declaredValues, valueFormatIssues } from './value-format.js';
 import type { DatasetFormat, DatasetRecord, DatasetVersionRecord, ValueFormat } from './types.js';
 
@@ -197,9 +200,13 @@ async function checkSnapshot(
   env: DataEnv,
   s: { upload: SpooledUpload; format: DatasetFormat; header: string[] | undefined; delimiter: string | undefined; declared: DeclaredVersion; contract: Contract | undefined },
 ): Promise<Omit<Quarantined, 'snapshot'>> {
-  const duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
+  const path = s.format === 'jsonl' && startsWithBom(s.upload.head) ? await copyWithoutBom(s.upload.path) : s.upload.path;
+  const duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit }).catch(async (err: unknown) => {
+    if (path !== s.upload.path) await rm(path, { force: true });
+    throw err;
+  });
   try {
-    const snapshot = await openSnapshot(duck, { path: s.upload.path, format: s.format, ...(s.header ? { csv: { delimiter: s.delimiter!, header: s.header } } : {}) });
+    const snapshot = await openSnapshot(duck, { path, format: s.format, ...(s.header ? { csv: { delimiter: s.delimiter!, header: s.header } } : {}) });
     assertDeclaredColumns(snapshot.columns, s.declared);
     const report = await runQuarantine(duck, { snapshot, declared: s.declared, contract: s.contract });
     refuseNulValues(report);
@@ -209,7 +216,25 @@ async function checkSnapshot(
     return { report, subjects };
   } finally {
     duck.close();
+    if (path !== s.upload.path) await rm(path, { force: true });
   }
+}
+
+/**
+ * A copy of JSON Lines `path` without its leading UTF-8 byte order mark, beside it, for DuckDB,
+ * whose JSON reader refuses a BOM: the snapshot stays the bytes as sent. Lines are unchanged, so
+ * refusals name the same lines. Only a file with a BOM costs this copy (CSV never does: DuckDB's
+ * CSV reader skips the BOM itself).
+ */
+async function copyWithoutBom(path: string): Promise<string> {
+  const copy = `${path}.nobom`;
+  try {
+    await pipeline(createReadStream(path, { start: 3 }), createWriteStream(copy, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    await rm(copy, { force: true });
+    throw isStorageFull(err) ? new InsufficientStorage("the server's upload spool is full; nothing was kept", err) : err;
+  }
+  return copy;
 }
 
 /**

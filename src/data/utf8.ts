@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { Transform } from 'node:stream';
 
 /** Byte offset of the first byte that is not part of a valid UTF-8 sequence, or -1 when all are valid. */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
@@ -53,4 +54,31 @@ export function utf8Validator(): { push(chunk: Uint8Array): number; end(): numbe
       return carry.length > 0 ? offset : -1;
     },
   };
+}
+
+/** The UTF-8 byte order mark, which Windows tools write at the start of text files. */
+const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
+
+/** Whether `head` (a file's first bytes) starts with the UTF-8 byte order mark. */
+export function startsWithBom(head: Uint8Array): boolean {
+  return head.length >= 3 && head[0] === UTF8_BOM[0] && head[1] === UTF8_BOM[1] && head[2] === UTF8_BOM[2];
+}
+
+/** A stream passing bytes through unchanged, except a UTF-8 byte order mark at their very start. */
+export function skipBom(): Transform {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (head === undefined) return done(null, chunk);
+      head = Buffer.concat([head, chunk]);
+      // Undecided until three bytes have come: a BOM may arrive split across chunks.
+      if (head.length < 3) return done();
+      const rest = startsWithBom(head) ? head.subarray(3) : head;
+      head = undefined;
+      done(null, rest);
+    },
+    flush(done) {
+      done(null, head !== undefined && head.length > 0 ? head : null);
+    },
+  });
 }
