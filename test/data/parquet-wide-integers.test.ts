@@ -40,6 +40,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('Parquet unsigned 
     expect(await versions('beyond')).toBe(0);
   });
 
+  it('so is one inside a struct or a list, naming the top-level column', async () => {
+    for (const select of [
+      "SELECT * FROM (VALUES ({'a': 1::UBIGINT}), ({'a': 18446744073709551615::UBIGINT})) t(s)",
+      'SELECT * FROM (VALUES ([1::UBIGINT]), ([2::UBIGINT, 18446744073709551615::UBIGINT])) t(s)',
+    ]) {
+      const res = await send('nested-beyond', await parquetOf('nested-beyond', select));
+      expect(res.statusCode, `${select}: ${res.body}`).toBe(400);
+      expect(res.json<{ detail: string }>().detail).toContain('column "s" in row 2 holds an integer beyond the 64-bit signed integer range');
+    }
+    expect(await versions('nested-beyond')).toBe(0);
+  });
+
   it('unsigned columns whose values fit are BIGINT in the schema and profile, and certified exactly', async () => {
     const body = await parquetOf(
       'fits',
