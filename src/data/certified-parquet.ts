@@ -64,7 +64,7 @@ export function exclusionPredicates(v: DatasetVersionRecord, columns: LoadedColu
  * promotion stores it again from there (blob-refs.ts).
  * Values are kept as the snapshot had them (CSV columns as text); the manifest carries the
  * inferred schema. Refuses (internal) when the snapshot no longer reproduces the recorded
- * exclusion counts, and (conflict) when ingest would now refuse it.
+ * exclusion counts, and (conflict) when ingest would now refuse it (`loadAccepted`).
  */
 export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord, dir: string): Promise<CertifiedParquet> {
   const rawPath = join(dir, 'snapshot');
@@ -74,11 +74,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     if (v.format === 'jsonl') await pipeline(await env.blobs.get(v.snapshot.sha256), skipBom(), createWriteStream(rawPath));
     else await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
-    const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(rawPath, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
-    const columns = await loadSnapshot(duck, { path: rawPath, format: v.format, ...(csv ? { csv } : {}) }).catch((err: unknown) => {
-      // A snapshot quarantined before ingest refused what it holds (a JSON Lines integer the Parquet would round) is not certified as it is.
-      throw err instanceof ValidationFailed ? new Conflict(`${v.datasetName} v${v.version} cannot be certified: ${err.message}; ingest the file again`) : err;
-    });
+    const columns = await loadAccepted(duck, { v, path: rawPath });
     const predicates = exclusionPredicates(v, columns);
     const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
     const counts = await countExclusions(duck, { predicates, excluded });
@@ -93,6 +89,24 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
   } finally {
     duck?.close();
     await rm(rawPath, { force: true });
+  }
+}
+
+/**
+ * Loads the snapshot ingest accepted. The blob store served it verified against its hash, so a
+ * refusal now means ingest refuses more than when the version was quarantined (a JSON Lines
+ * integer the Parquet would round, a header whose names differ only in case…): a conflict
+ * (409), never certified as it is, and never a 400 naming a `body` or `body.header` the
+ * promotion request does not have. The header is read inside, as ingest reads it.
+ */
+async function loadAccepted(duck: DuckSession, input: { v: DatasetVersionRecord; path: string }): Promise<LoadedColumn[]> {
+  const { v, path } = input;
+  try {
+    const csv = v.format === 'csv' ? { delimiter: v.delimiter ?? ',', header: await csvHeader(path, { delimiter: v.delimiter ?? ',', size: v.snapshot.size }) } : undefined;
+    return await loadSnapshot(duck, { path, format: v.format, ...(csv ? { csv } : {}) });
+  } catch (err) {
+    if (err instanceof ValidationFailed) throw new Conflict(`${v.datasetName} v${v.version} cannot be certified: ${err.message}; ingest the file again`);
+    throw err;
   }
 }
 
