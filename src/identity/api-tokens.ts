@@ -1,7 +1,7 @@
 import { Conflict, Forbidden, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { changeTime, recordChange } from './evidence.js';
-import { generateTokenSecret, hashTokenSecret, normaliseScopes, roleScopes, scopesWithin } from './tokens.js';
+import { generateTokenSecret, hashTokenSecret, normaliseScopes, roleScopes, scopesWithin, type ScopeRules } from './tokens.js';
 import type { AuthenticatedPrincipal, ChangeContext } from './types.js';
 
 /** Options of `issueToken`. */
@@ -12,6 +12,8 @@ export interface IssueTokenInput {
   expiresAt?: string;
   /** See `normaliseScopes`. @default ['read', 'write'] */
   scopes?: readonly string[];
+  /** Which operation ids and field name the scopes are checked with; see `ScopeRules`. */
+  scopeRules?: ScopeRules;
   /**
    * The credential asking. When it belongs to the same principal, the new token may not be
    * broader than it (a scoped token cannot mint an unscoped one).
@@ -71,7 +73,7 @@ function toTokenInfo(r: TokenRow): TokenInfo {
 
 /** Inserts a token inside the caller's transaction, with its audit entry. */
 export async function insertToken(tx: Tx, input: IssueTokenInput, ctx: ChangeContext): Promise<IssuedToken> {
-  const normalised = normaliseScopes(input.scopes);
+  const normalised = normaliseScopes(input.scopes, input.scopeRules);
   const issues = [...plainTextIssues([['name', input.name]]), ...normalised.issues];
   if (issues.length > 0) throw new ValidationFailed(`invalid token: ${issues.map((i) => i.field).join(', ')}`, issues);
   const scopes = normalised.scopes;

@@ -31,7 +31,7 @@ export {
   type RevokeTokenInput,
   type TokenInfo,
 } from './api-tokens.js';
-export { FULL_ACCESS_SCOPES, TOKEN_PREFIX } from './tokens.js';
+export { FULL_ACCESS_SCOPES, TOKEN_PREFIX, type ScopeRules } from './tokens.js';
 export { CLEARANCES, principalAttributesSchema, type Clearance, type PrincipalAttributes } from './attributes.js';
 export { authorizeScope, createAuthenticator, type Authenticator, type AuthenticatorOptions, type CredentialRequest } from './authenticate.js';
 export {

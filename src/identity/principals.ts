@@ -1,6 +1,7 @@
 import { Conflict, type FieldIssue, newId, NotFound, plainTextIssues, ValidationFailed } from '../core/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { insertToken, type IssuedToken } from './api-tokens.js';
+import type { ScopeRules } from './tokens.js';
 import { principalAttributesSchema, type PrincipalAttributes } from './attributes.js';
 import { changeTime, recordChange } from './evidence.js';
 import { BUILT_IN_ROLES, isRole, PLATFORM_ADMIN_ROLE } from './roles.js';
@@ -95,7 +96,7 @@ export async function createPrincipal(db: Db, input: CreatePrincipalInput, ctx: 
 
 /** What `enrolPrincipal` needs: a principal, and optionally its first token. */
 export interface EnrolPrincipalInput extends CreatePrincipalInput {
-  token?: { name: string; expiresAt?: string; scopes?: readonly string[] };
+  token?: { name: string; expiresAt?: string; scopes?: readonly string[]; scopeRules?: ScopeRules };
 }
 
 /** Creates a principal and, when asked, its first token, in one transaction: both or neither. */

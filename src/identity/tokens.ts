@@ -27,18 +27,54 @@ const ROLE_SCOPE_PREFIX = 'role:';
 const OPERATION_ID = /^[a-z][A-Za-z0-9]{0,99}$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** What requested scopes are checked against, and how their issues are named. */
+export interface ScopeRules {
+  /** The operation ids a scope may name: the API's token routes. None given: no operation scope is accepted. */
+  operationIds?: readonly string[];
+  /** The field the scopes were sent in, for issues (`body.scopes`). @default 'scopes' */
+  field?: string;
+}
+
+/** Edit distance (insertions, deletions, substitutions), for suggesting the operation id a typo meant. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The one known operation id within two edits (case aside) of `scope`, when exactly one is. */
+function closestOperation(scope: string, operationIds: readonly string[]): string | undefined {
+  const near = operationIds.filter((id) => editDistance(scope.toLowerCase(), id.toLowerCase()) <= 2);
+  return near.length === 1 ? near[0] : undefined;
+}
+
+/** The issue for a scope that is none of the accepted kinds. */
+function unknownScope(scope: string, operationIds: readonly string[]): string {
+  const meant = OPERATION_ID.test(scope) ? closestOperation(scope, operationIds) : undefined;
+  const what = 'must be "read", "write", the operation id of an API operation, or "role:<built-in role>"';
+  return meant ? `${what}; did you mean "${meant}"?` : what;
+}
+
 /**
  * Validates and normalises requested scopes: `read` (GET operations), `write` (every other
- * method), an operation id (that operation only), `role:<role>` (act with that role only).
+ * method), a known operation id (that operation only), `role:<role>` (act with that role only).
  * When no access scope (read, write, operation id) is named, `read` and `write` are added, so
  * `["role:auditor"]` means "everything, as an auditor". Sorted and deduplicated.
  */
-export function normaliseScopes(requested: readonly string[] | undefined): { scopes: string[]; issues: FieldIssue[] } {
+export function normaliseScopes(requested: readonly string[] | undefined, rules: ScopeRules = {}): { scopes: string[]; issues: FieldIssue[] } {
+  const operationIds = rules.operationIds ?? [];
   const issues: FieldIssue[] = [];
   const out = new Set<string>();
   for (const [i, s] of (requested ?? []).entries()) {
-    if (s.startsWith(ROLE_SCOPE_PREFIX) ? isRole(s.slice(ROLE_SCOPE_PREFIX.length)) : OPERATION_ID.test(s)) out.add(s);
-    else issues.push({ field: `scopes.${i}`, message: 'must be "read", "write", an operation id, or "role:<built-in role>"' });
+    const known = s.startsWith(ROLE_SCOPE_PREFIX)
+      ? isRole(s.slice(ROLE_SCOPE_PREFIX.length))
+      : FULL_ACCESS_SCOPES.includes(s) || operationIds.includes(s);
+    if (known) out.add(s);
+    else issues.push({ field: `${rules.field ?? 'scopes'}.${i}`, message: unknownScope(s, operationIds) });
   }
   if (![...out].some((s) => !s.startsWith(ROLE_SCOPE_PREFIX))) for (const s of FULL_ACCESS_SCOPES) out.add(s);
   return { scopes: [...out].sort(), issues };

@@ -212,6 +212,28 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
     expect((await call('GET', '/api/v1/tokens', only)).statusCode).toBe(403);
   });
 
+  it('refuses a scope that names no operation (400 naming the field), issuing nothing', async () => {
+    const before = [await count('principals'), await count('api_tokens'), await changeEntryCount(t.db)];
+    const own = await call('POST', '/api/v1/tokens', auditor.token, { name: 'typo', scopes: ['read', 'ingestDatasetVersoin'] });
+    expect(own.statusCode).toBe(400);
+    expect(own.json()).toMatchObject({ errors: [{ field: 'body.scopes.1', detail: expect.stringContaining('did you mean "ingestDatasetVersion"?') }] });
+    const other = await call('POST', `/api/v1/principals/${auditor.id}/tokens`, t.adminToken, { name: 'bogus', scopes: ['bogus'] });
+    expect(other.statusCode).toBe(400);
+    expect(fieldsOf(other.json())).toEqual(['body.scopes.0']);
+    const enrol = await call('POST', '/api/v1/principals', t.adminToken, { name: 'never-made', roles: ['auditor'], token: { scopes: ['getCurrentPrincipal', 'bogus'] } });
+    expect(enrol.statusCode).toBe(400);
+    expect(fieldsOf(enrol.json())).toEqual(['body.token.scopes.1']);
+    expect([await count('principals'), await count('api_tokens'), await changeEntryCount(t.db)]).toEqual(before);
+  });
+
+  it('a token stored with a scope no operation has (issued before scopes were checked) keeps working', async () => {
+    const res = await call('POST', '/api/v1/tokens', auditor.token, { name: 'legacy', scopes: ['getCurrentPrincipal'] });
+    const issued = res.json<{ id: string; token: string }>();
+    await t.db.query("UPDATE api_tokens SET scopes = ARRAY['bogus', 'getCurrentPrincipal'] WHERE id = $1", [issued.id]);
+    expect((await call('GET', '/api/v1/whoami', issued.token)).json()).toMatchObject({ scopes: ['bogus', 'getCurrentPrincipal'] });
+    expect((await call('GET', '/api/v1/tokens', issued.token)).statusCode).toBe(403);
+  });
+
   it('role scopes narrow the roles a token acts with, never widen them', async () => {
     const steward = await createPrincipalWithToken(t.db, { name: 'sue-steward', roles: ['auditor', 'data-steward'] });
     const narrowed = await call('POST', '/api/v1/tokens', steward.token, { name: 'audit-only', scopes: ['role:data-steward'] });

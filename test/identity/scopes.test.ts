@@ -6,11 +6,24 @@ describe('token scopes', () => {
     expect(normaliseScopes(undefined)).toEqual({ scopes: ['read', 'write'], issues: [] });
     expect(normaliseScopes(['role:auditor']).scopes).toEqual(['read', 'role:auditor', 'write']);
     expect(normaliseScopes(['read', 'read']).scopes).toEqual(['read']);
-    expect(normaliseScopes(['getCurrentPrincipal', 'role:auditor']).scopes).toEqual(['getCurrentPrincipal', 'role:auditor']);
+    const rules = { operationIds: ['getCurrentPrincipal'] };
+    expect(normaliseScopes(['getCurrentPrincipal', 'role:auditor'], rules).scopes).toEqual(['getCurrentPrincipal', 'role:auditor']);
   });
 
   it('names each bad scope by its index', () => {
     expect(normaliseScopes(['read', 'role:wizard', 'DROP TABLE', '']).issues.map((i) => i.field)).toEqual(['scopes.1', 'scopes.2', 'scopes.3']);
+    expect(normaliseScopes(['write', 'bogus'], { field: 'body.token.scopes' }).issues.map((i) => i.field)).toEqual(['body.token.scopes.1']);
+  });
+
+  it('accepts only the operation ids it is given, suggesting the one a typo meant', () => {
+    const rules = { operationIds: ['ingestDataset', 'getDataset', 'getCurrentPrincipal'] };
+    expect(normaliseScopes(['ingestDataset'], rules)).toEqual({ scopes: ['ingestDataset'], issues: [] });
+    const typo = normaliseScopes(['ingestDatset', 'bogus', 'getCurrentPrincipal'], rules).issues;
+    expect(typo.map((i) => i.field)).toEqual(['scopes.0', 'scopes.1']);
+    expect(typo[0]?.message).toContain('did you mean "ingestDataset"?');
+    expect(typo[1]?.message).not.toContain('did you mean');
+    // Without the API's operation ids, no operation scope can be checked, so none is accepted.
+    expect(normaliseScopes(['getCurrentPrincipal']).issues.map((i) => i.field)).toEqual(['scopes.0']);
   });
 
   it('admits by operation id, or by read for GET and write for every other method', () => {

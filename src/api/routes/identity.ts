@@ -73,7 +73,14 @@ export const identityRoutes = [
       const p = principal!;
       const issued = await issueToken(
         deps.db,
-        { principalId: p.id, name: body.name, ...expiryOf(p, body.expiresInDays), ...(body.scopes ? { scopes: body.scopes } : {}), issuedBy: p },
+        {
+          principalId: p.id,
+          name: body.name,
+          ...expiryOf(p, body.expiresInDays),
+          ...(body.scopes ? { scopes: body.scopes } : {}),
+          scopeRules: { operationIds: deps.policy.actions, field: 'body.scopes' },
+          issuedBy: p,
+        },
         changeContextOf(p, requestId),
       );
       return { status: 201, json: issued };

@@ -124,7 +124,10 @@ export const principalRoutes = [
     handler: async ({ body, principal, deps, requestId }) => {
       const p = principal!;
       const { token: wanted, ...input } = body;
-      const token = wanted ? { name: wanted.name ?? 'initial', ...expiryOf(p, wanted.expiresInDays), ...(wanted.scopes ? { scopes: wanted.scopes } : {}) } : undefined;
+      const scopeRules = { operationIds: deps.policy.actions, field: 'body.token.scopes' };
+      const token = wanted
+        ? { name: wanted.name ?? 'initial', ...expiryOf(p, wanted.expiresInDays), ...(wanted.scopes ? { scopes: wanted.scopes } : {}), scopeRules }
+        : undefined;
       const created = await enrolPrincipal(deps.db, { ...input, ...(token ? { token } : {}) }, changeContextOf(p, requestId));
       return {
         status: 201,
@@ -186,7 +189,14 @@ export const principalRoutes = [
       const p = principal!;
       const issued = await issueToken(
         deps.db,
-        { principalId: params.id, name: body.name, ...expiryOf(p, body.expiresInDays), ...(body.scopes ? { scopes: body.scopes } : {}), issuedBy: p },
+        {
+          principalId: params.id,
+          name: body.name,
+          ...expiryOf(p, body.expiresInDays),
+          ...(body.scopes ? { scopes: body.scopes } : {}),
+          scopeRules: { operationIds: deps.policy.actions, field: 'body.scopes' },
+          issuedBy: p,
+        },
         changeContextOf(p, requestId),
       );
       return { status: 201, json: issued };
