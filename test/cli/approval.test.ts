@@ -79,6 +79,25 @@ describe('assay policy decide / assay approval against a running server', () => 
     expect(shown).toMatchObject({ status: 'redeemed', comment: 'budget line FIN-22' });
   });
 
+  it('names the flag or argument typed, not the API field, in a refusal (and the API field with --json)', () => {
+    const decide = as(agentToken, ['policy', 'decide', '--action', 'spend money', '--risk', 'low', '--purpose', 'p', '--approval', 'apr_1']);
+    expect(decide.status).toBe(1);
+    expect(decide.stderr).toMatch(/--action: a dotted action type/);
+    expect(decide.stderr).toMatch(/--purpose: /);
+    expect(decide.stderr).toMatch(/--approval: must be an approval request id/);
+    expect(decide.stderr).not.toMatch(/body\./);
+    const badId = as(officerToken, ['approval', 'approve', 'APR-7', '--comment', 'budget line FIN-22']);
+    expect(badId.status).toBe(1);
+    expect(badId.stderr).toMatch(/ID: must be an approval request id/);
+    expect(badId.stderr).not.toContain('params.id');
+    const short = as(officerToken, ['approval', 'reject', approvalId, '--comment', 'no']);
+    expect(short.status).toBe(1);
+    expect(short.stderr).toMatch(/--comment: /);
+    expect(short.stderr).not.toContain('body.comment');
+    const json = as(officerToken, ['--json', 'approval', 'reject', approvalId, '--comment', 'no']);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { errors: [{ field: 'body.comment' }] } });
+  });
+
   it('refuses a bad risk or amount before asking the server', () => {
     expect(as(agentToken, ['policy', 'decide', '--action', 'x.y', '--risk', 'extreme', '--purpose', 'p']).status).toBe(2);
     expect(as(agentToken, ['policy', 'decide', '--action', 'x.y', '--risk', 'low', '--amount', '-3', '--purpose', 'p']).status).toBe(2);

@@ -110,6 +110,30 @@ describe('assay audit hold / purge / erase against a running server', () => {
     expect(assay(['audit', 'purge', '--dry-run']).stdout).toContain('would purge 0 payload(s)');
   });
 
+  it('names the flag or argument typed, not the API field, in a refusal (and the API field with --json)', () => {
+    const asOfficer = (args: string[]) => assay(args, { ASSAY_TOKEN: complianceToken });
+    const place = asOfficer(['audit', 'hold', 'place', '--case', ' ', '--reason', 'r', '--class', 'Not A Class', '--stored-from', 'yesterday']);
+    expect(place.status).toBe(1);
+    expect(place.stderr).toMatch(/--case: /);
+    expect(place.stderr).toMatch(/--class \(1st\): must be a payload class name/);
+    expect(place.stderr).toMatch(/--stored-from: /);
+    expect(place.stderr).not.toMatch(/body\./);
+    const release = asOfficer(['audit', 'hold', 'release', 'HOLD-7', '--reason', 'settled']);
+    expect(release.status).toBe(1);
+    expect(release.stderr).toMatch(/ID: must be a legal hold id/);
+    expect(release.stderr).not.toContain('params.id');
+    const erase = asOfficer(['audit', 'erase', 'not-a-hash', '--reason', 'DSR-6']);
+    expect(erase.status).toBe(1);
+    expect(erase.stderr).toMatch(/SHA256: must be 64 lowercase hexadecimal characters/);
+    expect(erase.stderr).not.toContain('params.sha256');
+    const reason = asOfficer(['audit', 'erase', expired, '--reason', ' ']);
+    expect(reason.status).toBe(1);
+    expect(reason.stderr).toMatch(/--reason: /);
+    expect(reason.stderr).not.toContain('body.reason');
+    const json = asOfficer(['--json', 'audit', 'hold', 'place', '--case', ' ', '--reason', 'r']);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { errors: [{ field: 'body.caseId' }] } });
+  });
+
   it('reports usage errors with exit 2', () => {
     expect(assay(['audit', 'hold', 'place', '--reason', 'no case']).status).toBe(2);
     expect(assay(['audit', 'purge', '--limit', 'many']).status).toBe(2);

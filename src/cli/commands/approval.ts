@@ -2,11 +2,25 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { APPROVAL_STATUSES, type ApprovalRequestRecord, type AutonomyAnswer } from '../../autonomy/index.js';
 import { RISK_TIERS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
 
 const URL_HELP = 'server to ask (default: the running server of $ASSAY_HOME)';
+
+/** The flags behind the fields `policy decide` sends, so a refusal names what was typed (`--approval`, not `body.approvalId`). */
+const DECIDE_FIELDS: FieldFlags = {
+  'body.action': '--action',
+  'body.risk': '--risk',
+  'body.purpose': '--purpose',
+  'body.amount': '--amount',
+  'body.approvalId': '--approval',
+  'body.expiresInMinutes': '--expires-in',
+};
+
+/** The same for `approval approve|reject` (`params.id` is the ID argument). */
+const VERDICT_FIELDS: FieldFlags = { 'params.id': 'ID', 'body.comment': '--comment' };
 
 function parseAmount(value: string): number {
   const n = Number(value);
@@ -59,6 +73,8 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
           ...(opts.amount !== undefined ? { amount: opts.amount } : {}),
           ...(opts.approval ? { approvalId: opts.approval } : {}),
           ...(opts.expiresIn ? { expiresInMinutes: opts.expiresIn } : {}),
+        }).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: DECIDE_FIELDS });
         });
         if (json()) printJson(io, answer);
         else io.stdout(answerLine(answer));
@@ -108,7 +124,11 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
       .option('--url <url>', URL_HELP)
       .action((id: string, opts: UrlOption & { comment: string }) =>
         ctx.run(async () => {
-          const a = await postJson<ApprovalRequestRecord>(server(opts), `/api/v1/approvals/${encodeURIComponent(id)}/${verdict}`, { comment: opts.comment });
+          const a = await postJson<ApprovalRequestRecord>(server(opts), `/api/v1/approvals/${encodeURIComponent(id)}/${verdict}`, { comment: opts.comment }).catch(
+            (err: unknown) => {
+              throw inFlagTerms(err, {}, { fields: !json(), paths: VERDICT_FIELDS });
+            },
+          );
           if (json()) printJson(io, a);
           else io.stdout(approvalLine(a));
           return EXIT.ok;

@@ -1,12 +1,33 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AuditPayload, LegalHold, LegalHoldScope, PurgeReport } from '../../audit/index.js';
 import { postJson, getJson, serverFor, type ServerTarget } from '../client.js';
+import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
 /** What these commands need from the program. */
 export type AuditPayloadCommandContext = CommandContext;
 
 type UrlOption = { url?: string };
+
+/** The flags behind the fields `hold place` sends, so a refusal names what was typed (`--class (2nd)`, not `body.scope.classes.1`). */
+const PLACE_FIELDS: FieldFlags = {
+  'body.caseId': '--case',
+  'body.reason': '--reason',
+  'body.scope.classes': '--class',
+  'body.scope.classes.*': '--class',
+  'body.scope.subjectId': '--subject',
+  'body.scope.resource': '--resource',
+  'body.scope.resource.type': '--resource',
+  'body.scope.resource.id': '--resource',
+  'body.scope.storedFrom': '--stored-from',
+  'body.scope.storedTo': '--stored-to',
+};
+/** The same for `hold release` (`params.id` is the ID argument). */
+const RELEASE_FIELDS: FieldFlags = { 'params.id': 'ID', 'body.reason': '--reason' };
+/** The same for `purge`. */
+const PURGE_FIELDS: FieldFlags = { 'body.dryRun': '--dry-run', 'body.limit': '--limit' };
+/** The same for `erase` (`params.sha256` is the SHA256 argument). */
+const ERASE_FIELDS: FieldFlags = { 'params.sha256': 'SHA256', 'body.reason': '--reason', 'body.overrideMinimum': '--override-minimum' };
 
 function server(ctx: AuditPayloadCommandContext, opts: UrlOption): ServerTarget {
   return serverFor(ctx.io, ctx.globals(), opts.url);
@@ -77,7 +98,9 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
             ...(opts.storedFrom ? { storedFrom: opts.storedFrom } : {}),
             ...(opts.storedTo ? { storedTo: opts.storedTo } : {}),
           };
-          const h = await postJson<LegalHold>(server(ctx, opts), '/api/v1/audit/holds', { caseId: opts.case, reason: opts.reason, scope });
+          const h = await postJson<LegalHold>(server(ctx, opts), '/api/v1/audit/holds', { caseId: opts.case, reason: opts.reason, scope }).catch((err: unknown) => {
+            throw inFlagTerms(err, {}, { fields: !json(), paths: PLACE_FIELDS });
+          });
           if (json()) printJson(io, h);
           else io.stdout(`placed legal hold ${h.id} (case ${h.caseId}) over ${describeScope(h.scope)}\n`);
           return EXIT.ok;
@@ -105,7 +128,11 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .option('--url <url>', urlHelp)
     .action((id: string, opts: UrlOption & { reason: string }) =>
       ctx.run(async () => {
-        const h = await postJson<LegalHold>(server(ctx, opts), `/api/v1/audit/holds/${encodeURIComponent(id)}/release`, { reason: opts.reason });
+        const h = await postJson<LegalHold>(server(ctx, opts), `/api/v1/audit/holds/${encodeURIComponent(id)}/release`, { reason: opts.reason }).catch(
+          (err: unknown) => {
+            throw inFlagTerms(err, {}, { fields: !json(), paths: RELEASE_FIELDS });
+          },
+        );
         if (json()) printJson(io, h);
         else io.stdout(`released legal hold ${h.id} (case ${h.caseId})\n`);
         return EXIT.ok;
@@ -123,6 +150,8 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
         const report = await postJson<PurgeReport>(server(ctx, opts), '/api/v1/audit/purge', {
           dryRun: opts.dryRun === true,
           ...(opts.limit ? { limit: opts.limit } : {}),
+        }).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: PURGE_FIELDS });
         });
         if (json()) printJson(io, report);
         else printPurge(io, report);
@@ -142,6 +171,8 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
         const p = await postJson<AuditPayload>(server(ctx, opts), `/api/v1/audit/payloads/${encodeURIComponent(sha256)}/erase`, {
           reason: opts.reason,
           overrideMinimum: opts.overrideMinimum === true,
+        }).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: ERASE_FIELDS });
         });
         if (json()) printJson(io, p);
         else io.stdout(`erased the bytes of audit payload ${p.sha256} (entry ${p.eraseEntryId ?? ''}); its record and hash remain\n`);
