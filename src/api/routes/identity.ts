@@ -13,7 +13,7 @@ import {
 } from '../../identity/index.js';
 import { on } from '../authorize.js';
 import { defineRoute } from '../route.js';
-import { expiryOf, issuedTokenSchema, principalRoutes, principalSchema, tokenInfoSchema, tokenRequestSchema } from './principals.js';
+import { issuedTokenSchema, principalRoutes, principalSchema, requestedToken, tokenInfoSchema, tokenRequestSchema } from './principals.js';
 
 const elevationSchema = z.object({
   id: z.string(),
@@ -75,10 +75,7 @@ export const identityRoutes = [
         deps.db,
         {
           principalId: p.id,
-          name: body.name,
-          ...expiryOf(p, body.expiresInDays),
-          ...(body.scopes ? { scopes: body.scopes } : {}),
-          scopeRules: { operationIds: deps.policy.actions, field: 'body.scopes' },
+          ...requestedToken(p, body, { operationIds: deps.policy.actions, field: 'body.scopes' }),
           issuedBy: p,
         },
         changeContextOf(p, requestId),

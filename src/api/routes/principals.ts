@@ -70,9 +70,22 @@ export const issuedTokenSchema = z.object({
 });
 
 /** The expiry of a token asked for `days` from the request's time. */
-export function expiryOf(principal: AuthenticatedPrincipal, days: number | undefined): { expiresAt?: string } {
+function expiryOf(principal: AuthenticatedPrincipal, days: number | undefined): { expiresAt?: string } {
   if (days === undefined) return {};
   return { expiresAt: new Date(Date.parse(principal.authenticatedAt) + days * 86_400_000).toISOString() };
+}
+
+/**
+ * A token request as issueToken takes it, asked by `caller`: its expiry counted from the
+ * request's time, its scopes checked against the API's operations (`deps.policy.actions`) and
+ * refused naming `scopes.field`.
+ */
+export function requestedToken(
+  caller: AuthenticatedPrincipal,
+  wanted: { name: string; expiresInDays?: number | undefined; scopes?: string[] | undefined },
+  scopes: { operationIds: readonly string[]; field: string },
+): { name: string; expiresAt?: string; scopes?: string[]; scopeRules: { operationIds: readonly string[]; field: string } } {
+  return { name: wanted.name, ...expiryOf(caller, wanted.expiresInDays), ...(wanted.scopes ? { scopes: wanted.scopes } : {}), scopeRules: scopes };
 }
 
 const createBody = z.strictObject({
@@ -124,10 +137,7 @@ export const principalRoutes = [
     handler: async ({ body, principal, deps, requestId }) => {
       const p = principal!;
       const { token: wanted, ...input } = body;
-      const scopeRules = { operationIds: deps.policy.actions, field: 'body.token.scopes' };
-      const token = wanted
-        ? { name: wanted.name ?? 'initial', ...expiryOf(p, wanted.expiresInDays), ...(wanted.scopes ? { scopes: wanted.scopes } : {}), scopeRules }
-        : undefined;
+      const token = wanted ? requestedToken(p, { ...wanted, name: wanted.name ?? 'initial' }, { operationIds: deps.policy.actions, field: 'body.token.scopes' }) : undefined;
       const created = await enrolPrincipal(deps.db, { ...input, ...(token ? { token } : {}) }, changeContextOf(p, requestId));
       return {
         status: 201,
@@ -191,10 +201,7 @@ export const principalRoutes = [
         deps.db,
         {
           principalId: params.id,
-          name: body.name,
-          ...expiryOf(p, body.expiresInDays),
-          ...(body.scopes ? { scopes: body.scopes } : {}),
-          scopeRules: { operationIds: deps.policy.actions, field: 'body.scopes' },
+          ...requestedToken(p, body, { operationIds: deps.policy.actions, field: 'body.scopes' }),
           issuedBy: p,
         },
         changeContextOf(p, requestId),
