@@ -5,6 +5,7 @@ import { AssayError, isAssayError, isStorageFull, MalformedRequest, newId, nulPa
 import { createAuthenticator, type AuthenticatedPrincipal } from '../identity/index.js';
 import { authorizeRoute } from './authorize.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
+import { namedAsRequested } from './fields.js';
 import type { AppDeps, RouteReply, RouteSpec } from './route.js';
 import { routeTable } from './routes/index.js';
 import { UPLOAD_MEDIA_TYPES } from '../data/index.js';
@@ -145,7 +146,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
               refuseNul(req.query, 'query');
               // Fastify has routed (params) and parsed the query string, but not read the body.
               const input = { params: req.params as Record<string, string>, query: req.query as Record<string, unknown>, principal, deps };
-              await authorizeRoute({ route, input, requestId: req.id });
+              await authorizeRoute({ route, input, requestId: req.id }).catch((err: unknown) => {
+                throw namedAsRequested(err, route.request);
+              });
             },
           }
         : {}),
@@ -162,7 +165,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
           request: req,
           reply,
         };
-        return send(reply, await route.handler(ctx as never));
+        try {
+          return send(reply, await route.handler(ctx as never));
+        } catch (err) {
+          throw namedAsRequested(err, route.request);
+        }
       },
     });
   }

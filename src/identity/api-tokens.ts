@@ -88,7 +88,7 @@ export async function insertToken(tx: Tx, input: IssueTokenInput, ctx: ChangeCon
   const notHeld = roleScopes(scopes).filter((r) => !principal.roles.includes(r));
   if (notHeld.length > 0) {
     throw new ValidationFailed(`the principal does not hold ${notHeld.join(', ')}`, [
-      { field: 'scopes', message: `role scopes must name roles the principal holds (${principal.roles.join(', ') || 'none'})` },
+      { field: input.scopeRules?.field ?? 'scopes', message: `role scopes must name roles the principal holds (${principal.roles.join(', ') || 'none'})` },
     ]);
   }
   const by = input.issuedBy;

@@ -117,11 +117,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
     expect(released.json()).toMatchObject({ active: false, releasedBy: compliance.id });
     const twice = await call('POST', `/api/v1/audit/holds/${hold.id}/release`, compliance, { reason: 'again' });
     expect(twice.statusCode).toBe(409);
-    expect(twice.json()).toMatchObject({ code: 'conflict', errors: [{ field: 'id' }] });
+    expect(twice.json()).toMatchObject({ code: 'conflict', errors: [{ field: 'params.id' }] });
   });
 
   it.each([
-    ['an unknown class', { caseId: 'C', reason: 'r', scope: { classes: ['gossip'] } }, 'scope.classes.0'],
+    ['an unknown class', { caseId: 'C', reason: 'r', scope: { classes: ['gossip'] } }, 'body.scope.classes.0'],
     ['an unknown scope field', { caseId: 'C', reason: 'r', scope: { colour: 'red' } }, 'body.scope.colour'],
     ['a bad time', { caseId: 'C', reason: 'r', scope: { storedFrom: 'yesterday' } }, 'body.scope.storedFrom'],
     ['no case', { reason: 'r' }, 'body.caseId'],
@@ -173,7 +173,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payload API
     const url = `/api/v1/audit/payloads/${payload.sha256}/erase`;
     const early = await call('POST', url, compliance, { reason: 'DSR-2' });
     expect(early.statusCode).toBe(409);
-    expect(early.json().errors).toEqual([expect.objectContaining({ field: 'overrideMinimum' })]);
+    expect(early.json().errors).toEqual([expect.objectContaining({ field: 'body.overrideMinimum' })]);
     expect(await t.auditPayloads.has(payload.sha256)).toBe(true);
     const forced = await call('POST', url, compliance, { reason: 'DSR-2, court order 17', overrideMinimum: true });
     expect(forced.statusCode).toBe(200);

@@ -88,14 +88,14 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
     const before = [await count('principals'), await count('api_tokens')];
     const dup = await call('POST', '/api/v1/principals', t.adminToken, { name: 'ada-auditor', roles: ['auditor'], token: { name: 'x' } });
     expect(dup.statusCode).toBe(409);
-    expect(fieldsOf(dup.json())).toEqual(['name']);
+    expect(fieldsOf(dup.json())).toEqual(['body.name']);
     const exceed = await call('POST', '/api/v1/principals', t.adminToken, {
       name: 'would-exceed',
       roles: ['auditor'],
       token: { name: 'x', scopes: ['role:platform-admin'] },
     });
     expect(exceed.statusCode).toBe(400);
-    expect(fieldsOf(exceed.json())).toEqual(['scopes']);
+    expect(fieldsOf(exceed.json())).toEqual(['body.token.scopes']);
     expect([await count('principals'), await count('api_tokens')]).toEqual(before);
   });
 
@@ -178,10 +178,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('principals and to
     expect(elevated.statusCode, elevated.body).toBe(201);
     const demote = await call('PATCH', `/api/v1/principals/${t.adminId}`, oncall.token, { roles: ['auditor'] });
     expect(demote.statusCode).toBe(409);
-    expect(fieldsOf(demote.json())).toEqual(['roles']);
+    expect(fieldsOf(demote.json())).toEqual(['body.roles']);
     const disable = await call('PATCH', `/api/v1/principals/${t.adminId}`, oncall.token, { disabled: true });
     expect(disable.statusCode).toBe(409);
-    expect(fieldsOf(disable.json())).toEqual(['disabled']);
+    expect(fieldsOf(disable.json())).toEqual(['body.disabled']);
     expect((await call('DELETE', '/api/v1/break-glass', oncall.token)).statusCode).toBe(200);
     expect((await call('GET', '/api/v1/whoami', t.adminToken)).json().roles).toEqual(['platform-admin']);
 

@@ -23,7 +23,7 @@ import { CLASSIFICATIONS } from '../../policy/index.js';
 import type { Queryable } from '../../store/index.js';
 import { authorizeAction, on } from '../authorize.js';
 import { emitIngest, emitPromotion } from '../lineage-out.js';
-import { decimalInteger, namedAsSent } from '../fields.js';
+import { decimalInteger } from '../fields.js';
 import { defineRoute, type AppDeps } from '../route.js';
 import { authorizeDerivationInputs, derivationOf, derivationQuery, derivationSchema } from './data-derivation.js';
 
@@ -291,7 +291,7 @@ export const dataRoutes = [
     },
     handler: async ({ params, principal, deps }) => {
       try {
-        return { json: await namedAsSent('params', () => getDatasetManifest(deps, params)) };
+        return { json: await getDatasetManifest(deps, params) };
       } catch (err) {
         // The 409 tells that the version exists: only to a caller who may read the version
         // itself. One a site's policies let fetch manifests alone learns no more than of a missing one.

@@ -17,7 +17,6 @@ const CREATE_FIELDS: FieldFlags = {
   'body.token.expiresInDays': '--expires-in-days',
   'body.token.scopes': '--scope',
   'body.token.scopes.*': '--scope',
-  scopes: '--scope',
 };
 
 /** The same for `token issue` and `token list` (`params.id` is the --principal they were given). */
@@ -27,7 +26,6 @@ const TOKEN_FIELDS: FieldFlags = {
   'body.expiresInDays': '--expires-in-days',
   'body.scopes': '--scope',
   'body.scopes.*': '--scope',
-  scopes: '--scope',
 };
 
 /** What these commands need from the program. */
