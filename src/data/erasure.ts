@@ -31,8 +31,11 @@ export const RETRAIN_REQUIRED = 'retrain_required';
 export const ERASURE_LINEAGE_EDGES: readonly EdgeType[] = ['input', 'output', 'derived'];
 /** The lineage nodes a request records downstream of its hits: derived versions, models, OpenLineage datasets. */
 const DOWNSTREAM_TYPES: readonly NodeType[] = ['dataset_version', 'model_version', 'external_dataset'];
-/** Longest subject id accepted. */
-export const MAX_SUBJECT_ID_LENGTH = 1000;
+/**
+ * Longest subject id accepted, in characters. The subject index keys every id a file holds,
+ * however long (a URL, a composite key): a request must reach any of them. Only the hash is kept.
+ */
+export const MAX_SUBJECT_ID_LENGTH = 65_536;
 /**
  * The longest erasure reason: kept whole in the audit entry, after the counts of what was found
  * and the digest of every id reached (under 400 characters); the ids follow as far as they fit.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetVersionRecord, ErasureRequestRecord } from '../../src/data/index.js';
+import { MAX_SUBJECT_ID_LENGTH, type DatasetVersionRecord, type ErasureRequestRecord } from '../../src/data/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 
@@ -108,6 +108,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     });
     expect(quoting.status).toBe(400);
     expect(((await quoting.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.reason']);
+  });
+
+  it('finds an id longer than a thousand characters (a composite key, a URL), and refuses one past the limit naming body.subjectId', async () => {
+    const long = `https://crm.example.com/customers/${'k'.repeat(3000)}`;
+    await ingest('crm-export', `customer_id,amount\n${long},1\nshort,2\n`, 'text/csv');
+    expect(await foundIn(long)).toEqual(['crm-export']);
+    expect(await foundIn(`${long}x`)).toEqual([]);
+
+    const tooLong = await fetch(`${base}/api/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${officer.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subjectId: 'k'.repeat(MAX_SUBJECT_ID_LENGTH + 1), reason: 'Art. 17(1)(b), ticket DSR-91' }),
+    });
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.subjectId']);
   });
 
   it('finds a subject whose only rows were excluded (consent withdrawn): the raw snapshot, which the version keeps, still holds them', async () => {
