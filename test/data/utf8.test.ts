@@ -1,5 +1,7 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { utf8Validator } from '../../src/data/utf8.js';
+import { skipBom, utf8Validator } from '../../src/data/utf8.js';
 
 /** Feeds `bytes` to a fresh validator in chunks cut at `cuts`; the first invalid offset, or -1. */
 function validate(bytes: Buffer, cuts: number[]): number {
@@ -32,5 +34,39 @@ describe('streaming UTF-8 validation (uploads arrive in arbitrary chunks)', () =
   it('a multi-byte character cut off at the very end of the upload is invalid', () => {
     const truncated = Buffer.from('ab€', 'utf8').subarray(0, 4);
     expect(validate(truncated, [3])).toBe(2);
+  });
+});
+
+describe('skipBom', () => {
+  const BOM = [0xef, 0xbb, 0xbf];
+  /** The bytes `skipBom` passes on when `input` arrives split into the given chunk sizes. */
+  async function through(input: number[], sizes: number[]): Promise<number[]> {
+    const chunks: Buffer[] = [];
+    let at = 0;
+    for (const n of sizes) {
+      chunks.push(Buffer.from(input.slice(at, at + n)));
+      at += n;
+    }
+    if (at < input.length) chunks.push(Buffer.from(input.slice(at)));
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(chunks), skipBom(), new Writable({ write: (c: Buffer, _e, done) => (out.push(c), done()) }));
+    return [...Buffer.concat(out)];
+  }
+
+  it('drops a byte order mark however the chunks split it, and nothing else', async () => {
+    const text = [...Buffer.from('{"a":1}\n')];
+    for (const sizes of [[], [1], [2], [1, 1], [1, 1, 1], [2, 2], [4], [3]]) {
+      expect(await through([...BOM, ...text], sizes), `chunks ${sizes.join(',')}`).toEqual(text);
+      expect(await through(text, sizes), `no mark, chunks ${sizes.join(',')}`).toEqual(text);
+    }
+  });
+
+  it('keeps a file shorter than a mark, a partial mark, and a mark not at the start', async () => {
+    expect(await through([0x7b], [1])).toEqual([0x7b]);
+    expect(await through([0xef, 0xbb], [1, 1])).toEqual([0xef, 0xbb]);
+    expect(await through([0xef, 0xbb, 0x41], [1, 1])).toEqual([0xef, 0xbb, 0x41]);
+    expect(await through([0x41, ...BOM], [1, 1, 1])).toEqual([0x41, ...BOM]);
+    expect(await through([...BOM], [1, 1, 1])).toEqual([]);
+    expect(await through([...BOM, ...BOM], [2, 2])).toEqual(BOM);
   });
 });
