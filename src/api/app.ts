@@ -300,11 +300,16 @@ function frameworkRefusal(err: FastifyError): Error {
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, part: 'params' | 'query' | 'body'): unknown {
   if (!schema) return undefined;
-  const r = schema.safeParse(value ?? (part === 'body' ? undefined : {}));
+  const input = value ?? (part === 'body' ? undefined : {});
+  const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issues: FieldIssue[] = r.error.issues.flatMap((i) => {
     const base = [part, ...i.path.map(String)].join('.');
     if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${base}.${k}`, message: 'unknown field' }));
+    // `?limit=1&limit=2` parses as an array: zod would say "expected string, received array".
+    if (part === 'query' && i.code === 'invalid_type' && i.path.length === 1 && Array.isArray((input as Record<PropertyKey, unknown>)[i.path[0]!])) {
+      return [{ field: base, message: 'given more than once: give it once' }];
+    }
     return [{ field: base, message: i.message }];
   });
   throw new ValidationFailed(`invalid ${part}: ${issues.map((i) => i.field).join(', ')}`, issues);

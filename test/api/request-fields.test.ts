@@ -59,6 +59,24 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
     });
   });
 
+  it('a query parameter given twice is 400 naming it and saying to give it once; one a route repeats (derivedFrom) is still a list', async () => {
+    for (const path of ['/api/v1/principals?limit=1&limit=2&name=a&name=b', '/api/v1/lineage/graph?node=dsv_x&node=dsv_y', '/api/v1/datasets?after=a&after=b']) {
+      const r = await get(path);
+      expect(r.status, path).toBe(400);
+      const twice = [...new URL(path, base).searchParams.keys()].filter((k, i, all) => all.indexOf(k) !== i);
+      const byField = (a: { field: string }, b: { field: string }): number => a.field.localeCompare(b.field);
+      expect([...(r.body.errors ?? [])].sort(byField), path).toEqual(twice.map((k) => ({ field: `query.${k}`, detail: 'given more than once: give it once' })).sort(byField));
+    }
+    // A wrong type that is no repetition keeps zod's own words.
+    expect((await get('/api/v1/principals?disabled=yes')).body.errors).toEqual([{ field: 'query.disabled', detail: expect.stringContaining('expected one of') }]);
+    const derived = await fetch(`${base}/api/v1/datasets/twice/versions?sourceSystem=s&classification=internal&owner=x&derivedFrom=a@1&derivedFrom=b@1&codeSha256=${'0'.repeat(64)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'text/csv' },
+      body: 'id\n1\n',
+    });
+    expect(JSON.stringify(await derived.json())).not.toContain('given more than once');
+  });
+
   describe('integers in paths and query strings: decimal digits only', () => {
     let omni: string;
     beforeAll(async () => {
