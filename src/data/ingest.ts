@@ -260,12 +260,19 @@ async function abandon(env: ClaimEnv, storing: Promise<StoredBlob>): Promise<voi
   await releaseBlobs(env, stored ? [stored] : []);
 }
 
+/** `; it has "Customer_ID"` when the file has the column under another case or with spaces around it, which names are matched exactly. */
+function spelledOtherwise(column: string, columns: LoadedColumn[]): string {
+  const key = (name: string): string => name.trim().toLowerCase();
+  const near = columns.filter((c) => key(c.name) === key(column)).map((c) => JSON.stringify(c.name));
+  return near.length > 0 ? `; it has ${near.join(' and ')} (column names are matched exactly)` : '';
+}
+
 /** Refuses columns the declaration names but the file lacks. */
 function assertDeclaredColumns(columns: LoadedColumn[], declared: DeclaredVersion): void {
   const names = new Set(columns.map((c) => c.name));
   const issues: FieldIssue[] = [];
   for (const [field, column] of [['consentColumn', declared.consentColumn], ['subjectIdColumn', declared.subjectIdColumn], ['residencyColumn', declared.residencyColumn]] as const) {
-    if (column && !names.has(column)) issues.push({ field: `query.${field}`, message: `the file has no column "${column}"` });
+    if (column && !names.has(column)) issues.push({ field: `query.${field}`, message: `the file has no column "${column}"${spelledOtherwise(column, columns)}` });
   }
   if (issues.length > 0) throw new ValidationFailed(`declared columns missing from the file: ${issues.map((i) => i.message).join('; ')}`, issues);
 }

@@ -215,6 +215,19 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     expect(await leftovers(t)).toEqual(before);
   });
 
+  it('a declared column spelled in another case than the file: 400 naming the field and the column the file has', async () => {
+    const before = await leftovers(t);
+    const res = await upload(t, { name: 'other', body: 'Customer_ID,CONSENT\nC-1,yes\n', token: steward.token, query: { ...declared, subjectIdColumn: 'customer_id', consentColumn: 'consent' } });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json<{ errors: Array<{ field: string; detail: string }> }>().errors).toEqual([
+      { field: 'query.consentColumn', detail: 'the file has no column "consent"; it has "CONSENT" (column names are matched exactly)' },
+      { field: 'query.subjectIdColumn', detail: 'the file has no column "customer_id"; it has "Customer_ID" (column names are matched exactly)' },
+    ]);
+    const none = await upload(t, { name: 'other', body: GOOD, token: steward.token, query: { ...declared, subjectIdColumn: 'client' } });
+    expect(none.json<{ errors: Array<{ detail: string }> }>().errors).toEqual([{ field: 'query.subjectIdColumn', detail: 'the file has no column "client"' }]);
+    expect(await leftovers(t)).toEqual(before);
+  });
+
   it('no Content-Type → 415 naming headers.content-type and the accepted types, with a body or without, nothing left', async () => {
     const before = await leftovers(t);
     for (const payload of [GOOD, undefined]) {
