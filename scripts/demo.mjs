@@ -14,6 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,6 +22,19 @@ const assay = join(root, 'bin', 'assay.js');
 const home = mkdtempSync(join(tmpdir(), 'assay-demo-'));
 const keep = process.argv.includes('--keep');
 let server;
+
+const LOG_LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** A line of the server's log as the demo prints it: its level and message; a line that is not pino JSON as it came. */
+function serverLogLine(line) {
+  try {
+    const entry = JSON.parse(line);
+    if (typeof entry.msg === 'string') return `  [server log, ${LOG_LEVELS[entry.level] ?? entry.level}] ${entry.msg}`;
+  } catch {
+    // Not JSON: printed whole below.
+  }
+  return `  [server] ${line}`;
+}
 
 function step(text) {
   process.stdout.write(`\n▶ ${text}\n`);
@@ -70,8 +84,10 @@ try {
   step('assay server --port 0');
   server = spawn(process.execPath, [assay, '--home', home, 'server', '--port', '0'], {
     env: { ...process.env, ASSAY_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The server logs JSON lines (pino): shown as the rest of the demo reads, and never hidden.
+  for (const stream of [server.stdout, server.stderr]) createInterface({ input: stream }).on('line', (line) => console.log(serverLogLine(line)));
   const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
   const info = await waitFor(() => {
     try {
