@@ -116,7 +116,7 @@ export const legalHoldScopeSchema = z
   })
   .refine((s) => !s.storedFrom || !s.storedTo || s.storedFrom < s.storedTo, {
     path: ['storedTo'],
-    message: 'must be later than storedFrom',
+    message: 'must be later than the stored-from time, where the window starts',
   });
 
 /** What a hold covers. */

@@ -130,6 +130,11 @@ describe('assay audit hold / purge / erase against a running server', () => {
     expect(reason.status).toBe(1);
     expect(reason.stderr).toMatch(/--reason: /);
     expect(reason.stderr).not.toContain('body.reason');
+    // A window that ends before it starts: the message, too, speaks of what was typed.
+    const backwards = asOfficer(['audit', 'hold', 'place', '--case', 'C-9', '--reason', 'r', '--stored-from', '2026-02-01', '--stored-to', '2026-01-01']);
+    expect(backwards.status).toBe(1);
+    expect(backwards.stderr).toMatch(/--stored-to: must be later than the stored-from time/);
+    expect(backwards.stderr).not.toMatch(/storedFrom|body\./);
     const json = asOfficer(['--json', 'audit', 'hold', 'place', '--case', ' ', '--reason', 'r']);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { errors: [{ field: 'body.caseId' }] } });
   });
