@@ -405,7 +405,21 @@ async function unreadable(input: LoadInput, err: Error): Promise<ValidationFaile
       );
     }
   }
-  return readerRefusal(input.format, err);
+  return readerRefusal(input.format, err, input.format === 'jsonl' ? await jsonLineOf(input.path, err.message) : undefined);
+}
+
+/**
+ * The file line of the record a DuckDB JSON error names. DuckDB 1.5 counts records, not lines
+ * (blank lines are skipped), and its parser counts one ahead ("in line 2" for a bad first
+ * record) while its transform errors (a duplicate key) name the record itself.
+ */
+async function jsonLineOf(path: string, message: string): Promise<number | undefined> {
+  const named = /in line (\d+)/.exec(message)?.[1];
+  if (named === undefined) return undefined;
+  const record = Math.max(1, Number(named) - (/JSON transform error/.test(message) ? 0 : 1));
+  let n = 0;
+  for await (const start of recordStarts(path)) if (++n === record) return start.line;
+  return undefined;
 }
 
 /** The first line (1-based) whose first byte other than white space does not open an object; blank lines are skipped, as DuckDB's reader skips them. */
@@ -414,12 +428,11 @@ async function firstLineNotAnObject(path: string): Promise<number | undefined> {
   return undefined;
 }
 
-function readerRefusal(format: DatasetFormat, err: Error): ValidationFailed {
+/** The refusal of a file DuckDB could not read; `jsonLine` is the line of the JSON record it names (`jsonLineOf`). */
+function readerRefusal(format: DatasetFormat, err: Error, jsonLine?: number): ValidationFailed {
   const message = err.message;
   const csvLine = /CSV Error on Line: (\d+)/.exec(message)?.[1];
-  // DuckDB 1.5's JSON reader counts one line ahead ("in line 2" for a bad first record).
-  const jsonLine = /in line (\d+)/.exec(message)?.[1];
-  const line = csvLine ?? (jsonLine ? String(Math.max(1, Number(jsonLine) - 1)) : undefined);
+  const line = csvLine ?? (jsonLine === undefined ? undefined : String(jsonLine));
   const where = line ? ` on line ${line}` : '';
   const fields = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
   if (fields) {
@@ -439,6 +452,16 @@ function readerRefusal(format: DatasetFormat, err: Error): ValidationFailed {
   // Only DuckDB's own wording: every CSV error also lists the reader's options, "quote = \"" among them.
   if (/unterminated quote/i.test(message) && format === 'csv') {
     return new ValidationFailed(`malformed CSV${where}: a quoted field is not closed`, [{ field: 'body', message: `unterminated quote${where}` }]);
+  }
+  // The message quotes the whole record: only the key is repeated here, never a value.
+  const duplicate = format === 'jsonl' ? /has duplicate key ("(?:[^"\\]|\\.)*")\s*$/m.exec(message.split('\n')[0] ?? '')?.[1] : undefined;
+  if (duplicate) {
+    return new ValidationFailed(`malformed JSON Lines${where}: the record holds the key ${duplicate} twice; each key of a record names one column`, [
+      { field: 'body', message: `duplicate key ${duplicate}${where}` },
+    ]);
+  }
+  if (format === 'jsonl' && /expected records, but got non-record JSON/.test(message)) {
+    return new ValidationFailed('malformed JSON Lines: no record holds a key, so there is no column to certify', [{ field: 'body', message: 'no record holds a key' }]);
   }
   if (format === 'jsonl') {
     const why = /: ([^:\n]+?)\.?\s*$/m.exec(message.split('\n')[0] ?? '')?.[1] ?? 'not a JSON object per line';

@@ -60,6 +60,28 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
   });
 
   it.each([
+    ['on the first line', '{"id":1,"id":2}\n{"id":3}\n', 1],
+    ['on the third line, after a blank one', '{"id":1}\n\n{"id":2,"n":"secret-1","n":"secret-2"}\n{"id":4}\n', 3],
+  ])('a JSON Lines record holding a key twice, %s → 400 naming the key and its line, never a value, nothing left', async (_where, body, line) => {
+    const res = await upload(t, { name: 'dupkeys', body, token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    const key = line === 1 ? '"id"' : '"n"';
+    expect(res.json()).toMatchObject({
+      detail: `malformed JSON Lines on line ${line}: the record holds the key ${key} twice; each key of a record names one column`,
+      errors: [{ field: 'body', detail: `duplicate key ${key} on line ${line}` }],
+    });
+    expect(res.body).not.toContain('secret');
+    await nothingLeft();
+  });
+
+  it('JSON Lines whose records hold no key at all ({}) → 400 saying there is no column, nothing left', async () => {
+    const res = await upload(t, { name: 'empty-records', body: '{}\n{ }\n', token: steward.token, contentType: 'application/x-ndjson', query: declared });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ detail: 'malformed JSON Lines: no record holds a key, so there is no column to certify', errors: [{ field: 'body', detail: 'no record holds a key' }] });
+    await nothingLeft();
+  });
+
+  it.each([
     ['an array', '{"a":1}\n[1,2]\n', 2],
     ['a number, after a blank line', '{"a":1}\n\n  {"a":2}\n3\n', 4],
     ['a string on the first line', '"a"\n{"a":1}\n', 1],

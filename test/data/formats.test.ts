@@ -62,6 +62,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('JSON Lines and Pa
 
   it.each([
     ['malformed JSON Lines', 'application/x-ndjson', Buffer.from('{"a": 1}\n{"a": 1,,}\n{"a": 2}\n'), /malformed JSON Lines on line 2/],
+    // DuckDB counts records, not lines: the line is the file's, blank lines counted.
+    ['malformed JSON Lines after blank lines', 'application/x-ndjson', Buffer.from('{"a": 1}\n\n  \n{"a": 2}\n{"a": 1,,}\n'), /malformed JSON Lines on line 5/],
     ['a truncated Parquet file', 'application/vnd.apache.parquet', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64, 7), Buffer.from('PAR1')]), /not a readable Parquet file/],
     ['a Parquet file sent as CSV', 'text/csv', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(16, 1)]), /content is a Parquet file/],
   ])('%s → 4xx, nothing left behind', async (_what, contentType, body, detail) => {
