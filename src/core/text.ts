@@ -79,3 +79,8 @@ export function embeddedCredentialIssues(texts: ReadonlyArray<readonly [field: s
     return message ? [{ field, message }] : [];
   });
 }
+
+/** `1 row`, `2 rows`: a count with its noun in the number the count takes (`plural` when not noun + s). */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

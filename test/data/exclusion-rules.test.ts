@@ -30,6 +30,10 @@ describe('exclusion rules', () => {
   it('codes outside the residency alone pass, naming the reason', async () => {
     const report = await session.quarantineCsv('outside', ['id,country', '1,DE', '2,CH', '3,NO'], declared);
     expect(report.checks.find((c) => c.name === 'residency')).toMatchObject({ status: 'pass', result: '2 rows not shown to reside in EU are excluded (residency_outside: 2)' });
+    // Evidence an examiner reads: one row is one row.
+    const one = await session.quarantineCsv('outside-one', ['id,country', '1,DE', '2,CH'], declared);
+    expect(one.checks.find((c) => c.name === 'residency')).toMatchObject({ status: 'pass', result: '1 row not shown to reside in EU is excluded (residency_outside: 1)' });
+    expect(one.checks.find((c) => c.name === 'row_count')).toMatchObject({ result: '2 rows' });
   });
 
   it('version 2 excludes exactly the rows version 1 did, each under one reason', async () => {

@@ -47,6 +47,6 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a column called r
       ['__RECORD', 7, 9],
     ]);
     const checks = await suite.t.app.inject({ method: 'GET', url: '/api/v1/datasets/derived-names/versions/1/checks', headers: { authorization: `Bearer ${suite.ingester.token}` } });
-    expect(checks.json<{ checks: Array<{ name: string; result: string }> }>().checks.find((c) => c.name === 'duplicates')!.result).toMatch(/^1 records repeat an earlier record/);
+    expect(checks.json<{ checks: Array<{ name: string; result: string }> }>().checks.find((c) => c.name === 'duplicates')!.result).toMatch(/^1 record repeats an earlier record/);
   });
 });

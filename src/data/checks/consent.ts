@@ -1,3 +1,4 @@
+import { counted } from '../../core/index.js';
 import { columnText, literalList } from '../duck.js';
 import type { CheckContext, CheckOutcome, CountProbe, ExclusionFinding, Locate, QuarantineCheck } from './check.js';
 
@@ -140,7 +141,7 @@ export const consentCheck: QuarantineCheck = {
       exclusions,
       evidence,
       unrecognised: 'consent_unrecognised',
-      excluded: (rows) => `${rows} rows without consent are excluded`,
+      excluded: (rows) => `${counted(rows, 'row')} without consent ${rows === 1 ? 'is' : 'are'} excluded`,
       hint: (rows) => `${rows} hold a value that neither gives nor withdraws consent: is ${column} coded otherwise?`,
     });
   },

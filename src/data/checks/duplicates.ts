@@ -1,3 +1,4 @@
+import { counted } from '../../core/index.js';
 import { ident } from '../duck.js';
 import { ROW_NUMBER_LIMIT, type CheckContext, type CheckOutcome, type CheckPlan, type Probe, type QuarantineCheck } from './check.js';
 
@@ -64,6 +65,6 @@ export const duplicatesCheck: QuarantineCheck = {
     const { repeats, rowNumbers } = candidates === 0 ? { repeats: 0, rowNumbers: [] } : await confirmRepeats(ctx);
     const base = { name: this.name, version: this.version, blocking: false, evidence: { duplicateRows: repeats, rowNumbers } };
     if (repeats === 0) return { ...base, status: 'pass', result: 'no duplicate records' };
-    return { ...base, status: 'warn', result: `${repeats} records repeat an earlier record exactly` };
+    return { ...base, status: 'warn', result: `${counted(repeats, 'record')} ${repeats === 1 ? 'repeats' : 'repeat'} an earlier record exactly` };
   },
 };

@@ -1,3 +1,4 @@
+import { counted } from '../../core/index.js';
 import { getCodes } from 'country-list';
 import { literalList } from '../duck.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
@@ -118,7 +119,7 @@ export const residencyCheck: QuarantineCheck = {
       exclusions,
       evidence,
       unrecognised: 'residency_unrecognised',
-      excluded: (rows) => `${rows} rows not shown to reside in ${residency} are excluded`,
+      excluded: (rows) => `${counted(rows, 'row')} not shown to reside in ${residency} ${rows === 1 ? 'is' : 'are'} excluded`,
       hint: (rows) => `${rows} hold no ISO 3166-1 alpha-2 country code: is ${column} coded otherwise?`,
     });
   },

@@ -1,3 +1,4 @@
+import { counted } from '../../core/index.js';
 import type { CheckOutcome, QuarantineCheck } from './check.js';
 
 /** A change in row count beyond this share of the contract version's rows is worth a look. */
@@ -12,8 +13,8 @@ export const rowCountCheck: QuarantineCheck = {
     const previous = ctx.contract?.rowCount;
     const evidence = { rows: ctx.rows, contractRows: previous ?? null };
     if (previous !== undefined && previous > 0 && Math.abs(ctx.rows - previous) / previous > ROW_COUNT_SWING) {
-      return { ...base, status: 'warn', result: `${ctx.rows} rows, ${previous} in version ${ctx.contract!.version}: more than ${ROW_COUNT_SWING * 100}% change`, evidence };
+      return { ...base, status: 'warn', result: `${counted(ctx.rows, 'row')}, ${previous} in version ${ctx.contract!.version}: more than ${ROW_COUNT_SWING * 100}% change`, evidence };
     }
-    return { ...base, status: 'pass', result: `${ctx.rows} rows`, evidence };
+    return { ...base, status: 'pass', result: counted(ctx.rows, 'row'), evidence };
   },
 };
