@@ -62,8 +62,9 @@ export function exclusionPredicates(v: DatasetVersionRecord, columns: LoadedColu
  * The Parquet file stays in `dir`, the caller's private scratch directory, which it keeps
  * until the promotion has committed: should a concurrent failure remove the blob, the
  * promotion stores it again from there (blob-refs.ts).
- * Values are kept as the snapshot had them (CSV columns as text); the manifest carries the
- * inferred schema. Refuses (internal) when the snapshot no longer reproduces the recorded
+ * Values are kept as the snapshot had them (CSV columns as text, a DECIMAL as that DECIMAL);
+ * the manifest carries the inferred schema, each column with the type the file holds it as
+ * (`storedAs`), which the file is checked against. Refuses (internal) when the snapshot no longer reproduces the recorded
  * exclusion counts, and (conflict) when ingest would now refuse it (`loadAccepted`).
  */
 export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord, dir: string): Promise<CertifiedParquet> {
@@ -75,6 +76,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     else await pipeline(await env.blobs.get(v.snapshot.sha256), createWriteStream(rawPath));
     duck = await openDuckSession({ tempDir: env.tmpDir, memoryLimit: env.duckdbMemoryLimit });
     const columns = await loadAccepted(duck, { v, path: rawPath });
+    assertStoredAsRecorded(v, columns);
     const predicates = exclusionPredicates(v, columns);
     const excluded = predicates.length > 0 ? predicates.map((p) => p.predicate).join(' OR ') : 'false';
     const counts = await countExclusions(duck, { predicates, excluded });
@@ -85,11 +87,32 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
     const [{ n }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(outPath)})`)) as [{ n: number }];
     // The manifest states snapshot rows − excluded rows = certified rows: hold the file to it.
     if (n !== counts.total - counts.excluded) throw new AssayError('internal', `certified Parquet of ${v.datasetName} v${v.version} holds ${n} rows, not ${counts.total} − ${counts.excluded} excluded`);
+    // The manifest states each column's type in this file (`storedAs`): hold the file to it too.
+    const written = await duck.rows<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM read_parquet(${literal(outPath)})`);
+    const differs = written.find((c, i) => c.column_type !== columns[i]?.duckType);
+    if (differs) throw new AssayError('internal', `certified Parquet of ${v.datasetName} v${v.version} holds column "${differs.column_name}" as ${differs.column_type}, not as loaded`);
     return { ...(await storeFile(env, outPath)), rows: n, excludedRows: counts.excluded };
   } finally {
     duck?.close();
     await rm(rawPath, { force: true });
   }
+}
+
+/**
+ * 409 when the snapshot now loads a column as another type than ingest recorded it
+ * (`storedAs`, which the manifest states as the certified Parquet's type): certified so, the
+ * manifest would misstate the file. Only a change in how ingest reads files does this (the
+ * snapshot is verified against its hash); ingesting it again records the types as it loads now.
+ * Columns of versions ingested before stored types were recorded are not compared.
+ */
+function assertStoredAsRecorded(v: DatasetVersionRecord, columns: LoadedColumn[]): void {
+  const loaded = new Map(columns.map((c) => [c.name, c.duckType]));
+  const differs = v.schema.columns.find((c) => c.storedAs !== undefined && loaded.get(c.name) !== c.storedAs);
+  if (!differs) return;
+  const now = loaded.get(differs.name);
+  throw new Conflict(
+    `${v.datasetName} v${v.version} cannot be certified: ingest recorded column "${differs.name}" as stored ${differs.storedAs}, the snapshot now loads it ${now === undefined ? 'without it' : `as ${now}`}; ingest the file again`,
+  );
 }
 
 /**

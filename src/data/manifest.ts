@@ -32,6 +32,11 @@ export interface DatasetManifest {
    */
   snapshot: { sha256: string; size: number; format: string; rows: number; delimiter?: string };
   certified: { sha256: string; format: 'parquet'; rows: number };
+  /**
+   * Each column's logical `type` and, as `storedAs`, its type in the certified Parquet (a
+   * DECIMAL(18,2) is `type` DOUBLE, `storedAs` DECIMAL(18,2): exact, no binary double).
+   * Promotion holds the Parquet to it. Absent `storedAs`: a version ingested before it was recorded.
+   */
   schema: DatasetSchema;
   /**
    * How the snapshot's (and the certified Parquet's) text values write numbers and dates, when

@@ -19,6 +19,8 @@ export type Redaction = 'personal_data' | 'subject_id' | 'high_cardinality';
 export interface ColumnProfile {
   name: string;
   type: ColumnType;
+  /** The type the certified Parquet holds the column as (the schema's `storedAs`); absent from profiles recorded before it was. */
+  storedAs?: string;
   count: number;
   nulls: number;
   nullRate: number;
@@ -239,7 +241,7 @@ export function profileColumns(input: ProfileInput): DatasetProfile {
 
 function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'facts'> & { stats: ColumnStats }): ColumnProfile {
   const { stats } = input;
-  const base: ColumnProfile = { name: f.name, type: f.type, count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
+  const base: ColumnProfile = { name: f.name, type: f.type, storedAs: f.duckType, count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
   const withheld = input.withheld.get(f.name) ?? (f.type === 'VARCHAR' && f.distinctApprox > CATEGORICAL_MAX_DISTINCT ? 'high_cardinality' : undefined);
   if (f.type === 'VARCHAR' && stats.lmin !== undefined) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
   if (withheld) return { ...base, redacted: withheld };

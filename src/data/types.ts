@@ -21,7 +21,15 @@ export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** One column of a schema. */
 export interface ColumnSchema {
   name: string;
+  /** The logical type the checks, the contract and the profile reason about (a DECIMAL and a FLOAT are DOUBLE: numbers with fractions). */
   type: ColumnType;
+  /**
+   * DuckDB's type of the column as the certified Parquet holds it, e.g. `DECIMAL(18,2)` (exact),
+   * `FLOAT`, `TIMESTAMP WITH TIME ZONE`, `STRUCT(x BIGINT)`, and `VARCHAR` for every CSV column
+   * (a CSV file's values are certified as written). Recorded at ingest on every column; absent
+   * from versions ingested before it was recorded, whose stored types the schema does not say.
+   */
+  storedAs?: string;
   nullable: boolean;
 }
 

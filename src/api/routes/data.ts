@@ -77,7 +77,15 @@ const ingestQuery = z.strictObject({
 });
 
 const exclusionSchema = z.object({ reason: z.string(), rule: z.string(), rowCount: z.number(), rowNumbers: z.array(z.number()) });
-const columnSchema = z.object({ name: z.string(), type: z.string(), nullable: z.boolean() });
+const columnSchema = z.object({
+  name: z.string(),
+  type: z.string().describe('The logical type the checks, the contract and the profile reason about: BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, VARCHAR or OTHER.'),
+  storedAs: z
+    .string()
+    .optional()
+    .describe("DuckDB's type of the column in the certified Parquet, e.g. DECIMAL(18,2) for a DOUBLE held exactly, FLOAT, TIMESTAMP WITH TIME ZONE, VARCHAR for every CSV column. Absent from versions ingested before it was recorded."),
+  nullable: z.boolean(),
+});
 const datasetSchema = z.object({
   id: z.string(),
   name: z.string(),

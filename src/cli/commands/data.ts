@@ -51,6 +51,15 @@ function versionLine(v: DatasetVersionRecord, indent = ''): string {
   return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}${read}\n${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
 }
 
+/**
+ * A column of a version's schema in one line: its logical type and, where the certified Parquet
+ * holds it otherwise, the type it is stored as (`DOUBLE  stored as DECIMAL(18,2)`: exact).
+ */
+function columnLine(c: DatasetVersionRecord['schema']['columns'][number]): string {
+  const stored = c.storedAs !== undefined && c.storedAs !== c.type ? `  stored as ${printable(c.storedAs)}` : '';
+  return `  column ${printable(c.name)}  ${c.type}${stored}${c.nullable ? '  nullable' : ''}\n`;
+}
+
 type ShownCheck = { name: string; version: number; status: string; blocking: boolean; result: string; override: { by: string; at: string; reason: string } | null };
 
 /** A check in one line, and under it the exception it carries: who recorded it, when and why. */
@@ -146,7 +155,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
 
   dataset
     .command('show')
-    .description('a dataset and its versions; with --version, that version and its checks')
+    .description('a dataset and its versions; with --version, that version, its columns and its checks')
     .argument('<name>', 'the dataset')
     .option('--version <n>', 'one version, with its quarantine checks')
     .option('--url <url>', URL_HELP)
@@ -160,6 +169,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           if (json()) printJson(io, { ...v, checks });
           else {
             io.stdout(versionLine(v));
+            for (const c of v.schema.columns) io.stdout(columnLine(c));
             for (const c of checks) io.stdout(checkLines(c));
           }
           return EXIT.ok;

@@ -3,22 +3,61 @@ import type { ColumnSchema } from '../types.js';
 import { describeValueFormat } from '../value-format.js';
 import type { CheckContext, CheckOutcome, QuarantineCheck } from './check.js';
 
-/** The schema a version's column facts describe. */
+/** The schema a version's column facts describe: each column's logical type, and the type the certified Parquet will hold it as (the loaded one). */
 export function schemaOf(ctx: Pick<CheckContext, 'facts'>): ColumnSchema[] {
-  return ctx.facts.map((f) => ({ name: f.name, type: f.type, nullable: f.nulls > 0 }));
+  return ctx.facts.map((f) => ({ name: f.name, type: f.type, storedAs: f.duckType, nullable: f.nulls > 0 }));
+}
+
+/** Binary floating-point types, by how many significant bits they keep. */
+const FLOAT_BITS: Record<string, number> = { FLOAT: 24, REAL: 24, DOUBLE: 53 };
+
+/**
+ * Whether a column the contract stored as `contract` loses exactness stored as `now`: exact
+ * decimals (DECIMAL(p,s)) that arrive as binary floating point (0.10 is then 0.1000000000000000055…),
+ * or doubles that arrive as 32-bit floats (7 significant digits instead of 15).
+ */
+function losesExactness(contract: string, now: string): boolean {
+  const bits = FLOAT_BITS[now];
+  if (bits === undefined) return false;
+  if (contract.startsWith('DECIMAL')) return true;
+  const before = FLOAT_BITS[contract];
+  return before !== undefined && bits < before;
+}
+
+/** A contract column whose certified Parquet type differs now. */
+interface StoredChange {
+  column: string;
+  contractStoredAs: string;
+  storedAs: string;
+  /** True when values the contract held exactly arrive as binary floating point, or doubles as 32-bit floats. */
+  losesExactness: boolean;
+}
+
+/** The contract columns (those whose stored type the contract recorded) stored otherwise now. */
+function storedChanges(contract: ColumnSchema[], inferred: ColumnSchema[]): StoredChange[] {
+  const now = new Map(inferred.map((c) => [c.name, c.storedAs]));
+  return contract.flatMap((c) => {
+    const storedAs = now.get(c.name);
+    if (c.storedAs === undefined || storedAs === undefined || storedAs === c.storedAs) return [];
+    return [{ column: c.name, contractStoredAs: c.storedAs, storedAs, losesExactness: losesExactness(c.storedAs, storedAs) }];
+  });
 }
 
 /**
- * `schema@2`: the inferred schema, held to the contract (the latest certified version's
+ * `schema@3`: the inferred schema, held to the contract (the latest certified version's
  * schema). A contract column that is missing, or whose values no longer fit its type
- * (fewer than 99% do), fails and blocks; new columns warn. Without a contract it passes:
- * this schema becomes the contract once certified. Version 2 infers DATE only for values
- * without a time of day (version 1 called a column of timestamps DATE; see `temporalOf`), and
- * no number for values with a leading zero before a digit (codes, see `fits`).
+ * (fewer than 99% do), fails and blocks; so does one the contract stored exactly that now
+ * arrives as binary floating point (`losesExactness`: a DECIMAL(18,2) amount as DOUBLE). Any
+ * other change of a contract column's stored type (the certified Parquet's, which readers of it
+ * depend on) warns, as new columns do. Without a contract it passes: this schema becomes the
+ * contract once certified. Version 3 records and compares stored types (version 2 recorded a
+ * DECIMAL as DOUBLE, and a DECIMAL amount arriving as DOUBLE passed). Version 2 infers DATE
+ * only for values without a time of day (version 1 called a column of timestamps DATE; see
+ * `temporalOf`), and no number for values with a leading zero before a digit (codes, see `fits`).
  */
 export const schemaCheck: QuarantineCheck = {
   name: 'schema',
-  version: 2,
+  version: 3,
   async run(ctx): Promise<CheckOutcome> {
     const inferred = schemaOf(ctx);
     const base = { name: this.name, version: this.version, blocking: true };
@@ -39,18 +78,29 @@ export const schemaCheck: QuarantineCheck = {
     }
     const known = new Set(ctx.contract.schema.columns.map((c) => c.name));
     const added = inferred.filter((c) => !known.has(c.name)).map((c) => c.name);
-    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, ...values };
-    if (missing.length > 0 || changed.length > 0) {
+    const stored = storedChanges(ctx.contract.schema.columns, inferred);
+    const inexact = stored.filter((c) => c.losesExactness);
+    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, stored, ...values };
+    const storedText = (changes: StoredChange[]): string => changes.map((c) => `${c.column} ${c.contractStoredAs}→${c.storedAs}`).join(', ');
+    if (missing.length > 0 || changed.length > 0 || inexact.length > 0) {
       // A type change under another declared way of writing numbers and dates is most likely the declaration's: say so.
       const contractValues = describeValueFormat(ctx.contract.values);
       const ownValues = describeValueFormat(ctx.declared.values);
       const hint = changed.length > 0 && contractValues !== ownValues ? `version ${ctx.contract.version} was read with ${contractValues}, this one with ${ownValues}` : '';
-      const what = [missing.length ? `missing ${missing.join(', ')}` : '', changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '', hint]
+      const what = [
+        missing.length ? `missing ${missing.join(', ')}` : '',
+        changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '',
+        inexact.length ? `stored exactly no more: ${storedText(inexact)}` : '',
+        hint,
+      ]
         .filter(Boolean)
         .join('; ');
       return { ...base, status: 'fail', result: `breaks the contract of version ${ctx.contract.version}: ${what}`, evidence };
     }
-    if (added.length > 0) return { ...base, status: 'warn', result: `new columns beyond the contract of version ${ctx.contract.version}: ${added.join(', ')}`, evidence };
+    const warnings = [added.length ? `new columns beyond the contract of version ${ctx.contract.version}: ${added.join(', ')}` : '', stored.length ? `stored type changed from the contract of version ${ctx.contract.version}: ${storedText(stored)}` : '']
+      .filter(Boolean)
+      .join('; ');
+    if (warnings) return { ...base, status: 'warn', result: warnings, evidence };
     return { ...base, status: 'pass', result: `matches the contract of version ${ctx.contract.version}`, evidence };
   },
 };
