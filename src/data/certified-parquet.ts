@@ -8,7 +8,7 @@ import { recordPendingBlob, type StoredBlob } from './blob-refs.js';
 import { consentRules, isConsentRule, isResidencyRule, residencyRules, ruleColumn } from './checks/index.js';
 import { readCsvHeader } from './csv-dialect.js';
 import { literal, openDuckSession, type DuckSession } from './duck.js';
-import { loadSnapshot, shadowsRowid, type LoadedColumn } from './load.js';
+import { loadSnapshot, shadowsRowid, storedTypeOf, type LoadedColumn } from './load.js';
 import type { DatasetVersionRecord, Exclusion } from './types.js';
 import { skipBom } from './utf8.js';
 
@@ -106,7 +106,7 @@ export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersio
  * Columns of versions ingested before stored types were recorded are not compared.
  */
 function assertStoredAsRecorded(v: DatasetVersionRecord, columns: LoadedColumn[]): void {
-  const loaded = new Map(columns.map((c) => [c.name, c.duckType]));
+  const loaded = new Map(columns.map((c) => [c.name, storedTypeOf(c.duckType)]));
   const differs = v.schema.columns.find((c) => c.storedAs !== undefined && loaded.get(c.name) !== c.storedAs);
   if (!differs) return;
   const now = loaded.get(differs.name);

@@ -473,6 +473,15 @@ function readerRefusal(format: DatasetFormat, err: Error, jsonLine?: number): Va
   return new ValidationFailed(`malformed CSV${where}`, [{ field: 'body', message: `unreadable${where}` }]);
 }
 
+/**
+ * A column's type as the schema records it (`storedAs`): DuckDB's type text, with a NUL (which
+ * only a Parquet struct field's name can hold, and which no database row can) written as the
+ * six characters `\u0000`, so that such a file is certified as before, its field named visibly.
+ */
+export function storedTypeOf(duckType: string): string {
+  return duckType.replaceAll('\u0000', '\\u0000');
+}
+
 const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
 
 /** The logical type of a column DuckDB typed itself (JSON Lines, Parquet). */

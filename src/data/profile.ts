@@ -1,5 +1,6 @@
 import { aggregateRow, ident, type DuckSession } from './duck.js';
 import { doubleOf, temporalOf, type ColumnFacts, type PlannedColumn } from './inspect.js';
+import { storedTypeOf } from './load.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType, ValueFormat } from './types.js';
 
@@ -241,7 +242,7 @@ export function profileColumns(input: ProfileInput): DatasetProfile {
 
 function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'facts'> & { stats: ColumnStats }): ColumnProfile {
   const { stats } = input;
-  const base: ColumnProfile = { name: f.name, type: f.type, storedAs: f.duckType, count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
+  const base: ColumnProfile = { name: f.name, type: f.type, storedAs: storedTypeOf(f.duckType), count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
   const withheld = input.withheld.get(f.name) ?? (f.type === 'VARCHAR' && f.distinctApprox > CATEGORICAL_MAX_DISTINCT ? 'high_cardinality' : undefined);
   if (f.type === 'VARCHAR' && stats.lmin !== undefined) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
   if (withheld) return { ...base, redacted: withheld };

@@ -145,6 +145,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('stored types [%s]
     expect(await schemaCheck('measures', 2)).toMatchObject({ status: 'fail', result: 'breaks the contract of version 1: stored exactly no more: amount DOUBLE→FLOAT' });
   });
 
+  it('a struct field named with NUL (only a Parquet footer can) is certified as before, its stored type writing the NUL as \\u0000', async () => {
+    const written = await parquetOf('nul-field', "SELECT 1 AS id, {'fXld': 1} AS s");
+    // The footer names the field in plain bytes: the same length with a NUL is still valid Parquet.
+    for (let at = written.indexOf('fXld'); at >= 0; at = written.indexOf('fXld', at + 1)) written[at + 1] = 0;
+    const res = await send('nul-field', written);
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json<DatasetVersionRecord>().schema.columns[1]).toEqual({ name: 's', type: 'OTHER', storedAs: 'STRUCT("f\\u0000ld" INTEGER)', nullable: false });
+    const promoted = await promote('nul-field', 1);
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    expect(await parquetTypes(promoted.json<{ version: DatasetVersionRecord }>().version.certified!.parquetSha256)).toEqual(['INTEGER', 'STRUCT("f\u0000ld" INTEGER)']);
+  });
+
   /** Rewrites version 1's stored schema of dataset `name` as `columns` do it, append-only trigger off (as a version stored before looks, or a damaged one). */
   async function rewriteSchema(name: string, columns: string): Promise<void> {
     await suite.t.db.transaction(async (tx) => {

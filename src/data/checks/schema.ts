@@ -1,11 +1,12 @@
 import { TYPE_THRESHOLD } from '../inspect.js';
+import { storedTypeOf } from '../load.js';
 import type { ColumnSchema } from '../types.js';
 import { describeValueFormat } from '../value-format.js';
 import type { CheckContext, CheckOutcome, QuarantineCheck } from './check.js';
 
 /** The schema a version's column facts describe: each column's logical type, and the type the certified Parquet will hold it as (the loaded one). */
 export function schemaOf(ctx: Pick<CheckContext, 'facts'>): ColumnSchema[] {
-  return ctx.facts.map((f) => ({ name: f.name, type: f.type, storedAs: f.duckType, nullable: f.nulls > 0 }));
+  return ctx.facts.map((f) => ({ name: f.name, type: f.type, storedAs: storedTypeOf(f.duckType), nullable: f.nulls > 0 }));
 }
 
 /** Binary floating-point types, by how many significant bits they keep. */
