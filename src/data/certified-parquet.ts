@@ -64,8 +64,9 @@ export function exclusionPredicates(v: DatasetVersionRecord, columns: LoadedColu
  * promotion stores it again from there (blob-refs.ts).
  * Values are kept as the snapshot had them (CSV columns as text, a DECIMAL as that DECIMAL);
  * the manifest carries the inferred schema, each column with the type the file holds it as
- * (`storedAs`), which the file is checked against. Refuses (internal) when the snapshot no longer reproduces the recorded
- * exclusion counts, and (conflict) when ingest would now refuse it (`loadAccepted`).
+ * (`storedAs`), which the file is checked against. Refuses (internal) when the snapshot no
+ * longer reproduces the recorded exclusion counts, and (conflict) when ingest would now
+ * refuse it (`loadAccepted`) or load a column as another type than recorded.
  */
 export async function materialiseCertified(env: MaterialiseEnv, v: DatasetVersionRecord, dir: string): Promise<CertifiedParquet> {
   const rawPath = join(dir, 'snapshot');
