@@ -286,28 +286,46 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
   const systemTar = spawnSync('tar', ['--version']).status === 0;
   const openssl = spawnSync('openssl', ['version']).status === 0;
 
-  it.skipIf(!python || !systemTar)('verify.py (Python standard library) accepts the bundle and refuses a changed leaf', () => {
-    const dir = join(work, `py-${backend.name}`);
+  // The interpreter itself (python3 on the PATH may be a shim that needs the PATH), to run it with none.
+  const python3 = python ? spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() : '';
+  // `python3 -S` skips site-packages: the standard library alone, as on an examiner's bare machine.
+  const bareHasEd25519 = python && ['nacl', 'cryptography'].some((m) => spawnSync(python3, ['-S', '-c', `import ${m}`]).status === 0);
+  const extracted = (name: string): string => {
+    const dir = join(work, `${name}-${backend.name}`);
     mkdirSync(dir);
     expect(spawnSync('tar', ['-xf', bundle, '-C', dir]).status).toBe(0);
-    const folder = join(dir, readdirSync(dir)[0]!);
+    return join(dir, readdirSync(dir)[0]!);
+  };
+  /** verify.py with only the standard library and no `openssl` on the PATH: no Ed25519 anywhere. */
+  const runBare = (folder: string): ReturnType<typeof spawnSync> =>
+    spawnSync(python3, ['-S', join(folder, 'verify.py'), folder, '--public-key', manifest.key], { encoding: 'utf8', env: { PATH: join(work, 'no-such-bin') } });
+
+  it.skipIf(!python || !systemTar)('verify.py (Python standard library) accepts the bundle and refuses a changed leaf', () => {
+    const folder = extracted('py');
     const r = spawnSync('python3', [join(folder, 'verify.py'), folder, '--public-key', manifest.key], { encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('PASS');
     expect(r.stdout).toContain(`leaves ${manifest.span.start}..${manifest.span.end - 1}`);
-    if (r.stdout.includes('openssl pkeyutl') && openssl) {
-      // Without PyNaCl the script leaves the signature to OpenSSL: run the commands it printed.
-      const commands = r.stdout.split('\n').filter((l) => l.trim().startsWith('openssl pkeyutl'));
-      expect(commands.length).toBe(2);
-      for (const c of commands) {
-        const v = spawnSync('sh', ['-c', c.trim()], { encoding: 'utf8' });
-        expect(v.stdout + v.stderr).toContain('Signature Verified Successfully');
+    if (!bareHasEd25519) {
+      // With no Ed25519 verifier at all the script proves nothing about the signatures: never PASS.
+      const bare = runBare(folder);
+      expect(bare.status, String(bare.stdout)).toBe(2);
+      expect(bare.stdout).toContain('INCOMPLETE');
+      expect(bare.stdout).not.toContain('PASS');
+      if (openssl) {
+        // It leaves the signatures to OpenSSL: run the commands it printed.
+        const commands = String(bare.stdout).split('\n').filter((l) => l.trim().startsWith('openssl pkeyutl'));
+        expect(commands.length).toBe(2);
+        for (const c of commands) {
+          const v = spawnSync('sh', ['-c', c.trim()], { encoding: 'utf8' });
+          expect(v.stdout + v.stderr).toContain('Signature Verified Successfully');
+        }
+        // …and OpenSSL refuses the signature over other bytes.
+        const sigDir = join(folder, 'signature-check');
+        writeFileSync(join(sigDir, 'checkpoint.text'), readFileSync(join(sigDir, 'checkpoint.text'), 'utf8').replace(/\n\d+\n/, '\n1\n'));
+        const bad = spawnSync('sh', ['-c', commands[0]!.trim()], { encoding: 'utf8' });
+        expect(bad.status).not.toBe(0);
       }
-      // …and OpenSSL refuses the signature over other bytes.
-      const sigDir = join(folder, 'signature-check');
-      writeFileSync(join(sigDir, 'checkpoint.text'), readFileSync(join(sigDir, 'checkpoint.text'), 'utf8').replace(/\n\d+\n/, '\n1\n'));
-      const bad = spawnSync('sh', ['-c', commands[0]!.trim()], { encoding: 'utf8' });
-      expect(bad.status).not.toBe(0);
     }
     const leaves = join(folder, 'leaves.jsonl');
     writeFileSync(leaves, readFileSync(leaves, 'utf8').replace('"action":"', '"action":"x'));
@@ -321,6 +339,44 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
     const caught = spawnSync('python3', [join(folder, 'verify.py'), folder], { encoding: 'utf8' });
     expect(caught.status).toBe(1);
     expect(caught.stdout).toContain(`FAIL: the inclusion proof of leaf ${manifest.span.start} does not verify`);
+  });
+
+  it.skipIf(!python || !systemTar)('verify.py never passes a checkpoint whose signature is forged, with whatever Ed25519 it finds', () => {
+    const folder = extracted('py-forged');
+    // The attacker keeps the key id and flips one bit of the signature, then fixes the
+    // unsigned manifest's digest: only the signature check can catch it.
+    const file = join(folder, 'checkpoint.txt');
+    const note = readFileSync(file, 'utf8');
+    const cut = note.lastIndexOf('\n\n') + 2;
+    const [line, ...rest] = note.slice(cut).split('\n');
+    const at = line!.lastIndexOf(' ') + 1;
+    const sig = Buffer.from(line!.slice(at), 'base64');
+    sig[10]! ^= 1;
+    writeFileSync(file, note.slice(0, cut) + [line!.slice(0, at) + sig.toString('base64'), ...rest].join('\n'));
+    const m = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as BundleManifest;
+    m.files['checkpoint.txt']!.sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(m));
+
+    const r = spawnSync('python3', [join(folder, 'verify.py'), folder, '--public-key', manifest.key], { encoding: 'utf8' });
+    if (r.status === 2) {
+      expect(openssl).toBe(false); // left to the examiner only when this machine has no Ed25519 at all
+    } else {
+      expect(r.status, r.stdout).toBe(1);
+      expect(r.stdout).toContain('FAIL: checkpoint: the Ed25519 signature does not verify');
+    }
+    expect(r.stdout).not.toContain('PASS');
+    if (!bareHasEd25519) {
+      if (openssl) {
+        // The standard library alone, with OpenSSL 3 on the PATH: it runs OpenSSL itself.
+        const viaOpenssl = spawnSync(python3, ['-S', join(folder, 'verify.py'), folder, '--public-key', manifest.key], { encoding: 'utf8' });
+        expect(viaOpenssl.status, viaOpenssl.stdout).toBe(1);
+        expect(viaOpenssl.stdout).toContain('(checked with OpenSSL)');
+      }
+      const bare = runBare(folder);
+      expect(bare.status, String(bare.stdout)).toBe(2);
+      expect(bare.stdout).toContain('INCOMPLETE');
+      expect(bare.stdout).not.toContain('PASS');
+    }
   });
 
   it('also verifies gzipped and from an extracted folder', async () => {

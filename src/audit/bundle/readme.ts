@@ -73,7 +73,12 @@ of damage (changed, missing, reordered, forged, bad_checkpoint, wrong_key, bad_p
 
 Extract it (\`tar -xf FILE\`; add \`-z\` for a \`.tar.gz\`): the files are in one folder. Then
 \`python3 ${MEMBER.script} FOLDER --public-key 'KEY'\` performs steps 1 to 6 with the Python standard
-library; read it first, it is short. Done by hand:
+library; read it first, it is short. It checks the Ed25519 signatures with PyNaCl or the
+\`cryptography\` package when installed, otherwise by running OpenSSL 3 (\`openssl\` on the PATH).
+It ends \`PASS\` (exit status 0) only when every check, signatures included, passed here; \`FAIL\`
+(1) names what failed; \`INCOMPLETE\` (2) means it found no way to check a signature: run the
+\`openssl\` command it printed, and only "Signature Verified Successfully" completes the check.
+Done by hand:
 
 1. **Digests.** For each file listed in \`manifest.json\` \`files\`, its SHA-256 (\`sha256sum FILE\`)
    equals \`sha256\`. This catches damage in transit; it is not a signature (the manifest is not
@@ -91,7 +96,8 @@ library; read it first, it is short. Done by hand:
        openssl pkeyutl -verify -pubin -keyform DER -inkey public-key.der -rawin -in signed.bin -sigfile sig.bin
 
    or with PyNaCl: \`nacl.signing.VerifyKey(public_key).verify(signed_bytes, signature)\`.
-   (\`${MEMBER.script}\` writes these three files to \`signature-check/\` when PyNaCl is missing.)
+   (\`${MEMBER.script}\` writes these three files to \`signature-check/\` when neither PyNaCl nor
+   \`cryptography\` is installed, and runs that command itself.)
    The signed text has three lines: the origin \`${origin}\`, the tree size (${checkpoint.size}) and the
    base64 root hash (\`${checkpoint.rootHash}\`).
 4. **Leaves against the root.** For leaf line k (k = 0, 1, …) of \`${MEMBER.leaves}\`, the leaf bytes
