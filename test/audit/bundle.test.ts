@@ -327,6 +327,12 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
         expect(bad.status).not.toBe(0);
       }
     }
+    // Another key of the same log (as after a key rotation) is refused, saying where the bundle's key may be listed.
+    const rotated = verifierKey(manifest.origin, ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey));
+    const other = spawnSync('python3', [join(folder, 'verify.py'), folder, '--public-key', rotated], { encoding: 'utf8' });
+    expect(other.status).toBe(1);
+    expect(other.stdout).toContain('if its key was rotated since the bundle was signed');
+    expect(other.stdout).toContain('GET /api/v1/audit/public-keys');
     const leaves = join(folder, 'leaves.jsonl');
     writeFileSync(leaves, readFileSync(leaves, 'utf8').replace('"action":"', '"action":"x'));
     const bad = spawnSync('python3', [join(folder, 'verify.py'), folder], { encoding: 'utf8' });

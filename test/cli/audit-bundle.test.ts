@@ -92,7 +92,7 @@ describe('assay audit export / verify --bundle (no server: on the database)', ()
     expect(foreign.status).toBe(1);
     expect(JSON.parse(foreign.stdout)).toMatchObject({ ok: false, problem: { kind: 'wrong_key', file: 'public-key.txt' } });
     const plain = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', foreignKey]);
-    expect(plain.stderr).toContain('audit bundle DAMAGED: public-key.txt: wrong_key');
+    expect(plain.stderr).toContain('audit bundle NOT VERIFIED: public-key.txt: wrong_key');
   });
 
   it('--json prints the report', () => {
@@ -185,6 +185,41 @@ describe('assay audit export through the running server', () => {
       const v = runAssay(['audit', 'verify', '--bundle', out, '--public-key', key]);
       expect(v.status, v.stderr).toBe(0);
       expect(v.stdout).toContain(`audit bundle OK: leaves ${BOOTSTRAP + BEFORE}..${BOOTSTRAP + BEFORE + DURING - 1}`);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exitOf(server)).toBe(0);
+  });
+});
+
+describe('a bundle signed before a key rotation', () => {
+  it('is not verified with the new key, which says to look in the key list, and verifies with the retired key the server still lists', async () => {
+    const bundle = join(dir, 'window.tar'); // exported above, under the first key
+    const signedBy = keyOf(bundle);
+    await (await openKeyring(join(home, 'keys'))).rotate();
+    const server = spawnAssay(['--home', home, 'server', '--port', '0']);
+    try {
+      const info = await eventually(() => readServerInfo(home));
+      const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
+      const get = async (path: string): Promise<Response | undefined> => {
+        const r = await fetch(`${info.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      };
+      const active = (await (await eventually(() => get('/api/v1/audit/public-key')))!.text()).trim();
+      expect(active).not.toBe(signedBy);
+      const r = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', active]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^audit bundle NOT VERIFIED: public-key\.txt: wrong_key — the bundle is signed for key /);
+      expect(r.stderr).toContain('if its key was rotated since the bundle was signed');
+      expect(r.stderr).toContain('GET /api/v1/audit/public-keys');
+      expect(r.stderr).not.toContain('DAMAGED');
+
+      const list = (await (await get('/api/v1/audit/public-keys'))!.json()) as { keys: Array<{ publicKey: string; status: string }> };
+      const retired = list.keys.find((k) => k.publicKey === signedBy);
+      expect(retired?.status).toBe('retired');
+      const ok = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', retired!.publicKey]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('audit bundle OK');
     } finally {
       server.kill('SIGTERM');
     }

@@ -247,7 +247,12 @@ def main():
     with open(path("public-key.txt")) as f:
         vkey = f.read().strip()
     if expected_key is not None and expected_key != vkey:
-        fail("public-key.txt is %s, not the key you trust (%s)" % (vkey, expected_key))
+        hint = ""
+        if vkey.split("+")[0] == expected_key.split("+")[0]:  # the same log: its key may have been rotated since
+            hint = ("; both keys are of the log %s: if its key was rotated since the bundle was signed, look for the bundle's"
+                    " key in GET /api/v1/audit/public-keys (retired keys included) and, if the operator lists it, check"
+                    " the bundle with that key" % vkey.split("+")[0])
+        fail("public-key.txt is %s, not the key you trust (%s)%s" % (vkey, expected_key, hint))
     name, key_id, public_key = parse_vkey(vkey)
     print("ok   verifier key %s+%s%s" % (name, key_id.hex(), "" if expected_key else " (compare it with the key you obtained from the log operator)"))
 

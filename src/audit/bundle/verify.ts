@@ -261,6 +261,21 @@ function parseJson<T>(text: string, schema: z.ZodType<T>, file: string): T {
   return parsed.data;
 }
 
+/**
+ * Why the bundle's key is not the one given. The same log name with another key is what a key
+ * rotation looks like (the name is the log's origin, the key changes): a bundle signed before it
+ * is intact, and checks with the key retired since, which the operator's key list still holds.
+ */
+function wrongKeyDetail(bundled: string, given: string, sameLog: boolean): string {
+  const base = `the bundle is signed for key ${bundled}, not the key you trust (${given})`;
+  if (!sameLog) return base;
+  return (
+    `${base}. Both keys are of the log ${bundled.split('+')[0]}: if its key was rotated since the bundle was signed, ` +
+    'look for the bundle\'s key in the list of every key the log has signed with (GET /api/v1/audit/public-keys, ' +
+    'retired keys included) and, if the operator lists it, check the bundle with that key'
+  );
+}
+
 function sameKey(a: NoteVerifier, b: NoteVerifier): boolean {
   return a.name === b.name && Buffer.from(a.keyId).equals(b.keyId) && Buffer.from(a.publicKey).equals(b.publicKey);
 }
@@ -346,9 +361,7 @@ class BundleChecker {
       this.#keyTrusted = 'given';
       this.#vkey = givenKey.trim();
       this.#verifier = given;
-      if (!sameKey(given, bundled)) {
-        fail({ kind: 'wrong_key', file: MEMBER.publicKey, detail: `the bundle is signed for key ${text}, not the key you trust (${givenKey.trim()})` });
-      }
+      if (!sameKey(given, bundled)) fail({ kind: 'wrong_key', file: MEMBER.publicKey, detail: wrongKeyDetail(text, givenKey.trim(), given.name === bundled.name) });
     }
     if (text !== this.#manifest.key) malformed('manifest.json names another key than public-key.txt', MEMBER.manifest);
   }
