@@ -79,4 +79,5 @@ export {
   type PromoteInput,
   type Promotion,
 } from './promote.js';
+export { checkDatasetManifestFiles, type ManifestCheckReport, type ManifestProblem, type TrustedKey } from './manifest-check.js';
 export { checkEvidenceSha256, DATASET_MANIFEST_PREDICATE_TYPE, DATASET_RETENTION_RULE, verifyDatasetManifest, type DatasetManifest, type ManifestOverride } from './manifest.js';

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { isAssayError, keyIdForPublicKey, sha256Hex } from '../core/index.js';
+import { verifyDatasetManifest } from './manifest.js';
+
+// An examiner's check of a dataset manifest with nothing but the files the bank hands over: the
+// envelope as served, the log's public key(s), and optionally the certified Parquet and the raw
+// snapshot. No server, database or home: the README's by-hand procedure as one function.
+
+/** A key the examiner trusts, with the span it signed in when the operator's key list says so. */
+export interface TrustedKey {
+  publicKey: Uint8Array;
+  createdAt?: string;
+  retiredAt?: string | null;
+}
+
+/** What went wrong, first problem only: `kind` is stable, `detail` says it in words. */
+export interface ManifestProblem {
+  kind: 'malformed' | 'unknown_key' | 'bad_signature' | 'inconsistent' | 'parquet_mismatch' | 'snapshot_mismatch';
+  detail: string;
+}
+
+/** The outcome of `checkDatasetManifestFiles`. */
+export type ManifestCheckReport =
+  | {
+      ok: true;
+      dataset: string;
+      version: number;
+      versionId: string;
+      keyid: string;
+      /** SHA-256 of the envelope's bytes as given: the `dataset.promote` audit entry names it. */
+      manifestSha256: string;
+      parquetSha256: string;
+      snapshotSha256: string;
+      /** Whether the files were compared (they were given). */
+      parquetChecked: boolean;
+      snapshotChecked: boolean;
+      rows: number;
+      certifiedBy: string;
+      certifiedAt: string;
+      /** Reasons to ask the operator, e.g. a certification time outside its key's span. */
+      warnings: string[];
+    }
+  | { ok: false; problem: ManifestProblem };
+
+async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Checks a manifest envelope (its exact bytes) against the trusted keys and, when given, the
+ * certified Parquet and raw snapshot files; promises `ok: true` only when the signature verifies
+ * under a trusted key and every given file is the one the manifest names.
+ */
+export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: TrustedKey[]; parquet?: string; snapshot?: string }): Promise<ManifestCheckReport> {
+  const problem = (kind: ManifestProblem['kind'], detail: string): ManifestCheckReport => ({ ok: false, problem: { kind, detail } });
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(opts.envelope.toString('utf8'));
+  } catch {
+    // The parser's message quotes the bytes, which may be anything (a Parquet file given by mistake).
+    return problem('malformed', 'the manifest is not JSON: give the DSSE envelope exactly as GET …/versions/{v}/manifest served it');
+  }
+  const byId = new Map(opts.keys.map((k) => [keyIdForPublicKey(k.publicKey), k]));
+  const signers = ((envelope as { signatures?: Array<{ keyid?: unknown }> })?.signatures ?? []).map((s) => String(s?.keyid));
+  let statement;
+  try {
+    statement = verifyDatasetManifest(envelope, (keyid) => byId.get(keyid)?.publicKey);
+  } catch (err) {
+    if (!isAssayError(err)) throw err;
+    if (err.code !== 'integrity_violation') return problem('malformed', `${err.message}${err.errors.map((e) => `; ${e.field}: ${e.message}`).join('')}`);
+    if (!signers.some((id) => byId.has(id))) {
+      return problem('unknown_key', `signed by key ${signers.join(', ')}, which is none of the keys you trust; GET /api/v1/audit/public-keys lists every key the log has signed with, retired keys included`);
+    }
+    return problem('bad_signature', `${err.message}: the envelope was changed after it was signed`);
+  }
+  const p = statement.predicate;
+  const [parquet, snapshot] = statement.subject;
+  if (parquet?.digest.sha256 !== p.certified?.sha256 || snapshot?.digest.sha256 !== p.snapshot?.sha256) {
+    return problem('inconsistent', 'the subjects are not the predicate\'s certified Parquet and raw snapshot');
+  }
+  if (p.excludedRows !== undefined && p.snapshot.rows - p.excludedRows !== p.certified.rows) {
+    return problem('inconsistent', `snapshot rows ${p.snapshot.rows} − excludedRows ${p.excludedRows} ≠ certified rows ${p.certified.rows}`);
+  }
+  if (opts.parquet !== undefined) {
+    const got = await fileSha256(opts.parquet);
+    if (got.sha256 !== p.certified.sha256) return problem('parquet_mismatch', `${opts.parquet} has SHA-256 ${got.sha256}, the manifest certifies ${p.certified.sha256}`);
+  }
+  if (opts.snapshot !== undefined) {
+    const got = await fileSha256(opts.snapshot);
+    if (got.sha256 !== p.snapshot.sha256) return problem('snapshot_mismatch', `${opts.snapshot} has SHA-256 ${got.sha256}, the manifest's raw snapshot is ${p.snapshot.sha256}`);
+  }
+  const keyid = signers.find((id) => byId.has(id))!;
+  const key = byId.get(keyid)!;
+  const warnings: string[] = [];
+  // The key list says when each key signed; a certification outside that span deserves a question.
+  if ((key.createdAt !== undefined && p.certifiedAt < key.createdAt) || (key.retiredAt && p.certifiedAt > key.retiredAt)) {
+    warnings.push(`certified at ${p.certifiedAt}, outside the span key ${keyid} signed in (${key.createdAt ?? '?'} to ${key.retiredAt ?? 'now'}): ask the operator`);
+  }
+  return {
+    ok: true,
+    dataset: p.dataset.name,
+    version: p.dataset.version,
+    versionId: p.dataset.versionId,
+    keyid,
+    manifestSha256: sha256Hex(opts.envelope),
+    parquetSha256: p.certified.sha256,
+    snapshotSha256: p.snapshot.sha256,
+    parquetChecked: opts.parquet !== undefined,
+    snapshotChecked: opts.snapshot !== undefined,
+    rows: p.certified.rows,
+    certifiedBy: p.certifiedBy,
+    certifiedAt: p.certifiedAt,
+    warnings,
+  };
+}
