@@ -15,7 +15,9 @@ import { serialQueue } from './serial.js';
  * On-disk layout of `dir` (created mode 0700; refused if group- or world-writable):
  * - `keyring.json` — canonical JSON `{ format: 'assay-keyring/v1', keys: KeyRecord[] }`, mode 0600.
  * - `<keyid>.pem` — each key's private key, PKCS#8 PEM, mode 0600. Retired keys keep their
- *   file; destroying retired key material is a separate, deliberate operator act.
+ *   file; destroying retired key material is a separate, deliberate operator act: a retired
+ *   key whose file is gone still verifies (verifying needs only its public half, in
+ *   `keyring.json`), and only the active key must have its file.
  *
  * Key id: lowercase hex SHA-256 of the raw 32-byte Ed25519 public key (64 characters). It is
  * derived, never chosen, so a key id can be recomputed by any verifier from the public key
@@ -197,7 +199,7 @@ export async function openKeyring(dir: string, opts: OpenKeyringOptions = {}): P
     const raw = Buffer.from(record.publicKey, 'base64');
     const privateKey = await loadPrivateKey(dir, record, indexPath);
     keys.set(record.keyid, { record, raw, publicKey: ed25519PublicKeyFromRaw(raw) });
-    if (record.active) activePrivate = { keyid: record.keyid, key: privateKey };
+    if (record.active && privateKey) activePrivate = { keyid: record.keyid, key: privateKey };
   }
 
   // What this process last read or wrote; a write refuses if the file no longer matches.
@@ -339,7 +341,8 @@ function parseIndex(indexPath: string, text: string): KeyRecord[] {
 }
 
 /** Loads `<keyid>.pem`, refusing loose permissions or a key that does not match its record. */
-async function loadPrivateKey(dir: string, record: KeyRecord, indexPath: string): Promise<KeyObject> {
+/** The key's private key, checked against its record; undefined for a retired key whose file was destroyed. */
+async function loadPrivateKey(dir: string, record: KeyRecord, indexPath: string): Promise<KeyObject | undefined> {
   const raw = Buffer.from(record.publicKey, 'base64');
   const file = join(dir, `${record.keyid}.pem`);
   let fileStat;
@@ -347,6 +350,8 @@ async function loadPrivateKey(dir: string, record: KeyRecord, indexPath: string)
     // lstat: a symlink could point the keyring at a file whose permissions we never checked.
     fileStat = await lstat(file);
   } catch (err) {
+    // A retired key signs nothing more: destroying its private half is key management, not damage.
+    if (!record.active && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw keyringInvalid(file, `private key file for ${record.keyid} listed in ${indexPath} is missing`, err);
   }
   if (!fileStat.isFile()) throw keyringInvalid(file, 'private key must be a regular file (not a symlink)');

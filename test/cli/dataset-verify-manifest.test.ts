@@ -63,9 +63,11 @@ beforeAll(async () => {
   expect(existsSync(parquet)).toBe(true);
   writeFileSync(file('signer.pub'), await get(`/api/v1/audit/public-key?keyid=${env.signatures[0]!.keyid}`, admin));
 
-  // The log's key is rotated after the certification; the server keeps serving the retired key.
+  // The log's key is rotated after the certification, and the retired private key destroyed
+  // (key management): the server starts and keeps serving the retired key's public half.
   await server.stop();
   await (await openKeyring(join(home, 'keys'))).rotate();
+  rmSync(join(home, 'keys', `${env.signatures[0]!.keyid}.pem`));
   server = await startAssayServer(home);
   writeFileSync(file('active.pub'), await get('/api/v1/audit/public-key', admin));
   writeFileSync(file('keys.json'), await get('/api/v1/audit/public-keys', admin));

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,25 @@ describe('keyring', () => {
     expect(old).toMatchObject({ keyid: first.keyid, active: false, retiredAt: '2026-04-01T10:00:00.000Z' });
     expect(current).toMatchObject({ keyid: second.keyid, active: true, retiredAt: null });
     expect((await readIndex(dir)).keys).toEqual(ring.list());
+  });
+
+  it('opens with a retired key whose private key file was destroyed, which still verifies; the active key\'s file stays required', async () => {
+    const dir = await keyDir();
+    const ring = await openKeyring(dir, { create: true });
+    const first = await ring.generate();
+    const oldSig = first.sign(message);
+    await ring.rotate();
+    await unlink(join(dir, `${first.keyid}.pem`));
+
+    const reopened = await openKeyring(dir);
+    expect(reopened.list()).toEqual(ring.list());
+    expect(reopened.verify(first.keyid, message, oldSig)).toBe(true);
+    expect(reopened.active().keyid).toBe(ring.active().keyid);
+    await reopened.rotate(); // and rotates on
+
+    await unlink(join(dir, `${reopened.active().keyid}.pem`));
+    const err = await configInvalid(openKeyring(dir));
+    expect(err.message).toMatch(/is missing/);
   });
 
   it('reopens from disk with the same keys and the same active signer', async () => {
