@@ -24,7 +24,7 @@ function parseTimeOption(value: string): string {
   }
 }
 
-function parseKeyOption(value: string): string {
+function parseKeyOption(value: string): string | string[] {
   try {
     return readPublicKeyOption(value);
   } catch (err) {
@@ -78,7 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(
       new Option('--bundle <file>', 'verify an exported bundle (or the folder it was extracted into) offline: no server, database or home').conflicts('url'),
     )
-    .option('--public-key <key>', 'with --bundle: the log key you trust (name+keyid+base64key, or a file holding it)', parseKeyOption)
+    .option('--public-key <key>', 'with --bundle: the log key you trust (name+keyid+base64key, a file holding it, or the saved key list of GET /api/v1/audit/public-keys)', parseKeyOption)
     .action((opts: { url?: string; bundle?: string; publicKey?: string }) => run(() => runAuditVerify(io, { ...globals(), ...opts }))());
   audit
     .command('export')

@@ -220,6 +220,21 @@ describe('a bundle signed before a key rotation', () => {
       const ok = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', retired!.publicKey]);
       expect(ok.status, ok.stderr).toBe(0);
       expect(ok.stdout).toContain('audit bundle OK');
+      // The key list saved as served: the bundle must be signed by one of its keys.
+      const listFile = join(dir, 'public-keys.json');
+      writeFileSync(listFile, JSON.stringify(list));
+      const byList = runAssay(['--json', 'audit', 'verify', '--bundle', bundle, '--public-key', listFile]);
+      expect(byList.status, byList.stderr).toBe(0);
+      expect(JSON.parse(byList.stdout)).toMatchObject({ ok: true, keyTrusted: 'given', key: signedBy });
+      const [name] = signedBy.split('+');
+      const foreign = () => verifierKey(name!, ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey));
+      const otherList = join(dir, 'other-keys.json');
+      writeFileSync(otherList, JSON.stringify({ keys: [{ publicKey: foreign() }, { publicKey: foreign() }] }));
+      const notListed = runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', otherList]);
+      expect(notListed.status).toBe(1);
+      expect(notListed.stderr).toContain(`audit bundle NOT VERIFIED: public-key.txt: wrong_key — the bundle is signed for key ${signedBy}, which is none of the 2 keys you trust`);
+      writeFileSync(otherList, JSON.stringify({ keys: [{ publicKey: 'not-a-key' }] }));
+      expect(runAssay(['audit', 'verify', '--bundle', bundle, '--public-key', otherList]).status).toBe(2);
     } finally {
       server.kill('SIGTERM');
     }

@@ -74,8 +74,12 @@ export type BundleVerifyReport = ({ ok: true } & BundleSummary) | { ok: false; p
 export interface VerifyBundleOptions {
   /** A bundle file (tar, gzipped or not) or a folder it was extracted into. */
   path: string;
-  /** The note verifier key the examiner trusts; without it the bundle's own key is used. */
-  publicKey?: string;
+  /**
+   * The note verifier key the examiner trusts, or several (the operator's list of every key the
+   * log has signed with: the bundle must be signed by one of them); without it the bundle's own
+   * key is used.
+   */
+  publicKey?: string | readonly string[];
 }
 
 /** Largest member read into memory whole (everything but the two line files). */
@@ -310,7 +314,7 @@ class BundleChecker {
     return (await this.#bytes(name)).toString('utf8');
   }
 
-  async run(givenKey: string | undefined): Promise<BundleSummary> {
+  async run(givenKey: string | readonly string[] | undefined): Promise<BundleSummary> {
     for (const name of REQUIRED_MEMBERS) if (!this.digests.has(name)) malformed(`the bundle has no ${name}`, name);
     this.#manifest = parseJson(await this.#small(MEMBER.manifest), manifestSchema, MEMBER.manifest);
     await this.#checkKey(givenKey);
@@ -341,7 +345,7 @@ class BundleChecker {
     };
   }
 
-  async #checkKey(givenKey: string | undefined): Promise<void> {
+  async #checkKey(givenKey: string | readonly string[] | undefined): Promise<void> {
     const text = (await this.#small(MEMBER.publicKey)).trim();
     let bundled: NoteVerifier;
     try {
@@ -352,16 +356,24 @@ class BundleChecker {
     this.#vkey = text;
     this.#verifier = bundled;
     if (givenKey !== undefined) {
-      let given: NoteVerifier;
-      try {
-        given = parseVerifierKey(givenKey.trim());
-      } catch (err) {
-        malformed(`the key given is not a note verifier key: ${messageOf(err)}`);
-      }
+      const givens = (typeof givenKey === 'string' ? [givenKey] : givenKey).map((k) => k.trim());
+      const parsed = givens.map((k) => {
+        try {
+          return parseVerifierKey(k);
+        } catch (err) {
+          malformed(`the key given is not a note verifier key: ${messageOf(err)}`);
+        }
+      });
       this.#keyTrusted = 'given';
-      this.#vkey = givenKey.trim();
-      this.#verifier = given;
-      if (!sameKey(given, bundled)) fail({ kind: 'wrong_key', file: MEMBER.publicKey, detail: wrongKeyDetail(text, givenKey.trim(), given.name === bundled.name) });
+      const at = parsed.findIndex((given) => sameKey(given, bundled));
+      if (at < 0) {
+        const detail = givens.length === 1
+          ? wrongKeyDetail(text, givens[0]!, parsed[0]!.name === bundled.name)
+          : `the bundle is signed for key ${text}, which is none of the ${givens.length} keys you trust`;
+        fail({ kind: 'wrong_key', file: MEMBER.publicKey, detail });
+      }
+      this.#vkey = givens[at]!;
+      this.#verifier = parsed[at]!;
     }
     if (text !== this.#manifest.key) malformed('manifest.json names another key than public-key.txt', MEMBER.manifest);
   }

@@ -24,8 +24,8 @@ export interface AuditVerifyCliOptions extends GlobalOptions {
   url?: string;
   /** Verify this bundle file (or extracted folder) offline instead of the live log. */
   bundle?: string;
-  /** Note verifier key the bundle must be signed with (already read from a file if one was named). */
-  publicKey?: string;
+  /** Note verifier key(s) the bundle must be signed with (already read from a file if one was named; several from a key list). */
+  publicKey?: string | string[];
 }
 
 function configOf(io: CliIo, opts: GlobalOptions): AssayConfig {
@@ -127,10 +127,12 @@ async function runBundleVerify(io: CliIo, opts: AuditVerifyCliOptions & { bundle
 }
 
 /**
- * The value of `--public-key`: a note verifier key, or a file holding one (as saved from
- * `GET /api/v1/audit/public-key`). Throws a message for the usage error otherwise.
+ * The value of `--public-key`: a note verifier key, a file holding one (as saved from
+ * `GET /api/v1/audit/public-key`), or the saved answer of `GET /api/v1/audit/public-keys`, whose
+ * every key is trusted (a bundle signed before a key rotation is signed by a retired one).
+ * Throws a message for the usage error otherwise.
  */
-export function readPublicKeyOption(value: string): string {
+export function readPublicKeyOption(value: string): string | string[] {
   const attempt = (text: string): string | undefined => {
     try {
       parseVerifierKey(text.trim());
@@ -142,11 +144,24 @@ export function readPublicKeyOption(value: string): string {
   const direct = attempt(value);
   if (direct !== undefined) return direct;
   if (existsSync(value) && statSync(value).isFile()) {
-    const fromFile = attempt(readFileSync(value, 'utf8'));
+    const text = readFileSync(value, 'utf8');
+    const fromFile = attempt(text);
     if (fromFile !== undefined) return fromFile;
-    throw new Error(`${value} does not hold a note verifier key (name+keyid+base64key)`);
+    const listed = keyListOf(text)?.map(attempt);
+    if (listed && listed.length > 0 && listed.every((k) => k !== undefined)) return listed;
+    throw new Error(`${value} holds neither a note verifier key (name+keyid+base64key) nor the key list of GET /api/v1/audit/public-keys`);
   }
-  throw new Error('must be a note verifier key (name+keyid+base64key) or a file holding one');
+  throw new Error('must be a note verifier key (name+keyid+base64key), or a file holding one or the key list of GET /api/v1/audit/public-keys');
+}
+
+/** The `publicKey` of each entry of a saved `GET /api/v1/audit/public-keys` answer, or undefined when `text` is none. */
+function keyListOf(text: string): string[] | undefined {
+  try {
+    const keys = (JSON.parse(text) as { keys?: unknown }).keys;
+    return Array.isArray(keys) ? keys.map((k) => String((k as { publicKey?: unknown } | null)?.publicKey)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** GETs a text resource (the checkpoint, the public key); undefined on 404. */
