@@ -68,7 +68,12 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
     return problem('malformed', 'the manifest is not JSON: give the DSSE envelope exactly as GET …/versions/{v}/manifest served it');
   }
   const byId = new Map(opts.keys.map((k) => [keyIdForPublicKey(k.publicKey), k]));
-  const signers = ((envelope as { signatures?: Array<{ keyid?: unknown }> })?.signatures ?? []).map((s) => String(s?.keyid));
+  // Read before the schema check only to name the signers; whatever the envelope holds, never a crash.
+  const listed = (envelope as { signatures?: unknown } | null)?.signatures;
+  const signers = (Array.isArray(listed) ? listed : []).map((s) => {
+    const keyid = (s as { keyid?: unknown } | null)?.keyid;
+    return typeof keyid === 'string' ? keyid : '(no keyid)';
+  });
   let statement;
   try {
     statement = verifyDatasetManifest(envelope, (keyid) => byId.get(keyid)?.publicKey);

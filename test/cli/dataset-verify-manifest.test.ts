@@ -136,6 +136,16 @@ describe('assay dataset verify-manifest (offline)', () => {
     expect(byForeign.status).toBe(1);
     expect(byForeign.stderr).toContain('unknown_key');
 
+    // Envelopes of the wrong shape: malformed or unknown_key, never a crash.
+    writeFileSync(file('odd.json'), JSON.stringify({ ...envelope, signatures: 'x' }));
+    const odd = examine([file('odd.json'), '--public-key', file('keys.json')]);
+    expect(odd.status).toBe(1);
+    expect(odd.stderr).toMatch(/^manifest NOT VERIFIED: malformed — malformed DSSE envelope; signatures: /);
+    writeFileSync(file('no-keyid.json'), JSON.stringify({ ...envelope, signatures: [{ sig: (envelope as unknown as { signatures: Array<{ sig: string }> }).signatures[0]!.sig }] }));
+    const noKeyid = examine([file('no-keyid.json'), '--public-key', file('keys.json')]);
+    expect(noKeyid.status).toBe(1);
+    expect(noKeyid.stderr).toContain('manifest NOT VERIFIED: unknown_key — signed by key (no keyid), which is none of the keys you trust');
+
     writeFileSync(file('not-json.json'), 'PAR1 not an envelope');
     const notJson = examine([file('not-json.json'), '--public-key', file('keys.json')]);
     expect(notJson.status).toBe(1);
