@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import {
   dbBundleSource,
   exportAuditBundle,
@@ -18,6 +18,7 @@ import { AssayError, loadConfig, openKeyring, Unavailable, ValidationFailed, typ
 import { acquireHomeLock, migrationStatus, openDatabase, type Db } from '../../store/index.js';
 import { findServer, getJson, type ServerTarget } from '../client.js';
 import { EXIT, printJson, type CliIo, type GlobalOptions } from '../io.js';
+import { readTrustedKeys } from '../trusted-keys.js';
 
 /** Options of `assay audit verify`. */
 export interface AuditVerifyCliOptions extends GlobalOptions {
@@ -127,41 +128,12 @@ async function runBundleVerify(io: CliIo, opts: AuditVerifyCliOptions & { bundle
 }
 
 /**
- * The value of `--public-key`: a note verifier key, a file holding one (as saved from
- * `GET /api/v1/audit/public-key`), or the saved answer of `GET /api/v1/audit/public-keys`, whose
- * every key is trusted (a bundle signed before a key rotation is signed by a retired one).
- * Throws a message for the usage error otherwise.
+ * The value of `audit verify --bundle --public-key`: one note verifier key, or every key of a
+ * saved `GET /api/v1/audit/public-keys` answer (`readTrustedKeys`). Throws the usage error's message.
  */
 export function readPublicKeyOption(value: string): string | string[] {
-  const attempt = (text: string): string | undefined => {
-    try {
-      parseVerifierKey(text.trim());
-      return text.trim();
-    } catch {
-      return undefined;
-    }
-  };
-  const direct = attempt(value);
-  if (direct !== undefined) return direct;
-  if (existsSync(value) && statSync(value).isFile()) {
-    const text = readFileSync(value, 'utf8');
-    const fromFile = attempt(text);
-    if (fromFile !== undefined) return fromFile;
-    const listed = keyListOf(text)?.map(attempt);
-    if (listed && listed.length > 0 && listed.every((k) => k !== undefined)) return listed;
-    throw new Error(`${value} holds neither a note verifier key (name+keyid+base64key) nor the key list of GET /api/v1/audit/public-keys`);
-  }
-  throw new Error('must be a note verifier key (name+keyid+base64key), or a file holding one or the key list of GET /api/v1/audit/public-keys');
-}
-
-/** The `publicKey` of each entry of a saved `GET /api/v1/audit/public-keys` answer, or undefined when `text` is none. */
-function keyListOf(text: string): string[] | undefined {
-  try {
-    const keys = (JSON.parse(text) as { keys?: unknown }).keys;
-    return Array.isArray(keys) ? keys.map((k) => String((k as { publicKey?: unknown } | null)?.publicKey)) : undefined;
-  } catch {
-    return undefined;
-  }
+  const { keys, fromList } = readTrustedKeys(value);
+  return fromList ? keys.map((k) => k.key) : keys[0]!.key;
 }
 
 /** GETs a text resource (the checkpoint, the public key); undefined on 404. */

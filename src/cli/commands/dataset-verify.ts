@@ -1,47 +1,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseVerifierKey } from '../../audit/index.js';
 import { checkDatasetManifestFiles, type TrustedKey } from '../../data/index.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
+import { readTrustedKeys } from '../trusted-keys.js';
 
-/** A note verifier key's raw Ed25519 key, or undefined when `text` is none. */
-function rawKeyOf(text: string): Uint8Array | undefined {
+/** The keys `--public-key` names (`readTrustedKeys`), as the manifest check takes them; a usage error otherwise. */
+function trustedKeysOption(value: string): TrustedKey[] {
   try {
-    return parseVerifierKey(text.trim()).publicKey;
-  } catch {
-    return undefined;
+    return readTrustedKeys(value).keys.map(({ key: _key, ...k }) => k);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-/**
- * The keys `--public-key` names: a note verifier key, a file holding one (as saved from
- * `GET /api/v1/audit/public-key?keyid=`), or the saved answer of `GET /api/v1/audit/public-keys`,
- * whose every key (with the span it signed in) is then trusted. Throws the usage error otherwise.
- */
-export function readTrustedKeys(value: string): TrustedKey[] {
-  const direct = rawKeyOf(value);
-  if (direct) return [{ publicKey: direct }];
-  if (!existsSync(value) || !statSync(value).isFile()) {
-    throw new InvalidArgumentError('must be a note verifier key (name+keyid+base64key), or a file holding one or the key list of GET /api/v1/audit/public-keys');
-  }
-  const text = readFileSync(value, 'utf8');
-  const single = rawKeyOf(text);
-  if (single) return [{ publicKey: single }];
-  let list: Array<{ publicKey?: unknown; createdAt?: unknown; retiredAt?: unknown }> | undefined;
-  try {
-    list = (JSON.parse(text) as { keys?: typeof list }).keys;
-  } catch {
-    list = undefined;
-  }
-  const keys = Array.isArray(list) ? list.map((k) => ({ raw: typeof k?.publicKey === 'string' ? rawKeyOf(k.publicKey) : undefined, k })) : [];
-  if (keys.length === 0 || keys.some((k) => k.raw === undefined)) {
-    throw new InvalidArgumentError(`${value} holds neither a note verifier key nor the key list of GET /api/v1/audit/public-keys`);
-  }
-  return keys.map(({ raw, k }) => ({
-    publicKey: raw!,
-    ...(typeof k.createdAt === 'string' ? { createdAt: k.createdAt } : {}),
-    ...(typeof k.retiredAt === 'string' || k.retiredAt === null ? { retiredAt: k.retiredAt } : {}),
-  }));
 }
 
 interface VerifyManifestOptions {
@@ -56,7 +25,7 @@ export function registerManifestVerify(dataset: Command, ctx: CommandContext): v
   dataset
     .command('verify-manifest <file>')
     .description('check a manifest envelope (as GET …/versions/{v}/manifest served it) offline: its signature, and the files it certifies')
-    .requiredOption('--public-key <key>', 'the log key you trust: name+keyid+base64key, a file holding it, or the saved key list of GET /api/v1/audit/public-keys', readTrustedKeys)
+    .requiredOption('--public-key <key>', 'the log key you trust: name+keyid+base64key, a file holding it, or the saved key list of GET /api/v1/audit/public-keys', trustedKeysOption)
     .option('--parquet <file>', 'the certified Parquet file: its SHA-256 must be the manifest\'s first subject')
     .option('--snapshot <file>', 'the raw snapshot file: its SHA-256 must be the manifest\'s second subject')
     .action((file: string, opts: VerifyManifestOptions) =>
