@@ -45,6 +45,16 @@ function storedChanges(contract: ColumnSchema[], inferred: ColumnSchema[]): Stor
 }
 
 /**
+ * The missing contract columns whose name the file spells in another case only (`Amount` as
+ * `amount`), each with that spelling: column names are matched exactly, as readers of the
+ * certified Parquet such as pandas and Spark match them, so such a column is missing.
+ */
+function renamedByCase(missing: string[], added: string[]): Map<string, string> {
+  const byLower = new Map(added.map((a) => [a.toLowerCase(), a]));
+  return new Map(missing.flatMap((m) => (byLower.has(m.toLowerCase()) ? [[m, byLower.get(m.toLowerCase())!] as const] : [])));
+}
+
+/**
  * `schema@3`: the inferred schema, held to the contract (the latest certified version's
  * schema). A contract column that is missing, or whose values no longer fit its type
  * (fewer than 99% do), fails and blocks; so does one the contract stored exactly that now
@@ -81,7 +91,8 @@ export const schemaCheck: QuarantineCheck = {
     const added = inferred.filter((c) => !known.has(c.name)).map((c) => c.name);
     const stored = storedChanges(ctx.contract.schema.columns, inferred);
     const inexact = stored.filter((c) => c.losesExactness);
-    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, stored, ...values };
+    const caseChanged = renamedByCase(missing, added);
+    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, caseChanged: [...caseChanged].map(([column, now]) => ({ column, now })), stored, ...values };
     const storedText = (changes: StoredChange[]): string => changes.map((c) => `${c.column} ${c.contractStoredAs}→${c.storedAs}`).join(', ');
     if (missing.length > 0 || changed.length > 0 || inexact.length > 0) {
       // A type change under another declared way of writing numbers and dates is most likely the declaration's: say so.
@@ -89,10 +100,13 @@ export const schemaCheck: QuarantineCheck = {
       const ownValues = describeValueFormat(ctx.declared.values);
       const hint = changed.length > 0 && contractValues !== ownValues ? `version ${ctx.contract.version} was read with ${contractValues}, this one with ${ownValues}` : '';
       const what = [
-        missing.length ? `missing ${missing.join(', ')}` : '',
+        // A column whose name only changed case reads as dropped without its new spelling beside it.
+        missing.length ? `missing ${missing.map((m) => (caseChanged.has(m) ? `${m} (the file has ${caseChanged.get(m)}: its name changed case)` : m)).join(', ')}` : '',
         changed.length ? `type changed: ${changed.map((c) => `${c.column} ${c.contractType}→${c.inferredType}`).join(', ')}` : '',
         inexact.length ? `stored exactly no more: ${storedText(inexact)}` : '',
         hint,
+        // The new columns too: with a column missing they are most likely what it became.
+        added.length ? `new columns: ${added.join(', ')}` : '',
       ]
         .filter(Boolean)
         .join('; ');
