@@ -43,6 +43,7 @@ interface VersionRow {
   certified_sha256: string | null;
   certified_rows: number | null;
   blocking_failures: string[];
+  waived: string[];
   exclusions: Array<{ reason: string; rule: string; row_count: number; row_numbers: number[] }>;
   derivation: DatasetDerivation | null;
 }
@@ -54,6 +55,7 @@ const VERSION_SELECT = `SELECT v.*, d.name AS dataset_name,
   coalesce((SELECT array_agg(c.name ORDER BY c.name) FROM dataset_checks c
      WHERE c.version_id = v.id AND c.status = 'fail' AND c.blocking
        AND NOT EXISTS (SELECT 1 FROM dataset_check_overrides o WHERE o.version_id = c.version_id AND o.check_name = c.name)), '{}') AS blocking_failures,
+  coalesce((SELECT array_agg(o.check_name ORDER BY o.check_name) FROM dataset_check_overrides o WHERE o.version_id = v.id), '{}') AS waived,
   coalesce((SELECT json_agg(json_build_object('reason', e.reason, 'rule', e.rule, 'row_count', e.row_count, 'row_numbers', e.row_numbers) ORDER BY e.reason)
      FROM dataset_exclusions e WHERE e.version_id = v.id), '[]') AS exclusions,
   ${DERIVATION_COLUMN}
@@ -88,6 +90,7 @@ function toVersion(r: VersionRow): DatasetVersionRecord {
     rowCount: r.row_count,
     schema: r.schema,
     blockingFailures: r.blocking_failures,
+    waived: r.waived,
     exclusions,
     certified:
       r.certified_by && r.certified_at && r.manifest_sha256 && r.certified_sha256 && r.certified_rows !== null

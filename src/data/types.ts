@@ -117,6 +117,8 @@ export interface DatasetVersionRecord {
   schema: DatasetSchema;
   /** Failing blocking checks without a recorded exception: promotion waits on these. */
   blockingFailures: string[];
+  /** Failing blocking checks that carry a recorded exception: the version is, or may be, certified past them. */
+  waived: string[];
   exclusions: Exclusion[];
   certified: { by: string; at: string; manifestSha256: string; parquetSha256: string; rows: number } | null;
   /** What a derived version was built from; null for a raw ingest. */

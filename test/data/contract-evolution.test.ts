@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import type { DatasetVersionRecord } from '../../src/data/index.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DsseEnvelope } from '../../src/core/index.js';
+import { verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import { eachBackend } from '../support/databases.js';
-import { upload, withIngesterAndPromoter } from './support.js';
+import { duckRows, upload, withIngesterAndPromoter } from './support.js';
 
 type Check = { name: string; status: string; result: string; evidence: Record<string, unknown>; override: { by: string; reason: string } | null };
 
@@ -11,6 +15,13 @@ type Check = { name: string; status: string; result: string; evidence: Record<st
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('a monthly extract against its contract [%s]', (_name, backend) => {
   const suite = withIngesterAndPromoter(backend);
+  const dir = mkdtempSync(join(tmpdir(), 'assay-contract-evolution-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const parquetOf = async (file: string, select: string): Promise<Buffer> => {
+    const path = join(dir, `${file}.parquet`);
+    await duckRows(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
+    return readFileSync(path);
+  };
   const send = async (name: string, body: string | Buffer): Promise<DatasetVersionRecord> => {
     const contentType = typeof body === 'string' ? 'text/csv' : 'application/vnd.apache.parquet';
     const res = await upload(suite.t, { name, body, contentType, token: suite.ingester.token, query: { classification: 'internal', owner: 'ingester' } });
@@ -37,4 +48,33 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a monthly extract
     });
   });
 
+  it('a version certified past a failing check under an exception says so in the version record, in quarantine and certified, and in the dataset\'s list', async () => {
+    const amounts = (type: string) => `SELECT * FROM (VALUES (1::INTEGER, 10.50::${type}), (2, 20.00::${type})) t(id, amount)`;
+    await send('gl', await parquetOf('gl-1', amounts('DECIMAL(18,2)')));
+    await suite.certify('gl');
+    const month2 = await send('gl', await parquetOf('gl-2', amounts('DOUBLE')));
+    expect(month2).toMatchObject({ blockingFailures: ['schema'], waived: [] });
+    const reason = 'vendor moved amounts to DOUBLE; reconciled to the general ledger to the cent';
+    const waived = await suite.t.app.inject({ method: 'POST', url: '/api/v1/datasets/gl/versions/2/checks/schema/override', headers: as(suite.promoter.token), payload: { reason } });
+    expect(waived.statusCode, waived.body).toBe(201);
+    const read = async (path: string) => {
+      const res = await suite.t.app.inject({ method: 'GET', url: `/api/v1/datasets/gl/${path}`, headers: as(suite.ingester.token) });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<DatasetVersionRecord & { versions: DatasetVersionRecord[] }>();
+    };
+    // Before, the record said only blockingFailures: [], as for a version that passed every check.
+    expect(await read('versions/2')).toMatchObject({ state: 'quarantine', blockingFailures: [], waived: ['schema'] });
+    const promoted = await suite.t.app.inject({ method: 'POST', url: '/api/v1/datasets/gl/versions/2/promote', headers: as(suite.promoter.token), payload: {} });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    const { version, manifest } = promoted.json<{ version: DatasetVersionRecord; manifest: DsseEnvelope }>();
+    expect(version).toMatchObject({ state: 'certified', blockingFailures: [], waived: ['schema'] });
+    expect((await read('versions')).versions.map((v) => [v.version, v.state, v.waived])).toEqual([
+      [1, 'certified', []],
+      [2, 'certified', ['schema']],
+    ]);
+    // The manifest records the check as failing and the exception with who and why.
+    const predicate = verifyDatasetManifest(manifest, (k) => suite.t.keyring.publicKey(k)).predicate;
+    expect(predicate.checks.find((c) => c.check === 'schema@3')).toMatchObject({ status: 'fail', result: 'breaks the contract of version 1: stored exactly no more: amount DECIMAL(18,2)→DOUBLE' });
+    expect(predicate.overrides).toEqual([{ check: 'schema@3', by: suite.promoter.id, at: expect.any(String), reason }]);
+  });
 });

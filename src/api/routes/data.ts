@@ -120,6 +120,7 @@ const versionSchema = z.object({
   rowCount: z.number(),
   schema: z.object({ columns: z.array(columnSchema) }),
   blockingFailures: z.array(z.string()).describe('Failing blocking checks without a recorded exception: promotion waits on these.'),
+  waived: z.array(z.string()).describe('Failing blocking checks that carry a recorded exception (see their checks for who and why): the version is, or may be, certified past them.'),
   exclusions: z.array(exclusionSchema),
   certified: z.object({ by: z.string(), at: z.string(), manifestSha256: z.string(), parquetSha256: z.string(), rows: z.number() }).nullable(),
   derivation: derivationSchema.nullable(),

@@ -44,12 +44,14 @@ function parseResidency(value: string): string {
 /** A version in one line, then who certified it and what (a certified version), and what it was derived from (a derived one). */
 function versionLine(v: DatasetVersionRecord, indent = ''): string {
   const blocking = v.blockingFailures.length ? `  blocked by ${v.blockingFailures.join(', ')}` : '';
+  // Without it a version certified past a failing check lists like one that passed every check.
+  const waived = v.waived?.length ? `  waived by exception: ${v.waived.join(', ')}` : '';
   const excluded = v.exclusions.length ? `  excluded ${v.exclusions.map((e) => `${e.reason}: ${e.rowCount}`).join(', ')}` : '';
   const read = v.values ? `  read with ${describeValueFormat(v.values)}` : '';
   const c = v.certified;
   // Without this line a certified version whose failing check carries an exception reads as certified past a failure.
   const certified = c ? `${indent}  certified by ${c.by} at ${c.at}: ${c.rows} rows, parquet sha256:${c.parquetSha256}, manifest sha256:${c.manifestSha256}\n` : '';
-  return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${excluded}${read}\n${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
+  return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${waived}${excluded}${read}\n${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
 }
 
 /**
