@@ -1,11 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DsseEnvelope } from '../../src/core/index.js';
 import { verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import { eachBackend } from '../support/databases.js';
-import { duckRows, upload, withIngesterAndPromoter } from './support.js';
+import { parquetFixtures, upload, withIngesterAndPromoter } from './support.js';
 
 type Check = { name: string; status: string; result: string; evidence: Record<string, unknown>; override: { by: string; reason: string } | null };
 
@@ -15,13 +12,7 @@ type Check = { name: string; status: string; result: string; evidence: Record<st
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('a monthly extract against its contract [%s]', (_name, backend) => {
   const suite = withIngesterAndPromoter(backend);
-  const dir = mkdtempSync(join(tmpdir(), 'assay-contract-evolution-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const parquetOf = async (file: string, select: string): Promise<Buffer> => {
-    const path = join(dir, `${file}.parquet`);
-    await duckRows(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
-    return readFileSync(path);
-  };
+  const { parquetOf } = parquetFixtures('contract-evolution');
   const send = async (name: string, body: string | Buffer): Promise<DatasetVersionRecord> => {
     const contentType = typeof body === 'string' ? 'text/csv' : 'application/vnd.apache.parquet';
     const res = await upload(suite.t, { name, body, contentType, token: suite.ingester.token, query: { classification: 'internal', owner: 'ingester' } });

@@ -1,9 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eachBackend } from '../support/databases.js';
-import { duckRows, upload, withIngesterAndPromoter } from './support.js';
+import { parquetFixtures, upload, withIngesterAndPromoter } from './support.js';
 
 /**
  * Parquet unsigned integers: the schema's integer type is BIGINT (signed 64 bits), so a UINT_64
@@ -13,14 +10,8 @@ import { duckRows, upload, withIngesterAndPromoter } from './support.js';
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('Parquet unsigned integers [%s]', (_name, backend) => {
   const suite = withIngesterAndPromoter(backend);
-  const dir = mkdtempSync(join(tmpdir(), 'assay-parquet-ints-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const { parquetOf } = parquetFixtures('parquet-ints');
   const declared = { classification: 'internal', owner: 'ingester' };
-  async function parquetOf(name: string, select: string): Promise<Buffer> {
-    const path = join(dir, `${name}.parquet`);
-    await duckRows(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
-    return readFileSync(path);
-  }
   const send = (name: string, body: Buffer): ReturnType<typeof upload> =>
     upload(suite.t, { name, body, token: suite.ingester.token, contentType: 'application/vnd.apache.parquet', query: declared });
 

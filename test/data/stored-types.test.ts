@@ -1,11 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import type { DsseEnvelope } from '../../src/core/index.js';
 import { eachBackend } from '../support/databases.js';
-import { duckRows, parquetRows, upload, withIngesterAndPromoter } from './support.js';
+import { parquetFixtures, parquetRows, upload, withIngesterAndPromoter } from './support.js';
 
 type Column = { name: string; type: string; storedAs?: string; nullable: boolean };
 type Check = { name: string; version: number; status: string; blocking: boolean; result: string; evidence: Record<string, unknown> };
@@ -20,15 +17,8 @@ type Check = { name: string; version: number; status: string; blocking: boolean;
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('stored types [%s]', (_name, backend) => {
   const suite = withIngesterAndPromoter(backend);
-  const dir = mkdtempSync(join(tmpdir(), 'assay-stored-types-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const { parquetOf } = parquetFixtures('stored-types');
   const declared = { classification: 'internal', owner: 'ingester' };
-
-  async function parquetOf(name: string, select: string): Promise<Buffer> {
-    const path = join(dir, `${name}.parquet`);
-    await duckRows(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
-    return readFileSync(path);
-  }
   const send = (name: string, body: Buffer | string, contentType = 'application/vnd.apache.parquet'): ReturnType<typeof upload> =>
     upload(suite.t, { name, body, token: suite.ingester.token, contentType, query: declared });
   const get = (path: string) => suite.t.app.inject({ method: 'GET', url: `/api/v1/datasets/${path}`, headers: { authorization: `Bearer ${suite.ingester.token}` } });

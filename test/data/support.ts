@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,22 @@ export async function duckRows(sql: string): Promise<Array<Record<string, unknow
     conn.closeSync();
     duck.closeSync();
   }
+}
+
+/**
+ * Parquet files written by DuckDB for a suite, in a scratch folder removed after it: `parquetOf`
+ * writes the rows of `select` as `<name>.parquet` and returns its bytes.
+ */
+export function parquetFixtures(label: string): { parquetOf(name: string, select: string): Promise<Buffer> } {
+  const dir = mkdtempSync(join(tmpdir(), `assay-${label}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    async parquetOf(name, select) {
+      const path = join(dir, `${name}.parquet`);
+      await duckRows(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
+      return readFileSync(path);
+    },
+  };
 }
 
 /** A Parquet blob read back with DuckDB: the rows of `sql`, in which `$file` stands for the blob. */
