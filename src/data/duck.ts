@@ -81,6 +81,32 @@ export async function aggregateRow(ask: (sql: string) => Promise<Array<Record<st
  */
 export const UNPIVOT_MAX_CELLS = 2_000_000;
 
+/**
+ * The same aggregates of every column of a small table, with one expression each: the columns'
+ * values (`values`, SQL of type VARCHAR over `source`) unpivoted into (column, value) pairs and
+ * grouped by column, at most UNPIVOT_MAX_CELLS cells a query. DuckDB binds every aggregate
+ * expression of a query anew, and binding is what a wide table's per-column aggregates cost
+ * (8,000 PII gate counts over a 50-record sample of 800 columns: 17 s in 160 queries). UNPIVOT
+ * leaves nulls out, so `aggregates` (`expr AS alias` over the value `v`) must ignore them. Answers,
+ * by column position, the aliased values and `n`, the non-null count; undefined where none.
+ */
+export async function unpivotedAggregates(
+  duck: DuckSession,
+  input: { source: string; rows: number; values: readonly string[]; aggregates: (v: string) => readonly string[] },
+): Promise<Array<Record<string, unknown> | undefined>> {
+  const answers = new Array<Record<string, unknown> | undefined>(input.values.length).fill(undefined);
+  const chunk = Math.max(1, Math.floor(UNPIVOT_MAX_CELLS / Math.max(1, input.rows)));
+  for (let at = 0; at < input.values.length; at += chunk) {
+    // Columns by position (c0, c1…), so no name of the file's has to survive as a value.
+    const columns = input.values.slice(at, at + chunk).map((sql, i) => `${sql} AS c${at + i}`);
+    const found = await duck.rows<Record<string, unknown> & { k: string }>(
+      `SELECT k, count(*) AS n, ${input.aggregates('v').join(', ')} FROM (UNPIVOT (SELECT ${columns.join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v) GROUP BY k`,
+    );
+    for (const row of found) answers[Number(row.k.slice(1))] = row;
+  }
+  return answers;
+}
+
 /** A column `distinctCounts` counts: its values, or with `text`, those of that SQL expression over the source's columns (of type `duckType`). */
 export interface DistinctColumn {
   name: string;

@@ -1,4 +1,4 @@
-import { aggregateRow, ident } from '../duck.js';
+import { aggregateRow, ident, unpivotedAggregates } from '../duck.js';
 import { doubleOf } from '../inspect.js';
 import type { ColumnType, ValueFormat } from '../types.js';
 import { numberText } from '../value-format.js';
@@ -85,6 +85,32 @@ const fullCount = (values: ValueFormat | undefined) => (p: Pair): CountProbe => 
 });
 
 /**
+ * How many sampled cells pass each pair's gate. Cells read as one text each are counted on the
+ * sample unpivoted, each gate once for every column (see `unpivotedAggregates`): the same gate on
+ * the same text; nested cells (a list per cell) by one aggregate per pair.
+ */
+async function sampledGates(plan: CheckPlan, pairs: Pair[]): Promise<number[]> {
+  const values = plan.declared.values;
+  const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
+  const texts = [...new Map(pairs.filter((p) => scanOf(p.column, { values })!.kind === 'one').map((p) => [p.column.name, p.column])).values()];
+  const position = new Map(texts.map((c, i) => [c.name, i]));
+  const byText = await unpivotedAggregates(plan.duck, {
+    source: plan.sample,
+    rows: plan.sampled.rows,
+    values: texts.map((c) => `CAST(${scanOf(c, { values })!.sql} AS VARCHAR)`),
+    aggregates: (v) => detectors.map((d, j) => `${countOf(detectorGate(d, v))} AS g${j}`),
+  });
+  const nested = pairs.filter((p) => !position.has(p.column.name));
+  const gates = nested.map((p, i) => `${countOf(gateOn(p.detector, scanOf(p.column, { values })!))} AS g${i}`);
+  const sampled = nested.length === 0 ? {} : ((await aggregateRow((sql) => plan.duck.rows(sql), { select: gates, from: plan.sample })) as Record<string, number>);
+  const ofNested = new Map(nested.map((p, i) => [p.key, sampled[`g${i}`]!]));
+  return pairs.map((p) => {
+    const at = position.get(p.column.name);
+    return at === undefined ? ofNested.get(p.key)! : Number(byText[at]?.[`g${detectors.indexOf(p.detector)}`] ?? 0);
+  });
+}
+
+/**
  * The shared pass runs a detector on a column only where some sampled cell passes its gate;
  * for each column's other detectors it just counts cells passing any of their gates (integer
  * comparisons). Nearly always that count is zero and so are those detectors' matches; when it
@@ -94,10 +120,9 @@ async function probesOf(plan: CheckPlan): Promise<CountProbe[]> {
   const values = plan.declared.values;
   const pairs = scanned(plan.columns, values);
   if (pairs.length === 0) return [];
-  const gates = pairs.map((p, i) => `${countOf(gateOn(p.detector, scanOf(p.column, { values })!))} AS g${i}`);
-  const sampled = (await aggregateRow((sql) => plan.duck.rows(sql), { select: gates, from: plan.sample })) as Record<string, number>;
-  const run = pairs.filter((_, i) => sampled![`g${i}`]! > 0);
-  const skipped = pairs.filter((_, i) => !(sampled![`g${i}`]! > 0));
+  const passed = await sampledGates(plan, pairs);
+  const run = pairs.filter((_, i) => passed[i]! > 0);
+  const skipped = pairs.filter((_, i) => !(passed[i]! > 0));
   const columns = [...new Map(skipped.map((p) => [p.column.name, p.column])).values()];
   return [
     ...run.map(fullCount(values)),
