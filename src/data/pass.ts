@@ -1,5 +1,5 @@
 import { Unavailable } from '../core/index.js';
-import { aggregateRow, ident, type DuckSession } from './duck.js';
+import { aggregateRow, columnNameKey, ident, type DuckSession } from './duck.js';
 import type { Snapshot } from './load.js';
 
 /**
@@ -21,6 +21,9 @@ export interface AggregatePass {
   /** Runs the pass (unless nothing was added); the result maps each key to its value. */
   run(duck: DuckSession): Promise<Record<string, unknown>>;
 }
+
+/** SQL tokens a name may hide in: string literals (left alone) and double-quoted identifiers. */
+const IDENTIFIERS = /'(?:[^']|'')*'|"(?:[^"]|"")*"/g;
 
 /**
  * A pass over `snapshot.scan`; a reader error surfaces as the snapshot's 400. When DuckDB runs
@@ -57,23 +60,42 @@ export function aggregatePass(snapshot: Snapshot): AggregatePass {
       if (aggregates.size === 0) return {};
       // Each slice of a wide pass computes only the derived columns its aggregates use, found
       // by name (linear: a wide file has thousands of derived columns and dozens of slices).
-      const index = new Map([...derived].map(([sql, name], i) => [name, { sql, name, i }]));
-      const names = new RegExp(`"(${prefix}\\d+)"`, 'g');
+      const index = new Map([...derived].map(([sql, name], i) => [ident(name), { sql, name, i, level: 0 }]));
+      const fileColumns = new Set(snapshot.columns.map((c) => columnNameKey(c.name)));
       const source = (slice: readonly string[]): string => {
-        const used = new Map<string, { sql: string; name: string; i: number }>();
-        // A derived column may use an earlier one (DuckDB reads aliases left to right): take those too.
+        const used = new Map<string, { sql: string; name: string; i: number; level: number }>();
+        const read = new Map<string, string>();
+        // A derived column may use an earlier one: take those too, and note the file's columns any of them reads.
         const todo = [...slice];
         for (let text = todo.pop(); text !== undefined; text = todo.pop()) {
-          for (const [, name] of text.matchAll(names)) {
-            const d = index.get(name!);
+          for (const [token] of text.matchAll(IDENTIFIERS)) {
+            const d = index.get(token);
             if (d && !used.has(d.name)) {
               used.set(d.name, d);
               todo.push(d.sql);
+            } else if (!d && token.startsWith('"')) {
+              const key = columnNameKey(token.slice(1, -1).replaceAll('""', '"'));
+              if (fileColumns.has(key)) read.set(key, token);
             }
           }
         }
+        if (used.size === 0) return snapshot.scan;
+        // One level of projection per step of derivation, each over the one below, carrying only
+        // the columns read. A derived column naming an earlier one in the same SELECT (DuckDB's
+        // aliases read left to right) cost about 2 ms of binding per reference over a table of
+        // 800 columns: 55 ms of a 60 ms slice, 10 s of a 50-record file's pass.
         const ordered = [...used.values()].sort((a, b) => a.i - b.i);
-        return ordered.length === 0 ? snapshot.scan : `(SELECT *, ${ordered.map((d) => `${d.sql} AS ${ident(d.name)}`).join(', ')} FROM ${snapshot.scan})`;
+        for (const d of ordered) {
+          const below = [...d.sql.matchAll(IDENTIFIERS)].map(([token]) => used.get(index.get(token)?.name ?? '')?.level ?? 0);
+          d.level = Math.max(0, ...below) + 1;
+        }
+        let from = snapshot.scan;
+        const carried = [...read.values()];
+        for (let level = 1; level <= Math.max(...ordered.map((d) => d.level)); level++) {
+          const items = [...carried, ...ordered.map((d) => (d.level < level ? ident(d.name) : d.level === level ? `${d.sql} AS ${ident(d.name)}` : '')).filter(Boolean)];
+          from = `(SELECT ${items.join(', ')} FROM ${from})`;
+        }
+        return from;
       };
       const ask = (list: Array<[string, string]>): Promise<Record<string, unknown>> =>
         aggregateRow((sql) => duck.aggregate(sql), { select: list.map(([sql, key]) => `${sql} AS ${key}`), from: source, perQuery: snapshot.aggregatesPerRead });
