@@ -1,4 +1,4 @@
-import { aggregateRow, ident, type DuckSession } from './duck.js';
+import { aggregateRow, ident, unpivotedAggregates, type DuckSession } from './duck.js';
 import { logicalTypeOf, type LoadedColumn, type Snapshot } from './load.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType, ValueFormat } from './types.js';
@@ -142,19 +142,42 @@ function isoTemporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: string)
 /** Records the type is first inferred from: enough to decide, few enough that failed casts stay cheap. */
 export const INFERENCE_SAMPLE_ROWS = 50_000;
 
-/** Per column and candidate type, how many non-null values of `source` fit. */
-async function candidateCounts(duck: DuckSession, input: { columns: LoadedColumn[]; source: string; values: ValueFormat | undefined; perQuery?: number }): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
-  const parts = ['count(*) AS n'];
+/**
+ * Per column and candidate type, how many non-null values of `source` fit. With `rows` (the
+ * record count of `source`, a small table), the text columns are counted unpivoted, each
+ * candidate's test once for all of them (see `unpivotedAggregates`): a 50-record sample of 800
+ * columns spent 4 s binding 4,800 tests in 96 queries.
+ */
+async function candidateCounts(
+  duck: DuckSession,
+  input: { columns: LoadedColumn[]; source: string; values: ValueFormat | undefined; perQuery?: number; rows?: number },
+): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
+  const unpivoted = input.rows === undefined ? [] : input.columns.filter((c) => c.duckType === 'VARCHAR');
+  const byText = await unpivotedAggregates(duck, {
+    source: input.source,
+    rows: input.rows ?? 0,
+    values: unpivoted.map((c) => ident(c.name)),
+    aggregates: (v) => CANDIDATE_TYPES.map((t, j) => `count(${fits(v, t, { values: input.values })}) AS c${j}`),
+  });
+  const position = new Map(unpivoted.map((c, i) => [c.name, i]));
+  const parts: string[] = [];
   input.columns.forEach((c, i) => {
+    if (position.has(c.name)) return;
     const q = ident(c.name);
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t, { values: input.values })}) AS c${i}_${j}`));
   });
-  const row = (await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source, ...(input.perQuery ? { perQuery: input.perQuery } : {}) })) as Record<string, number>;
+  const row = (parts.length === 0 ? {} : await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source, ...(input.perQuery ? { perQuery: input.perQuery } : {}) })) as Record<string, number>;
   return input.columns.map((c, i) => {
+    const at = position.get(c.name);
     const fit: Partial<Record<ColumnType, number>> = {};
-    if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row![`c${i}_${j}`]!));
-    return { nonNull: row![`nn${i}`]!, fit };
+    if (at !== undefined) {
+      const got = byText[at];
+      CANDIDATE_TYPES.forEach((t, j) => (fit[t] = Number(got?.[`c${j}`] ?? 0)));
+      return { nonNull: Number(got?.n ?? 0), fit };
+    }
+    if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row[`c${i}_${j}`]!));
+    return { nonNull: row[`nn${i}`]!, fit };
   });
 }
 
@@ -171,7 +194,8 @@ export async function sampleSnapshot(duck: DuckSession, snapshot: Snapshot): Pro
 /** Each column's type as the sample suggests (every candidate cast on each sampled value). */
 export async function inferFromSample(duck: DuckSession, input: { snapshot: Snapshot; sample: string; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const { columns } = input.snapshot;
-  const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values });
+  const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.sample}`)) as [{ n: number }];
+  const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values, rows });
   return columns.map((c, i) => ({ ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit) }));
 }
 
