@@ -94,11 +94,11 @@ export async function runQuarantine(duck: DuckSession, input: QuarantineInput): 
   const sampled = await distinctCounts(duck, { source: sample, columns });
   const few = sampledDictionaryColumns({ columns, sampled, maxDistinct: CATEGORICAL_MAX_DISTINCT });
   const dictionaries = await sampleDictionaries(duck, { sample, columns: [...few] });
-  let found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
+  let found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, rows: sampled.rows, columns, values }) });
   if (found.rows === 0) throw noRecords();
   if (found.contradicted.length > 0) {
     columns = await inferFromAll(duck, { snapshot: input.snapshot, columns, contradicted: found.contradicted, values });
-    found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, columns, values }) });
+    found = await sharedPass(duck, { ...input, columns, sample, sampled, dictionaries, bounds: await sampleBounds(duck, { sample, rows: sampled.rows, columns, values }) });
   }
   await duck.run(`DROP TABLE ${sample}`);
   await distinctPass(duck, { snapshot: input.snapshot, found, values });
