@@ -107,11 +107,14 @@ export async function unpivotedAggregates(
   return answers;
 }
 
-/** A column `distinctCounts` counts: its values, or with `text`, those of that SQL expression over the source's columns (of type `duckType`). */
+/**
+ * A column `distinctCounts` counts (of type `duckType`): its values, or with `text`, the SQL
+ * `text` makes of the SQL of its value, which must be null exactly where the value is.
+ */
 export interface DistinctColumn {
   name: string;
   duckType: string;
-  text?: string;
+  text?: (value: string) => string;
 }
 
 /** A table's record count and each column's exact number of distinct non-null values. */
@@ -129,15 +132,24 @@ export interface DistinctCounts {
  */
 export async function distinctCounts(duck: DuckSession, input: { source: string; columns: ReadonlyArray<DistinctColumn> }): Promise<DistinctCounts> {
   const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.source}`)) as [{ n: number }];
-  const valueOf = (c: DistinctColumn): string => c.text ?? ident(c.name);
+  const valueOf = (c: DistinctColumn): string => (c.text ? c.text(ident(c.name)) : ident(c.name));
   const text = input.columns.filter((c) => c.duckType === 'VARCHAR');
   const unpivoted = text.length > 0 && rows * text.length <= UNPIVOT_MAX_CELLS ? text : [];
   const distinct = new Map<string, number>(unpivoted.map((c) => [c.name, 0]));
   if (unpivoted.length > 0) {
-    // Columns by position (c0, c1…), so no name of the file's has to survive as a value. UNPIVOT leaves nulls out.
-    const found = await duck.rows<{ k: string; d: number }>(
-      `SELECT k, count(*) AS d FROM (SELECT DISTINCT k, v FROM (UNPIVOT (SELECT ${unpivoted.map((c, i) => `${valueOf(c)} AS c${i}`).join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v)) GROUP BY k`,
+    // Columns by position (c0, c1…), so no name of the file's has to survive as a value. UNPIVOT
+    // leaves nulls out. Columns whose values are counted by the same `text` share an UNPIVOT and
+    // the text is made of the pairs' values, bound once for all of them (once per column, 533
+    // number columns' texts cost a second of binding).
+    const shapes = new Map<string, number[]>();
+    unpivoted.forEach((c, i) => {
+      const text = c.text ? c.text('v') : 'v';
+      shapes.set(text, [...(shapes.get(text) ?? []), i]);
+    });
+    const branches = [...shapes].map(
+      ([text, members]) => `SELECT k, ${text} AS v FROM (UNPIVOT (SELECT ${members.map((i) => `${ident(unpivoted[i]!.name)} AS c${i}`).join(', ')} FROM ${input.source}) ON COLUMNS(*) INTO NAME k VALUE v)`,
     );
+    const found = await duck.rows<{ k: string; d: number }>(`SELECT k, count(v) AS d FROM (SELECT DISTINCT k, v FROM (${branches.join(' UNION ALL ')})) GROUP BY k`);
     for (const { k, d } of found) distinct.set(unpivoted[Number(k.slice(1))]!.name, d);
   }
   const rest = input.columns.filter((c) => !distinct.has(c.name));

@@ -99,11 +99,10 @@ export function doubleOf(q: string, reading: Reading = {}): string {
  * text is none), and `other`, the text of every value `value` leaves out, which counts by its
  * spelling (as a boolean column counts text that is no boolean). A BIGINT column's integers
  * beyond 2^53, which a double would merge, count by spelling too. Undefined for other columns:
- * their values count as they are. `reading` as for `doubleOf`.
+ * their values count as they are. `reading` as for `doubleOf`; `q` is the SQL of the value (default: the column).
  */
-export function distinctParts(c: { name: string; duckType: string; type: ColumnType }, reading: Reading = {}): { value: string; other: string } | undefined {
+export function distinctParts(c: { name: string; duckType: string; type: ColumnType }, reading: Reading = {}, q = ident(c.name)): { value: string; other: string } | undefined {
   if (logicalTypeOf(c.duckType) !== 'VARCHAR' || (c.type !== 'BIGINT' && c.type !== 'DOUBLE')) return undefined;
-  const q = ident(c.name);
   const d = doubleOf(q, reading);
   const value = c.type === 'DOUBLE' ? d : (reading.shared ?? same)(`CASE WHEN abs(${d}) < ${2 ** 53} THEN ${d} END`);
   return { value, other: `CASE WHEN ${value} IS NULL THEN ${q} END` };

@@ -179,12 +179,12 @@ async function countNumbersByValue(duck: DuckSession, input: { facts: ColumnFact
   const numeric = input.facts.filter((f) => distinctParts(f) !== undefined);
   if (numeric.length === 0) return;
   // One text per value: the number's own (shortest) spelling, or `~` and the text that is no number.
-  const valueText = (f: ColumnFacts): string => {
-    const parts = distinctParts(f, { values: input.format })!;
+  const valueText = (f: ColumnFacts, q = ident(f.name)): string => {
+    const parts = distinctParts(f, { values: input.format }, q)!;
     return `CASE WHEN ${parts.value} IS NOT NULL THEN CAST(${parts.value} AS VARCHAR) ELSE '~' || ${parts.other} END`;
   };
   if (input.sample !== undefined) {
-    const counted = await distinctCounts(duck, { source: input.sample, columns: numeric.map((f) => ({ name: f.name, duckType: 'VARCHAR', text: valueText(f) })) });
+    const counted = await distinctCounts(duck, { source: input.sample, columns: numeric.map((f) => ({ name: f.name, duckType: 'VARCHAR', text: (q: string) => valueText(f, q) })) });
     for (const f of numeric) f.distinctApprox = counted.distinct.get(f.name)!;
     return;
   }
