@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AGGREGATES_PER_QUERY } from '../../src/data/duck.js';
-import { planValueCounts, sampleDictionaries } from '../../src/data/dictionary.js';
+import { AGGREGATES_PER_QUERY, ident, literal } from '../../src/data/duck.js';
+import { countFromValues, planValueCounts, sampleDictionaries, type ValueCountedColumn } from '../../src/data/dictionary.js';
 import type { Snapshot } from '../../src/data/load.js';
 import { aggregatePass } from '../../src/data/pass.js';
 import { scratchDuckSuite } from './support.js';
@@ -43,5 +43,28 @@ describe('value counts bounded by the sample', () => {
     // 4,996 values the sample lacked: the counts fall short of the column's 5,000 values, and never list them.
     expect(tier.counted).toBe(4);
     expect(counts.get('flag')).toEqual({ entries: [{ key: "it's", value: 3334 }], counted: 3334 });
+  });
+
+  it('countFromValues: columns whose predicates differ only by their name share a branch; a name inside a string literal stays that literal', async () => {
+    const values = [
+      { key: '"x"', value: 3 },
+      { key: '"y"', value: 5 },
+      { key: 'a', value: 7 },
+    ];
+    // Each column's first probe compares it with its own quoted name, as a string.
+    const column = (name: string): ValueCountedColumn => ({
+      column: name,
+      values,
+      nulls: 2,
+      probes: [
+        { key: 'named', column: name, predicate: () => `${ident(name)} = ${literal(ident(name))}` },
+        { key: 'a', column: name, predicate: () => `${ident(name)} = 'a'` },
+        { key: 'null', column: name, predicate: () => `${ident(name)} IS NULL` },
+      ],
+    });
+    const counts = await countFromValues(session.duck(), [column('x'), column('y'), column("it's")]);
+    expect(counts.get('x')).toEqual(new Map([['named', 3], ['a', 7], ['null', 2]]));
+    expect(counts.get('y')).toEqual(new Map([['named', 5], ['a', 7], ['null', 2]]));
+    expect(counts.get("it's")).toEqual(new Map([['named', 0], ['a', 7], ['null', 2]]));
   });
 });
