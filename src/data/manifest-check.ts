@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { isAssayError, keyIdForPublicKey, sha256Hex } from '../core/index.js';
+import { isAssayError, keyIdForPublicKey, sha256Hasher, sha256Hex } from '../core/index.js';
 import { verifyDatasetManifest } from './manifest.js';
 
 // An examiner's check of a dataset manifest with nothing but the files the bank hands over: the
@@ -43,14 +42,11 @@ export type ManifestCheckReport =
     }
   | { ok: false; problem: ManifestProblem };
 
-async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
+/** The SHA-256 of the file at `path`, read as a stream (a certified Parquet may be many GB). */
+async function fileSha256(path: string): Promise<string> {
+  const hash = sha256Hasher();
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
@@ -95,11 +91,11 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
   }
   if (opts.parquet !== undefined) {
     const got = await fileSha256(opts.parquet);
-    if (got.sha256 !== p.certified.sha256) return problem('parquet_mismatch', `${opts.parquet} has SHA-256 ${got.sha256}, the manifest certifies ${p.certified.sha256}`);
+    if (got !== p.certified.sha256) return problem('parquet_mismatch', `${opts.parquet} has SHA-256 ${got}, the manifest certifies ${p.certified.sha256}`);
   }
   if (opts.snapshot !== undefined) {
     const got = await fileSha256(opts.snapshot);
-    if (got.sha256 !== p.snapshot.sha256) return problem('snapshot_mismatch', `${opts.snapshot} has SHA-256 ${got.sha256}, the manifest's raw snapshot is ${p.snapshot.sha256}`);
+    if (got !== p.snapshot.sha256) return problem('snapshot_mismatch', `${opts.snapshot} has SHA-256 ${got}, the manifest's raw snapshot is ${p.snapshot.sha256}`);
   }
   const keyid = signers.find((id) => byId.has(id))!;
   const key = byId.get(keyid)!;
