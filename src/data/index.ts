@@ -70,7 +70,9 @@ export {
 export {
   DATASET_OVERRIDE_ACTION,
   DATASET_PROMOTE_ACTION,
+  exceptionAuditReason,
   getDatasetManifest,
+  MAX_EXCEPTION_REASON,
   rawSnapshotNodeId,
   overrideDatasetCheck,
   promoteDatasetVersion,

@@ -84,10 +84,26 @@ function assertQuarantined(v: { state: string; datasetName: string; version: num
 
 /** An exception and the version it is recorded on, with the field that named its check. */
 interface OverrideRows {
-  versionId: string;
+  version: Pick<DatasetVersionRecord, 'id' | 'datasetName' | 'version'>;
   overrides: CheckOverrideInput[];
   at: string;
   fields: OverrideFields;
+}
+
+/**
+ * The longest exception reason: kept whole in the manifest and in the audit entry, whose
+ * 2000 characters it shares with the longest dataset name, version number and check name.
+ */
+export const MAX_EXCEPTION_REASON = 1800;
+
+/**
+ * The `dataset.override` audit entry's reason: which dataset version, which check, and why, so
+ * an examiner reading the log finds the exception by the dataset's name as the ingest and
+ * promotion entries read. Within MAX_AUDIT_REASON for every
+ * reason up to MAX_EXCEPTION_REASON (exceptions.test.ts).
+ */
+export function exceptionAuditReason(v: Pick<DatasetVersionRecord, 'datasetName' | 'version'>, x: CheckOverrideInput): string {
+  return `${v.datasetName} v${v.version}: exception to failing blocking check ${x.check}: ${x.reason}`;
 }
 
 /**
@@ -101,16 +117,16 @@ async function insertOverrides(tx: Tx, o: OverrideRows, ctx: ChangeContext): Pro
   for (const [i, x] of o.overrides.entries()) {
     const inserted = await tx.query(
       'INSERT INTO dataset_check_overrides (version_id, check_name, overridden_by, overridden_at, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version_id, check_name) DO NOTHING',
-      [o.versionId, x.check, ctx.actor.principalId, o.at, x.reason],
+      [o.version.id, x.check, ctx.actor.principalId, o.at, x.reason],
     );
     if ((inserted.rowCount ?? 0) === 0) {
-      const r = await tx.query<{ by: string }>('SELECT overridden_by AS by FROM dataset_check_overrides WHERE version_id = $1 AND check_name = $2', [o.versionId, x.check]);
+      const r = await tx.query<{ by: string }>('SELECT overridden_by AS by FROM dataset_check_overrides WHERE version_id = $1 AND check_name = $2', [o.version.id, x.check]);
       const message = `${x.check} already has an exception, recorded by ${r.rows[0]?.by ?? 'another principal'}`;
       throw new ValidationFailed(`invalid exceptions: ${message}`, [{ field: o.fields.check(i), message }]);
     }
     await appendAuditEntry(
       tx,
-      dataChangeEntry(ctx, { action: DATASET_OVERRIDE_ACTION, resource: { type: 'dataset_version', id: o.versionId }, reason: `exception to failing blocking check ${x.check}: ${x.reason}` }),
+      dataChangeEntry(ctx, { action: DATASET_OVERRIDE_ACTION, resource: { type: 'dataset_version', id: o.version.id }, reason: exceptionAuditReason(o.version, x) }),
     );
   }
 }
@@ -133,7 +149,7 @@ export async function overrideDatasetCheck(env: DataEnv, input: { name: string; 
   const at = (ctx.now ?? new Date()).toISOString();
   await env.db.transaction(async (tx) => {
     await lockQuarantined(tx, v, 'override');
-    await insertOverrides(tx, { versionId: v.id, overrides: [input.override], at, fields: paramOverrideFields }, ctx);
+    await insertOverrides(tx, { version: v, overrides: [input.override], at, fields: paramOverrideFields }, ctx);
   });
   const checks = await getDatasetVersionChecks(env.db, input);
   return checks.find((c) => c.name === input.override.check)!;
@@ -269,7 +285,7 @@ interface Certification {
 async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
   const { v } = c;
   await lockQuarantined(tx, v, 'promote');
-  await insertOverrides(tx, { versionId: v.id, overrides: c.overrides, at: c.at, fields: inlineOverrideFields }, ctx);
+  await insertOverrides(tx, { version: v, overrides: c.overrides, at: c.at, fields: inlineOverrideFields }, ctx);
   // Another principal may have recorded or waived nothing since: re-check inside the lock.
   const blocking = await tx.query<{ name: string }>(
     `SELECT c.name FROM dataset_checks c WHERE c.version_id = $1 AND c.status = 'fail' AND c.blocking

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAuditEntries } from '../../src/audit/index.js';
+import { listAuditEntries, MAX_AUDIT_REASON } from '../../src/audit/index.js';
+import { exceptionAuditReason, MAX_DATASET_VERSION, MAX_EXCEPTION_REASON, QUARANTINE_CHECKS } from '../../src/data/index.js';
 import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { upload } from './support.js';
@@ -13,6 +14,17 @@ type Principal = { id: string; token: string };
 type Problem = { status: number; detail: string; errors?: Array<{ field: string; detail: string }> };
 
 /** Exceptions to failing blocking checks, as a data steward and a compliance officer record them, over HTTP. */
+describe('the dataset.override audit entry', () => {
+  it('names the dataset version, and keeps the longest reason whole under the longest name, version number and check name', () => {
+    const longestCheck = QUARANTINE_CHECKS.map((c) => c.name).reduce((a, b) => (b.length > a.length ? b : a));
+    const reason = 'r'.repeat(MAX_EXCEPTION_REASON);
+    const text = exceptionAuditReason({ datasetName: 'n'.repeat(128), version: MAX_DATASET_VERSION }, { check: longestCheck, reason });
+    expect(text.startsWith(`${'n'.repeat(128)} v${MAX_DATASET_VERSION}: exception to failing blocking check ${longestCheck}: `)).toBe(true);
+    expect(text.endsWith(reason)).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(MAX_AUDIT_REASON);
+  });
+});
+
 describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to failing blocking checks [%s]', (_name, backend) => {
   let t: TestApp;
   let base: string;
@@ -176,7 +188,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     const reason = '😀'.repeat(900);
     expect((await override(compliance, 'long-reason/versions/1', reason)).status).toBe(201);
     const [entry] = await listAuditEntries(t.db, { action: 'dataset.override', resourceId: versionId });
-    expect(entry?.reason).toBe(`exception to failing blocking check pii: ${reason}`);
+    expect(entry?.reason).toBe(`long-reason v1: exception to failing blocking check pii: ${reason}`);
     // A purpose of emoji overflows the ingest entry: it is cut between characters, never inside one
     // (U+FFFD). One of the two purposes, a character apart, puts the cut where a pair starts.
     for (const [name, purpose] of [['purpose-a', '😀'.repeat(999)], ['purpose-b', `a${'😀'.repeat(999)}`]] as const) {

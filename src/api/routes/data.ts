@@ -13,6 +13,7 @@ import {
   listDatasets,
   listDatasetVersions,
   MAX_DATASET_VERSION,
+  MAX_EXCEPTION_REASON,
   overrideDatasetCheck,
   promoteDatasetVersion,
   UPLOAD_MEDIA_TYPES,
@@ -38,9 +39,6 @@ const versionNumber = decimalInteger({ min: 1, max: MAX_DATASET_VERSION, message
 const versionParams = z.strictObject({ name: datasetName, version: versionNumber });
 
 const checkName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a check name, e.g. pii');
-// The audit entry reads "exception to failing blocking check <check>: <reason>" within the log's
-// 2000 characters; the longest check name leaves this much for the reason, kept whole.
-const MAX_EXCEPTION_REASON = 1800;
 const exceptionReason = z
   .string()
   .trim()
