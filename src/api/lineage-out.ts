@@ -27,7 +27,8 @@ function refOf(v: DatasetVersionRecord, zone: 'quarantine' | 'certified'): Assay
     name: zone === 'quarantine' ? quarantineDatasetName(v.datasetName) : v.datasetName,
     version: v.version,
     classification: v.classification,
-    columns: v.schema.columns.map((c) => ({ name: c.name, type: c.type })),
+    // The certified zone is the Parquet file: its consumers read each column as stored there.
+    columns: v.schema.columns.map((c) => ({ name: c.name, type: c.type, ...(certified && c.storedAs !== undefined ? { storedAs: c.storedAs } : {}) })),
     rows: certified ? certified.rows : v.rowCount,
     ...(zone === 'quarantine' ? { size: v.snapshot.size } : {}),
   };

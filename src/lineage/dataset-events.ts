@@ -20,8 +20,13 @@ export interface AssayDatasetRef {
   name: string;
   version: number;
   classification: Classification;
-  /** Known for what the job wrote; an input may be named by version alone. */
-  columns?: Array<{ name: string; type: string }>;
+  /**
+   * Known for what the job wrote; an input may be named by version alone. `storedAs` is the
+   * column's type in the certified Parquet, told in the field's description: `type` stays the
+   * logical type Assay's checks and profile use, so a consumer comparing the quarantine and
+   * certified schemas sees the same types.
+   */
+  columns?: Array<{ name: string; type: string; storedAs?: string }>;
   /** Rows written, for an output. */
   rows?: number;
   /** Bytes written, for an output. */
@@ -43,10 +48,14 @@ export interface AssayDataJobInput {
   runFacets?: Facets;
 }
 
+function schemaField(c: { name: string; type: string; storedAs?: string }, i: number): Record<string, unknown> {
+  return { name: c.name, type: c.type, ...(c.storedAs !== undefined ? { description: `stored as ${c.storedAs} in the certified Parquet` } : {}), ordinal_position: i + 1 };
+}
+
 function datasetOf(namespace: string, d: AssayDatasetRef, output: boolean): OpenLineageDataset {
   const facets: Facets = {
     version: { _producer: ASSAY_PRODUCER, _schemaURL: VERSION_FACET, datasetVersion: String(d.version) },
-    ...(d.columns ? { schema: { _producer: ASSAY_PRODUCER, _schemaURL: SCHEMA_FACET, fields: d.columns.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 })) } } : {}),
+    ...(d.columns ? { schema: { _producer: ASSAY_PRODUCER, _schemaURL: SCHEMA_FACET, fields: d.columns.map(schemaField) } } : {}),
     tags: { _producer: ASSAY_PRODUCER, _schemaURL: TAGS_FACET, tags: [{ key: 'classification', value: d.classification, source: 'ASSAY' }] },
   };
   const stats = output && d.rows !== undefined ? { outputStatistics: { _producer: ASSAY_PRODUCER, _schemaURL: OUTPUT_STATS_FACET, rowCount: d.rows, ...(d.size !== undefined ? { size: d.size } : {}) } } : undefined;

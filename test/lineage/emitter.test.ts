@@ -352,6 +352,16 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     expect(promoteStart.run?.runId).not.toBe(ingestDone.run?.runId);
     expect(promoteDone.inputs?.map((d) => d.name)).toEqual(['loans/quarantine']);
     expect(promoteDone.outputs?.[0]).toMatchObject({ name: 'loans', facets: { version: { datasetVersion: '1' } }, outputFacets: { outputStatistics: { rowCount: 3 } } });
+    // The certified dataset is the Parquet file: each field says how it holds the column (a CSV
+    // is certified as written, as text), beside the logical type the quarantine dataset shows.
+    const stored = (promoteDone.outputs?.[0]?.facets?.schema as { fields: Array<Record<string, unknown>> }).fields;
+    expect(stored.map((f) => [f.name, f.type, f.description])).toEqual([
+      ['id', 'BIGINT', 'stored as VARCHAR in the certified Parquet'],
+      ['amount', 'DOUBLE', 'stored as VARCHAR in the certified Parquet'],
+      ['segment', 'VARCHAR', 'stored as VARCHAR in the certified Parquet'],
+    ]);
+    const quarantined = (ingestDone.outputs?.[0]?.facets?.schema as { fields: Array<Record<string, unknown>> }).fields;
+    expect(quarantined.every((f) => !('description' in f))).toBe(true);
   });
 
   it('a derived version is job dataset.derive/<name>, reading the certified versions it was built from', async () => {
