@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { verifyAuditBundle } from '../audit/index.js';
 import { isAssayError, keyIdForPublicKey, sha256Hasher, sha256Hex } from '../core/index.js';
 import { verifyDatasetManifest } from './manifest.js';
+import { DATASET_PROMOTE_ACTION } from './promote.js';
 
 // An examiner's check of a dataset manifest with nothing but the files the bank hands over: the
 // envelope as served, the log's public key(s), and optionally the certified Parquet and the raw
@@ -15,7 +17,7 @@ export interface TrustedKey {
 
 /** What went wrong, first problem only: `kind` is stable, `detail` says it in words. */
 export interface ManifestProblem {
-  kind: 'malformed' | 'unknown_key' | 'bad_signature' | 'inconsistent' | 'parquet_mismatch' | 'snapshot_mismatch';
+  kind: 'malformed' | 'unknown_key' | 'bad_signature' | 'inconsistent' | 'parquet_mismatch' | 'snapshot_mismatch' | 'bundle_unverified' | 'not_recorded';
   detail: string;
 }
 
@@ -37,6 +39,8 @@ export type ManifestCheckReport =
       rows: number;
       certifiedBy: string;
       certifiedAt: string;
+      /** The `dataset.promote` entry of the audit bundle given, which names this manifest: proven in the log. */
+      auditEntry?: { index: number; recordedAt: string; principalId: string; checkpointSize: number };
       /** Reasons to ask the operator, e.g. a certification time outside its key's span. */
       warnings: string[];
     }
@@ -49,12 +53,61 @@ async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** An audit bundle to find the promotion in, and the note verifier keys (`name+keyid+base64key`) its checkpoint must be signed by. */
+export interface ManifestBundle {
+  path: string;
+  publicKeys: readonly string[];
+}
+
+/** The promotion's fields an audit entry must match. */
+interface Promoted {
+  versionId: string;
+  manifestSha256: string;
+  certifiedBy: string;
+}
+
+/** Whether `leaf` is the `dataset.promote` entry of the version, naming the manifest by its hash. */
+function recordsPromotion(leaf: Record<string, unknown>, p: Promoted): boolean {
+  const resource = leaf.resource as { id?: unknown } | undefined;
+  return leaf.action === DATASET_PROMOTE_ACTION && resource?.id === p.versionId && typeof leaf.reason === 'string' && leaf.reason.includes(`manifest sha256:${p.manifestSha256}`);
+}
+
+/**
+ * Finds the promotion in a verified audit bundle: the bundle must verify under the keys given,
+ * and hold the version's `dataset.promote` entry naming this manifest's hash, by the principal
+ * the manifest says certified it. A manifest whose promotion the log does not show is no
+ * certification an examiner can rely on, however well signed.
+ */
+async function promotionInBundle(bundle: ManifestBundle, p: Promoted & { certifiedAt: string }): Promise<{ problem: ManifestProblem } | { entry: NonNullable<Extract<ManifestCheckReport, { ok: true }>['auditEntry']> }> {
+  const report = await verifyAuditBundle({ path: bundle.path, publicKey: bundle.publicKeys, select: (leaf) => recordsPromotion(leaf, p) });
+  if (!report.ok) return { problem: { kind: 'bundle_unverified', detail: `the audit bundle does not verify (${report.problem.kind}): ${report.problem.detail}; run assay audit verify --bundle for the whole report` } };
+  const found = report.selected ?? [];
+  const actorOf = (leaf: Record<string, unknown>): unknown => (leaf.actor as { principalId?: unknown } | undefined)?.principalId;
+  const entry = found.find((f) => actorOf(f.leaf) === p.certifiedBy);
+  if (!entry) {
+    const other = found[0];
+    if (other) return { problem: { kind: 'not_recorded', detail: `audit entry ${other.index} records the promotion by ${String(actorOf(other.leaf))}, but the manifest says ${p.certifiedBy} certified it` } };
+    const { from, to } = report.window;
+    // The window is [from, to); the entry is recorded as the promotion commits, after certifiedAt.
+    const outside = (from !== null && p.certifiedAt < from) || (to !== null && p.certifiedAt >= to);
+    const span = `entries ${report.span.start} to ${report.span.end - 1}${from !== null || to !== null ? `, recorded ${from !== null ? `from ${from}` : 'from the start'} ${to !== null ? `until ${to}` : 'to the export'}` : ''}`;
+    return {
+      problem: {
+        kind: 'not_recorded',
+        detail: `the audit bundle (${span}) holds no dataset.promote entry naming manifest sha256:${p.manifestSha256}${outside ? `; the manifest was certified at ${p.certifiedAt}, outside the bundle's window: ask for a bundle that covers it` : ''}`,
+      },
+    };
+  }
+  return { entry: { index: entry.index, recordedAt: String(entry.leaf.recordedAt), principalId: p.certifiedBy, checkpointSize: report.checkpoint.size } };
+}
+
 /**
  * Checks a manifest envelope (its exact bytes) against the trusted keys and, when given, the
- * certified Parquet and raw snapshot files; promises `ok: true` only when the signature verifies
- * under a trusted key and every given file is the one the manifest names.
+ * certified Parquet and raw snapshot files and an audit bundle; promises `ok: true` only when the
+ * signature verifies under a trusted key, every given file is the one the manifest names, and a
+ * given bundle verifies and records the promotion.
  */
-export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: TrustedKey[]; parquet?: string; snapshot?: string }): Promise<ManifestCheckReport> {
+export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: TrustedKey[]; parquet?: string; snapshot?: string; bundle?: ManifestBundle }): Promise<ManifestCheckReport> {
   const problem = (kind: ManifestProblem['kind'], detail: string): ManifestCheckReport => ({ ok: false, problem: { kind, detail } });
   let envelope: unknown;
   try {
@@ -97,6 +150,13 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
     const got = await fileSha256(opts.snapshot);
     if (got !== p.snapshot.sha256) return problem('snapshot_mismatch', `${opts.snapshot} has SHA-256 ${got}, the manifest's raw snapshot is ${p.snapshot.sha256}`);
   }
+  const manifestSha256 = sha256Hex(opts.envelope);
+  let auditEntry: Extract<ManifestCheckReport, { ok: true }>['auditEntry'];
+  if (opts.bundle !== undefined) {
+    const found = await promotionInBundle(opts.bundle, { versionId: p.dataset.versionId, manifestSha256, certifiedBy: p.certifiedBy, certifiedAt: p.certifiedAt });
+    if ('problem' in found) return { ok: false, problem: found.problem };
+    auditEntry = found.entry;
+  }
   const keyid = signers.find((id) => byId.has(id))!;
   const key = byId.get(keyid)!;
   const warnings: string[] = [];
@@ -110,7 +170,7 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
     version: p.dataset.version,
     versionId: p.dataset.versionId,
     keyid,
-    manifestSha256: sha256Hex(opts.envelope),
+    manifestSha256,
     parquetSha256: p.certified.sha256,
     snapshotSha256: p.snapshot.sha256,
     parquetChecked: opts.parquet !== undefined,
@@ -118,6 +178,7 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
     rows: p.certified.rows,
     certifiedBy: p.certifiedBy,
     certifiedAt: p.certifiedAt,
+    ...(auditEntry ? { auditEntry } : {}),
     warnings,
   };
 }

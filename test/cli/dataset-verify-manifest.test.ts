@@ -73,6 +73,11 @@ beforeAll(async () => {
   writeFileSync(file('keys.json'), await get('/api/v1/audit/public-keys', admin));
   await server.stop();
   server = undefined;
+  // The operator's audit bundles: the whole log, and one whose window ends as the version was certified.
+  for (const [name, window] of [['log.tar', []], ['before.tar', ['--to', statement!.predicate.certifiedAt]]] as const) {
+    const exported = runAssay(['--home', home, 'audit', 'export', ...window, '--out', file(name)]);
+    expect(exported.status, exported.stderr).toBe(0);
+  }
 }, 120_000);
 
 afterAll(async () => server?.stop());
@@ -153,12 +158,34 @@ describe('assay dataset verify-manifest (offline)', () => {
     expect(notJson.stderr).not.toContain('PAR1');
   });
 
+  it('with --bundle: the promotion is found in the verified audit log, naming this manifest; a bundle that misses it, or does not verify, fails', () => {
+    const recorded = examine([file('manifest.json'), '--public-key', file('keys.json'), '--bundle', file('log.tar')]);
+    expect(recorded.status, recorded.stderr).toBe(0);
+    const sha = /manifest sha256:([0-9a-f]{64})/.exec(recorded.stdout)![1];
+    expect(recorded.stdout).toMatch(new RegExp(`manifest sha256:${sha}: recorded by audit entry \\d+ \\(dataset\\.promote by prn_\\w+ at \\S+Z\\), in the bundle signed at log size \\d+\\n`));
+    const asJson = JSON.parse(runAssay(['--json', 'dataset', 'verify-manifest', file('manifest.json'), '--public-key', file('keys.json'), '--bundle', file('log.tar')]).stdout) as {
+      auditEntry: { index: number; principalId: string };
+    };
+    expect(asJson.auditEntry).toMatchObject({ index: expect.any(Number), principalId: expect.stringMatching(/^prn_/) });
+
+    // The log's window ends before the promotion: signed and intact, but it does not show the certification.
+    const before = examine([file('manifest.json'), '--public-key', file('keys.json'), '--bundle', file('before.tar')]);
+    expect(before.status).toBe(1);
+    expect(before.stderr).toMatch(new RegExp(`^manifest NOT VERIFIED: not_recorded — the audit bundle \\(entries 0 to \\d+, recorded from the start until \\S+\\) holds no dataset\\.promote entry naming manifest sha256:${sha}; the manifest was certified at ${statement!.predicate.certifiedAt.replace(/\./g, '\\.')}, outside the bundle's window`));
+
+    // The bundle is signed by the key active now; trusting only the manifest's (retired) key, it does not verify.
+    const oldKey = examine([file('manifest.json'), '--public-key', file('signer.pub'), '--bundle', file('log.tar')]);
+    expect(oldKey.status).toBe(1);
+    expect(oldKey.stderr).toMatch(/^manifest NOT VERIFIED: bundle_unverified — the audit bundle does not verify \(wrong_key\)/);
+  });
+
   it.each([
     ['no --public-key', [file('manifest.json')]],
     ['a --public-key that is no key', [file('manifest.json'), '--public-key', 'not-a-key']],
     ['a --public-key file holding no key', [file('manifest.json'), '--public-key', csv]],
     ['a missing manifest', [file('missing.json'), '--public-key', file('keys.json')]],
     ['a missing --parquet', [file('manifest.json'), '--public-key', file('keys.json'), '--parquet', file('missing.parquet')]],
+    ['a missing --bundle', [file('manifest.json'), '--public-key', file('keys.json'), '--bundle', file('missing.tar')]],
   ])('%s → exit 2', (_label, args) => {
     const r = examine(args);
     expect(r.status, r.stderr).toBe(2);

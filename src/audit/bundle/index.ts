@@ -9,5 +9,6 @@ export {
   type BundleSummary,
   type BundleVerifyReport,
   type KeyTrust,
+  type SelectedLeaf,
   type VerifyBundleOptions,
 } from './verify.js';

@@ -65,6 +65,14 @@ export interface BundleSummary {
   window: { from: string | null; to: string | null; entries: number };
   /** Size of the earliest checkpoint shown consistent with the anchor, when the bundle has one. */
   earliestCheckpointSize: number | null;
+  /** The leaves `select` chose (at most MAX_SELECTED, in log order), when it was given: proven, since the whole bundle verified. */
+  selected?: SelectedLeaf[];
+}
+
+/** A leaf of a verified bundle, parsed, at its index in the log. */
+export interface SelectedLeaf {
+  index: number;
+  leaf: Record<string, unknown>;
 }
 
 /** Outcome of `verifyAuditBundle`. */
@@ -80,7 +88,15 @@ export interface VerifyBundleOptions {
    * key is used.
    */
   publicKey?: string | readonly string[];
+  /**
+   * Chooses leaves to hand back (e.g. the audit entry that names a dataset manifest): they are
+   * reported only when the whole bundle verifies, so what is returned is what the log signed.
+   */
+  select?: (leaf: Record<string, unknown>) => boolean;
 }
+
+/** Most leaves `select` hands back: a check looks for a few entries, not a copy of the log. */
+const MAX_SELECTED = 1000;
 
 /** Largest member read into memory whole (everything but the two line files). */
 const MAX_SMALL_MEMBER = 16 * 1024 * 1024;
@@ -295,9 +311,12 @@ class BundleChecker {
   #vkey = '';
   #keyTrusted: KeyTrust = 'bundle';
 
+  readonly #selected: SelectedLeaf[] = [];
+
   constructor(
     private readonly dir: string,
     private readonly digests: Map<string, Digest>,
+    private readonly select?: (leaf: Record<string, unknown>) => boolean,
   ) {}
 
   #path(name: string): string {
@@ -342,6 +361,7 @@ class BundleChecker {
       leaves: m.span.end - m.span.start,
       window: { from: m.window.from, to: m.window.to, entries: m.window.entries },
       earliestCheckpointSize: earliest,
+      ...(this.select ? { selected: this.#selected } : {}),
     };
   }
 
@@ -438,6 +458,7 @@ class BundleChecker {
           firstBadInclusion = p;
         }
         fold.push(1, hash);
+        if (leaf && this.select && this.#selected.length < MAX_SELECTED && this.select(leaf)) this.#selected.push({ index: p, leaf });
         if (inWindow(leaf?.recordedAt, bounds)) entries++;
         else outside.add(p);
       }
@@ -570,7 +591,7 @@ export async function verifyAuditBundle(options: VerifyBundleOptions): Promise<B
       dir = scratch;
       digests = await extractBundle(options.path, dir);
     }
-    const summary = await new BundleChecker(dir, digests).run(options.publicKey);
+    const summary = await new BundleChecker(dir, digests, options.select).run(options.publicKey);
     return { ok: true, ...summary };
   } catch (err) {
     if (err instanceof Found) return { ok: false, problem: err.problem };
