@@ -7,7 +7,8 @@
 // derive a feature table from it (inputs, code hash and parameters signed into its manifest),
 // merge a Spark job's OpenLineage event reading that table into the graph, file an erasure
 // request that finds one applicant in it and in what the Spark job wrote, let the credit app ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
-// read the metrics, export an audit bundle and verify it offline, stop cleanly and verify the
+// read the metrics, export an audit bundle and verify it offline (and find the certified
+// manifest's promotion in it), stop cleanly and verify the
 // whole log on the database.
 // Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
@@ -193,7 +194,11 @@ try {
   const core = await import(new URL('../dist/core/index.js', import.meta.url).href);
   const data = await import(new URL('../dist/data/index.js', import.meta.url).href);
   const logKey = audit.parseVerifierKey((await text('/api/v1/audit/public-key')).trim()).publicKey;
-  const manifest = await (await fetch(`${info.url}/api/v1/datasets/german-credit/versions/${ingested.version}/manifest`, { headers: { authorization: `Bearer ${people.steward.token}` } })).json();
+  // Kept as served, byte for byte: the examiner checks this file against the audit log below.
+  const manifestFile = join(home, 'german-credit.manifest.json');
+  const served = await (await fetch(`${info.url}/api/v1/datasets/german-credit/versions/${ingested.version}/manifest`, { headers: { authorization: `Bearer ${people.steward.token}` } })).text();
+  writeFileSync(manifestFile, served);
+  const manifest = JSON.parse(served);
   const statement = data.verifyDatasetManifest(manifest, (keyid) => (keyid === core.keyIdForPublicKey(logKey) ? logKey : undefined));
   console.log(`  manifest: DSSE signature verified with the published key; ${statement.predicate.checks.length} checks, exclusions ${JSON.stringify(statement.predicate.exclusions)}`);
   const graph = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${ingested.id}&depth=3&direction=up`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();
@@ -317,13 +322,19 @@ try {
   const paths = ['cached', 'class', 'evaluated'].map((p) => `${p} ${sample(`assay_policy_decisions_total{path="${p}"}`).split(' ').at(-1)}`);
   console.log(`  Cedar decisions so far by path: ${paths.join(', ')} (class: a request like an earlier one but for ids no policy names)`);
 
-  step('audit bundle: the auditor exports the log and verifies it offline against the published key');
+  step('audit bundle: the auditor exports the log and verifies it offline against the published key; the certification is in it');
   const bundle = join(home, 'audit-bundle.tgz');
   cliAs(people.auditor.token, 'audit', 'export', '--out', bundle);
   const verified = JSON.parse(cli('audit', 'verify', '--bundle', bundle, '--public-key', vkey, '--json'));
   if (!verified.ok) throw new Error(`bundle did not verify: ${JSON.stringify(verified)}`);
   console.log(
     `  ${bundle.split('/').pop()}: leaves [${verified.span.start}, ${verified.span.end}) under signed checkpoint ${verified.checkpoint.size}, key ${verified.keyTrusted === 'given' ? 'pinned' : 'from the bundle'}: verified with no server and no database`,
+  );
+  // The examiner's question about the certified data: is this manifest the one the log says was certified?
+  const examined = JSON.parse(cli('--json', 'dataset', 'verify-manifest', manifestFile, '--public-key', vkey, '--bundle', bundle));
+  if (!examined.ok) throw new Error(`manifest did not verify against the bundle: ${JSON.stringify(examined)}`);
+  console.log(
+    `  german-credit v${examined.version} manifest: signature verified, and recorded by audit entry ${examined.auditEntry.index} (dataset.promote by the steward) in the bundle`,
   );
 
   step('stopping the server (SIGTERM)');
