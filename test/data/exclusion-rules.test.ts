@@ -34,6 +34,8 @@ describe('exclusion rules', () => {
     const one = await session.quarantineCsv('outside-one', ['id,country', '1,DE', '2,CH'], declared);
     expect(one.checks.find((c) => c.name === 'residency')).toMatchObject({ status: 'pass', result: '1 row not shown to reside in EU is excluded (residency_outside: 1)' });
     expect(one.checks.find((c) => c.name === 'row_count')).toMatchObject({ result: '2 rows' });
+    const oneColumn = await session.quarantineCsv('one-column', ['country', 'DE', 'CH'], declared);
+    expect(oneColumn.checks.find((c) => c.name === 'schema')?.result).toBe('1 column inferred; no certified version yet, so no contract to compare with');
   });
 
   it('version 2 excludes exactly the rows version 1 did, each under one reason', async () => {

@@ -1,3 +1,4 @@
+import { counted } from '../../core/index.js';
 import { TYPE_THRESHOLD } from '../inspect.js';
 import { storedTypeOf } from '../load.js';
 import type { ColumnSchema } from '../types.js';
@@ -75,7 +76,7 @@ export const schemaCheck: QuarantineCheck = {
     // The declared way of writing numbers and dates decided which values fit which type.
     const values = ctx.declared.values ? { values: ctx.declared.values } : {};
     if (!ctx.contract) {
-      return { ...base, status: 'pass', result: `${inferred.length} columns inferred; no certified version yet, so no contract to compare with`, evidence: { inferred, contract: null, ...values } };
+      return { ...base, status: 'pass', result: `${counted(inferred.length, 'column')} inferred; no certified version yet, so no contract to compare with`, evidence: { inferred, contract: null, ...values } };
     }
     const byName = new Map(ctx.facts.map((f) => [f.name, f]));
     const missing: string[] = [];
