@@ -6,6 +6,7 @@ import { registerApprovalCommands } from './commands/approval.js';
 import { registerAuditPayloadCommands } from './commands/audit-payloads.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerErasureCommands } from './commands/erasure.js';
+import { registerLineageCommands } from './commands/lineage.js';
 import { runInit } from './commands/init.js';
 import { registerPrincipalCommands } from './commands/principal.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
@@ -104,6 +105,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   registerPrincipalCommands(program, { io, globals, run });
   registerDataCommands(program, { io, globals, run });
   registerErasureCommands(program, { io, globals, run });
+  registerLineageCommands(program, { io, globals, run });
   program
     .command('version')
     .description('print the Assay version')
