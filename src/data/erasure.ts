@@ -1,5 +1,5 @@
 import { appendAuditEntry, auditReasonListing } from '../audit/index.js';
-import { hashCanonical, newId, NotFound, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
+import { counted, hashCanonical, newId, NotFound, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import type { ChangeContext } from '../identity/index.js';
 import { derivedFromAny, reachableDownstream, type EdgeType, type NodeType, type ReachedNode } from '../lineage/index.js';
 import { CLASSIFICATIONS, type Classification } from '../policy/index.js';
@@ -274,8 +274,8 @@ function auditReasonOf(f: { reason: string; flagsModels: boolean; versions: Eras
     ...ids.models.map((id) => `model version ${id}`),
   ];
   return auditReasonListing(
-    `subject found in ${f.versions.length} dataset versions; ${f.derived.length} derived dataset versions downstream; ${f.external.length} external datasets downstream; ` +
-      `${f.models.length} model versions downstream, ${flagged} flagged ${RETRAIN_REQUIRED}${f.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; ` +
+    `subject found in ${counted(f.versions.length, 'dataset version')}; ${counted(f.derived.length, 'derived dataset version')} downstream; ${counted(f.external.length, 'external dataset')} downstream; ` +
+      `${counted(f.models.length, 'model version')} downstream, ${flagged} flagged ${RETRAIN_REQUIRED}${f.flagsModels ? '' : ' (data.erasureFlagsModels is off)'}; ` +
       `reached sha256:${hashCanonical(ids)}; reason: ${f.reason}${found.length ? '; found: ' : ''}`,
     found,
   );

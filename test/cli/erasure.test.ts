@@ -98,7 +98,7 @@ describe('assay data erasure-request / erasure-requests against a running server
     expect(listed.stdout).toContain(`${requestId}  open`);
     const shown = as(officer.token, ['data', 'erasure-requests', 'show', requestId]);
     expect(shown.status, shown.stderr).toBe(0);
-    expect(shown.stdout).toContain('1 dataset versions, 1 derived dataset versions, 0 external datasets, 0 models');
+    expect(shown.stdout).toContain('1 dataset version, 1 derived dataset version, 0 external datasets, 0 models');
     expect(shown.stdout).toMatch(/\n {2}dataset loans v1 \(dsv_[0-9A-Z]{26}, certified\)\n {2}derived dataset loan-features v1 \(dsv_[0-9A-Z]{26}, quarantine\)\n$/);
     const json = JSON.parse(as(officer.token, ['--json', 'data', 'erasure-requests', 'list', '--status', 'open']).stdout) as { erasureRequests: Array<{ id: string }> };
     expect(json.erasureRequests.map((x) => x.id)).toContain(requestId);
@@ -138,7 +138,7 @@ describe('assay data erasure-request / erasure-requests against a running server
     const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-4']);
     expect(filed.status, filed.stderr).toBe(0);
     expect(filed.stdout).not.toContain('loans_enriched');
-    expect(filed.stdout).toContain('  withheld: 0 dataset versions, 0 derived dataset versions, 1 external datasets and 0 models in lineage domains you are not cleared for, or reached only through them');
+    expect(filed.stdout).toContain('  withheld: 0 dataset versions, 0 derived dataset versions, 1 external dataset and 0 models in lineage domains you are not cleared for, or reached only through them');
     const id = /^(era_[0-9A-Z]{26}) /.exec(filed.stdout)?.[1] ?? '';
     const shown = as(clearedOfficer.token, ['data', 'erasure-requests', 'show', id]);
     expect(shown.status, shown.stderr).toBe(0);

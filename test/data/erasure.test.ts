@@ -400,7 +400,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       const [entry, ...more] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.id });
       expect(more).toEqual([]);
       expect(entry?.reason).toContain('2 derived dataset versions downstream; ');
-      expect(entry?.reason).toContain('1 model versions downstream, ');
+      expect(entry?.reason).toContain('1 model version downstream, ');
       const [d1, d2] = [chain.features!.id, chain.features2!.id].sort();
       expect(entry?.reason).toContain(`derived version ${d1}, derived version ${d2}, model version ${node.mv}`);
       expect(entry?.reason).not.toContain(PATIENT);
@@ -661,7 +661,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
       expect(r.status, r.text).toBe(201);
       expect(r.json).toMatchObject({ datasetVersionCount: 1, externalDatasetCount: 120, modelCount: 0, flaggedRetrainRequired: 0 });
       const [entry] = await listAuditEntries(t.db, { action: ERASURE_REQUEST_ACTION, resourceId: r.json.id });
-      expect(entry?.reason).toContain('subject found in 1 dataset versions; 0 derived dataset versions downstream; 120 external datasets downstream; 0 model versions downstream, 0 flagged retrain_required');
+      expect(entry?.reason).toContain('subject found in 1 dataset version; 0 derived dataset versions downstream; 120 external datasets downstream; 0 model versions downstream, 0 flagged retrain_required');
       expect(entry?.reason).toContain(`; reason: ${reason}; `);
       // The digest commits to every table, also those the entry has no room to name.
       const cleared = await call<ErasureRequestRecord>('GET', `/api/v1/erasure-requests/${r.json.id}`, clearedCompliance.token);

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { counted } from '../../core/index.js';
 import { ERASURE_STATUSES, type ErasureRequestRecord, type ErasureRequestSummary } from '../../data/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
@@ -13,9 +14,9 @@ const SHOW_FIELDS = { 'params.id': 'ID' };
 function summaryLine(r: ErasureRequestSummary): string {
   const flagged = r.flagsModels ? `${r.flaggedRetrainRequired} flagged retrain_required` : 'models not flagged (data.erasureFlagsModels is off)';
   // A request filed before derived versions were looked for has no count of them.
-  const derived = r.derivedDatasetVersionCount === null ? '' : `${r.derivedDatasetVersionCount} derived dataset versions, `;
-  const external = r.externalDatasetCount === null ? '' : `${r.externalDatasetCount} external datasets, `;
-  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${r.datasetVersionCount} dataset versions, ${derived}${external}${r.modelCount} models, ${flagged}  reason: ${printable(r.reason)}\n`;
+  const derived = r.derivedDatasetVersionCount === null ? '' : `${counted(r.derivedDatasetVersionCount, 'derived dataset version')}, `;
+  const external = r.externalDatasetCount === null ? '' : `${counted(r.externalDatasetCount, 'external dataset')}, `;
+  return `${r.id}  ${r.status}  by ${r.requestedBy} at ${r.requestedAt}  ${counted(r.datasetVersionCount, 'dataset version')}, ${derived}${external}${counted(r.modelCount, 'model')}, ${flagged}  reason: ${printable(r.reason)}\n`;
 }
 
 function recordLines(r: ErasureRequestRecord): string {
@@ -29,7 +30,7 @@ function recordLines(r: ErasureRequestRecord): string {
   const withheld =
     datasetVersions + derivedDatasetVersions + externalDatasets + hiddenModels > 0
       ? [
-          `  withheld: ${datasetVersions} dataset versions, ${derivedDatasetVersions} derived dataset versions, ${externalDatasets} external datasets and ${hiddenModels} models in lineage domains you are not cleared for, or reached only through them (counted above)\n`,
+          `  withheld: ${counted(datasetVersions, 'dataset version')}, ${counted(derivedDatasetVersions, 'derived dataset version')}, ${counted(externalDatasets, 'external dataset')} and ${counted(hiddenModels, 'model')} in lineage domains you are not cleared for, or reached only through them (counted above)\n`,
         ]
       : [];
   return [summaryLine(r), ...versions, ...derived, ...external, ...models, ...withheld].join('');
