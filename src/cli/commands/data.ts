@@ -5,6 +5,7 @@ import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
+import { registerProfileCommand } from './dataset-profile.js';
 import { registerManifestVerify } from './dataset-verify.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
 
@@ -95,6 +96,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
   const json = (): boolean => ctx.globals().json === true;
   const dataset = program.command('dataset').description('governed datasets: ingest into quarantine, checks, profiles');
   registerManifestVerify(dataset, ctx);
+  registerProfileCommand(dataset, ctx);
 
   addDeriveOptions(dataset.command('ingest'))
     .description('stream FILE (CSV, JSON Lines or Parquet) to the server as a new version of a dataset, in quarantine')
