@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -16,6 +17,8 @@ const JSON_MEDIA_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/i;
 /** A JSON media type with any parameters: Fastify matches a parser's pattern against the whole header (`application/json; charset="utf-8"`). */
 const JSON_CONTENT_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/is;
 const API_PREFIX = '/api/v1/';
+/** Headers that describe a file answer (src/api/route.ts), never a problem. */
+const FILE_HEADERS = ['etag', 'content-digest', 'content-disposition', 'assay-erasure-requests'] as const;
 
 /** Options of `buildApp`. */
 export interface BuildAppOptions {
@@ -318,6 +321,9 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: 'params'
 function send(reply: FastifyReply, r: RouteReply): FastifyReply {
   void reply.code(r.status ?? 200);
   if ('text' in r) return reply.type(r.contentType).send(r.text);
+  // No stream: the headers alone (HEAD). Fastify's HEAD answer sets Content-Length to 0 for an
+  // absent payload and reads a stream payload to its end: an empty stream keeps the file's length and reads nothing.
+  if ('file' in r) return reply.headers(r.headers).send(r.file ?? Readable.from([]));
   return reply.type('application/json; charset=utf-8').send(JSON.stringify(r.json));
 }
 
@@ -370,5 +376,11 @@ function sendProblem(req: FastifyRequest, reply: FastifyReply, err: unknown): Fa
     }
   }
   if (problem.status === 401) void reply.header('www-authenticate', 'Bearer realm="assay"');
+  // A problem describes no file: a download refused after its headers were set (a corrupt blob
+  // caught before its first byte left) must not answer with the file's digest, tag or name.
+  for (const name of FILE_HEADERS) {
+    void reply.removeHeader(name);
+    if (!reply.raw.headersSent) reply.raw.removeHeader(name);
+  }
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }

@@ -56,11 +56,11 @@ export function buildOpenApi(routes: RouteSpec[], info: { version: string }): Js
     const path = r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const responses: Record<string, JsonSchema> = {};
     for (const [status, spec] of Object.entries(r.responses)) {
+      const body = spec.schema ? { schema: jsonSchema(spec.schema, 'output') } : spec.binary ? { schema: { type: 'string', format: 'binary' } } : {};
       responses[status] = {
         description: spec.description,
-        ...(spec.schema || spec.contentType
-          ? { content: { [spec.contentType ?? 'application/json']: spec.schema ? { schema: jsonSchema(spec.schema, 'output') } : {} } }
-          : {}),
+        ...(spec.headers ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([name, h]) => [name, { description: h.description, schema: { type: h.type } }])) } : {}),
+        ...(spec.schema || spec.contentType ? { content: { [spec.contentType ?? 'application/json']: body } } : {}),
       };
     }
     const errorRef = { description: 'problem details (RFC 9457)', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } };

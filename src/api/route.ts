@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AssayConfig, Keyring } from '../core/index.js';
@@ -40,14 +41,26 @@ export interface RouteContext<S extends Schemas> {
   reply: FastifyReply;
 }
 
-/** A handler's answer: JSON by default, or text with an explicit content type. */
-export type RouteReply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
+/**
+ * A handler's answer: JSON by default, text with an explicit content type, or a file: its
+ * headers (Content-Type, Content-Length…) and a stream of its bytes, piped as they are read;
+ * no stream answers the headers alone (HEAD). A stream failing after its first bytes left
+ * destroys the connection, so the client sees a body shorter than its Content-Length.
+ */
+export type RouteReply =
+  | { status?: number; json: unknown }
+  | { status?: number; text: string; contentType: string }
+  | { status?: number; file: Readable | undefined; headers: Record<string, string> };
 
 /** One documented response of a route. */
 export interface ResponseSpec {
   description: string;
   schema?: z.ZodType;
   contentType?: string;
+  /** The body is a file of `contentType`, bytes rather than a document (OpenAPI: a binary string). */
+  binary?: boolean;
+  /** Response headers a client may rely on, by name. */
+  headers?: Record<string, { description: string; type: 'string' | 'integer' }>;
 }
 
 /**

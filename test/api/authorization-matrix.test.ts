@@ -85,6 +85,7 @@ const MATRIX: Record<string, string> = {
   getDatasetVersionChecks:  ' A   A   A   A   A   A   A   -   A   -   - ',
   getDatasetVersionProfile: ' A   A   A   A   A   A   A   -   A   -   - ',
   getDatasetVersionManifest:' A   A   A   A   A   A   A   -   A   -   - ',
+  downloadCertifiedDataset: ' -   A   A   A   A   -   -   -   -   -   - ',
   approveDataset:           ' -   A   -   -   -   -   -   -   -   -   - ',
   overrideDatasetCheck:     ' -   A   -   -   -   -   A   -   -   -   - ',
   requestErasure:           ' A   A   -   -   -   -   A   -   -   -   - ',

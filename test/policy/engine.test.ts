@@ -164,6 +164,10 @@ const CASES: Record<string, { request: AuthorizationRequest; decision: 'allow' |
     request: { principal: holder('prn_val', 'model-validator'), action: 'getDatasetVersionChecks', resource: dataset(other) },
     decision: 'allow',
   },
+  'data.download-certified': {
+    request: { principal: holder('prn_val', 'model-validator'), action: 'downloadCertifiedDataset', resource: dataset(other) },
+    decision: 'allow',
+  },
   'data.override-blocking-checks': {
     request: { principal: holder('prn_cmp', 'compliance-officer'), action: 'overrideDatasetCheck', resource: dataset(other) },
     decision: 'allow',
@@ -238,6 +242,22 @@ describe('each default authorization policy decides its case, and names itself',
     const d = engine.authorize({ principal: holder('prn_s', 'data-scientist'), action: 'searchAuditEntries', resource: auditLog });
     expect(d).toMatchObject({ decision: 'deny', policyIds: [] });
     expect(d.reason).toMatch(/no policy permits/);
+  });
+
+  it("downloading a certified version's rows: the four roles that work with data, not auditors or administrators, and a PII dataset only with the clearance", () => {
+    const download = (p: ReturnType<typeof holder>, classification: 'internal' | 'PII' = 'internal') =>
+      engine.authorize({ principal: p, action: 'downloadCertifiedDataset', resource: dataset(other, classification) });
+    for (const role of ['data-steward', 'data-scientist', 'ml-engineer', 'model-validator']) {
+      expect(download(holder('prn_x', role)), role).toMatchObject({ decision: 'allow', policyIds: ['data.download-certified'] });
+    }
+    for (const role of ['platform-admin', 'auditor', 'risk-officer', 'compliance-officer', 'security-officer', 'app-client']) {
+      expect(download(holder('prn_x', role)).decision, role).toBe('deny');
+    }
+    // ReadDatasets does not carry it: every role that reads metadata but is not named above is refused rows.
+    expect(download(holder('prn_x', 'auditor', 'platform-admin', 'risk-officer', 'compliance-officer'))).toMatchObject({ decision: 'deny', policyIds: [] });
+    const scientist = holder('prn_sci', 'data-scientist');
+    expect(download(scientist, 'PII')).toMatchObject({ decision: 'deny', policyIds: ['data.clearance-for-sensitive'] });
+    expect(download({ ...scientist, attributes: { clearance: ['pii'] } }, 'PII')).toMatchObject({ decision: 'allow', policyIds: ['data.download-certified'] });
   });
 
   it('a principal with every role still cannot read audit payload bytes of PHI it is not cleared for', () => {

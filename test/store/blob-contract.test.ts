@@ -277,6 +277,14 @@ function contract(backend: Backend): void {
       expect(await store.has(sha256(Buffer.from('absent')))).toBe(false);
     });
 
+    it('size reports a stored blob\'s length, and undefined for an absent one', async () => {
+      const { store } = await fresh();
+      const ref = await store.put(Buffer.from('seven b'));
+      expect(await store.size(ref.hash)).toBe(7);
+      expect(await store.size(sha256(Buffer.from('absent')))).toBeUndefined();
+      await expect(store.size('../x')).rejects.toBeInstanceOf(ValidationFailed);
+    });
+
     it('lists exactly what was put', async () => {
       const { store } = await fresh();
       expect(await listed(store)).toEqual([]);

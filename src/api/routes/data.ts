@@ -12,11 +12,14 @@ import {
   ingestDataset,
   listDatasets,
   listDatasetVersions,
+  locateCertifiedParquet,
   MAX_DATASET_VERSION,
   MAX_EXCEPTION_REASON,
+  openCertifiedParquet,
   overrideDatasetCheck,
   promoteDatasetVersion,
   UPLOAD_MEDIA_TYPES,
+  type CertifiedParquetFile,
   type DataEnv,
 } from '../../data/index.js';
 import { authorizeScope, changeContextOf, getPrincipal, listPrincipals, type AuthenticatedPrincipal } from '../../identity/index.js';
@@ -258,9 +261,83 @@ const promoteRoute = defineRoute({
   },
 });
 
+/** The media type of Apache Parquet (IANA registration, 2024). */
+const PARQUET_MEDIA_TYPE = 'application/vnd.apache.parquet';
+
+/** The headers of a certified Parquet answer: what the file is, its digest, its name, and what an erasure request says about it. */
+function parquetHeaders(file: CertifiedParquetFile): Record<string, string> {
+  const v = file.version;
+  return {
+    'content-type': PARQUET_MEDIA_TYPE,
+    'content-length': String(file.size),
+    etag: `"${file.sha256}"`,
+    // RFC 9530: the digest of the bytes sent, in the structured-field byte sequence form.
+    'content-digest': `sha-256=:${Buffer.from(file.sha256, 'hex').toString('base64')}:`,
+    // The dataset name's syntax (lower-case letters, digits, ".", "_", "-") needs no quoting beyond this.
+    'content-disposition': `attachment; filename="${v.datasetName}-v${v.version}.parquet"`,
+    // Certified rows, possibly personal data: no shared or local cache keeps a copy.
+    'cache-control': 'private, no-store',
+    'assay-erasure-requests': String(file.erasureRequests),
+  };
+}
+
+/**
+ * The certified Parquet download: Cedar decides downloadCertifiedDataset on the dataset (its
+ * classification, so data.clearance-for-sensitive applies); the access is recorded before the
+ * first byte; HEAD answers the same headers and neither streams nor records anything.
+ */
+const downloadRoute = defineRoute({
+  method: 'GET',
+  path: '/api/v1/datasets/:name/versions/:version/parquet',
+  operationId: 'downloadCertifiedDataset',
+  summary:
+    "Streams a certified version's rows: the immutable Parquet file its signed manifest names (check it with `assay dataset verify-manifest --parquet`). Each download is recorded in the audit log (dataset.download) before the first byte is sent; HEAD answers the headers without sending or recording. Assay-Erasure-Requests counts the erasure requests (not refused) that reached the version: its rows may hold those subjects' data.",
+  tags: ['data'],
+  auth: 'token',
+  authorize: on.datasetParam,
+  request: { params: versionParams },
+  responses: {
+    200: {
+      description: 'the certified Parquet file, streamed; a body cut short of Content-Length means the stored bytes failed their digest mid-stream and must be discarded',
+      contentType: PARQUET_MEDIA_TYPE,
+      binary: true,
+      headers: {
+        'Content-Length': { description: 'the file size in bytes', type: 'integer' },
+        ETag: { description: 'the SHA-256 (lowercase hex) of the file, quoted: the certified Parquet digest of the version and its manifest', type: 'string' },
+        'Content-Digest': { description: 'RFC 9530: sha-256=:<base64 of the SHA-256>:', type: 'string' },
+        'Content-Disposition': { description: 'attachment; filename="<name>-v<version>.parquet"', type: 'string' },
+        'Cache-Control': { description: 'private, no-store', type: 'string' },
+        'Assay-Erasure-Requests': { description: 'erasure requests (open or completed) that reached this version, as a hit or as a derived version; 0 when none', type: 'integer' },
+      },
+    },
+    403: problem('policy denies it: the role (downloadCertifiedDataset), or a sensitive classification without the clearance (data.clearance-for-sensitive)'),
+    404: problem('no such dataset or version; to a caller who may not read the version itself (getDatasetVersion), also one not certified'),
+    409: problem('the version is not certified: `errors` names params.version with its state (quarantine)'),
+    500: problem('the certified Parquet named by the version is missing from the blob store, or its bytes no longer hash to its digest (caught before the first byte): an operator must restore it'),
+  },
+  handler: async ({ params, principal, deps, requestId, request }) => {
+    const caller = principal as AuthenticatedPrincipal;
+    let file: CertifiedParquetFile;
+    try {
+      file = await locateCertifiedParquet(deps, params);
+    } catch (err) {
+      // As the manifest's: the 409 tells the version exists, only to one who may read it.
+      if (isAssayError(err) && err.code === 'conflict' && !(await maySeeVersion(params, { principal: caller, deps }))) {
+        throw new NotFound('dataset version', `${params.name}@${params.version}`);
+      }
+      throw err;
+    }
+    const headers = parquetHeaders(file);
+    // HEAD (Fastify answers it with this handler): no rows leave, so none are read and no access is recorded.
+    if (request.method === 'HEAD') return { file: undefined, headers };
+    return { file: await openCertifiedParquet(deps, file, changeContextOf(caller, requestId)), headers };
+  },
+});
+
 export const dataRoutes = [
   ingestRoute,
   promoteRoute,
+  downloadRoute,
   defineRoute({
     method: 'POST',
     path: '/api/v1/datasets/:name/versions/:version/checks/:check/override',

@@ -35,6 +35,12 @@ export interface BlobStore {
   getBytes(hash: string): Promise<Buffer>;
   /** True when a blob with this hash is stored. */
   has(hash: string): Promise<boolean>;
+  /**
+   * The stored length in bytes of the blob, or undefined when it is absent: what a server
+   * announces as Content-Length before streaming it. The bytes are not read, so a blob damaged
+   * in place may hold another length; `get` still refuses its content.
+   */
+  size(hash: string): Promise<number | undefined>;
   /** Every stored hash (order unspecified). */
   list(): AsyncIterable<string>;
   /**

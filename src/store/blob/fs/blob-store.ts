@@ -203,6 +203,7 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     get,
     getBytes: async (hash) => readAll(await get(hash)),
     has,
+    size: async (hash) => (assertBlobHash(hash), fileSize(pathOf(hash))),
     list,
     delete: remove,
     // Every file handle is scoped to a single call or stream: only the staging directory remains.

@@ -208,6 +208,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     get,
     getBytes: async (hash) => readAll(await get(hash)),
     has,
+    size: async (hash) => (assertBlobHash(hash), storedSize(hash)),
     list,
     delete: remove,
     close: async () => client.destroy(),

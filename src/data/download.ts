@@ -1,0 +1,117 @@
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { appendAuditEntry } from '../audit/index.js';
+import { AssayError, Conflict, isAssayError } from '../core/index.js';
+import type { ChangeContext } from '../identity/index.js';
+import type { BlobStore, Db } from '../store/index.js';
+import { dataChangeEntry } from './audit-entry.js';
+import { getDatasetVersion } from './records.js';
+import type { DatasetVersionRecord } from './types.js';
+
+/** The audit action of fetching a certified version's Parquet: rows leave the platform. */
+export const DATASET_DOWNLOAD_ACTION = 'dataset.download';
+
+/** What the data module needs to serve a certified Parquet blob. */
+export interface DownloadEnv {
+  db: Db;
+  blobs: BlobStore;
+}
+
+/** A certified version's Parquet as it will be served: what the headers announce, before any byte is read. */
+export interface CertifiedParquetFile {
+  version: DatasetVersionRecord & { certified: NonNullable<DatasetVersionRecord['certified']> };
+  /** The SHA-256 (lowercase hex) the version record and its signed manifest name. */
+  sha256: string;
+  /** The stored blob's length in bytes. */
+  size: number;
+  /** Erasure requests, not refused, that reached this version (as a hit or as a derived version): its rows may hold their subjects' data. */
+  erasureRequests: number;
+}
+
+/**
+ * The certified Parquet of version `ref`, located: NotFound for an unknown dataset or
+ * version, Conflict (naming `version`) for one not certified, and integrity_violation (500)
+ * when the blob the record names is gone from the store, an operator's fault to repair, never
+ * the caller's.
+ */
+export async function locateCertifiedParquet(env: DownloadEnv, ref: { name: string; version: number }): Promise<CertifiedParquetFile> {
+  const v = await getDatasetVersion(env.db, ref);
+  const certified = v.certified;
+  if (!certified) {
+    throw new Conflict(`${v.datasetName} v${v.version} is not certified (state: ${v.state}): only a certified version has a Parquet file to download`, [
+      { field: 'version', message: `not certified (state: ${v.state})` },
+    ]);
+  }
+  const size = await env.blobs.size(certified.parquetSha256);
+  if (size === undefined) throw missingBlob(v, certified.parquetSha256);
+  return { version: { ...v, certified }, sha256: certified.parquetSha256, size, erasureRequests: await erasureRequestsReaching(env.db, v.id) };
+}
+
+/** Erasure requests (other than refused ones) whose hits or derived versions name the version. */
+async function erasureRequestsReaching(db: Db, versionId: string): Promise<number> {
+  const r = await db.query<{ n: number | string }>(
+    `SELECT count(DISTINCT q.id) AS n FROM erasure_requests q
+       WHERE q.status <> 'refused'
+         AND (EXISTS (SELECT 1 FROM erasure_request_hits h WHERE h.request_id = q.id AND h.version_id = $1)
+           OR EXISTS (SELECT 1 FROM erasure_request_derived d WHERE d.request_id = q.id AND d.version_id = $1))`,
+    [versionId],
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+function missingBlob(v: DatasetVersionRecord, sha256: string): AssayError {
+  return new AssayError(
+    'integrity_violation',
+    `the certified Parquet of ${v.datasetName} v${v.version} (sha256:${sha256}) is missing from the blob store: an administrator must restore it from backup (the signed manifest names its digest)`,
+  );
+}
+
+/**
+ * Opens the certified Parquet for `ctx` and records the access (`dataset.download`: dataset,
+ * version, version id, the Parquet's SHA-256 and size, the principal) in its own transaction
+ * before a byte can be read: when the entry cannot be written the blob is closed and the error
+ * thrown, so nothing is sent. The stream withholds each chunk until the next one arrives and
+ * the last until the whole blob hashed to its digest: bytes that no longer match fail the
+ * stream before it ends, so a client never receives all the bytes it was promised.
+ */
+export async function openCertifiedParquet(env: DownloadEnv, file: CertifiedParquetFile, ctx: ChangeContext): Promise<Readable> {
+  const v = file.version;
+  let stored: Readable;
+  try {
+    stored = await env.blobs.get(file.sha256);
+  } catch (err) {
+    // Removed between locating and opening it: the same operator's fault.
+    if (isAssayError(err) && err.code === 'not_found') throw missingBlob(v, file.sha256);
+    throw err;
+  }
+  try {
+    await env.db.transaction((tx) =>
+      appendAuditEntry(
+        tx,
+        dataChangeEntry(ctx, {
+          action: DATASET_DOWNLOAD_ACTION,
+          resource: { type: 'dataset_version', id: v.id },
+          reason: `${v.datasetName} v${v.version} certified Parquet handed out: sha256:${file.sha256}, ${file.size} bytes, ${v.certified.rows} rows (dataset ${v.datasetId}, version ${v.id})${file.erasureRequests > 0 ? `; ${file.erasureRequests} erasure requests reached it` : ''}`,
+        }),
+      ),
+    );
+  } catch (err) {
+    stored.destroy();
+    throw err;
+  }
+  return pipeline(stored, lastChunkWithheld(), () => undefined);
+}
+
+/** A pass-through that emits each chunk only once the next one (or a clean end) has arrived: an error upstream drops the last. */
+function lastChunkWithheld(): Transform {
+  let held: Buffer | undefined;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const previous = held;
+      held = chunk;
+      callback(null, previous);
+    },
+    flush(callback) {
+      callback(null, held);
+    },
+  });
+}
