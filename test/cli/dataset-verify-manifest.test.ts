@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,8 @@ import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../suppo
 
 // The examiner's side: a manifest envelope as the API served it, the log's public key(s), the
 // certified Parquet and the raw snapshot, checked by `assay dataset verify-manifest` with no
-// server, database or home. The Parquet is taken from the home's blob store, as an operator
-// hands it over today (no route serves it).
+// server, database or home. The Parquet is fetched as a data scientist would with `assay
+// dataset download` (GET …/parquet), and must be the very file the manifest names.
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-manifest-'));
 const home = join(root, 'home');
@@ -59,8 +59,10 @@ beforeAll(async () => {
   const env = JSON.parse(envelope.toString('utf8')) as { payload: string; signatures: Array<{ keyid: string }> };
   statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as typeof statement;
   const parquetSha = (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { subject: Array<{ digest: { sha256: string } }> }).subject[0]!.digest.sha256;
-  parquet = join(home, 'blobs', 'sha256', parquetSha.slice(0, 2), parquetSha.slice(2, 4), parquetSha);
-  expect(existsSync(parquet)).toBe(true);
+  parquet = file('loans-v1.parquet');
+  const fetched = as(scientist.token, ['dataset', 'download', 'loans', '--version', '1', '--out', parquet]);
+  expect(fetched.status, fetched.stderr).toBe(0);
+  expect(readFileSync(parquet).equals(readFileSync(join(home, 'blobs', 'sha256', parquetSha.slice(0, 2), parquetSha.slice(2, 4), parquetSha)))).toBe(true);
   writeFileSync(file('signer.pub'), await get(`/api/v1/audit/public-key?keyid=${env.signatures[0]!.keyid}`, admin));
 
   // The log's key is rotated after the certification, and the retired private key destroyed

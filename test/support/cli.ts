@@ -1,10 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
-/** Runs the CLI from source through tsx, as a separate process like a user would. */
-const NODE_ARGS = ['--import', 'tsx', MAIN];
+/**
+ * Runs the CLI from source through tsx, as a separate process like a user would. tsx by its
+ * file, so a child started in another working directory (outside the checkout) finds it.
+ */
+const NODE_ARGS = ['--import', pathToFileURL(join(import.meta.dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, MAIN];
 
 /** Environment for a CLI child: the test's own, minus anything that would point it elsewhere. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -13,9 +17,9 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `assay …args` to completion. */
-export function runAssay(args: string[], env: NodeJS.ProcessEnv = cliEnv()): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+/** Runs `assay …args` to completion, in `cwd` (default: the test's own working directory). */
+export function runAssay(args: string[], env: NodeJS.ProcessEnv = cliEnv(), cwd?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], { encoding: 'utf8', env, timeout: 120_000, ...(cwd ? { cwd } : {}) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
+import { downloadFile, assertWritable } from '../download.js';
 import { progressBar, uploadFile } from '../upload.js';
 import { registerProfileCommand } from './dataset-profile.js';
 import { registerManifestVerify } from './dataset-verify.js';
@@ -83,6 +85,7 @@ const INGEST_FLAGS = flagsFor(
 
 /** The arguments and flags behind the fields `dataset promote` and `dataset override` send. */
 const PROMOTE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'body.overrides.*.check': '--override', 'body.overrides.*.reason': '--reason' };
+const DOWNLOAD_FIELDS = { 'params.name': 'NAME', 'params.version': '--version' };
 const OVERRIDE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'params.check': '--check', 'body.reason': '--reason' };
 
 interface PromoteOptions extends UrlOption {
@@ -90,7 +93,7 @@ interface PromoteOptions extends UrlOption {
   reason: string[];
 }
 
-/** Adds `assay dataset ingest|list|show|promote`: governed data through the running server (every change is audited there). */
+/** Adds `assay dataset ingest|list|show|download|promote`: governed data through the running server (every change is audited there). */
 export function registerDataCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
   const json = (): boolean => ctx.globals().json === true;
@@ -187,6 +190,45 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           io.stdout(`${d.name}  ${d.classification}  owner ${d.ownerId}  created by ${d.createdBy} at ${d.createdAt}\n`);
           for (const v of versions) io.stdout(versionLine(v, '  '));
         }
+        return EXIT.ok;
+      })(),
+    );
+
+  dataset
+    .command('download')
+    .description("fetch a certified version's rows (its Parquet file, audited by the server), verified against the SHA-256 the version record states")
+    .argument('<name>', 'the dataset')
+    .requiredOption('--version <n>', 'the certified version')
+    .option('--out <file>', 'where to write it (default: <name>-v<version>.parquet in the current directory)')
+    .option('--force', 'replace --out if it exists')
+    .option('--url <url>', URL_HELP)
+    .action((name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }) =>
+      ctx.run(async () => {
+        const out = resolve(io.cwd, opts.out ?? `${name}-v${opts.version}.parquet`);
+        const force = opts.force === true;
+        // Refused before anything is fetched: a download is an audited access.
+        await assertWritable(out, force);
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const path = `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(opts.version)}`;
+        const v = await getJson<DatasetVersionRecord>(target, path).catch((err: unknown) => {
+          throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
+        });
+        if (!v.certified) {
+          io.stderr(`error: ${name} v${v.version} is not certified (state: ${v.state}): only a certified version has a Parquet file\n`);
+          return EXIT.failure;
+        }
+        const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
+        const got = await downloadFile(target, { path: `${path}/parquet`, out, force, expectedSha256: v.certified.parquetSha256, ...(bar ? { onProgress: bar.update } : {}) })
+          .catch((err: unknown) => {
+            throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
+          })
+          .finally(() => bar?.done());
+        const erasureRequests = Number(got.headers['assay-erasure-requests'] ?? 0);
+        if (erasureRequests > 0) {
+          io.stderr(`warning: ${erasureRequests} erasure request${erasureRequests === 1 ? '' : 's'} (GDPR Art. 17) reached ${name} v${v.version}: its rows may hold the data of subjects who asked to be erased; ask the dataset's data steward before you use it (assay data erasure-requests list)\n`);
+        }
+        if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size, rows: v.certified.rows, erasureRequests });
+        else io.stdout(`${name} v${v.version}: ${got.size} bytes, ${v.certified.rows} rows, sha256:${got.sha256} verified, written to ${out}\n`);
         return EXIT.ok;
       })(),
     );
