@@ -58,6 +58,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
     // Version 2 stays in quarantine.
     expect((await upload(t, { name: 'loans', body: loans(10, 5), token: steward.token })).statusCode).toBe(201);
     await ingestAndCertify('patients', 'patient_id,age\nP-1001,41\nP-1002,67\nP-1003,35\n', { classification: 'PII', subjectIdColumn: 'patient_id' });
+    // A feature table built from it, with no subject index of its own: an erasure request reaches it through lineage.
+    await ingestAndCertify('patient-features', 'age_band,n\n30-49,2\n60-69,1\n', { classification: 'PII', derivedFrom: 'patients@1', codeSha256: 'c'.repeat(64) });
     await ingestAndCertify('fragile', loans(40, 11), { classification: 'internal' });
   });
   afterAll(async () => t?.close());
@@ -178,6 +180,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
     await res.arrayBuffer();
     expect((await get(clearedScientist, 'patients/versions/1/parquet', 'HEAD')).headers.get('assay-erasure-requests')).toBe('1');
     expect((await downloads()).at(-1)!.reason).toMatch(/; 1 erasure requests reached it$/);
+    expect((await get(clearedScientist, 'patient-features/versions/1/parquet', 'HEAD')).headers.get('assay-erasure-requests')).toBe('1');
     // A request that reached no version leaves other versions' count alone.
     expect((await get(scientist, 'loans/versions/1/parquet', 'HEAD')).headers.get('assay-erasure-requests')).toBe('0');
   });
@@ -211,6 +214,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
       }
       const res = await get(scientist, 'fragile/versions/1/parquet');
       expect(await res.json()).toMatchObject({ code: 'integrity_violation', detail: expect.stringContaining(`fragile v1 (sha256:${hash}) is missing from the blob store`) });
+      expect((await downloads()).length).toBe(before);
+      // Removed between the lookup (its size) and the read: the same answer.
+      const real = t.deps.blobs;
+      t.deps.blobs = { ...real, size: async () => 1234 };
+      try {
+        const raced = await get(scientist, 'fragile/versions/1/parquet');
+        expect(raced.status).toBe(500);
+        expect(await raced.json()).toMatchObject({ code: 'integrity_violation', detail: expect.stringContaining('is missing from the blob store') });
+      } finally {
+        t.deps.blobs = real;
+      }
       expect((await downloads()).length).toBe(before);
     } finally {
       renameSync(`${blobPath(hash)}.away`, blobPath(hash));
