@@ -109,8 +109,10 @@ function runAssayIn(cwd: string, args: string[], token: string) {
 }
 
 /**
- * A server that answers the version record with one digest and the file with other bytes, or
- * with fewer bytes than it announced: what the CLI must never keep.
+ * A stand-in for the server (the only one in these tests): it answers the version record with
+ * one digest and the file with other bytes, or with fewer bytes than it announced, which the
+ * real server never does (it withholds what fails its digest) but a proxy, a disk or a network
+ * in between may. What the CLI must never keep.
  */
 describe('assay dataset download keeps nothing that is not what the version record states', { timeout: 120_000 }, () => {
   const good = Buffer.from('PAR1 the certified bytes PAR1');
