@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { listAuditEntries } from '../../src/audit/index.js';
 import type { DsseEnvelope } from '../../src/core/index.js';
 import { DATASET_DOWNLOAD_ACTION, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import { issueToken } from '../../src/identity/index.js';
+import { loadPolicyEngine } from '../../src/policy/index.js';
 import { createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { duckRows, upload } from './support.js';
@@ -45,8 +46,17 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
     certified.set(name, ((await promoted.json()) as { version: DatasetVersionRecord }).version);
   }
 
+  let client: Principal;
+  const siteDir = mkdtempSync(join(tmpdir(), 'assay-download-site-'));
+
   beforeAll(async () => {
-    t = await createTestApp(backend);
+    // A site that lets an application fetch certified files without reading version metadata.
+    writeFileSync(
+      join(siteDir, 'feeds.cedar'),
+      '@id("site.feed-downloads")\npermit (principal in Assay::Role::"app-client", action == Assay::Action::"downloadCertifiedDataset", resource);\n',
+    );
+    t = await createTestApp(backend, { policy: await loadPolicyEngine({ siteDir }) });
+    client = await createPrincipalWithToken(t.db, { name: 'feed', roles: ['app-client'], kind: 'service' });
     steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'], attributes: { clearance: ['pii'] } });
     promoter = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'], attributes: { clearance: ['pii'] } });
     scientist = await createPrincipalWithToken(t.db, { name: 'sci', roles: ['data-scientist'] });
@@ -62,7 +72,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
     await ingestAndCertify('patient-features', 'age_band,n\n30-49,2\n60-69,1\n', { classification: 'PII', derivedFrom: 'patients@1', codeSha256: 'c'.repeat(64) });
     await ingestAndCertify('fragile', loans(40, 11), { classification: 'internal' });
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    rmSync(siteDir, { recursive: true, force: true });
+  });
 
   it("streams the certified bytes with their headers: equal to the blob, hashing to the manifest's digest, readable by DuckDB; the access is audited", async () => {
     const v = certified.get('loans')!;
@@ -134,6 +147,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     }
     expect((await get(scientist, 'loans/versions/one/parquet')).status).toBe(400);
+    // A caller that may download but not read the version (getDatasetVersion) learns nothing of versions in quarantine.
+    const hidden = await get(client, 'loans/versions/2/parquet');
+    expect(hidden.status).toBe(404);
+    expect(await hidden.json()).toMatchObject({ code: 'not_found', detail: 'dataset version loans@2 not found' });
+    expect((await get(client, 'loans/versions/1/parquet', 'HEAD')).status).toBe(200);
     expect((await downloads()).length).toBe(before);
   });
 
@@ -146,7 +164,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
     }
     const uncleared = await get(scientist, 'patients/versions/1/parquet');
     expect(uncleared.status).toBe(403);
-    expect(await uncleared.json()).toMatchObject({ detail: expect.stringContaining('data.clearance-for-sensitive') });
+    const refusal = (await uncleared.json()) as Record<string, unknown>;
+    expect(refusal).toMatchObject({ detail: expect.stringContaining('data.clearance-for-sensitive') });
+    // The same refusal for a version that does not exist: nothing learnt of the PII dataset's versions.
+    const missing = (await (await get(scientist, 'patients/versions/9/parquet')).json()) as Record<string, unknown>;
+    expect({ ...missing, requestId: '', instance: '' }).toEqual({ ...refusal, requestId: '', instance: '' });
     expect((await decisionsOf(t.db, scientist.id, 'denied')).at(-1)).toMatchObject({ resource: { id: 'downloadCertifiedDataset' }, decision: { policyIds: ['data.clearance-for-sensitive'] } });
     expect((await downloads()).length).toBe(before);
 
