@@ -188,26 +188,26 @@ describe('assay dataset ingest / list / show against a running server', { timeou
   });
 
   it('dataset profile: each column as a steward reads it, never the values of personal data; a refusal names what was typed', () => {
-    const credit = as(stewardToken, ['dataset', 'profile', 'german-credit', '1']);
+    const credit = as(stewardToken, ['dataset', 'profile', 'german-credit', '--version', '1']);
     expect(credit.status, credit.stderr).toBe(0);
     expect(credit.stdout.split('\n')[0]).toBe('german-credit v1: 1000 rows, 21 columns');
     expect(credit.stdout).toContain('\n  duration_months  BIGINT (stored as VARCHAR)  1000 values, 0 nulls (0%), ~33 distinct\n    min 4  p1 6  p5 6  p25 12  p50 18  p75 24  p95 48  p99 60  max 72; mean 20.9, stddev 12.06\n');
     expect(credit.stdout).toContain('\n  checking_status  VARCHAR  1000 values, 0 nulls (0%), ~4 distinct\n    length 3 to 3, mean 3\n    top: "A14" 394, "A11" 274, "A12" 269, "A13" 63\n');
 
     // contacts (above) holds e-mail addresses: counted, never shown.
-    const email = as(complianceToken, ['dataset', 'profile', 'contacts', '1', '--column', 'email']);
+    const email = as(complianceToken, ['dataset', 'profile', 'contacts', '--version', '1', '--column', 'email']);
     expect(email.status, email.stderr).toBe(0);
     expect(email.stdout).toBe('contacts v1: 3 rows, 3 columns\n  email  VARCHAR  2 values, 1 null (33.33%), ~2 distinct\n    length 15 to 16, mean 15.5\n    values withheld: personal data found in the column\n');
     expect(email.stdout).not.toContain('example.org');
-    const asJson = JSON.parse(as(complianceToken, ['--json', 'dataset', 'profile', 'contacts', '1', '--column', 'score']).stdout) as { rows: number; columns: Array<{ name: string; numeric?: { max: number } }> };
+    const asJson = JSON.parse(as(complianceToken, ['--json', 'dataset', 'profile', 'contacts', '--version', '1', '--column', 'score']).stdout) as { rows: number; columns: Array<{ name: string; numeric?: { max: number } }> };
     expect(asJson).toMatchObject({ rows: 3, columns: [{ name: 'score', numeric: { max: 5 } }] });
 
-    const noColumn = as(stewardToken, ['dataset', 'profile', 'contacts', '1', '--column', 'Email']);
+    const noColumn = as(stewardToken, ['dataset', 'profile', 'contacts', '--version', '1', '--column', 'Email']);
     expect(noColumn.status).toBe(1);
     expect(noColumn.stderr).toBe('error: contacts v1 has no column "Email"; it has id, email, score\n');
-    expect(as(stewardToken, ['dataset', 'profile', 'contacts', '9']).stderr).toMatch(/^error: server answered 404: /);
-    expect(as(stewardToken, ['dataset', 'profile', 'Contacts!', '1']).stderr).toMatch(/^error: server answered 400: invalid params: NAME\n {2}- NAME: /);
-    expect(as(stewardToken, ['dataset', 'profile', 'contacts', 'v1']).status).toBe(2);
+    expect(as(stewardToken, ['dataset', 'profile', 'contacts', '--version', '9']).stderr).toMatch(/^error: server answered 404: /);
+    expect(as(stewardToken, ['dataset', 'profile', 'Contacts!', '--version', '1']).stderr).toMatch(/^error: server answered 400: invalid params: NAME\n {2}- NAME: /);
+    expect(as(stewardToken, ['dataset', 'profile', 'contacts', '--version', 'v1']).status).toBe(2);
   });
 
   it('the administrator runs the platform but does not ingest data (data.ingest)', () => {

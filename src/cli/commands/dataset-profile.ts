@@ -7,7 +7,7 @@ import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 
 const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The arguments behind the route's fields, so a refusal names what was typed. */
-const PROFILE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION' };
+const PROFILE_FIELDS = { 'params.name': 'NAME', 'params.version': '--version' };
 
 const WITHHELD: Record<NonNullable<ColumnProfile['redacted']>, string> = {
   personal_data: 'values withheld: personal data found in the column',
@@ -51,11 +51,12 @@ export function registerProfileCommand(dataset: Command, ctx: CommandContext): v
     .command('profile')
     .description("a version's column profile: types, null rates, distinct counts, quantiles of numbers, ranges of dates, top values of categories (never values of personal data)")
     .argument('<name>', 'the dataset')
-    .argument('<version>', 'the version', versionArgument)
+    .requiredOption('--version <n>', 'the version', versionArgument)
     .option('--column <name>', 'only this column')
     .option('--url <url>', URL_HELP)
-    .action((name: string, version: string, opts: { column?: string; url?: string }) =>
+    .action((name: string, opts: { version: string; column?: string; url?: string }) =>
       ctx.run(async () => {
+        const { version } = opts;
         const profile = await getJson<DatasetProfile>(serverFor(io, ctx.globals(), opts.url), `/api/v1/datasets/${encodeURIComponent(name)}/versions/${version}/profile`).catch((err: unknown) => {
           throw inFlagTerms(err, {}, { fields: !json(), paths: PROFILE_FIELDS });
         });
