@@ -1,4 +1,4 @@
-import { aggregateRow, ident, unpivotedAggregates, type DuckSession } from './duck.js';
+import { aggregateRow, ident, literal, unpivotedAggregates, type DuckSession } from './duck.js';
 import { logicalTypeOf, type LoadedColumn, type Snapshot } from './load.js';
 import type { AggregatePass } from './pass.js';
 import type { ColumnType, ValueFormat } from './types.js';
@@ -14,6 +14,21 @@ type Candidate = (typeof CANDIDATE_TYPES)[number];
  * without calling the whole column text.
  */
 export const TYPE_THRESHOLD = 0.99;
+
+/**
+ * What a text column's values look like when they read as text but a declaration would read
+ * them as numbers (see `readAsTextHint`): `decimal_comma`, numbers as a European locale writes
+ * them (`1.234,56`, `12,50`); `ambiguous_point`, numbers whose point may be a decimal point or
+ * a thousands separator (`1.000`, `12.500`), which no other value in the column settles.
+ */
+export type TextHint = 'decimal_comma' | 'ambiguous_point';
+
+/**
+ * A number that both readings of a point fit, undeclared: one to three digits, a point, three
+ * digits (`1.000`, `-12.500`). DuckDB reads it as 1 or 12.5; an export under a European locale
+ * means 1000 and 12500. Longer groupings (`1.234.567`) and a trailing sign read as no number.
+ */
+const AMBIGUOUS_POINT = literal('[+-]?[1-9][0-9]{0,2}\\.[0-9]{3}\\s*');
 
 /** What one pass over the records learns about each column; checks and the profile share it. */
 export interface ColumnFacts {
@@ -31,6 +46,8 @@ export interface ColumnFacts {
   distinctApprox: number;
   /** How many non-null values cast to each candidate type (empty for nested types). */
   conforming: Partial<Record<ColumnType, number>>;
+  /** Set on a text column whose values a declared `decimalSeparator` would read as numbers. */
+  looksLike?: TextHint;
 }
 
 /** A column with the type the shared pass holds it to: inferred from the sample, or from every record after the sample misled. */
@@ -38,6 +55,8 @@ export interface PlannedColumn extends LoadedColumn {
   type: ColumnType;
   /** Set when the type was inferred from every record: how many values fit each candidate. */
   fitAll?: Partial<Record<ColumnType, number>>;
+  /** See ColumnFacts.looksLike. */
+  looksLike?: TextHint;
 }
 
 const scalar = (duckType: string): boolean => logicalTypeOf(duckType) !== 'OTHER';
@@ -63,8 +82,12 @@ export function fits(q: string, t: ColumnType, reading: Reading = {}): string {
   // number) whose leading zeros a number would lose: text. The second character is read only there.
   const numberLike = `(CASE WHEN ${first} = 48 THEN ascii(substr(CAST(${q} AS VARCHAR), 2, 1)) NOT BETWEEN 48 AND 57 ELSE (${first} BETWEEN 49 AND 57 OR ${first} IN (43, 45, 46)) END)`;
   switch (t) {
-    case 'BIGINT':
-      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${numberTextOf(q, reading)} AS BIGINT) = ${doubleOf(q, reading)} THEN 1 END END`;
+    case 'BIGINT': {
+      // Undeclared, `1.000` is one to DuckDB and a thousand to a European export: no integer.
+      // The pattern is tried only on the rare integer written with a point.
+      const unambiguous = values?.decimalSeparator === undefined ? ` AND CASE WHEN contains(CAST(${q} AS VARCHAR), '.') THEN NOT regexp_full_match(CAST(${q} AS VARCHAR), ${AMBIGUOUS_POINT}) ELSE true END` : '';
+      return `CASE WHEN ${numberLike} THEN CASE WHEN TRY_CAST(${numberTextOf(q, reading)} AS BIGINT) = ${doubleOf(q, reading)}${unambiguous} THEN 1 END END`;
+    }
     case 'DOUBLE': {
       // '-inf' starts like a number and reads as one; like 'NaN' and 'Infinity', it is no measurement.
       const v = doubleOf(q, reading);
@@ -142,6 +165,32 @@ function isoTemporalOf(q: string, t: 'DATE' | 'TIMESTAMP', shared: (sql: string)
 export const INFERENCE_SAMPLE_ROWS = 50_000;
 
 /**
+ * Over a text column's value `v` without a declared decimal separator, the counts that decide
+ * how its points read and what it looks like as text (see `TextHint`): `amb`, values that
+ * both readings of a point fit (AMBIGUOUS_POINT); `pt`, numbers with a point that only a
+ * decimal point fits (`1.5`, `0.125`, `1234.567`), which settle the column's points; `dc`,
+ * values a declared decimal comma reads as numbers; `dcs`, those of them written with a comma.
+ */
+function pointCounts(v: string): string[] {
+  const comma = `TRY_CAST(${numberText(v, { decimalSeparator: ',' })} AS DOUBLE)`;
+  return [
+    `count(CASE WHEN regexp_full_match(${v}, ${AMBIGUOUS_POINT}) THEN 1 END) AS amb`,
+    `count(CASE WHEN contains(${v}, '.') AND NOT regexp_full_match(${v}, ${AMBIGUOUS_POINT}) AND (${fits(v, 'DOUBLE')}) IS NOT NULL THEN 1 END) AS pt`,
+    `count(${comma}) AS dc`,
+    `count(CASE WHEN contains(${v}, ',') AND ${comma} IS NOT NULL THEN 1 END) AS dcs`,
+  ];
+}
+
+/** A text column's candidate counts (see `candidateCounts`), with its `pointCounts` when read without a declared decimal separator. */
+interface CandidateCounts {
+  nonNull: number;
+  fit: Partial<Record<ColumnType, number>>;
+  points?: { amb: number; pt: number; dc: number; dcs: number };
+}
+
+const POINT_KEYS = ['amb', 'pt', 'dc', 'dcs'] as const;
+
+/**
  * Per column and candidate type, how many non-null values of `source` fit. With `rows` (the
  * record count of `source`, a small table), the text columns are counted unpivoted, each
  * candidate's test once for all of them (see `unpivotedAggregates`): a 50-record sample of 800
@@ -150,13 +199,15 @@ export const INFERENCE_SAMPLE_ROWS = 50_000;
 async function candidateCounts(
   duck: DuckSession,
   input: { columns: LoadedColumn[]; source: string; values: ValueFormat | undefined; perQuery?: number; rows?: number },
-): Promise<Array<{ nonNull: number; fit: Partial<Record<ColumnType, number>> }>> {
+): Promise<CandidateCounts[]> {
+  // Undeclared, a point may be a thousands separator: the counts that say whether it is one.
+  const points = input.values?.decimalSeparator === undefined;
   const unpivoted = input.rows === undefined ? [] : input.columns.filter((c) => c.duckType === 'VARCHAR');
   const byText = await unpivotedAggregates(duck, {
     source: input.source,
     rows: input.rows ?? 0,
     values: unpivoted.map((c) => ident(c.name)),
-    aggregates: (v) => CANDIDATE_TYPES.map((t, j) => `count(${fits(v, t, { values: input.values })}) AS c${j}`),
+    aggregates: (v) => [...CANDIDATE_TYPES.map((t, j) => `count(${fits(v, t, { values: input.values })}) AS c${j}`), ...(points ? pointCounts(v) : [])],
   });
   const position = new Map(unpivoted.map((c, i) => [c.name, i]));
   const parts: string[] = [];
@@ -165,20 +216,25 @@ async function candidateCounts(
     const q = ident(c.name);
     parts.push(`count(${q}) AS nn${i}`);
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => parts.push(`count(${fits(q, t, { values: input.values })}) AS c${i}_${j}`));
+    if (points && c.duckType === 'VARCHAR') parts.push(...pointCounts(q).map((sql) => sql.replace(/ AS (\w+)$/, ` AS $1_${i}`)));
   });
   const row = (parts.length === 0 ? {} : await aggregateRow((sql) => duck.aggregate(sql), { select: parts, from: input.source, ...(input.perQuery ? { perQuery: input.perQuery } : {}) })) as Record<string, number>;
+  const pointsOf = (c: LoadedColumn, get: (key: string) => unknown): CandidateCounts['points'] =>
+    points && c.duckType === 'VARCHAR' ? (Object.fromEntries(POINT_KEYS.map((k) => [k, Number(get(k) ?? 0)])) as NonNullable<CandidateCounts['points']>) : undefined;
   return input.columns.map((c, i) => {
     const at = position.get(c.name);
     const fit: Partial<Record<ColumnType, number>> = {};
     if (at !== undefined) {
       const got = byText[at];
       CANDIDATE_TYPES.forEach((t, j) => (fit[t] = Number(got?.[`c${j}`] ?? 0)));
-      return { nonNull: Number(got?.n ?? 0), fit };
+      return withPoints({ nonNull: Number(got?.n ?? 0), fit }, pointsOf(c, (k) => got?.[k]));
     }
     if (scalar(c.duckType)) CANDIDATE_TYPES.forEach((t, j) => (fit[t] = row[`c${i}_${j}`]!));
-    return { nonNull: row[`nn${i}`]!, fit };
+    return withPoints({ nonNull: row[`nn${i}`]!, fit }, pointsOf(c, (k) => row[`${k}_${i}`]));
   });
 }
+
+const withPoints = (counts: CandidateCounts, points: CandidateCounts['points']): CandidateCounts => (points ? { ...counts, points } : counts);
 
 /** The name of a temporary table holding the first INFERENCE_SAMPLE_ROWS records, for inference and for planning the shared pass. */
 export async function sampleSnapshot(duck: DuckSession, snapshot: Snapshot): Promise<string> {
@@ -195,14 +251,14 @@ export async function inferFromSample(duck: DuckSession, input: { snapshot: Snap
   const { columns } = input.snapshot;
   const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.sample}`)) as [{ n: number }];
   const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values, rows });
-  return columns.map((c, i) => ({ ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit) }));
+  return columns.map((c, i) => inferred(c, counts[i]!));
 }
 
 /** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
 export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[]; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const again = input.columns.filter((c) => input.contradicted.includes(c.name));
   const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, values: input.values, perQuery: input.snapshot.aggregatesPerRead });
-  const redone = new Map(again.map((c, i) => [c.name, { ...c, type: inferType(logicalTypeOf(c.duckType), counts[i]!.nonNull, counts[i]!.fit), fitAll: counts[i]!.fit }]));
+  const redone = new Map(again.map((c, i) => [c.name, { ...inferred(c, counts[i]!), fitAll: counts[i]!.fit }]));
   return input.columns.map((c) => redone.get(c.name) ?? c);
 }
 
@@ -248,7 +304,8 @@ export function planFacts(
       if (k.fit) conforming[c.type] = result[k.fit] as number;
       if (k.contract) conforming[alsoCount.get(c.name)!] = result[k.contract] as number;
       if (k.fit && !c.fitAll && rows > INFERENCE_SAMPLE_ROWS && conforming[c.type]! < TYPE_THRESHOLD * nonNull) contradicted.push(c.name);
-      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox: k.distinct ? k.distinct.reduce((n, key) => n + (result[key] as number), 0) : Number.NaN, conforming });
+      const distinctApprox = k.distinct ? k.distinct.reduce((n, key) => n + (result[key] as number), 0) : Number.NaN;
+      facts.push({ name: c.name, duckType: c.duckType, type: c.type, nonNull, nulls: rows - nonNull, distinctApprox, conforming, ...(c.looksLike ? { looksLike: c.looksLike } : {}) });
     }
     return { rows, facts, contradicted };
   };
@@ -259,10 +316,26 @@ function fitsInPass(q: string, c: PlannedColumn, reading: Reading): string {
   return c.type === 'VARCHAR' && logicalTypeOf(c.duckType) === 'VARCHAR' ? q : fits(q, c.type, reading);
 }
 
-/** A typed column keeps its type; a text column takes the first candidate that enough values fit. */
-function inferType(loaded: ColumnType, nonNull: number, conforming: Partial<Record<ColumnType, number>>): ColumnType {
-  if (loaded !== 'VARCHAR') return loaded;
-  if (nonNull === 0) return 'VARCHAR';
-  const fits = (t: Candidate): boolean => (conforming[t] ?? 0) >= TYPE_THRESHOLD * nonNull;
-  return CANDIDATE_TYPES.find(fits) ?? 'VARCHAR';
+/**
+ * A typed column keeps its type; a text column takes the first candidate that enough values
+ * fit. Without a declared decimal separator, a column whose values include one that both
+ * readings of a point fit (`1.000`: one, or a thousand) and none that settles it (`1.5`,
+ * `0.125`) is no number: a wrong number is worse than text the steward is told about.
+ */
+function inferred(c: LoadedColumn, counts: CandidateCounts): PlannedColumn {
+  const { nonNull, fit, points } = counts;
+  const loaded = logicalTypeOf(c.duckType);
+  if (loaded !== 'VARCHAR') return { ...c, type: loaded };
+  if (nonNull === 0) return { ...c, type: 'VARCHAR' };
+  const unsettled = points !== undefined && points.amb > 0 && points.pt === 0;
+  const enough = (t: Candidate): boolean => (fit[t] ?? 0) >= TYPE_THRESHOLD * nonNull && !(unsettled && (t === 'BIGINT' || t === 'DOUBLE'));
+  const type = CANDIDATE_TYPES.find(enough) ?? 'VARCHAR';
+  const looksLike = type === 'VARCHAR' && points ? readAsTextHint(points, nonNull) : undefined;
+  return looksLike ? { ...c, type, looksLike } : { ...c, type };
+}
+
+/** What a text column's values look like when a declaration would read them as numbers: enough of them (TYPE_THRESHOLD) under a decimal comma, some written with one; else points that nothing settled. */
+function readAsTextHint(points: NonNullable<CandidateCounts['points']>, nonNull: number): TextHint | undefined {
+  if (points.dc >= TYPE_THRESHOLD * nonNull && points.dcs > 0) return 'decimal_comma';
+  return points.amb > 0 && points.pt === 0 ? 'ambiguous_point' : undefined;
 }

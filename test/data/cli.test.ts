@@ -50,7 +50,7 @@ describe('assay dataset ingest / list / show against a running server', { timeou
     expect(show.stdout).toContain('german-credit v1  quarantine  csv  1000 rows');
     // Its columns, each with the type the certified Parquet holds it as where that differs: a CSV file's values as written.
     expect(show.stdout).toContain('\n  column checking_status  VARCHAR\n  column duration_months  BIGINT  stored as VARCHAR\n');
-    expect(show.stdout).toMatch(/pass +schema@3 +blocking/);
+    expect(show.stdout).toMatch(/pass +schema@4 +blocking/);
     expect(show.stdout).toMatch(/pass +pii@3/);
   });
 

@@ -65,7 +65,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a monthly extract
     ]);
     // The manifest records the check as failing and the exception with who and why.
     const predicate = verifyDatasetManifest(manifest, (k) => suite.t.keyring.publicKey(k)).predicate;
-    expect(predicate.checks.find((c) => c.check === 'schema@3')).toMatchObject({ status: 'fail', result: 'breaks the contract of version 1: stored exactly no more: amount DECIMAL(18,2)→DOUBLE' });
-    expect(predicate.overrides).toEqual([{ check: 'schema@3', by: suite.promoter.id, at: expect.any(String), reason }]);
+    expect(predicate.checks.find((c) => c.check === 'schema@4')).toMatchObject({ status: 'fail', result: 'breaks the contract of version 1: stored exactly no more: amount DECIMAL(18,2)→DOUBLE' });
+    expect(predicate.overrides).toEqual([{ check: 'schema@4', by: suite.promoter.id, at: expect.any(String), reason }]);
   });
 });

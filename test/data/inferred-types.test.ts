@@ -56,7 +56,7 @@ describe('inferred types that keep what the values say', () => {
     const dates = Array.from({ length: 199 }, (_, i) => `2024-01-${String((i % 28) + 1).padStart(2, '0')}`);
     const report = await session.quarantineCsv('mixed', ['opened_on', ...dates.slice(0, 120), '2024-02-01 09:15', ...dates.slice(120)]);
     expect(column(report).type).toBe('DATE');
-    expect(typesCheck(report)).toMatchObject({ name: 'types', version: 2, status: 'warn', evidence: { columns: [{ column: 'opened_on', expected: 'DATE', violations: 1, rowNumbers: [121] }] } });
+    expect(typesCheck(report)).toMatchObject({ name: 'types', version: 3, status: 'warn', evidence: { columns: [{ column: 'opened_on', expected: 'DATE', violations: 1, rowNumbers: [121] }] } });
     // The profile's range is that of the dates: the timestamp is not cut down to 2024-02-01.
     expect(column(report).temporal).toEqual({ min: '2024-01-01', max: '2024-01-28' });
   });

@@ -115,7 +115,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect((await checksOf('leaky')).pii!.result).toMatch(/personal data .* classified internal/);
   });
 
-  it('types@2 reports values that do not fit the inferred type, with row numbers; duplicates@1 the repeats', async () => {
+  it('types@3 reports values that do not fit the inferred type, with row numbers; duplicates@1 the repeats', async () => {
     const lines = ['id,amount,label'];
     for (let i = 1; i <= 200; i++) lines.push(`${i},${i === 150 ? 'n/a' : i * 3},${i === 7 || i === 9 ? 'dup' : `x${i}`}`);
     lines.push('7,21,dup', '7,21,dup');
@@ -129,7 +129,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
 
   it('NaN and infinities in a numeric column are no 500: the profile leaves them out', async () => {
     const lines = ['id,ratio'];
-    // Under 1% misfits, so the column stays DOUBLE; NaN and the infinities are reported by types@2.
+    // Under 1% misfits, so the column stays DOUBLE; NaN and the infinities are reported by types@3.
     for (let i = 1; i <= 300; i++) lines.push(`${i},${i === 10 ? 'NaN' : i === 20 ? '-inf' : i === 30 ? 'Infinity' : (i / 4).toFixed(2)}`);
     const res = await upload(t, { name: 'ratios', body: lines.join('\n') + '\n', token: steward.token, query: { classification: 'internal', owner: 'steward' } });
     expect(res.statusCode, res.body).toBe(201);

@@ -109,7 +109,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('stored types [%s]
     expect(await parquetTypes(promoted.json<{ version: DatasetVersionRecord }>().version.certified!.parquetSha256)).toEqual(['VARCHAR', 'VARCHAR', 'VARCHAR']);
   });
 
-  it("a contract's DECIMAL amount arriving as DOUBLE fails schema@3 and blocks; as another DECIMAL it warns; as the same it passes", async () => {
+  it("a contract's DECIMAL amount arriving as DOUBLE fails schema@4 and blocks; as another DECIMAL it warns; as the same it passes", async () => {
     const amounts = (type: string) => `SELECT * FROM (VALUES (1, 12.34::${type}), (2, 0.10::${type})) t(id, amount)`;
     expect((await send('payments', await parquetOf('p1', amounts('DECIMAL(18,2)')))).statusCode).toBe(201);
     expect((await promote('payments', 1)).statusCode).toBe(200);
@@ -118,7 +118,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('stored types [%s]
     expect(asDouble.statusCode, asDouble.body).toBe(201);
     expect(asDouble.json<DatasetVersionRecord>().blockingFailures).toEqual(['schema']);
     const failed = await schemaCheck('payments', 2);
-    expect(failed).toMatchObject({ version: 3, status: 'fail', blocking: true, result: 'breaks the contract of version 1: stored exactly no more: amount DECIMAL(18,2)→DOUBLE' });
+    expect(failed).toMatchObject({ version: 4, status: 'fail', blocking: true, result: 'breaks the contract of version 1: stored exactly no more: amount DECIMAL(18,2)→DOUBLE' });
     expect(failed.evidence.stored).toEqual([{ column: 'amount', contractStoredAs: 'DECIMAL(18,2)', storedAs: 'DOUBLE', losesExactness: true }]);
 
     expect((await send('payments', await parquetOf('p3', amounts('DECIMAL(38,10)')))).statusCode).toBe(201);

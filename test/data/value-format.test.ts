@@ -26,10 +26,14 @@ describe('declared value formats', () => {
     expect(report.checks.find((c) => c.name === 'schema')!.evidence).toMatchObject({ values: GERMAN_VALUES });
   });
 
-  it('undeclared, the same file is text, and 1.000 would have been read as one', async () => {
+  it('undeclared, the same file is text, 1.000 (one to DuckDB, a thousand here) too, and the schema check says so', async () => {
     const report = await session.quarantineCsv('undeclared', GERMAN);
-    expect(typesOf(report)).toMatchObject({ amount: 'VARCHAR', count: 'BIGINT', booked: 'VARCHAR', at: 'VARCHAR' });
-    expect(report.profile.columns.find((c) => c.name === 'count')!.numeric).toMatchObject({ max: 12 });
+    // schema@3 read count as BIGINT with 1.000 as one: a maximum of 12 where the file holds 1000.
+    expect(typesOf(report)).toMatchObject({ amount: 'VARCHAR', count: 'VARCHAR', booked: 'VARCHAR', at: 'VARCHAR' });
+    expect(report.profile.columns.find((c) => c.name === 'count')!.numeric).toBeUndefined();
+    const schema = report.checks.find((c) => c.name === 'schema')!;
+    expect(schema).toMatchObject({ version: 4, status: 'warn', evidence: { readAsText: [{ column: 'amount', looksLike: 'decimal_comma' }, { column: 'count', looksLike: 'ambiguous_point' }] } });
+    expect(schema.result).toContain("read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator ','); count (numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.')");
   });
 
   it('values not written as declared are type violations with row numbers; ISO dates still fit', async () => {
@@ -156,7 +160,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('declared value fo
     const schema = checks.json<{ checks: Array<{ name: string; status: string; result: string }> }>().checks.find((c) => c.name === 'schema')!;
     expect(schema.status).toBe('fail');
     expect(schema.result).toBe(
-      'breaks the contract of version 1: type changed: amount DOUBLE→VARCHAR, booked DATE→VARCHAR; version 1 was read with decimalSeparator ",", dateFormat "%d.%m.%Y", this one with DuckDB\'s own syntax (no declaration)',
+      'breaks the contract of version 1: type changed: amount DOUBLE→VARCHAR, booked DATE→VARCHAR; version 1 was read with decimalSeparator ",", dateFormat "%d.%m.%Y", this one with DuckDB\'s own syntax (no declaration); read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator \',\')',
     );
     const again = await upload(t, { name: 'ledger', body: LINES, token: ingester.token, query: GERMAN });
     expect(again.json<DatasetVersionRecord>().blockingFailures).toEqual([]);

@@ -1,5 +1,5 @@
 import { counted } from '../../core/index.js';
-import { TYPE_THRESHOLD } from '../inspect.js';
+import { TYPE_THRESHOLD, type ColumnFacts, type TextHint } from '../inspect.js';
 import { storedTypeOf } from '../load.js';
 import type { ColumnSchema } from '../types.js';
 import { describeValueFormat } from '../value-format.js';
@@ -55,8 +55,20 @@ function renamedByCase(missing: string[], added: string[]): Map<string, string> 
   return new Map(missing.flatMap((m) => (byLower.has(m.toLowerCase()) ? [[m, byLower.get(m.toLowerCase())!] as const] : [])));
 }
 
+/** What a text column's values look like, in words, with the declaration that reads them as numbers. */
+const HINT_TEXT: Record<TextHint, string> = {
+  decimal_comma: "numbers with a decimal comma, as 1.234,56: declare decimalSeparator ','",
+  ambiguous_point: "numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.'",
+};
+
+/** The text columns a declared decimal separator would read as numbers, for the evidence, and in words (empty when none). */
+function readAsText(facts: ColumnFacts[]): { evidence: Array<{ column: string; looksLike: TextHint }>; text: string } {
+  const evidence = facts.flatMap((f) => (f.looksLike ? [{ column: f.name, looksLike: f.looksLike }] : []));
+  return { evidence, text: evidence.length ? `read as text: ${evidence.map((h) => `${h.column} (${HINT_TEXT[h.looksLike]})`).join('; ')}` : '' };
+}
+
 /**
- * `schema@3`: the inferred schema, held to the contract (the latest certified version's
+ * `schema@4`: the inferred schema, held to the contract (the latest certified version's
  * schema). A contract column that is missing, or whose values no longer fit its type
  * (fewer than 99% do), fails and blocks; so does one the contract stored exactly that now
  * arrives as binary floating point (`losesExactness`: a DECIMAL(18,2) amount as DOUBLE). Any
@@ -66,17 +78,24 @@ function renamedByCase(missing: string[], added: string[]): Map<string, string> 
  * DECIMAL as DOUBLE, and a DECIMAL amount arriving as DOUBLE passed). Version 2 infers DATE
  * only for values without a time of day (version 1 called a column of timestamps DATE; see
  * `temporalOf`), and no number for values with a leading zero before a digit (codes, see `fits`).
+ * Version 4 infers no number for a column of a file without a declared decimal separator whose
+ * points may separate thousands (`1.000`, `12.500`) and no value settles as decimal points
+ * (version 3 read `1.000` as one), and warns, naming such columns and those holding numbers
+ * with a decimal comma (`evidence.readAsText`), that they are read as text.
  */
 export const schemaCheck: QuarantineCheck = {
   name: 'schema',
-  version: 3,
+  version: 4,
   async run(ctx): Promise<CheckOutcome> {
     const inferred = schemaOf(ctx);
     const base = { name: this.name, version: this.version, blocking: true };
     // The declared way of writing numbers and dates decided which values fit which type.
     const values = ctx.declared.values ? { values: ctx.declared.values } : {};
+    // Amounts read as text are no failure of the file, but the steward should declare how it writes them.
+    const asText = readAsText(ctx.facts);
     if (!ctx.contract) {
-      return { ...base, status: 'pass', result: `${counted(inferred.length, 'column')} inferred; no certified version yet, so no contract to compare with`, evidence: { inferred, contract: null, ...values } };
+      const result = [`${counted(inferred.length, 'column')} inferred; no certified version yet, so no contract to compare with`, asText.text].filter(Boolean).join('; ');
+      return { ...base, status: asText.text ? 'warn' : 'pass', result, evidence: { inferred, contract: null, readAsText: asText.evidence, ...values } };
     }
     const byName = new Map(ctx.facts.map((f) => [f.name, f]));
     const missing: string[] = [];
@@ -93,7 +112,7 @@ export const schemaCheck: QuarantineCheck = {
     const stored = storedChanges(ctx.contract.schema.columns, inferred);
     const inexact = stored.filter((c) => c.losesExactness);
     const caseChanged = renamedByCase(missing, added);
-    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, caseChanged: [...caseChanged].map(([column, now]) => ({ column, now })), stored, ...values };
+    const evidence = { inferred, contract: { versionId: ctx.contract.versionId, version: ctx.contract.version }, missing, changed, added, caseChanged: [...caseChanged].map(([column, now]) => ({ column, now })), stored, readAsText: asText.evidence, ...values };
     const storedText = (changes: StoredChange[]): string => changes.map((c) => `${c.column} ${c.contractStoredAs}→${c.storedAs}`).join(', ');
     if (missing.length > 0 || changed.length > 0 || inexact.length > 0) {
       // A type change under another declared way of writing numbers and dates is most likely the declaration's: say so.
@@ -108,12 +127,13 @@ export const schemaCheck: QuarantineCheck = {
         hint,
         // The new columns too: with a column missing they are most likely what it became.
         added.length ? `new columns: ${added.join(', ')}` : '',
+        asText.text,
       ]
         .filter(Boolean)
         .join('; ');
       return { ...base, status: 'fail', result: `breaks the contract of version ${ctx.contract.version}: ${what}`, evidence };
     }
-    const warnings = [added.length ? `new columns beyond the contract of version ${ctx.contract.version}: ${added.join(', ')}` : '', stored.length ? `stored type changed from the contract of version ${ctx.contract.version}: ${storedText(stored)}` : '']
+    const warnings = [added.length ? `new columns beyond the contract of version ${ctx.contract.version}: ${added.join(', ')}` : '', stored.length ? `stored type changed from the contract of version ${ctx.contract.version}: ${storedText(stored)}` : '', asText.text]
       .filter(Boolean)
       .join('; ');
     if (warnings) return { ...base, status: 'warn', result: warnings, evidence };

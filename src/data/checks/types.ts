@@ -14,17 +14,19 @@ function violationsOf(ctx: CheckContext): Array<{ column: string; expected: Colu
 }
 
 /**
- * `types@2`: values that do not fit their column's type — the contract's type when the
+ * `types@3`: values that do not fit their column's type — the contract's type when the
  * contract has the column, the inferred type otherwise — counted per column with the first row
  * numbers. Violations of the contract fail and block; violations of an inferred type (at most
  * 1% of the column, by the inference threshold) warn. The counts come from the column facts.
  * Since version 2 a value with a time of day is no DATE, an offset is applied to a TIMESTAMP
  * (see `temporalOf`; version 1 took DuckDB's casts, which drop both), and a value with a
- * leading zero before a digit is no number (see `fits`).
+ * leading zero before a digit is no number (see `fits`). Since version 3, in a file without a
+ * declared decimal separator, `1.000` is no integer: DuckDB reads it as one, a European export
+ * means a thousand (version 2 counted it as the integer 1).
  */
 export const typesCheck: QuarantineCheck = {
   name: 'types',
-  version: 2,
+  version: 3,
   locate: (ctx): Locate[] =>
     violationsOf(ctx).map((v) => {
       const q = ident(v.column);
