@@ -59,6 +59,7 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
   }
   const records = splitRecords(text.replace(/^\uFEFF/, ''), input.delimiter, 20);
   const header = records[0];
+  refuseSeparatorHint(records[0]?.join(input.delimiter));
   if (!header || (header.length === 1 && header[0] === '')) {
     throw new ValidationFailed('the CSV file has no header line', [{ field: 'body', message: 'no header' }]);
   }
@@ -77,7 +78,7 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
   const seen = new Map<string, { name: string; index: number }>();
   header.forEach((raw, i) => {
     const name = raw.trim();
-    if (name === '') throw new ValidationFailed(`CSV header column ${i + 1} has no name`, [{ field: `body.header[${i + 1}]`, message: 'blank column name' }]);
+    if (name === '') refuseBlankName(records, { at: i, delimiter: input.delimiter });
     const key = columnNameKey(name);
     const earlier = seen.get(key);
     if (earlier?.name === name) {
@@ -93,6 +94,40 @@ export function readCsvHeader(head: Buffer, input: { delimiter: string; complete
     seen.set(key, { name, index: i });
   });
   return header.map((h) => h.trim());
+}
+
+/**
+ * Excel writes `sep=;` as a file's first line to name its delimiter, and reads the header from
+ * the next one; DuckDB (and every other reader of the certified Parquet) would take the hint
+ * for the header. Refused, saying so, rather than misread as a one-column header.
+ */
+function refuseSeparatorHint(firstLine: string | undefined): void {
+  const hint = /^sep=(.)$/i.exec(firstLine ?? '');
+  if (!hint) return;
+  const d = hint[1]!;
+  const spelled = d === '\t' ? '%09' : d;
+  throw new ValidationFailed(`the first line "sep=${d === '\t' ? '\\t' : d}" is Excel's delimiter hint, not a header: remove that line (e.g. sed -i 1d FILE) and pass delimiter=${spelled}`, [
+    { field: 'body.header', message: `Excel's delimiter hint "sep=" instead of a header` },
+  ]);
+}
+
+/**
+ * A blank header name is refused. When it is the last, and the records seen end with an empty
+ * field too, every line ends with the delimiter, as SAP and Excel exports on Windows write
+ * them: the refusal says so and how to remove it.
+ */
+function refuseBlankName(records: string[][], input: { at: number; delimiter: string }): never {
+  const { at, delimiter } = input;
+  const field = `body.header[${at + 1}]`;
+  const [header = [], ...rest] = records;
+  const trailing = at === header.length - 1 && at > 0 && rest.length > 0 && rest.every((r) => r.length === header.length && r[at] === '');
+  if (!trailing) throw new ValidationFailed(`CSV header column ${at + 1} has no name`, [{ field, message: 'blank column name' }]);
+  const shown = describe(delimiter);
+  const sed = delimiter === '\t' ? '\\t' : delimiter === '|' ? '\\|' : delimiter;
+  throw new ValidationFailed(
+    `CSV header column ${at + 1} has no name: every line ends with ${shown}, a trailing delimiter (as SAP and Excel exports write them), so the last column is unnamed and empty; remove it from every line, e.g. sed -i -E 's/${sed}(\\r?)$/\\1/' FILE`,
+    [{ field, message: `blank column name: every line ends with ${shown}` }],
+  );
 }
 
 const CR = 0x0d;
