@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssayError, InsufficientStorage, isStorageFull, MalformedRequest, ValidationFailed } from '../core/index.js';
@@ -66,7 +67,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
           headSize += Math.min(chunk.byteLength, HEAD_BYTES - headSize);
         }
         const bad = validator?.push(chunk) ?? -1;
-        if (bad >= 0) throw invalidUtf8(bad, Buffer.concat(headParts));
+        if (bad >= 0) throw invalidUtf8(bad, { head: Buffer.concat(headParts), line: await lineAt(bad, { path, written: size - chunk.byteLength, chunk }) });
         const zero = nul?.push(chunk) ?? -1;
         if (zero >= 0) throw nulCharacter(zero, Buffer.concat(headParts));
         const deep = depth?.push(chunk) ?? -1;
@@ -91,7 +92,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
       ], err);
     }
     const tail = validator?.end() ?? -1;
-    if (tail >= 0) throw invalidUtf8(tail, Buffer.concat(headParts));
+    if (tail >= 0) throw invalidUtf8(tail, { head: Buffer.concat(headParts), line: await lineAt(tail, { path, written: size, chunk: new Uint8Array(0) }) });
     if (size === 0) throw new ValidationFailed('the file is empty', [{ field: 'body', message: 'empty' }]);
     await handle.close();
   } catch (err) {
@@ -135,12 +136,29 @@ function nulCharacter(offset: number, head: Buffer): ValidationFailed {
   ]);
 }
 
-function invalidUtf8(offset: number, head: Buffer): ValidationFailed {
+function invalidUtf8(offset: number, at: { head: Buffer; line: number }): ValidationFailed {
   // Invalid UTF-8 in a text file is nearly always a single-byte encoding: Excel's CSV export on Windows writes Windows-1252.
-  const hint = looksUtf16(head) ? UTF16_HINT : 'it may be in a single-byte encoding such as Windows-1252 or ISO-8859-1 (Excel\'s CSV export on Windows): convert it to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8';
-  return new ValidationFailed(`the file is not valid UTF-8: invalid byte sequence at byte offset ${offset}; ${hint}`, [
-    { field: 'body', message: `invalid UTF-8 at byte ${offset}` },
+  const hint = looksUtf16(at.head) ? UTF16_HINT : 'it may be in a single-byte encoding such as Windows-1252 or ISO-8859-1 (Excel\'s CSV export on Windows): convert it to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv';
+  return new ValidationFailed(`the file is not valid UTF-8: invalid byte sequence on line ${at.line} (byte offset ${offset}); ${hint}`, [
+    { field: 'body', message: `invalid UTF-8 on line ${at.line}, at byte ${offset}` },
   ]);
+}
+
+/**
+ * The line (1-based, as an editor counts them) of byte `offset` of the upload: the spooled
+ * file holds its first `written` bytes, `chunk` the next ones. Read only to explain a refusal,
+ * so the stream that validates every upload counts no lines.
+ */
+async function lineAt(offset: number, upload: { path: string; written: number; chunk: Uint8Array }): Promise<number> {
+  const newlines = (bytes: Uint8Array): number => {
+    let n = 0;
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) n++;
+    return n;
+  };
+  let line = 1;
+  const inFile = Math.min(offset, upload.written);
+  if (inFile > 0) for await (const part of createReadStream(upload.path, { end: inFile - 1 }) as AsyncIterable<Buffer>) line += newlines(part);
+  return line + newlines(upload.chunk.subarray(0, Math.max(0, offset - upload.written)));
 }
 
 async function writeFully(handle: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {

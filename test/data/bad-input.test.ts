@@ -108,13 +108,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('bad dataset uploa
     const body = Buffer.concat([Buffer.from('id,name\n1,caf'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
     const res = await upload(t, { name: 'bad', body, token: steward.token, query: declared });
     expect(res.statusCode, res.body).toBe(400);
-    expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail: 'invalid UTF-8 at byte 13' }] });
+    expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'body', detail: 'invalid UTF-8 on line 2, at byte 13' }] });
     await nothingLeft();
   });
 
   it.each([
-    ['Windows-1252 (Excel on Windows)', Buffer.from('id,name\n1,Müller\n', 'latin1'), /not valid UTF-8: invalid byte sequence at byte offset 11; it may be in a single-byte encoding such as Windows-1252/],
-    ['UTF-16 with a byte order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\n1,a\n', 'utf16le')]), /not valid UTF-8: invalid byte sequence at byte offset 0; it looks like UTF-16/],
+    ['Windows-1252 (Excel on Windows)', Buffer.from('id,name\n1,Müller\n', 'latin1'), /not valid UTF-8: invalid byte sequence on line 2 \(byte offset 11\); it may be in a single-byte encoding such as Windows-1252 or ISO-8859-1 \(Excel's CSV export on Windows\): convert it to UTF-8, e\.g\. iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8\.csv$/],
+    ['UTF-16 with a byte order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\n1,a\n', 'utf16le')]), /not valid UTF-8: invalid byte sequence on line 1 \(byte offset 0\); it looks like UTF-16/],
     ['UTF-16 without a byte order mark', Buffer.from('id,name\n1,a\n', 'utf16le'), /NUL character \(U\+0000\) at byte offset 1; a text dataset cannot hold it; it looks like UTF-16/],
   ])('a file in another encoding, %s → 400 saying what it looks like and how to convert it', async (_what, body, detail) => {
     const res = await upload(t, { name: 'encoded', body, token: steward.token, query: declared });
@@ -318,6 +318,25 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload cut off
       body,
     });
     expect(ok.status).toBe(201);
+  });
+
+  it('Windows-1252 after 280 KB of UTF-8 (many chunks, spooled) → 400 naming the line of the first such byte, CRLF lines counted once, nothing left', async () => {
+    // UTF-8 umlauts first, then a Windows-1252 ä (0xE4) on line 20,002: the spooled file holds the lines before it when it is found.
+    const lines = ['Kundennr;Name', ...Array.from({ length: 20_000 }, (_, i) => `${i + 1};Müller`)];
+    const body = Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n'), Buffer.from('20001;B\xe4r\r\n', 'latin1')]);
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/datasets/latin/versions?sourceSystem=s&classification=internal&owner=steward&delimiter=%3B`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'text/csv' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    const offset = body.indexOf(0xe4);
+    expect(offset).toBeGreaterThan(256 * 1024);
+    expect(await res.json()).toMatchObject({
+      detail: expect.stringMatching(new RegExp(`^the file is not valid UTF-8: invalid byte sequence on line 20002 \\(byte offset ${offset}\\); it may be in a single-byte encoding such as Windows-1252`)),
+      errors: [{ field: 'body', detail: `invalid UTF-8 on line 20002, at byte ${offset}` }],
+    });
+    expect(await leftovers(t)).toEqual({ versions: 0, datasets: 0, blobs: 0, spooled: [] });
   });
 
   it('a streamed upload (chunked, no length) that grows past data.maxUploadBytes → 413, and the partial spool is removed', async () => {
