@@ -17,11 +17,15 @@ export const TYPE_THRESHOLD = 0.99;
 
 /**
  * What a text column's values look like when they read as text but a declaration would read
- * them as numbers (see `readAsTextHint`): `decimal_comma`, numbers as a European locale writes
- * them (`1.234,56`, `12,50`); `ambiguous_point`, numbers whose point may be a decimal point or
- * a thousands separator (`1.000`, `12.500`), which no other value in the column settles.
+ * them as numbers or dates (see `readAsTextHint`): `decimal_comma`, numbers as a European
+ * locale writes them (`1.234,56`, `12,50`); `ambiguous_point`, numbers whose point may be a
+ * decimal point or a thousands separator (`1.000`, `12.500`), which no other value in the
+ * column settles; `local_date`, dates written day or month first (`31.12.2025`, `31/12/2025`).
  */
-export type TextHint = 'decimal_comma' | 'ambiguous_point';
+export type TextHint = 'decimal_comma' | 'ambiguous_point' | 'local_date';
+
+/** A date written day or month first, as a locale writes it: `31.12.2025`, `1.3.2025`, `31/12/2025`, `12/31/2025`, `31-12-2025` (a four-digit year: `1.2.10` is more likely a software version). */
+const LOCAL_DATE = literal('[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{4}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}');
 
 /**
  * A number that both readings of a point fit, undeclared: one to three digits, a point, three
@@ -169,7 +173,8 @@ export const INFERENCE_SAMPLE_ROWS = 50_000;
  * how its points read and what it looks like as text (see `TextHint`): `amb`, values that
  * both readings of a point fit (AMBIGUOUS_POINT); `pt`, numbers with a point that only a
  * decimal point fits (`1.5`, `0.125`, `1234.567`), which settle the column's points; `dc`,
- * values a declared decimal comma reads as numbers; `dcs`, those of them written with a comma.
+ * values a declared decimal comma reads as numbers; `dcs`, those of them written with a comma;
+ * `ld`, dates written as a locale writes them (LOCAL_DATE).
  */
 function pointCounts(v: string): string[] {
   const comma = `TRY_CAST(${numberText(v, { decimalSeparator: ',' })} AS DOUBLE)`;
@@ -178,17 +183,18 @@ function pointCounts(v: string): string[] {
     `count(CASE WHEN contains(${v}, '.') AND NOT regexp_full_match(${v}, ${AMBIGUOUS_POINT}) AND (${fits(v, 'DOUBLE')}) IS NOT NULL THEN 1 END) AS pt`,
     `count(${comma}) AS dc`,
     `count(CASE WHEN contains(${v}, ',') AND ${comma} IS NOT NULL THEN 1 END) AS dcs`,
+    `count(CASE WHEN regexp_full_match(${v}, ${LOCAL_DATE}) THEN 1 END) AS ld`,
   ];
 }
 
-/** A text column's candidate counts (see `candidateCounts`), with its `pointCounts` when read without a declared decimal separator. */
+/** A text column's candidate counts (see `candidateCounts`), with its `pointCounts` when read without a declared decimal separator or date format. */
 interface CandidateCounts {
   nonNull: number;
   fit: Partial<Record<ColumnType, number>>;
-  points?: { amb: number; pt: number; dc: number; dcs: number };
+  points?: { amb: number; pt: number; dc: number; dcs: number; ld: number };
 }
 
-const POINT_KEYS = ['amb', 'pt', 'dc', 'dcs'] as const;
+const POINT_KEYS = ['amb', 'pt', 'dc', 'dcs', 'ld'] as const;
 
 /**
  * Per column and candidate type, how many non-null values of `source` fit. With `rows` (the
@@ -200,8 +206,8 @@ async function candidateCounts(
   duck: DuckSession,
   input: { columns: LoadedColumn[]; source: string; values: ValueFormat | undefined; perQuery?: number; rows?: number },
 ): Promise<CandidateCounts[]> {
-  // Undeclared, a point may be a thousands separator: the counts that say whether it is one.
-  const points = input.values?.decimalSeparator === undefined;
+  // Undeclared, a point may be a thousands separator: the counts that say whether it is one, and what text would read otherwise.
+  const points = input.values?.decimalSeparator === undefined || input.values.dateFormat === undefined;
   const unpivoted = input.rows === undefined ? [] : input.columns.filter((c) => c.duckType === 'VARCHAR');
   const byText = await unpivotedAggregates(duck, {
     source: input.source,
@@ -251,14 +257,14 @@ export async function inferFromSample(duck: DuckSession, input: { snapshot: Snap
   const { columns } = input.snapshot;
   const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.sample}`)) as [{ n: number }];
   const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values, rows });
-  return columns.map((c, i) => inferred(c, counts[i]!));
+  return columns.map((c, i) => inferred(c, { counts: counts[i]!, values: input.values }));
 }
 
 /** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
 export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[]; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const again = input.columns.filter((c) => input.contradicted.includes(c.name));
   const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, values: input.values, perQuery: input.snapshot.aggregatesPerRead });
-  const redone = new Map(again.map((c, i) => [c.name, { ...inferred(c, counts[i]!), fitAll: counts[i]!.fit }]));
+  const redone = new Map(again.map((c, i) => [c.name, { ...inferred(c, { counts: counts[i]!, values: input.values }), fitAll: counts[i]!.fit }]));
   return input.columns.map((c) => redone.get(c.name) ?? c);
 }
 
@@ -322,20 +328,29 @@ function fitsInPass(q: string, c: PlannedColumn, reading: Reading): string {
  * readings of a point fit (`1.000`: one, or a thousand) and none that settles it (`1.5`,
  * `0.125`) is no number: a wrong number is worse than text the steward is told about.
  */
-function inferred(c: LoadedColumn, counts: CandidateCounts): PlannedColumn {
-  const { nonNull, fit, points } = counts;
+function inferred(c: LoadedColumn, input: { counts: CandidateCounts; values: ValueFormat | undefined }): PlannedColumn {
+  const { nonNull, fit, points } = input.counts;
+  const pointUndeclared = input.values?.decimalSeparator === undefined;
   const loaded = logicalTypeOf(c.duckType);
   if (loaded !== 'VARCHAR') return { ...c, type: loaded };
   if (nonNull === 0) return { ...c, type: 'VARCHAR' };
-  const unsettled = points !== undefined && points.amb > 0 && points.pt === 0;
+  const unsettled = pointUndeclared && points !== undefined && points.amb > 0 && points.pt === 0;
   const enough = (t: Candidate): boolean => (fit[t] ?? 0) >= TYPE_THRESHOLD * nonNull && !(unsettled && (t === 'BIGINT' || t === 'DOUBLE'));
   const type = CANDIDATE_TYPES.find(enough) ?? 'VARCHAR';
-  const looksLike = type === 'VARCHAR' && points ? readAsTextHint(points, nonNull) : undefined;
+  const looksLike = type === 'VARCHAR' && points ? readAsTextHint(points, { nonNull, values: input.values }) : undefined;
   return looksLike ? { ...c, type, looksLike } : { ...c, type };
 }
 
-/** What a text column's values look like when a declaration would read them as numbers: enough of them (TYPE_THRESHOLD) under a decimal comma, some written with one; else points that nothing settled. */
-function readAsTextHint(points: NonNullable<CandidateCounts['points']>, nonNull: number): TextHint | undefined {
-  if (points.dc >= TYPE_THRESHOLD * nonNull && points.dcs > 0) return 'decimal_comma';
-  return points.amb > 0 && points.pt === 0 ? 'ambiguous_point' : undefined;
+/**
+ * What a text column's values look like when a declaration it lacks would read them as numbers
+ * or dates: enough of them (TYPE_THRESHOLD) under a decimal comma, some written with one; or
+ * points that nothing settled; or enough dates written as a locale writes them.
+ */
+function readAsTextHint(points: NonNullable<CandidateCounts['points']>, input: { nonNull: number; values: ValueFormat | undefined }): TextHint | undefined {
+  const enough = (n: number): boolean => n >= TYPE_THRESHOLD * input.nonNull;
+  if (input.values?.decimalSeparator === undefined) {
+    if (enough(points.dc) && points.dcs > 0) return 'decimal_comma';
+    if (points.amb > 0 && points.pt === 0) return 'ambiguous_point';
+  }
+  return input.values?.dateFormat === undefined && enough(points.ld) ? 'local_date' : undefined;
 }

@@ -45,7 +45,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a point that may 
     expect(column('Gewicht').numeric).toMatchObject({ min: 0.25, max: 12.5 });
     const checks = (await t.app.inject({ method: 'GET', url: '/api/v1/datasets/sap/versions/1/checks', headers: { authorization: `Bearer ${steward.token}` } })).json<{ checks: Array<{ name: string; version: number; status: string; result: string; evidence: Record<string, unknown> }> }>().checks;
     const schema = checks.find((c) => c.name === 'schema')!;
-    expect(schema).toMatchObject({ version: 4, status: 'warn', evidence: { readAsText: [{ column: 'Betrag (EUR)', looksLike: 'ambiguous_point' }] } });
+    expect(schema).toMatchObject({ version: 4, status: 'warn', evidence: { readAsText: [{ column: 'Betrag (EUR)', looksLike: 'ambiguous_point' }, { column: 'Kündigungsdatum', looksLike: 'local_date' }] } });
     expect(schema.result).toContain("read as text: Betrag (EUR) (numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.')");
   });
 

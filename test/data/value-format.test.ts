@@ -32,8 +32,8 @@ describe('declared value formats', () => {
     expect(typesOf(report)).toMatchObject({ amount: 'VARCHAR', count: 'VARCHAR', booked: 'VARCHAR', at: 'VARCHAR' });
     expect(report.profile.columns.find((c) => c.name === 'count')!.numeric).toBeUndefined();
     const schema = report.checks.find((c) => c.name === 'schema')!;
-    expect(schema).toMatchObject({ version: 4, status: 'warn', evidence: { readAsText: [{ column: 'amount', looksLike: 'decimal_comma' }, { column: 'count', looksLike: 'ambiguous_point' }] } });
-    expect(schema.result).toContain("read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator ','); count (numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.')");
+    expect(schema).toMatchObject({ version: 4, status: 'warn', evidence: { readAsText: [{ column: 'amount', looksLike: 'decimal_comma' }, { column: 'count', looksLike: 'ambiguous_point' }, { column: 'booked', looksLike: 'local_date' }] } });
+    expect(schema.result).toContain("read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator ','); count (numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.'); booked (dates written day or month first, as 31.12.2025 or 31/12/2025: declare dateFormat, e.g. %d.%m.%Y, %d/%m/%Y or (in US exports) %m/%d/%Y)");
   });
 
   it('values not written as declared are type violations with row numbers; ISO dates still fit', async () => {
@@ -160,7 +160,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('declared value fo
     const schema = checks.json<{ checks: Array<{ name: string; status: string; result: string }> }>().checks.find((c) => c.name === 'schema')!;
     expect(schema.status).toBe('fail');
     expect(schema.result).toBe(
-      'breaks the contract of version 1: type changed: amount DOUBLE→VARCHAR, booked DATE→VARCHAR; version 1 was read with decimalSeparator ",", dateFormat "%d.%m.%Y", this one with DuckDB\'s own syntax (no declaration); read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator \',\')',
+      'breaks the contract of version 1: type changed: amount DOUBLE→VARCHAR, booked DATE→VARCHAR; version 1 was read with decimalSeparator ",", dateFormat "%d.%m.%Y", this one with DuckDB\'s own syntax (no declaration); read as text: amount (numbers with a decimal comma, as 1.234,56: declare decimalSeparator \',\'); booked (dates written day or month first, as 31.12.2025 or 31/12/2025: declare dateFormat, e.g. %d.%m.%Y, %d/%m/%Y or (in US exports) %m/%d/%Y)',
     );
     const again = await upload(t, { name: 'ledger', body: LINES, token: ingester.token, query: GERMAN });
     expect(again.json<DatasetVersionRecord>().blockingFailures).toEqual([]);

@@ -59,9 +59,10 @@ function renamedByCase(missing: string[], added: string[]): Map<string, string> 
 const HINT_TEXT: Record<TextHint, string> = {
   decimal_comma: "numbers with a decimal comma, as 1.234,56: declare decimalSeparator ','",
   ambiguous_point: "numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.'",
+  local_date: 'dates written day or month first, as 31.12.2025 or 31/12/2025: declare dateFormat, e.g. %d.%m.%Y, %d/%m/%Y or (in US exports) %m/%d/%Y',
 };
 
-/** The text columns a declared decimal separator would read as numbers, for the evidence, and in words (empty when none). */
+/** The text columns a declared decimal separator or date format would read as numbers or dates, for the evidence, and in words (empty when none). */
 function readAsText(facts: ColumnFacts[]): { evidence: Array<{ column: string; looksLike: TextHint }>; text: string } {
   const evidence = facts.flatMap((f) => (f.looksLike ? [{ column: f.name, looksLike: f.looksLike }] : []));
   return { evidence, text: evidence.length ? `read as text: ${evidence.map((h) => `${h.column} (${HINT_TEXT[h.looksLike]})`).join('; ')}` : '' };
@@ -80,8 +81,9 @@ function readAsText(facts: ColumnFacts[]): { evidence: Array<{ column: string; l
  * `temporalOf`), and no number for values with a leading zero before a digit (codes, see `fits`).
  * Version 4 infers no number for a column of a file without a declared decimal separator whose
  * points may separate thousands (`1.000`, `12.500`) and no value settles as decimal points
- * (version 3 read `1.000` as one), and warns, naming such columns and those holding numbers
- * with a decimal comma (`evidence.readAsText`), that they are read as text.
+ * (version 3 read `1.000` as one), and warns, naming such columns, those holding numbers
+ * with a decimal comma and those holding dates written day or month first
+ * (`evidence.readAsText`), that they are read as text.
  */
 export const schemaCheck: QuarantineCheck = {
   name: 'schema',
