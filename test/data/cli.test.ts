@@ -51,7 +51,7 @@ describe('assay dataset ingest / list / show against a running server', { timeou
     // Its columns, each with the type the certified Parquet holds it as where that differs: a CSV file's values as written.
     expect(show.stdout).toContain('\n  column checking_status  VARCHAR\n  column duration_months  BIGINT  stored as VARCHAR\n');
     expect(show.stdout).toMatch(/pass +schema@4 +blocking/);
-    expect(show.stdout).toMatch(/pass +pii@3/);
+    expect(show.stdout).toMatch(/pass +pii@4/);
   });
 
   it('bad input: exit 1 with the server\'s problem, naming the field', () => {
@@ -167,7 +167,7 @@ describe('assay dataset ingest / list / show against a running server', { timeou
 
     const waived = as(complianceToken, ['dataset', 'override', 'contacts', '1', '--check', 'pii', '--reason', 'contact e-mails approved for churn scoring, DPIA-17']);
     expect(waived.status, waived.stderr).toBe(0);
-    expect(waived.stdout).toMatch(/^contacts v1: pii@3 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);
+    expect(waived.stdout).toMatch(/^contacts v1: pii@4 waived by prn_\w+ at .+: contact e-mails approved for churn scoring, DPIA-17\n$/);
     const certified = as(secondStewardToken, ['--json', 'dataset', 'promote', 'contacts', '1']);
     expect(certified.status, certified.stderr).toBe(0);
     const out = JSON.parse(certified.stdout) as { version: { state: string; certified: { rows: number } }; manifest: { payloadType: string } };
@@ -181,7 +181,7 @@ describe('assay dataset ingest / list / show against a running server', { timeou
     const shown = as(complianceToken, ['dataset', 'show', 'contacts', '--version', '1']);
     expect(shown.status, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/^contacts v1 {2}certified .*\n {2}certified by prn_\w+ at \S+: 3 rows, parquet sha256:[0-9a-f]{64}, manifest sha256:[0-9a-f]{64}\n/);
-    expect(shown.stdout).toMatch(/ {2}fail pii@3 +blocking .*\n {7}exception by prn_\w+ at \S+: contact e-mails approved for churn scoring, DPIA-17\n/);
+    expect(shown.stdout).toMatch(/ {2}fail pii@4 +blocking .*\n {7}exception by prn_\w+ at \S+: contact e-mails approved for churn scoring, DPIA-17\n/);
     // The dataset's list says so too: without it a version certified past a failing check lists like one that passed them all.
     expect(as(complianceToken, ['dataset', 'show', 'contacts']).stdout).toMatch(/\n {2}contacts v1 {2}certified .* {2}waived by exception: pii\n {4}certified by prn_\w+ at /);
     expect(shown.stdout).toMatch(/^contacts v1 {2}certified .* {2}waived by exception: pii\n/);

@@ -4,8 +4,8 @@ import { detectorGate, detectorOn } from '../../src/data/checks/pii-detectors.js
 import { literal } from '../../src/data/duck.js';
 import { scratchDuckSuite } from './support.js';
 
-/** pii@2's (and pii@3's) e-mail and phone rules, on the real DuckDB session: what they find, and what they must leave alone. */
-describe('pii@2 and pii@3 detectors', () => {
+/** pii@4's detectors (pii@2's and pii@3's but for no-break spaces and a slash in international numbers), on the real DuckDB session: what they find, and what they must leave alone. */
+describe('pii@4 detectors', () => {
   const session = scratchDuckSuite('pii-detectors');
 
   async function matches(detector: string, values: string[]): Promise<Record<string, boolean>> {
@@ -55,11 +55,43 @@ describe('pii@2 and pii@3 detectors', () => {
     }
   });
 
+  it('pii@4: no-break spaces group as spaces do, and an international number may hold one slash (pii@3 missed both)', async () => {
+    await registerPiiMacros(session.duck());
+    const cases: Array<[string, PiiDetector]> = [
+      // As a bank's web page groups them (U+00A0), or a French locale (U+202F), and a copy keeps them.
+      ['DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000', 'iban'],
+      ['DE89\u202f3704\u202f0044\u202f0532\u202f0130\u202f00', 'iban'],
+      ['86\u00a0095\u00a0742\u00a0719', 'de_tax_id'],
+      ['4111\u00a01111\u00a01111\u00a01111', 'pan'],
+      ['030\u00a01234567', 'phone'],
+      ['+49\u00a030\u00a01234567', 'phone'],
+      // A German letterhead's forms.
+      ['+49 (0)30/1234567', 'phone'],
+      ['+49(0)30/123456-78', 'phone'],
+      ['0049 (0)30 / 12 34 56', 'phone'],
+    ];
+    const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
+    const found = async (v: string): Promise<PiiDetector[]> => {
+      const [row] = await session.duck().rows<Record<string, boolean>>(`SELECT ${detectors.map((d) => `${detectorOn(d, 'v')} AS ${d}`).join(', ')} FROM (SELECT ${literal(v)} AS v)`);
+      return detectors.filter((d) => row![d]);
+    };
+    for (const [v, detector] of cases) expect(await found(v), JSON.stringify(v)).toEqual([detector]);
+    // Two slashes make a date or a path, not a phone number.
+    for (const v of ['+2024/01/01', '0012/05/2024', '01/02/2024', '+12/3']) expect(await found(v), v).toEqual([]);
+    const report = await session.quarantineCsv('nbsp', ['id,iban,phone', '1,DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000,+49 (0)30/1234567', '2,none,none'], { classification: 'internal' });
+    expect(report.checks.find((c) => c.name === 'pii')).toMatchObject({
+      version: 4,
+      status: 'fail',
+      evidence: { findings: [{ column: 'iban', detector: 'iban', count: 1, rowNumbers: [1] }, { column: 'phone', detector: 'phone', count: 1, rowNumbers: [1] }] },
+    });
+  });
+
   it('every gate lets through every cell its detector matches (the shared pass skips detectors by their gates)', async () => {
     const values = [
       'anna@example.com', 'иван@пример.рф', '030 1234567', '(030) 12345678', '+49 30 1234567', '(555) 123-4567', 'DE89 3704 0044 0532 0130 00', 'gb82west12345698765432',
       '4111 1111 1111 1111', '5500-0000-0000-0004', '123-45-6789', '86095742719', '12345678Z', '12345678 z', 'x1234567l', 'RSSMRA85T10A562S', 'rssmra85t10a562s',
       'AB 12 34 56 C', 'jg103759a', '\u017fB123456C', '184127645108946', '1 84 12 76 451 089 46', '275122A12345603',
+      'DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000', '86\u00a0095\u00a0742\u00a0719', '4111\u202f1111\u202f1111\u202f1111', '+49 (0)30/1234567', '1\u00a084\u00a012\u00a076\u00a0451\u00a0089\u00a046',
     ];
     await registerPiiMacros(session.duck());
     await session.duck().run(`CREATE OR REPLACE TABLE cells AS SELECT unnest([${values.map((v) => literal(v)).join(', ')}]) AS v`);
@@ -77,7 +109,7 @@ describe('pii@2 and pii@3 detectors', () => {
       { classification: 'PII' },
     );
     const pii = report.checks.find((c) => c.name === 'pii')!;
-    expect(pii).toMatchObject({ version: 3, status: 'pass' });
+    expect(pii).toMatchObject({ version: 4, status: 'pass' });
     const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>).map((f) => `${f.column}:${f.detector}:${f.count}:${f.rowNumbers.join('/')}`);
     expect(findings.sort()).toEqual(['email:email:2:1/4', 'national_id:es_dni:1:2', 'national_id:uk_nino:1:3', 'phone:phone:2:1/3']);
   });

@@ -41,7 +41,7 @@ describe('pii@3: numbers and nested values', () => {
     expect(report.schema.map((c) => `${c.name}:${c.type}`)).toEqual(['id:BIGINT', 'whole:BIGINT', 'decimal:DOUBLE', 'amount:DOUBLE', 'mixed:VARCHAR']);
     // amount's 4111111111111111.5 is no integer: no card number. The e-mail in a text column as before.
     expect(findingsOf(report)).toEqual(['whole:pan:2:1 2', 'decimal:pan:2:1 3', 'mixed:email:1:2']);
-    expect(report.checks.find((c) => c.name === 'pii')).toMatchObject({ version: 3, status: 'fail' });
+    expect(report.checks.find((c) => c.name === 'pii')).toMatchObject({ version: 4, status: 'fail' });
     for (const column of ['whole', 'decimal']) {
       expect(profileOf(report, column)).toMatchObject({ redacted: 'personal_data' });
       expect(profileOf(report, column)).not.toHaveProperty('numeric');

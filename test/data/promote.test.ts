@@ -197,7 +197,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
     });
-    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@3', 'consent@4', 'residency@4']);
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@4', 'consent@4', 'residency@4']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
     // Each check's evidence, as the API answers it, is bound by its digest: an examiner hashes what the server shows.
     const shown = ((await (await fetch(`${base}/api/v1/datasets/german-credit/versions/1/checks`, { headers: { authorization: `Bearer ${promoter.token}` } })).json()) as {
@@ -290,7 +290,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
     );
     expect(overrides.rows).toEqual([{ check_name: 'pii', overridden_by: promoter.id, reason }]);
     const statement = verifyDatasetManifest(body.manifest, (k) => t.keyring.publicKey(k));
-    expect(statement.predicate.overrides).toEqual([{ check: 'pii@3', by: promoter.id, at: expect.any(String), reason }]);
+    expect(statement.predicate.overrides).toEqual([{ check: 'pii@4', by: promoter.id, at: expect.any(String), reason }]);
     expect(statement.predicate.exclusions.map((e) => `${e.reason}:${e.rows}`).sort()).toEqual(['consent_missing:1', 'consent_unrecognised:1', 'consent_withdrawn:2', 'residency_missing:1', 'residency_outside:1']);
     // C3 (withdrawn, US) and C5 (unrecognised, no country) are excluded for two reasons each: the
     // reasons count 6 rows, the distinct rows left out are 4, and an examiner's sum closes.

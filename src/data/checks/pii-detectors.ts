@@ -4,13 +4,14 @@ import type { DuckSession } from '../duck.js';
  * Pattern detectors for personal and payment data, as DuckDB SQL over a cell's text `v`:
  * conditions that must all hold, cheapest first (a character, a length), so the regular
  * expressions and checksums run only on candidates (see `allOf`). Cells are matched as they
- * are, untrimmed. Emails are found anywhere in a cell (free text too); the
+ * are, untrimmed, but for no-break spaces (U+00A0, U+202F), which read as spaces: a bank's web
+ * page groups an IBAN with them, and a copy keeps them. Emails are found anywhere in a cell (free text too); the
  * others must be the whole (trimmed) cell, which keeps amounts and ids from matching.
  *
  * | detector    | finds | rule |
  * |---|---|---|
  * | `email`     | e-mail addresses | local@domain.tld anywhere in the text; letters of any script (`anna@müller.de`, RFC 6531 local parts), punycode top-level domains (`.xn--p1ai`) |
- * | `phone`     | phone numbers | `+`/`00` international form with 8–15 digits; NANP `(555) 123-4567` with separators; national form with trunk `0` (`030 1234567`, `(030) 12345678`, `0171/1234567`, `01 23 45 67 89`, `020 7946 0958`) with separators and 9–15 digits, so `01.02.2024` is no phone; bare digit strings are not phones |
+ * | `phone`     | phone numbers | `+`/`00` international form with 8–15 digits (separators ` ().-`, and one `/`, as in `+49 (0)30/1234567`); NANP `(555) 123-4567` with separators; national form with trunk `0` (`030 1234567`, `(030) 12345678`, `0171/1234567`, `01 23 45 67 89`, `020 7946 0958`) with separators and 9–15 digits, so `01.02.2024` is no phone; bare digit strings are not phones |
  * | `iban`      | IBANs | 2 letters, 2 check digits, 11–30 alphanumerics (spaces allowed), valid ISO 7064 mod-97 checksum |
  * | `pan`       | payment card numbers | 13–19 digits (spaces or dashes allowed) starting 2–6, valid Luhn checksum |
  * | `us_ssn`    | US social security numbers | `AAA-GG-SSSS` with dashes, area not 000, 666 or 9xx, group not 00, serial not 0000 |
@@ -20,7 +21,10 @@ import type { DuckSession } from '../duck.js';
  * | `uk_nino`   | UK National Insurance numbers | 2 prefix letters of the allowed sets (not BG, GB, KN, NK, NT, TN, ZZ), 6 digits (in pairs with spaces, or not), suffix A–D |
  * | `fr_nir`    | French social security numbers (NIR) | 15 characters (spaces allowed): sex 1 or 2, year, month, department (2A and 2B for Corsica), commune, order, and the key 97 − (the first 13 mod 97) |
  *
- * These are pii@2's and pii@3's rules (pii@3 reads more columns, see pii.ts): a condition rewritten to run faster must hold for exactly the same cells.
+ * These are pii@4's rules: a condition rewritten to run faster must hold for exactly the same cells.
+ * pii@2 and pii@3 (which read more columns than pii@2, see pii.ts) differed in two: no-break
+ * spaces were no spaces (`DE89 3704 0044 0532 0130 00` grouped by U+00A0 was missed), and the
+ * international phone form had no `/` (`+49 (0)30/1234567` was missed).
  * pii@1 differed in three: its e-mails were ASCII only (`anna@müller.de` was missed), its phones
  * had no national form (`030 1234567` was missed), and it had no Spanish, Italian, UK or French
  * national ids. Versions keep the results of the rules they were
@@ -35,7 +39,7 @@ export const PII_DETECTORS = {
   phone: [
     `length(v) BETWEEN 8 AND 24 AND (ascii(v) IN (40, 43) OR ascii(v) BETWEEN 48 AND 57)`,
     // International, NANP or national (trunk 0, area code, separated groups), as one alternation: one regular expression pass instead of three.
-    `regexp_full_match(v, '(?:(\\+|00)[1-9][0-9 ().-]{6,20}[0-9])|(?:\\(?[2-9][0-9]{2}\\)?[ .-][0-9]{3}[ .-][0-9]{4})|(?:(?:\\(0[1-9][0-9]{0,4}\\) ?|0[1-9][0-9]{0,4}[ ./-])[0-9]{2,}(?:[ .-][0-9]{2,})*)')`,
+    `regexp_full_match(v, '(?:(\\+|00)[1-9](?:[0-9 ().-]{6,20}|[0-9 ().-]*/[0-9 ().-]*)[0-9])|(?:\\(?[2-9][0-9]{2}\\)?[ .-][0-9]{3}[ .-][0-9]{4})|(?:(?:\\(0[1-9][0-9]{0,4}\\) ?|0[1-9][0-9]{0,4}[ ./-])[0-9]{2,}(?:[ .-][0-9]{2,})*)')`,
     // 8 to 15 digits among any other characters: the digit count without building the digits-only string.
     `regexp_full_match(v, '[^0-9]*(?:[0-9][^0-9]*){8,15}')`,
     // A national number has at least 9: dates such as 01.02.2024 or 01-02-2024 have 8.
@@ -130,9 +134,13 @@ export type PiiDetector = keyof typeof PII_DETECTORS;
 /** Detectors that find data about a person (anything but a card number). */
 export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id', 'es_dni', 'it_fiscal_code', 'uk_nino', 'fr_nir'];
 
-/** The detector applied to a column (quoted identifier), as a boolean SQL expression. */
+/**
+ * The detector applied to a column (quoted identifier), as a boolean SQL expression. No-break
+ * spaces become spaces first; the gates, which run on every cell, need not: a no-break space
+ * is one character, as a space is, and no gate reads one.
+ */
 export function detectorOn(detector: PiiDetector, column: string): string {
-  return `assay_pii_${detector}(CAST(${column} AS VARCHAR))`;
+  return `assay_pii_${detector}(translate(CAST(${column} AS VARCHAR), '\u00a0\u202f', '  '))`;
 }
 
 /**

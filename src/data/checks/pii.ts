@@ -69,7 +69,7 @@ const matchOn = (detector: PiiDetector, scan: Scan, shared?: (sql: string) => st
 
 type Pair = { key: string; column: ScannedColumn; detector: PiiDetector };
 
-/** The columns pii@3 scans, each with every detector, keyed `column:detector`. */
+/** The columns pii@4 (as pii@3) scans, each with every detector, keyed `column:detector`. */
 function scanned(columns: ScannedColumn[], values: ValueFormat | undefined): Pair[] {
   const detectors = Object.keys(PII_DETECTORS) as PiiDetector[];
   return columns.filter((c) => scanOf(c, { values })).flatMap((c) => detectors.map((detector) => ({ key: `${c.name}:${detector}`, column: c, detector })));
@@ -146,17 +146,18 @@ function countOfPair(ctx: CheckContext, p: Pair): number {
 }
 
 /**
- * `pii@3`: runs every detector (see pii-detectors.ts) over every text, number and nested
+ * `pii@4`: runs every detector (see pii-detectors.ts) over every text, number and nested
  * column, as `scanOf` reads their cells, and reports per column and detector how many cells
- * matched and the first row numbers. pii@2's detectors are the same; it read only text and
- * integer columns, integers as written. It
+ * matched and the first row numbers. pii@3 read the same columns, and its detectors took no-break
+ * spaces for no spaces and no `/` in an international phone number; pii@2's detectors are
+ * pii@3's, and it read only text and integer columns, integers as written. It
  * fails, blocking promotion, when the data holds more than its classification admits:
  * personal data in a dataset classified public, internal or confidential, or card numbers in
  * anything but PCI. PHI has no reliable pattern; it is declared by classification.
  */
 export const piiCheck: QuarantineCheck = {
   name: 'pii',
-  version: 3,
+  version: 4,
   probes: probesOf,
   moreProbes: (ctx) =>
     scanned(ctx.facts, ctx.declared.values)
