@@ -36,7 +36,7 @@ const HEAD_BYTES = 64 * 1024;
 
 /**
  * The SQL predicate (over table `raw`) of each recorded exclusion, rebuilt from the rule that
- * recorded it (`consent@1` to `@3`, `residency@1` to `@3`), the version's declaration and the snapshot's `columns` (a
+ * recorded it (`consent@1` to `@4`, `residency@1` to `@3`), the version's declaration and the snapshot's `columns` (a
  * JSON column's strings are read without their quotes from rule version 3 on), so the certified
  * rows are exactly the snapshot minus what the quarantine excluded. An exclusion whose rule
  * this code does not know is an internal error: certifying without it would let rows through.

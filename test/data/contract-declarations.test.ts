@@ -6,7 +6,7 @@ import { createPrincipalWithToken, createTestApp, type TestApp } from '../suppor
 import { eachBackend } from '../support/databases.js';
 
 /**
- * consent@4 and residency@4 over the real HTTP server on a loopback port: a version that leaves
+ * consent@5 and residency@4 over the real HTTP server on a loopback port: a version that leaves
  * out the consent column, residency or residency column its contract (the latest certified
  * version) declared would certify the rows those declarations excluded. The check fails and
  * blocks, so the steward must declare them again or record an exception saying why.
@@ -69,7 +69,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     expect(v2.status, v2.text).toBe(201);
     expect(v2.json.blockingFailures).toEqual(['consent', 'residency']);
     const checks = await checksOf('customers', 2);
-    expect(checks.consent).toMatchObject({ version: 4, status: 'fail', blocking: true, evidence: { column: null, contract: { version: 1, consentColumn: 'consent' } } });
+    expect(checks.consent).toMatchObject({ version: 5, status: 'fail', blocking: true, evidence: { column: null, contract: { version: 1, consentColumn: 'consent' } } });
     expect(checks.consent!.result).toContain('where the contract of version 1 excluded rows without consent in consent');
     expect(checks.residency).toMatchObject({ version: 4, status: 'fail', blocking: true, evidence: { contract: { version: 1, residency: 'EU', column: 'country' } } });
     expect(checks.residency!.result).toContain('declared residency EU and residency column country, this version does not');
@@ -112,7 +112,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     expect(other.json.blockingFailures).toEqual(['consent']);
     expect(other.json.exclusions.filter((e) => e.reason.startsWith('consent'))).toEqual([]);
     const checks = await checksOf('customers', other.json.version);
-    expect(checks.consent).toMatchObject({ version: 4, status: 'fail', blocking: true, evidence: { column: 'amount', contract: { version: 1, consentColumn: 'consent' } } });
+    expect(checks.consent).toMatchObject({ version: 5, status: 'fail', blocking: true, evidence: { column: 'amount', contract: { version: 1, consentColumn: 'consent' } } });
     expect(checks.consent!.result).toContain('consent read from amount, where the contract of version 1 excluded rows without consent in consent');
     expect((await promote('customers', other.json.version)).status).toBe(409);
   });
@@ -126,7 +126,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a next version ke
     ]);
     expect(promoted.status, promoted.text).toBe(200);
     const statement = verifyDatasetManifest(promoted.json.manifest, (k) => t.keyring.publicKey(k));
-    expect(statement.predicate.overrides.map((o) => o.check).sort()).toEqual(['consent@4', 'residency@4']);
-    expect(statement.predicate.checks.find((c) => c.check === 'consent@4')).toMatchObject({ status: 'fail', blocking: true });
+    expect(statement.predicate.overrides.map((o) => o.check).sort()).toEqual(['consent@5', 'residency@4']);
+    expect(statement.predicate.checks.find((c) => c.check === 'consent@5')).toMatchObject({ status: 'fail', blocking: true });
   });
 });

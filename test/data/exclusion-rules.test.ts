@@ -10,7 +10,7 @@ import { scratchDuckSuite } from './support.js';
 const country: RuleColumn = { name: 'country', json: false };
 const consent: RuleColumn = { name: 'consent', json: false };
 
-/** residency@4 and consent@4 (rules residency@3 and consent@3): rows excluded by reason; values in no coding the rule knows warn; versions checked under older rules are rebuilt by them. */
+/** residency@4 and consent@5 (rules residency@3 and consent@4): rows excluded by reason; values in no coding the rule knows warn; versions checked under older rules are rebuilt by them. */
 describe('exclusion rules', () => {
   const session = scratchDuckSuite('exclusion-rules');
   const declared = { residency: 'EU', residencyColumn: 'country' };
@@ -54,15 +54,35 @@ describe('exclusion rules', () => {
     expect(rebuilt!.predicate).toBe(`coalesce((${residencyRules({ column: country, residency: 'EU' }, 'residency@1')[0]!.predicate}), false)`);
   });
 
-  it('consent@3 reads yes and no in the languages of EU data, in any case; other values warn', async () => {
+  it('consent@4 reads yes and no in the languages of EU data, in any case; other values warn', async () => {
     const values = ['Ja', 'NEIN', 'oui', 'Non', 'SÍ', 'não', 'tak', 'nie', 'nee', 'yes', 'vielleicht', ''];
     const report = await session.quarantineCsv('consents', ['id,consent', ...values.map((v, i) => `${i + 1},${v}`)], { consentColumn: 'consent' });
     expect(report.exclusions.map(({ predicate: _p, ...e }) => e)).toEqual([
-      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 5, rowNumbers: [2, 4, 6, 8, 9] },
-      { reason: 'consent_missing', rule: 'consent@3', rowCount: 1, rowNumbers: [12] },
-      { reason: 'consent_unrecognised', rule: 'consent@3', rowCount: 1, rowNumbers: [11] },
+      { reason: 'consent_withdrawn', rule: 'consent@4', rowCount: 5, rowNumbers: [2, 4, 6, 8, 9] },
+      { reason: 'consent_missing', rule: 'consent@4', rowCount: 1, rowNumbers: [12] },
+      { reason: 'consent_unrecognised', rule: 'consent@4', rowCount: 1, rowNumbers: [11] },
     ]);
-    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 4, status: 'warn' });
+    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 5, status: 'warn' });
+  });
+
+  it('consent@4 reads the words of German consent records: erteilt and zugestimmt give it, widerrufen and nicht erteilt withdraw it; consent@3 knew neither', async () => {
+    const values = ['erteilt', 'Widerrufen', ' nicht erteilt ', 'abgelehnt', 'Zugestimmt', 'einverstanden', 'ja', 'révoqué', 'vielleicht'];
+    const report = await session.quarantineCsv('german-consents', ['id,Einwilligung', ...values.map((v, i) => `${i + 1},${v}`)], { consentColumn: 'Einwilligung' });
+    expect(report.exclusions.map(({ predicate: _p, ...e }) => e)).toEqual([
+      { reason: 'consent_withdrawn', rule: 'consent@4', rowCount: 4, rowNumbers: [2, 3, 4, 8] },
+      { reason: 'consent_unrecognised', rule: 'consent@4', rowCount: 1, rowNumbers: [9] },
+    ]);
+    expect(report.checks.find((c) => c.name === 'consent')).toMatchObject({ version: 5, status: 'warn', evidence: { given: expect.arrayContaining(['erteilt']), withdrawn: expect.arrayContaining(['widerrufen', 'nicht erteilt']) } });
+    // A version checked under consent@3 is rebuilt by it: there every one of these words but ja was unrecognised, its row excluded.
+    const rows = async (rule: 'consent@3' | 'consent@4') => {
+      const predicate = consentRules({ name: 'Einwilligung', json: false }, rule).find((r) => r.reason === 'consent_unrecognised')!.predicate;
+      return (await session.duck().rows<{ v: string }>(`SELECT "Einwilligung" AS v FROM (VALUES ${values.map((v) => `(${literal(v)})`).join(', ')}) t("Einwilligung") WHERE ${predicate}`)).map((r) => r.v);
+    };
+    expect(await rows('consent@3')).toEqual(values.filter((v) => v !== 'ja'));
+    expect(await rows('consent@4')).toEqual(['vielleicht']);
+    const version = { datasetName: 'old', version: 1, consentColumn: 'Einwilligung', residencyColumn: null, residency: null, exclusions: [{ reason: 'consent_unrecognised', rule: 'consent@3', rowCount: 8, rowNumbers: [1] }] };
+    const [rebuilt] = exclusionPredicates(version as unknown as DatasetVersionRecord, []);
+    expect(rebuilt!.predicate).not.toContain("'erteilt'");
   });
 
   it('a version certified under consent@1 is rebuilt with consent@1, which did not know "ja"', () => {

@@ -63,7 +63,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset ingest [%
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/datasets/german-credit/versions/1/checks', headers: { authorization: `Bearer ${steward.token}` } });
     expect(res.statusCode, res.body).toBe(200);
     const checks = res.json<{ checks: Array<{ name: string; version: number; status: string; blocking: boolean; evidence: Record<string, unknown> }> }>().checks;
-    expect(checks.map((c) => `${c.name}@${c.version}`)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@4', 'consent@4', 'residency@4']);
+    expect(checks.map((c) => `${c.name}@${c.version}`)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@4', 'consent@5', 'residency@4']);
     for (const c of checks) expect(['pass', 'warn', 'fail']).toContain(c.status);
     const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
     expect(byName.row_count).toMatchObject({ status: 'pass', evidence: { rows: 1000 } });

@@ -26,8 +26,8 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('consent and resid
     const res = await upload(suite.t, { name: 'mixed', body: `${body}\n`, token: suite.ingester.token, contentType: 'application/x-ndjson', query });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json<DatasetVersionRecord>().exclusions).toEqual([
-      { reason: 'consent_unrecognised', rule: 'consent@3', rowCount: 2, rowNumbers: [1, 2] },
-      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 1, rowNumbers: [5] },
+      { reason: 'consent_unrecognised', rule: 'consent@4', rowCount: 2, rowNumbers: [1, 2] },
+      { reason: 'consent_withdrawn', rule: 'consent@4', rowCount: 1, rowNumbers: [5] },
       { reason: 'residency_outside', rule: 'residency@3', rowCount: 1, rowNumbers: [7] },
       { reason: 'residency_unrecognised', rule: 'residency@3', rowCount: 2, rowNumbers: [4, 6] },
     ]);

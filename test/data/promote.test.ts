@@ -191,13 +191,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('dataset promotion
       consent: { purpose: 'credit scoring', column: 'consent' },
       subjectIdColumn: null,
       owner: ingester.id,
-      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@3', rows: 100 }],
+      exclusions: [{ reason: 'consent_withdrawn', rule: 'consent@4', rows: 100 }],
       excludedRows: 100,
       overrides: [],
       ingestedBy: ingester.id,
       certifiedBy: promoter.id,
     });
-    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@4', 'consent@4', 'residency@4']);
+    expect(statement.predicate.checks.map((c) => c.check)).toEqual(['schema@4', 'row_count@1', 'null_rates@1', 'duplicates@1', 'types@3', 'pii@4', 'consent@5', 'residency@4']);
     expect(statement.predicate.retention.rule).toMatch(/dataset-version/);
     // Each check's evidence, as the API answers it, is bound by its digest: an examiner hashes what the server shows.
     const shown = ((await (await fetch(`${base}/api/v1/datasets/german-credit/versions/1/checks`, { headers: { authorization: `Bearer ${promoter.token}` } })).json()) as {

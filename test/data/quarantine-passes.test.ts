@@ -106,7 +106,7 @@ describe('quarantine passes over a file whose sample misleads', () => {
     expect(check('types').evidence).toEqual({ columns: [{ column: 'amount', expected: 'BIGINT', source: 'inferred', violations: 500, rowNumbers: amount }] });
     expect(check('duplicates').evidence).toEqual({ duplicateRows: 2, rowNumbers: [ROWS + 1, ROWS + 2] });
     expect(report.exclusions.map(({ predicate: _p, ...e }) => e)).toEqual([
-      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 2, rowNumbers: [55_000, 60_000] },
+      { reason: 'consent_withdrawn', rule: 'consent@4', rowCount: 2, rowNumbers: [55_000, 60_000] },
       { reason: 'residency_outside', rule: 'residency@3', rowCount: ROWS / 2, rowNumbers: Array.from({ length: 100 }, (_, k) => 2 * (k + 1)) },
     ]);
   });

@@ -65,9 +65,9 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect(checks.consent!.result).toMatch(/1 hold a value that neither gives nor withdraws consent: is consent coded otherwise\?$/);
     const version = await get<{ exclusions: unknown[] }>('/api/v1/datasets/customers/versions/1');
     expect(version.exclusions).toEqual([
-      { reason: 'consent_missing', rule: 'consent@3', rowCount: 1, rowNumbers: [4] },
-      { reason: 'consent_unrecognised', rule: 'consent@3', rowCount: 1, rowNumbers: [5] },
-      { reason: 'consent_withdrawn', rule: 'consent@3', rowCount: 2, rowNumbers: [2, 3] },
+      { reason: 'consent_missing', rule: 'consent@4', rowCount: 1, rowNumbers: [4] },
+      { reason: 'consent_unrecognised', rule: 'consent@4', rowCount: 1, rowNumbers: [5] },
+      { reason: 'consent_withdrawn', rule: 'consent@4', rowCount: 2, rowNumbers: [2, 3] },
       { reason: 'residency_missing', rule: 'residency@3', rowCount: 1, rowNumbers: [5] },
       { reason: 'residency_outside', rule: 'residency@3', rowCount: 1, rowNumbers: [3] },
     ]);

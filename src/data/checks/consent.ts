@@ -7,22 +7,42 @@ const GIVEN_V1 = ['true', 't', 'yes', 'y', '1', 'granted', 'given', 'opt-in', 'o
 /** Values that withdrew or refused consent under `consent@1`. */
 const WITHDRAWN_V1 = ['false', 'f', 'no', 'n', '0', 'withdrawn', 'revoked', 'denied', 'refused', 'opt-out', 'optout'];
 
-/** Values (case-insensitive, trimmed) that grant consent: `consent@1`'s and yes in the languages of EU data (ja, oui, sí, sim, tak…); anything else does not. */
-export const CONSENT_GIVEN = [...GIVEN_V1, 'ja', 'j', 'oui', 'si', 'sí', 'sì', 'sim', 'tak'];
-/** Values that withdraw or refuse consent: `consent@1`'s and no in the same languages (nein, nee, nej, non, não, nie). */
-export const CONSENT_WITHDRAWN = [...WITHDRAWN_V1, 'nein', 'nee', 'nej', 'non', 'não', 'nao', 'nie'];
+/** Values that granted consent under `consent@2` and `consent@3`: `consent@1`'s and yes in the languages of EU data (ja, oui, sí, sim, tak…). */
+const GIVEN_V2 = [...GIVEN_V1, 'ja', 'j', 'oui', 'si', 'sí', 'sì', 'sim', 'tak'];
+/** Values that withdrew or refused consent under `consent@2` and `consent@3`: `consent@1`'s and no in the same languages (nein, nee, nej, non, não, nie). */
+const WITHDRAWN_V2 = [...WITHDRAWN_V1, 'nein', 'nee', 'nej', 'non', 'não', 'nao', 'nie'];
+
+/** Values (case-insensitive, trimmed) that grant consent: `consent@2`'s and the words German consent records use (erteilt, zugestimmt, einverstanden); anything else does not. */
+export const CONSENT_GIVEN = [...GIVEN_V2, 'erteilt', 'zugestimmt', 'einverstanden'];
+/**
+ * Values that withdraw or refuse consent: `consent@2`'s and the words consent records use for a
+ * withdrawal or a refusal in German (widerrufen, abgelehnt, nicht erteilt…), French, Spanish,
+ * Italian, Dutch and Portuguese.
+ */
+export const CONSENT_WITHDRAWN = [
+  ...WITHDRAWN_V2,
+  ...['widerrufen', 'abgelehnt', 'verweigert', 'zurückgezogen', 'nicht erteilt', 'keine zustimmung'],
+  ...['retiré', 'révoqué', 'refusé', 'revocado', 'retirado', 'rechazado', 'revocato', 'ritirato', 'rifiutato', 'ingetrokken', 'geweigerd', 'revogado', 'retirado', 'recusado'],
+].filter((v, i, all) => all.indexOf(v) === i);
 
 /**
- * The rule that excludes rows by consent: version 3 reads a JSON column's strings without their
+ * The rule that excludes rows by consent: version 4 knows the words of German (and other EU)
+ * consent records beyond yes and no; version 3 reads a JSON column's strings without their
  * quotes; version 2 knows more languages than version 1. Older versions are kept to rebuild what they recorded.
  */
-export type ConsentRule = 'consent@1' | 'consent@2' | 'consent@3';
+export type ConsentRule = 'consent@1' | 'consent@2' | 'consent@3' | 'consent@4';
 
 /** The rule the consent check records exclusions under. */
-export const CONSENT_RULE: ConsentRule = 'consent@3';
+export const CONSENT_RULE: ConsentRule = 'consent@4';
 
 /** True when `rule` is a consent rule this code can rebuild. */
-export const isConsentRule = (rule: string): rule is ConsentRule => rule === 'consent@1' || rule === 'consent@2' || rule === 'consent@3';
+export const isConsentRule = (rule: string): rule is ConsentRule => rule === 'consent@1' || rule === 'consent@2' || rule === 'consent@3' || rule === 'consent@4';
+
+/** The values that give and withdraw consent under `rule`. */
+function vocabulary(rule: ConsentRule): [given: string[], withdrawn: string[]] {
+  if (rule === 'consent@1') return [GIVEN_V1, WITHDRAWN_V1];
+  return rule === 'consent@4' ? [CONSENT_GIVEN, CONSENT_WITHDRAWN] : [GIVEN_V2, WITHDRAWN_V2];
+}
 
 /** A column an exclusion rule reads: its name, and whether DuckDB typed it JSON (a JSON Lines key holding strings in some records, objects, arrays or numbers in others). */
 export interface RuleColumn {
@@ -49,8 +69,8 @@ export function valueText(column: RuleColumn, unwrap: boolean): string {
  * any other value → `consent_unrecognised` (no proof of consent is no consent).
  */
 export function consentRules(column: RuleColumn, rule: ConsentRule = CONSENT_RULE): Array<{ reason: string; predicate: string }> {
-  const v = `lower(trim(${valueText(column, rule === 'consent@3')}))`;
-  const [given, withdrawn] = rule === 'consent@1' ? [GIVEN_V1, WITHDRAWN_V1] : [CONSENT_GIVEN, CONSENT_WITHDRAWN];
+  const v = `lower(trim(${valueText(column, rule === 'consent@3' || rule === 'consent@4')}))`;
+  const [given, withdrawn] = vocabulary(rule);
   return [
     { reason: 'consent_withdrawn', predicate: `${v} IN (${literalList(withdrawn)})` },
     { reason: 'consent_missing', predicate: `coalesce(${v}, '') = ''` },
@@ -95,8 +115,8 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
 }
 
 /**
- * `consent@4`: with a declared consent column, rows without affirmative consent are excluded
- * from the certified data, counted by reason under the rule `consent@3` (ingest has already
+ * `consent@5`: with a declared consent column, rows without affirmative consent are excluded
+ * from the certified data, counted by reason under the rule `consent@4` (ingest has already
  * refused a declared column the file does not have). Unrecognised values warn: the column may
  * be coded otherwise, and then every such row is excluded. Without a consent column there is
  * nothing to check (the consent basis is the one stated at promotion), unless the contract (the
@@ -104,10 +124,13 @@ export function exclusionsOf(ctx: CheckContext, input: { rule: string; rules: Ru
  * declaration out would certify the rows whose consent was withdrawn. `consent@2` passed then.
  * Version 4 also fails and blocks another consent column than the contract's: consent read from
  * a column that grants it everywhere certified those rows just as leaving it out did.
+ * Version 5 reads the words of German consent records (erteilt, widerrufen, nicht erteilt…) and
+ * withdrawals in more languages (rule `consent@4`): under version 4 (rule `consent@3`) they
+ * were unrecognised, their rows excluded with a warning.
  */
 export const consentCheck: QuarantineCheck = {
   name: 'consent',
-  version: 4,
+  version: 5,
   probes: ({ declared: d, columns }) => (d.consentColumn ? ruleProbes(d.consentColumn, consentRules(ruleColumn(d.consentColumn, columns))) : []),
   locate: (ctx) => (ctx.declared.consentColumn ? ruleLocates(ctx, consentRules(ruleColumn(ctx.declared.consentColumn, ctx.snapshot.columns))) : []),
   async run(ctx): Promise<CheckOutcome> {
