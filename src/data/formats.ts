@@ -16,13 +16,22 @@ export const UPLOAD_MEDIA_TYPES: Record<string, DatasetFormat | undefined> = {
   'application/octet-stream': undefined,
 };
 
+/** Extensions of tab-separated text (Excel's "Text (Tab delimited)", most databases' TSV export): CSV whose delimiter is the tab. */
+const TAB_SEPARATED = ['.tsv', '.tab'];
+const isTabSeparated = (path: string): boolean => TAB_SEPARATED.some((ext) => path.toLowerCase().replace(/\.gz$/, '').endsWith(ext));
+
 /** The media type the CLI sends for a file, by its extension (undefined when the extension names no format). */
 export function mediaTypeForFile(path: string): string | undefined {
   const lower = path.toLowerCase().replace(/\.gz$/, '');
-  if (lower.endsWith('.csv')) return 'text/csv';
+  if (lower.endsWith('.csv') || isTabSeparated(lower)) return 'text/csv';
   if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'application/x-ndjson';
   if (lower.endsWith('.parquet')) return 'application/vnd.apache.parquet';
   return undefined;
+}
+
+/** The delimiter a file's extension implies (a tab for `.tsv` and `.tab`), or undefined: the CLI sends it unless `--delimiter` says otherwise. */
+export function delimiterForFile(path: string): string | undefined {
+  return isTabSeparated(path) ? '\t' : undefined;
 }
 
 /**

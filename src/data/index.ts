@@ -19,7 +19,7 @@ export {
   listDatasets,
   listDatasetVersions,
 } from './records.js';
-export { mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
+export { delimiterForFile, mediaTypeForFile, UPLOAD_MEDIA_TYPES } from './formats.js';
 export { DATASET_DERIVE_ACTION, derivationJobId, derivationRunId, MAX_DERIVATION_INPUTS, MAX_DERIVATION_PARAMETERS_BYTES, type DerivationInput } from './derivation.js';
 export { CSV_DELIMITERS } from './csv-dialect.js';
 export { DECIMAL_SEPARATORS, type ValueFormat } from './types.js';

@@ -71,6 +71,19 @@ describe('assay dataset ingest / list / show against a running server', { timeou
     expect(ok.status, ok.stderr).toBe(0);
   });
 
+  it('a .tsv or .tab file is tab-separated CSV: sent as text/csv with --delimiter tab unless the flag says otherwise', () => {
+    const tsv = join(root, 'Export.TSV');
+    writeFileSync(tsv, 'id\tName\tBetrag\r\n1\tMüller\t7\r\n2\tWeiß\t8\r\n');
+    const r = as(stewardToken, ['--json', 'dataset', 'ingest', tsv, '--name', 'tsv-export', '--source-system', 's', '--classification', 'internal', '--owner', 'stella']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'csv', delimiter: '\t', rowCount: 2, schema: { columns: [{ name: 'id' }, { name: 'Name' }, { name: 'Betrag', type: 'BIGINT' }] } });
+    // --delimiter still decides: a .tab file that is in fact ;-separated reads by it.
+    const tab = join(root, 'semi.tab');
+    writeFileSync(tab, 'a;b\n1;2\n');
+    const semi = as(stewardToken, ['--json', 'dataset', 'ingest', tab, '--name', 'tab-export', '--source-system', 's', '--classification', 'internal', '--owner', 'stella', '--delimiter', ';']);
+    expect(semi.status, semi.stderr).toBe(0);
+  });
+
   it('a refused ingest names the flags typed, on every line: --source-system, not query.sourceSystem', () => {
     const file = join(root, 'flags.csv');
     writeFileSync(file, 'a,b\n1,2\n');

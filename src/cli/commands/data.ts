@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
+import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, delimiterForFile, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
@@ -103,7 +103,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
 
   addDeriveOptions(dataset.command('ingest'))
     .description('stream FILE (CSV, JSON Lines or Parquet) to the server as a new version of a dataset, in quarantine')
-    .argument('<file>', 'the file to ingest (.csv, .jsonl/.ndjson, .parquet; or pass --format)')
+    .argument('<file>', 'the file to ingest (.csv, .tsv/.tab (tab-separated), .jsonl/.ndjson, .parquet; or pass --format)')
     .requiredOption('--name <name>', 'dataset name (created on first ingest)')
     .requiredOption('--source-system <system>', 'the system the file comes from')
     .addOption(new Option('--classification <class>', 'data classification').choices([...CLASSIFICATIONS]).makeOptionMandatory())
@@ -113,7 +113,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--subject-id-column <column>', 'data subject id, indexed as salted hashes for erasure requests')
     .option('--residency <region>', 'where the data must stay: a country code (e.g. DE) or a region (EU, EEA)', parseResidency)
     .option('--residency-column <column>', "each row's country or region; rows outside --residency are excluded")
-    .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,)', parseDelimiter)
+    .option('--delimiter <char>', 'CSV delimiter: , ; | or tab (default ,; tab for .tsv and .tab)', parseDelimiter)
     .addOption(new Option('--decimal-separator <char>', 'CSV numbers: , reads 1.234,56 as 1234.56, . reads 1,234.56 as 1234.56 (undeclared: no grouping)').choices([...DECIMAL_SEPARATORS]))
     .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
     .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
@@ -122,7 +122,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .action((file: string, opts: IngestOptions) =>
       ctx.run(async () => {
         const query = new URLSearchParams({ sourceSystem: opts.sourceSystem, classification: opts.classification, owner: opts.owner });
-        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter, decimalSeparator: opts.decimalSeparator, dateFormat: opts.dateFormat, timestampFormat: opts.timestampFormat, format: opts.format })) {
+        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter ?? (opts.format ? undefined : delimiterForFile(file)), decimalSeparator: opts.decimalSeparator, dateFormat: opts.dateFormat, timestampFormat: opts.timestampFormat, format: opts.format })) {
           if (value !== undefined) query.set(key, value);
         }
         const derivation = await derivationParams(opts);
