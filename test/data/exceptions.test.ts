@@ -208,7 +208,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('exceptions to fai
     expect(statuses).toEqual([201, 400, 400, 400, 400, 400, 400, 400]);
     for (const res of answers.filter((r) => r.status === 400)) {
       const problem = (await res.json()) as Problem;
-      expect(problem.errors).toEqual([{ field: 'params.check', detail: expect.stringMatching(/^pii(@3)? already has an exception, recorded by prn_/) }]);
+      expect(problem.errors).toEqual([{ field: 'params.check', detail: expect.stringMatching(/^pii(@4)? already has an exception, recorded by prn_/) }]);
     }
     const rows = await overrideRows('race');
     expect(rows).toHaveLength(1);

@@ -101,7 +101,7 @@ describe('quarantine passes over a file whose sample misleads', () => {
     expect(check('pii').status).toBe('fail');
   });
 
-  it('types@3, duplicates@1, consent@3 and residency@3 report exact counts and the first row numbers', () => {
+  it('types@3, duplicates@1, consent@5 and residency@4 report exact counts and the first row numbers', () => {
     const amount = Array.from({ length: 100 }, (_, k) => 55_010 + 10 * k);
     expect(check('types').evidence).toEqual({ columns: [{ column: 'amount', expected: 'BIGINT', source: 'inferred', violations: 500, rowNumbers: amount }] });
     expect(check('duplicates').evidence).toEqual({ duplicateRows: 2, rowNumbers: [ROWS + 1, ROWS + 2] });

@@ -58,7 +58,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
     expect(version.blockingFailures).toEqual(['pii']);
   });
 
-  it('consent@3 and residency@3 exclude rows with counts, reasons and row numbers', async () => {
+  it('consent@5 and residency@4 exclude rows with counts, reasons and row numbers', async () => {
     const checks = await checksOf('customers');
     // 'maybe' neither gives nor withdraws consent: excluded, and a warning asks whether the column is coded otherwise.
     expect(checks.consent).toMatchObject({ status: 'warn' });
