@@ -6,7 +6,7 @@ import { changeEntryCount, createPrincipalWithToken, createTestApp, type TestApp
 import { eachBackend } from '../support/databases.js';
 import { upload } from './support.js';
 
-// E-mail addresses in a dataset classified internal: pii@3 fails and blocks promotion. Each
+// E-mail addresses in a dataset classified internal: pii@4 fails and blocks promotion. Each
 // dataset's rows differ, so no two certify to the same Parquet blob.
 const leaky = (name: string) => `id,email,amount\n1,anna@example.com,10\n2,bob@example.com,20\n3,${name}@example.org,30\n`;
 

@@ -91,7 +91,7 @@ describe('quarantine passes over a file whose sample misleads', () => {
     expect(col('tag').distinctApprox).toBeGreaterThan(1000);
   });
 
-  it('pii@3 finds what the sample did not hold, with row numbers in file order', () => {
+  it('pii@4 finds what the sample did not hold, with row numbers in file order', () => {
     const findings = check('pii').evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>;
     expect(findings).toEqual([
       { column: 'note', detector: 'email', count: 5, rowNumbers: [56_000, 57_000, 58_000, 59_000, 60_000] },

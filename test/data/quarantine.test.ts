@@ -37,7 +37,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('quarantine checks
   });
   afterAll(async () => t?.close());
 
-  it('pii@3 counts each detector per column with row numbers; checksums reject the broken twins', async () => {
+  it('pii@4 counts each detector per column with row numbers; checksums reject the broken twins', async () => {
     const pii = (await checksOf('customers')).pii!;
     const findings = (pii.evidence.findings as Array<{ column: string; detector: string; count: number; rowNumbers: number[] }>).map((f) => `${f.column}:${f.detector}:${f.count}:${f.rowNumbers.join('/')}`);
     expect(findings.sort()).toEqual(
