@@ -40,7 +40,7 @@ describe('pii@4 detectors', () => {
     expect(await matches('email', others)).toEqual(all(others, false));
   });
 
-  it('finds Spanish, Italian, UK and French national ids whose check holds, and not their broken twins', async () => {
+  it('finds Spanish, Italian, UK and French national ids and German social insurance numbers whose check holds, and not their broken twins', async () => {
     const ids: Record<string, [string[], string[]]> = {
       // DNI 12345678 mod 23 = 14 → Z; NIE X1234567 → 01234567 mod 23 = 19 → L.
       es_dni: [['12345678Z', '12345678-Z', '12345678 z', 'X1234567L', 'Y1234567X'], ['12345678A', 'X1234567Z', '1234567Z', 'W1234567L']],
@@ -49,13 +49,15 @@ describe('pii@4 detectors', () => {
       uk_nino: [['AB123456C', 'AB 12 34 56 C', 'jg103759a'], ['GB123456A', 'AB123456E', 'DA123456A', 'AO123456A', 'AB12345C']],
       // Keys: 97 − (1841276451089 mod 97) = 46; 2A (Corsica) counts as 19: 275122A123456 → 2751219123456 → key 03.
       fr_nir: [['184127645108946', '1 84 12 76 451 089 46', '2550814168025 38', '275122A12345603'], ['184127645108947', '184137645108946', '384127645108946', '18412764510894']],
+      // pii@4: 15 070649 C 10 3 is the textbook German social insurance number (C as 03; digit sums of 2 1 2 5 7 1 2 1 2 1 2 1 × the digits: 43, key 3). Its twins: another key, month 13, day 32 (keys recomputed), no letter.
+      de_svnr: [['15 070649 C 10 3', '15070649C103', '65 170839 j 00 3', '12150585M016'], ['15070649C104', '15 061349 C 10 2', '15 320649 C 10 2', '150706491103']],
     };
     for (const [detector, [finds, others]] of Object.entries(ids)) {
       expect(await matches(detector, [...finds, ...others]), detector).toEqual({ ...all(finds, true), ...all(others, false) });
     }
   });
 
-  it('pii@4: no-break spaces group as spaces do, and an international number may hold one slash (pii@3 missed both)', async () => {
+  it('pii@4: no-break spaces group as spaces do, an international number may hold one slash, and German social insurance numbers are found (pii@3 missed all three)', async () => {
     await registerPiiMacros(session.duck());
     const cases: Array<[string, PiiDetector]> = [
       // As a bank's web page groups them (U+00A0), or a French locale (U+202F), and a copy keeps them.
@@ -78,11 +80,17 @@ describe('pii@4 detectors', () => {
     for (const [v, detector] of cases) expect(await found(v), JSON.stringify(v)).toEqual([detector]);
     // Two slashes make a date or a path, not a phone number.
     for (const v of ['+2024/01/01', '0012/05/2024', '01/02/2024', '+12/3']) expect(await found(v), v).toEqual([]);
-    const report = await session.quarantineCsv('nbsp', ['id,iban,phone', '1,DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000,+49 (0)30/1234567', '2,none,none'], { classification: 'internal' });
+    const report = await session.quarantineCsv('nbsp', ['id,iban,phone,Sozialversicherungsnummer', '1,DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000,+49 (0)30/1234567,none', '2,none,none,15 070649 C 10 3'], { classification: 'internal' });
     expect(report.checks.find((c) => c.name === 'pii')).toMatchObject({
       version: 4,
       status: 'fail',
-      evidence: { findings: [{ column: 'iban', detector: 'iban', count: 1, rowNumbers: [1] }, { column: 'phone', detector: 'phone', count: 1, rowNumbers: [1] }] },
+      evidence: {
+        findings: [
+          { column: 'iban', detector: 'iban', count: 1, rowNumbers: [1] },
+          { column: 'phone', detector: 'phone', count: 1, rowNumbers: [1] },
+          { column: 'Sozialversicherungsnummer', detector: 'de_svnr', count: 1, rowNumbers: [2] },
+        ],
+      },
     });
   });
 
@@ -92,6 +100,7 @@ describe('pii@4 detectors', () => {
       '4111 1111 1111 1111', '5500-0000-0000-0004', '123-45-6789', '86095742719', '12345678Z', '12345678 z', 'x1234567l', 'RSSMRA85T10A562S', 'rssmra85t10a562s',
       'AB 12 34 56 C', 'jg103759a', '\u017fB123456C', '184127645108946', '1 84 12 76 451 089 46', '275122A12345603',
       'DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000', '86\u00a0095\u00a0742\u00a0719', '4111\u202f1111\u202f1111\u202f1111', '+49 (0)30/1234567', '1\u00a084\u00a012\u00a076\u00a0451\u00a0089\u00a046',
+      '15 070649 C 10 3', '15070649c103',
     ];
     await registerPiiMacros(session.duck());
     await session.duck().run(`CREATE OR REPLACE TABLE cells AS SELECT unnest([${values.map((v) => literal(v)).join(', ')}]) AS v`);

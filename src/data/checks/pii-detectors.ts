@@ -16,13 +16,14 @@ import type { DuckSession } from '../duck.js';
  * | `pan`       | payment card numbers | 13–19 digits (spaces or dashes allowed) starting 2–6, valid Luhn checksum |
  * | `us_ssn`    | US social security numbers | `AAA-GG-SSSS` with dashes, area not 000, 666 or 9xx, group not 00, serial not 0000 |
  * | `de_tax_id` | German tax identification numbers (Steuer-IdNr) | 11 digits, first not 0, 8 or 9 distinct digits among the first 10, valid ISO 7064 MOD 11,10 check digit |
+ * | `de_svnr`   | German social insurance numbers (Sozialversicherungs-/Rentenversicherungsnummer), on every payslip and in every insurer's and HR system's records | area (2 digits), birth date (DDMMYY), the birth name's initial, serial (2 digits), check digit (the letter as its two-digit place in the alphabet, weights 2 1 2 5 7 1 2 1 2 1 2 1, sum of the products' digit sums mod 10); spaces allowed: `15 070649 C 10 3` |
  * | `es_dni`    | Spanish DNI and NIE numbers | 8 digits, or X/Y/Z and 7 digits, then the check letter of the number mod 23 (a space or dash before it allowed) |
  * | `it_fiscal_code` | Italian fiscal codes (codice fiscale) | 16 characters in the code's layout (digits of the date and number may be the omocodia letters L–V), valid check character |
  * | `uk_nino`   | UK National Insurance numbers | 2 prefix letters of the allowed sets (not BG, GB, KN, NK, NT, TN, ZZ), 6 digits (in pairs with spaces, or not), suffix A–D |
  * | `fr_nir`    | French social security numbers (NIR) | 15 characters (spaces allowed): sex 1 or 2, year, month, department (2A and 2B for Corsica), commune, order, and the key 97 − (the first 13 mod 97) |
  *
  * These are pii@4's rules: a condition rewritten to run faster must hold for exactly the same cells.
- * pii@2 and pii@3 (which read more columns than pii@2, see pii.ts) differed in two: no-break
+ * pii@2 and pii@3 (which read more columns than pii@2, see pii.ts) had no `de_svnr`, and differed in two more: no-break
  * spaces were no spaces (`DE89 3704 0044 0532 0130 00` grouped by U+00A0 was missed), and the
  * international phone form had no `/` (`+49 (0)30/1234567` was missed).
  * pii@1 differed in three: its e-mails were ASCII only (`anna@müller.de` was missed), its phones
@@ -59,6 +60,11 @@ export const PII_DETECTORS = {
   ],
   us_ssn: [`length(v) = 11 AND ascii(v) BETWEEN 48 AND 56`, `regexp_full_match(v, '[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}')`, `substr(v, 1, 3) NOT IN ('000', '666') AND substr(v, 5, 2) <> '00' AND substr(v, 8, 4) <> '0000'`],
   de_tax_id: [`length(v) BETWEEN 11 AND 14 AND ascii(v) BETWEEN 49 AND 57`, `regexp_full_match(replace(v, ' ', ''), '[1-9][0-9]{10}')`, `assay_de_tax_id_ok(replace(v, ' ', ''))`],
+  de_svnr: [
+    `length(v) BETWEEN 12 AND 16 AND ascii(v) BETWEEN 48 AND 57`,
+    `regexp_full_match(upper(v), '[0-9]{2} ?(?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2} ?[A-Z] ?[0-9]{2} ?[0-9]')`,
+    `assay_de_svnr_ok(replace(upper(v), ' ', ''))`,
+  ],
   es_dni: [
     `length(v) BETWEEN 9 AND 10 AND (ascii(v) BETWEEN 48 AND 57 OR ascii(upper(v)) BETWEEN 88 AND 90) AND ascii(upper(right(v, 1))) BETWEEN 65 AND 90`,
     `regexp_full_match(upper(v), '(?:[0-9]{8}|[XYZ][0-9]{7})[ -]?[A-Z]')`,
@@ -107,6 +113,7 @@ const PII_GATES: Record<keyof typeof PII_DETECTORS, (cell: { v: string; len: str
   pan: ({ len, first }) => `${len} BETWEEN 13 AND 23 AND ${first} BETWEEN 50 AND 54`,
   us_ssn: ({ len, first }) => `${len} = 11 AND ${first} BETWEEN 48 AND 56`,
   de_tax_id: ({ len, first }) => `${len} BETWEEN 11 AND 14 AND ${first} BETWEEN 49 AND 57`,
+  de_svnr: ({ len, first }) => `${len} BETWEEN 12 AND 16 AND ${first} BETWEEN 48 AND 57`,
   es_dni: ({ v, len, first }) => `${len} BETWEEN 9 AND 10 AND (${first} BETWEEN 48 AND 57 OR ${first} BETWEEN 88 AND 90 OR ${first} BETWEEN 120 AND 122 OR ${first} > 127) AND ${letter(`ascii(right(${v}, 1))`)}`,
   it_fiscal_code: ({ len, first }) => `${len} = 16 AND ${letter(first)}`,
   uk_nino: ({ v, len, first }) => `${len} BETWEEN 9 AND 13 AND ${letter(first)} AND ${letter(`ascii(substr(${v}, 2, 1))`)}`,
@@ -132,7 +139,7 @@ export function gatedDetectorOn(detector: PiiDetector, column: string, shared: (
 export type PiiDetector = keyof typeof PII_DETECTORS;
 
 /** Detectors that find data about a person (anything but a card number). */
-export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id', 'es_dni', 'it_fiscal_code', 'uk_nino', 'fr_nir'];
+export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id', 'de_svnr', 'es_dni', 'it_fiscal_code', 'uk_nino', 'fr_nir'];
 
 /**
  * The detector applied to a column (quoted identifier), as a boolean SQL expression. No-break
@@ -145,7 +152,7 @@ export function detectorOn(detector: PiiDetector, column: string): string {
 
 /**
  * Registers the detectors as macros, and the checksums they call: ISO 7064 mod-97 (IBAN), Luhn,
- * ISO 7064 MOD 11,10 (German tax id), the DNI letter (mod 23), the codice fiscale's check
+ * ISO 7064 MOD 11,10 (German tax id), the German social insurance number's digit sums, the DNI letter (mod 23), the codice fiscale's check
  * character (odd positions by its table, even by value, mod 26) and the NIR key (mod 97).
  */
 export async function registerPiiMacros(duck: DuckSession): Promise<void> {
@@ -159,6 +166,10 @@ export async function registerPiiMacros(duck: DuckSession): Promise<void> {
       length(list_distinct(str_split(substr(d, 1, 10), ''))) IN (8, 9) AND
       (11 - list_reduce(list_transform(str_split(substr(d, 1, 10), ''), ch -> ${digit('ch')}),
         (p, x) -> (CASE WHEN (x + p) % 10 = 0 THEN 10 ELSE (x + p) % 10 END) * 2 % 11, 10)) % 10 = ${digit('substr(d, 11, 1)')}`);
+  // The 12 digits of a social insurance number with its letter as two (A = 01), then its check digit.
+  const svnrDigit = (i: string): string => `${digit(`substr(substr(s, 1, 8) || lpad(CAST(ascii(substr(s, 9, 1)) - 64 AS VARCHAR), 2, '0') || substr(s, 10, 2), ${i} + 1, 1)`)} * [2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1][${i} + 1]`;
+  await duck.run(`CREATE OR REPLACE MACRO assay_de_svnr_ok(s) AS
+      list_sum(list_transform(range(12), i -> (${svnrDigit('i')}) // 10 + (${svnrDigit('i')}) % 10)) % 10 = ${digit('substr(s, 12, 1)')}`);
   await duck.run(`CREATE OR REPLACE MACRO assay_es_dni_ok(s) AS
       substr('TRWAGMYFPDXBNJZSQVHLCKE', CAST(CAST(CASE substr(s, 1, 1) WHEN 'X' THEN '0' WHEN 'Y' THEN '1' WHEN 'Z' THEN '2' ELSE substr(s, 1, 1) END || substr(s, 2, 7) AS BIGINT) % 23 AS INTEGER) + 1, 1) = substr(s, 9, 1)`);
   // A character's value: digits 0-9, letters A=0…Z=25; odd positions (1st, 3rd…) map it through the code's table.
