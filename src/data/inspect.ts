@@ -50,7 +50,7 @@ export interface ColumnFacts {
   distinctApprox: number;
   /** How many non-null values cast to each candidate type (empty for nested types). */
   conforming: Partial<Record<ColumnType, number>>;
-  /** Set on a text column whose values a declared `decimalSeparator` would read as numbers. */
+  /** Set on a text column of a CSV file whose values a declaration it lacks (`decimalSeparator`, `dateFormat`) would read as numbers or dates. */
   looksLike?: TextHint;
 }
 
@@ -257,14 +257,14 @@ export async function inferFromSample(duck: DuckSession, input: { snapshot: Snap
   const { columns } = input.snapshot;
   const [{ n: rows }] = (await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${input.sample}`)) as [{ n: number }];
   const counts = await candidateCounts(duck, { columns, source: input.sample, values: input.values, rows });
-  return columns.map((c, i) => inferred(c, { counts: counts[i]!, values: input.values }));
+  return columns.map((c, i) => inferred(c, { counts: counts[i]!, values: input.values, csv: input.snapshot.format === 'csv' }));
 }
 
 /** `columns` with the contradicted ones inferred again from every record (one more pass, rarely needed). */
 export async function inferFromAll(duck: DuckSession, input: { snapshot: Snapshot; columns: PlannedColumn[]; contradicted: string[]; values: ValueFormat | undefined }): Promise<PlannedColumn[]> {
   const again = input.columns.filter((c) => input.contradicted.includes(c.name));
   const counts = await candidateCounts(duck, { columns: again, source: input.snapshot.scan, values: input.values, perQuery: input.snapshot.aggregatesPerRead });
-  const redone = new Map(again.map((c, i) => [c.name, { ...inferred(c, { counts: counts[i]!, values: input.values }), fitAll: counts[i]!.fit }]));
+  const redone = new Map(again.map((c, i) => [c.name, { ...inferred(c, { counts: counts[i]!, values: input.values, csv: input.snapshot.format === 'csv' }), fitAll: counts[i]!.fit }]));
   return input.columns.map((c) => redone.get(c.name) ?? c);
 }
 
@@ -328,7 +328,7 @@ function fitsInPass(q: string, c: PlannedColumn, reading: Reading): string {
  * readings of a point fit (`1.000`: one, or a thousand) and none that settles it (`1.5`,
  * `0.125`) is no number: a wrong number is worse than text the steward is told about.
  */
-function inferred(c: LoadedColumn, input: { counts: CandidateCounts; values: ValueFormat | undefined }): PlannedColumn {
+function inferred(c: LoadedColumn, input: { counts: CandidateCounts; values: ValueFormat | undefined; csv: boolean }): PlannedColumn {
   const { nonNull, fit, points } = input.counts;
   const pointUndeclared = input.values?.decimalSeparator === undefined;
   const loaded = logicalTypeOf(c.duckType);
@@ -337,7 +337,8 @@ function inferred(c: LoadedColumn, input: { counts: CandidateCounts; values: Val
   const unsettled = pointUndeclared && points !== undefined && points.amb > 0 && points.pt === 0;
   const enough = (t: Candidate): boolean => (fit[t] ?? 0) >= TYPE_THRESHOLD * nonNull && !(unsettled && (t === 'BIGINT' || t === 'DOUBLE'));
   const type = CANDIDATE_TYPES.find(enough) ?? 'VARCHAR';
-  const looksLike = type === 'VARCHAR' && points ? readAsTextHint(points, { nonNull, values: input.values }) : undefined;
+  // Only a CSV file's values can be declared (JSON Lines strings keep their type): no hint elsewhere.
+  const looksLike = type === 'VARCHAR' && points && input.csv ? readAsTextHint(points, { nonNull, values: input.values }) : undefined;
   return looksLike ? { ...c, type, looksLike } : { ...c, type };
 }
 

@@ -49,6 +49,19 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('a point that may 
     expect(schema.result).toContain("read as text: Betrag (EUR) (numbers whose point may separate thousands, as 1.000 (one, or a thousand): declare decimalSeparator ',' or '.')");
   });
 
+  it('JSON Lines strings such as "1.000" are no numbers either, and get no hint: a declaration applies to CSV only', async () => {
+    const body = ['{"id":1,"Menge":"1.000","Betrag":"1.234,56"}', '{"id":2,"Menge":"2.500","Betrag":"12,50"}'].join('\n') + '\n';
+    const res = await upload(t, { name: 'jsonl-strings', body, token: steward.token, contentType: 'application/x-ndjson', query: { classification: 'internal', owner: 'stella' } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json<DatasetVersionRecord>().schema.columns.map((c) => [c.name, c.type])).toEqual([
+      ['id', 'BIGINT'],
+      ['Menge', 'VARCHAR'],
+      ['Betrag', 'VARCHAR'],
+    ]);
+    const checks = (await t.app.inject({ method: 'GET', url: '/api/v1/datasets/jsonl-strings/versions/1/checks', headers: { authorization: `Bearer ${steward.token}` } })).json<{ checks: Array<{ name: string; status: string; evidence: Record<string, unknown> }> }>().checks;
+    expect(checks.find((c) => c.name === 'schema')).toMatchObject({ status: 'pass', evidence: { readAsText: [] } });
+  });
+
   it('declared, the same file reads 100.000 as a hundred thousand under a decimal comma, and as a hundred under a point', async () => {
     for (const [decimalSeparator, type, max] of [
       [',', 'BIGINT', 100_000],
