@@ -142,12 +142,22 @@ export type PiiDetector = keyof typeof PII_DETECTORS;
 export const PERSONAL_DETECTORS: PiiDetector[] = ['email', 'phone', 'iban', 'us_ssn', 'de_tax_id', 'de_svnr', 'es_dni', 'it_fiscal_code', 'uk_nino', 'fr_nir'];
 
 /**
+ * A cell's text with no-break spaces (U+00A0, U+202F) as spaces. Translated only in the rare
+ * cell that holds one: a translate copies every cell it is given, and on a large file's
+ * passing cells (every e-mail, every amount a phone gate lets through) that copy cost a third
+ * of the ingest (bench/ingest).
+ */
+const spacesRead = (v: string): string => `CASE WHEN contains(${v}, '\u00a0') OR contains(${v}, '\u202f') THEN translate(${v}, '\u00a0\u202f', '  ') ELSE ${v} END`;
+
+/**
  * The detector applied to a column (quoted identifier), as a boolean SQL expression. No-break
- * spaces become spaces first; the gates, which run on every cell, need not: a no-break space
- * is one character, as a space is, and no gate reads one.
+ * spaces read as spaces, except to the e-mail detector, which no space separates; the gates,
+ * which run on every cell, need not read them: a no-break space is one character, as a space
+ * is, and no gate reads one.
  */
 export function detectorOn(detector: PiiDetector, column: string): string {
-  return `assay_pii_${detector}(translate(CAST(${column} AS VARCHAR), '\u00a0\u202f', '  '))`;
+  const v = `CAST(${column} AS VARCHAR)`;
+  return `assay_pii_${detector}(${detector === 'email' ? v : spacesRead(v)})`;
 }
 
 /**
