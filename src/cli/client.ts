@@ -52,6 +52,32 @@ interface ProblemBody {
   errors?: Array<{ field: string; detail: string }>;
 }
 
+/** A refusal as the server answered it: its status, and its body's text and media type. */
+export interface RefusalAnswer {
+  status: number;
+  statusText: string;
+  contentType: string | undefined;
+  text: string;
+}
+
+/**
+ * The error a refusal stands for: a problem+json answer becomes an AssayError with the
+ * server's code, detail and field errors, so the CLI reports (and `--json` prints) what the
+ * server said; anything else (a proxy's HTML page) says what came instead.
+ */
+export function refusalError(answer: RefusalAnswer): AssayError {
+  let body: ProblemBody;
+  try {
+    body = JSON.parse(answer.text) as ProblemBody;
+  } catch {
+    return new Unavailable(`server answered ${answer.status} ${answer.statusText} with ${answer.contentType ?? 'no content type'}, not a problem: ${answer.text.slice(0, 200)}`);
+  }
+  const code: ErrorCode = body.code !== undefined && Object.hasOwn(KNOWN_CODES, body.code) ? (body.code as ErrorCode) : 'unavailable';
+  return new AssayError(code, `server answered ${answer.status}: ${body.detail ?? answer.statusText}`, {
+    errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
+  });
+}
+
 /** What `requestJson` sends. */
 export interface JsonRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -79,14 +105,8 @@ export async function requestJson<T>(target: ServerTarget, request: JsonRequest)
   } catch (cause) {
     throw new Unavailable(`cannot reach the Assay server at ${target.url}`, cause);
   }
-  const body = (await res.json()) as T & ProblemBody;
-  if (!res.ok) {
-    const code: ErrorCode = body.code !== undefined && Object.hasOwn(KNOWN_CODES, body.code) ? (body.code as ErrorCode) : 'unavailable';
-    throw new AssayError(code, `server answered ${res.status}: ${body.detail ?? res.statusText}`, {
-      errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
-    });
-  }
-  return body;
+  if (!res.ok) throw refusalError({ status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? undefined, text: await res.text() });
+  return (await res.json()) as T;
 }
 
 /** GETs `path` from the server as JSON; a problem+json answer becomes an AssayError carrying its detail. */

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AssayError, sha256Hasher, Unavailable, ValidationFailed } from '../core/index.js';
-import type { ServerTarget } from './client.js';
+import { refusalError, type ServerTarget } from './client.js';
 
 /** What `downloadFile` fetches and where it puts it. */
 export interface FileDownload {
@@ -111,14 +111,5 @@ async function requestFile(target: ServerTarget, path: string): Promise<Incoming
   if ((res.statusCode ?? 500) < 400) return res;
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  let body: { code?: string; detail?: string; errors?: Array<{ field: string; detail: string }> } = {};
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    throw new Unavailable(`server answered ${res.statusCode} ${res.statusMessage ?? ''} with ${res.headers['content-type'] ?? 'no content type'}, not a problem: ${text.slice(0, 200)}`);
-  }
-  throw new AssayError((body.code as never) ?? 'unavailable', `server answered ${res.statusCode}: ${body.detail ?? res.statusMessage ?? ''}`, {
-    errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
-  });
+  throw refusalError({ status: res.statusCode ?? 500, statusText: res.statusMessage ?? '', contentType: res.headers['content-type'], text: Buffer.concat(chunks).toString('utf8') });
 }
