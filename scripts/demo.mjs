@@ -7,8 +7,8 @@
 // derive a feature table from it (inputs, code hash and parameters signed into its manifest),
 // merge a Spark job's OpenLineage event reading that table into the graph, file an erasure
 // request that finds one applicant in it and in what the Spark job wrote, let the credit app ask before acting under bounded autonomy (a risk officer approves what it may not do alone),
-// read the metrics, export an audit bundle and verify it offline (and find the certified
-// manifest's promotion in it), stop cleanly and verify the
+// read the metrics, export an audit bundle and verify it offline, download the certified
+// Parquet and check it, the raw file and the manifest against the bundle, stop cleanly and verify the
 // whole log on the database.
 // Later lifecycle stages add their steps here.
 import { spawn, spawnSync } from 'node:child_process';
@@ -322,7 +322,7 @@ try {
   const paths = ['cached', 'class', 'evaluated'].map((p) => `${p} ${sample(`assay_policy_decisions_total{path="${p}"}`).split(' ').at(-1)}`);
   console.log(`  Cedar decisions so far by path: ${paths.join(', ')} (class: a request like an earlier one but for ids no policy names)`);
 
-  step('audit bundle: the auditor exports the log and verifies it offline against the published key; the certification is in it');
+  step('audit bundle: the auditor exports the log and verifies it offline; an examiner checks the certified data against it');
   const bundle = join(home, 'audit-bundle.tgz');
   cliAs(people.auditor.token, 'audit', 'export', '--out', bundle);
   const verified = JSON.parse(cli('audit', 'verify', '--bundle', bundle, '--public-key', vkey, '--json'));
@@ -330,11 +330,16 @@ try {
   console.log(
     `  ${bundle.split('/').pop()}: leaves [${verified.span.start}, ${verified.span.end}) under signed checkpoint ${verified.checkpoint.size}, key ${verified.keyTrusted === 'given' ? 'pinned' : 'from the bundle'}: verified with no server and no database`,
   );
-  // The examiner's question about the certified data: is this manifest the one the log says was certified?
-  const examined = JSON.parse(cli('--json', 'dataset', 'verify-manifest', manifestFile, '--public-key', vkey, '--bundle', bundle));
-  if (!examined.ok) throw new Error(`manifest did not verify against the bundle: ${JSON.stringify(examined)}`);
+  // The steward hands over the certified rows (an audited download, verified on arrival); the
+  // examiner asks: are these the rows, and the raw file, this manifest certifies, and is the
+  // certification in the log?
+  const parquetFile = join(home, 'german-credit-v1.parquet');
+  const fetched = JSON.parse(cliAs(people.steward.token, '--json', 'dataset', 'download', 'german-credit', '--version', String(ingested.version), '--out', parquetFile));
+  console.log(`  steward: dataset download german-credit v${fetched.version} → ${fetched.size} bytes, ${fetched.rows} rows, sha256 verified (audited as dataset.download)`);
+  const examined = JSON.parse(cli('--json', 'dataset', 'verify-manifest', manifestFile, '--public-key', vkey, '--bundle', bundle, '--parquet', parquetFile, '--snapshot', creditCsv));
+  if (!examined.ok || !examined.parquetChecked || !examined.snapshotChecked) throw new Error(`manifest did not verify: ${JSON.stringify(examined)}`);
   console.log(
-    `  german-credit v${examined.version} manifest: signature verified, and recorded by audit entry ${examined.auditEntry.index} (dataset.promote by the steward) in the bundle`,
+    `  examiner: german-credit v${examined.version} manifest signature verified; the Parquet and the raw CSV are the files it certifies; recorded by audit entry ${examined.auditEntry.index} (dataset.promote by the steward) in the bundle`,
   );
 
   step('stopping the server (SIGTERM)');
