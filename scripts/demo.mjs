@@ -194,11 +194,10 @@ try {
   const core = await import(new URL('../dist/core/index.js', import.meta.url).href);
   const data = await import(new URL('../dist/data/index.js', import.meta.url).href);
   const logKey = audit.parseVerifierKey((await text('/api/v1/audit/public-key')).trim()).publicKey;
-  // Kept as served, byte for byte: the examiner checks this file against the audit log below.
+  // Kept as served, byte for byte (assay dataset manifest): the examiner checks this file against the audit log below.
   const manifestFile = join(home, 'german-credit.manifest.json');
-  const served = await (await fetch(`${info.url}/api/v1/datasets/german-credit/versions/${ingested.version}/manifest`, { headers: { authorization: `Bearer ${people.steward.token}` } })).text();
-  writeFileSync(manifestFile, served);
-  const manifest = JSON.parse(served);
+  cliAs(people.steward.token, 'dataset', 'manifest', 'german-credit', '--version', String(ingested.version), '--out', manifestFile);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
   const statement = data.verifyDatasetManifest(manifest, (keyid) => (keyid === core.keyIdForPublicKey(logKey) ? logKey : undefined));
   console.log(`  manifest: DSSE signature verified with the published key; ${statement.predicate.checks.length} checks, exclusions ${JSON.stringify(statement.predicate.exclusions)}`);
   const graph = await (await fetch(`${info.url}/api/v1/lineage/graph?node=${ingested.id}&depth=3&direction=up`, { headers: { authorization: `Bearer ${people.validator.token}` } })).json();

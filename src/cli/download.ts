@@ -36,7 +36,7 @@ export async function assertWritable(out: string, force: boolean): Promise<void>
     () => true,
     (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)),
   );
-  if (exists && !force) throw new ValidationFailed(`${out} exists: pass --force to replace it, or --out another file`, [{ field: 'out', message: 'exists' }]);
+  if (exists && !force) throw new ValidationFailed(`${out} exists: pass --force to replace it, or --out another file`, [{ field: '--out', message: 'exists' }]);
 }
 
 /**
@@ -88,7 +88,7 @@ async function publish(temp: string, download: FileDownload): Promise<void> {
     // link(2) fails with EEXIST rather than replace a file: no race with another writer of `out`.
     await link(temp, download.out);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ValidationFailed(`${download.out} appeared during the download: pass --force to replace it`, [{ field: 'out', message: 'exists' }]);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ValidationFailed(`${download.out} appeared during the download: pass --force to replace it`, [{ field: '--out', message: 'exists' }]);
     throw err;
   }
   await rm(temp, { force: true });

@@ -88,6 +88,28 @@ describe('assay dataset download against a running server', { timeout: 180_000 }
     expect(workFiles()).toEqual(['loans-v1.parquet']);
   });
 
+  it('dataset manifest saves the envelope exactly as served, verified against the version record, for verify-manifest; the auditor may, a quarantined version has none', () => {
+    const r = runAssayIn(work, ['--home', home, 'dataset', 'manifest', 'loans', '--version', '1'], auditorToken);
+    expect(r.status, r.stderr).toBe(0);
+    const out = join(work, 'loans-v1.manifest.json');
+    const manifestSha = (JSON.parse(as(auditorToken, ['--json', 'dataset', 'show', 'loans', '--version', '1']).stdout) as { certified: { manifestSha256: string } }).certified.manifestSha256;
+    expect(r.stdout).toBe(`loans v1: manifest sha256:${manifestSha} verified, written to ${out}\n`);
+    expect(sha256(readFileSync(out))).toBe(manifestSha);
+    const again = runAssayIn(work, ['--home', home, 'dataset', 'manifest', 'loans', '--version', '1'], auditorToken);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain(`${out} exists: pass --force to replace it`);
+    expect(again.stderr).toContain('  - --out: exists');
+    rmSync(out);
+
+    const csv = join(root, 'loans-2.csv');
+    writeFileSync(csv, 'customer_id,amount\nK-601,10\n');
+    expect(as(steward, ['dataset', 'ingest', csv, '--name', 'loans', '--source-system', 'core', '--owner', 'stella', '--classification', 'internal']).status).toBe(0);
+    const quarantined = runAssayIn(work, ['--home', home, 'dataset', 'manifest', 'loans', '--version', '2'], auditorToken);
+    expect(quarantined.status).toBe(1);
+    expect(quarantined.stderr).toBe('error: loans v2 is not certified (state: quarantine): only a certified version has a manifest\n');
+    expect(workFiles()).toEqual(['loans-v1.parquet']);
+  });
+
   it('warns when an erasure request reached the version, and still downloads it', async () => {
     const filed = await fetch(`${server!.url}/api/v1/erasure-requests`, {
       method: 'POST',

@@ -194,6 +194,28 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       })(),
     );
 
+  /** Fetches a certified version's file (its Parquet or its manifest) into `out`, verified against the SHA-256 the version record states. */
+  async function fetchCertified(name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }, file: { route: 'parquet' | 'manifest'; suffix: string }) {
+    const out = resolve(io.cwd, opts.out ?? `${name}-v${opts.version}${file.suffix}`);
+    const force = opts.force === true;
+    // Refused before anything is fetched: a download is an audited access.
+    await assertWritable(out, force);
+    const target = serverFor(io, ctx.globals(), opts.url);
+    const path = `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(opts.version)}`;
+    const v = await getJson<DatasetVersionRecord>(target, path).catch((err: unknown) => {
+      throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
+    });
+    if (!v.certified) return { v, out, got: undefined };
+    const expectedSha256 = file.route === 'parquet' ? v.certified.parquetSha256 : v.certified.manifestSha256;
+    const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
+    const got = await downloadFile(target, { path: `${path}/${file.route}`, out, force, expectedSha256, ...(bar ? { onProgress: bar.update } : {}) })
+      .catch((err: unknown) => {
+        throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
+      })
+      .finally(() => bar?.done());
+    return { v, out, got };
+  }
+
   dataset
     .command('download')
     .description("fetch a certified version's rows (its Parquet file, audited by the server), verified against the SHA-256 the version record states")
@@ -204,31 +226,38 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--url <url>', URL_HELP)
     .action((name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }) =>
       ctx.run(async () => {
-        const out = resolve(io.cwd, opts.out ?? `${name}-v${opts.version}.parquet`);
-        const force = opts.force === true;
-        // Refused before anything is fetched: a download is an audited access.
-        await assertWritable(out, force);
-        const target = serverFor(io, ctx.globals(), opts.url);
-        const path = `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(opts.version)}`;
-        const v = await getJson<DatasetVersionRecord>(target, path).catch((err: unknown) => {
-          throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
-        });
-        if (!v.certified) {
+        const { v, out, got } = await fetchCertified(name, opts, { route: 'parquet', suffix: '.parquet' });
+        if (!got || !v.certified) {
           io.stderr(`error: ${name} v${v.version} is not certified (state: ${v.state}): only a certified version has a Parquet file\n`);
           return EXIT.failure;
         }
-        const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
-        const got = await downloadFile(target, { path: `${path}/parquet`, out, force, expectedSha256: v.certified.parquetSha256, ...(bar ? { onProgress: bar.update } : {}) })
-          .catch((err: unknown) => {
-            throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
-          })
-          .finally(() => bar?.done());
         const erasureRequests = Number(got.headers['assay-erasure-requests'] ?? 0);
         if (erasureRequests > 0) {
           io.stderr(`warning: ${erasureRequests} erasure request${erasureRequests === 1 ? '' : 's'} (GDPR Art. 17) reached ${name} v${v.version}: its rows may hold the data of subjects who asked to be erased; ask the dataset's data steward before you use it (assay data erasure-requests list)\n`);
         }
         if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size, rows: v.certified.rows, erasureRequests });
         else io.stdout(`${name} v${v.version}: ${got.size} bytes, ${v.certified.rows} rows, sha256:${got.sha256} verified, written to ${out}\n`);
+        return EXIT.ok;
+      })(),
+    );
+
+  dataset
+    .command('manifest')
+    .description("save a certified version's signed manifest exactly as served (for assay dataset verify-manifest), verified against the manifest SHA-256 the version record and its dataset.promote audit entry state")
+    .argument('<name>', 'the dataset')
+    .requiredOption('--version <n>', 'the certified version')
+    .option('--out <file>', 'where to write it (default: <name>-v<version>.manifest.json in the current directory)')
+    .option('--force', 'replace --out if it exists')
+    .option('--url <url>', URL_HELP)
+    .action((name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }) =>
+      ctx.run(async () => {
+        const { v, out, got } = await fetchCertified(name, opts, { route: 'manifest', suffix: '.manifest.json' });
+        if (!got || !v.certified) {
+          io.stderr(`error: ${name} v${v.version} is not certified (state: ${v.state}): only a certified version has a manifest\n`);
+          return EXIT.failure;
+        }
+        if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size });
+        else io.stdout(`${name} v${v.version}: manifest sha256:${got.sha256} verified, written to ${out}\n`);
         return EXIT.ok;
       })(),
     );
