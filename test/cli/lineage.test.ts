@@ -50,7 +50,8 @@ beforeAll(async () => {
   server = await startAssayServer(home);
 }, 120_000);
 
-describe('assay lineage send / graph', () => {
+// Each test runs CLI processes one after another: on a loaded machine each takes seconds to start.
+describe('assay lineage send / graph', { timeout: 180_000 }, () => {
   it('sends JSON Lines events and traces them: each edge upstream → downstream, named as a person reads it', () => {
     const lines = [runEvent('extract_loans', 'core.loans', 'staging.loans', 1), runEvent('score_loans', 'staging.loans', 'marts.scores', 2)];
     writeFileSync(file('events.jsonl'), `${JSON.stringify(lines[0])}\n\n${JSON.stringify(lines[1])}\n`);
