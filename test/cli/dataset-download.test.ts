@@ -122,6 +122,11 @@ describe('assay dataset download against a running server', { timeout: 180_000 }
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe("warning: 1 erasure request (GDPR Art. 17) reached loans v1: its rows may hold the data of subjects who asked to be erased; ask the dataset's data steward before you use it (assay data erasure-requests list)\n");
     expect(sha256(readFileSync(out))).toBe(parquetSha);
+    // --json: the count is in the answer; stderr, which carries only JSON errors there, stays empty.
+    const asJson = download(scientist, ['loans', '--version', '1', '--out', out, '--force', '--json']);
+    expect(asJson.status, asJson.stderr).toBe(0);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ erasureRequests: 1 });
+    expect(asJson.stderr).toBe('');
   });
 });
 

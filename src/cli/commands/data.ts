@@ -232,7 +232,8 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           return EXIT.failure;
         }
         const erasureRequests = Number(got.headers['assay-erasure-requests'] ?? 0);
-        if (erasureRequests > 0) {
+        // With --json the count is in the answer, and stderr carries only JSON errors.
+        if (erasureRequests > 0 && !json()) {
           io.stderr(`warning: ${erasureRequests} erasure request${erasureRequests === 1 ? '' : 's'} (GDPR Art. 17) reached ${name} v${v.version}: its rows may hold the data of subjects who asked to be erased; ask the dataset's data steward before you use it (assay data erasure-requests list)\n`);
         }
         if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size, rows: v.certified.rows, erasureRequests });
