@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifierKey } from '../../src/audit/index.js';
 import { ed25519RawPublicKey, openKeyring } from '../../src/core/index.js';
@@ -175,10 +176,16 @@ describe('assay dataset verify-manifest (offline)', () => {
     expect(before.status).toBe(1);
     expect(before.stderr).toMatch(new RegExp(`^manifest NOT VERIFIED: not_recorded — the audit bundle \\(entries 0 to \\d+, recorded from the start until \\S+\\) holds no dataset\\.promote entry naming manifest sha256:${sha}; the manifest was certified at ${statement!.predicate.certifiedAt.replace(/\./g, '\\.')}, outside the bundle's window`));
 
-    // The bundle is signed by the key active now; trusting only the manifest's (retired) key, it does not verify.
-    const oldKey = examine([file('manifest.json'), '--public-key', file('signer.pub'), '--bundle', file('log.tar')]);
-    expect(oldKey.status).toBe(1);
-    expect(oldKey.stderr).toMatch(/^manifest NOT VERIFIED: bundle_unverified — the audit bundle does not verify \(wrong_key\)/);
+    // A bundle whose leaves were changed after export does not verify, whatever it holds.
+    const dir = file('log-extracted');
+    mkdirSync(dir);
+    expect(spawnSync('tar', ['-xf', file('log.tar'), '-C', dir]).status).toBe(0);
+    const member = spawnSync('tar', ['-tf', file('log.tar')], { encoding: 'utf8' }).stdout.split('\n').find((m) => m.endsWith('leaves.jsonl'))!;
+    const leaves = join(dir, member);
+    writeFileSync(leaves, readFileSync(leaves, 'utf8').replace('"action":"', '"action":"x'));
+    const changed = examine([file('manifest.json'), '--public-key', file('keys.json'), '--bundle', dirname(leaves)]);
+    expect(changed.status).toBe(1);
+    expect(changed.stderr).toMatch(/^manifest NOT VERIFIED: bundle_unverified — the audit bundle does not verify \(changed\)/);
   });
 
   it.each([
