@@ -110,13 +110,31 @@ describe('assay dataset download against a running server', { timeout: 180_000 }
     expect(workFiles()).toEqual(['loans-v1.parquet']);
   });
 
-  it('warns when an erasure request reached the version, and still downloads it', async () => {
-    const filed = await fetch(`${server!.url}/api/v1/erasure-requests`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${steward}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ subjectId: 'K-502', reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-9' }),
-    });
-    expect(filed.status).toBe(201);
+  it('every command taking a version reads it by one rule: v1 as 1 (as Assay prints it); anything else is a usage error (exit 2) naming the flag or argument, before anything is sent', () => {
+    const out = join(root, 'as-printed.manifest.json');
+    const asPrinted = runAssayIn(work, ['--home', home, '--json', 'dataset', 'manifest', 'loans', '--version', 'v1', '--out', out], auditorToken);
+    expect(asPrinted.status, asPrinted.stderr).toBe(0);
+    expect(JSON.parse(asPrinted.stdout)).toMatchObject({ dataset: 'loans', version: 1, path: out });
+    const refused = [
+      ['dataset', 'download', 'loans', '--version', '1.0'],
+      ['dataset', 'manifest', 'loans', '--version', 'latest'],
+      ['dataset', 'profile', 'loans', '--version', 'v0'],
+      ['dataset', 'show', 'loans', '--version', '01'],
+      ['dataset', 'promote', 'loans', 'two'],
+      ['dataset', 'override', 'loans', '2x', '--check', 'pii', '--reason', 'waived by the board'],
+    ];
+    for (const args of refused) {
+      const r = as(steward, args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/'(--version <n>|version)'.* must be a version number, e\.g\. 3 \(or v3\)/);
+    }
+    expect(workFiles()).toEqual(['loans-v1.parquet']);
+  });
+
+  it('warns when an erasure request reached the version, and still downloads it', () => {
+    // Through the CLI: this process's own connections may be stale after the synchronous CLI runs above.
+    const filed = as(steward, ['data', 'erasure-request', '--subject-id', 'K-502', '--reason', 'Art. 17(1)(b): consent withdrawn, ticket DSR-9']);
+    expect(filed.status, filed.stderr).toBe(0);
     const out = join(root, 'after-erasure.parquet');
     const r = download(scientist, ['loans', '--version', '1', '--out', out]);
     expect(r.status, r.stderr).toBe(0);

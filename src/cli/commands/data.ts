@@ -1,13 +1,13 @@
-import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, delimiterForFile, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
-import { downloadFile, assertWritable } from '../download.js';
 import { progressBar, uploadFile } from '../upload.js';
+import { registerCertifiedFileCommands } from './dataset-files.js';
 import { registerProfileCommand } from './dataset-profile.js';
+import { datasetVersion } from './dataset-version.js';
 import { registerManifestVerify } from './dataset-verify.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
 
@@ -85,7 +85,6 @@ const INGEST_FLAGS = flagsFor(
 
 /** The arguments and flags behind the fields `dataset promote` and `dataset override` send. */
 const PROMOTE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'body.overrides.*.check': '--override', 'body.overrides.*.reason': '--reason' };
-const DOWNLOAD_FIELDS = { 'params.name': 'NAME', 'params.version': '--version' };
 const OVERRIDE_FIELDS = { 'params.name': 'NAME', 'params.version': 'VERSION', 'params.check': '--check', 'body.reason': '--reason' };
 
 interface PromoteOptions extends UrlOption {
@@ -93,7 +92,7 @@ interface PromoteOptions extends UrlOption {
   reason: string[];
 }
 
-/** Adds `assay dataset ingest|list|show|download|promote`: governed data through the running server (every change is audited there). */
+/** Adds `assay dataset ingest|list|show|download|manifest|profile|verify-manifest|promote|override`: governed data through the running server (every change is audited there). */
 export function registerDataCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
   const json = (): boolean => ctx.globals().json === true;
@@ -166,7 +165,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .command('show')
     .description('a dataset and its versions; with --version, that version, its columns and its checks')
     .argument('<name>', 'the dataset')
-    .option('--version <n>', 'one version, with its quarantine checks')
+    .option('--version <n>', 'one version, with its quarantine checks', datasetVersion)
     .option('--url <url>', URL_HELP)
     .action((name: string, opts: UrlOption & { version?: string }) =>
       ctx.run(async () => {
@@ -194,80 +193,13 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
       })(),
     );
 
-  /** Fetches a certified version's file (its Parquet or its manifest) into `out`, verified against the SHA-256 the version record states. */
-  async function fetchCertified(name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }, file: { route: 'parquet' | 'manifest'; suffix: string }) {
-    const out = resolve(io.cwd, opts.out ?? `${name}-v${opts.version}${file.suffix}`);
-    const force = opts.force === true;
-    // Refused before anything is fetched: a download is an audited access.
-    await assertWritable(out, force);
-    const target = serverFor(io, ctx.globals(), opts.url);
-    const path = `/api/v1/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(opts.version)}`;
-    const v = await getJson<DatasetVersionRecord>(target, path).catch((err: unknown) => {
-      throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
-    });
-    if (!v.certified) return { v, out, got: undefined };
-    const expectedSha256 = file.route === 'parquet' ? v.certified.parquetSha256 : v.certified.manifestSha256;
-    const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
-    const got = await downloadFile(target, { path: `${path}/${file.route}`, out, force, expectedSha256, ...(bar ? { onProgress: bar.update } : {}) })
-      .catch((err: unknown) => {
-        throw inFlagTerms(err, {}, { fields: !json(), paths: DOWNLOAD_FIELDS });
-      })
-      .finally(() => bar?.done());
-    return { v, out, got };
-  }
-
-  dataset
-    .command('download')
-    .description("fetch a certified version's rows (its Parquet file, audited by the server), verified against the SHA-256 the version record states")
-    .argument('<name>', 'the dataset')
-    .requiredOption('--version <n>', 'the certified version')
-    .option('--out <file>', 'where to write it (default: <name>-v<version>.parquet in the current directory)')
-    .option('--force', 'replace --out if it exists')
-    .option('--url <url>', URL_HELP)
-    .action((name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }) =>
-      ctx.run(async () => {
-        const { v, out, got } = await fetchCertified(name, opts, { route: 'parquet', suffix: '.parquet' });
-        if (!got || !v.certified) {
-          io.stderr(`error: ${name} v${v.version} is not certified (state: ${v.state}): only a certified version has a Parquet file\n`);
-          return EXIT.failure;
-        }
-        const erasureRequests = Number(got.headers['assay-erasure-requests'] ?? 0);
-        // With --json the count is in the answer, and stderr carries only JSON errors.
-        if (erasureRequests > 0 && !json()) {
-          io.stderr(`warning: ${erasureRequests} erasure request${erasureRequests === 1 ? '' : 's'} (GDPR Art. 17) reached ${name} v${v.version}: its rows may hold the data of subjects who asked to be erased; ask the dataset's data steward before you use it (assay data erasure-requests list)\n`);
-        }
-        if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size, rows: v.certified.rows, erasureRequests });
-        else io.stdout(`${name} v${v.version}: ${got.size} bytes, ${v.certified.rows} rows, sha256:${got.sha256} verified, written to ${out}\n`);
-        return EXIT.ok;
-      })(),
-    );
-
-  dataset
-    .command('manifest')
-    .description("save a certified version's signed manifest exactly as served (for assay dataset verify-manifest), verified against the manifest SHA-256 the version record and its dataset.promote audit entry state")
-    .argument('<name>', 'the dataset')
-    .requiredOption('--version <n>', 'the certified version')
-    .option('--out <file>', 'where to write it (default: <name>-v<version>.manifest.json in the current directory)')
-    .option('--force', 'replace --out if it exists')
-    .option('--url <url>', URL_HELP)
-    .action((name: string, opts: UrlOption & { version: string; out?: string; force?: boolean }) =>
-      ctx.run(async () => {
-        const { v, out, got } = await fetchCertified(name, opts, { route: 'manifest', suffix: '.manifest.json' });
-        if (!got || !v.certified) {
-          io.stderr(`error: ${name} v${v.version} is not certified (state: ${v.state}): only a certified version has a manifest\n`);
-          return EXIT.failure;
-        }
-        if (json()) printJson(io, { dataset: name, version: v.version, path: out, sha256: got.sha256, size: got.size });
-        else io.stdout(`${name} v${v.version}: manifest sha256:${got.sha256} verified, written to ${out}\n`);
-        return EXIT.ok;
-      })(),
-    );
+  registerCertifiedFileCommands(dataset, ctx);
 
   dataset
     .command('promote')
     .description('certify a quarantined version (never your own ingest): certified rows as Parquet and a signed manifest')
     .argument('<name>', 'the dataset')
-    .argument('<version>', 'the version to certify')
+    .argument('<version>', 'the version to certify', datasetVersion)
     .option('--override <check>', 'record an exception to this failing blocking check (repeatable; each needs a --reason)', collect, [])
     .option('--reason <text>', 'why the preceding --override may be waived (kept in the manifest and the audit log)', collect, [])
     .option('--url <url>', URL_HELP)
@@ -296,7 +228,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .command('override')
     .description('record an exception to a failing blocking check of a quarantined version (never your own ingest), so another principal may certify it')
     .argument('<name>', 'the dataset')
-    .argument('<version>', 'the quarantined version')
+    .argument('<version>', 'the quarantined version', datasetVersion)
     .requiredOption('--check <check>', 'the failing blocking check, e.g. pii')
     .requiredOption('--reason <text>', 'why it may be waived (kept with the exception, in the manifest and the audit log)')
     .option('--url <url>', URL_HELP)

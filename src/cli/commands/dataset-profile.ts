@@ -1,9 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { counted } from '../../core/index.js';
 import type { ColumnProfile, DatasetProfile } from '../../data/index.js';
 import { getJson, serverFor } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
+import { datasetVersion } from './dataset-version.js';
 
 const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The arguments behind the route's fields, so a refusal names what was typed. */
@@ -38,11 +39,6 @@ function columnLines(c: ColumnProfile): string[] {
   return lines;
 }
 
-function versionArgument(value: string): string {
-  if (!/^[1-9]\d{0,9}$/.test(value)) throw new InvalidArgumentError('a version number, e.g. 1');
-  return value;
-}
-
 /** Adds `assay dataset profile`: a version's column profile (the drift monitor's reference), as a steward reads it. */
 export function registerProfileCommand(dataset: Command, ctx: CommandContext): void {
   const { io } = ctx;
@@ -51,7 +47,7 @@ export function registerProfileCommand(dataset: Command, ctx: CommandContext): v
     .command('profile')
     .description("a version's column profile: types, null rates, distinct counts, quantiles of numbers, ranges of dates, top values of categories (never values of personal data)")
     .argument('<name>', 'the dataset')
-    .requiredOption('--version <n>', 'the version', versionArgument)
+    .requiredOption('--version <n>', 'the version', datasetVersion)
     .option('--column <name>', 'only this column')
     .option('--url <url>', URL_HELP)
     .action((name: string, opts: { version: string; column?: string; url?: string }) =>
