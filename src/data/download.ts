@@ -1,7 +1,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { appendAuditEntry } from '../audit/index.js';
-import { AssayError, Conflict, isAssayError } from '../core/index.js';
-import type { ChangeContext } from '../identity/index.js';
+import { AssayError, BlobCorrupt, Conflict, isAssayError } from '../core/index.js';
+import type { AlertLogger, ChangeContext } from '../identity/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
 import { getDatasetVersion } from './records.js';
@@ -9,11 +9,17 @@ import type { DatasetVersionRecord } from './types.js';
 
 /** The audit action of fetching a certified version's Parquet: rows leave the platform. */
 export const DATASET_DOWNLOAD_ACTION = 'dataset.download';
+/** The audit action recorded after a `dataset.download` whose bytes did not all leave: how far it got, and why it stopped. */
+export const DATASET_DOWNLOAD_INCOMPLETE_ACTION = 'dataset.download.incomplete';
+/** The alert (log line `event`, audit reason prefix) raised when a certified Parquet no longer hashes to its digest. */
+export const CERTIFIED_BLOB_CORRUPT_EVENT = 'dataset.certified_blob_corrupt';
 
 /** What the data module needs to serve a certified Parquet blob. */
 export interface DownloadEnv {
   db: Db;
   blobs: BlobStore;
+  /** Where a download cut off by corrupt bytes raises its alert, and where an incomplete download that could not be recorded is reported. */
+  alerts?: AlertLogger;
 }
 
 /** A certified version's Parquet as it will be served: what the headers announce, before any byte is read. */
@@ -71,7 +77,8 @@ function missingBlob(v: DatasetVersionRecord, sha256: string): AssayError {
  * before a byte can be read: when the entry cannot be written the blob is closed and the error
  * thrown, so nothing is sent. The stream withholds each chunk until the next one arrives and
  * the last until the whole blob hashed to its digest: bytes that no longer match fail the
- * stream before it ends, so a client never receives all the bytes it was promised.
+ * stream before it ends, so a client never receives all the bytes it was promised. A stream
+ * that fails or is closed before its end is recorded after the fact (`recordIncompleteDownload`).
  */
 export async function openCertifiedParquet(env: DownloadEnv, file: CertifiedParquetFile, ctx: ChangeContext): Promise<Readable> {
   const v = file.version;
@@ -98,20 +105,60 @@ export async function openCertifiedParquet(env: DownloadEnv, file: CertifiedParq
     stored.destroy();
     throw err;
   }
-  return pipeline(stored, lastChunkWithheld(), () => undefined);
+  const released = lastChunkWithheld();
+  return pipeline(stored, released.stream, (err) => {
+    if (err) void recordIncompleteDownload(env, { file, ctx, released: released.bytes(), cause: err });
+  });
 }
 
-/** A pass-through that emits each chunk only once the next one (or a clean end) has arrived: an error upstream drops the last. */
-function lastChunkWithheld(): Transform {
+/**
+ * Records that a download whose `dataset.download` entry is written did not deliver every byte,
+ * so the log does not say rows were handed out when fewer or none left: how many bytes had been
+ * released to the connection, of how many, and why it stopped. Bytes that failed their digest
+ * are an integrity incident as well: an `alert.raise` entry in the same transaction and an alert
+ * line name the blob and what it hashes to now. Written after the answer began, so it can only
+ * be reported, never refused: a failure to record it is logged as an alert itself.
+ */
+async function recordIncompleteDownload(env: DownloadEnv, o: { file: CertifiedParquetFile; ctx: ChangeContext; released: number; cause: Error }): Promise<void> {
+  const v = o.file.version;
+  const resource = { type: 'dataset_version', id: v.id };
+  const corrupt = o.cause instanceof BlobCorrupt;
+  const why = corrupt
+    ? `the stored bytes no longer hash to sha256:${o.file.sha256}${(o.cause as BlobCorrupt).actualHash ? ` (they hash to sha256:${(o.cause as BlobCorrupt).actualHash})` : ''}`
+    : (o.cause as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE'
+      ? 'the connection closed first (the client went away or timed out)'
+      : `reading the blob failed: ${o.cause.message}`;
+  const cutOff = `${v.datasetName} v${v.version} certified Parquet download cut off after ${o.released} of ${o.file.size} bytes: ${why}`;
+  const alert = `${CERTIFIED_BLOB_CORRUPT_EVENT}: ${v.datasetName} v${v.version} certified Parquet sha256:${o.file.sha256} is damaged in the blob store; restore it from backup (the signed manifest names its digest)`;
+  try {
+    await env.db.transaction(async (tx) => {
+      await appendAuditEntry(tx, { ...dataChangeEntry(o.ctx, { action: DATASET_DOWNLOAD_INCOMPLETE_ACTION, resource, reason: cutOff }), outcome: 'failed' });
+      if (corrupt) await appendAuditEntry(tx, dataChangeEntry(o.ctx, { action: 'alert.raise', resource, reason: alert }));
+    });
+  } catch (err) {
+    env.alerts?.warn({ event: DATASET_DOWNLOAD_INCOMPLETE_ACTION, versionId: v.id, err }, `could not record in the audit log: ${cutOff}`);
+  }
+  if (corrupt) env.alerts?.warn({ event: CERTIFIED_BLOB_CORRUPT_EVENT, versionId: v.id, sha256: o.file.sha256 }, alert);
+}
+
+/**
+ * A pass-through that emits each chunk only once the next one (or a clean end) has arrived: an
+ * error upstream drops the last. `bytes()` is how many it has released.
+ */
+function lastChunkWithheld(): { stream: Transform; bytes: () => number } {
   let held: Buffer | undefined;
-  return new Transform({
+  let released = 0;
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       const previous = held;
       held = chunk;
+      released += previous?.length ?? 0;
       callback(null, previous);
     },
     flush(callback) {
+      released += held?.length ?? 0;
       callback(null, held);
     },
   });
+  return { stream, bytes: () => released };
 }

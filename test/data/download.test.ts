@@ -4,13 +4,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import type { DsseEnvelope } from '../../src/core/index.js';
-import { DATASET_DOWNLOAD_ACTION, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
+import { CERTIFIED_BLOB_CORRUPT_EVENT, DATASET_DOWNLOAD_ACTION, DATASET_DOWNLOAD_INCOMPLETE_ACTION, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
 import { issueToken } from '../../src/identity/index.js';
 import { loadPolicyEngine } from '../../src/policy/index.js';
 import { createPrincipalWithToken, createTestApp, decisionsOf, type TestApp } from '../support/app.js';
+import { eventually } from '../support/cli.js';
 import { eachBackend } from '../support/databases.js';
 import { duckRows, upload } from './support.js';
 
@@ -36,6 +38,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
   const get = (who: Principal | string, path: string, method: 'GET' | 'HEAD' = 'GET') =>
     fetch(`${base}/api/v1/datasets/${path}`, { method, headers: { authorization: `Bearer ${typeof who === 'string' ? who : who.token}` } });
   const downloads = async () => listAuditEntries(t.db, { action: DATASET_DOWNLOAD_ACTION });
+  const incomplete = async () => listAuditEntries(t.db, { action: DATASET_DOWNLOAD_INCOMPLETE_ACTION });
   const blobPath = (hash: string) => join(t.deps.config.paths.blobs, 'sha256', hash.slice(0, 2), hash.slice(2, 4), hash);
 
   async function ingestAndCertify(name: string, body: string, query: Record<string, string>): Promise<void> {
@@ -279,11 +282,70 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('certified Parquet
       })();
       await expect(read).rejects.toThrow();
       expect(received).toBeLessThan(large.length);
+
+      // Each access was recorded before a byte could leave; each is followed by what became of it, and the damage raises an alert.
+      const v = certified.get('fragile')!;
+      const small_ = { id: small.headers.get('x-request-id'), size: flipped.length, actual: sha256(flipped) };
+      const large_ = { id: res.headers.get('x-request-id'), size: large.length, actual: sha256(large) };
+      const after = await eventually(async () => {
+        const entries = (await incomplete()).filter((e) => e.requestId === small_.id || e.requestId === large_.id);
+        return entries.length === 2 ? entries : undefined;
+      });
+      for (const [entry, cut] of [[after.find((e) => e.requestId === small_.id)!, small_], [after.find((e) => e.requestId === large_.id)!, large_]] as const) {
+        expect(entry).toMatchObject({ actor: { principalId: scientist.id }, resource: { type: 'dataset_version', id: v.id }, outcome: 'failed' });
+        const [, sent, of] = /cut off after (\d+) of (\d+) bytes/.exec(entry.reason!)!;
+        expect(Number(of)).toBe(cut.size);
+        expect(Number(sent)).toBeLessThan(cut.size);
+        expect(entry.reason).toBe(`fragile v1 certified Parquet download cut off after ${sent} of ${cut.size} bytes: the stored bytes no longer hash to sha256:${hash} (they hash to sha256:${cut.actual})`);
+      }
+      expect(Number(/after (\d+) of/.exec(after.find((e) => e.requestId === small_.id)!.reason!)![1])).toBe(0);
+      const alerts = (await listAuditEntries(t.db, { action: 'alert.raise' })).filter((e) => e.requestId === small_.id || e.requestId === large_.id);
+      expect(alerts).toHaveLength(2);
+      expect(alerts[0]!.reason).toBe(`${CERTIFIED_BLOB_CORRUPT_EVENT}: fragile v1 certified Parquet sha256:${hash} is damaged in the blob store; restore it from backup (the signed manifest names its digest)`);
     } finally {
       writeFileSync(blobPath(hash), good);
     }
-    // Restored: served whole again.
+    // Restored: served whole again, and nothing more is recorded of it than the access.
     const again = await get(scientist, 'fragile/versions/1/parquet');
     expect(sha256(Buffer.from(await again.arrayBuffer()))).toBe(hash);
+    expect((await downloads()).some((e) => e.requestId === again.headers.get('x-request-id'))).toBe(true);
+    expect((await incomplete()).some((e) => e.requestId === again.headers.get('x-request-id'))).toBe(false);
+  });
+
+  it('a download the client abandons is recorded as cut off after the bytes that had left, with no alert', async () => {
+    const hash = certified.get('loans')!.certified!.parquetSha256;
+    const bytes = await t.deps.blobs.getBytes(hash);
+    const real = t.deps.blobs;
+    // Stands in for a slow disk or object store: the first two chunks, then nothing until the client gives up.
+    t.deps.blobs = {
+      ...real,
+      get: async () => {
+        const slow = new Readable({ read() {} });
+        slow.push(bytes.subarray(0, 1000));
+        slow.push(bytes.subarray(1000, 2000));
+        return slow;
+      },
+    };
+    try {
+      const abort = new AbortController();
+      const res = await fetch(`${base}/api/v1/datasets/loans/versions/1/parquet`, { headers: { authorization: `Bearer ${scientist.token}` }, signal: abort.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      // The first chunk is released once the second arrived; the second is held back until a third (or the end).
+      let received = 0;
+      while (received < 1000) received += (await reader.read()).value!.length;
+      expect(received).toBe(1000);
+      abort.abort();
+      const id = res.headers.get('x-request-id');
+      const [entry] = await eventually(async () => {
+        const entries = (await incomplete()).filter((e) => e.requestId === id);
+        return entries.length > 0 ? entries : undefined;
+      });
+      expect(entry).toMatchObject({ actor: { principalId: scientist.id }, outcome: 'failed' });
+      expect(entry!.reason).toBe(`loans v1 certified Parquet download cut off after 1000 of ${bytes.length} bytes: the connection closed first (the client went away or timed out)`);
+      expect((await listAuditEntries(t.db, { action: 'alert.raise' })).filter((e) => e.requestId === id)).toEqual([]);
+    } finally {
+      t.deps.blobs = real;
+    }
   });
 });

@@ -298,7 +298,7 @@ const downloadRoute = defineRoute({
   request: { params: versionParams },
   responses: {
     200: {
-      description: 'the certified Parquet file, streamed; a body cut short of Content-Length means the stored bytes failed their digest mid-stream and must be discarded',
+      description: 'the certified Parquet file, streamed; a body cut short of Content-Length means the stored bytes failed their digest mid-stream and must be discarded (recorded as dataset.download.incomplete, with an alert)',
       contentType: PARQUET_MEDIA_TYPE,
       binary: true,
       headers: {
@@ -330,7 +330,7 @@ const downloadRoute = defineRoute({
     const headers = parquetHeaders(file);
     // HEAD (Fastify answers it with this handler): no rows leave, so none are read and no access is recorded.
     if (request.method === 'HEAD') return { file: undefined, headers };
-    return { file: await openCertifiedParquet(deps, file, changeContextOf(caller, requestId)), headers };
+    return { file: await openCertifiedParquet({ ...deps, alerts: request.log }, file, changeContextOf(caller, requestId)), headers };
   },
 });
 
