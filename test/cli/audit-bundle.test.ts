@@ -7,7 +7,7 @@ import { appendAuditEntry, sequenceBatch, verifierKey } from '../../src/audit/in
 import { ed25519RawPublicKey, openKeyring } from '../../src/core/index.js';
 import { createPgliteDb, type Db } from '../../src/store/index.js';
 import { randomEntry } from '../support/audit-entries.js';
-import { cliEnv, eventually, exitOf, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
+import { cliEnv, eventually, exitOf, fetchFresh, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'assay-cli-bundle-'));
 const home = join(dir, 'home');
@@ -166,7 +166,7 @@ describe('assay audit export through the running server', () => {
       const info = await eventually(() => readServerInfo(home));
       const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
       const res = await eventually(async () => {
-        const r = await fetch(`${info.url}/api/v1/audit/public-key`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        const r = await fetchFresh(`${info.url}/api/v1/audit/public-key`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
         return r?.status === 200 ? r : undefined;
       });
       const key = (await res.text()).trim();
@@ -202,7 +202,7 @@ describe('a bundle signed before a key rotation', () => {
       const info = await eventually(() => readServerInfo(home));
       const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
       const get = async (path: string): Promise<Response | undefined> => {
-        const r = await fetch(`${info.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        const r = await fetchFresh(`${info.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
         return r?.status === 200 ? r : undefined;
       };
       const active = (await (await eventually(() => get('/api/v1/audit/public-key')))!.text()).trim();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPgliteDb } from '../../src/store/index.js';
-import { cliEnv, eventually, exitOf, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
+import { cliEnv, eventually, exitOf, fetchFresh, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
 import { createTestPostgres, postgresAvailable } from '../support/databases.js';
 
 const homes: string[] = [];
@@ -98,15 +98,15 @@ describe('assay init and server on the embedded database', () => {
       const info = await eventually(() => readServerInfo(home));
       expect(info.pid).toBe(server.pid);
       const ready = await eventually(async () => {
-        const res = await fetch(`${info.url}/readyz`).catch(() => undefined);
+        const res = await fetchFresh(`${info.url}/readyz`).catch(() => undefined);
         return res?.status === 200 ? res : undefined;
       });
       expect(await ready.json()).toMatchObject({ status: 'ready' });
 
-      const anon = await fetch(`${info.url}/api/v1/whoami`);
+      const anon = await fetchFresh(`${info.url}/api/v1/whoami`);
       expect(anon.status).toBe(401);
       expect(anon.headers.get('content-type')).toContain('application/problem+json');
-      const me = await fetch(`${info.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+      const me = await fetchFresh(`${info.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
       expect(me.status).toBe(200);
 
       const second = runAssay(['--home', home, 'server', '--port', '0']);
@@ -220,7 +220,7 @@ describe.skipIf(!postgresAvailable())('assay init and server on PostgreSQL', () 
         });
         expect(info.database).toBe('postgres');
         const me = await eventually(async () => {
-          const res = await fetch(`${info.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+          const res = await fetchFresh(`${info.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
           return res?.status === 200 ? res : undefined;
         });
         expect(await me.json()).toMatchObject({ roles: ['platform-admin'] });

@@ -8,7 +8,7 @@ import { verifierKey } from '../../src/audit/index.js';
 import { ed25519RawPublicKey, openKeyring } from '../../src/core/index.js';
 import { createPgliteDb } from '../../src/store/index.js';
 import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { cliEnv, fetchFresh, runAssay, type RunningServer, startAssayServer } from '../support/cli.js';
 
 // The examiner's side: a manifest envelope as the API served it, the log's public key(s), the
 // certified Parquet and the raw snapshot, checked by `assay dataset verify-manifest` with no
@@ -29,7 +29,7 @@ let parquet = '';
 let statement: { predicate: { certifiedAt: string; dataset: { versionId: string } } } | undefined;
 
 async function get(path: string, token: string): Promise<Buffer> {
-  const res = await fetch(`${server!.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetchFresh(`${server!.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status, path).toBe(200);
   return Buffer.from(await res.arrayBuffer());
 }

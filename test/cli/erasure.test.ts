@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureRequestRecord } from '../../src/data/index.js';
 import { createPgliteDb } from '../../src/store/index.js';
 import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, runAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { cliEnv, fetchFresh, runAssay, type RunningServer, startAssayServer } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-erasure-'));
 const home = join(root, 'home');
@@ -110,7 +110,7 @@ describe('assay data erasure-request / erasure-requests against a running server
     // server now refuses such names, so they are written as an earlier release stored them: the
     // event goes in with plain names, and the names are rewritten while the server is stopped.
     const event = sparkReadingLoans({ runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a01', job: { namespace: 'spark', name: 'copy' }, output: { namespace: 's3://x', name: 'copy' } });
-    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const res = await fetchFresh(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${steward.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
     await server!.stop();
     const db = await createPgliteDb({ dataDir: join(home, 'db') });
@@ -133,7 +133,7 @@ describe('assay data erasure-request / erasure-requests against a running server
   it('names an outside table reached only through a PII job to an officer cleared for PII, and counts it as withheld for the others', async () => {
     const piiTags = { _producer: 'https://example.com/spark', _schemaURL: 'https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet', tags: [{ key: 'pii', value: 'true' }] };
     const event = sparkReadingLoans({ runId: '01890a5d-ac96-774b-b0a4-6c2b7e0c8a02', job: { namespace: 'spark', name: 'enrich', facets: { tags: piiTags } }, output: { namespace: 's3://y', name: 'loans_enriched' } });
-    const res = await fetch(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${spark.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const res = await fetchFresh(`${server!.url}/api/v1/lineage`, { method: 'POST', headers: { authorization: `Bearer ${spark.token}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status, await res.text()).toBe(201);
     const filed = as(officer.token, ['data', 'erasure-request', '--subject-id', 'K-501', '--reason', 'Art. 17(1)(b), ticket DSR-4']);
     expect(filed.status, filed.stderr).toBe(0);

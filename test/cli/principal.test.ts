@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, eventually, exitOf, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
+import { cliEnv, eventually, exitOf, fetchFresh, readServerInfo, runAssay, spawnAssay } from '../support/cli.js';
 
 const dirs: string[] = [];
 function freshHome(): string {
@@ -21,7 +21,7 @@ describe('assay principal and assay token, through the running server', () => {
     expect(init.status, init.stderr).toBe(0);
     server = spawnAssay(['--home', home, 'server', '--port', '0']);
     url = (await eventually(() => readServerInfo(home))).url;
-    await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
+    await eventually(async () => ((await fetchFresh(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
   });
   afterAll(async () => {
     server?.kill('SIGTERM');
@@ -30,7 +30,7 @@ describe('assay principal and assay token, through the running server', () => {
   });
 
   const assay = (...args: string[]) => runAssay(['--home', home, ...args]);
-  const whoami = (token: string) => fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+  const whoami = (token: string) => fetchFresh(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
 
   it('create --json prints exactly {"id", "token"}, and the token works', async () => {
     const r = assay('principal', 'create', 'x', '--role', 'auditor', '--json');
@@ -121,7 +121,7 @@ describe('assay principal and assay token, through the running server', () => {
     for (let i = 0; i < names.length; i += 25) {
       await Promise.all(
         names.slice(i, i + 25).map(async (name) => {
-          const res = await fetch(`${url}/api/v1/principals`, {
+          const res = await fetchFresh(`${url}/api/v1/principals`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
             body: JSON.stringify({ name, kind: 'service', roles: ['app-client'] }),
@@ -137,7 +137,7 @@ describe('assay principal and assay token, through the running server', () => {
     expect(services).toHaveLength(names.length);
   }, 120_000);
 
-  // Last of the tests on the server: it takes long, and a fetch after so long a gap may reuse a connection the server has closed.
+  // Last of the tests on the server: it takes long (its fetches use fetchFresh, as a pooled connection may be stale after it).
   it('in text, a refused value is named by the flag or argument that gave it, not the API field', () => {
     const attr = assay('principal', 'create', 'bad-attr', '--role', 'auditor', '--attr', 'colour=red');
     expect(attr.status).toBe(1);

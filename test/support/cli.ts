@@ -32,6 +32,19 @@ export function spawnAssay(args: string[], env: NodeJS.ProcessEnv = cliEnv()): C
   return Object.assign(child, { output: () => output });
 }
 
+/**
+ * `fetch` for a server started from the CLI, each request on a connection of its own. The
+ * tests that use it also run the CLI with spawnSync, which blocks this process's event loop:
+ * a pooled keep-alive connection the server closed meanwhile (Fastify's keep-alive lasts 72 s)
+ * is only seen closed after the next request was written to it, which then fails with "other
+ * side closed" though the server is well.
+ */
+export function fetchFresh(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('connection', 'close');
+  return fetch(url, { ...init, headers });
+}
+
 /** Polls until `fn` returns a value (no wall-clock assertion: the test's own timeout bounds it). */
 export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, intervalMs = 100): Promise<T> {
   for (;;) {
@@ -70,7 +83,7 @@ export interface RunningServer {
 export async function startAssayServer(home: string, env: NodeJS.ProcessEnv = cliEnv()): Promise<RunningServer> {
   const child = spawnAssay(['--home', home, 'server', '--port', '0'], env);
   const { url } = await eventually(() => readServerInfo(home));
-  await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
+  await eventually(async () => ((await fetchFresh(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
   return {
     child,
     url,
