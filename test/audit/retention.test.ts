@@ -209,6 +209,19 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('legal holds and p
     expect(await ids(a.sha256)).toEqual([]);
   });
 
+  it('covers the payloads of a subject id however its inner white space falls, and keeps them from the purge', async () => {
+    const compact = await store({ class: 'inference', subjectId: 'DE89370400440532013000', storedAt: '2028-03-01T00:00:00.000Z' });
+    const spaced = await store({ class: 'inference', subjectId: '+49 30 1234567', storedAt: '2028-03-01T00:00:00.000Z' });
+    const iban = await placeLegalHold(holdDeps(), { caseId: 'CASE-W', reason: 'r', scope: { subjectId: 'DE89 3704 0044 0532 0130 00' } }, officer);
+    const phone = await placeLegalHold(holdDeps(), { caseId: 'CASE-W', reason: 'r', scope: { subjectId: '+49301234567' } }, officer);
+    expect((await holdsCoveringPayload(t.db, compact.sha256)).map((h) => h.id)).toEqual([iban.id]);
+    expect((await holdsCoveringPayload(t.db, spaced.sha256)).map((h) => h.id)).toEqual([phone.id]);
+    const dry = await purge({ now: '2030-01-01T00:00:00.000Z', dryRun: true, limit: 10_000 });
+    expect(dry.purged.map((p) => p.sha256)).not.toContain(compact.sha256);
+    expect(dry.held).toEqual(expect.arrayContaining([expect.objectContaining({ sha256: compact.sha256, holdIds: [iban.id] }), expect.objectContaining({ sha256: spaced.sha256, holdIds: [phone.id] })]));
+    await releaseAll();
+  });
+
   it('purges only payloads past their maximum that no hold covers, one entry each; a dry run changes nothing', async () => {
     await releaseAll();
     const now = '2030-01-01T00:00:00.000Z';

@@ -187,6 +187,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(res.json.datasetVersions).toEqual([{ dataset: 'contacts', version: 1, id: mixed.id, state: 'quarantine' }]);
   });
 
+  it('finds a subject whatever white space its id holds within: an IBAN as printed finds the file holding it compact, and a compact one the file printing it', async () => {
+    const compact = await ingest('iban-compact', 'customer_id,amount\nDE89370400440532013000,1\nDE12500105170648489890,2\n');
+    const printed = await ingest('iban-printed', 'customer_id,amount\n"GB29 NWBK 6016 1331 9268 19",1\n"+49 30 1234567",2\n"+44 20\u00a07946 0958",3\n');
+    const found = async (subjectId: string) => {
+      const res = await erase(compliance.token, { subjectId, reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-82' });
+      expect(res.status, res.text).toBe(201);
+      return res.json.datasetVersions.map((v) => v.id);
+    };
+    expect(await found('DE89 3704 0044 0532 0130 00')).toEqual([compact.id]);
+    expect(await found('GB29NWBK60161331926819')).toEqual([printed.id]);
+    expect(await found('+49301234567')).toEqual([printed.id]);
+    expect(await found('+49 30 1234567 ')).toEqual([printed.id]);
+    expect(await found('+442079460958')).toEqual([printed.id]);
+  });
+
   it('keeps the subject index append-only, every row naming an existing version (database triggers)', async () => {
     const hash = createHash('sha256').update('nobody').digest();
     await expect(t.db.query('INSERT INTO dataset_subjects (subject_hash, version_id) VALUES ($1, $2)', [hash, 'dsv_00000000000000000000000000'])).rejects.toThrow(/must name an existing dataset version/);
@@ -202,6 +217,21 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     const res = await erase(compliance.token, { subjectId: ' Legacy-ID-7', reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-81' });
     expect(res.status, res.text).toBe(201);
     expect(res.json.datasetVersions).toEqual([{ dataset: 'credit-other', version: 1, id: versions.other!.id, state: 'certified' }]);
+  });
+
+  it('finds a subject in a version indexed before inner white space was removed: typed as the file spelled it, or an IBAN in any spacing', async () => {
+    const salt = await subjectSalt(t.db);
+    for (const key of ['+49 40 7654321', 'de44 5001 0517 5407 3249 31', 'zo\u00eb m\u00fcller-7']) {
+      const legacy = createHash('sha256').update(`${salt.toString('hex')}:${key}`).digest();
+      await t.db.query('INSERT INTO dataset_subjects (subject_hash, version_id) VALUES ($1, $2)', [legacy, versions.other!.id]);
+    }
+    const hit = [{ dataset: 'credit-other', version: 1, id: versions.other!.id, state: 'certified' }];
+    // The last typed decomposed (e + U+0308), as the file did not spell it.
+    for (const subjectId of ['+49 40 7654321', ' +49 40 7654321', 'DE44 5001 0517 5407 3249 31', 'DE44500105175407324931', 'Zoe\u0308 Mu\u0308ller-7']) {
+      const res = await erase(compliance.token, { subjectId, reason: 'Art. 17(1)(b): consent withdrawn, ticket DSR-83' });
+      expect(res.status, res.text).toBe(201);
+      expect(res.json.datasetVersions, subjectId).toEqual(hit);
+    }
   });
 
   it('records a subject found nowhere, with zero hits: the request itself is evidence', async () => {
