@@ -22,7 +22,7 @@ import {
 } from '../../src/audit/index.js';
 import { DEFAULT_RETENTION, loadConfig, type Clock } from '../../src/core/index.js';
 import { subjectKey } from '../../src/data/index.js';
-import { createBlobStore, type Db } from '../../src/store/index.js';
+import { createBlobStore, createFsBlobStore, loadMigrations, migrate, type Db } from '../../src/store/index.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { appendInferenceEntry } from '../support/inference-entry.js';
@@ -275,6 +275,37 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads [%
       await payloads.close();
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(eachBackend().map((b) => [b.name, b] as const))('audit payloads stored before subject keys dropped inner white space [%s]', (_name, backend) => {
+  it('are found by their compact subject id after the upgrade, through the rebuilt index (migration 0023)', async () => {
+    const { db, cleanup } = await backend.open();
+    const root = mkdtempSync(join(tmpdir(), 'assay-payload-keys-'));
+    const blobs = await createFsBlobStore({ root });
+    try {
+      const migrations = loadMigrations();
+      await migrate(db, migrations.filter((m) => m.version < 23));
+      const body = fresh('before 0023');
+      const pending = await recordPendingAuditPayload({ db, retention: DEFAULT_RETENTION }, { class: 'inference', mediaType: 'application/json', bytes: body, subjectId: 'DE89 3704 0044 0532 0130 00' });
+      await db.transaction(async (tx) => {
+        await storeAuditPayload(tx, { blobs, retention: DEFAULT_RETENTION }, pending);
+        await appendInferenceEntry(tx, { inferenceId: 'inf_before_0023', requestSha256: sha(body) });
+      });
+      await migrate(db, migrations);
+      // Read through the index over the keys, as a large table is: its entries were rebuilt.
+      const found = await db.transaction(async (tx) => {
+        await tx.query('SET LOCAL enable_seqscan = off');
+        const plan = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT sha256 FROM audit_payloads WHERE assay_subject_keys(subject_ids) @> ARRAY[assay_subject_key('DE89370400440532013000')]`);
+        expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('audit_payloads_subject_keys');
+        return listAuditPayloads(tx, { subjectId: 'DE89370400440532013000' });
+      });
+      expect(found.map((p) => p.sha256)).toEqual([sha(body)]);
+    } finally {
+      await blobs.close();
+      await cleanup();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
