@@ -5,7 +5,7 @@ import { derivedFromAny, reachableDownstream, type EdgeType, type NodeType, type
 import { CLASSIFICATIONS, type Classification } from '../policy/index.js';
 import type { Db, Queryable, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
-import { subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
+import { SUBJECT_ID_PADDING, subjectHash, subjectLookupHashes, subjectSalt } from './subject-index.js';
 import type { DatasetVersionState } from './types.js';
 
 /**
@@ -154,6 +154,20 @@ function toSummary(r: RequestRow): ErasureRequestSummary {
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/**
+ * Whether `reason` quotes the subject id as a word, in any ASCII case, in either Unicode
+ * spelling (both are taken in NFC), and with white space anywhere or nowhere inside it, since
+ * the subject key ignores it: `DE89370400440532013000` quotes `DE89 3704 0044 0532 0130 00`.
+ */
+function quotesSubjectId(reason: string, subjectId: string): boolean {
+  const chars = [...subjectId.normalize('NFC').replace(new RegExp(`[${SUBJECT_ID_PADDING}]`, 'g'), '')];
+  const text = reason.normalize('NFC');
+  // An id longer than the reason cannot be in it (nor is its pattern built: ids run to 65,536 characters).
+  if (chars.length < MIN_ID_CHECKED_IN_REASON || chars.length > text.length) return false;
+  const id = chars.map(escapeRegExp).join(`[${SUBJECT_ID_PADDING}]*`);
+  return new RegExp(`(^|[^\\p{L}\\p{N}])${id}($|[^\\p{L}\\p{N}])`, 'iu').test(text);
+}
+
 /** The trimmed subject id and reason, or ValidationFailed naming `body.subjectId` / `body.reason`. */
 function validated(input: ErasureInput): ErasureInput {
   const subjectId = input.subjectId.trim();
@@ -162,8 +176,7 @@ function validated(input: ErasureInput): ErasureInput {
   if (subjectId.length === 0) issues.push({ field: 'body.subjectId', message: 'must name the data subject (the id the datasets declared as subjectIdColumn)' });
   else if (subjectId.length > MAX_SUBJECT_ID_LENGTH) issues.push({ field: 'body.subjectId', message: `must be at most ${MAX_SUBJECT_ID_LENGTH} characters` });
   if (reason.length < 3 || reason.length > MAX_ERASURE_REASON) issues.push({ field: 'body.reason', message: `must say why and on which legal basis, in 3 to ${MAX_ERASURE_REASON} characters` });
-  // Both in NFC: the id quoted in its other Unicode spelling is the id all the same.
-  else if (subjectId.length >= MIN_ID_CHECKED_IN_REASON && new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(subjectId.normalize('NFC'))}($|[^\\p{L}\\p{N}])`, 'iu').test(reason.normalize('NFC'))) {
+  else if (quotesSubjectId(reason, subjectId)) {
     issues.push({ field: 'body.reason', message: 'must not contain the subject id: the request keeps only its salted hash' });
   } else issues.push(...plainTextIssues([['body.reason', reason]]));
   if (issues.length > 0) throw new ValidationFailed(`invalid erasure request: ${issues.map((i) => i.field).join(', ')}`, issues);

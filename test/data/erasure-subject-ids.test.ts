@@ -110,6 +110,31 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('erasure requests 
     expect(((await quoting.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field)).toEqual(['body.reason']);
   });
 
+  it('finds an IBAN however the file and the request space it, and refuses a reason quoting it in another spacing', async () => {
+    await ingest('accounts-jsonl', '{"customer_id": "DE89 3704 0044 0532 0130 00", "amount": 1}\n{"customer_id": "FR14 2004 1010 0505 0001 3M02 606", "amount": 2}\n', 'application/x-ndjson');
+    await ingest('accounts-csv', 'customer_id,amount\nde89370400440532013000,3\n', 'text/csv');
+    expect(await foundIn('DE89370400440532013000')).toEqual(['accounts-csv', 'accounts-jsonl']);
+    expect(await foundIn('DE89 3704 0044 0532 0130 00')).toEqual(['accounts-csv', 'accounts-jsonl']);
+    expect(await foundIn('fr1420041010050500013m02606')).toEqual(['accounts-jsonl']);
+    expect(await foundIn('DE89 3704 0044 0532 0130 01')).toEqual([]);
+
+    const request = (subjectId: string, reason: string) =>
+      fetch(`${base}/api/v1/erasure-requests`, { method: 'POST', headers: { authorization: `Bearer ${officer.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ subjectId, reason }) });
+    for (const [subjectId, reason] of [
+      ['DE89 3704 0044 0532 0130 00', 'Art. 17(1)(b): letter about account DE89370400440532013000'],
+      ['DE89370400440532013000', 'Art. 17(1)(b): letter about account de89 3704 0044 0532 0130 00.'],
+      ['DE89370400440532013000', 'Art. 17(1)(b): letter about account DE89\u00a03704\u30000044 0532 0130 00'],
+    ] as const) {
+      const quoting = await request(subjectId, reason);
+      expect(quoting.status, reason).toBe(400);
+      expect(((await quoting.json()) as { errors: Array<{ field: string; detail: string }> }).errors).toEqual([
+        expect.objectContaining({ field: 'body.reason', detail: expect.stringContaining('must not contain the subject id') }),
+      ]);
+    }
+    // Another account is no quote.
+    expect((await request('DE89370400440532013000', 'Art. 17(1)(b): not DE89370400440532013001')).status).toBe(201);
+  });
+
   it('finds an id longer than a thousand characters (a composite key, a URL), and refuses one past the limit naming body.subjectId', async () => {
     const long = `https://crm.example.com/customers/${'k'.repeat(3000)}`;
     await ingest('crm-export', `customer_id,amount\n${long},1\nshort,2\n`, 'text/csv');
