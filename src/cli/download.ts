@@ -43,7 +43,8 @@ export async function assertWritable(out: string, force: boolean): Promise<void>
  * Streams the answer to `path` into a temporary file beside `out` (never held in memory),
  * hashing while writing, and gives it `out`'s name only when it arrived whole (as long as
  * its Content-Length) and hashes to `expectedSha256`. A cut-off stream, a length or digest
- * that differs, or any failure removes the temporary file and throws saying what differed.
+ * that differs, SIGINT or SIGTERM meanwhile, or any failure removes the temporary file and
+ * throws saying what differed.
  * Without `force` an `out` that appeared meanwhile is not replaced either.
  */
 export async function downloadFile(target: ServerTarget, download: FileDownload): Promise<DownloadedFile> {
@@ -61,12 +62,26 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
       done(null, chunk);
     },
   });
+  // Ctrl-C (SIGINT) or a service manager's SIGTERM would end the process with the partial
+  // temporary file left behind, certified rows in a hidden file nobody looks for: while it exists,
+  // either signal cuts the transfer short instead, and the file is removed like any cut-off one.
+  let interruptedBy: NodeJS.Signals | undefined;
+  const interrupt = (signal: NodeJS.Signals): void => {
+    interruptedBy = signal;
+    res.destroy();
+  };
+  const interrupted = (): AssayError =>
+    new Unavailable(`the download of ${download.path} was interrupted (${interruptedBy}) after ${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes: the partial file was removed and nothing was written to ${download.out}`);
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   try {
     try {
       await pipeline(res, counter, createWriteStream(temp, { flags: 'wx' }));
     } catch (cause) {
+      if (interruptedBy) throw interrupted();
       throw new Unavailable(`the download of ${download.path} was cut off after ${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes: ${(cause as Error).message}`, cause);
     }
+    if (interruptedBy) throw interrupted();
     if (Number.isFinite(total) && received !== total) throw new Unavailable(`the download of ${download.path} was cut off: ${received} of ${total} bytes arrived`);
     const sha256 = hash.digest('hex');
     if (sha256 !== download.expectedSha256) {
@@ -78,6 +93,9 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
     res.destroy();
     await rm(temp, { force: true });
     throw err;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
   }
 }
 

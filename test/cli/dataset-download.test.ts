@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteDb } from '../../src/store/index.js';
 import { duckRows } from '../data/support.js';
 import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, exitOf, runAssay, spawnAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { cliEnv, eventually, exitOf, runAssay, spawnAssay, startAssayServer, type RunningServer } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-download-'));
 const home = join(root, 'home');
@@ -161,7 +161,7 @@ function runAssayIn(cwd: string, args: string[], token: string) {
  */
 describe('assay dataset download keeps nothing that is not what the version record states', { timeout: 120_000 }, () => {
   const good = Buffer.from('PAR1 the certified bytes PAR1');
-  let mode: 'other-bytes' | 'cut-off' = 'other-bytes';
+  let mode: 'other-bytes' | 'cut-off' | 'stall' = 'other-bytes';
   let fake: Server;
   let url = '';
 
@@ -176,7 +176,8 @@ describe('assay dataset download keeps nothing that is not what the version reco
       res.writeHead(200, { 'content-type': 'application/vnd.apache.parquet', 'content-length': String(mode === 'other-bytes' ? sent.length : good.length) });
       res.write(sent);
       if (mode === 'other-bytes') res.end();
-      else setTimeout(() => res.destroy(), 50);
+      // A slow link: the rest never comes while the user waits, until Ctrl-C.
+      else if (mode === 'cut-off') setTimeout(() => res.destroy(), 50);
     });
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
@@ -198,6 +199,20 @@ describe('assay dataset download keeps nothing that is not what the version reco
     expect(r.output).toContain(`the downloaded bytes hash to sha256:${sha256(Buffer.from('PAR1 some other bytes! PAR1'))}, not sha256:${sha256(good)} as the version record states: discarded`);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  for (const [signal, who] of [['SIGINT', 'Ctrl-C'], ['SIGTERM', "a service manager's stop"]] as const) {
+    it(`${signal} (${who}) mid-download: the partial temporary file is removed, exit 1 saying so`, async () => {
+      const dir = mkdtempSync(join(root, `${signal}-`));
+      mode = 'stall';
+      const child = spawnAssay(['dataset', 'download', 'loans', '--version', '1', '--url', url, '--out', join(dir, 'x.parquet')], cliEnv({ ASSAY_TOKEN: 'assay_fake' }));
+      // The transfer is under way once its temporary file holds the first bytes.
+      await eventually(() => (readdirSync(dir).some((f) => f.endsWith('.part')) ? true : undefined));
+      child.kill(signal);
+      expect(await exitOf(child)).toBe(1);
+      expect(child.output()).toContain(`was interrupted (${signal}) after 10 of ${good.length} bytes: the partial file was removed and nothing was written to ${join(dir, 'x.parquet')}`);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
 
   it('a stream cut off before its Content-Length: exit 1 saying how much arrived, nothing left behind', async () => {
     const dir = mkdtempSync(join(root, 'cut-'));
