@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Transform } from 'node:stream';
@@ -20,26 +20,42 @@ export interface FileUpload {
  * Streams a file to the server as the request body (never read whole into memory), with
  * Content-Length so the server can refuse an oversized upload before it starts. Resolves to
  * the JSON answer; a problem+json answer becomes an AssayError with the server's code.
+ *
+ * The file is read through one open descriptor, never past the size it had when the upload
+ * began, and its last bytes are held back until the file is found unchanged (same size and
+ * modification time): a file still being written, truncated or rewritten meanwhile aborts the
+ * request, so the server never records a snapshot that is not the file, and a file cut short
+ * never leaves the request waiting forever for the bytes its Content-Length announced.
  */
 export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): Promise<T> {
-  const total = await uploadableSize(upload.file);
+  const { handle, size: total, mtimeMs } = await openUploadable(upload.file);
+  try {
+    return await sendFile<T>(target, upload, { handle, total, mtimeMs });
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** The open file being uploaded, as it was when the upload began. */
+interface UploadSource {
+  handle: FileHandle;
+  total: number;
+  mtimeMs: number;
+}
+
+async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: UploadSource): Promise<T> {
+  const { handle, total } = file;
   const url = new URL(`${target.url}${upload.path}`);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  let sent = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      sent += chunk.length;
-      upload.onProgress?.(sent, total);
-      done(null, chunk);
-    },
-  });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     const req = send(url, { method: 'POST', headers: { authorization: `Bearer ${target.token}`, 'content-type': upload.contentType, 'content-length': String(total) } }, resolve);
     req.on('error', reject);
-    const source = createReadStream(upload.file, { highWaterMark: 1024 * 1024 });
+    // Never past the announced length: a file that grew is caught below rather than overrunning the request.
+    const source = handle.createReadStream({ start: 0, ...(total > 0 ? { end: total - 1 } : {}), highWaterMark: 1024 * 1024, autoClose: false });
     // The file failing mid-read aborts the request; say why, not the "socket hang up" that follows.
     source.on('error', (err) => reject(unreadable(upload.file, err)));
-    pipeline(source, counter, req).catch(() => undefined);
+    const guard = unchangedGuard(upload, file, reject);
+    pipeline(source, guard, req).catch(() => undefined);
   });
   let res: IncomingMessage;
   try {
@@ -60,16 +76,66 @@ export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): P
   return body;
 }
 
-/** The size of `file`, a readable regular file; else a usage error naming it (before anything is sent). */
-async function uploadableSize(file: string): Promise<number> {
-  let info;
+/**
+ * Passes the file's bytes on, counting them for the progress bar, but holds the last chunk back
+ * until the whole announced length was read and the file still has the size and modification
+ * time it had at the start; otherwise fails (rejecting the upload with `changedWhileSent`), which
+ * aborts the request before its last byte, so the server discards what arrived.
+ */
+function unchangedGuard(upload: FileUpload, file: UploadSource, reject: (err: AssayError) => void): Transform {
+  let sent = 0;
+  let held: Buffer | undefined;
+  const fail = (err: AssayError, done: (err: Error) => void): void => {
+    reject(err);
+    done(err);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      sent += chunk.length;
+      upload.onProgress?.(Math.min(sent, file.total), file.total);
+      const previous = held;
+      held = chunk;
+      done(null, previous);
+    },
+    flush(done) {
+      file.handle.stat().then(
+        (now) => {
+          if (sent !== file.total || now.size !== file.total || now.mtimeMs !== file.mtimeMs) {
+            fail(changedWhileSent(upload.file, { sent, total: file.total, now: now.size }), done);
+            return;
+          }
+          done(null, held);
+        },
+        (err: unknown) => fail(unreadable(upload.file, err), done),
+      );
+    },
+  });
+}
+
+function changedWhileSent(file: string, n: { sent: number; total: number; now: number }): ValidationFailed {
+  const what = n.sent < n.total ? `it ended after ${n.sent} of its ${n.total} bytes` : n.now !== n.total ? `it was ${n.total} bytes and is now ${n.now}` : 'it was modified';
+  return new ValidationFailed(`cannot upload ${file}: it changed while it was being sent (${what}); the upload was aborted and nothing was ingested: send it again once it is complete`, [
+    { field: 'file', message: 'changed while being sent' },
+  ]);
+}
+
+/** `file`, a readable regular file, opened, with its size and modification time; else a usage error naming it (before anything is sent). */
+async function openUploadable(file: string): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
+  let handle: FileHandle;
   try {
-    info = await stat(file);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer before it can be refused below.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw unreadable(file, err);
   }
-  if (!info.isFile()) throw new ValidationFailed(`cannot upload ${file}: not a regular file${info.isDirectory() ? ' (a directory)' : ''}`, [{ field: 'file', message: 'must be a regular file' }]);
-  return info.size;
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new ValidationFailed(`cannot upload ${file}: not a regular file${info.isDirectory() ? ' (a directory)' : ''}`, [{ field: 'file', message: 'must be a regular file' }]);
+    return { handle, size: info.size, mtimeMs: info.mtimeMs };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 function unreadable(file: string, err: unknown): ValidationFailed {
