@@ -174,6 +174,12 @@ const DUCKDB_MEMORY_FLOOR = '64MB';
 const dataSettings = z.strictObject({
   /** Largest dataset upload in bytes; larger ones are refused with 413 as soon as that is known. @default 64 GiB */
   maxUploadBytes: wholeNumberSetting(1).default(64 * 1024 ** 3),
+  /**
+   * How long a dataset upload may send nothing before it is refused and its partial spool removed:
+   * a stalled client (a half-open connection, a file on a hung mount) would otherwise hold the
+   * spool, and a stopping server, forever. @default 300
+   */
+  uploadIdleTimeoutSeconds: wholeNumberSetting(1, LONGEST_INTERVAL_SECONDS).default(300),
   /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
   duckdbMemoryLimit: z
     .string()
@@ -321,7 +327,7 @@ export interface AssayConfig {
   /** Bounded autonomy: how long approval requests live. */
   autonomy: { approvalExpiryMinutes: number };
   /** Governed data: upload limit and DuckDB's memory per ingest. */
-  data: { maxUploadBytes: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean; pendingBlobGraceSeconds: number; pendingBlobSweepIntervalSeconds: number };
+  data: { maxUploadBytes: number; uploadIdleTimeoutSeconds: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean; pendingBlobGraceSeconds: number; pendingBlobSweepIntervalSeconds: number };
   /** OpenLineage out: the consumer Assay reports its own jobs to, if any. */
   lineage: LineageConfig;
   /** Paths derived from `home`. */

@@ -31,7 +31,8 @@ export interface DataEnv {
   /** Larger uploads are refused with 413. */
   maxUploadBytes: number;
   /** DuckDB's memory limit per ingest, e.g. `2GB`; beyond it DuckDB spills to `tmpDir`. */
-  duckdbMemoryLimit: string;
+  duckdbMemoryLimit: string;  /** How long an upload may send nothing before it is refused (400) and its partial file removed. @default no limit */
+  uploadIdleTimeoutMs?: number;
 }
 
 /** The data module's surroundings within one request: the claim its pending blob records go under. */
@@ -85,7 +86,7 @@ export async function ingestDataset(env: DataEnv, input: IngestInput, ctx: Chang
   const declared = declare(input, existing, format);
   if (!existing) await assertAccountableOwner(env.db, declared.ownerId);
   if (input.derivation) await assertDerivation(env.db, input.derivation, { name: input.name, classification: declared.classification });
-  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonLines: format === 'jsonl' });
+  const upload = await spoolUpload(input.source, { dir: env.tmpDir, maxBytes: env.maxUploadBytes, text: format !== 'parquet', jsonLines: format === 'jsonl', ...(env.uploadIdleTimeoutMs ? { idleTimeoutMs: env.uploadIdleTimeoutMs } : {}) });
   try {
     assertMagic(format, upload.head);
     const delimiter = format === 'csv' ? (input.delimiter ?? ',') : undefined;

@@ -28,7 +28,12 @@ export interface SpoolOptions {
   /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte, and refuse the NUL character. */
   text: boolean;
   /** With `text`: JSON Lines, so also refuse the escape `\u0000` and records nested deeper than JSON_LINES_MAX_DEPTH. @default false */
-  jsonLines?: boolean;
+  jsonLines?: boolean;  /**
+   * How long the upload may send nothing before it is refused and its partial file removed: a
+   * client that stalls (a half-open connection, a file on a hung mount) would otherwise hold the
+   * file, and a server that is stopping, forever. @default no limit
+   */
+  idleTimeoutMs?: number;
 }
 
 /** 413 for an upload over the configured limit. */
@@ -58,7 +63,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
   let writeFailure: { err: unknown } | undefined;
   try {
     try {
-      for await (const chunk of source) {
+      for await (const chunk of options.idleTimeoutMs ? idleLimited(source, options.idleTimeoutMs) : source) {
         size += chunk.byteLength;
         if (size > options.maxBytes) throw uploadTooLarge(options.maxBytes);
         // The head first: a refusal below may tell from the file's first bytes what it looks like.
@@ -82,6 +87,11 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
       }
     } catch (err) {
       if (err instanceof AssayError) throw err;
+      if (err instanceof UploadStalled) {
+        throw new MalformedRequest(`upload stalled: no bytes arrived for ${err.seconds} s (data.uploadIdleTimeoutSeconds) after ${size} bytes; nothing was kept`, [
+          { field: 'body', message: `nothing sent for ${err.seconds} s` },
+        ]);
+      }
       if (writeFailure) {
         if (isStorageFull(writeFailure.err)) throw new InsufficientStorage(`the server's upload spool is full after ${size} bytes; nothing was kept`, writeFailure.err);
         throw writeFailure.err;
@@ -101,6 +111,35 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
     throw err;
   }
   return { path, size, hash: digest.digest('hex'), head: Buffer.concat(headParts) };
+}
+
+/** The upload sent nothing for the idle timeout. */
+class UploadStalled extends Error {
+  constructor(readonly seconds: number) {
+    super(`no bytes for ${seconds} s`);
+  }
+}
+
+/**
+ * `source`'s chunks, failing with UploadStalled when the next one takes longer than `ms` to
+ * arrive. Only the wait for the client counts: not the time the spool takes to write a chunk.
+ * The source is left as it is (not destroyed), so the refusal can still be answered.
+ */
+async function* idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
+  const chunks = source[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new UploadStalled(Math.round(ms / 1000))), ms);
+    });
+    try {
+      const next = await Promise.race([chunks.next(), stalled]);
+      if (next.done) return;
+      yield next.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 function tooDeep(offset: number): ValidationFailed {

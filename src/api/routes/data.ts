@@ -144,7 +144,7 @@ const problem = (description: string) => ({ description, contentType: 'applicati
 
 /** The data module's surroundings, from the app's dependencies. */
 function dataEnv(deps: AppDeps): DataEnv {
-  return { db: deps.db, blobs: deps.blobs, tmpDir: deps.config.paths.tmp, maxUploadBytes: deps.config.data.maxUploadBytes, duckdbMemoryLimit: deps.config.data.duckdbMemoryLimit };
+  return { db: deps.db, blobs: deps.blobs, tmpDir: deps.config.paths.tmp, maxUploadBytes: deps.config.data.maxUploadBytes, duckdbMemoryLimit: deps.config.data.duckdbMemoryLimit, uploadIdleTimeoutMs: deps.config.data.uploadIdleTimeoutSeconds * 1000 };
 }
 
 /** The id of the principal named by id or name in `query.owner`, or a 400 naming the field. */
