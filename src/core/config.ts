@@ -179,7 +179,7 @@ const dataSettings = z.strictObject({
    * a stalled client (a half-open connection, a file on a hung mount) would otherwise hold the
    * spool, and a stopping server, forever. @default 300
    */
-  uploadIdleTimeoutSeconds: wholeNumberSetting(1, LONGEST_INTERVAL_SECONDS).default(300),
+  transferIdleTimeoutSeconds: wholeNumberSetting(1, LONGEST_INTERVAL_SECONDS).default(300),
   /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
   duckdbMemoryLimit: z
     .string()
@@ -327,7 +327,7 @@ export interface AssayConfig {
   /** Bounded autonomy: how long approval requests live. */
   autonomy: { approvalExpiryMinutes: number };
   /** Governed data: upload limit and DuckDB's memory per ingest. */
-  data: { maxUploadBytes: number; uploadIdleTimeoutSeconds: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean; pendingBlobGraceSeconds: number; pendingBlobSweepIntervalSeconds: number };
+  data: { maxUploadBytes: number; transferIdleTimeoutSeconds: number; duckdbMemoryLimit: string; erasureFlagsModels: boolean; pendingBlobGraceSeconds: number; pendingBlobSweepIntervalSeconds: number };
   /** OpenLineage out: the consumer Assay reports its own jobs to, if any. */
   lineage: LineageConfig;
   /** Paths derived from `home`. */

@@ -88,7 +88,7 @@ export async function spoolUpload(source: AsyncIterable<Uint8Array>, options: Sp
     } catch (err) {
       if (err instanceof AssayError) throw err;
       if (err instanceof UploadStalled) {
-        throw new MalformedRequest(`upload stalled: no bytes arrived for ${err.seconds} s (data.uploadIdleTimeoutSeconds) after ${size} bytes; nothing was kept`, [
+        throw new MalformedRequest(`upload stalled: no bytes arrived for ${err.seconds} s (data.transferIdleTimeoutSeconds) after ${size} bytes; nothing was kept`, [
           { field: 'body', message: `nothing sent for ${err.seconds} s` },
         ]);
       }

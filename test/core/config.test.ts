@@ -94,11 +94,11 @@ describe('configuration', () => {
     };
     // 30 days: an operator's monthly sweep or purge; Node would clamp its timer to 1 ms.
     const month = 30 * 24 * 60 * 60;
-    const err = failure(() => load({ data: { pendingBlobSweepIntervalSeconds: month, uploadIdleTimeoutSeconds: month }, audit: { purgeIntervalSeconds: month } }));
-    expect(err.errors.map((e) => e.field).sort()).toEqual(['audit.purgeIntervalSeconds', 'data.pendingBlobSweepIntervalSeconds', 'data.uploadIdleTimeoutSeconds']);
+    const err = failure(() => load({ data: { pendingBlobSweepIntervalSeconds: month, transferIdleTimeoutSeconds: month }, audit: { purgeIntervalSeconds: month } }));
+    expect(err.errors.map((e) => e.field).sort()).toEqual(['audit.purgeIntervalSeconds', 'data.pendingBlobSweepIntervalSeconds', 'data.transferIdleTimeoutSeconds']);
     // An upload's idle limit is a timer too, of at least a second: there is no turning it off.
-    expect(failure(() => load({ data: { uploadIdleTimeoutSeconds: 0 } })).errors.map((e) => e.field)).toEqual(['data.uploadIdleTimeoutSeconds']);
-    expect(load({}).data.uploadIdleTimeoutSeconds).toBe(300);
+    expect(failure(() => load({ data: { transferIdleTimeoutSeconds: 0 } })).errors.map((e) => e.field)).toEqual(['data.transferIdleTimeoutSeconds']);
+    expect(load({}).data.transferIdleTimeoutSeconds).toBe(300);
     expect(err.message).toContain('an integer from 0 to 2147483');
     const longest = load({ data: { pendingBlobSweepIntervalSeconds: 2147483 }, audit: { purgeIntervalSeconds: 2147483 } });
     expect(longest.data.pendingBlobSweepIntervalSeconds * 1000).toBeLessThanOrEqual(2 ** 31 - 1);

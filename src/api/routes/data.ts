@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { isAssayError, NotFound, ValidationFailed } from '../../core/index.js';
 import {
@@ -144,7 +145,7 @@ const problem = (description: string) => ({ description, contentType: 'applicati
 
 /** The data module's surroundings, from the app's dependencies. */
 function dataEnv(deps: AppDeps): DataEnv {
-  return { db: deps.db, blobs: deps.blobs, tmpDir: deps.config.paths.tmp, maxUploadBytes: deps.config.data.maxUploadBytes, duckdbMemoryLimit: deps.config.data.duckdbMemoryLimit, uploadIdleTimeoutMs: deps.config.data.uploadIdleTimeoutSeconds * 1000 };
+  return { db: deps.db, blobs: deps.blobs, tmpDir: deps.config.paths.tmp, maxUploadBytes: deps.config.data.maxUploadBytes, duckdbMemoryLimit: deps.config.data.duckdbMemoryLimit, uploadIdleTimeoutMs: deps.config.data.transferIdleTimeoutSeconds * 1000 };
 }
 
 /** The id of the principal named by id or name in `query.owner`, or a 400 naming the field. */
@@ -315,7 +316,7 @@ const downloadRoute = defineRoute({
     409: problem('the version is not certified: `errors` names params.version with its state (quarantine)'),
     500: problem('the certified Parquet named by the version is missing from the blob store, or its bytes no longer hash to its digest (caught before the first byte): an operator must restore it'),
   },
-  handler: async ({ params, principal, deps, requestId, request }) => {
+  handler: async ({ params, principal, deps, requestId, request, reply }) => {
     const caller = principal as AuthenticatedPrincipal;
     let file: CertifiedParquetFile;
     try {
@@ -330,9 +331,25 @@ const downloadRoute = defineRoute({
     const headers = parquetHeaders(file);
     // HEAD (Fastify answers it with this handler): no rows leave, so none are read and no access is recorded.
     if (request.method === 'HEAD') return { file: undefined, headers };
-    return { file: await openCertifiedParquet({ ...deps, alerts: request.log }, file, changeContextOf(caller, requestId)), headers };
+    const opened = await openCertifiedParquet({ ...deps, alerts: request.log }, file, changeContextOf(caller, requestId));
+    stopWhenStalled(reply.raw, deps.config.data.transferIdleTimeoutSeconds * 1000);
+    return { file: opened, headers };
   },
 });
+
+/**
+ * A client that stops reading a download (a half-open connection, a process stopped mid-read)
+ * would hold the response, its blob stream, and a stopping server, forever: once the socket has
+ * moved no byte for `ms`, Node destroys it (nothing listens for its 'timeout'), which ends the
+ * response short of its Content-Length. The limit is lifted when the response ends, for the next
+ * request on the connection.
+ */
+function stopWhenStalled(response: ServerResponse, ms: number): void {
+  const socket = response.socket;
+  if (!socket) return;
+  socket.setTimeout(ms);
+  response.once('close', () => socket.setTimeout(0));
+}
 
 export const dataRoutes = [
   ingestRoute,

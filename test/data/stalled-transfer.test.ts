@@ -1,15 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eventually } from '../support/cli.js';
 import { eachBackend } from '../support/databases.js';
-import { leftovers } from './support.js';
+import { leftovers, upload } from './support.js';
 
 /**
  * A client that stops sending mid-body without going away (a half-open connection after a
  * firewall drops its state, a CLI reading a file on a hung NFS mount): with no limit the server
  * held the partial spool, raw data, forever, and a server told to stop (SIGTERM) waited for the
- * request forever. After data.uploadIdleTimeoutSeconds of silence the upload is refused.
+ * request forever. After data.transferIdleTimeoutSeconds of silence the upload is refused.
  */
 describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload that stalls halfway [%s]', { timeout: 30_000 }, (_name, backend) => {
   let t: TestApp;
@@ -25,7 +26,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload that st
   };
 
   beforeAll(async () => {
-    t = await createTestApp(backend, { config: { data: { uploadIdleTimeoutSeconds: 1 } } });
+    t = await createTestApp(backend, { config: { data: { transferIdleTimeoutSeconds: 1 } } });
     steward = await createPrincipalWithToken(t.db, { name: 'steward', roles: ['data-steward'] });
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     port = (t.app.server.address() as { port: number }).port;
@@ -52,7 +53,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload that st
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     const problem = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { detail: string; errors: Array<{ field: string }> };
-    expect(problem.detail).toMatch(/^upload stalled: no bytes arrived for 1 s \(data\.uploadIdleTimeoutSeconds\) after \d+ bytes; nothing was kept$/);
+    expect(problem.detail).toMatch(/^upload stalled: no bytes arrived for 1 s \(data\.transferIdleTimeoutSeconds\) after \d+ bytes; nothing was kept$/);
     expect(problem.errors).toEqual([{ field: 'body', detail: 'nothing sent for 1 s' }]);
     await eventually(async () => ((await leftovers(t)).spooled.length === 0 ? true : undefined), 20);
     expect(await leftovers(t)).toEqual({ versions: 0, datasets: 0, blobs: 0, spooled: [] });
@@ -77,5 +78,67 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('an upload that st
     // Without the limit this never resolves (the test's timeout fails it).
     await t.app.close();
     expect((await leftovers(t)).spooled).toEqual([]);
+  });
+});
+
+/**
+ * A client that stops reading a certified Parquet download without going away held the
+ * response, and a stopping server, forever. After data.transferIdleTimeoutSeconds in which the
+ * connection moves no byte, the server ends the response short of its Content-Length.
+ */
+describe.each(eachBackend().map((b) => [b.name, b] as const))('a download that stalls halfway [%s]', { timeout: 60_000 }, (_name, backend) => {
+  let t: TestApp;
+  let reader: { id: string; token: string };
+  let port: number;
+  let socket: Socket | undefined;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, { config: { data: { transferIdleTimeoutSeconds: 1 } } });
+    const ingester = await createPrincipalWithToken(t.db, { name: 'ingester', roles: ['data-steward'] });
+    reader = await createPrincipalWithToken(t.db, { name: 'promoter', roles: ['data-steward'] });
+    // Random letters (no digits, which PII detectors read): a Parquet file of several MB, more than the socket buffers between server and client hold.
+    const rows = Array.from({ length: 600_000 }, (_, i) => `${i},${randomBytes(16).toString('hex').replace(/\d/g, (d) => 'ghijklmnop'[Number(d)]!)}`);
+    const res = await upload(t, { name: 'wide', body: `id,token\n${rows.join('\n')}\n`, token: ingester.token, query: { classification: 'internal', owner: 'ingester' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const promoted = await t.app.inject({ method: 'POST', url: '/api/v1/datasets/wide/versions/1/promote', headers: { authorization: `Bearer ${reader.token}` } });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (t.app.server.address() as { port: number }).port;
+    // Ingesting and certifying the file takes seconds on a loaded machine.
+  }, 120_000);
+  afterAll(async () => {
+    socket?.destroy();
+    await t?.close();
+  });
+
+  it('is ended short of its Content-Length once nothing moves for the limit, so a stopping server is not held; the download stays audited', async () => {
+    socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let received = Buffer.alloc(0);
+    let stopped = false;
+    const headersSeen = new Promise<void>((resolve) => {
+      socket!.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+        if (!stopped && received.includes('\r\n\r\n')) {
+          stopped = true;
+          // The reader stops reading, without going away.
+          socket!.pause();
+          resolve();
+        }
+      });
+    });
+    await new Promise((resolve) => socket!.once('connect', resolve));
+    socket.write(`GET /api/v1/datasets/wide/versions/1/parquet HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${reader.token}\r\n\r\n`);
+    await headersSeen;
+    const length = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(received.toString('latin1'))?.[1]);
+    expect(length).toBeGreaterThan(8 * 1024 * 1024);
+    const ended = new Promise((resolve) => socket!.once('close', resolve));
+    // Without the limit this never resolves (the test's timeout fails it): close() waits for the response.
+    await t.app.close();
+    socket.resume();
+    await ended;
+    const body = received.length - (received.indexOf('\r\n\r\n') + 4);
+    expect(body).toBeLessThan(length);
+    expect((await t.db.query(`SELECT 1 FROM audit_entries WHERE action = 'dataset.download'`)).rowCount).toBe(1);
   });
 });
