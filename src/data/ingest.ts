@@ -31,7 +31,8 @@ export interface DataEnv {
   /** Larger uploads are refused with 413. */
   maxUploadBytes: number;
   /** DuckDB's memory limit per ingest, e.g. `2GB`; beyond it DuckDB spills to `tmpDir`. */
-  duckdbMemoryLimit: string;  /** How long an upload may send nothing before it is refused (400) and its partial file removed. @default no limit */
+  duckdbMemoryLimit: string;
+  /** How long an upload may send nothing before it is refused (400) and its partial file removed. @default no limit */
   uploadIdleTimeoutMs?: number;
 }
 

@@ -28,7 +28,8 @@ export interface SpoolOptions {
   /** Validate UTF-8 while streaming (CSV and JSON Lines), naming the offset of the first bad byte, and refuse the NUL character. */
   text: boolean;
   /** With `text`: JSON Lines, so also refuse the escape `\u0000` and records nested deeper than JSON_LINES_MAX_DEPTH. @default false */
-  jsonLines?: boolean;  /**
+  jsonLines?: boolean;
+  /**
    * How long the upload may send nothing before it is refused and its partial file removed: a
    * client that stalls (a half-open connection, a file on a hung mount) would otherwise hold the
    * file, and a server that is stopping, forever. @default no limit
@@ -132,13 +133,15 @@ async function* idleLimited(source: AsyncIterable<Uint8Array>, ms: number): Asyn
     const stalled = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new UploadStalled(Math.round(ms / 1000))), ms);
     });
+    let next: IteratorResult<Uint8Array>;
     try {
-      const next = await Promise.race([chunks.next(), stalled]);
-      if (next.done) return;
-      yield next.value;
+      next = await Promise.race([chunks.next(), stalled]);
     } finally {
+      // Cleared before the chunk is handed on, so no timer runs while the spool writes it.
       clearTimeout(timer);
     }
+    if (next.done) return;
+    yield next.value;
   }
 }
 
