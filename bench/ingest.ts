@@ -153,7 +153,8 @@ async function ingestTarget(work: string) {
 async function ingestOnce(target: Awaited<ReturnType<typeof ingestTarget>>, input: { work: string; file: string }): Promise<{ rows: number; excluded: number; checks: string[] }> {
   const { db, blobs, steward } = target;
   const v = await ingestDataset(
-    { db, blobs, tmpDir: join(input.work, 'tmp'), maxUploadBytes: 64 * 1024 * MiB, duckdbMemoryLimit: '4GB' },
+    // The server's default upload idle limit (data.transferIdleTimeoutSeconds), so its per-chunk timer is measured too.
+    { db, blobs, tmpDir: join(input.work, 'tmp'), maxUploadBytes: 64 * 1024 * MiB, duckdbMemoryLimit: '4GB', uploadIdleTimeoutMs: 300_000 },
     {
       name: 'bench-customers',
       source: createReadStream(input.file, { highWaterMark: MiB }),
