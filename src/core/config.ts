@@ -175,9 +175,10 @@ const dataSettings = z.strictObject({
   /** Largest dataset upload in bytes; larger ones are refused with 413 as soon as that is known. @default 64 GiB */
   maxUploadBytes: wholeNumberSetting(1).default(64 * 1024 ** 3),
   /**
-   * How long a dataset upload may send nothing before it is refused and its partial spool removed:
-   * a stalled client (a half-open connection, a file on a hung mount) would otherwise hold the
-   * spool, and a stopping server, forever. @default 300
+   * How long a dataset upload may send nothing before it is refused and its partial spool removed,
+   * and a certified Parquet download may move no byte before it is ended: a stalled client (a
+   * half-open connection, a file on a hung mount, a reader that stopped) would otherwise hold its
+   * files, and a stopping server, forever. @default 300
    */
   transferIdleTimeoutSeconds: wholeNumberSetting(1, LONGEST_INTERVAL_SECONDS).default(300),
   /** DuckDB's memory limit per ingest (`512MB`, `4GB`…); above it DuckDB spills to `$ASSAY_HOME/tmp`. @default 2GB */
