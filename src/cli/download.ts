@@ -70,8 +70,10 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
     interruptedBy = signal;
     res.destroy();
   };
+  /** How far the transfer got, for a message: "1234 of 5678 bytes". */
+  const progress = (): string => `${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes`;
   const interrupted = (): AssayError =>
-    new Unavailable(`the download of ${download.path} was interrupted (${interruptedBy}) after ${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes: the partial file was removed and nothing was written to ${download.out}`);
+    new Unavailable(`the download of ${download.path} was interrupted (${interruptedBy}) after ${progress()}: the partial file was removed and nothing was written to ${download.out}`);
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   try {
@@ -79,7 +81,7 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
       await pipeline(res, counter, createWriteStream(temp, { flags: 'wx' }));
     } catch (cause) {
       if (interruptedBy) throw interrupted();
-      throw new Unavailable(`the download of ${download.path} was cut off after ${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes: ${(cause as Error).message}`, cause);
+      throw new Unavailable(`the download of ${download.path} was cut off after ${progress()}: ${(cause as Error).message}`, cause);
     }
     if (interruptedBy) throw interrupted();
     if (Number.isFinite(total) && received !== total) throw new Unavailable(`the download of ${download.path} was cut off: ${received} of ${total} bytes arrived`);
