@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AssayError, isProcessAlive, loadConfig, Unavailable, type AssayConfig, type ErrorCode } from '../core/index.js';
 import type { CliIo, GlobalOptions } from './io.js';
 
+/** `--url` help for commands that only talk to a running server (never the database directly). */
+export const SERVER_URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
+
 /** How to reach a running server. */
 export interface ServerTarget {
   url: string;

@@ -1,13 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { APPROVAL_STATUSES, type ApprovalRequestRecord, type AutonomyAnswer } from '../../autonomy/index.js';
 import { RISK_TIERS } from '../../policy/index.js';
-import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { getAllPages, getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
-
-const URL_HELP = 'server to ask (default: the running server of $ASSAY_HOME)';
 
 /** The flags behind the fields `policy decide` sends, so a refusal names what was typed (`--approval`, not `body.approvalId`). */
 const DECIDE_FIELDS: FieldFlags = {
@@ -63,7 +61,7 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
     .option('--amount <n>', 'amount at stake', parseAmount)
     .option('--approval <id>', 'an approved request (apr_…) to act on')
     .option('--expires-in <minutes>', 'a shorter life for the approval request this may open', parseMinutes)
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { action: string; risk: string; purpose: string; amount?: number; approval?: string; expiresIn?: number }) =>
       ctx.run(async () => {
         const answer = await postJson<AutonomyAnswer>(server(opts), '/api/v1/policy/decide', {
@@ -88,7 +86,7 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
     .description('list approval requests, oldest first (pending ones unless --status says otherwise)')
     .addOption(new Option('--status <status>', 'only requests in this status').choices([...APPROVAL_STATUSES, 'any']).default('pending'))
     .option('--requester <id>', 'only requests of this principal')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { status: string; requester?: string }) =>
       ctx.run(async () => {
         const all = await getAllPages<ApprovalRequestRecord>(server(opts), {
@@ -106,7 +104,7 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
     .command('show')
     .description('show one approval request')
     .argument('<id>', 'the request (apr_…)')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((id: string, opts: UrlOption) =>
       ctx.run(async () => {
         const a = await getJson<ApprovalRequestRecord>(server(opts), `/api/v1/approvals/${encodeURIComponent(id)}`);
@@ -121,7 +119,7 @@ export function registerApprovalCommands(program: Command, policy: Command, ctx:
       .description(`${verdict} a pending request, with a comment (never your own)`)
       .argument('<id>', 'the request (apr_…)')
       .requiredOption('--comment <text>', 'why (kept with the decision and in the audit log)')
-      .option('--url <url>', URL_HELP)
+      .option('--url <url>', SERVER_URL_HELP)
       .action((id: string, opts: UrlOption & { comment: string }) =>
         ctx.run(async () => {
           const a = await postJson<ApprovalRequestRecord>(server(opts), `/api/v1/approvals/${encodeURIComponent(id)}/${verdict}`, { comment: opts.comment }).catch(

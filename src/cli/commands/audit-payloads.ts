@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AuditPayload, LegalHold, LegalHoldScope, PurgeReport } from '../../audit/index.js';
-import { postJson, getJson, serverFor, type ServerTarget } from '../client.js';
+import { postJson, getJson, serverFor, SERVER_URL_HELP, type ServerTarget } from '../client.js';
 import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
@@ -74,7 +74,6 @@ function printPurge(io: CliIo, r: PurgeReport): void {
 export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCommandContext): void {
   const { io } = ctx;
   const json = (): boolean => ctx.globals().json === true;
-  const urlHelp = 'server to ask (default: the running server of $ASSAY_HOME)';
 
   const hold = audit.command('hold').description('legal holds: while one is active, nothing in its scope is erased or purged');
   hold
@@ -87,7 +86,7 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .option('--resource <type:id>', 'only payloads referenced by audit entries about this resource', parseResource)
     .option('--stored-from <iso>', 'only payloads stored at or after this time')
     .option('--stored-to <iso>', 'only payloads stored before this time')
-    .option('--url <url>', urlHelp)
+    .option('--url <url>', SERVER_URL_HELP)
     .action(
       (opts: UrlOption & { case: string; reason: string; class?: string[]; subject?: string; resource?: { type: string; id: string }; storedFrom?: string; storedTo?: string }) =>
         ctx.run(async () => {
@@ -110,7 +109,7 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .command('list')
     .description('list legal holds (active ones; --all for released ones too)')
     .option('--all', 'include released holds')
-    .option('--url <url>', urlHelp)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { all?: boolean }) =>
       ctx.run(async () => {
         const { holds } = await getJson<{ holds: LegalHold[] }>(server(ctx, opts), `/api/v1/audit/holds${opts.all ? '' : '?active=true'}`);
@@ -125,7 +124,7 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .description('release a legal hold; what it covered may then be erased or purged')
     .argument('<id>', 'the hold (hold_…)')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
-    .option('--url <url>', urlHelp)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((id: string, opts: UrlOption & { reason: string }) =>
       ctx.run(async () => {
         const h = await postJson<LegalHold>(server(ctx, opts), `/api/v1/audit/holds/${encodeURIComponent(id)}/release`, { reason: opts.reason }).catch(
@@ -144,7 +143,7 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .description('purge now the payload bytes past their retention maximum that no legal hold covers (the server also does this on a schedule)')
     .option('--dry-run', 'only report what would be purged')
     .option('--limit <n>', 'most payloads purged or reported (1 to 10000)', parseLimit)
-    .option('--url <url>', urlHelp)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { dryRun?: boolean; limit?: number }) =>
       ctx.run(async () => {
         const report = await postJson<PurgeReport>(server(ctx, opts), '/api/v1/audit/purge', {
@@ -165,7 +164,7 @@ export function registerAuditPayloadCommands(audit: Command, ctx: AuditPayloadCo
     .argument('<sha256>', 'the payload hash')
     .requiredOption('--reason <text>', 'the erasure request and its reference (recorded in the audit log)')
     .option('--override-minimum', 'erase before the retention minimum (a recorded decision, GDPR Art. 17(3)(b))')
-    .option('--url <url>', urlHelp)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((sha256: string, opts: UrlOption & { reason: string; overrideMinimum?: boolean }) =>
       ctx.run(async () => {
         const p = await postJson<AuditPayload>(server(ctx, opts), `/api/v1/audit/payloads/${encodeURIComponent(sha256)}/erase`, {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CSV_DELIMITERS, DATASET_FORMATS, DECIMAL_SEPARATORS, delimiterForFile, describeValueFormat, mediaTypeForFile, RESIDENCY_REGIONS, residencyOf, type DatasetRecord, type DatasetVersionRecord } from '../../data/index.js';
 import { CLASSIFICATIONS } from '../../policy/index.js';
-import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { getAllPages, getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 import { progressBar, uploadFile } from '../upload.js';
@@ -12,8 +12,6 @@ import { registerManifestVerify } from './dataset-verify.js';
 import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
 
 type UrlOption = { url?: string };
-const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
-
 interface IngestOptions extends UrlOption, DeriveOptions {
   name: string;
   sourceSystem: string;
@@ -117,7 +115,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
     .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
     .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((file: string, opts: IngestOptions) =>
       ctx.run(async () => {
         const query = new URLSearchParams({ sourceSystem: opts.sourceSystem, classification: opts.classification, owner: opts.owner });
@@ -150,7 +148,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
   dataset
     .command('list')
     .description('datasets you are cleared to see')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption) =>
       ctx.run(async () => {
         const all = await getAllPages<DatasetRecord>(serverFor(io, ctx.globals(), opts.url), { path: '/api/v1/datasets', query: {}, key: 'datasets' });
@@ -166,7 +164,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .description('a dataset and its versions; with --version, that version, its columns and its checks')
     .argument('<name>', 'the dataset')
     .option('--version <n>', 'one version, with its quarantine checks', datasetVersion)
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, opts: UrlOption & { version?: string }) =>
       ctx.run(async () => {
         const target = serverFor(io, ctx.globals(), opts.url);
@@ -202,7 +200,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .argument('<version>', 'the version to certify', datasetVersion)
     .option('--override <check>', 'record an exception to this failing blocking check (repeatable; each needs a --reason)', collect, [])
     .option('--reason <text>', 'why the preceding --override may be waived (kept in the manifest and the audit log)', collect, [])
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, version: string, opts: PromoteOptions) =>
       ctx.run(async () => {
         if (opts.override.length !== opts.reason.length) {
@@ -231,7 +229,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .argument('<version>', 'the quarantined version', datasetVersion)
     .requiredOption('--check <check>', 'the failing blocking check, e.g. pii')
     .requiredOption('--reason <text>', 'why it may be waived (kept with the exception, in the manifest and the audit log)')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, version: string, opts: UrlOption & { check: string; reason: string }) =>
       ctx.run(async () => {
         const target = serverFor(io, ctx.globals(), opts.url);

@@ -1,14 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { DatasetVersionRecord } from '../../data/index.js';
-import { getJson, serverFor } from '../client.js';
+import { getJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { assertWritable, downloadFile, type DownloadedFile } from '../download.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 import { progressBar } from '../upload.js';
 import { datasetVersion } from './dataset-version.js';
 
-const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The arguments behind the route's fields, so a refusal names what was typed. */
 const FILE_FIELDS = { 'params.name': 'NAME', 'params.version': '--version' };
 
@@ -95,7 +94,7 @@ export function registerCertifiedFileCommands(dataset: Command, ctx: CommandCont
       .requiredOption('--version <n>', 'the certified version', datasetVersion)
       .option('--out <file>', `where to write it (default: <name>-v<version>${file.suffix} in the current directory)`)
       .option('--force', 'replace --out if it exists')
-      .option('--url <url>', URL_HELP)
+      .option('--url <url>', SERVER_URL_HELP)
       .action((name: string, opts: FileOptions) =>
         ctx.run(async () => {
           const out = resolve(io.cwd, opts.out ?? `${name}-v${opts.version}${file.suffix}`);

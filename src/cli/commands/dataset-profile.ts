@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { counted } from '../../core/index.js';
 import type { ColumnProfile, DatasetProfile } from '../../data/index.js';
-import { getJson, serverFor } from '../client.js';
+import { getJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 import { datasetVersion } from './dataset-version.js';
 
-const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The arguments behind the route's fields, so a refusal names what was typed. */
 const PROFILE_FIELDS = { 'params.name': 'NAME', 'params.version': '--version' };
 
@@ -49,7 +48,7 @@ export function registerProfileCommand(dataset: Command, ctx: CommandContext): v
     .argument('<name>', 'the dataset')
     .requiredOption('--version <n>', 'the version', datasetVersion)
     .option('--column <name>', 'only this column')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, opts: { version: string; column?: string; url?: string }) =>
       ctx.run(async () => {
         const { version } = opts;

@@ -1,12 +1,11 @@
 import { Option, type Command } from 'commander';
 import { counted } from '../../core/index.js';
 import { ERASURE_STATUSES, type ErasureRequestRecord, type ErasureRequestSummary } from '../../data/index.js';
-import { getAllPages, getJson, postJson, serverFor } from '../client.js';
+import { getAllPages, getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
-const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The flags and arguments behind the fields the commands send, so a refusal names what the officer typed. */
 const REQUEST_FIELDS = { 'body.subjectId': '--subject-id', 'body.reason': '--reason' };
 const SHOW_FIELDS = { 'params.id': 'ID' };
@@ -53,7 +52,7 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
     )
     .requiredOption('--subject-id <id>', 'the data subject, as the datasets declared it (subjectIdColumn); sent in the body, hashed by the server, never stored')
     .requiredOption('--reason <text>', 'why, and on which legal basis (must not quote the subject id)')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { subjectId: string; reason: string }) =>
       ctx.run(async () => {
         const r = await postJson<ErasureRequestRecord>(server(opts), '/api/v1/erasure-requests', { subjectId: opts.subjectId, reason: opts.reason }).catch((err: unknown) => {
@@ -70,7 +69,7 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
     .command('list')
     .description('list erasure requests, oldest first')
     .addOption(new Option('--status <status>', 'only requests in this status').choices([...ERASURE_STATUSES]))
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { status?: string }) =>
       ctx.run(async () => {
         const all = await getAllPages<ErasureRequestSummary>(server(opts), { path: '/api/v1/erasure-requests', query: { status: opts.status }, key: 'erasureRequests' });
@@ -84,7 +83,7 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
     .command('show')
     .description('show one erasure request and what it reached')
     .argument('<id>', 'the request (era_…)')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((id: string, opts: UrlOption) =>
       ctx.run(async () => {
         const r = await getJson<ErasureRequestRecord>(server(opts), `/api/v1/erasure-requests/${encodeURIComponent(id)}`).catch((err: unknown) => {

@@ -2,12 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssayError, counted } from '../../core/index.js';
 import { MAX_EVENTS_PER_REQUEST, type GraphNode, type IngestReceipt, type LineageGraph } from '../../lineage/index.js';
-import { getJson, postJson, serverFor } from '../client.js';
+import { getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
 
 type UrlOption = { url?: string };
-const URL_HELP = 'server to talk to (default: the running server of $ASSAY_HOME)';
 /** The flags behind the graph query's fields, so a refusal names what was typed. */
 const GRAPH_FIELDS = {
   'query.node': '--node',
@@ -168,7 +167,7 @@ export function registerLineageCommands(program: Command, ctx: CommandContext): 
     .addOption(new Option('--direction <dir>', 'up: where it came from; down: where it went (default both)').choices(['up', 'down', 'both']))
     .option('--limit <n>', 'node cap; past it the answer says truncated')
     .option('--facets', 'with --json: nodes carry their facets and attributes')
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: GraphOptions) =>
       ctx.run(async () => {
         const start = startOf(opts);
@@ -192,7 +191,7 @@ export function registerLineageCommands(program: Command, ctx: CommandContext): 
     )
     .argument('<file>', 'the events file')
     .option('--from <n>', 'start at the file\'s nth event (resume after a refused batch)', positiveInteger)
-    .option('--url <url>', URL_HELP)
+    .option('--url <url>', SERVER_URL_HELP)
     .action((file: string, opts: UrlOption & { from?: number }) =>
       ctx.run(async () => {
         let events: FileEvent[];

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssayError } from '../../core/index.js';
 import { BUILT_IN_ROLES, isRole, PRINCIPAL_KINDS, type IssuedToken, type Principal, type Role, type TokenInfo } from '../../identity/index.js';
-import { getAllPages, getJson, postJson, requestJson, serverFor, type JsonRequest, type ServerTarget } from '../client.js';
+import { getAllPages, getJson, postJson, requestJson, serverFor, SERVER_URL_HELP, type JsonRequest, type ServerTarget } from '../client.js';
 import { inFlagTerms, type FieldFlags } from '../flag-terms.js';
 import { EXIT, printJson, type CliIo, type CommandContext } from '../io.js';
 
@@ -124,7 +124,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .option('--token-name <name>', 'name of the first token', 'initial')
     .option('--expires-in-days <days>', 'the first token expires after this many days', parseDays)
     .option('--scope <scope>', 'scope of the first token, repeatable: read, write, an operation id, role:<role>', collect)
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, opts: TokenOptions & { role: Role[]; kind: string; attr?: Record<string, string | string[]>; tokenName: string }) =>
       run(async () => {
         const created = await postJson<Principal & { token: string }>(server(ctx, opts), '/api/v1/principals', {
@@ -149,7 +149,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .command('list')
     .description('list principals in creation order')
     .addOption(new Option('--kind <kind>', 'only this kind').choices(PRINCIPAL_KINDS))
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { kind?: string }) =>
       run(async () => {
         const all = await getAllPages<Principal>(server(ctx, opts), { path: '/api/v1/principals', query: { kind: opts.kind }, key: 'principals' });
@@ -165,7 +165,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
   principal
     .command('show <principal>')
     .description('show one principal, by id or name')
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((idOrName: string, opts: UrlOption) =>
       run(async () => {
         const target = server(ctx, opts);
@@ -183,7 +183,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .option('--principal <principal>', 'id or name of the principal to issue for')
     .option('--expires-in-days <days>', 'expire after this many days', parseDays)
     .option('--scope <scope>', 'repeatable: read, write, an operation id, role:<role> (default: read and write)', collect)
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((name: string, opts: TokenOptions & { principal?: string }) =>
       run(async () => {
         const target = server(ctx, opts);
@@ -200,7 +200,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
     .command('list')
     .description('list your tokens, or with --principal another principal\'s (platform-admin); never the secrets')
     .option('--principal <principal>', 'id or name of the principal')
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((opts: UrlOption & { principal?: string }) =>
       run(async () => {
         const target = server(ctx, opts);
@@ -214,7 +214,7 @@ export function registerPrincipalCommands(program: Command, ctx: PrincipalComman
   token
     .command('revoke <tokenId>')
     .description('revoke a token at once (your own, or any as platform-admin)')
-    .option('--url <url>', 'server (default: the running server of $ASSAY_HOME)')
+    .option('--url <url>', SERVER_URL_HELP)
     .action((tokenId: string, opts: UrlOption) =>
       run(async () => {
         const request: JsonRequest = { method: 'DELETE', path: `/api/v1/tokens/${encodeURIComponent(tokenId)}` };
