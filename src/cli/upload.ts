@@ -1,10 +1,9 @@
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AssayError, Unavailable, ValidationFailed } from '../core/index.js';
+import { AssayError, lastChunkWithheld, Unavailable, ValidationFailed } from '../core/index.js';
 import type { ServerTarget } from './client.js';
 
 /** What `uploadFile` sends. */
@@ -54,8 +53,16 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
     const source = handle.createReadStream({ start: 0, ...(total > 0 ? { end: total - 1 } : {}), highWaterMark: 1024 * 1024, autoClose: false });
     // The file failing mid-read aborts the request; say why, not the "socket hang up" that follows.
     source.on('error', (err) => reject(unreadable(upload.file, err)));
-    const guard = unchangedGuard(upload, file, reject);
-    pipeline(source, guard, req).catch(() => undefined);
+    let sent = 0;
+    source.on('data', (chunk: string | Buffer) => {
+      sent += chunk.length;
+      upload.onProgress?.(Math.min(sent, total), total);
+    });
+    const guard = lastChunkWithheld(() => unchanged(upload.file, { ...file, sent }).catch((err: AssayError) => {
+      reject(err);
+      throw err;
+    }));
+    pipeline(source, guard.stream, req).catch(() => undefined);
   });
   let res: IncomingMessage;
   try {
@@ -77,39 +84,21 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
 }
 
 /**
- * Passes the file's bytes on, counting them for the progress bar, but holds the last chunk back
- * until the whole announced length was read and the file still has the size and modification
- * time it had at the start; otherwise fails (rejecting the upload with `changedWhileSent`), which
- * aborts the request before its last byte, so the server discards what arrived.
+ * Resolves when the whole announced length was read and the file still has the size and
+ * modification time it had at the start; otherwise rejects with `changedWhileSent`. Checked
+ * before the last chunk leaves, so a failure aborts the request short of its length and the
+ * server discards what arrived.
  */
-function unchangedGuard(upload: FileUpload, file: UploadSource, reject: (err: AssayError) => void): Transform {
-  let sent = 0;
-  let held: Buffer | undefined;
-  const fail = (err: AssayError, done: (err: Error) => void): void => {
-    reject(err);
-    done(err);
-  };
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      sent += chunk.length;
-      upload.onProgress?.(Math.min(sent, file.total), file.total);
-      const previous = held;
-      held = chunk;
-      done(null, previous);
-    },
-    flush(done) {
-      file.handle.stat().then(
-        (now) => {
-          if (sent !== file.total || now.size !== file.total || now.mtimeMs !== file.mtimeMs) {
-            fail(changedWhileSent(upload.file, { sent, total: file.total, now: now.size }), done);
-            return;
-          }
-          done(null, held);
-        },
-        (err: unknown) => fail(unreadable(upload.file, err), done),
-      );
-    },
-  });
+async function unchanged(path: string, file: UploadSource & { sent: number }): Promise<void> {
+  let now: Stats;
+  try {
+    now = await file.handle.stat();
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  if (file.sent !== file.total || now.size !== file.total || now.mtimeMs !== file.mtimeMs) {
+    throw changedWhileSent(path, { sent: file.sent, total: file.total, now: now.size });
+  }
 }
 
 function changedWhileSent(file: string, n: { sent: number; total: number; now: number }): ValidationFailed {

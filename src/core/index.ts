@@ -12,3 +12,4 @@ export * from './serial.js';
 export * from './nul.js';
 export * from './text.js';
 export * from './whole-number.js';
+export * from './withhold.js';

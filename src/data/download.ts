@@ -1,6 +1,6 @@
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { appendAuditEntry } from '../audit/index.js';
-import { AssayError, BlobCorrupt, Conflict, isAssayError } from '../core/index.js';
+import { AssayError, BlobCorrupt, Conflict, isAssayError, lastChunkWithheld } from '../core/index.js';
 import type { AlertLogger, ChangeContext } from '../identity/index.js';
 import type { BlobStore, Db } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
@@ -139,26 +139,4 @@ async function recordIncompleteDownload(env: DownloadEnv, o: { file: CertifiedPa
     env.alerts?.warn({ event: DATASET_DOWNLOAD_INCOMPLETE_ACTION, versionId: v.id, err }, `could not record in the audit log: ${cutOff}`);
   }
   if (corrupt) env.alerts?.warn({ event: CERTIFIED_BLOB_CORRUPT_EVENT, versionId: v.id, sha256: o.file.sha256 }, alert);
-}
-
-/**
- * A pass-through that emits each chunk only once the next one (or a clean end) has arrived: an
- * error upstream drops the last. `bytes()` is how many it has released.
- */
-function lastChunkWithheld(): { stream: Transform; bytes: () => number } {
-  let held: Buffer | undefined;
-  let released = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      const previous = held;
-      held = chunk;
-      released += previous?.length ?? 0;
-      callback(null, previous);
-    },
-    flush(callback) {
-      released += held?.length ?? 0;
-      callback(null, held);
-    },
-  });
-  return { stream, bytes: () => released };
 }
