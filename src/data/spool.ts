@@ -124,7 +124,10 @@ class UploadStalled extends Error {
 /**
  * `source`'s chunks, failing with UploadStalled when the next one takes longer than `ms` to
  * arrive. Only the wait for the client counts: not the time the spool takes to write a chunk.
- * The source is left as it is (not destroyed), so the refusal can still be answered.
+ * The source is left as it is (not destroyed), so the refusal can still be answered: the limit
+ * lives here rather than on the socket, as the download's does, because destroying a request
+ * destroys its socket. A fresh timer and promise per chunk: racing one long-lived promise would
+ * keep a reaction per chunk alive until it settled.
  */
 async function* idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
   const chunks = source[Symbol.asyncIterator]();

@@ -342,7 +342,7 @@ const downloadRoute = defineRoute({
  * would hold the response, its blob stream, and a stopping server, forever: once the socket has
  * moved no byte for `ms`, Node destroys it (nothing listens for its 'timeout'), which ends the
  * response short of its Content-Length. The limit is lifted when the response ends, for the next
- * request on the connection.
+ * request on the connection. (An upload's limit is in the spool: it must still answer 400.)
  */
 function stopWhenStalled(response: ServerResponse, ms: number): void {
   const socket = response.socket;
