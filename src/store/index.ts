@@ -14,5 +14,5 @@ export {
   type MigrationStatus,
 } from './db/migrator.js';
 export { acquireHomeLock, readLockHolder, type HomeLock } from './db/home-lock.js';
-export { openScratch, type Scratch, type ScratchCleanup, type ScratchOptions } from './scratch.js';
+export { openScratch, probeWritableDir, type ProbeOptions, type Scratch, type ScratchCleanup, type ScratchOptions } from './scratch.js';
 export * from './blob/index.js';

@@ -5,8 +5,8 @@
 // when it closes, and at start removes what processes that are gone left behind: never another
 // live process's work, even when servers share the volume.
 
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { lstat, mkdir, open, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -125,4 +125,43 @@ async function measure(path: string): Promise<{ files: number; bytes: number }> 
     bytes += inner.bytes;
   }
   return { files, bytes };
+}
+
+function ignoreExisting(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+}
+
+/** Options of `probeWritableDir`. */
+export interface ProbeOptions {
+  /** Create `dir` (owner-only) first when it is missing, as the writers that use it do. @default false */
+  create?: boolean;
+}
+
+/**
+ * Proves that new files can be written in `dir` (readiness): creates a uniquely named small file
+ * there (concurrent probes never meet), writes a few bytes, closes and removes it. Not fsynced:
+ * what it proves is that the directory takes files, not that a disk flush succeeds. A directory
+ * that cannot take one (read-only mount, full disk, no permission, a file where the directory
+ * should be) rejects with an error naming `dir` and the system's reason (EROFS, ENOSPC, EACCES,
+ * ENOTDIR, ENOENT…). Nothing is left behind, whether it succeeds or fails.
+ */
+export async function probeWritableDir(dir: string, options: ProbeOptions = {}): Promise<void> {
+  const path = join(dir, `.probe-${randomUUID()}`);
+  let created = false;
+  try {
+    // A file where the directory should be is EEXIST to mkdir; the open below then names it ENOTDIR.
+    if (options.create) await mkdir(dir, { recursive: true, mode: 0o700 }).catch(ignoreExisting);
+    const handle = await open(path, 'wx', 0o600);
+    created = true;
+    try {
+      await handle.write(Buffer.from('assay readiness probe\n'));
+    } finally {
+      await handle.close();
+    }
+    await unlink(path);
+    created = false;
+  } catch (err) {
+    if (created) await rm(path, { force: true }).catch(() => undefined);
+    throw new Error(`cannot write in ${dir}: ${(err as Error).message}`, { cause: err });
+  }
 }

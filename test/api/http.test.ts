@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -46,6 +49,33 @@ function withTestAction(engine: PolicyEngine, action: string): PolicyEngine {
   };
 }
 
+/** The blob store's staging directory of this process: its one directory under `root/tmp`, where every put writes first. */
+async function blobStaging(root: string): Promise<string> {
+  const dirs = await readdir(join(root, 'tmp'));
+  if (dirs.length !== 1) throw new Error(`expected one staging directory under ${root}/tmp, found ${dirs.join(', ')}`);
+  return join(root, 'tmp', dirs[0]!);
+}
+
+/**
+ * Runs `fn` while a regular file stands where the directory `dir` should be (the directory kept
+ * aside, whole), then puts the directory back. The tests run as root, which writes through any
+ * permission bits, and cannot remount a disk read-only here: a file in the directory's place
+ * (ENOTDIR) is the write failure root cannot get past, and it takes the same path in the probe
+ * as EROFS, ENOSPC or EACCES.
+ */
+async function withFileInPlaceOf(dir: string, fn: () => Promise<void>): Promise<void> {
+  const aside = `${dir}.aside`;
+  const existed = existsSync(dir);
+  if (existed) await rename(dir, aside);
+  await writeFile(dir, 'not a directory');
+  try {
+    await fn();
+  } finally {
+    await rm(dir, { force: true });
+    if (existed) await rename(aside, dir);
+  }
+}
+
 describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in process [%s]', (_name, backend) => {
   let t: TestApp;
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${t.adminToken}` });
@@ -59,7 +89,10 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
     expect((await t.app.inject({ url: '/healthz' })).json()).toMatchObject({ status: 'ok' });
     const ready = await t.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, migrations: { status: 'ok' } } });
+    expect(ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'ok' }, scratch: { status: 'ok' } },
+    });
   });
 
   it('reports not ready, naming the check, when the migration ledger diverges', async () => {
@@ -73,6 +106,49 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
       const { loadMigrations } = await import('../../src/store/index.js');
       await t.db.query('UPDATE assay_migrations SET checksum = $1 WHERE version = 1', [loadMigrations()[0]!.checksum]);
     }
+  });
+
+  it('reports not ready, naming the blob store and its staging directory, when no file can be written there; ready again once it can', async () => {
+    const staging = await blobStaging(t.deps.config.paths.blobs);
+    await withFileInPlaceOf(staging, async () => {
+      const r = await t.app.inject({ url: '/readyz' });
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toMatchObject({
+        status: 'not_ready',
+        checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'failed' }, scratch: { status: 'ok' } },
+      });
+      expect(r.json().checks.blobStore.detail).toContain(`cannot write in ${staging}: ENOTDIR`);
+    });
+    const again = await t.app.inject({ url: '/readyz' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ status: 'ready', checks: { blobStore: { status: 'ok' }, scratch: { status: 'ok' } } });
+  });
+
+  it('reports not ready, naming the scratch directory uploads spool to, when no file can be written there; ready again once it can', async () => {
+    const scratch = t.deps.config.paths.tmp;
+    await withFileInPlaceOf(scratch, async () => {
+      const r = await t.app.inject({ url: '/readyz' });
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toMatchObject({
+        status: 'not_ready',
+        checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'ok' }, scratch: { status: 'failed' } },
+      });
+      expect(r.json().checks.scratch.detail).toContain(`cannot write in ${scratch}: ENOTDIR`);
+    });
+    const again = await t.app.inject({ url: '/readyz' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ status: 'ready', checks: { blobStore: { status: 'ok' }, scratch: { status: 'ok' } } });
+  });
+
+  it('probes leave nothing behind, even many at once, and create a missing scratch directory as an upload would', async () => {
+    const staging = await blobStaging(t.deps.config.paths.blobs);
+    const scratch = t.deps.config.paths.tmp;
+    await rm(scratch, { recursive: true, force: true });
+    const before = await readdir(staging);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => t.app.inject({ url: '/readyz' })));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(8).fill(200));
+    expect(await readdir(staging)).toEqual(before);
+    expect(await readdir(scratch)).toEqual([]);
   });
 
   it.each([

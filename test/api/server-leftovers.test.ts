@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -9,7 +9,7 @@ import { listAuditEntries, STRAY_PAYLOAD_SWEEP_ACTION } from '../../src/audit/in
 import { loadConfig, openKeyring, type AssayConfig } from '../../src/core/index.js';
 import { PENDING_BLOB_SWEEP_ACTION } from '../../src/data/index.js';
 import { acquireHomeLock, createFsBlobStore, migrate, openDatabase, type Db } from '../../src/store/index.js';
-import { eventually } from '../support/cli.js';
+import { eventually, fetchFresh } from '../support/cli.js';
 import { createTestPostgres, postgresAvailable, type TestPostgres } from '../support/databases.js';
 
 const homes: string[] = [];
@@ -149,6 +149,70 @@ describe('what dead processes left, at server start', () => {
       await withDb(config, async (db) => {
         expect((await db.query<{ sha256: string }>('SELECT sha256 FROM dataset_pending_blobs')).rows.map((r) => r.sha256)).toEqual([young]);
       });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** The one entry under `dir`: a running process's own scratch or staging directory. */
+function onlyDir(dir: string): string {
+  const names = readdirSync(dir);
+  if (names.length !== 1) throw new Error(`expected one directory under ${dir}, found ${names.join(', ')}`);
+  return join(dir, names[0]!);
+}
+
+/**
+ * Puts a regular file where `dir` should be (the directory kept aside), runs `fn`, then puts the
+ * directory back. The tests run as root, which writes through any permission bits, and cannot
+ * remount a disk read-only: a file in the directory's place (ENOTDIR) is the write failure left to
+ * test, and it takes the same path in the probe as EROFS, ENOSPC or EACCES.
+ */
+async function withFileInPlaceOf(dir: string, fn: () => Promise<void>): Promise<void> {
+  renameSync(dir, `${dir}.aside`);
+  writeFileSync(dir, 'not a directory');
+  try {
+    await fn();
+  } finally {
+    rmSync(dir, { force: true });
+    renameSync(`${dir}.aside`, dir);
+  }
+}
+
+describe('readiness of a running server over HTTP', () => {
+  it('is 503 naming the check and the directory while its own scratch directory or blob staging directory cannot take a file, 200 again once restored; probes leave nothing behind', async () => {
+    const config = await home();
+    const server = await startServer({ config, logger });
+    try {
+      const readyz = async (): Promise<{ status: number; body: { status: string; checks: Record<string, { status: string; detail?: string }> } }> => {
+        const r = await fetchFresh(`${server.url}/readyz`);
+        return { status: r.status, body: (await r.json()) as { status: string; checks: Record<string, { status: string; detail?: string }> } };
+      };
+      const scratch = onlyDir(config.paths.tmp);
+      const staging = onlyDir(join(config.paths.blobs, 'tmp'));
+      const ready = await readyz();
+      expect(ready.status).toBe(200);
+      expect(ready.body).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'ok' }, scratch: { status: 'ok' } } });
+      expect(readdirSync(scratch)).toEqual(['owner.json']);
+      expect(readdirSync(staging)).toEqual(['owner.json']);
+
+      await withFileInPlaceOf(scratch, async () => {
+        const r = await readyz();
+        expect(r.status).toBe(503);
+        expect(r.body).toMatchObject({ status: 'not_ready', checks: { blobStore: { status: 'ok' }, scratch: { status: 'failed' } } });
+        expect(r.body.checks.scratch!.detail).toContain(`cannot write in ${scratch}: ENOTDIR`);
+      });
+      expect((await readyz()).status).toBe(200);
+
+      await withFileInPlaceOf(staging, async () => {
+        const r = await readyz();
+        expect(r.status).toBe(503);
+        expect(r.body).toMatchObject({ status: 'not_ready', checks: { blobStore: { status: 'failed' }, scratch: { status: 'ok' } } });
+        expect(r.body.checks.blobStore!.detail).toContain(`cannot write in ${staging}: ENOTDIR`);
+      });
+      expect((await readyz()).status).toBe(200);
+      expect(readdirSync(scratch)).toEqual(['owner.json']);
+      expect(readdirSync(staging)).toEqual(['owner.json']);
     } finally {
       await server.close();
     }

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BlobCorrupt, NotFound, ValidationFailed } from '../../src/core/errors.js';
 import { createBlobStore, type BlobStore } from '../../src/store/blob/index.js';
@@ -50,6 +50,8 @@ interface Harness {
   stagingDir: string;
   /** Overwrites the stored bytes of `hash` with `bytes`, behind the store's back. */
   tamper(hash: string, bytes: Buffer): Promise<void>;
+  /** Every file or object the store holds outside its staging directory, whatever its name, read behind the store's back. */
+  everything(): Promise<string[]>;
 }
 
 interface Backend {
@@ -77,6 +79,10 @@ const fsBackend: Backend = {
       stagingDir: await ownStaging(root),
       async tamper(hash, bytes) {
         await writeFile(join(root, 'sha256', hash.slice(0, 2), hash.slice(2, 4), hash), bytes);
+      },
+      async everything() {
+        const entries = await readdir(root, { recursive: true, withFileTypes: true });
+        return entries.filter((e) => !e.isDirectory() && !join(e.parentPath, e.name).startsWith(join(root, 'tmp'))).map((e) => join(e.parentPath, e.name));
       },
     };
   },
@@ -129,6 +135,11 @@ function s3Backend(): Backend {
         stagingDir: spoolDir,
         async tamper(hash, bytes) {
           await raw?.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}sha256/${hash}`, Body: bytes }));
+        },
+        async everything() {
+          const keys: string[] = [];
+          for await (const page of paginateListObjectsV2({ client: raw! }, { Bucket: BUCKET, Prefix: prefix })) keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+          return keys;
         },
       };
     },
@@ -267,6 +278,25 @@ function contract(backend: Backend): void {
       for (const ref of again) expect(ref).toEqual(first);
       expect(await listed(store)).toEqual([first.hash]);
       expect(await store.getBytes(first.hash)).toEqual(bytes);
+      expect(await staged(stagingDir)).toEqual([]);
+    });
+
+    it('probeWritable resolves, leaving nothing staged, even many at once; rejects naming the staging directory when no file can be made there', async () => {
+      const { store, stagingDir, everything } = await fresh();
+      await Promise.all(Array.from({ length: 8 }, () => store.probeWritable()));
+      expect(await staged(stagingDir)).toEqual([]);
+      // Nothing is stored either: on S3 a probe writes no object (cost; a versioned bucket keeps them all).
+      expect(await everything()).toEqual([]);
+      // Run as root, permission bits stop nothing: a file where the staging directory should be (ENOTDIR) stands in for a read-only or full disk.
+      await rename(stagingDir, `${stagingDir}.aside`);
+      await writeFile(stagingDir, 'not a directory');
+      try {
+        await expect(store.probeWritable()).rejects.toThrow(`cannot write in ${stagingDir}: ENOTDIR`);
+      } finally {
+        await rm(stagingDir);
+        await rename(`${stagingDir}.aside`, stagingDir);
+      }
+      await store.probeWritable();
       expect(await staged(stagingDir)).toEqual([]);
     });
 

@@ -1,11 +1,18 @@
 import { z } from 'zod';
-import { migrationStatus } from '../../store/index.js';
+import { migrationStatus, probeWritableDir } from '../../store/index.js';
 import { defineRoute, type AppDeps } from '../route.js';
 
 const checkSchema = z.object({ status: z.enum(['ok', 'failed']), detail: z.string().optional() });
 const readySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
-  checks: z.object({ database: checkSchema, migrations: checkSchema, blobStore: checkSchema }),
+  checks: z.object({
+    database: checkSchema.describe('the database answers a query'),
+    migrations: checkSchema.describe('every migration is applied and none was edited after it was applied'),
+    blobStore: checkSchema.describe(
+      'the blob store can take a blob: a small file is written to and removed from its staging directory (filesystem) or its local spool directory (S3, where the bucket must also answer a lookup; writing to the bucket is not probed)',
+    ),
+    scratch: checkSchema.describe("a small file is written to and removed from this process's scratch directory, where uploads are spooled before ingest"),
+  }),
   policyDigest: z.string().describe('SHA-256 of the Cedar schema and policies that decide requests: which policy set is in force'),
 });
 
@@ -31,12 +38,17 @@ async function readiness(deps: AppDeps): Promise<z.infer<typeof readySchema>> {
     return s.ok ? undefined : s.problem;
   });
   const blobStore = await check(async () => {
-    // A lookup of an address that cannot exist proves the backend answers.
-    await deps.blobs.has('0'.repeat(64));
+    await deps.blobs.probeWritable();
     return undefined;
   });
-  const ok = [database, migrations, blobStore].every((c) => c.status === 'ok');
-  return { status: ok ? 'ready' : 'not_ready', checks: { database, migrations, blobStore }, policyDigest: deps.policy.digest };
+  const scratch = await check(async () => {
+    // Created when missing, as the upload spool does before its first file.
+    await probeWritableDir(deps.config.paths.tmp, { create: true });
+    return undefined;
+  });
+  const checks = { database, migrations, blobStore, scratch };
+  const ok = Object.values(checks).every((c) => c.status === 'ok');
+  return { status: ok ? 'ready' : 'not_ready', checks, policyDigest: deps.policy.digest };
 }
 
 export const healthRoutes = [
@@ -55,7 +67,8 @@ export const healthRoutes = [
     method: 'GET',
     path: '/readyz',
     operationId: 'getReadiness',
-    summary: 'Readiness: database reachable, migrations applied and unedited, blob store reachable; names the policy set in force.',
+    summary:
+      'Readiness: database reachable, migrations applied and unedited, blob store and scratch directory writable (a probe file written and removed; S3 bucket writes are not probed); names the policy set in force.',
     tags: ['health'],
     auth: 'none',
     request: {},

@@ -50,6 +50,16 @@ export interface BlobStore {
    * from a store whose blobs they alone own.
    */
   delete(hash: string): Promise<boolean>;
+  /**
+   * Resolves when the store can take a new blob now, for readiness: the filesystem store writes
+   * and removes a small uniquely named file in its staging directory, so a read-only mount, a
+   * full disk, a lost permission or a file where the directory should be rejects, naming the
+   * directory. The S3 store proves the same of its local spool directory and that the bucket
+   * answers a lookup; it never writes an object to probe (each would cost a request, and a
+   * versioned bucket would keep every one), so the bucket's writability is not proved.
+   * Leaves nothing behind.
+   */
+  probeWritable(): Promise<void>;
   /** Releases clients and handles. */
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/pr
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobCorrupt, NotFound } from '../../../core/index.js';
-import { openScratch } from '../../scratch.js';
+import { openScratch, probeWritableDir } from '../../scratch.js';
 import { DIR_MODE, discard, ensureDir, FILE_MODE, spoolToFile, type Spooled } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
@@ -206,6 +206,8 @@ export async function createFsBlobStore({ root }: FsBlobStoreOptions): Promise<B
     size: async (hash) => (assertBlobHash(hash), fileSize(pathOf(hash))),
     list,
     delete: remove,
+    // Where every put and adopt writes first: if no file can be made there, no blob can be stored.
+    probeWritable: () => probeWritableDir(tmp),
     // Every file handle is scoped to a single call or stream: only the staging directory remains.
     close: () => staging.close(),
   };

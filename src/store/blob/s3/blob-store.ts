@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BlobCorrupt, NotFound } from '../../../core/index.js';
+import { probeWritableDir } from '../../scratch.js';
 import { discard, ensureDir, spoolToFile } from '../spool.js';
 import type { BlobRef, BlobSource, BlobStore } from '../types.js';
 import { assertBlobHash, isBlobHash, readAll, verifiedStream } from '../verify.js';
@@ -191,6 +192,19 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     return existed;
   }
 
+  /**
+   * Every put spools to `spoolDir` first, so that directory must take a file; the bucket must
+   * answer a lookup (of an address that cannot hold a blob). Writing a probe object into the
+   * bucket is deliberately not done: a request per probe costs money at load-balancer rates, and
+   * a versioned bucket would keep every probe object for good. So a bucket that has become
+   * read-only to these credentials (a changed policy, a lapsed quota) is not detected here: its
+   * first put fails instead.
+   */
+  async function probeWritable(): Promise<void> {
+    await probeWritableDir(spoolDir);
+    await storedSize('0'.repeat(64));
+  }
+
   async function* list(): AsyncGenerator<string> {
     for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: keyPrefix })) {
       for (const object of page.Contents ?? []) {
@@ -211,6 +225,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     size: async (hash) => (assertBlobHash(hash), storedSize(hash)),
     list,
     delete: remove,
+    probeWritable,
     close: async () => client.destroy(),
   };
 }
