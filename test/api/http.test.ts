@@ -108,32 +108,19 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
     }
   });
 
-  it('reports not ready, naming the blob store and its staging directory, when no file can be written there; ready again once it can', async () => {
-    const staging = await blobStaging(t.deps.config.paths.blobs);
-    await withFileInPlaceOf(staging, async () => {
+  it.each([
+    ['blobStore', 'the blob store, naming its staging directory', () => blobStaging(t.deps.config.paths.blobs)],
+    ['scratch', 'the scratch directory uploads spool to', async () => t.deps.config.paths.tmp],
+  ] as const)('reports %s not ready (%s) when no file can be written there; ready again once it can', async (failing, _what, dirOf) => {
+    const dir = await dirOf();
+    await withFileInPlaceOf(dir, async () => {
       const r = await t.app.inject({ url: '/readyz' });
       expect(r.statusCode).toBe(503);
       expect(r.json()).toMatchObject({
         status: 'not_ready',
-        checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'failed' }, scratch: { status: 'ok' } },
+        checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: failing === 'blobStore' ? 'failed' : 'ok' }, scratch: { status: failing === 'scratch' ? 'failed' : 'ok' } },
       });
-      expect(r.json().checks.blobStore.detail).toContain(`cannot write in ${staging}: ENOTDIR`);
-    });
-    const again = await t.app.inject({ url: '/readyz' });
-    expect(again.statusCode).toBe(200);
-    expect(again.json()).toMatchObject({ status: 'ready', checks: { blobStore: { status: 'ok' }, scratch: { status: 'ok' } } });
-  });
-
-  it('reports not ready, naming the scratch directory uploads spool to, when no file can be written there; ready again once it can', async () => {
-    const scratch = t.deps.config.paths.tmp;
-    await withFileInPlaceOf(scratch, async () => {
-      const r = await t.app.inject({ url: '/readyz' });
-      expect(r.statusCode).toBe(503);
-      expect(r.json()).toMatchObject({
-        status: 'not_ready',
-        checks: { database: { status: 'ok' }, migrations: { status: 'ok' }, blobStore: { status: 'ok' }, scratch: { status: 'failed' } },
-      });
-      expect(r.json().checks.scratch.detail).toContain(`cannot write in ${scratch}: ENOTDIR`);
+      expect(r.json().checks[failing].detail).toContain(`cannot write in ${dir}: ENOTDIR`);
     });
     const again = await t.app.inject({ url: '/readyz' });
     expect(again.statusCode).toBe(200);

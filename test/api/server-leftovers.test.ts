@@ -196,21 +196,15 @@ describe('readiness of a running server over HTTP', () => {
       expect(readdirSync(scratch)).toEqual(['owner.json']);
       expect(readdirSync(staging)).toEqual(['owner.json']);
 
-      await withFileInPlaceOf(scratch, async () => {
-        const r = await readyz();
-        expect(r.status).toBe(503);
-        expect(r.body).toMatchObject({ status: 'not_ready', checks: { blobStore: { status: 'ok' }, scratch: { status: 'failed' } } });
-        expect(r.body.checks.scratch!.detail).toContain(`cannot write in ${scratch}: ENOTDIR`);
-      });
-      expect((await readyz()).status).toBe(200);
-
-      await withFileInPlaceOf(staging, async () => {
-        const r = await readyz();
-        expect(r.status).toBe(503);
-        expect(r.body).toMatchObject({ status: 'not_ready', checks: { blobStore: { status: 'failed' }, scratch: { status: 'ok' } } });
-        expect(r.body.checks.blobStore!.detail).toContain(`cannot write in ${staging}: ENOTDIR`);
-      });
-      expect((await readyz()).status).toBe(200);
+      for (const [failing, dir] of [['scratch', scratch], ['blobStore', staging]] as const) {
+        await withFileInPlaceOf(dir, async () => {
+          const r = await readyz();
+          expect(r.status).toBe(503);
+          expect(r.body).toMatchObject({ status: 'not_ready', checks: { blobStore: { status: failing === 'blobStore' ? 'failed' : 'ok' }, scratch: { status: failing === 'scratch' ? 'failed' : 'ok' } } });
+          expect(r.body.checks[failing]!.detail).toContain(`cannot write in ${dir}: ENOTDIR`);
+        });
+        expect((await readyz()).status).toBe(200);
+      }
       expect(readdirSync(scratch)).toEqual(['owner.json']);
       expect(readdirSync(staging)).toEqual(['owner.json']);
     } finally {
