@@ -3,7 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { AssayError, lastChunkWithheld, Unavailable, ValidationFailed } from '../core/index.js';
+import { AssayError, lastChunkWithheld, sha256Hasher, Unavailable, ValidationFailed } from '../core/index.js';
 import type { ServerTarget } from './client.js';
 
 /** What `uploadFile` sends. */
@@ -35,6 +35,28 @@ export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): P
   }
 }
 
+/**
+ * The connection closed after the whole file was sent and before any answer came: the server
+ * may have made (or still be making) what was asked, which only a look at the server can tell.
+ * `sha256` is the file's, as the server names the snapshot.
+ */
+export class AnswerLost extends Unavailable {
+  constructor(
+    message: string,
+    readonly sha256: string,
+    cause: unknown,
+  ) {
+    super(message, cause);
+  }
+}
+
+/** SHA-256 of the open file from its start (read again, only when an answer was lost: an upload that is answered never pays for it). */
+async function sha256Of(handle: FileHandle): Promise<string> {
+  const digest = sha256Hasher();
+  for await (const chunk of handle.createReadStream({ start: 0, highWaterMark: 1024 * 1024, autoClose: false })) digest.update(chunk as Buffer);
+  return digest.digest('hex');
+}
+
 /** The open file being uploaded, as it was when the upload began. */
 interface UploadSource {
   handle: FileHandle;
@@ -46,9 +68,12 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
   const { handle, total } = file;
   const url = new URL(`${target.url}${upload.path}`);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Set once every byte was handed to the connection: a failure after that may follow a server that acted on the file.
+  let delivered = false;
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     const req = send(url, { method: 'POST', headers: { authorization: `Bearer ${target.token}`, 'content-type': upload.contentType, 'content-length': String(total) } }, resolve);
     req.on('error', reject);
+    req.on('finish', () => (delivered = true));
     // Never past the announced length: a file that grew is caught below rather than overrunning the request.
     const source = handle.createReadStream({ start: 0, ...(total > 0 ? { end: total - 1 } : {}), highWaterMark: 1024 * 1024, autoClose: false });
     // The file failing mid-read aborts the request; say why, not the "socket hang up" that follows.
@@ -69,6 +94,7 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
     res = await response;
   } catch (cause) {
     if (cause instanceof AssayError) throw cause;
+    if (delivered) throw new AnswerLost(`the connection to ${target.url} closed after the whole file was sent, before the server answered (${(cause as Error).message})`, await sha256Of(handle), cause);
     throw new Unavailable(`upload to ${target.url} failed: ${(cause as Error).message}`, cause);
   }
   const chunks: Buffer[] = [];

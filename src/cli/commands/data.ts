@@ -4,8 +4,9 @@ import { CLASSIFICATIONS } from '../../policy/index.js';
 import { getAllPages, getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { flagsFor, inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
-import { progressBar, uploadFile } from '../upload.js';
+import { AnswerLost, progressBar, uploadFile } from '../upload.js';
 import { registerCertifiedFileCommands } from './dataset-files.js';
+import { DEFAULT_ANSWER_WAIT_SECONDS, findLostIngest, latestVersionBefore, parseAnswerWait } from './dataset-ingest-answer.js';
 import { registerProfileCommand } from './dataset-profile.js';
 import { datasetVersion } from './dataset-version.js';
 import { registerManifestVerify } from './dataset-verify.js';
@@ -27,6 +28,7 @@ interface IngestOptions extends UrlOption, DeriveOptions {
   dateFormat?: string;
   timestampFormat?: string;
   format?: string;
+  answerWait: number;
 }
 
 function parseDelimiter(value: string): string {
@@ -115,6 +117,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .option('--date-format <strptime>', 'CSV dates, e.g. %d.%m.%Y (default ISO 8601)')
     .option('--timestamp-format <strptime>', 'CSV timestamps, e.g. "%d.%m.%Y %H:%M" (default ISO 8601)')
     .addOption(new Option('--format <format>', 'file format, when the extension does not say').choices([...DATASET_FORMATS]))
+    .option('--answer-wait <seconds>', 'if the connection closes after the whole file was sent, look this long for the version the server makes from it (0: only report)', parseAnswerWait, DEFAULT_ANSWER_WAIT_SECONDS)
     .option('--url <url>', SERVER_URL_HELP)
     .action((file: string, opts: IngestOptions) =>
       ctx.run(async () => {
@@ -128,17 +131,20 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           return EXIT.usage;
         }
         for (const [key, value] of derivation) query.append(key, value);
+        const target = serverFor(io, ctx.globals(), opts.url);
+        const before = opts.answerWait > 0 ? await latestVersionBefore(target, opts.name) : undefined;
         const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
-        const version = await uploadFile<DatasetVersionRecord>(serverFor(io, ctx.globals(), opts.url), {
+        const version = await uploadFile<DatasetVersionRecord>(target, {
           file,
           path: `/api/v1/datasets/${encodeURIComponent(opts.name)}/versions?${query.toString()}`,
           contentType: opts.format ? 'application/octet-stream' : (mediaTypeForFile(file) ?? 'application/octet-stream'),
           ...(bar ? { onProgress: bar.update } : {}),
         })
+          .finally(() => bar?.done())
           .catch((err: unknown) => {
+            if (err instanceof AnswerLost) return findLostIngest(err, { target, name: opts.name, before, waitSeconds: opts.answerWait, say: io.stderr });
             throw inFlagTerms(err, INGEST_FLAGS, { fields: !json() });
-          })
-          .finally(() => bar?.done());
+          });
         if (json()) printJson(io, version);
         else io.stdout(versionLine(version));
         return EXIT.ok;
