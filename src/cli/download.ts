@@ -8,6 +8,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AssayError, sha256Hasher, Unavailable, ValidationFailed } from '../core/index.js';
 import { refusalError, type ServerTarget } from './client.js';
+import { interruptible, type Interruptible } from './interrupt.js';
 
 /** What `downloadFile` fetches and where it puts it. */
 export interface FileDownload {
@@ -50,6 +51,14 @@ export async function assertWritable(out: string, force: boolean): Promise<void>
 export async function downloadFile(target: ServerTarget, download: FileDownload): Promise<DownloadedFile> {
   await assertWritable(download.out, download.force);
   const res = await requestFile(target, download.path);
+  // Ctrl-C (SIGINT) or a service manager's SIGTERM would end the process with the partial
+  // temporary file left behind, certified rows in a hidden file nobody looks for: while it exists,
+  // either signal cuts the transfer short instead, and the file is removed like any cut-off one.
+  return interruptible((run) => receive(res, download, run));
+}
+
+/** Streams `res` into a temporary file beside `out` and publishes it when whole and as expected; removes it otherwise. */
+async function receive(res: IncomingMessage, download: FileDownload, run: Interruptible): Promise<DownloadedFile> {
   const total = Number(res.headers['content-length'] ?? NaN);
   const temp = join(dirname(download.out), `.${basename(download.out)}.${randomBytes(6).toString('hex')}.part`);
   const hash = sha256Hasher();
@@ -62,28 +71,19 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
       done(null, chunk);
     },
   });
-  // Ctrl-C (SIGINT) or a service manager's SIGTERM would end the process with the partial
-  // temporary file left behind, certified rows in a hidden file nobody looks for: while it exists,
-  // either signal cuts the transfer short instead, and the file is removed like any cut-off one.
-  let interruptedBy: NodeJS.Signals | undefined;
-  const interrupt = (signal: NodeJS.Signals): void => {
-    interruptedBy = signal;
-    res.destroy();
-  };
+  run.signal.addEventListener('abort', () => res.destroy(), { once: true });
   /** How far the transfer got, for a message: "1234 of 5678 bytes". */
   const progress = (): string => `${received} of ${Number.isFinite(total) ? total : 'an unknown number of'} bytes`;
   const interrupted = (): AssayError =>
-    new Unavailable(`the download of ${download.path} was interrupted (${interruptedBy}) after ${progress()}: the partial file was removed and nothing was written to ${download.out}`);
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+    new Unavailable(`the download of ${download.path} was interrupted (${run.by}) after ${progress()}: the partial file was removed and nothing was written to ${download.out}`);
   try {
     try {
       await pipeline(res, counter, createWriteStream(temp, { flags: 'wx' }));
     } catch (cause) {
-      if (interruptedBy) throw interrupted();
+      if (run.by) throw interrupted();
       throw new Unavailable(`the download of ${download.path} was cut off after ${progress()}: ${(cause as Error).message}`, cause);
     }
-    if (interruptedBy) throw interrupted();
+    if (run.by) throw interrupted();
     if (Number.isFinite(total) && received !== total) throw new Unavailable(`the download of ${download.path} was cut off: ${received} of ${total} bytes arrived`);
     const sha256 = hash.digest('hex');
     if (sha256 !== download.expectedSha256) {
@@ -95,9 +95,6 @@ export async function downloadFile(target: ServerTarget, download: FileDownload)
     res.destroy();
     await rm(temp, { force: true });
     throw err;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
   }
 }
 
