@@ -564,6 +564,79 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
     expect(readdirSync(work).filter((n) => n.startsWith('.assay-bundle-'))).toEqual([]);
   });
 
+  describe('an aborted signal (Ctrl-C or SIGTERM in the CLI) stops the export and leaves nothing', () => {
+    const leftovers = (): string[] => readdirSync(work).filter((n) => n.startsWith('.assay-bundle-'));
+
+    it('already aborted: nothing is read or written', async () => {
+      const out = outFile();
+      let asked = false;
+      const watched: BundleSource = {
+        ...source,
+        findSpan: async (w) => {
+          asked = true;
+          return source.findSpan(w);
+        },
+      };
+      const signal = AbortSignal.abort('SIGINT');
+      await expect(exportAuditBundle({ source: watched, window: { from, to }, out, exportedVia: 'database', signal })).rejects.toMatchObject({
+        code: 'unavailable',
+        message: `the audit export was interrupted (SIGINT) before it read any leaf: its temporary files were removed and nothing was written to ${out}`,
+      });
+      expect(asked).toBe(false);
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('aborted while a source call hangs (a slow server): not waited for; the temporary folder of leaves is removed', async () => {
+      const out = outFile();
+      const controller = new AbortController();
+      let calls = 0;
+      let sawFolder = false;
+      const hanging: BundleSource = {
+        ...source,
+        readLeaves: async (range) => {
+          if (++calls < 2) return source.readLeaves(range);
+          // The first chunk is written: its leaves sit in the temporary folder beside `out`.
+          sawFolder = leftovers().length === 1;
+          controller.abort('SIGTERM');
+          return new Promise<Buffer[]>(() => undefined); // never answers
+        },
+      };
+      await expect(exportAuditBundle({ source: hanging, window: { from, to }, out, exportedVia: 'database', signal: controller.signal })).rejects.toMatchObject({
+        code: 'unavailable',
+        message: expect.stringMatching(new RegExp(`^the audit export was interrupted \\(SIGTERM\\) after \\d+ of ${manifest.span.end - manifest.span.start} leaves: its temporary files were removed and nothing was written to `)),
+      });
+      expect(sawFolder).toBe(true);
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('aborted once every leaf is spooled, before the archive is written: no archive, no folder', async () => {
+      const out = outFile('bundle.tgz');
+      const controller = new AbortController();
+      const total = manifest.span.end - manifest.span.start;
+      const now = (): Date => {
+        controller.abort('SIGINT'); // createdAt is taken right before the archive is written
+        return new Date();
+      };
+      await expect(exportAuditBundle({ source, window: { from, to }, out, exportedVia: 'database', signal: controller.signal, now })).rejects.toMatchObject({
+        code: 'unavailable',
+        message: `the audit export was interrupted (SIGINT) after ${total} of ${total} leaves: its temporary files were removed and nothing was written to ${out}`,
+      });
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('an abort after the export finished changes nothing', async () => {
+      const out = outFile();
+      const controller = new AbortController();
+      await exportAuditBundle({ source, window: { from, to }, out, exportedVia: 'database', signal: controller.signal });
+      controller.abort('SIGINT');
+      expect((await verifyAuditBundle({ path: out })).ok).toBe(true);
+      expect(leftovers()).toEqual([]);
+    });
+  });
+
   it('refuses to export leaves that do not match the signed checkpoint', async () => {
     const out = outFile();
     const lying: BundleSource = {

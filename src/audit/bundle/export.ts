@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { AssayError, ASSAY_VERSION, sha256Hasher, ValidationFailed } from '../../core/index.js';
+import { AssayError, ASSAY_VERSION, sha256Hasher, Unavailable, ValidationFailed } from '../../core/index.js';
 import { openCheckpoint, parseVerifierKey, type NoteVerifier, type OpenedCheckpoint } from '../checkpoint.js';
 import { inclusionPathRanges, leafHash, nodeHash, verifyConsistency, verifyInclusion, type LeafRange } from '../merkle.js';
 import {
@@ -73,6 +73,13 @@ export interface ExportBundleOptions {
   onProgress?: (progress: ExportProgress) => void;
   /** @default () => new Date() */
   now?: () => Date;
+  /**
+   * Aborting it stops the export promptly (between chunks of leaves and of the archive, and without
+   * waiting for a source call in flight): the temporary folder is removed, nothing is written to
+   * `out`, and the export rejects with an `unavailable` AssayError saying how far it got, naming
+   * the abort's reason when that is text (the CLI gives the signal's name, "SIGINT").
+   */
+  signal?: AbortSignal;
 }
 
 /** What `exportAuditBundle` wrote. */
@@ -90,6 +97,47 @@ function b64(h: Uint8Array): string {
 
 function integrity(message: string): AssayError {
   return new AssayError('integrity_violation', `${message}; run "assay audit verify" to locate the damage`);
+}
+
+/** Stops an export whose signal was aborted, with an error saying how far it got. */
+class Interruption {
+  done = 0;
+  total = 0;
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly out: string,
+  ) {}
+
+  error(): AssayError {
+    const reason: unknown = this.signal?.reason;
+    const by = typeof reason === 'string' ? ` (${reason})` : '';
+    // The span is known (total > 0) before the first leaf is read.
+    const when = this.total === 0 ? 'before it read any leaf' : `after ${this.done} of ${this.total} leaves`;
+    return new Unavailable(`the audit export was interrupted${by} ${when}: its temporary files were removed and nothing was written to ${this.out}`);
+  }
+
+  check(): void {
+    if (this.signal?.aborted) throw this.error();
+  }
+
+  /** `pending`, or this error as soon as the signal is aborted: a source call that ignores the signal is not waited for. */
+  async wait<T>(pending: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    if (!signal) return pending;
+    pending.catch(() => undefined); // its failure once an abort won the race is of no interest
+    this.check();
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(this.error());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([pending, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
 }
 
 /** A member spooled to disk, hashed as it is written. */
@@ -163,6 +211,7 @@ interface LeafPassInput {
   window: BundleWindow;
   dir: string;
   onProgress?: ((progress: ExportProgress) => void) | undefined;
+  interruption: Interruption;
 }
 
 /**
@@ -172,7 +221,7 @@ interface LeafPassInput {
  * against the signed root ties every exported leaf to the anchor.
  */
 async function writeLeaves(input: LeafPassInput): Promise<LeafPass> {
-  const { source, anchor, span, window } = input;
+  const { source, anchor, span, window, interruption } = input;
   const size = anchor.size;
   const leavesOut = await SpoolFile.create(join(input.dir, MEMBER.leaves));
   const proofsOut = await SpoolFile.create(join(input.dir, MEMBER.inclusionProofs));
@@ -184,10 +233,11 @@ async function writeLeaves(input: LeafPassInput): Promise<LeafPass> {
   let right: RangeProof['right'] = [];
   try {
     for (const chunk of leafChunks(span, size)) {
-      const leaves = await source.readLeaves(chunk);
+      interruption.check(); // before asking the source for more
+      const leaves = await interruption.wait(source.readLeaves(chunk));
       if (leaves.length !== chunk.end - chunk.start) throw integrity(`the log returned ${leaves.length} leaves for [${chunk.start}, ${chunk.end})`);
       const levels = subtreeLevels(leaves.map((l) => leafHash(l)));
-      const above = (await source.proveInclusion({ index: chunk.start, size })).slice(log2(chunk.end - chunk.start));
+      const above = (await interruption.wait(source.proveInclusion({ index: chunk.start, size }))).slice(log2(chunk.end - chunk.start));
       const firstProof = [...pathInSubtree(levels, 0), ...above];
       if (!verifyInclusion({ index: chunk.start, size, leafHash: levels[0]?.[0] as Buffer, proof: firstProof, root: anchor.rootHash })) {
         throw integrity(`leaves [${chunk.start}, ${chunk.end}) do not match the signed checkpoint of size ${size}`);
@@ -212,7 +262,8 @@ async function writeLeaves(input: LeafPassInput): Promise<LeafPass> {
       }
       await leavesOut.write(Buffer.concat(leafParts));
       await proofsOut.write(Buffer.from(proofParts.join(''), 'utf8'));
-      input.onProgress?.({ done: Math.min(chunk.end, span.end) - span.start, total });
+      interruption.done = Math.min(chunk.end, span.end) - span.start;
+      input.onProgress?.({ done: interruption.done, total });
     }
   } catch (err) {
     await Promise.allSettled([leavesOut.close(), proofsOut.close()]);
@@ -243,9 +294,9 @@ interface Consistency {
 async function earliestConsistency(
   source: BundleSource,
   anchor: OpenedCheckpoint,
-  ctx: { end: number; verifier: NoteVerifier },
+  ctx: { end: number; verifier: NoteVerifier; interruption: Interruption },
 ): Promise<Consistency | undefined> {
-  const note = await source.earliestCheckpoint?.(ctx.end);
+  const note = source.earliestCheckpoint ? await ctx.interruption.wait(source.earliestCheckpoint(ctx.end)) : undefined;
   if (note === undefined) return undefined;
   let early: OpenedCheckpoint;
   try {
@@ -254,7 +305,7 @@ async function earliestConsistency(
     return undefined; // signed by a key rotated out since: it cannot be checked with the bundle's key
   }
   if (early.size >= anchor.size) return undefined;
-  const proof = await source.proveConsistency({ from: early.size, to: anchor.size });
+  const proof = await ctx.interruption.wait(source.proveConsistency({ from: early.size, to: anchor.size }));
   if (!verifyConsistency({ from: early.size, to: anchor.size, fromRoot: early.rootHash, toRoot: anchor.rootHash, proof })) {
     throw integrity(`checkpoint ${early.size} is not consistent with checkpoint ${anchor.size}`);
   }
@@ -275,7 +326,7 @@ function folderName(out: string): string {
   return safe === '' ? 'assay-audit-bundle' : safe;
 }
 
-async function addMember(pack: tar.Pack, member: Member, header: { folder: string; mtime: Date }): Promise<void> {
+async function addMember(pack: tar.Pack, member: Member, header: { folder: string; mtime: Date; interruption: Interruption }): Promise<void> {
   const entryHeader = { name: `${header.folder}/${member.name}`, size: member.bytes, mode: FILE_MODE, mtime: header.mtime, type: 'file' as const };
   await new Promise<void>((resolveEntry, reject) => {
     const sink = pack.entry(entryHeader, (err) => (err ? reject(err) : resolveEntry()));
@@ -285,6 +336,7 @@ async function addMember(pack: tar.Pack, member: Member, header: { folder: strin
     }
     void (async () => {
       for await (const chunk of createReadStream(member.path as string)) {
+        header.interruption.check();
         if (!sink.write(chunk as Buffer)) await once(sink, 'drain');
       }
       sink.end(undefined);
@@ -292,12 +344,15 @@ async function addMember(pack: tar.Pack, member: Member, header: { folder: strin
   });
 }
 
-async function writeArchive(members: Member[], target: { path: string; gzip: boolean; folder: string; mtime: Date }): Promise<void> {
+async function writeArchive(members: Member[], target: { path: string; gzip: boolean; folder: string; mtime: Date; interruption: Interruption }): Promise<void> {
   const pack = tar.pack();
   const file = createWriteStream(target.path, { flags: 'wx', mode: FILE_MODE });
   const written = target.gzip ? pipeline(pack, createGzip(), file) : pipeline(pack, file);
   try {
-    for (const m of members) await addMember(pack, m, target);
+    for (const m of members) {
+      target.interruption.check();
+      await addMember(pack, m, target);
+    }
     pack.finalize();
   } catch (err) {
     pack.destroy(err as Error);
@@ -327,24 +382,28 @@ export async function exportAuditBundle(options: ExportBundleOptions): Promise<E
   if (!(await stat(dirname(out)).catch(() => undefined))?.isDirectory() || (await stat(out).catch(() => undefined))?.isDirectory()) {
     throw new ValidationFailed(`cannot write ${out}: it must name a file in an existing folder`, [{ field: 'out', message: 'must name a file in an existing folder' }]);
   }
-  const found = await source.findSpan(window);
+  const interruption = new Interruption(options.signal, out);
+  interruption.check();
+  const found = await interruption.wait(source.findSpan(window));
   if (found.first === null || found.last === null) {
     const pending = found.unsequenced > 0 ? ` (${found.unsequenced} recorded there have no log index yet: a running server's sequencer assigns them)` : '';
     throw new AssayError('not_found', `no sequenced audit entries were recorded from ${window.from ?? 'the beginning'} to ${window.to ?? 'now'}${pending}`);
   }
   // Read after the span, so every index found is covered by the anchor.
-  const note = await source.latestCheckpoint();
+  const note = await interruption.wait(source.latestCheckpoint());
   if (note === undefined) throw new AssayError('not_found', 'the audit log has no signed checkpoint yet');
-  const key = await source.verifierKey(note);
+  const key = await interruption.wait(source.verifierKey(note));
   const verifier = parseVerifierKey(key);
   const anchor = openCheckpoint(note, verifier, { origin: verifier.name });
   const span = { start: found.first, end: found.last + 1 };
   if (span.end > anchor.size) throw integrity(`entry index ${found.last} lies beyond the newest checkpoint (size ${anchor.size})`);
+  interruption.total = span.end - span.start;
+  interruption.check();
 
   const dir = await mkdtemp(join(dirname(out), '.assay-bundle-'));
   try {
-    const pass = await writeLeaves({ source, anchor, span, window, dir, onProgress: options.onProgress });
-    const consistency = await earliestConsistency(source, anchor, { end: span.end, verifier });
+    const pass = await writeLeaves({ source, anchor, span, window, dir, onProgress: options.onProgress, interruption });
+    const consistency = await earliestConsistency(source, anchor, { end: span.end, verifier, interruption });
     const createdAt = (options.now ?? (() => new Date()))();
     const head: Omit<BundleManifest, 'files'> = {
       format: BUNDLE_FORMAT,
@@ -390,7 +449,9 @@ export async function exportAuditBundle(options: ExportBundleOptions): Promise<E
     const [readme, ...rest] = small;
     const members = [readme as Member, text(MEMBER.manifest, JSON.stringify(manifest, null, 2) + '\n'), ...rest, ...large];
     const archive = join(dir, 'bundle');
-    await writeArchive(members, { path: archive, gzip: /\.(gz|tgz)$/i.test(out), folder: folderName(out), mtime: createdAt });
+    await writeArchive(members, { path: archive, gzip: /\.(gz|tgz)$/i.test(out), folder: folderName(out), mtime: createdAt, interruption });
+    // The last moment an interruption stops the export: once renamed, the bundle is whole.
+    interruption.check();
     await rename(archive, out);
     return { out, manifest };
   } finally {
