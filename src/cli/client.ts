@@ -87,6 +87,8 @@ export interface JsonRequest {
   path: string;
   /** Sent as JSON (POST). */
   body?: unknown;
+  /** Aborting it cuts the request short (the CLI's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function requestJson<T>(target: ServerTarget, request: JsonRequest)
         ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      ...(request.signal ? { signal: request.signal } : {}),
     });
   } catch (cause) {
     throw new Unavailable(`cannot reach the Assay server at ${target.url}`, cause);

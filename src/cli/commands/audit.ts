@@ -16,7 +16,8 @@ import {
 } from '../../audit/index.js';
 import { AssayError, loadConfig, openKeyring, Unavailable, ValidationFailed, type AssayConfig } from '../../core/index.js';
 import { acquireHomeLock, migrationStatus, openDatabase, type Db } from '../../store/index.js';
-import { findServer, getJson, type ServerTarget } from '../client.js';
+import { findServer, getJson, requestJson, type ServerTarget } from '../client.js';
+import { interruptible } from '../interrupt.js';
 import { EXIT, printJson, type CliIo, type GlobalOptions } from '../io.js';
 import { readTrustedKeys } from '../trusted-keys.js';
 
@@ -137,10 +138,10 @@ export function readPublicKeyOption(value: string): string | string[] {
 }
 
 /** GETs a text resource (the checkpoint, the public key); undefined on 404. */
-async function getText(target: ServerTarget, path: string): Promise<string | undefined> {
+async function getText(target: ServerTarget, path: string, signal?: AbortSignal): Promise<string | undefined> {
   let res: Response;
   try {
-    res = await fetch(`${target.url}${path}`, { headers: { authorization: `Bearer ${target.token}` } });
+    res = await fetch(`${target.url}${path}`, { headers: { authorization: `Bearer ${target.token}` }, ...(signal ? { signal } : {}) });
   } catch (cause) {
     throw new Unavailable(`cannot reach the Assay server at ${target.url}`, cause);
   }
@@ -160,8 +161,12 @@ async function getText(target: ServerTarget, path: string): Promise<string | und
 
 const fromBase64 = (list: string[]): Buffer[] => list.map((s) => Buffer.from(s, 'base64'));
 
-/** A bundle source over the server's public audit API (the same endpoints an outside verifier uses). */
-function httpBundleSource(server: ServerTarget): BundleSource {
+/**
+ * A bundle source over the server's public audit API (the same endpoints an outside verifier uses).
+ * Aborting `signal` cuts the request in flight short, so an interrupted export does not wait for a slow server.
+ */
+function httpBundleSource(server: ServerTarget, signal: AbortSignal): BundleSource {
+  const get = <T>(path: string): Promise<T> => requestJson<T>(server, { method: 'GET', path, signal });
   return {
     async findSpan(window: BundleWindow): Promise<WindowSpan> {
       const span: WindowSpan = { first: null, last: null, unsequenced: 0 };
@@ -171,7 +176,7 @@ function httpBundleSource(server: ServerTarget): BundleSource {
         if (window.from) q.set('from', window.from);
         if (window.to) q.set('to', window.to);
         if (cursor) q.set('cursor', cursor);
-        const page: { entries: Array<{ index: number | null }>; nextCursor: string | null } = await getJson(server, `/api/v1/audit/entries?${q.toString()}`);
+        const page: { entries: Array<{ index: number | null }>; nextCursor: string | null } = await get(`/api/v1/audit/entries?${q.toString()}`);
         for (const { index } of page.entries) {
           if (index === null) span.unsequenced++;
           else {
@@ -183,12 +188,12 @@ function httpBundleSource(server: ServerTarget): BundleSource {
       } while (cursor);
       return span;
     },
-    latestCheckpoint: () => getText(server, '/api/v1/audit/checkpoint'),
+    latestCheckpoint: () => getText(server, '/api/v1/audit/checkpoint', signal),
     async verifierKey(note: string) {
       // The newest checkpoint may predate a key rotation, so the active key alone may not verify
       // it: take whichever key the server ever signed with does (a server without the list has only its active key).
-      const listed = await getText(server, '/api/v1/audit/public-keys');
-      const keys = listed === undefined ? [await getText(server, '/api/v1/audit/public-key')] : (JSON.parse(listed) as { keys: Array<{ publicKey: string }> }).keys.map((k) => k.publicKey);
+      const listed = await getText(server, '/api/v1/audit/public-keys', signal);
+      const keys = listed === undefined ? [await getText(server, '/api/v1/audit/public-key', signal)] : (JSON.parse(listed) as { keys: Array<{ publicKey: string }> }).keys.map((k) => k.publicKey);
       const published = keys.filter((k): k is string => k !== undefined).map((k) => k.trim());
       if (published.length === 0) throw new AssayError('not_found', 'the server publishes no audit public key');
       const signer = published.find((vkey) => {
@@ -203,9 +208,9 @@ function httpBundleSource(server: ServerTarget): BundleSource {
       // None verifies: hand over the active key, so the export's own check names the damage.
       return signer ?? published[published.length - 1]!;
     },
-    readLeaves: async (r) => fromBase64((await getJson<{ leaves: string[] }>(server, `/api/v1/audit/leaves?start=${r.start}&end=${r.end}`)).leaves),
-    proveInclusion: async (q) => fromBase64((await getJson<{ proof: string[] }>(server, `/api/v1/audit/proof/inclusion?index=${q.index}&size=${q.size}`)).proof),
-    proveConsistency: async (q) => fromBase64((await getJson<{ proof: string[] }>(server, `/api/v1/audit/proof/consistency?from=${q.from}&to=${q.to}`)).proof),
+    readLeaves: async (r) => fromBase64((await get<{ leaves: string[] }>(`/api/v1/audit/leaves?start=${r.start}&end=${r.end}`)).leaves),
+    proveInclusion: async (q) => fromBase64((await get<{ proof: string[] }>(`/api/v1/audit/proof/inclusion?index=${q.index}&size=${q.size}`)).proof),
+    proveConsistency: async (q) => fromBase64((await get<{ proof: string[] }>(`/api/v1/audit/proof/consistency?from=${q.from}&to=${q.to}`)).proof),
   };
 }
 
@@ -234,7 +239,9 @@ function progressReporter(io: CliIo): (p: ExportProgress) => void {
 /**
  * `assay audit export`: writes the entries recorded in [--from, --to) as a self-contained bundle
  * that `assay audit verify --bundle` (or an examiner, by hand) checks offline. Reads through the
- * running server's public audit API when there is one, otherwise the database directly.
+ * running server's public audit API when there is one, otherwise the database directly. Ctrl-C
+ * (SIGINT) or SIGTERM meanwhile stops it with its temporary folder of audit leaves removed and
+ * nothing written (exit 1 saying so), where either signal alone would leave that folder behind.
  */
 export async function runAuditExport(io: CliIo, opts: AuditExportCliOptions): Promise<number> {
   if (opts.from !== undefined && opts.to !== undefined && opts.from >= opts.to) {
@@ -244,10 +251,12 @@ export async function runAuditExport(io: CliIo, opts: AuditExportCliOptions): Pr
   const config = configOf(io, opts);
   const server = findServer(config, io.env, opts.url);
   const window: BundleWindow = { ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) };
-  const common = { window, out: opts.out, ...(opts.json ? {} : { onProgress: progressReporter(io) }) };
-  const result: ExportBundleResult = server
-    ? await exportAuditBundle({ ...common, source: httpBundleSource(server), exportedVia: 'server' })
-    : await withDatabase(config, (db, publicKeys) => exportAuditBundle({ ...common, source: dbBundleSource({ db, publicKeys }), exportedVia: 'database' }));
+  const result: ExportBundleResult = await interruptible(({ signal }) => {
+    const common = { window, out: opts.out, signal, ...(opts.json ? {} : { onProgress: progressReporter(io) }) };
+    return server
+      ? exportAuditBundle({ ...common, source: httpBundleSource(server, signal), exportedVia: 'server' })
+      : withDatabase(config, (db, publicKeys) => exportAuditBundle({ ...common, source: dbBundleSource({ db, publicKeys }), exportedVia: 'database' }));
+  });
   const m = result.manifest;
   if (opts.json) {
     const { files: _files, ...summary } = m;
