@@ -28,7 +28,7 @@ export interface ExternalNodeChange {
   deleted: string[];
   /** What the producer's tags declare; undefined keeps the node's classification. */
   classification: Classification | undefined;
-  /** Run state: `{state, stateAt}`, kept only when newer than what is stored. */
+  /** Run state: `{state, stateAt}` (START, RUNNING, COMPLETE, ABORT or FAIL; OTHER leaves it), kept only when newer than what is stored. */
   attributes: Record<string, unknown>;
 }
 
@@ -123,6 +123,13 @@ function readOf(d: OpenLineageDataset, at: string): DatasetRead {
   return typeof version === 'string' ? { at, version } : { at };
 }
 
+/**
+ * The event types that are a run's state. OTHER is not: the specification adds OTHER events to
+ * a run "to send additional metadata after the run is complete", so neither it nor an event
+ * without an eventType moves the run's state (or the time the state is kept by).
+ */
+const RUN_STATES: ReadonlySet<string> = new Set(['START', 'RUNNING', 'COMPLETE', 'ABORT', 'FAIL']);
+
 function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<OpenLineageEvent['run']>): void {
   const job = e.job!;
   const jobKey = b.node({ type: 'external_job', namespace: job.namespace, name: job.name, facets: job.facets, deletable: true });
@@ -133,7 +140,7 @@ function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<Ope
     name: normalRunId(run.runId),
     facets: run.facets,
     deletable: false,
-    attributes: e.eventType ? { state: e.eventType, stateAt } : { stateAt },
+    ...(e.eventType !== undefined && RUN_STATES.has(e.eventType) ? { attributes: { state: e.eventType, stateAt } } : {}),
   });
   b.edge({ from: jobKey, to: runKey, type: 'run_of' });
   for (const d of e.inputs ?? []) b.edge({ from: b.dataset(d), to: runKey, type: 'input', facets: d.inputFacets, read: readOf(d, stateAt) });
