@@ -3,7 +3,7 @@ import type { Classification } from '../policy/index.js';
 import type { Queryable, Tx } from '../store/index.js';
 import type { Facets } from './openlineage-event.js';
 import type { AssayNodeType, EdgeType, ExternalNodeType, NodeType } from './vocabulary.js';
-import { DEFAULT_EXTERNAL_CLASSIFICATION, keptClassificationSql, narrownessSql } from './vocabulary.js';
+import { DEFAULT_EXTERNAL_CLASSIFICATION, keptClassificationSql, narrownessSql, replacesRunStateSql } from './vocabulary.js';
 
 /**
  * Writes to the lineage tables, always inside the caller's transaction and always set-based:
@@ -50,13 +50,15 @@ export interface EdgeRow {
 }
 
 const KEPT_CLASS = keptClassificationSql('n.classification', 'r.classification');
+const REPLACES_RUN_STATE = replacesRunStateSql('n.attributes', 'r.attributes');
 /** In an UPDATE's RETURNING: `o` is the row as it was before the statement (a self-join reads the old version). */
 const RAISED = 'n.classification <> o.classification AS raised';
 
 /**
  * Creates the external nodes that do not exist yet, then merges every row into its node:
  * facets by name (deleted ones removed), the classification only ever rising, a run's state
- * only when the event is newer than the one stored. Returns each node by `type/namespace/name`.
+ * only when the event is newer than the one stored, or as new and no earlier a stage
+ * (`replacesRunStateSql`). Returns each node by `type/namespace/name`.
  */
 export async function upsertExternalNodes(tx: Tx, rows: readonly ExternalNodeRow[]): Promise<Map<string, StoredNode>> {
   if (rows.length === 0) return new Map();
@@ -76,7 +78,7 @@ export async function upsertExternalNodes(tx: Tx, rows: readonly ExternalNodeRow
         facets = (n.facets || r.facets) - r.deleted,
         classification = ${KEPT_CLASS},
         attributes = CASE WHEN NOT r.attributes ? 'stateAt' OR (n.attributes ->> 'stateAt') IS NULL
-                            OR (r.attributes ->> 'stateAt') >= (n.attributes ->> 'stateAt')
+                            OR ${REPLACES_RUN_STATE}
                           THEN n.attributes || r.attributes ELSE n.attributes END,
         updated_at = now()
        FROM ${recordset}, lineage_nodes o

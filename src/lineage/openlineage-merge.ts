@@ -3,7 +3,7 @@ import { declaredClassification } from './classification-tags.js';
 import type { Facets, OpenLineageDataset, OpenLineageEvent } from './openlineage-event.js';
 import type { EventKind } from './openlineage-schemas.js';
 import type { EdgeType, ExternalNodeType } from './vocabulary.js';
-import { keptClassification } from './vocabulary.js';
+import { keptClassification, replacesRunState, RUN_STATES } from './vocabulary.js';
 
 /**
  * OpenLineage events as a change to the lineage graph, before any SQL: which external nodes
@@ -28,7 +28,7 @@ export interface ExternalNodeChange {
   deleted: string[];
   /** What the producer's tags declare; undefined keeps the node's classification. */
   classification: Classification | undefined;
-  /** Run state: `{state, stateAt}` (START, RUNNING, COMPLETE, ABORT or FAIL; OTHER leaves it), kept only when newer than what is stored. */
+  /** Run state: `{state, stateAt}` (START, RUNNING, COMPLETE, ABORT or FAIL; OTHER leaves it), kept only when newer than what is stored (`replacesRunState`). */
   attributes: Record<string, unknown>;
 }
 
@@ -90,7 +90,7 @@ class ChangeBuilder {
     }
     const declared = declaredClassification(n.facets);
     if (declared) current.classification = current.classification ? keptClassification(current.classification, declared) : declared;
-    if (n.attributes && String(n.attributes.stateAt ?? '') >= String(current.attributes.stateAt ?? '')) current.attributes = { ...current.attributes, ...n.attributes };
+    if (n.attributes && replacesRunState(current.attributes, n.attributes)) current.attributes = { ...current.attributes, ...n.attributes };
     this.nodes.set(key, current);
     return key;
   }
@@ -123,13 +123,6 @@ function readOf(d: OpenLineageDataset, at: string): DatasetRead {
   return typeof version === 'string' ? { at, version } : { at };
 }
 
-/**
- * The event types that are a run's state. OTHER is not: the specification adds OTHER events to
- * a run "to send additional metadata after the run is complete", so neither it nor an event
- * without an eventType moves the run's state (or the time the state is kept by).
- */
-const RUN_STATES: ReadonlySet<string> = new Set(['START', 'RUNNING', 'COMPLETE', 'ABORT', 'FAIL']);
-
 function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<OpenLineageEvent['run']>): void {
   const job = e.job!;
   const jobKey = b.node({ type: 'external_job', namespace: job.namespace, name: job.name, facets: job.facets, deletable: true });
@@ -140,6 +133,8 @@ function addRunEvent(b: ChangeBuilder, e: OpenLineageEvent, run: NonNullable<Ope
     name: normalRunId(run.runId),
     facets: run.facets,
     deletable: false,
+    // OTHER is no state: the specification adds OTHER events to a run "to send additional metadata
+    // after the run is complete", so neither it nor an untyped event moves the state or its time.
     ...(e.eventType !== undefined && RUN_STATES.has(e.eventType) ? { attributes: { state: e.eventType, stateAt } } : {}),
   });
   b.edge({ from: jobKey, to: runKey, type: 'run_of' });

@@ -108,3 +108,27 @@ export function classificationNamed(value: string): Classification | undefined {
 
 /** The node classification given to external nodes nobody classified. */
 export const DEFAULT_EXTERNAL_CLASSIFICATION: Classification = 'internal';
+
+/**
+ * Where each run state comes in a run: START, then RUNNING, then an end state (COMPLETE, ABORT,
+ * FAIL). Of two states reported for the same `stateAt` (the millisecond it is kept to: events a
+ * few microseconds apart share it) the later stage is kept, whichever arrived last.
+ */
+const RUN_STAGE: Readonly<Record<string, number>> = { START: 0, RUNNING: 1, COMPLETE: 2, ABORT: 2, FAIL: 2 };
+
+/** The run states, OpenLineage event types that move a run's state (OTHER does not). */
+export const RUN_STATES: ReadonlySet<string> = new Set(Object.keys(RUN_STAGE));
+
+/** Whether a run state reported at `next.stateAt` replaces the one held (`current`): later, or as late and no earlier a stage. */
+export function replacesRunState(current: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const at = String(next.stateAt ?? '');
+  const held = String(current.stateAt ?? '');
+  if (at !== held) return at > held;
+  return (RUN_STAGE[String(next.state)] ?? 0) >= (RUN_STAGE[String(current.state)] ?? 0);
+}
+
+/** The same rule in SQL: `current` and `next` are jsonb attribute expressions, both holding `stateAt`. */
+export function replacesRunStateSql(current: string, next: string): string {
+  const stage = (a: string): string => `(CASE ${a} ->> 'state' ${Object.entries(RUN_STAGE).map(([s, n]) => `WHEN '${s}' THEN ${n}`).join(' ')} ELSE 0 END)`;
+  return `((${next} ->> 'stateAt', ${stage(next)}) >= (${current} ->> 'stateAt', ${stage(current)}))`;
+}

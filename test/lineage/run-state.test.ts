@@ -88,4 +88,18 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('run state from Op
     await post(sparkEvent('START', '2026-12-07T05:59:00Z', early));
     expect((await run(early)).attributes).toEqual({ state: 'START', stateAt: '2026-12-07T05:59:00.000Z' });
   });
+
+  it('at one stateAt (events microseconds apart share its millisecond) START gives way to RUNNING and RUNNING to an end state, in any order', async () => {
+    const quick = '01937a1f-0000-7000-8000-00000000a004';
+    // Python producers send microseconds; the stored stateAt keeps milliseconds, so these two tie.
+    await post(sparkEvent('COMPLETE', '2026-12-07T07:00:00.123900+00:00', quick));
+    await post(sparkEvent('START', '2026-12-07T07:00:00.123100+00:00', quick));
+    expect((await run(quick)).attributes).toEqual({ state: 'COMPLETE', stateAt: '2026-12-07T07:00:00.123Z' });
+    await post(sparkEvent('RUNNING', '2026-12-07T07:00:00.123500+00:00', quick));
+    expect((await run(quick)).attributes).toEqual({ state: 'COMPLETE', stateAt: '2026-12-07T07:00:00.123Z' });
+
+    const batched = '01937a1f-0000-7000-8000-00000000a005';
+    await post([sparkEvent('FAIL', '2026-12-07T07:00:00.5001+00:00', batched), sparkEvent('RUNNING', '2026-12-07T07:00:00.5Z', batched), sparkEvent('START', '2026-12-07T07:00:00.5000001Z', batched)]);
+    expect((await run(batched)).attributes).toEqual({ state: 'FAIL', stateAt: '2026-12-07T07:00:00.500Z' });
+  });
 });
