@@ -183,11 +183,25 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     return sendProblem(req, reply, new AssayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  app.setErrorHandler(async (err: FastifyError | AssayError | Error, req, reply) =>
+  app.setErrorHandler(async (err: FastifyError | AssayError | Error, req, reply) => {
+    const code = (err as FastifyError).code;
     // A body sent to an operation that takes none: Fastify's own 415, which names nothing.
-    sendProblem(req, reply, (err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType((req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase(), []) : err),
-  );
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(req, reply, unsupportedMediaType((req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase(), []));
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(req, reply, bodyTooLarge(req.routeOptions.bodyLimit));
+    return sendProblem(req, reply, err);
+  });
   return app;
+}
+
+/**
+ * 413 naming `body`, the limit and the setting that raises it, for a JSON body over
+ * maxJsonBodyBytes (Fastify's own says only "Request body is too large"): a sender whose
+ * single event is larger (an openlineage-spark event carrying its logical plan) knows what to ask for.
+ */
+function bodyTooLarge(limit: number): AssayError {
+  return new AssayError('payload_too_large', `the request body is over ${limit} bytes, the largest JSON body this server accepts (maxJsonBodyBytes, ASSAY_MAX_JSON_BODY_BYTES)`, {
+    errors: [{ field: 'body', message: `over ${limit} bytes (maxJsonBodyBytes)` }],
+  });
 }
 
 function parseJsonBody(body: Buffer): unknown {

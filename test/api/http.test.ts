@@ -221,7 +221,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
     expect((await t.db.query('SELECT id FROM api_tokens')).rowCount).toBe(before.rowCount);
   });
 
-  it('413 for a body over the limit', async () => {
+  it('413 for a body over the limit, naming body, the limit and the setting that raises it', async () => {
     const r = await t.app.inject({
       method: 'POST',
       url: '/api/v1/tokens',
@@ -229,7 +229,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('HTTP API in proce
       payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
     });
     expect(r.statusCode).toBe(413);
-    expect(r.json().code).toBe('payload_too_large');
+    // A sender with one large event (an openlineage-spark event carrying its logical plan runs to
+    // megabytes) must learn what the limit is and which setting raises it.
+    expect(r.json()).toMatchObject({
+      code: 'payload_too_large',
+      detail: 'the request body is over 1048576 bytes, the largest JSON body this server accepts (maxJsonBodyBytes, ASSAY_MAX_JSON_BODY_BYTES)',
+      errors: [{ field: 'body', detail: 'over 1048576 bytes (maxJsonBodyBytes)' }],
+    });
   });
 
   it('400 naming every bad field', async () => {
