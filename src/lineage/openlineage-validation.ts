@@ -167,8 +167,10 @@ function storageIssues(e: OpenLineageEvent, base: string): FieldIssue[] {
       if (issue) out.push({ field: join(base, [...path, key]), message: issue });
     }
   }
+  // The schema's date-time is RFC 3339, which allows a leap second (23:59:60) that no Date holds
+  // (an invalid Date's year is NaN); the database's timestamps hold years 1 to 9999.
   const year = new Date(e.eventTime).getUTCFullYear();
-  if (!(year >= 1 && year <= 9999)) out.push({ field: join(base, ['eventTime']), message: 'must be a date-time between years 1 and 9999' });
+  if (!(year >= 1 && year <= 9999)) out.push({ field: join(base, ['eventTime']), message: 'must be a date-time this server can hold: years 1 to 9999 in UTC, no leap second (:60)' });
   return out;
 }
 

@@ -117,6 +117,21 @@ describe('other refusals name the field', () => {
     expect(fields(checkOpenLineageEvent({ ...e, producer: 'not a uri' }, 'body'))).toContain('body.producer');
   });
 
+  it('eventTime as the integrations spell it, and the refusals naming what is wrong', () => {
+    const e = runEvent();
+    const check = (eventTime: string) => checkOpenLineageEvent({ ...e, eventTime }, 'body');
+    // openlineage-python (Airflow, dbt): microseconds and +00:00; openlineage-java (Spark): milliseconds and Z; nanoseconds; any offset.
+    for (const t of ['2026-12-07T02:00:03.123456+00:00', '2026-12-07T02:20:00.001Z', '2026-12-07T02:00:03.123456789Z', '2026-12-07T07:06:00+04:30', '2026-12-06T14:00:03-12:00', '2026-12-07 02:00:03+00:00']) {
+      expect(check(t).ok, t).toBe(true);
+    }
+    // A naive local time (Python's datetime.now().isoformat()) or a Java zone id is no RFC 3339 date-time.
+    expect(check('2026-12-07T02:00:03.123456')).toMatchObject({ ok: false, issues: [{ field: 'body.eventTime', message: 'must match format "date-time"' }] });
+    expect(check('2026-12-07T02:00:03Z[UTC]')).toMatchObject({ ok: false, issues: [{ field: 'body.eventTime' }] });
+    // RFC 3339 allows a leap second, which no date here holds: said so, not blamed on the year.
+    expect(check('2026-12-31T23:59:60Z')).toMatchObject({ ok: false, issues: [{ field: 'body.eventTime', message: 'must be a date-time this server can hold: years 1 to 9999 in UTC, no leap second (:60)' }] });
+    expect(check('9999-12-31T23:00:00-05:00')).toMatchObject({ ok: false, issues: [{ field: 'body.eventTime', message: 'must be a date-time this server can hold: years 1 to 9999 in UTC, no leap second (:60)' }] });
+  });
+
   it('a JobEvent that carries a run', () => {
     const e = { ...runEvent(), schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent' };
     expect(checkOpenLineageEvent(e, 'body')).toMatchObject({ ok: false, issues: [{ field: 'body.run' }] });
