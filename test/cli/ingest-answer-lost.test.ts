@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteDb } from '../../src/store/index.js';
-import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, eventually, exitOf, fetchFresh, runAssay, spawnAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { tcpRelay, type TcpRelay } from '../support/relay.js';
+import { cliEnv, eventually, exitOf, fetchFresh, runAssay, spawnAssay, startServerWithSteward, type RunningServer } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-answer-lost-'));
 const home = join(root, 'home');
@@ -17,17 +15,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
  * connection is passed on both ways, except that on a connection that began with a POST, the
  * server's answer never reaches the client: the relay closes both sides when it begins.
  */
-function answerCuttingRelay(target: string): { listen(): Promise<string>; close(): Promise<void> } {
-  const port = Number(new URL(target).port);
-  const sockets = new Set<Socket>();
-  const relay: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+function answerCuttingRelay(target: string): TcpRelay {
+  return tcpRelay(target, (client, upstream) => {
     client.once('data', (first: Buffer) => {
       if (first.subarray(0, 5).toString('latin1') === 'POST ') {
         upstream.once('data', () => {
@@ -40,13 +29,6 @@ function answerCuttingRelay(target: string): { listen(): Promise<string>; close(
     });
     client.pipe(upstream);
   });
-  return {
-    listen: () => new Promise((resolve) => relay.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`))),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => relay.close(() => resolve()));
-    },
-  };
 }
 
 // Each test runs CLI processes: on a loaded machine each takes seconds to start.
@@ -57,14 +39,7 @@ describe('assay dataset ingest whose answer is lost after the whole file was sen
   let token = '';
 
   beforeAll(async () => {
-    expect(runAssay(['--home', home, 'init']).status).toBe(0);
-    const db = await createPgliteDb({ dataDir: join(home, 'db') });
-    try {
-      token = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
-    } finally {
-      await db.close();
-    }
-    server = await startAssayServer(home);
+    ({ server, token } = await startServerWithSteward(home));
     relay = answerCuttingRelay(server.url);
     relayUrl = await relay.listen();
   });

@@ -1,12 +1,9 @@
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteDb } from '../../src/store/index.js';
-import { createPrincipalWithToken } from '../support/app.js';
-import { cliEnv, eventually, exitOf, runAssay, spawnAssay, startAssayServer, type RunningServer } from '../support/cli.js';
+import { tcpRelay, type TcpRelay } from '../support/relay.js';
+import { cliEnv, eventually, exitOf, spawnAssay, startServerWithSteward, type RunningServer } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'assay-cli-file-changed-'));
 const home = join(root, 'home');
@@ -21,25 +18,21 @@ function spooledUploads(): string[] {
 
 /**
  * A TCP relay in front of the real server standing in for a slow network (nothing of Assay is
- * replaced): it passes the first bytes of each connection on, then holds the rest until the
+ * replaced): it passes the first bytes of an upload's connection on, then holds the rest until the
  * test releases it, so the CLI is mid-upload, its file open, when the test changes the file.
  */
-function holdingRelay(target: string): { listen(): Promise<string>; started(): Promise<void>; release(): void; close(): Promise<void> } {
-  const port = Number(new URL(target).port);
+function holdingRelay(target: string): TcpRelay & { started(): Promise<void>; release(): void } {
   let onStart: (() => void) | undefined;
   const held: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const relay: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+  const relay = tcpRelay(target, (client, upstream) => {
     upstream.pipe(client);
     client.once('data', (first: Buffer) => {
       upstream.write(first);
+      // Only the upload is held: the CLI asks the dataset's latest version (a GET) first.
+      if (first.subarray(0, 5).toString('latin1') !== 'POST ') {
+        client.pipe(upstream);
+        return;
+      }
       client.pause();
       held.push(() => {
         client.pipe(upstream);
@@ -49,13 +42,9 @@ function holdingRelay(target: string): { listen(): Promise<string>; started(): P
     });
   });
   return {
-    listen: () => new Promise((resolve) => relay.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`))),
+    ...relay,
     started: () => new Promise((resolve) => (onStart = resolve)),
     release: () => held.splice(0).forEach((go) => go()),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => relay.close(() => resolve()));
-    },
   };
 }
 
@@ -74,14 +63,7 @@ describe('assay dataset ingest of a file that changes while it is being sent', {
   let token = '';
 
   beforeAll(async () => {
-    expect(runAssay(['--home', home, 'init']).status).toBe(0);
-    const db = await createPgliteDb({ dataDir: join(home, 'db') });
-    try {
-      token = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
-    } finally {
-      await db.close();
-    }
-    server = await startAssayServer(home);
+    ({ server, token } = await startServerWithSteward(home));
     relay = holdingRelay(server.url);
     relayUrl = await relay.listen();
   });

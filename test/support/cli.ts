@@ -2,6 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createPgliteDb } from '../../src/store/index.js';
+import { createPrincipalWithToken } from './app.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 /**
@@ -92,4 +94,21 @@ export async function startAssayServer(home: string, env: NodeJS.ProcessEnv = cl
       await exitOf(child);
     },
   };
+}
+
+/**
+ * `assay init` of `home`, then a steward principal `stella` with a token, and the server
+ * started: what CLI suites that ingest through the server begin with.
+ */
+export async function startServerWithSteward(home: string): Promise<{ server: RunningServer; token: string }> {
+  const init = runAssay(['--home', home, 'init']);
+  if (init.status !== 0) throw new Error(`assay init failed: ${init.stderr}`);
+  const db = await createPgliteDb({ dataDir: join(home, 'db') });
+  let token: string;
+  try {
+    token = (await createPrincipalWithToken(db, { name: 'stella', roles: ['data-steward'] })).token;
+  } finally {
+    await db.close();
+  }
+  return { server: await startAssayServer(home), token };
 }
