@@ -86,6 +86,19 @@ async function nextMillisecond(db: Queryable): Promise<string> {
   return new Date(boundary).toISOString();
 }
 
+/** `source`, noting whether the export asked it for the window's span (its first read of the log). */
+function watchingSpan(source: BundleSource): { watched: BundleSource; asked: () => boolean } {
+  let asked = false;
+  const watched: BundleSource = {
+    ...source,
+    findSpan: async (w) => {
+      asked = true;
+      return source.findSpan(w);
+    },
+  };
+  return { watched, asked: () => asked };
+}
+
 function problemOf(report: BundleVerifyReport): { kind: string; index?: number; file?: string } {
   if (report.ok) throw new Error('expected the bundle to fail verification');
   const { kind, index, file } = report.problem;
@@ -535,18 +548,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
   });
 
   it('an --out in a missing folder, or naming a folder, is refused before reading the log', async () => {
-    let asked = false;
-    const watched: BundleSource = {
-      ...source,
-      findSpan: async (w) => {
-        asked = true;
-        return source.findSpan(w);
-      },
-    };
+    const { watched, asked } = watchingSpan(source);
     for (const out of [join(work, 'no-such-folder', 'b.tar'), work]) {
       await expect(exportAuditBundle({ source: watched, window: {}, out, exportedVia: 'database' })).rejects.toMatchObject({ code: 'validation_failed' });
     }
-    expect(asked).toBe(false);
+    expect(asked()).toBe(false);
   });
 
   it('a failure half-way leaves neither the bundle nor its temporary files', async () => {
@@ -569,20 +575,13 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('audit bundle [%s]
 
     it('already aborted: nothing is read or written', async () => {
       const out = outFile();
-      let asked = false;
-      const watched: BundleSource = {
-        ...source,
-        findSpan: async (w) => {
-          asked = true;
-          return source.findSpan(w);
-        },
-      };
+      const { watched, asked } = watchingSpan(source);
       const signal = AbortSignal.abort('SIGINT');
       await expect(exportAuditBundle({ source: watched, window: { from, to }, out, exportedVia: 'database', signal })).rejects.toMatchObject({
         code: 'unavailable',
         message: `the audit export was interrupted (SIGINT) before it read any leaf: its temporary files were removed and nothing was written to ${out}`,
       });
-      expect(asked).toBe(false);
+      expect(asked()).toBe(false);
       expect(existsSync(out)).toBe(false);
       expect(leftovers()).toEqual([]);
     });
