@@ -66,6 +66,7 @@ export {
   type DatasetVersionRecord,
   type DatasetVersionState,
   type Exclusion,
+  type SourceDataset,
 } from './types.js';
 export {
   DATASET_OVERRIDE_ACTION,

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { appendAuditEntry } from '../audit/index.js';
 import { clipText, Conflict, embeddedCredentialIssues, InsufficientStorage, isStorageFull, newId, NotFound, nulPath, plainTextIssues, ValidationFailed, type FieldIssue } from '../core/index.js';
 import { getPrincipal, type ChangeContext } from '../identity/index.js';
+import { openLineageNameIssues, recordLineage } from '../lineage/index.js';
 import type { Classification } from '../policy/index.js';
 import type { BlobStore, Db, Tx } from '../store/index.js';
 import { dataChangeEntry } from './audit-entry.js';
@@ -20,7 +21,7 @@ import { discardUpload, spoolUpload, uploadTooLarge, type SpooledUpload } from '
 import { indexSubjects, subjectSalt, writeSubjectHashes, type SubjectHashFile } from './subject-index.js';
 import { startsWithBom } from './utf8.js';
 import { declaredValues, valueFormatIssues } from './value-format.js';
-import type { DatasetFormat, DatasetRecord, DatasetVersionRecord, ValueFormat } from './types.js';
+import type { DatasetFormat, DatasetRecord, DatasetVersionRecord, SourceDataset, ValueFormat } from './types.js';
 
 /** What the data module needs from its surroundings. */
 export interface DataEnv {
@@ -51,6 +52,12 @@ export interface IngestInput {
   /** Declared length (Content-Length), checked against the limit before reading. */
   declaredSize?: number | undefined;
   sourceSystem: string;
+  /**
+   * The OpenLineage dataset the file was exported from (a warehouse table Airflow, Spark or dbt
+   * report): both or neither. Linked upstream of the version in the lineage graph.
+   */
+  sourceDatasetNamespace?: string | undefined;
+  sourceDatasetName?: string | undefined;
   /** Required for a new dataset; must match an existing one's. */
   classification?: Classification | undefined;
   /** Principal id of the accountable owner; required for a new dataset, must match an existing one's. */
@@ -116,7 +123,7 @@ async function assertAccountableOwner(db: Db, ownerId: string): Promise<void> {
 }
 
 /** The declaration the checks hold the file to; refuses contradictions before a byte is read. */
-function declare(input: IngestInput, existing: DatasetRecord | undefined, format: DatasetFormat): DeclaredVersion & { ownerId: string } {
+function declare(input: IngestInput, existing: DatasetRecord | undefined, format: DatasetFormat): Declared {
   const issues: FieldIssue[] = [];
   if (existing && input.classification && input.classification !== existing.classification) {
     throw new Conflict(`dataset ${existing.name} is classified ${existing.classification}; a new version cannot reclassify it`, [
@@ -144,6 +151,7 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
   }
   const values = declaredValues(input.values);
   if (values) issues.push(...valueFormatIssues(values, format));
+  const source = sourceDatasetOf(input, issues);
   if (issues.length > 0) throw new ValidationFailed(`invalid ingest of ${input.name}: ${issues.map((i) => i.field).join(', ')}`, issues);
   return {
     classification: classification!,
@@ -153,7 +161,31 @@ function declare(input: IngestInput, existing: DatasetRecord | undefined, format
     consentColumn: input.consentColumn,
     subjectIdColumn: input.subjectIdColumn,
     values,
+    sourceDataset: source,
   };
+}
+
+/** What an ingest declares: what the checks hold the file to, its owner, and the dataset it was exported from. */
+type Declared = DeclaredVersion & { ownerId: string; sourceDataset: SourceDataset | undefined };
+
+/**
+ * The OpenLineage dataset the file was exported from, when named: namespace and name together
+ * (one alone names nothing), held to the rules OpenLineage intake keys nodes by. Both are
+ * signed into the manifest and the audit entry: a namespace written as a DSN must hold no
+ * credential. Problems go into `issues`, naming query.sourceDatasetNamespace or query.sourceDatasetName.
+ */
+function sourceDatasetOf(input: IngestInput, issues: FieldIssue[]): SourceDataset | undefined {
+  const { sourceDatasetNamespace: namespace, sourceDatasetName: name } = input;
+  if (namespace === undefined && name === undefined) return undefined;
+  const fields = { namespace: 'query.sourceDatasetNamespace', name: 'query.sourceDatasetName' };
+  if (namespace === undefined || name === undefined) {
+    const [missing, given] = namespace === undefined ? [fields.namespace, fields.name] : [fields.name, fields.namespace];
+    issues.push({ field: missing, message: `required with ${given}: an OpenLineage dataset is named by namespace and name` });
+    return undefined;
+  }
+  const found = [...openLineageNameIssues({ namespace, name }, fields), ...embeddedCredentialIssues([[fields.namespace, namespace], [fields.name, name]])];
+  issues.push(...found);
+  return found.length > 0 ? undefined : { namespace, name };
 }
 
 /** The latest certified version's schema, size and exclusion declarations: what a new version is held to. */
@@ -303,7 +335,7 @@ interface StoreInput {
   input: IngestInput;
   format: DatasetFormat;
   delimiter: string | undefined;
-  declared: DeclaredVersion & { ownerId: string };
+  declared: Declared;
   quarantined: Quarantined;
 }
 
@@ -337,13 +369,14 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
   const versionId = newId('dsv');
   await tx.query(
     `INSERT INTO dataset_versions (id, dataset_id, version, state, format, delimiter, snapshot_sha256, snapshot_size, source_system, purpose,
-       classification, residency, residency_column, consent_column, subject_id_column, ingested_by, ingested_at, row_count, schema, profile, value_format)
-     VALUES ($1, $2, $3, 'quarantine', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+       classification, residency, residency_column, consent_column, subject_id_column, ingested_by, ingested_at, row_count, schema, profile, value_format,
+       source_dataset_namespace, source_dataset_name)
+     VALUES ($1, $2, $3, 'quarantine', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
     [
       versionId, datasetId, version, s.format, s.delimiter ?? null, snapshot.hash, snapshot.size, input.sourceSystem, input.purpose ?? null,
       declared.classification, declared.residency ?? null, declared.residencyColumn ?? null, declared.consentColumn ?? null, declared.subjectIdColumn ?? null,
       ctx.actor.principalId, now, report.rows, JSON.stringify({ columns: report.schema }), JSON.stringify(report.profile),
-      declared.values ? JSON.stringify(declared.values) : null,
+      declared.values ? JSON.stringify(declared.values) : null, declared.sourceDataset?.namespace ?? null, declared.sourceDataset?.name ?? null,
     ],
   );
   await tx.query(
@@ -359,16 +392,35 @@ async function insertVersion(tx: Tx, s: StoreInput, ctx: ChangeContext): Promise
   }
   if (subjects) await indexSubjects(tx, { versionId, file: subjects });
   const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}@${c.version}`);
+  const source = declared.sourceDataset;
+  if (source) await recordSourceLineage(tx, { versionId, name: input.name, version, classification: declared.classification, source });
   await appendAuditEntry(
     tx,
     dataChangeEntry(ctx, {
       action: DATASET_INGEST_ACTION,
       resource: { type: 'dataset_version', id: versionId },
-      reason: `${input.name} v${version} from ${input.sourceSystem}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`,
+      reason: `${input.name} v${version} from ${input.sourceSystem}${source ? ` (OpenLineage dataset ${source.namespace} ${source.name})` : ''}: ${report.rows} rows, snapshot sha256:${snapshot.hash}, quarantined${failing.length ? `, failing ${failing.join(', ')}` : ''}${input.purpose ? `; purpose: ${input.purpose}` : ''}`,
     }),
   );
   if (input.derivation) await recordDerivation(tx, { datasetId, versionId, name: input.name, version, classification: declared.classification, derivation: input.derivation }, ctx);
   return version;
+}
+
+/**
+ * Lineage OpenLineage dataset → the new version (`derived`: the file was exported from it, by
+ * no run Assay recorded), in the ingest's transaction (the `dataset.ingest` entry, which names
+ * the dataset, is its evidence). The dataset's node is created if no event reported it yet,
+ * keyed by namespace and name as OpenLineage intake keys it, so a later event merges into it.
+ * It is classified at least as the version: the table held the data the version holds, and its
+ * name and the jobs behind it stay hidden from readers not cleared for that (a classification
+ * only rises, as a tags facet raises it). The version's node is recorded as a derived
+ * version's is at ingest; promotion adds the raw snapshot and its certification.
+ */
+async function recordSourceLineage(tx: Tx, v: { versionId: string; name: string; version: number; classification: Classification; source: SourceDataset }): Promise<void> {
+  await recordLineage(tx, {
+    nodes: [{ id: v.versionId, type: 'dataset_version', classification: v.classification, name: `${v.name} v${v.version}`, attributes: { state: 'quarantine' } }],
+    edges: [{ from: { kind: 'dataset', namespace: v.source.namespace, name: v.source.name, classification: v.classification }, to: v.versionId, type: 'derived' }],
+  });
 }
 
 /** The dataset's id, creating it (audited) on its first ingest. */

@@ -67,6 +67,8 @@ export interface DatasetManifest {
   /** The principal accountable for the dataset when it was certified. Absent from manifests signed before it was recorded. */
   owner?: string;
   sourceSystem: string;
+  /** The OpenLineage dataset the snapshot was exported from, as named at ingest. Absent when none was named, and from manifests signed before it was recorded. */
+  sourceDataset?: { namespace: string; name: string };
   ingestedBy: string;
   ingestedAt: string;
   certifiedBy: string;
@@ -119,6 +121,7 @@ export function datasetManifestStatement(m: ManifestInput): InTotoStatement<Data
       subjectIdColumn: v.subjectIdColumn,
       owner: m.owner,
       sourceSystem: v.sourceSystem,
+      ...(v.sourceDataset ? { sourceDataset: { namespace: v.sourceDataset.namespace, name: v.sourceDataset.name } } : {}),
       ingestedBy: v.ingestedBy,
       ingestedAt: iso(v.ingestedAt),
       certifiedBy: m.certifiedBy,

@@ -26,6 +26,8 @@ interface VersionRow {
   snapshot_sha256: string;
   snapshot_size: number;
   source_system: string;
+  source_dataset_namespace: string | null;
+  source_dataset_name: string | null;
   purpose: string | null;
   classification: Classification;
   residency: string | null;
@@ -78,6 +80,7 @@ function toVersion(r: VersionRow): DatasetVersionRecord {
     delimiter: r.delimiter,
     snapshot: { sha256: r.snapshot_sha256, size: r.snapshot_size },
     sourceSystem: r.source_system,
+    sourceDataset: r.source_dataset_namespace !== null && r.source_dataset_name !== null ? { namespace: r.source_dataset_namespace, name: r.source_dataset_name } : null,
     purpose: r.purpose,
     classification: r.classification,
     residency: r.residency,

@@ -92,6 +92,12 @@ export interface DatasetDerivation {
   parametersSha256: string;
 }
 
+/** An OpenLineage dataset by its key: a warehouse table as Airflow, Spark or dbt report it. */
+export interface SourceDataset {
+  namespace: string;
+  name: string;
+}
+
 /** A dataset version as the API shows it (checks and profile are read separately). */
 export interface DatasetVersionRecord {
   id: string;
@@ -103,6 +109,8 @@ export interface DatasetVersionRecord {
   delimiter: string | null;
   snapshot: { sha256: string; size: number };
   sourceSystem: string;
+  /** The OpenLineage dataset (namespace and name) the file was exported from, as named at ingest; null: none named. */
+  sourceDataset: SourceDataset | null;
   purpose: string | null;
   classification: Classification;
   residency: string | null;

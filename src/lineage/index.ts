@@ -25,7 +25,7 @@ export {
 export { lineageViewerOf, visibleClassifications, type LineageViewer } from './domains.js';
 export type { CertifiedVersionFacts, CertifiedVersionLookup } from './certified-reads.js';
 export { eventsSha256, ingestOpenLineage, MAX_EVENTS_PER_REQUEST, type IngestReceipt, type OpenLineageSender, type OpenLineageTarget } from './ingest.js';
-export { checkOpenLineageEvent, type EventCheck } from './openlineage-validation.js';
+export { checkOpenLineageEvent, openLineageNameIssues, type EventCheck } from './openlineage-validation.js';
 export {
   compileOpenLineageSchemas,
   EVENT_KINDS,

@@ -143,6 +143,27 @@ function facetIssues(schemas: OpenLineageSchemas, e: OpenLineageEvent, base: str
   return out;
 }
 
+/**
+ * What is wrong with an OpenLineage namespace and name (of a dataset or job) as the graph keys
+ * on them, each issue under its field in `fields`: 1 to MAX_NAMESPACE_BYTES and 1 to
+ * MAX_NAME_BYTES bytes, and no control or bidirectional formatting character. Namespaces and
+ * names become graph nodes, go into the audit entry and reach terminals (an erasure request
+ * lists the tables by name): an ESC sequence, a line break or a right-to-left override there
+ * would forge or reorder what an examiner reads (core/text.ts).
+ */
+export function openLineageNameIssues(v: { namespace: string; name: string }, fields: { namespace: string; name: string }): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  const ns = Buffer.byteLength(v.namespace);
+  if (ns < 1 || ns > MAX_NAMESPACE_BYTES) out.push({ field: fields.namespace, message: `must be 1 to ${MAX_NAMESPACE_BYTES} bytes` });
+  const n = Buffer.byteLength(v.name);
+  if (n < 1 || n > MAX_NAME_BYTES) out.push({ field: fields.name, message: `must be 1 to ${MAX_NAME_BYTES} bytes` });
+  for (const key of ['namespace', 'name'] as const) {
+    const issue = plainTextIssue(v[key]);
+    if (issue) out.push({ field: fields[key], message: issue });
+  }
+  return out;
+}
+
 /** Names longer than the graph can key on or holding what may not become evidence, and times PostgreSQL cannot store. */
 function storageIssues(e: OpenLineageEvent, base: string): FieldIssue[] {
   const out: FieldIssue[] = [];
@@ -154,19 +175,7 @@ function storageIssues(e: OpenLineageEvent, base: string): FieldIssue[] {
   if (typeof parentJob?.namespace === 'string' && typeof parentJob.name === 'string') {
     named.push({ v: { namespace: parentJob.namespace, name: parentJob.name }, path: ['run', 'facets', 'parent', 'job'] });
   }
-  for (const { v, path } of named) {
-    const ns = Buffer.byteLength(v.namespace);
-    if (ns < 1 || ns > MAX_NAMESPACE_BYTES) out.push({ field: join(base, [...path, 'namespace']), message: `must be 1 to ${MAX_NAMESPACE_BYTES} bytes` });
-    const n = Buffer.byteLength(v.name);
-    if (n < 1 || n > MAX_NAME_BYTES) out.push({ field: join(base, [...path, 'name']), message: `must be 1 to ${MAX_NAME_BYTES} bytes` });
-    // Namespaces and names become graph nodes, go into the audit entry and reach terminals (an
-    // erasure request lists the tables by name): an ESC sequence, a line break or a
-    // right-to-left override there would forge or reorder what an examiner reads (core/text.ts).
-    for (const key of ['namespace', 'name'] as const) {
-      const issue = plainTextIssue(v[key]);
-      if (issue) out.push({ field: join(base, [...path, key]), message: issue });
-    }
-  }
+  for (const { v, path } of named) out.push(...openLineageNameIssues(v, { namespace: join(base, [...path, 'namespace']), name: join(base, [...path, 'name']) }));
   // The schema's date-time is RFC 3339, which allows a leap second (23:59:60) that no Date holds
   // (an invalid Date's year is NaN); the database's timestamps hold years 1 to 9999.
   const year = new Date(e.eventTime).getUTCFullYear();
