@@ -42,6 +42,7 @@ interface DataJob {
   job: string;
   assayRunId: string;
   inputs: AssayDatasetRef[];
+  externalInputs?: Array<{ namespace: string; name: string }>;
   outputs: AssayDatasetRef[];
   runFacets?: Record<string, Record<string, unknown>>;
 }
@@ -70,6 +71,8 @@ function emitDataJob(deps: AppDeps, reply: FastifyReply, job: DataJob): void {
 /**
  * Tells the configured consumer (if any) that an ingest wrote version `v` into quarantine; a
  * derived version's ingest is job `dataset.derive/<name>`, reading the certified versions it was built from.
+ * The OpenLineage dataset the file was exported from, when named, is an input too, under its own
+ * namespace, so the consumer links the warehouse table's jobs to the version as Assay's graph does.
  */
 export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: FastifyReply): void {
   const inputs = (v.derivation?.inputs ?? []).map((i) => ({ name: i.dataset, version: i.version, classification: i.classification }));
@@ -77,6 +80,7 @@ export function emitIngest(deps: AppDeps, v: DatasetVersionRecord, reply: Fastif
     job: dataJobName(v.derivation ? 'derive' : 'ingest', v.datasetName),
     assayRunId: `${v.id}/ingest`,
     inputs,
+    ...(v.sourceDataset ? { externalInputs: [v.sourceDataset] } : {}),
     outputs: [refOf(v, 'quarantine')],
     ...(v.derivation ? { runFacets: derivationFacet(v.derivation) } : {}),
   });

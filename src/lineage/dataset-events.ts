@@ -43,6 +43,12 @@ export interface AssayDataJobInput {
   startedAt: Date;
   completedAt: Date;
   inputs: AssayDatasetRef[];
+  /**
+   * Datasets outside Assay the job read, by OpenLineage namespace and name: the warehouse table
+   * an ingested file was exported from. Listed as inputs without facets: Assay knows no version,
+   * schema or tags of them, and a consumer keeps what their own producers reported.
+   */
+  externalInputs?: Array<{ namespace: string; name: string }>;
   outputs: AssayDatasetRef[];
   /** Run facets of both events, e.g. a derivation's code and parameters. */
   runFacets?: Facets;
@@ -68,7 +74,7 @@ export function assayDataJobEvents(input: AssayDataJobInput): OpenLineageEvent[]
     namespace: input.namespace,
     job: input.job,
     assayRunId: input.assayRunId,
-    inputs: input.inputs.map((d) => datasetOf(input.namespace, d, false)),
+    inputs: [...(input.externalInputs ?? []).map((d) => ({ namespace: d.namespace, name: d.name })), ...input.inputs.map((d) => datasetOf(input.namespace, d, false))],
     ...(input.runFacets ? { runFacets: input.runFacets } : {}),
   };
   return [

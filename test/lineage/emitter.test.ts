@@ -425,6 +425,27 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('OpenLineage out o
     for (const [job, names] of datasetsOfJob) expect([...names], job).toHaveLength(1);
   });
 
+  it('an ingest naming the OpenLineage dataset its file was exported from lists it as an input, under its own namespace', async () => {
+    const before = consumer.received.length;
+    const scientist = await createPrincipalWithToken(t.db, { name: 'scientist-4', roles: ['data-scientist'] });
+    const ingested = await upload(t, {
+      name: 'exported-loans',
+      token: scientist.token,
+      body: 'id,amount\n1,10\n2,20\n',
+      query: { classification: 'internal', owner: scientist.id, sourceDatasetNamespace: 'postgres://warehouse:5432', sourceDatasetName: 'risk.public.loans' },
+    });
+    expect(ingested.statusCode, ingested.body).toBe(201);
+    await t.deps.lineageEmitter!.flush();
+    const events = consumer.received.slice(before).map((r) => r.body as OpenLineageEvent);
+    expect(events.map((e) => `${e.job?.name} ${e.eventType}`)).toEqual(['dataset.ingest/exported-loans START', 'dataset.ingest/exported-loans COMPLETE']);
+    // A consumer such as Marquez draws the warehouse table's jobs upstream of the quarantine dataset, as Assay's graph does.
+    for (const e of events) {
+      expect(e.inputs).toEqual([{ namespace: 'postgres://warehouse:5432', name: 'risk.public.loans' }]);
+      expect(checkOpenLineageEvent(e, 'event')).toMatchObject({ ok: true });
+    }
+    expect(events[1]!.outputs?.map((d) => `${d.namespace} ${d.name}`)).toEqual(['bank-assay exported-loans/quarantine']);
+  });
+
   it('a refused ingest emits nothing', async () => {
     const before = consumer.received.length;
     const scientist = await createPrincipalWithToken(t.db, { name: 'scientist-2', roles: ['data-scientist'] });
