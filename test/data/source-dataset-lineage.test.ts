@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import type { DsseEnvelope } from '../../src/core/index.js';
 import { DATASET_INGEST_ACTION, verifyDatasetManifest, type DatasetVersionRecord } from '../../src/data/index.js';
-import type { LineageGraph } from '../../src/lineage/index.js';
+import { recordLineage, type LineageGraph } from '../../src/lineage/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import { eachBackend } from '../support/databases.js';
 import { runEvent } from '../lineage/fixtures.js';
@@ -79,6 +79,23 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('ingest naming its
     expect(up.json.edges).toContainEqual({ from: table!.id, to: v.id, type: 'derived' });
     expect(up.json.nodes).toContainEqual(expect.objectContaining({ type: 'external_job', namespace: 'spark-prod', name: 'risk.build_loans' }));
     expect(up.json.nodes).toContainEqual(expect.objectContaining({ type: 'external_dataset', namespace: 'warehouse', name: 'risk.raw.loan_applications' }));
+
+    // A model trained on the certified version (as training records it): the validator's walk from it reaches the Spark job too.
+    await t.db.transaction((tx) =>
+      recordLineage(tx, {
+        nodes: [
+          { id: 'run_TRAIN1', type: 'run', classification: 'confidential', name: 'train risk-scorer' },
+          { id: 'mv_SCORER1', type: 'model_version', classification: 'confidential', name: 'risk-scorer v1' },
+        ],
+        edges: [
+          { from: v.id, to: 'run_TRAIN1', type: 'input' },
+          { from: 'run_TRAIN1', to: 'mv_SCORER1', type: 'output' },
+        ],
+      }),
+    );
+    const fromModel = await graph(reader, `node=mv_SCORER1&direction=up&depth=6`);
+    expect(fromModel.status, fromModel.text).toBe(200);
+    expect(fromModel.json.nodes).toContainEqual(expect.objectContaining({ type: 'external_job', namespace: 'spark-prod', name: 'risk.build_loans', distance: 5 }));
 
     const down = await graph(promoter, `namespace=${encodeURIComponent(WAREHOUSE)}&name=risk.public.loans&kind=dataset&direction=down&depth=3`);
     expect(down.status, down.text).toBe(200);
