@@ -108,6 +108,20 @@ describe('assay dataset ingest / list / show against a running server', { timeou
     expect(as(stewardToken, ['dataset', 'show', 'flags']).stderr).toContain('404');
   });
 
+  it('--source-dataset-namespace and --source-dataset-name name the OpenLineage dataset the file was exported from; one alone is refused naming the other flag', () => {
+    const file = join(root, 'loans-export.csv');
+    writeFileSync(file, 'loan_id,amount\n1,100\n2,250\n');
+    const base = ['dataset', 'ingest', file, '--name', 'loans-export', '--source-system', 'warehouse', '--classification', 'internal', '--owner', 'stella'];
+    const alone = as(stewardToken, [...base, '--source-dataset-namespace', 'postgres://warehouse:5432']);
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toContain('  - --source-dataset-name: required with --source-dataset-namespace');
+    const r = as(stewardToken, ['--json', ...base, '--source-dataset-namespace', 'postgres://warehouse:5432', '--source-dataset-name', 'risk.public.loans']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ version: 1, sourceDataset: { namespace: 'postgres://warehouse:5432', name: 'risk.public.loans' } });
+    const show = as(stewardToken, ['dataset', 'show', 'loans-export', '--version', '1']);
+    expect(show.stdout).toContain('\n  exported from OpenLineage dataset risk.public.loans in namespace postgres://warehouse:5432\n');
+  });
+
   it('a file exported under a European locale: --decimal-separator and --date-format type it', () => {
     const file = join(root, 'buchungen.csv');
     writeFileSync(file, 'konto;betrag;datum\n1;1.234,56;31.12.2024\n2;-0,5;01.02.2024\n');

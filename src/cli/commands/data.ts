@@ -16,6 +16,8 @@ type UrlOption = { url?: string };
 interface IngestOptions extends UrlOption, DeriveOptions {
   name: string;
   sourceSystem: string;
+  sourceDatasetNamespace?: string;
+  sourceDatasetName?: string;
   classification: string;
   owner: string;
   purpose?: string;
@@ -53,8 +55,10 @@ function versionLine(v: DatasetVersionRecord, indent = ''): string {
   const read = v.values ? `  read with ${describeValueFormat(v.values)}` : '';
   const c = v.certified;
   // Without this line a certified version whose failing check carries an exception reads as certified past a failure.
+  // Where the file came from, as lineage links it: the OpenLineage dataset it was exported from.
+  const source = v.sourceDataset ? `${indent}  exported from OpenLineage dataset ${printable(v.sourceDataset.name)} in namespace ${printable(v.sourceDataset.namespace)}\n` : '';
   const certified = c ? `${indent}  certified by ${c.by} at ${c.at}: ${c.rows} rows, parquet sha256:${c.parquetSha256}, manifest sha256:${c.manifestSha256}\n` : '';
-  return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${waived}${excluded}${read}\n${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
+  return `${indent}${v.datasetName} v${v.version}  ${v.state}  ${v.format}  ${v.rowCount} rows  sha256:${v.snapshot.sha256}  by ${v.ingestedBy} at ${v.ingestedAt}${blocking}${waived}${excluded}${read}\n${source}${certified}${v.derivation ? indent + derivationLine(v.derivation) : ''}`;
 }
 
 /**
@@ -78,7 +82,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** The flag behind each query parameter `dataset ingest` sends, so the server's refusals read in its terms. */
 const INGEST_FLAGS = flagsFor(
-  ['sourceSystem', 'classification', 'owner', 'purpose', 'consentColumn', 'subjectIdColumn', 'residency', 'residencyColumn', 'delimiter', 'decimalSeparator', 'dateFormat', 'timestampFormat', 'format', 'derivedFrom', 'codeSha256', 'codeUri', 'transform', 'parameters'],
+  ['sourceSystem', 'sourceDatasetNamespace', 'sourceDatasetName', 'classification', 'owner', 'purpose', 'consentColumn', 'subjectIdColumn', 'residency', 'residencyColumn', 'delimiter', 'decimalSeparator', 'dateFormat', 'timestampFormat', 'format', 'derivedFrom', 'codeSha256', 'codeUri', 'transform', 'parameters'],
   // Both flags make the one parameters object the server checks.
   { parameters: '--param/--params-file' },
 );
@@ -105,6 +109,8 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .argument('<file>', 'the file to ingest (.csv, .tsv/.tab (tab-separated), .jsonl/.ndjson, .parquet; or pass --format)')
     .requiredOption('--name <name>', 'dataset name (created on first ingest)')
     .requiredOption('--source-system <system>', 'the system the file comes from')
+    .option('--source-dataset-namespace <ns>', 'OpenLineage namespace of the dataset the file was exported from, e.g. postgres://warehouse:5432 (with --source-dataset-name)')
+    .option('--source-dataset-name <name>', 'OpenLineage name of that dataset, e.g. risk.public.loans (with --source-dataset-namespace): lineage links it upstream of the version')
     .addOption(new Option('--classification <class>', 'data classification').choices([...CLASSIFICATIONS]).makeOptionMandatory())
     .requiredOption('--owner <principal>', 'accountable owner (principal id or name)')
     .option('--purpose <text>', 'the purpose the data was collected for')
@@ -122,7 +128,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
     .action((file: string, opts: IngestOptions) =>
       ctx.run(async () => {
         const query = new URLSearchParams({ sourceSystem: opts.sourceSystem, classification: opts.classification, owner: opts.owner });
-        for (const [key, value] of Object.entries({ purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter ?? (opts.format ? undefined : delimiterForFile(file)), decimalSeparator: opts.decimalSeparator, dateFormat: opts.dateFormat, timestampFormat: opts.timestampFormat, format: opts.format })) {
+        for (const [key, value] of Object.entries({ sourceDatasetNamespace: opts.sourceDatasetNamespace, sourceDatasetName: opts.sourceDatasetName, purpose: opts.purpose, consentColumn: opts.consentColumn, subjectIdColumn: opts.subjectIdColumn, residency: opts.residency, residencyColumn: opts.residencyColumn, delimiter: opts.delimiter ?? (opts.format ? undefined : delimiterForFile(file)), decimalSeparator: opts.decimalSeparator, dateFormat: opts.dateFormat, timestampFormat: opts.timestampFormat, format: opts.format })) {
           if (value !== undefined) query.set(key, value);
         }
         const derivation = await derivationParams(opts);
