@@ -13,6 +13,8 @@ export interface FileUpload {
   contentType: string;
   /** Called as bytes leave, with the total; draws the progress bar. */
   onProgress?: (sent: number, total: number) => void;
+  /** Awaited once the file is found uploadable, before anything is sent (a look at the server's state to compare with after). */
+  beforeSend?: () => Promise<void>;
 }
 
 /**
@@ -29,6 +31,7 @@ export interface FileUpload {
 export async function uploadFile<T>(target: ServerTarget, upload: FileUpload): Promise<T> {
   const { handle, size: total, mtimeMs } = await openUploadable(upload.file);
   try {
+    await upload.beforeSend?.();
     return await sendFile<T>(target, upload, { handle, total, mtimeMs });
   } finally {
     await handle.close().catch(() => undefined);

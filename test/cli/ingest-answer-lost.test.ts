@@ -109,6 +109,24 @@ describe('assay dataset ingest whose answer is lost after the whole file was sen
     await eventually(async () => ((await versionsOf('once')).length === 1 ? true : undefined));
   });
 
+  it('a missing FILE is refused before the server is asked anything (the look at its latest version comes after)', async () => {
+    let connections = 0;
+    const counting = tcpRelay(server!.url, (client, upstream) => {
+      connections++;
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    const url = await counting.listen();
+    try {
+      const child = spawnAssay(ingestArgs(join(root, 'no-such.csv'), 'absent', ['--url', url]), cliEnv({ ASSAY_TOKEN: token }));
+      expect(await exitOf(child)).toBe(1);
+      expect(child.output()).toContain('cannot read');
+      expect(connections).toBe(0);
+    } finally {
+      await counting.close();
+    }
+  });
+
   it('refuses an --answer-wait that is not whole seconds before sending anything (exit 2)', async () => {
     const file = join(root, 'never.csv');
     writeFileSync(file, 'id\n1\n');

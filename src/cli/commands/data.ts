@@ -138,13 +138,15 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         }
         for (const [key, value] of derivation) query.append(key, value);
         const target = serverFor(io, ctx.globals(), opts.url);
-        const before = opts.answerWait > 0 ? await latestVersionBefore(target, opts.name) : undefined;
+        let before: number | undefined;
         const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
         const version = await uploadFile<DatasetVersionRecord>(target, {
           file,
           path: `/api/v1/datasets/${encodeURIComponent(opts.name)}/versions?${query.toString()}`,
           contentType: opts.format ? 'application/octet-stream' : (mediaTypeForFile(file) ?? 'application/octet-stream'),
           ...(bar ? { onProgress: bar.update } : {}),
+          // After the file is found readable: a missing FILE is refused before the server is asked anything.
+          ...(opts.answerWait > 0 ? { beforeSend: async () => void (before = await latestVersionBefore(target, opts.name)) } : {}),
         })
           .finally(() => bar?.done())
           .catch((err: unknown) => {
