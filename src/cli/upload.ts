@@ -3,7 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { AssayError, lastChunkWithheld, sha256Hasher, Unavailable, ValidationFailed } from '../core/index.js';
+import { AssayError, lastChunkWithheld, sha256OfStream, Unavailable, ValidationFailed } from '../core/index.js';
 import type { ServerTarget } from './client.js';
 
 /** What `uploadFile` sends. */
@@ -53,13 +53,6 @@ export class AnswerLost extends Unavailable {
   }
 }
 
-/** SHA-256 of the open file from its start (read again, only when an answer was lost: an upload that is answered never pays for it). */
-async function sha256Of(handle: FileHandle): Promise<string> {
-  const digest = sha256Hasher();
-  for await (const chunk of handle.createReadStream({ start: 0, highWaterMark: 1024 * 1024, autoClose: false })) digest.update(chunk as Buffer);
-  return digest.digest('hex');
-}
-
 /** The open file being uploaded, as it was when the upload began. */
 interface UploadSource {
   handle: FileHandle;
@@ -97,7 +90,7 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
     res = await response;
   } catch (cause) {
     if (cause instanceof AssayError) throw cause;
-    if (delivered) throw new AnswerLost(`the connection to ${target.url} closed after the whole file was sent, before the server answered (${(cause as Error).message})`, await sha256Of(handle), cause);
+    if (delivered) throw new AnswerLost(`the connection to ${target.url} closed after the whole file was sent, before the server answered (${(cause as Error).message})`, await sha256OfStream(handle.createReadStream({ start: 0, highWaterMark: 1024 * 1024, autoClose: false })), cause);
     throw new Unavailable(`upload to ${target.url} failed: ${(cause as Error).message}`, cause);
   }
   const chunks: Buffer[] = [];

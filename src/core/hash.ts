@@ -22,3 +22,10 @@ export function hashCanonical(value: unknown): string {
 export function sha256Hasher(): Hash {
   return createHash('sha256');
 }
+
+/** Lowercase hex SHA-256 of everything `source` yields (a file's read stream: never held whole in memory). */
+export async function sha256OfStream(source: AsyncIterable<Uint8Array | string>): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of source) hash.update(chunk);
+  return hash.digest('hex');
+}

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { verifyAuditBundle } from '../audit/index.js';
-import { isAssayError, keyIdForPublicKey, sha256Hasher, sha256Hex } from '../core/index.js';
+import { isAssayError, keyIdForPublicKey, sha256Hex, sha256OfStream } from '../core/index.js';
 import { verifyDatasetManifest } from './manifest.js';
 import { DATASET_PROMOTE_ACTION } from './promote.js';
 
@@ -45,13 +45,6 @@ export type ManifestCheckReport =
       warnings: string[];
     }
   | { ok: false; problem: ManifestProblem };
-
-/** The SHA-256 of the file at `path`, read as a stream (a certified Parquet may be many GB). */
-async function fileSha256(path: string): Promise<string> {
-  const hash = sha256Hasher();
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** An audit bundle to find the promotion in, and the note verifier keys (`name+keyid+base64key`) its checkpoint must be signed by. */
 export interface ManifestBundle {
@@ -143,11 +136,11 @@ export async function checkDatasetManifestFiles(opts: { envelope: Buffer; keys: 
     return problem('inconsistent', `snapshot rows ${p.snapshot.rows} − excludedRows ${p.excludedRows} ≠ certified rows ${p.certified.rows}`);
   }
   if (opts.parquet !== undefined) {
-    const got = await fileSha256(opts.parquet);
+    const got = await sha256OfStream(createReadStream(opts.parquet));
     if (got !== p.certified.sha256) return problem('parquet_mismatch', `${opts.parquet} has SHA-256 ${got}, the manifest certifies ${p.certified.sha256}`);
   }
   if (opts.snapshot !== undefined) {
-    const got = await fileSha256(opts.snapshot);
+    const got = await sha256OfStream(createReadStream(opts.snapshot));
     if (got !== p.snapshot.sha256) return problem('snapshot_mismatch', `${opts.snapshot} has SHA-256 ${got}, the manifest's raw snapshot is ${p.snapshot.sha256}`);
   }
   const manifestSha256 = sha256Hex(opts.envelope);

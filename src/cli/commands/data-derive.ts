@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { duplicateJsonKey, impreciseJsonNumber, sha256Hasher } from '../../core/index.js';
+import { duplicateJsonKey, impreciseJsonNumber, sha256OfStream } from '../../core/index.js';
 import type { DatasetDerivation } from '../../data/index.js';
 
 /**
@@ -61,13 +60,11 @@ export function addDeriveOptions(command: Command): Command {
 
 /** The file's SHA-256, or a usage message naming --code when it cannot be read (a typo in the path is the caller's). */
 async function codeSha256(file: string): Promise<string | { usage: string }> {
-  const hash = sha256Hasher();
   try {
-    await pipeline(createReadStream(file), hash);
+    return await sha256OfStream(createReadStream(file));
   } catch (err) {
     return { usage: `--code ${file}: ${(err as Error).message}` };
   }
-  return hash.digest('hex');
 }
 
 async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown> | string> {
