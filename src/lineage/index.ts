@@ -11,6 +11,7 @@
 export { recordLineage, type LineageChange, type LineageNodeInput, type LineageNodeRef } from './record.js';
 export { derivedFromAny, existingLinks, externalLinkKey, reachableDownstream, type ExternalLink, type ReachedNode, type ReachQuery } from './downstream.js';
 export {
+  DEFAULT_DEPTH,
   DEFAULT_MAX_NODES,
   lineageGraph,
   MAX_DEPTH,

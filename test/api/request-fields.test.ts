@@ -154,7 +154,7 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('refusals name the
       const param = (path: string, name: string) => doc.paths[path]!.get!.parameters.find((p) => p.name === name)!.schema;
       expect(param('/api/v1/datasets/{name}/versions/{version}', 'version')).toMatchObject({ type: 'integer', minimum: 1, maximum: MAX_DATASET_VERSION, pattern: '^(0|[1-9][0-9]*)$' });
       expect(param('/api/v1/datasets', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
-      expect(param('/api/v1/lineage/graph', 'depth')).toMatchObject({ type: 'integer', minimum: 0, default: 5 });
+      expect(param('/api/v1/lineage/graph', 'depth')).toMatchObject({ type: 'integer', minimum: 0, default: 10 });
       expect(param('/api/v1/audit/leaves', 'start')).toMatchObject({ type: 'integer', minimum: 0 });
     });
   });

@@ -57,6 +57,11 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('ingest naming its
 
   it('upstream from the certified version reaches the Spark job that wrote the table; downstream from the table reaches the version', async () => {
     const event = runEvent({ namespace: 'spark-prod', job: 'risk.build_loans', input: 'risk.raw.loan_applications', output: 'risk.public.loans', outputNamespace: WAREHOUSE });
+    // Airflow's DAG run started the Spark job (the ParentRunFacet openlineage-spark sends under Airflow).
+    const dagRun = { runId: '0190f3a2-0000-7000-8000-00000000da60' };
+    (event.run as Record<string, unknown>).facets = {
+      parent: { _producer: 'https://example.com/tests', _schemaURL: 'https://openlineage.io/spec/facets/1-1-0/ParentRunFacet.json', run: dagRun, job: { namespace: 'airflow-prod', name: 'risk_daily' } },
+    };
     expect((await api(spark, 'POST', '/api/v1/lineage', event)).status).toBe(201);
 
     const ingested = await ingest('loans', { sourceDatasetNamespace: WAREHOUSE, sourceDatasetName: 'risk.public.loans' });
@@ -96,6 +101,25 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('ingest naming its
     const fromModel = await graph(reader, `node=mv_SCORER1&direction=up&depth=6`);
     expect(fromModel.status, fromModel.text).toBe(200);
     expect(fromModel.json.nodes).toContainEqual(expect.objectContaining({ type: 'external_job', namespace: 'spark-prod', name: 'risk.build_loans', distance: 5 }));
+
+    // An examiner starting at one inference, giving no depth, reaches the DAG that scheduled the
+    // Spark job: inference ← deployment ← model ← training run ← version ← table ← Spark run ← DAG run ← DAG.
+    await t.db.transaction((tx) =>
+      recordLineage(tx, {
+        nodes: [
+          { id: 'dep_SCORER1', type: 'deployment', classification: 'confidential' },
+          { id: 'inf_SCORED1', type: 'inference', classification: 'confidential' },
+        ],
+        edges: [
+          { from: 'mv_SCORER1', to: 'dep_SCORER1', type: 'deployed' },
+          { from: 'dep_SCORER1', to: 'inf_SCORED1', type: 'served' },
+        ],
+      }),
+    );
+    const fromInference = await graph(reader, `node=inf_SCORED1&direction=up`);
+    expect(fromInference.status, fromInference.text).toBe(200);
+    expect(fromInference.json.truncated).toBe(false);
+    expect(fromInference.json.nodes).toContainEqual(expect.objectContaining({ type: 'external_job', namespace: 'airflow-prod', name: 'risk_daily', distance: 8 }));
 
     const down = await graph(promoter, `namespace=${encodeURIComponent(WAREHOUSE)}&name=risk.public.loans&kind=dataset&direction=down&depth=3`);
     expect(down.status, down.text).toBe(200);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { certifiedVersionFacts } from '../../data/index.js';
 import { changeContextOf, type AuthenticatedPrincipal } from '../../identity/index.js';
 import {
+  DEFAULT_DEPTH,
   DEFAULT_MAX_NODES,
   EDGE_TYPES,
   ingestOpenLineage,
@@ -58,7 +59,7 @@ const graphQuery = z
     namespace: z.string().min(1).max(500).optional().describe('OpenLineage namespace (with name and kind, instead of node).'),
     name: z.string().min(1).max(1500).optional().describe('OpenLineage name.'),
     kind: z.enum(['dataset', 'job']).optional().describe('Whether namespace and name name a dataset or a job.'),
-    depth: decimalInteger({ min: 0, max: MAX_DEPTH }).default(5).describe(`Steps from the start, at most ${MAX_DEPTH}.`),
+    depth: decimalInteger({ min: 0, max: MAX_DEPTH }).default(DEFAULT_DEPTH).describe(`Steps from the start, at most ${MAX_DEPTH}.`),
     direction: z.enum(['up', 'down', 'both']).default('both').describe('up: where it came from; down: where it went; both: the two.'),
     limit: decimalInteger({ min: 1, max: MAX_NODES }).default(DEFAULT_MAX_NODES).describe('Node cap; past it the answer says truncated.'),
     facets: z

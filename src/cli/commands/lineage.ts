@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AssayError, counted } from '../../core/index.js';
-import { MAX_EVENTS_PER_REQUEST, type GraphNode, type IngestReceipt, type LineageGraph } from '../../lineage/index.js';
+import { DEFAULT_DEPTH, MAX_EVENTS_PER_REQUEST, type GraphNode, type IngestReceipt, type LineageGraph } from '../../lineage/index.js';
 import { getJson, postJson, serverFor, SERVER_URL_HELP } from '../client.js';
 import { inFlagTerms } from '../flag-terms.js';
 import { EXIT, printable, printJson, type CommandContext } from '../io.js';
@@ -66,7 +66,7 @@ function startOf(opts: GraphOptions): { query: URLSearchParams; asked: string } 
   for (const [key, value] of Object.entries({ depth: opts.depth, direction: opts.direction, limit: opts.limit })) if (value !== undefined) query.set(key, value);
   if (opts.facets) query.set('facets', 'true');
   const from = opts.node !== undefined ? printable(opts.node) : `${opts.kind} ${printable(opts.namespace!)} ${printable(opts.name!)}`;
-  return { query, asked: `lineage ${opts.direction ?? 'both'} from ${from}, depth ${opts.depth ?? 5}` };
+  return { query, asked: `lineage ${opts.direction ?? 'both'} from ${from}, depth ${opts.depth ?? DEFAULT_DEPTH}` };
 }
 
 /** One event of an events file, with where it was in the file. */
@@ -163,7 +163,7 @@ export function registerLineageCommands(program: Command, ctx: CommandContext): 
     .option('--namespace <ns>', 'OpenLineage namespace, with --name and --kind')
     .option('--name <name>', 'OpenLineage name')
     .addOption(new Option('--kind <kind>', 'whether --namespace and --name name a dataset or a job').choices(['dataset', 'job']))
-    .option('--depth <n>', 'steps from the start (default 5)')
+    .option('--depth <n>', `steps from the start (default ${DEFAULT_DEPTH})`)
     .addOption(new Option('--direction <dir>', 'up: where it came from; down: where it went (default both)').choices(['up', 'down', 'both']))
     .option('--limit <n>', 'node cap; past it the answer says truncated')
     .option('--facets', 'with --json: nodes carry their facets and attributes')
