@@ -148,6 +148,20 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('lineage over HTTP
     expect(g.json.nodes.filter((n) => n.type === 'external_dataset')).toHaveLength(1);
   });
 
+  it('keys names as sent, without Unicode normalisation: a composed and a decomposed name are two datasets, each found in its own form', async () => {
+    // On Linux and in S3, "café" in NFC and in NFD are two different paths or keys: merging them would join two files' lineage.
+    const composed = 'lake/caf\u00e9.parquet';
+    const decomposed = 'lake/cafe\u0301.parquet';
+    expect(composed.normalize('NFC')).toBe(decomposed.normalize('NFC'));
+    expect((await post([runEvent({ job: 'nfc.writer', output: composed }), runEvent({ job: 'nfd.writer', output: decomposed })])).status).toBe(201);
+    for (const [name, writer] of [[composed, 'nfc.writer'], [decomposed, 'nfd.writer']] as const) {
+      const g = await graph(q({ namespace: 'warehouse', name, kind: 'dataset', direction: 'up', depth: 2 }));
+      expect(g.status).toBe(200);
+      expect(g.json.nodes[0]).toMatchObject({ type: 'external_dataset', name, distance: 0 });
+      expect(g.json.nodes.filter((n) => n.type === 'external_job').map((n) => n.name)).toEqual([writer]);
+    }
+  });
+
   it('links a run to its parent run (ParentRunFacet) and accepts the batch endpoint', async () => {
     const parent = runEvent({ job: 'dag.parent', namespace: 'airflow' });
     const child = withFacet(runEvent({ job: 'dag.child', namespace: 'airflow' }), {
