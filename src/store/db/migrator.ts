@@ -101,13 +101,17 @@ export interface MigrationStatus {
   problem?: string;
 }
 
-/** Compares the ledger with the shipped files without changing anything. */
+/**
+ * Compares the ledger with the shipped files without changing anything. A diverged ledger is a
+ * status (its problem names only shipped files); a database that cannot be read throws.
+ */
 export async function migrationStatus(db: Db, migrations: Migration[] = loadMigrations()): Promise<MigrationStatus> {
   try {
     const pending = await verifyApplied(db, migrations);
     return pending === 0 ? { ok: true, pending } : { ok: false, pending, problem: `${pending} migration(s) pending` };
   } catch (err) {
-    return { ok: false, pending: 0, problem: (err as Error).message };
+    if (err instanceof MigrationEdited) return { ok: false, pending: 0, problem: err.message };
+    throw err;
   }
 }
 
