@@ -147,6 +147,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
               // Authorisation may look parameters up in the database: refuse what no column can hold first.
               refuseNul(req.params, 'params');
               refuseNul(req.query, 'query');
+              refuseUndecodableQuery(req.url);
               // Fastify has routed (params) and parsed the query string, but not read the body.
               const input = { params: req.params as Record<string, string>, query: req.query as Record<string, unknown>, principal, deps };
               await authorizeRoute({ route, input, requestId: req.id }).catch((err: unknown) => {
@@ -158,6 +159,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       handler: async (req, reply) => {
         refuseNul(req.params, 'params');
         refuseNul(req.query, 'query');
+        refuseUndecodableQuery(req.url);
         const ctx = {
           params: parsePart(route.request.params, req.params, 'params'),
           query: parsePart(route.request.query, req.query, 'query'),
@@ -233,6 +235,37 @@ function refuseNul(value: unknown, part: 'params' | 'query' | 'body'): void {
   const field = nulPath(value, part);
   if (field) throw new ValidationFailed(`${field} contains the NUL character (U+0000)`, [{ field, message: 'must not contain the NUL character (U+0000)' }]);
 }
+
+/**
+ * 400 naming `query.KEY` for a query parameter whose percent-encoding does not decode to UTF-8
+ * (`%FF`, Latin-1's `t%E9st`, a stray `%`). Fastify's parser keeps such a value as its raw
+ * text, so `sourceSystem=ab%FFcd` or `transform=t%E9st` would be recorded, and signed into the
+ * manifest, as text the client never meant; the path's own such bytes are refused already
+ * (frameworkRefusal). Only a query string holding `%` is looked at.
+ */
+function refuseUndecodableQuery(url: string): void {
+  const at = url.indexOf('?');
+  if (at < 0 || !url.includes('%', at)) return;
+  for (const pair of url.slice(at + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const [rawKey, rawValue] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    const key = decodedOrUndefined(rawKey);
+    if (key !== undefined && decodedOrUndefined(rawValue) !== undefined) continue;
+    // Named as the key decodes; a key that does not decode either is named only as the query.
+    const field = key === undefined ? 'query' : `query.${key}`;
+    throw new MalformedRequest(`${field}: its percent-encoding does not decode to UTF-8; encode the text as UTF-8 (a literal % is %25)`, [
+      { field, message: 'invalid percent-encoding: not UTF-8' },
+    ]);
+  }
+}
+
+const decodedOrUndefined = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * 415 naming `headers.content-type` and the types the operation accepts, unless the request

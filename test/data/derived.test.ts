@@ -195,6 +195,31 @@ describe.each(eachBackend().map((b) => [b.name, b] as const))('derived datasets 
     },
   );
 
+  // A client percent-encoding in Latin-1 (or any bytes that are not UTF-8) would have its text
+  // recorded, and signed into the manifest, as the raw `%E9` the server's query parser kept.
+  it.each([
+    ['transform', 't%E9st.sql'],
+    ['sourceSystem', 'ab%FFcd'],
+    ['codeUri', 'git%2Bhttps%3A%2F%2Fgit.example%2F%E9'],
+    ['parameters', '%7B%22a%22%3A%22%FF%22%7D'],
+    ['purpose', 'a%20stray%20%25%20and%20100%'],
+  ])('refuses %s percent-encoded in other than UTF-8 with 400 naming it, and leaves nothing behind', async (key, raw) => {
+    const before = await snapshot();
+    const q = new URLSearchParams({ sourceSystem: 'feature-store', ...derivedQuery() });
+    q.delete(key);
+    // A dataset of its own per case: one ingested despite the refusal would not change the next.
+    const res = await fetch(`${base}/api/v1/datasets/features-enc-${key.toLowerCase()}/versions?${q.toString()}&${key}=${raw}`, {
+      method: 'POST',
+      headers: { ...auth(scientist), 'content-type': 'text/csv' },
+      body: creditFeatures(),
+    });
+    const problem = (await res.json()) as Problem;
+    expect(res.status, JSON.stringify(problem)).toBe(400);
+    // Parameters were refused before too, but as "not valid JSON (Unexpected token '%')", which misleads.
+    expect(problem.errors).toEqual([{ field: `query.${key}`, detail: expect.stringContaining('not UTF-8') }]);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('a denied input is named, among several, in query.derivedFrom', async () => {
     const before = await snapshot();
     const res = await ingest(uncleared, 'features-c', creditFeatures(), derivedQuery({ derivedFrom: ['german-credit@1', 'contacts@1'] }));
