@@ -55,6 +55,32 @@ describe('a number no double holds as written', () => {
   });
 });
 
+describe('parameters that are not UTF-8', () => {
+  const base = { derivedFrom: ['german-credit@1'], codeSha256: 'a'.repeat(64), param: [] as Array<[string, unknown]> };
+
+  it('--params-file in Latin-1 or UTF-16 is a usage error, not parameters recorded with U+FFFD; a UTF-8 byte order mark is skipped', async () => {
+    const file = join(dir, 'latin1.json');
+    // {"label": "café"} as Latin-1 writes it: é is the single byte 0xE9.
+    writeFileSync(file, Buffer.concat([Buffer.from('{"label": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]));
+    expect(await derivationParams({ ...base, paramsFile: file })).toBe(`--params-file ${file}: is not UTF-8 text (saved in Latin-1, Windows-1252 or UTF-16?): save it as UTF-8`);
+    writeFileSync(file, Buffer.from('\uFEFF{"label": "x"}', 'utf16le'));
+    expect(await derivationParams({ ...base, paramsFile: file })).toMatch(/is not UTF-8 text/);
+    writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"label": "café \uFFFD"}')]));
+    expect(await derivationParams({ ...base, paramsFile: file })).toEqual(expect.arrayContaining([['parameters', JSON.stringify({ label: 'café \uFFFD' })]]));
+  });
+
+  it('--param holding U+FFFD, as Node reads an argument that is not UTF-8, is a usage error', () => {
+    const parse = (...args: string[]) => {
+      const command = addDeriveOptions(new Command('ingest')).exitOverride().configureOutput({ writeErr: () => undefined });
+      return command.parse(args, { from: 'user' }).opts<{ param: Array<[string, unknown]> }>().param;
+    };
+    // A Latin-1 terminal's `label=café` arrives in process.argv as `label=caf\uFFFD` (the bytes themselves are gone).
+    expect(() => parse('--param', 'label=caf\uFFFD')).toThrow(/"label=caf\uFFFD" holds U\+FFFD, as an argument that is not valid UTF-8 reads/);
+    expect(() => parse('--param', '\uFFFD=1')).toThrow(/holds U\+FFFD/);
+    expect(parse('--param', 'label=café')).toEqual([['label', 'café']]);
+  });
+});
+
 describe('--code', () => {
   it('a file that cannot be read is a usage error naming --code and the path, not a bare ENOENT', async () => {
     const missing = join(dir, 'no-such-features.sql');

@@ -32,6 +32,12 @@ function parseParam(value: string, previous: Array<[string, unknown]>): Array<[s
   // The last value would win silently, and the version would record parameters other than the
   // ones the user typed; the server refuses a key named twice for the same reason.
   const key = value.slice(0, eq);
+  // Node decodes arguments as UTF-8, turning bytes that are not (a Latin-1 terminal's é) into
+  // U+FFFD: the version would record, and its manifest sign, a parameter other than the one typed.
+  // The bytes are gone by now, so any U+FFFD is refused; a file can carry one on purpose.
+  if (value.includes('\uFFFD')) {
+    throw new InvalidArgumentError(`${JSON.stringify(value.slice(0, 100))} holds U+FFFD, as an argument that is not valid UTF-8 reads (a terminal in another encoding?): type it in UTF-8, or put it in --params-file`);
+  }
   if (previous.some(([k]) => k === key)) throw new InvalidArgumentError(`names the key ${JSON.stringify(key)} again: give each parameter once`);
   const raw = value.slice(eq + 1);
   let parsed: unknown = raw;
@@ -67,14 +73,21 @@ async function codeSha256(file: string): Promise<string | { usage: string }> {
   }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown> | string> {
   let base: unknown = {};
   if (opts.paramsFile) {
     let text: string;
     try {
-      text = await readFile(opts.paramsFile, 'utf8');
+      // Strictly: read as 'utf8', bytes that are not (a Latin-1 or UTF-16 file) would become
+      // U+FFFD and be recorded as parameters nobody wrote. A UTF-8 byte order mark is skipped.
+      text = UTF8.decode(await readFile(opts.paramsFile));
       base = JSON.parse(text);
     } catch (err) {
+      if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+        return `--params-file ${opts.paramsFile}: is not UTF-8 text (saved in Latin-1, Windows-1252 or UTF-16?): save it as UTF-8`;
+      }
       return `--params-file ${opts.paramsFile}: ${(err as Error).message}`;
     }
     if (typeof base !== 'object' || base === null || Array.isArray(base)) return `--params-file ${opts.paramsFile}: must hold a JSON object`;
