@@ -27,7 +27,14 @@ export interface ColumnProfile {
   nullRate: number;
   /** HyperLogLog estimate (see ColumnFacts.distinctApprox for how far off); exact for a column whose values the sample's dictionary covers (they are counted one by one), and for every column of a file the sample holds whole. Numbers count by value, not by spelling (see `distinctParts`). */
   distinctApprox: number;
-  numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: Histogram };
+  /**
+   * `finite`: how many values the statistics describe, the finite numbers (the histogram's
+   * counts add up to it). NaN and ±Infinity, and in a CSV column text that is no number, are
+   * counted in `count` but left out of every statistic, so `count − finite` is how many of them
+   * there are: a drift reference needs it, or a column of 75% NaN profiles as one of its finite
+   * values. Absent from profiles recorded before it was.
+   */
+  numeric?: { min: number; max: number; mean: number; stddev: number | null; quantiles: Record<string, number>; histogram: Histogram; finite?: number };
   temporal?: { min: string; max: string };
   text?: { minLength: number; maxLength: number; meanLength: number };
   topK?: Array<{ value: string; count: number }>;
@@ -253,7 +260,8 @@ function columnProfile(f: ColumnFacts, input: Omit<ProfileInput, 'stats' | 'fact
   const { stats } = input;
   const base: ColumnProfile = { name: f.name, type: f.type, storedAs: storedTypeOf(f.duckType), count: f.nonNull, nulls: f.nulls, nullRate: input.rows ? f.nulls / input.rows : 0, distinctApprox: f.distinctApprox };
   const withheld = input.withheld.get(f.name) ?? (f.type === 'VARCHAR' && f.distinctApprox > CATEGORICAL_MAX_DISTINCT ? 'high_cardinality' : undefined);
-  if (f.type === 'VARCHAR' && stats.lmin !== undefined) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
+  // Like numbers and dates, a column with no value has no lengths (rather than lengths of null).
+  if (f.type === 'VARCHAR' && stats.lmin != null) base.text = { minLength: stats.lmin as number, maxLength: stats.lmax as number, meanLength: stats.lavg as number };
   if (withheld) return { ...base, redacted: withheld };
   const entries = input.details.get(f.name) ?? [];
   if (NUMERIC.has(f.type) && stats.min !== null && stats.min !== undefined) base.numeric = numericProfile(stats, entries as Array<{ key: number; value: number }>, input.bounds.get(f.name)!);
@@ -350,6 +358,8 @@ function numericProfile(stats: ColumnStats, bins: Array<{ key: number; value: nu
   for (const b of bins) counts[b.key] = b.value;
   const q = (stats.q as number[] | null) ?? [];
   return {
+    // Off the per-record pass: the histogram already counts every finite value exactly.
+    finite: counts.reduce((a, b) => a + b, 0),
     min,
     max,
     ...moments(stats),

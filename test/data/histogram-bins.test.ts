@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INFERENCE_SAMPLE_ROWS } from '../../src/data/inspect.js';
+import { openSnapshot } from '../../src/data/load.js';
+import { runQuarantine } from '../../src/data/quarantine.js';
 import type { ColumnProfile } from '../../src/data/profile.js';
 import { scratchDuckSuite } from './support.js';
 
@@ -91,5 +94,37 @@ describe('histogram bins at the ends of the double range', () => {
     expect([level.min, level.max]).toEqual([-1e30, 1e30]);
     expect(level.histogram.counts[0]).toBe(INFERENCE_SAMPLE_ROWS / 2 + 1);
     expect(level.histogram.counts[19]).toBe(INFERENCE_SAMPLE_ROWS / 2 + 1);
+  });
+});
+
+/** NaN and ±Infinity are left out of a column's statistics; the profile says how many values those describe, so a drift reference sees them. */
+describe('numeric statistics of fewer values than the column holds', () => {
+  const session = scratchDuckSuite('bins-finite');
+
+  it('a Parquet DOUBLE column of NaN, ±Infinity and one number: count 4, finite 1, and the histogram counts add up to finite', async () => {
+    const path = join(session.dir(), 'non-finite.parquet');
+    await session.duck().run(`COPY (SELECT * FROM (VALUES ('NaN'::DOUBLE), ('Infinity'::DOUBLE), (1.0::DOUBLE), ('-Infinity'::DOUBLE), (NULL::DOUBLE)) t(f)) TO '${path}' (FORMAT parquet)`);
+    const snapshot = await openSnapshot(session.duck(), { path, format: 'parquet' });
+    const column = (await runQuarantine(session.duck(), { snapshot, declared: { classification: 'internal' }, contract: undefined })).profile.columns[0]!;
+    expect(column).toMatchObject({ count: 4, nulls: 1, numeric: { min: 1, max: 1, finite: 1 } });
+    expect(column.numeric!.histogram.counts.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('a CSV column of numbers with a value that is no number: finite counts only the numbers', async () => {
+    const values = [...Array.from({ length: 199 }, (_, i) => String(i)), 'n/a'];
+    const column = (await session.quarantineCsv('one-text', ['level', ...values])).profile.columns[0]!;
+    expect(column).toMatchObject({ type: 'BIGINT', count: 200, numeric: { min: 0, max: 198, finite: 199 } });
+  });
+});
+
+describe('a column with no value', () => {
+  const session = scratchDuckSuite('no-value');
+
+  it('has counts only: no text lengths of null, as no numeric or temporal statistics', async () => {
+    const report = await session.quarantineCsv('all-null', ['id,note', ...Array.from({ length: 10 }, (_, i) => `${i},`)]);
+    const note = report.profile.columns.find((c) => c.name === 'note')!;
+    expect(note).toMatchObject({ type: 'VARCHAR', count: 0, nulls: 10, nullRate: 1, distinctApprox: 0 });
+    expect(note).not.toHaveProperty('text');
+    expect(note).not.toHaveProperty('numeric');
   });
 });

@@ -28,7 +28,9 @@ function columnLines(c: ColumnProfile): string[] {
   const lines = [`  ${printable(c.name)}  ${c.type}${stored}  ${counted(c.count, 'value')}, ${counted(c.nulls, 'null')} (${percent(c.nullRate)}), ~${c.distinctApprox} distinct\n`];
   if (c.numeric) {
     const q = Object.entries(c.numeric.quantiles).map(([k, v]) => `${k} ${shown(v)}`);
-    lines.push(`    min ${shown(c.numeric.min)}  ${q.join('  ')}  max ${shown(c.numeric.max)}; mean ${shown(c.numeric.mean)}${c.numeric.stddev !== null ? `, stddev ${shown(c.numeric.stddev)}` : ''}\n`);
+    // Statistics of fewer values than the column holds say so, or NaN and ±Infinity go unseen.
+    const of = c.numeric.finite !== undefined && c.numeric.finite !== c.count ? ` (of ${counted(c.numeric.finite, 'finite number')}; ${c.count - c.numeric.finite} other: NaN, ±Infinity or no number)` : '';
+    lines.push(`    min ${shown(c.numeric.min)}  ${q.join('  ')}  max ${shown(c.numeric.max)}; mean ${shown(c.numeric.mean)}${c.numeric.stddev !== null ? `, stddev ${shown(c.numeric.stddev)}` : ''}${of}\n`);
   }
   if (c.temporal) lines.push(`    from ${c.temporal.min} to ${c.temporal.max}\n`);
   if (c.text) lines.push(`    length ${c.text.minLength} to ${c.text.maxLength}, mean ${shown(c.text.meanLength)}\n`);
