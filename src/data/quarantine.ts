@@ -181,7 +181,8 @@ async function countNumbersByValue(duck: DuckSession, input: { facts: ColumnFact
   // One text per value: the number's own (shortest) spelling, or `~` and the text that is no number.
   const valueText = (f: ColumnFacts, q = ident(f.name)): string => {
     const parts = distinctParts(f, { values: input.format }, q)!;
-    return `CASE WHEN ${parts.value} IS NOT NULL THEN CAST(${parts.value} AS VARCHAR) ELSE '~' || ${parts.other} END`;
+    // −0 is 0 (as DuckDB's count(DISTINCT) of doubles has it, for JSON Lines and Parquet), but its text is `-0.0`: written as `0.0`.
+    return `CASE WHEN ${parts.value} = 0 THEN '0.0' WHEN ${parts.value} IS NOT NULL THEN CAST(${parts.value} AS VARCHAR) ELSE '~' || ${parts.other} END`;
   };
   if (input.sample !== undefined) {
     const counted = await distinctCounts(duck, { source: input.sample, columns: numeric.map((f) => ({ name: f.name, duckType: 'VARCHAR', text: (q: string) => valueText(f, q) })) });

@@ -43,6 +43,19 @@ describe('numeric distinct counts count values, not spellings', () => {
     expect(column(report, 'amount').distinctApprox).toBe(2);
   });
 
+  it('−0 is 0, as DuckDB counts doubles (and JSON Lines numbers): in a file the sample holds whole and in a longer one counted from its values', async () => {
+    const zeros = ['-0', '0', '-0.0', '0.0', '1'];
+    const short = await session.quarantineCsv('signed-zeros', ['level', ...Array.from({ length: 100 }, (_, i) => zeros[i % 5]!)]);
+    expect(short.schema.map((c) => c.type)).toEqual(['BIGINT']);
+    expect(column(short, 'level').distinctApprox).toBe(2);
+    const long = await session.quarantineCsv('signed-zeros-long', ['level', ...Array.from({ length: INFERENCE_SAMPLE_ROWS + 100 }, (_, i) => zeros[i % 5]!)]);
+    expect(column(long, 'level').distinctApprox).toBe(2);
+    const path = join(session.dir(), 'signed-zeros.jsonl');
+    await writeFile(path, zeros.map((z) => `{"level": ${z}}`).join('\n') + '\n');
+    const jsonl = await runQuarantine(session.duck(), { snapshot: await openSnapshot(session.duck(), { path, format: 'jsonl' }), declared: { classification: 'internal' }, contract: undefined });
+    expect(column(jsonl, 'level').distinctApprox).toBe(2);
+  });
+
   it('in a longer file: a few-valued column exactly, from its value counts; a many-valued one and one that outgrew its sample by estimate', async () => {
     const rows = INFERENCE_SAMPLE_ROWS + 5000;
     // few: 2 values, 5 spellings. many: 4,000 values, each spelled two ways. late: 2 values in the sample, then 2,500 more, each spelled two ways.
