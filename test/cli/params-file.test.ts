@@ -90,4 +90,17 @@ describe('--code', () => {
     writeFileSync(file, 'SELECT 1');
     expect(await derivationParams({ ...opts, code: file })).toEqual(expect.arrayContaining([['codeSha256', sha256Hex(Buffer.from('SELECT 1'))]]));
   });
+
+  it('a file name that cannot be the transform name is refused naming --code, which was typed, not --transform, which was not', async () => {
+    const opts = { derivedFrom: ['german-credit@1'], param: [] as Array<[string, unknown]> };
+    const bidi = join(dir, 'evil\u202Elqs.sql');
+    writeFileSync(bidi, 'SELECT 1');
+    const refused = await derivationParams({ ...opts, code: bidi });
+    expect(refused).toMatch(/^--code .*evil\\u\{202E\}lqs\.sql: its file name, sent as the transform name, must not contain control or bidirectional formatting characters \(U\+202E at character 5\): name the transform with --transform NAME$/);
+    const long = join(dir, `${'f'.repeat(201)}.sql`.slice(0, 250));
+    writeFileSync(long, 'SELECT 1');
+    expect(await derivationParams({ ...opts, code: long })).toMatch(/its file name, sent as the transform name, is 205 characters, over 200: name the transform with --transform NAME$/);
+    // Named with --transform, the file's name does not matter.
+    expect(await derivationParams({ ...opts, code: bidi, transform: 'features.sql' })).toEqual(expect.arrayContaining([['transform', 'features.sql']]));
+  });
 });

@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { duplicateJsonKey, impreciseJsonNumber, sha256OfStream } from '../../core/index.js';
+import { duplicateJsonKey, impreciseJsonNumber, plainTextIssue, sha256OfStream } from '../../core/index.js';
 import type { DatasetDerivation } from '../../data/index.js';
+import { printable } from '../io.js';
 
 /**
  * `assay dataset ingest` flags that declare a derived version (a feature table): the certified
@@ -100,6 +101,11 @@ async function parametersOf(opts: DeriveOptions): Promise<Record<string, unknown
   return { ...(base as Record<string, unknown>), ...Object.fromEntries(opts.param) };
 }
 
+/** Why a --code file's name cannot be the transform name (the server holds it to 1–200 characters of plain text), or undefined. */
+function transformNameIssue(name: string): string | undefined {
+  return name.length > 200 ? `is ${name.length} characters, over 200` : plainTextIssue(name);
+}
+
 /**
  * The ingest query parameters the derivation flags declare (none without --derived-from), or
  * a usage message when they contradict each other.
@@ -113,6 +119,9 @@ export async function derivationParams(opts: DeriveOptions): Promise<Array<[stri
   const parameters = await parametersOf(opts);
   if (typeof parameters === 'string') return parameters;
   const transform = opts.transform ?? (opts.code ? basename(opts.code) : undefined);
+  // The server would refuse it naming --transform, a flag the user never typed.
+  const unnamed = opts.transform === undefined && transform !== undefined ? transformNameIssue(transform) : undefined;
+  if (unnamed !== undefined) return `--code ${printable(opts.code!)}: its file name, sent as the transform name, ${unnamed}: name the transform with --transform NAME`;
   const code = opts.code ? await codeSha256(opts.code) : opts.codeSha256!;
   if (typeof code !== 'string') return code.usage;
   return [
