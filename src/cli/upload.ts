@@ -15,6 +15,8 @@ export interface FileUpload {
   onProgress?: (sent: number, total: number) => void;
   /** Awaited once the file is found uploadable, before anything is sent (a look at the server's state to compare with after). */
   beforeSend?: () => Promise<void>;
+  /** Called with the headers of a successful answer (e.g. Assay-Erasure-Requests). */
+  onAnswered?: (headers: IncomingMessage['headers']) => void;
 }
 
 /**
@@ -102,6 +104,7 @@ async function sendFile<T>(target: ServerTarget, upload: FileUpload, file: Uploa
       errors: (body.errors ?? []).map((e) => ({ field: e.field, message: e.detail })),
     });
   }
+  upload.onAnswered?.(res.headers);
   return body;
 }
 

@@ -49,17 +49,22 @@ export async function locateCertifiedParquet(env: DownloadEnv, ref: { name: stri
   }
   const size = await env.blobs.size(certified.parquetSha256);
   if (size === undefined) throw missingBlob(v, certified.parquetSha256);
-  return { version: { ...v, certified }, sha256: certified.parquetSha256, size, erasureRequests: await erasureRequestsReaching(env.db, v.id) };
+  return { version: { ...v, certified }, sha256: certified.parquetSha256, size, erasureRequests: await erasureRequestsReaching(env.db, [v.id]) };
 }
 
-/** Erasure requests (other than refused ones) whose hits or derived versions name the version. */
-async function erasureRequestsReaching(db: Db, versionId: string): Promise<number> {
+/**
+ * Erasure requests (other than refused ones) whose hits or derived versions name any of the
+ * versions: a certified version's download, and a derived version's inputs (a feature table
+ * built from them after a request was filed is not among that request's derived versions).
+ */
+export async function erasureRequestsReaching(db: Db, versionIds: readonly string[]): Promise<number> {
+  if (versionIds.length === 0) return 0;
   const r = await db.query<{ n: number | string }>(
     `SELECT count(DISTINCT q.id) AS n FROM erasure_requests q
        WHERE q.status <> 'refused'
-         AND (EXISTS (SELECT 1 FROM erasure_request_hits h WHERE h.request_id = q.id AND h.version_id = $1)
-           OR EXISTS (SELECT 1 FROM erasure_request_derived d WHERE d.request_id = q.id AND d.version_id = $1))`,
-    [versionId],
+         AND (EXISTS (SELECT 1 FROM erasure_request_hits h WHERE h.request_id = q.id AND h.version_id = ANY($1::text[]))
+           OR EXISTS (SELECT 1 FROM erasure_request_derived d WHERE d.request_id = q.id AND d.version_id = ANY($1::text[])))`,
+    [versionIds],
   );
   return Number(r.rows[0]?.n ?? 0);
 }

@@ -82,6 +82,6 @@ export {
   type PromoteInput,
   type Promotion,
 } from './promote.js';
-export { CERTIFIED_BLOB_CORRUPT_EVENT, DATASET_DOWNLOAD_ACTION, DATASET_DOWNLOAD_INCOMPLETE_ACTION, locateCertifiedParquet, openCertifiedParquet, type CertifiedParquetFile, type DownloadEnv } from './download.js';
+export { CERTIFIED_BLOB_CORRUPT_EVENT, DATASET_DOWNLOAD_ACTION, DATASET_DOWNLOAD_INCOMPLETE_ACTION, erasureRequestsReaching, locateCertifiedParquet, openCertifiedParquet, type CertifiedParquetFile, type DownloadEnv } from './download.js';
 export { checkDatasetManifestFiles, type ManifestCheckReport, type ManifestProblem, type TrustedKey } from './manifest-check.js';
 export { checkEvidenceSha256, DATASET_MANIFEST_PREDICATE_TYPE, DATASET_RETENTION_RULE, verifyDatasetManifest, type DatasetManifest, type ManifestOverride } from './manifest.js';

@@ -94,4 +94,29 @@ describe('assay dataset ingest --derived-from against a running server', () => {
     expect(unknown.status).toBe(1);
     expect(JSON.parse(unknown.stderr)).toMatchObject({ error: { code: 'validation_failed', errors: [{ field: 'query.derivedFrom' }] } });
   });
+
+  // A request lists the derived versions that existed when it was filed: a feature table made
+  // later from a version it reached holds the subject's data unlisted, so the scientist is told.
+  it('a derived version built from an input an erasure request reached: exit 0, with a warning on stderr (the server counts the requests in Assay-Erasure-Requests)', () => {
+    const customers = join(root, 'customers.csv');
+    writeFileSync(customers, 'customer_id,score\nC1,0.5\nC2,0.7\n');
+    const ingested = as(stella, ['dataset', 'ingest', customers, '--name', 'customers', '--source-system', 'crm', '--classification', 'confidential', '--owner', 'stella', '--subject-id-column', 'customer_id']);
+    expect(ingested.status, ingested.stderr).toBe(0);
+    expect(as(sam, ['dataset', 'promote', 'customers', '1']).status).toBe(0);
+    const clean = as(stella, ['dataset', 'ingest', features, '--name', 'customer-features', '--source-system', 'feature-store', '--classification', 'confidential', '--owner', 'stella', '--derived-from', 'customers@1', '--code', code]);
+    expect(clean.status, clean.stderr).toBe(0);
+    expect(clean.stderr).not.toContain('erasure');
+    const filed = as(sam, ['data', 'erasure-request', '--subject-id', 'C1', '--reason', 'the customer asked to be erased']);
+    expect(filed.status, filed.stderr).toBe(0);
+
+    for (const json of [[], ['--json']]) {
+      const r = as(stella, [...json, 'dataset', 'ingest', features, '--name', 'customer-features', '--source-system', 'feature-store', '--classification', 'confidential', '--owner', 'stella', '--derived-from', 'customers@1,german-credit@1', '--code', code]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^warning: 1 erasure request \(GDPR Art\. 17\) reached the inputs of customer-features v\d+: it may hold the data of subjects who asked to be erased, and those requests do not list it/m);
+      if (json.length > 0) expect(JSON.parse(r.stdout)).toMatchObject({ datasetName: 'customer-features', derivation: { inputs: [{ dataset: 'customers' }, { dataset: 'german-credit' }] } });
+    }
+    const unrelated = as(stella, ['dataset', 'ingest', features, '--name', 'credit-features', '--source-system', 'feature-store', '--classification', 'confidential', '--owner', 'stella', '--derived-from', 'german-credit@1', '--code', code]);
+    expect(unrelated.status, unrelated.stderr).toBe(0);
+    expect(unrelated.stderr).not.toContain('erasure');
+  });
 });

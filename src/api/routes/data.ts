@@ -10,6 +10,7 @@ import {
   getDatasetVersion,
   getDatasetVersionChecks,
   getDatasetVersionProfile,
+  erasureRequestsReaching,
   ingestDataset,
   listDatasets,
   listDatasetVersions,
@@ -196,7 +197,16 @@ const ingestRoute = defineRoute({
   request: { params: nameParams, query: ingestQuery },
   accepts: Object.keys(UPLOAD_MEDIA_TYPES),
   responses: {
-    201: { description: 'the new version, in quarantine', schema: versionSchema },
+    201: {
+      description: 'the new version, in quarantine',
+      schema: versionSchema,
+      headers: {
+        'Assay-Erasure-Requests': {
+          description: "a derived version only: erasure requests (open or completed) that reached any of its inputs, as a hit or as a derived version; 0 when none. The new version holds those subjects' data too, and is not among those requests' derived versions",
+          type: 'integer',
+        },
+      },
+    },
     400: problem('the file or a parameter is invalid; `errors` names it (body, query.delimiter, query.consentColumn, query.derivedFrom, query.codeSha256, query.parameters, query.sourceDatasetName without query.sourceDatasetNamespace or the reverse, …)'),
     403: problem('policy denies the ingest, or reading an input the version is derived from (decided as getDatasetVersion; `errors` names query.derivedFrom and the input)'),
     409: problem('the declaration contradicts the existing dataset (classification, owner), a derivation input is not certified, or the classification is less restrictive than an input\'s'),
@@ -233,6 +243,9 @@ const ingestRoute = defineRoute({
         changeContextOf(principal as AuthenticatedPrincipal, requestId),
       );
       emitIngest(deps, version, reply);
+      // As a download of an input would say (Assay-Erasure-Requests): the feature table now holds
+      // the data of subjects who asked to be erased, and the requests, filed before it, do not list it.
+      if (version.derivation) void reply.header('assay-erasure-requests', String(await erasureRequestsReaching(deps.db, version.derivation.inputs.map((i) => i.versionId))));
       return { status: 201, json: version };
     } catch (err) {
       // Refused before the whole body arrived: close rather than read (and discard) the rest.

@@ -133,6 +133,15 @@ export async function derivationParams(opts: DeriveOptions): Promise<Array<[stri
   ];
 }
 
+/**
+ * The warning for a derived version some of whose inputs erasure requests reached (the
+ * server's Assay-Erasure-Requests), worded as `dataset download`'s: the feature table holds
+ * those subjects' data too, and requests filed before it was made do not list it.
+ */
+export function erasureWarning(requests: number, v: { datasetName: string; version: number }): string {
+  return `warning: ${requests} erasure request${requests === 1 ? '' : 's'} (GDPR Art. 17) reached the inputs of ${printable(v.datasetName)} v${v.version}: it may hold the data of subjects who asked to be erased, and those requests do not list it; tell the inputs' data steward (assay data erasure-requests list)\n`;
+}
+
 /** One line under a derived version: its inputs, code and parameters. */
 export function derivationLine(d: DatasetDerivation): string {
   const inputs = d.inputs.map((i) => `${i.dataset}@${i.version}`).join(', ');

@@ -10,7 +10,7 @@ import { DEFAULT_ANSWER_WAIT_SECONDS, findLostIngest, latestVersionBefore, parse
 import { registerProfileCommand } from './dataset-profile.js';
 import { datasetVersion } from './dataset-version.js';
 import { registerManifestVerify } from './dataset-verify.js';
-import { addDeriveOptions, derivationLine, derivationParams, type DeriveOptions } from './data-derive.js';
+import { addDeriveOptions, derivationLine, derivationParams, erasureWarning, type DeriveOptions } from './data-derive.js';
 
 type UrlOption = { url?: string };
 interface IngestOptions extends UrlOption, DeriveOptions {
@@ -139,6 +139,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
         for (const [key, value] of derivation) query.append(key, value);
         const target = serverFor(io, ctx.globals(), opts.url);
         let before: number | undefined;
+        let erasureRequests = 0;
         const bar = process.stderr.isTTY && !json() ? progressBar(io.stderr) : undefined;
         const version = await uploadFile<DatasetVersionRecord>(target, {
           file,
@@ -147,6 +148,7 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           ...(bar ? { onProgress: bar.update } : {}),
           // After the file is found readable: a missing FILE is refused before the server is asked anything.
           ...(opts.answerWait > 0 ? { beforeSend: async () => void (before = await latestVersionBefore(target, opts.name)) } : {}),
+          onAnswered: (headers) => void (erasureRequests = Number(headers['assay-erasure-requests'] ?? 0) || 0),
         })
           .finally(() => bar?.done())
           .catch((err: unknown) => {
@@ -155,6 +157,8 @@ export function registerDataCommands(program: Command, ctx: CommandContext): voi
           });
         if (json()) printJson(io, version);
         else io.stdout(versionLine(version));
+        // On stderr in both modes: stdout stays the version (as --json prints it) for scripts.
+        if (erasureRequests > 0) io.stderr(erasureWarning(erasureRequests, version));
         return EXIT.ok;
       })(),
     );
