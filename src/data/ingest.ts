@@ -339,18 +339,22 @@ interface StoreInput {
   quarantined: Quarantined;
 }
 
-/** Records the version, its snapshot made sure of as it commits; when that fails, releases the snapshot this ingest stored. */
+/**
+ * Records the version, its snapshot made sure of as it commits; when that fails, releases the
+ * snapshot this ingest stored. Read committed, not serializable: ingests into one dataset queue
+ * on its row lock (`ensureDataset`), and each statement after the lock sees what the ingest
+ * before committed, so the next version number is right in the first run. Under a snapshot
+ * taken before that wait every queued ingest failed to serialise and ran again, and a burst of
+ * them into one dataset (several servers, one PostgreSQL) ran out of re-runs: 500.
+ */
 async function storeVersion(env: ClaimEnv, s: StoreInput, ctx: ChangeContext): Promise<DatasetVersionRecord> {
   let versionNumber: number;
   try {
-    versionNumber = await env.db.transaction(
-      async (tx) => {
-        const n = await insertVersion(tx, s, ctx);
-        await keepStoredBlobs(tx, env, [s.quarantined.snapshot]);
-        return n;
-      },
-      { isolation: 'serializable' },
-    );
+    versionNumber = await env.db.transaction(async (tx) => {
+      const n = await insertVersion(tx, s, ctx);
+      await keepStoredBlobs(tx, env, [s.quarantined.snapshot]);
+      return n;
+    });
   } catch (err) {
     await releaseBlobs(env, [s.quarantined.snapshot]);
     throw err;
@@ -423,19 +427,25 @@ async function recordSourceLineage(tx: Tx, v: { versionId: string; name: string;
   });
 }
 
-/** The dataset's id, creating it (audited) on its first ingest. */
+/**
+ * The dataset's id, locked until the ingest commits (ingests into one dataset queue here),
+ * creating it (audited) on its first ingest. A concurrent first ingest's insert makes this one
+ * wait for it and then insert nothing, instead of failing on the unique name; the row is then
+ * read and locked as it was committed.
+ */
 async function ensureDataset(tx: Tx, d: { name: string; classification: Classification; ownerId: string; now: string }, ctx: ChangeContext): Promise<string> {
-  const found = await tx.query<{ id: string; classification: string; owner_id: string }>('SELECT id, classification, owner_id FROM datasets WHERE name = $1 FOR UPDATE', [d.name]);
-  const row = found.rows[0];
-  if (row) {
+  const id = newId('ds');
+  const created = await tx.query(
+    'INSERT INTO datasets (id, name, classification, owner_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING',
+    [id, d.name, d.classification, d.ownerId, ctx.actor.principalId, d.now],
+  );
+  if (created.rowCount === 0) {
+    const found = await tx.query<{ id: string; classification: string; owner_id: string }>('SELECT id, classification, owner_id FROM datasets WHERE name = $1 FOR UPDATE', [d.name]);
+    const row = found.rows[0]!;
     // Another ingest may have created it since this one looked: its declaration must still agree.
     if (row.classification !== d.classification || row.owner_id !== d.ownerId) throw new Conflict(`dataset ${d.name} was created concurrently with another classification or owner`);
     return row.id;
   }
-  const id = newId('ds');
-  await tx.query('INSERT INTO datasets (id, name, classification, owner_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    id, d.name, d.classification, d.ownerId, ctx.actor.principalId, d.now,
-  ]);
   await appendAuditEntry(
     tx,
     dataChangeEntry(ctx, { action: DATASET_CREATE_ACTION, resource: { type: 'dataset', id }, reason: `${d.name}: classification ${d.classification}, owner ${d.ownerId}` }),
