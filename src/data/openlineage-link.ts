@@ -13,6 +13,8 @@ import type { Db, Queryable } from '../store/index.js';
 export const LINK_CERTIFIED_ACTION = 'lineage.link_certified';
 /** Versions linked per lineage change (recordLineage takes at most 10,000 nodes and edges). */
 const LINKS_PER_CHANGE = 5000;
+/** Only one linking at a time, across every server sharing the database. */
+const LINK_LOCK_KEY = 0x6c6e6b63657274; // "lnkcert"
 
 /** The OpenLineage dataset a certified version of `dataset` is, as a lineage edge end. */
 export function openLineageDatasetOf(namespace: string, dataset: { name: string; classification: Classification }): LineageNodeRef {
@@ -24,9 +26,14 @@ export function openLineageDatasetOf(namespace: string, dataset: { name: string;
  * versions certified by releases before promotion linked them, or under another
  * `lineage.namespace`. One transaction with a `lineage.link_certified` audit entry (the system
  * acting) when it linked any; answers their ids. Run at server start; repeating it links nothing.
+ * Servers starting together on one PostgreSQL database take turns: the second waits for the
+ * first to commit and then finds nothing left to link, where it found the versions unlinked,
+ * waited on the first's rows, linked nothing, and still recorded an entry saying it linked them.
  */
 export async function linkCertifiedVersions(db: Db, namespace: string): Promise<string[]> {
   return db.transaction(async (tx) => {
+    // First, at read committed: every statement after it sees what an earlier linking committed.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LINK_LOCK_KEY]);
     const certified = await tx.query<{ id: string; name: string; version: number; classification: Classification }>(
       `SELECT v.id, d.name, v.version, v.classification FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.state = 'certified' ORDER BY v.id`,
     );
