@@ -107,11 +107,10 @@ export function exceptionAuditReason(v: Pick<DatasetVersionRecord, 'datasetName'
 }
 
 /**
- * Records exceptions and their audit entries inside `tx`. Another request may have recorded
- * an exception to the same check after this one's checks were read: the insert then does
- * nothing, and the exception is refused as the early check would have refused it (a 400, not
- * the primary key's error). Under serializable isolation the conflict is a serialisation
- * failure instead, and the re-run transaction finds the row.
+ * Records exceptions and their audit entries inside `tx`, which holds the version's row lock.
+ * Another request may have recorded an exception to the same check after this one's checks
+ * were read: the insert then does nothing, and the exception is refused as the early check
+ * would have refused it (a 400, not the primary key's error).
  */
 async function insertOverrides(tx: Tx, o: OverrideRows, ctx: ChangeContext): Promise<void> {
   for (const [i, x] of o.overrides.entries()) {
@@ -204,13 +203,10 @@ export async function promoteDatasetVersion(env: PromoteEnv, input: PromoteInput
     );
     const manifestBlob = await storeManifest(claimed, manifest);
     created.push(manifestBlob);
-    await env.db.transaction(
-      async (tx) => {
-        await certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx);
-        await keepStoredBlobs(tx, claimed, [parquet, manifestBlob]);
-      },
-      { isolation: 'serializable' },
-    );
+    await env.db.transaction(async (tx) => {
+      await certify(tx, { v, overrides, parquet, manifestSha256: manifestBlob.hash, at, lineageNamespace: env.lineageNamespace }, ctx);
+      await keepStoredBlobs(tx, claimed, [parquet, manifestBlob]);
+    });
     return { version: await getDatasetVersion(env.db, input), manifest };
   } catch (err) {
     await releaseBlobs(claimed, created);
@@ -282,8 +278,18 @@ interface Certification {
   lineageNamespace: string;
 }
 
+/**
+ * Certifies inside `tx`, at read committed: what the checks below read is decided under locks,
+ * so each statement after them sees every change that could alter the answer. Promotions of one
+ * dataset take turns on its row (in the order an ingest locks it, then the version), so the one
+ * certifying second sees the first's version as the contract; exceptions are recorded under the
+ * version's row. Serializable isolation gave the same answers but failed promotions of unrelated
+ * datasets committing together (predicate locks share index pages), and a burst of them on
+ * PostgreSQL ran out of re-runs and answered 500.
+ */
 async function certify(tx: Tx, c: Certification, ctx: ChangeContext): Promise<void> {
   const { v } = c;
+  await tx.query('SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [v.datasetId]);
   await lockQuarantined(tx, v, 'promote');
   await insertOverrides(tx, { version: v, overrides: c.overrides, at: c.at, fields: inlineOverrideFields }, ctx);
   // Another principal may have recorded or waived nothing since: re-check inside the lock.

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import { DATASET_CREATE_ACTION, ingestDataset, type DataEnv } from '../../src/data/index.js';
+import { Conflict } from '../../src/core/index.js';
+import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, type DataEnv } from '../../src/data/index.js';
 import type { BlobStore, Db } from '../../src/store/index.js';
 import { eachBackend } from '../support/databases.js';
 import { promoteEnvOf, withTwoStewards } from './support.js';
@@ -50,15 +51,18 @@ function csv(seed: number): Buffer {
  * Ingests into one dataset on several servers (PostgreSQL): the second waits for the first's
  * commit and then takes the next version number, in its first run of the transaction. Under a
  * snapshot taken before that wait it re-ran (a serialisation failure), and a burst of 30
- * concurrent ingests into one dataset ran out of re-runs and answered 500.
+ * concurrent ingests into one dataset ran out of re-runs and answered 500. Promotions likewise:
+ * of two datasets, one commits while the other is committing and neither re-runs (a burst of
+ * 20 at once answered 500 to 9); of one dataset, the second waits and is refused by the
+ * contract the first certified.
  */
-describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name === 'postgres').map((b) => [b.name, b] as const))('concurrent ingests into one dataset [%s]', (_name, backend) => {
+describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name === 'postgres').map((b) => [b.name, b] as const))('ingests and promotions committing at once [%s]', (_name, backend) => {
   describe.skipIf(!backend.available)('', () => {
     const suite = withTwoStewards(backend);
     const ingest = (env: DataEnv, name: string, seed: number) =>
       ingestDataset(env, { name, source: Readable.from([csv(seed)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId }, { actor: suite.ingester });
 
-    /** Resolves once a transaction waits for a row or transaction lock (the second ingest, on the first's). */
+    /** Resolves once `settled` has, or once a transaction waits for a lock (the second request, on the first's). */
     async function waitingForLock(settled: Promise<unknown>): Promise<void> {
       let done = false;
       void settled.then(
@@ -66,7 +70,7 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
         () => (done = true),
       );
       while (!done) {
-        const waiting = await suite.t.db.query(`SELECT 1 FROM pg_locks WHERE locktype IN ('transactionid', 'tuple') AND NOT granted AND database IS DISTINCT FROM 0`);
+        const waiting = await suite.t.db.query(`SELECT 1 FROM pg_locks WHERE locktype IN ('transactionid', 'tuple', 'advisory') AND NOT granted AND database IS DISTINCT FROM 0`);
         if (waiting.rowCount > 0) return;
         await sleep(10);
       }
@@ -85,6 +89,46 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       first.release();
       return { a: await a, b: await b, runs: counted.runs() };
     }
+
+    /** The promotion's error, or undefined once it succeeded. */
+    const promoted = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
+    const promotionsOf = async (versionId: string): Promise<number> => (await listAuditEntries(suite.t.db, { action: DATASET_PROMOTE_ACTION, resourceId: versionId })).length;
+
+    it('a promotion certifying while another dataset\'s is committing commits in one run of its transaction', async () => {
+      const east = await ingest(promoteEnvOf(suite.t), 'east', 6);
+      const west = await ingest(promoteEnvOf(suite.t), 'west', 7);
+      const first = pausedAtCommit(suite.t.deps.blobs);
+      const counted = countingTransactions(suite.t.db);
+      const a = promoteDatasetVersion({ ...promoteEnvOf(suite.t, first.blobs), db: counted.db }, { name: 'east', version: east.version }, { actor: suite.promoter });
+      a.catch(() => undefined);
+      await first.reached;
+      await promoteDatasetVersion(promoteEnvOf(suite.t), { name: 'west', version: west.version }, { actor: suite.promoter });
+      first.release();
+      expect((await a).version.state).toBe('certified');
+      expect(counted.runs()).toBe(1);
+      expect([await promotionsOf(east.id), await promotionsOf(west.id)]).toEqual([1, 1]);
+    });
+
+    it('of two promotions of one dataset at once, the second waits for the first and is refused: the first is its contract now', async () => {
+      await ingest(promoteEnvOf(suite.t), 'north', 8);
+      await promoteDatasetVersion(promoteEnvOf(suite.t), { name: 'north', version: 1 }, { actor: suite.promoter });
+      // Both checked against v1's contract.
+      const v2 = await ingest(promoteEnvOf(suite.t), 'north', 9);
+      const v3 = await ingest(promoteEnvOf(suite.t), 'north', 10);
+      const first = pausedAtCommit(suite.t.deps.blobs);
+      const a = promoteDatasetVersion(promoteEnvOf(suite.t, first.blobs), { name: 'north', version: v2.version }, { actor: suite.promoter });
+      a.catch(() => undefined);
+      await first.reached;
+      const b = promoted(promoteDatasetVersion(promoteEnvOf(suite.t), { name: 'north', version: v3.version }, { actor: suite.promoter }));
+      await waitingForLock(b);
+      first.release();
+      expect((await a).version.state).toBe('certified');
+      const refused = await b;
+      expect(refused).toBeInstanceOf(Conflict);
+      expect((refused as Conflict).errors).toEqual([{ field: 'checks.schema', message: expect.stringContaining(`the contract is now version ${v2.version}`) }]);
+      expect((await getDatasetVersion(suite.t.db, { name: 'north', version: v3.version })).state).toBe('quarantine');
+      expect([await promotionsOf(v2.id), await promotionsOf(v3.id)]).toEqual([1, 0]);
+    });
 
     it('a version ingested while another is committing gets the next number, without re-running its transaction', async () => {
       await ingest(promoteEnvOf(suite.t), 'queued', 1);
