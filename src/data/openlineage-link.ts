@@ -14,7 +14,7 @@ export const LINK_CERTIFIED_ACTION = 'lineage.link_certified';
 /** Versions linked per lineage change (recordLineage takes at most 10,000 nodes and edges). */
 const LINKS_PER_CHANGE = 5000;
 /** Only one linking at a time, across every server sharing the database. */
-const LINK_LOCK_KEY = 0x6c6e6b63657274; // "lnkcert"
+const LINK_LOCK_KEY = 0x6c6e6b637274; // "lnkcrt": six bytes, so exact as a JavaScript number
 
 /** The OpenLineage dataset a certified version of `dataset` is, as a lineage edge end. */
 export function openLineageDatasetOf(namespace: string, dataset: { name: string; classification: Classification }): LineageNodeRef {
