@@ -42,6 +42,23 @@ export const MAX_SUBJECT_ID_LENGTH = 65_536;
  */
 export const MAX_ERASURE_REASON = 1500;
 
+/**
+ * Erasure requests take this advisory lock exclusively, ingests shared (`awaitErasureRequests`):
+ * a request then sees every ingest whose transaction began before it (waiting for those still
+ * committing), and an ingest beginning after it waits for it. So a version holding the subject
+ * is in the request exactly when its `dataset.ingest` entry precedes the request's in the log.
+ */
+const ERASURE_LOCK_KEY = 0x657261737572; // "erasur"
+
+/**
+ * Called first in an ingest's transaction: waits for an erasure request being recorded, and
+ * holds the next one off until this ingest commits (see ERASURE_LOCK_KEY). Ingests do not wait
+ * for each other here.
+ */
+export async function awaitErasureRequests(tx: Tx): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [ERASURE_LOCK_KEY]);
+}
+
 /** A subject id at least this long is refused inside the reason (shorter ones cannot be told from ordinary text, e.g. "Art. 17(1)"). */
 const MIN_ID_CHECKED_IN_REASON = 3;
 
@@ -311,6 +328,8 @@ export async function requestErasure(env: ErasureEnv, input: ErasureInput, ctx: 
   const id = newId('era');
   const at = (ctx.now ?? new Date()).toISOString();
   await env.db.transaction(async (tx) => {
+    // First, at read committed: the statements below see every ingest that began before this.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ERASURE_LOCK_KEY]);
     const salt = await subjectSalt(tx);
     const hash = subjectHash(salt, subjectId);
     const versions = await findVersions(tx, subjectLookupHashes(salt, subjectId));

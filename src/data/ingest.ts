@@ -13,6 +13,7 @@ import { residencyOf, RESIDENCY_REGIONS, type Contract, type DeclaredVersion } f
 import { readCsvHeader } from './csv-dialect.js';
 import { assertDerivation, recordDerivation, type DerivationInput } from './derivation.js';
 import { openDuckSession } from './duck.js';
+import { awaitErasureRequests } from './erasure.js';
 import { assertMagic, resolveFormat } from './formats.js';
 import { openSnapshot, type LoadedColumn } from './load.js';
 import { runQuarantine, type QuarantineReport } from './quarantine.js';
@@ -351,6 +352,7 @@ async function storeVersion(env: ClaimEnv, s: StoreInput, ctx: ChangeContext): P
   let versionNumber: number;
   try {
     versionNumber = await env.db.transaction(async (tx) => {
+      await awaitErasureRequests(tx);
       const n = await insertVersion(tx, s, ctx);
       await keepStoredBlobs(tx, env, [s.quarantined.snapshot]);
       return n;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { Conflict } from '../../src/core/index.js';
-import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, type DataEnv } from '../../src/data/index.js';
+import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, requestErasure, type DataEnv } from '../../src/data/index.js';
 import type { BlobStore, Db } from '../../src/store/index.js';
 import { eachBackend } from '../support/databases.js';
 import { promoteEnvOf, withTwoStewards } from './support.js';
@@ -54,13 +54,19 @@ function csv(seed: number): Buffer {
  * concurrent ingests into one dataset ran out of re-runs and answered 500. Promotions likewise:
  * of two datasets, one commits while the other is committing and neither re-runs (a burst of
  * 20 at once answered 500 to 9); of one dataset, the second waits and is refused by the
- * contract the first certified.
+ * contract the first certified. An erasure request filed while an ingest holding the subject
+ * commits finds its version, whose entry precedes the request's in the log: it used to answer
+ * without it.
  */
 describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name === 'postgres').map((b) => [b.name, b] as const))('ingests and promotions committing at once [%s]', (_name, backend) => {
   describe.skipIf(!backend.available)('', () => {
     const suite = withTwoStewards(backend);
-    const ingest = (env: DataEnv, name: string, seed: number) =>
-      ingestDataset(env, { name, source: Readable.from([csv(seed)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId }, { actor: suite.ingester });
+    const ingest = (env: DataEnv, name: string, seed: number, subjectIdColumn?: string) =>
+      ingestDataset(
+        env,
+        { name, source: Readable.from([csv(seed)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId, ...(subjectIdColumn ? { subjectIdColumn } : {}) },
+        { actor: suite.ingester },
+      );
 
     /** Resolves once `settled` has, or once a transaction waits for a lock (the second request, on the first's). */
     async function waitingForLock(settled: Promise<unknown>): Promise<void> {
@@ -128,6 +134,20 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       expect((refused as Conflict).errors).toEqual([{ field: 'checks.schema', message: expect.stringContaining(`the contract is now version ${v2.version}`) }]);
       expect((await getDatasetVersion(suite.t.db, { name: 'north', version: v3.version })).state).toBe('quarantine');
       expect([await promotionsOf(v2.id), await promotionsOf(v3.id)]).toEqual([1, 0]);
+    });
+
+    it('an erasure request filed while an ingest holding the subject commits waits for it and finds the version', async () => {
+      const held = pausedAtCommit(suite.t.deps.blobs);
+      // Paused past its dataset.ingest entry, before its commit.
+      const a = ingest(promoteEnvOf(suite.t, held.blobs), 'customers', 11, 'id');
+      a.catch(() => undefined);
+      await held.reached;
+      const request = requestErasure({ db: suite.t.db, flagsModels: true }, { subjectId: '7', reason: 'GDPR Art. 17 request, ticket 4711' }, { actor: suite.promoter });
+      request.catch(() => undefined);
+      await waitingForLock(request);
+      held.release();
+      const v = await a;
+      expect((await request).datasetVersions.map((h) => h.id)).toEqual([v.id]);
     });
 
     it('a version ingested while another is committing gets the next number, without re-running its transaction', async () => {
