@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
-import { Conflict } from '../../src/core/index.js';
-import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, requestErasure, type DataEnv } from '../../src/data/index.js';
+import { Conflict, sha256Hex } from '../../src/core/index.js';
+import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, requestErasure, type DataEnv, type DatasetVersionRecord } from '../../src/data/index.js';
 import type { BlobStore, Db } from '../../src/store/index.js';
 import { eachBackend } from '../support/databases.js';
 import { promoteEnvOf, withTwoStewards } from './support.js';
@@ -61,10 +61,10 @@ function csv(seed: number): Buffer {
 describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name === 'postgres').map((b) => [b.name, b] as const))('ingests and promotions committing at once [%s]', (_name, backend) => {
   describe.skipIf(!backend.available)('', () => {
     const suite = withTwoStewards(backend);
-    const ingest = (env: DataEnv, name: string, seed: number, subjectIdColumn?: string) =>
+    const ingest = (env: DataEnv, name: string, seed: number, declared: { subjectIdColumn?: string; classification?: 'internal' | 'confidential' } = {}) =>
       ingestDataset(
         env,
-        { name, source: Readable.from([csv(seed)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId, ...(subjectIdColumn ? { subjectIdColumn } : {}) },
+        { name, source: Readable.from([csv(seed)]), mediaType: 'text/csv', sourceSystem: 'core-banking', classification: 'internal', ownerId: suite.ownerId, ...declared },
         { actor: suite.ingester },
       );
 
@@ -82,18 +82,18 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       }
     }
 
-    /** Ingest A paused in its commit, then ingest B, until B waits for A; then A goes on. */
-    async function interleaved(name: string, seeds: [number, number]) {
+    /** Ingest A paused in its commit, then ingest B (declaring `second`), until B waits for A; then A goes on. */
+    async function interleaved(name: string, seeds: [number, number], second: { classification?: 'confidential' } = {}) {
       const first = pausedAtCommit(suite.t.deps.blobs);
       const a = ingest(promoteEnvOf(suite.t, first.blobs), name, seeds[0]);
       a.catch(() => undefined);
       await first.reached;
       const counted = countingTransactions(suite.t.db);
-      const b = ingest({ ...promoteEnvOf(suite.t), db: counted.db }, name, seeds[1]);
+      const b = ingest({ ...promoteEnvOf(suite.t), db: counted.db }, name, seeds[1], second);
       b.catch(() => undefined);
       await waitingForLock(b);
       first.release();
-      return { a: await a, b: await b, runs: counted.runs() };
+      return { a: await a, b: await b.then((v) => v, (e: unknown) => e), runs: counted.runs() };
     }
 
     /** The promotion's error, or undefined once it succeeded. */
@@ -139,7 +139,7 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
     it('an erasure request filed while an ingest holding the subject commits waits for it and finds the version', async () => {
       const held = pausedAtCommit(suite.t.deps.blobs);
       // Paused past its dataset.ingest entry, before its commit.
-      const a = ingest(promoteEnvOf(suite.t, held.blobs), 'customers', 11, 'id');
+      const a = ingest(promoteEnvOf(suite.t, held.blobs), 'customers', 11, { subjectIdColumn: 'id' });
       a.catch(() => undefined);
       await held.reached;
       const request = requestErasure({ db: suite.t.db, flagsModels: true }, { subjectId: '7', reason: 'GDPR Art. 17 request, ticket 4711' }, { actor: suite.promoter });
@@ -153,13 +153,24 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
     it('a version ingested while another is committing gets the next number, without re-running its transaction', async () => {
       await ingest(promoteEnvOf(suite.t), 'queued', 1);
       const { a, b, runs } = await interleaved('queued', [2, 3]);
-      expect([a.version, b.version]).toEqual([2, 3]);
+      expect([a.version, (b as DatasetVersionRecord).version]).toEqual([2, 3]);
       expect(runs).toBe(1);
+    });
+
+    it("a new dataset's first two ingests at once declaring other classifications: the second waits and is refused 409, leaving nothing", async () => {
+      const before = (await suite.t.db.query('SELECT 1 FROM dataset_versions')).rowCount;
+      const { a, b } = await interleaved('declared-twice', [12, 13], { classification: 'confidential' });
+      expect(a.version).toBe(1);
+      expect(b).toBeInstanceOf(Conflict);
+      expect((b as Conflict).message).toContain('created concurrently with another classification');
+      expect((await suite.t.db.query('SELECT 1 FROM dataset_versions')).rowCount).toBe(before + 1);
+      expect((await suite.t.db.query('SELECT 1 FROM dataset_pending_blobs')).rowCount).toBe(0);
+      expect(await suite.t.deps.blobs.has(sha256Hex(csv(13)))).toBe(false);
     });
 
     it("a new dataset's first two ingests at once: one creates it (one dataset.create), the other waits and adds version 2", async () => {
       const { a, b, runs } = await interleaved('created-once', [4, 5]);
-      expect([a.version, b.version]).toEqual([1, 2]);
+      expect([a.version, (b as DatasetVersionRecord).version]).toEqual([1, 2]);
       expect(runs).toBe(1);
       expect((await listAuditEntries(suite.t.db, { action: DATASET_CREATE_ACTION, resourceId: a.datasetId })).length).toBe(1);
       expect((await suite.t.db.query(`SELECT 1 FROM datasets WHERE name = 'created-once'`)).rowCount).toBe(1);
