@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { Conflict, sha256Hex } from '../../src/core/index.js';
 import { DATASET_CREATE_ACTION, DATASET_PROMOTE_ACTION, getDatasetVersion, ingestDataset, promoteDatasetVersion, requestErasure, type DataEnv, type DatasetVersionRecord } from '../../src/data/index.js';
 import type { BlobStore, Db } from '../../src/store/index.js';
 import { eachBackend } from '../support/databases.js';
-import { promoteEnvOf, withTwoStewards } from './support.js';
+import { promoteEnvOf, waitingForLock, withTwoStewards } from './support.js';
 
 /**
  * Ordering hook, the one thing here that is not Assay as it runs: the real blob store answers
@@ -68,20 +67,6 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
         { actor: suite.ingester },
       );
 
-    /** Resolves once `settled` has, or once a transaction waits for a lock (the second request, on the first's). */
-    async function waitingForLock(settled: Promise<unknown>): Promise<void> {
-      let done = false;
-      void settled.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      while (!done) {
-        const waiting = await suite.t.db.query(`SELECT 1 FROM pg_locks WHERE locktype IN ('transactionid', 'tuple', 'advisory') AND NOT granted AND database IS DISTINCT FROM 0`);
-        if (waiting.rowCount > 0) return;
-        await sleep(10);
-      }
-    }
-
     /** Ingest A paused in its commit, then ingest B (declaring `second`), until B waits for A; then A goes on. */
     async function interleaved(name: string, seeds: [number, number], second: { classification?: 'confidential' } = {}) {
       const first = pausedAtCommit(suite.t.deps.blobs);
@@ -91,7 +76,7 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       const counted = countingTransactions(suite.t.db);
       const b = ingest({ ...promoteEnvOf(suite.t), db: counted.db }, name, seeds[1], second);
       b.catch(() => undefined);
-      await waitingForLock(b);
+      await waitingForLock(suite.t.db, b);
       first.release();
       return { a: await a, b: await b.then((v) => v, (e: unknown) => e), runs: counted.runs() };
     }
@@ -126,7 +111,7 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       a.catch(() => undefined);
       await first.reached;
       const b = promoted(promoteDatasetVersion(promoteEnvOf(suite.t), { name: 'north', version: v3.version }, { actor: suite.promoter }));
-      await waitingForLock(b);
+      await waitingForLock(suite.t.db, b);
       first.release();
       expect((await a).version.state).toBe('certified');
       const refused = await b;
@@ -144,7 +129,7 @@ describe.each(eachBackend({ includeUnavailable: true }).filter((b) => b.name ===
       await held.reached;
       const request = requestErasure({ db: suite.t.db, flagsModels: true }, { subjectId: '7', reason: 'GDPR Art. 17 request, ticket 4711' }, { actor: suite.promoter });
       request.catch(() => undefined);
-      await waitingForLock(request);
+      await waitingForLock(suite.t.db, request);
       held.release();
       const v = await a;
       expect((await request).datasetVersions.map((h) => h.id)).toEqual([v.id]);

@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listAuditEntries } from '../../src/audit/index.js';
 import { ingestDataset, LINK_CERTIFIED_ACTION, linkCertifiedVersions, promoteDatasetVersion } from '../../src/data/index.js';
 import { createPostgresDb, type Db, type Tx } from '../../src/store/index.js';
 import { createTestPostgres, postgresAvailable, type TestBackend, type TestPostgres } from '../support/databases.js';
-import { promoteEnvOf, withTwoStewards } from './support.js';
+import { promoteEnvOf, waitingForLock, withTwoStewards } from './support.js';
 
 /**
  * Ordering hook, the one thing here that is not Assay as it runs: `db` whose transactions stop
@@ -63,9 +62,7 @@ describe.skipIf(!postgresAvailable())('linking certified versions from two serve
     await first.reached;
     const b = linkCertifiedVersions(other, 'warehouse-assay');
     b.catch(() => undefined);
-    let settled = false;
-    void b.finally(() => (settled = true)).catch(() => undefined);
-    while (!settled && (await suite.t.db.query(`SELECT 1 FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple', 'advisory')`)).rowCount === 0) await sleep(10);
+    await waitingForLock(suite.t.db, b);
     first.release();
     expect(await a).toEqual([v.id]);
     expect(await b).toEqual([]);

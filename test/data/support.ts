@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { openDuckSession, type DuckSession } from '../../src/data/duck.js';
@@ -11,7 +12,7 @@ import type { DeclaredVersion } from '../../src/data/checks/index.js';
 import { runQuarantine, type QuarantineReport } from '../../src/data/quarantine.js';
 import type { Actor } from '../../src/audit/index.js';
 import type { DataEnv, DatasetVersionRecord, PromoteEnv } from '../../src/data/index.js';
-import type { BlobStore } from '../../src/store/index.js';
+import type { BlobStore, Db } from '../../src/store/index.js';
 import { createPrincipalWithToken, createTestApp, type TestApp } from '../support/app.js';
 import type { TestBackend } from '../support/databases.js';
 
@@ -246,4 +247,25 @@ export function gatedBlobStore(store: BlobStore, method: 'put' | 'adopt' | 'dele
         ? { adopt: async (path, expected) => store.adopt(path, expected).then(async (ref) => (await hold(expected.hash), ref)) }
         : { delete: async (hash) => (await hold(hash), store.delete(hash)) };
   return { blobs: { ...store, ...gated }, reached, release };
+}
+
+/**
+ * Resolves once `settled` has, or once a session of `db`'s own database waits for a lock (a
+ * second request on the first's row or advisory lock): the point a test pins an interleaving at.
+ * Other databases' waits are not counted: CI runs other suites on the same PostgreSQL server.
+ */
+export async function waitingForLock(db: Db, settled: Promise<unknown>): Promise<void> {
+  let done = false;
+  void settled.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  while (!done) {
+    const waiting = await db.query(
+      `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE NOT l.granted AND l.locktype IN ('transactionid', 'tuple', 'advisory') AND a.datname = current_database()`,
+    );
+    if (waiting.rowCount > 0) return;
+    await sleep(10);
+  }
 }
