@@ -48,7 +48,7 @@ export function registerErasureCommands(program: Command, ctx: CommandContext): 
   data
     .command('erasure-request')
     .description(
-      'record an erasure request: every dataset version holding the subject, every dataset version derived from them and every model trained on them; flags those models retrain_required (per data.erasureFlagsModels)',
+      'record an erasure request: every dataset version holding the subject, every dataset version derived from them, every OpenLineage dataset outside jobs built from them and every model trained on them; flags those models retrain_required (per data.erasureFlagsModels)',
     )
     .requiredOption('--subject-id <id>', 'the data subject, as the datasets declared it (subjectIdColumn); sent in the body, hashed by the server, never stored')
     .requiredOption('--reason <text>', 'why, and on which legal basis (must not quote the subject id)')
