@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseBundleTime } from '../audit/index.js';
-import { ASSAY_VERSION } from '../core/index.js';
+import { ASSAY_VERSION, WHOLE_NUMBER_TEXT } from '../core/index.js';
 import { readPublicKeyOption, runAuditExport, runAuditVerify } from './commands/audit.js';
 import { registerApprovalCommands } from './commands/approval.js';
 import { registerAuditPayloadCommands } from './commands/audit-payloads.js';
@@ -11,9 +11,10 @@ import { runInit } from './commands/init.js';
 import { registerPrincipalCommands } from './commands/principal.js';
 import { EXIT, printJson, reportError, type CliIo, type GlobalOptions } from './io.js';
 
+/** Digits as ASSAY_PORT takes them: `07600` is refused here as it is there, not read as 7600. */
 function parsePort(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535');
+  if (!WHOLE_NUMBER_TEXT.test(value) || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535, in decimal digits without leading zeros');
   return n;
 }
 

@@ -49,6 +49,12 @@ describe('assay CLI: usage and exit codes', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('a --port with a leading zero → exit 2, as ASSAY_PORT=07600 stops the start', () => {
+    const r = runAssay(['--home', freshHome(), 'server', '--port', '07600']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("option '--port <port>' argument '07600' is invalid");
+  });
+
   it('bad configuration → exit 1 naming the variable, once', () => {
     const r = runAssay(['--home', freshHome(), 'init'], cliEnv({ ASSAY_PORT: 'eighty' }));
     expect(r.status).toBe(1);
